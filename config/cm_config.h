@@ -1,0 +1,199 @@
+/*
+ * cm_config.h - the configuration model and its parser (config file + signature language).
+ *
+ * What it does: parses a cloudm INI file (inih) into a `struct cm_config`: `[cache]` defaults and
+ * one `struct cm_function` per `[function NAME]` section, each with a fully analysed signature
+ * (types, x86-64 SysV placement of every parameter, compiled size expressions). Reports every
+ * problem as "FILE:LINE:COL: error|warning: message" through a caller-supplied callback.
+ *
+ * What it does not do: it never touches the process it runs in (no hooking, no symbol lookup, no
+ * environment reads except where a function below says so); the shim and the tools both link it.
+ * It allocates only while parsing; evaluating a size expression allocates nothing.
+ */
+#ifndef CM_CONFIG_H
+#define CM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CM_MAX_PARAMS 24   /* parameters per signature */
+#define CM_MAX_GLOBALS 8   /* entries in `reads =` and in `writes =` */
+#define CM_EXPR_MAX 32     /* operations in one compiled size expression */
+#define CM_NAME_MAX 128    /* symbol, parameter, handle-function and global names (with NUL) */
+#define CM_SIG_TEXT_MAX 1024 /* normalized signature text (with NUL) */
+#define CM_PATH_MAX 1024
+
+enum cm_mode {
+    CM_MODE_UNSET = 0, /* per function: inherit [cache] mode */
+    CM_MODE_READWRITE,
+    CM_MODE_READONLY,
+    CM_MODE_WRITEONLY,
+    CM_MODE_OFF,
+    CM_MODE_PROFILE,
+};
+
+/* What a parameter or a return value is. */
+enum cm_kind {
+    CM_K_VOID = 0, /* return only */
+    CM_K_INT,      /* integer scalar, `size` bytes, `is_signed` */
+    CM_K_FLOAT,    /* f32 (size 4) or f64 (size 8) */
+    CM_K_STR,      /* param: const char * keyed by content; return: callee-owned string */
+    CM_K_MSTR,     /* return only: malloc'd string the caller frees */
+    CM_K_IN,       /* pointer to `size_expr` bytes read by the function */
+    CM_K_OUT,      /* pointer to `size_expr` bytes written by the function */
+    CM_K_INOUT,    /* both */
+    CM_K_PTR,      /* opaque pointer keyed by identity */
+    CM_K_HANDLE,   /* opaque pointer keyed by handle_fn(pointer) */
+    CM_K_IGNORE,   /* passed through, not keyed (always an INTEGER-class register/slot) */
+    CM_K_RETPTR,   /* return only: pointer into the buffer of parameter `ret_ref`, or NULL */
+};
+
+enum cm_abi_class { CM_ABI_INT = 0, CM_ABI_SSE = 1 };
+
+/* Size-expression byte code (postfix). */
+enum cm_op {
+    CM_OP_CONST = 1, /* push value */
+    CM_OP_PARAM,     /* push integer value of parameter `arg` (0-based) */
+    CM_OP_DEREF,     /* push the unsigned integer of `width` bytes that parameter `arg` points to */
+    CM_OP_RETVAL,    /* push the integer return value (output sizes only) */
+    CM_OP_ADD,
+    CM_OP_SUB,
+    CM_OP_MUL,
+    CM_OP_DIV,
+};
+
+struct cm_expr_op {
+    uint8_t op;     /* enum cm_op */
+    uint8_t width;  /* CM_OP_DEREF: 1, 2, 4 or 8 */
+    uint16_t arg;   /* CM_OP_PARAM / CM_OP_DEREF: 0-based parameter index */
+    int64_t value;  /* CM_OP_CONST */
+};
+
+struct cm_expr {
+    uint8_t n;           /* number of ops; 0 = no expression */
+    bool uses_retval;    /* contains CM_OP_RETVAL */
+    bool uses_deref;     /* contains CM_OP_DEREF */
+    struct cm_expr_op ops[CM_EXPR_MAX];
+};
+
+struct cm_param {
+    char name[CM_NAME_MAX];  /* as written, or "argN" (1-based) when unnamed; "" for returns */
+    uint8_t kind;            /* enum cm_kind */
+    uint8_t size;            /* CM_K_INT: 1,2,4,8; CM_K_FLOAT: 4,8; pointers: 8; else 0 */
+    bool is_signed;          /* CM_K_INT */
+    struct cm_expr size_expr;   /* CM_K_IN/OUT/INOUT */
+    char handle_fn[CM_NAME_MAX]; /* CM_K_HANDLE: function keying the handle */
+    bool handle_str;         /* CM_K_HANDLE: handle_fn returns const char * (handle(F:str)) */
+    uint8_t ret_ref;         /* CM_K_RETPTR: 0-based index of the parameter it points into */
+    /* x86-64 SysV placement, filled by the parser (parameters only) */
+    uint8_t abi_class;       /* enum cm_abi_class */
+    int8_t abi_reg;          /* index within the class (rdi..r9 = 0..5, xmm0..7 = 0..7), -1 = stack */
+    uint8_t abi_stack;       /* when abi_reg == -1: 8-byte slot index above the return address */
+    uint16_t col;            /* 1-based column of this parameter inside the signature text */
+};
+
+struct cm_signature {
+    char name[CM_NAME_MAX];          /* function name written in the signature */
+    struct cm_param ret;             /* return value */
+    uint8_t nparams;
+    uint8_t nstack;                  /* 8-byte stack slots the caller passes */
+    struct cm_param params[CM_MAX_PARAMS];
+    /* Order in which out/inout buffers are restored on a hit: indices of parameters of kind
+     * OUT/INOUT, those referenced by another output's `*NAME` first. */
+    uint8_t nrestore;
+    uint8_t restore_order[CM_MAX_PARAMS];
+    char normalized[CM_SIG_TEXT_MAX]; /* canonical text (no names, single spaces), part of keys */
+};
+
+struct cm_global {
+    char name[CM_NAME_MAX];
+    uint32_t size; /* bytes, 1 .. 1 MiB */
+};
+
+struct cm_function {
+    char name[CM_NAME_MAX];       /* section name: the symbol to hook */
+    char object[CM_PATH_MAX];     /* `object =` glob over the provider's path; "" = any */
+    struct cm_signature sig;
+    enum cm_mode mode;            /* CM_MODE_UNSET = [cache] mode */
+    char salt[CM_NAME_MAX];
+    uint8_t nreads, nwrites;
+    struct cm_global reads[CM_MAX_GLOBALS];
+    struct cm_global writes[CM_MAX_GLOBALS];
+    bool save_errno;              /* `errno = yes` */
+    uint64_t min_time_ns;         /* store a result only if its call took at least this */
+    int line;                     /* line of the section header */
+};
+
+struct cm_config {
+    char path[CM_PATH_MAX];       /* file it came from ("" for a buffer) */
+    enum cm_mode mode;            /* [cache] mode, default CM_MODE_READWRITE */
+    char ns[65];                  /* [cache] namespace, [A-Za-z0-9._-]{1,64}, default "default" */
+    uint64_t memory_size;         /* [cache] memory_size bytes, default 64 MiB */
+    char report[CM_PATH_MAX];     /* [cache] report: "" none, "stderr", or a path (may hold %p) */
+    bool strict;                  /* [cache] strict */
+    int nfunctions;               /* functions that parsed cleanly (skipped ones are not here) */
+    struct cm_function *functions;
+    int nerrors;                  /* errors reported: the config must not be used when > 0 */
+    int nwarnings;                /* warnings reported (skipped functions, ...) */
+};
+
+enum cm_severity { CM_DIAG_ERROR = 0, CM_DIAG_WARNING = 1 };
+
+/* Receives one fully formatted message "FILE:LINE:COL: error: text" (no trailing newline). */
+typedef void (*cm_diag_fn)(void *ctx, enum cm_severity sev, const char *msg);
+
+/*
+ * Parse the file at `path`. Fills `cfg` (zeroed first, defaults applied). Every problem goes to
+ * `diag` (may be NULL). Returns 0 when the file was read (check cfg->nerrors), -errno when it
+ * could not be opened/read. Always release with cm_config_free(), whatever the return.
+ */
+int cm_config_load(const char *path, struct cm_config *cfg, cm_diag_fn diag, void *ctx);
+
+/* The same over a buffer of `len` bytes (need not be NUL-terminated); `name` is used in messages. */
+int cm_config_parse(const char *name, const char *text, size_t len, struct cm_config *cfg,
+                    cm_diag_fn diag, void *ctx);
+
+void cm_config_free(struct cm_config *cfg);
+
+/*
+ * Which config file to use: $CLOUDM_CONFIG if set and non-empty, else ./cloudm.conf if it
+ * exists, else $XDG_CONFIG_HOME/cloudm/cloudm.conf (XDG_CONFIG_HOME defaulting to ~/.config) if
+ * it exists. Writes the path into buf and returns 0, or returns -ENOENT when there is none.
+ * (Reads the environment and stats files; nothing else.)
+ */
+int cm_config_find(char *buf, size_t bufsz);
+
+/*
+ * Parse one signature on its own (used by the config parser and the fuzzer). `col0` is the
+ * column of the signature's first character in its line, for messages; `where` is "FILE:LINE".
+ * Returns 0, or -1 after reporting an error, or 1 after reporting a warning that means "this
+ * function cannot be memoized" (variadic, struct by value, long double, vector).
+ */
+int cm_signature_parse(const char *text, struct cm_signature *sig, const char *where, int col0,
+                       cm_diag_fn diag, void *ctx);
+
+/*
+ * Evaluate a size expression. `args[i]` is parameter i's raw 64-bit value (integers already
+ * sign/zero-extended from their declared width, pointers as addresses); `retval` is the integer
+ * return value (ignored unless the expression uses it). CM_OP_DEREF reads memory through the
+ * pointer in args[arg]. Returns 0 and the value in *out, or -1 when the result is undefined or
+ * unusable: NULL dereference, division by zero, overflow, negative result, or > `cap`.
+ */
+int cm_expr_eval(const struct cm_expr *e, const uint64_t *args, int64_t retval, uint64_t cap,
+                 uint64_t *out);
+
+/* "1K" "64M" "2G" "4096" -> bytes (K/M/G/T are powers of 1024; optional trailing B/iB). */
+int cm_parse_size(const char *s, uint64_t *out);
+/* "250ms" "10s" "5m" "2h" "30d" "1500us" "0" -> nanoseconds; a bare number means seconds. */
+int cm_parse_time(const char *s, uint64_t *out_ns);
+/* "readwrite" ... -> enum cm_mode; returns -1 for unknown words. */
+int cm_parse_mode(const char *s, enum cm_mode *out);
+const char *cm_mode_name(enum cm_mode m);
+/* yes/no/true/false/on/off/1/0 */
+int cm_parse_bool(const char *s, bool *out);
+
+/* Shell-style glob match (`*`, `?`, `[...]`) used for `object =`; 1 on match. */
+int cm_glob_match(const char *pattern, const char *text);
+
+#endif

@@ -1,0 +1,19 @@
+/*
+ * cloudm_env.h - every environment variable cloudm reads or sets, in one place.
+ *
+ * The contract between `cloudm run` and libcloudm.so. The shim reads these once, in its
+ * constructor; the tools set them before exec. Nothing else in the project spells an
+ * environment variable name.
+ */
+#ifndef CLOUDM_ENV_H
+#define CLOUDM_ENV_H
+
+#define CLOUDM_ENV_CONFIG "CLOUDM_CONFIG"   /* path of the config file */
+#define CLOUDM_ENV_MODE "CLOUDM_MODE"       /* overrides [cache] and per-function mode */
+#define CLOUDM_ENV_DISABLE "CLOUDM_DISABLE" /* "1": the shim installs nothing */
+#define CLOUDM_ENV_REPORT "CLOUDM_REPORT"   /* "stderr" or a JSON file path (%p = pid) */
+#define CLOUDM_ENV_CHECK "CLOUDM_CHECK"     /* "1": print the hook plan and _exit (cloudm check) */
+#define CLOUDM_ENV_LIB "CLOUDM_LIB"         /* `cloudm`: path of libcloudm.so to preload */
+#define CLOUDM_ENV_DEBUG "CLOUDM_DEBUG"     /* "1": log hook decisions on stderr */
+
+#endif

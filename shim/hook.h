@@ -1,0 +1,58 @@
+/*
+ * hook.h - finding configured functions in loaded objects and redirecting their callers.
+ *
+ * What it does: walks every loaded ELF object (dl_iterate_phdr), finds the GOT slots
+ * (R_X86_64_JUMP_SLOT and R_X86_64_GLOB_DAT) that refer to a target symbol, resolves the
+ * implementation each of those callers would reach (symbol versions, IFUNCs, canonical PLT
+ * stubs, RTLD_LOCAL groups), asks the dispatcher for an entry address through a callback, and
+ * stores it in the slots (restoring page protections afterwards). It keeps doing so for objects
+ * loaded later (dlopen/dlmopen wrappers, patched before dlopen returns) and makes dlsym/dlvsym of
+ * a target return the entry.
+ *
+ * What it does not do: no memoization, no key or cache logic, no inline (code) patching, and it
+ * never patches libcloudm itself, the dynamic loader or the vDSO.
+ */
+#ifndef CM_HOOK_H
+#define CM_HOOK_H
+
+#include <stdio.h>
+
+struct cm_object;
+
+struct cm_target {
+    const char *name;        /* symbol name */
+    const char *object_glob; /* NULL or "": any provider; else glob over the provider's path */
+};
+
+/* One implementation that some caller of a target reaches. */
+struct cm_binding {
+    int target;                       /* index into the targets array */
+    const char *version;              /* version of the definition reached (aliases collapsed to
+                                         the provider's default version when at one address),
+                                         NULL when unversioned */
+    void *original;                   /* resolved implementation (never an IFUNC resolver, a lazy
+                                         PLT stub or a canonical PLT stub) */
+    const struct cm_object *provider; /* object defining it */
+};
+
+/*
+ * Asked once per distinct (target, original). Returns the entry address to store in every slot
+ * that reaches `original`, or NULL to leave those slots alone. Called with the hook lock held and
+ * the recursion guard set; the answer for one (target, original) must never change.
+ */
+typedef void *(*cm_bind_cb)(const struct cm_binding *b);
+
+/*
+ * Install: patch all currently loaded objects, and arrange for later dlopen'ed ones.
+ * `targets` must stay valid for the life of the process. Returns the number of bindings made
+ * (>= 0) or a negative error. Failures on single slots or objects are reported once on stderr
+ * and skipped.
+ */
+int cm_hook_install(const struct cm_target *targets, int n, cm_bind_cb bind);
+
+/* For `cloudm check PROGRAM`: for each target, which loaded objects provide it (with version and
+ * address) and which import it (with relocation types); returns the number of targets found
+ * nowhere. */
+int cm_hook_describe(FILE *out);
+
+#endif
