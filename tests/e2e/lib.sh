@@ -1,0 +1,85 @@
+# lib.sh - helpers shared by the end-to-end tests (sourced, never run).
+#
+# What it does: runs a program plain and under `cloudm run`, compares outputs byte for byte,
+# reads counts out of the JSON report with jq, and keeps a per-test failure count so one script
+# can check many things and still exit non-zero at the end (cm_done).
+#
+# What it does not do: build anything (CMake builds the programs and passes their directory), or
+# time anything (speed is the benchmarks' job).
+#
+# Environment (set by CTest, see tests/e2e/CMakeLists.txt):
+#   CLOUDM        path of the `cloudm` command
+#   CM_BIN        directory holding the test programs and libraries
+#   CM_SRC        tests/e2e source directory (configs live there)
+#   CLOUDM_TEST_PRELOAD  sanitizer runtime that must stay first in LD_PRELOAD (sanitizer builds)
+set -u
+CM_FAILS=0
+CM_CHECKS=0
+CM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/cloudm-e2e.XXXXXX")
+trap 'rm -rf "$CM_TMP"' EXIT
+# Keep tests independent of the developer's own config files.
+unset CLOUDM_CONFIG CLOUDM_MODE CLOUDM_DISABLE CLOUDM_REPORT CLOUDM_CHECK
+export XDG_CONFIG_HOME="$CM_TMP/xdg"
+if [ -n "${CLOUDM_TEST_PRELOAD:-}" ]; then
+  export LD_PRELOAD="$CLOUDM_TEST_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}"
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+fi
+
+cm_fail() { CM_FAILS=$((CM_FAILS + 1)); echo "FAIL: $*" >&2; }
+cm_ok() { echo "ok: $*"; }
+
+# cm_expect_eq DESC ACTUAL EXPECTED
+cm_expect_eq() {
+  CM_CHECKS=$((CM_CHECKS + 1))
+  if [ "$2" = "$3" ]; then cm_ok "$1 = $3"; else cm_fail "$1: got '$2', expected '$3'"; fi
+}
+# cm_expect_ge DESC ACTUAL MIN
+cm_expect_ge() {
+  CM_CHECKS=$((CM_CHECKS + 1))
+  if [ "$2" -ge "$3" ] 2>/dev/null; then cm_ok "$1 = $2 >= $3"; else cm_fail "$1: got '$2', expected >= $3"; fi
+}
+# cm_expect_match DESC FILE REGEX: FILE has a line matching the extended regex
+cm_expect_match() {
+  CM_CHECKS=$((CM_CHECKS + 1))
+  if grep -Eq -- "$3" "$2"; then cm_ok "$1"; else cm_fail "$1: no line matching /$3/ in $2:"; sed 's/^/    /' "$2" >&2; fi
+}
+
+# cm_plain NAME CMD...: run CMD, stdout in $CM_TMP/NAME.out, stderr in .err, status in .rc
+cm_plain() {
+  local name=$1; shift
+  "$@" >"$CM_TMP/$name.out" 2>"$CM_TMP/$name.err"
+  echo $? >"$CM_TMP/$name.rc"
+}
+# cm_memo NAME CONF CMD...: the same under `cloudm run -c CONF --report=$CM_TMP/NAME.json`
+cm_memo() {
+  local name=$1 conf=$2; shift 2
+  "$CLOUDM" run -c "$conf" --report="$CM_TMP/$name.json" -- "$@" >"$CM_TMP/$name.out" 2>"$CM_TMP/$name.err"
+  echo $? >"$CM_TMP/$name.rc"
+}
+# cm_same A B: outputs and exit statuses of runs A and B are byte-identical
+cm_same() {
+  CM_CHECKS=$((CM_CHECKS + 1))
+  if cmp -s "$CM_TMP/$1.out" "$CM_TMP/$2.out" && cmp -s "$CM_TMP/$1.rc" "$CM_TMP/$2.rc"; then
+    cm_ok "$1 and $2 identical"
+  else
+    cm_fail "$1 and $2 differ"; diff "$CM_TMP/$1.out" "$CM_TMP/$2.out" | head -20 >&2
+    echo "  rc: $(cat "$CM_TMP/$1.rc") vs $(cat "$CM_TMP/$2.rc"); stderr of $2:" >&2
+    head -20 "$CM_TMP/$2.err" >&2
+  fi
+}
+# cm_json NAME JQ: evaluate a jq expression over run NAME's report (prints "missing" if absent)
+cm_json() {
+  if [ -s "$CM_TMP/$1.json" ]; then jq -r "$2" "$CM_TMP/$1.json"; else echo missing; fi
+}
+# cm_fn NAME FUNC FIELD: a field of one function's entry, e.g. cm_fn r2 lgamma .hits.memory
+cm_fn() {
+  cm_json "$1" "[.functions[] | select(.name == \"$2\")][0] | $3"
+}
+# cm_conf NAME <<EOF ... EOF: write a config file, print its path
+cm_conf() { cat >"$CM_TMP/$1.conf"; echo "$CM_TMP/$1.conf"; }
+
+cm_done() {
+  echo "$CM_CHECKS checks, $CM_FAILS failed"
+  [ "$CM_FAILS" -eq 0 ] && [ "$CM_CHECKS" -gt 0 ]
+  exit $?
+}
