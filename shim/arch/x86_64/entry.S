@@ -1,0 +1,149 @@
+/*
+ * entry.S - x86-64 SysV entry code: per-variant stubs, the common entry, and the call of the
+ * original with the caller's exact argument registers and stack arguments.
+ *
+ * What it does:
+ *   cm_stubs: CM_MAX_VARIANTS stubs of CM_STUB_SIZE bytes. Stub i (an indirect-branch target,
+ *     so it starts with endbr64) loads &cm_fns[i] into r11 and jumps to cm_entry.
+ *   cm_entry: if the descriptor's CM_FN_BYPASS flag is set, tail-jumps to the original without
+ *     touching anything else (mode = off costs a test and an indirect jump). Otherwise it saves
+ *     every argument register (rdi rsi rdx rcx r8 r9, rax, r10, xmm0-7) into a struct cm_frame
+ *     on a 16-byte aligned stack *before any C code runs* (so compiler-generated memcpy or
+ *     vector code in the dispatcher cannot clobber an argument), records where the caller's
+ *     stack arguments start, calls cm_dispatch(frame), and returns the rax/rdx/xmm0/xmm1 values
+ *     the dispatcher left in the frame.
+ *   cm_call_original(frame): copies fn->nstack stack words below a fresh aligned frame, reloads
+ *     all argument registers from the frame, calls fn->orig (a real call, so CET shadow stacks
+ *     and unwinders see an ordinary call chain), and stores the return registers in the frame.
+ *
+ * What it does not do: no struct returns, no x87 (long double) returns, no vector arguments
+ * wider than 128 bits (the config parser rejects those signatures).
+ *
+ * r11 is the only register clobbered before the frame is saved; the SysV ABI leaves it free at
+ * function entry. Offsets come from frame.h and are pinned by _Static_assert in dispatch.c.
+ */
+#include "frame.h"
+
+        .text
+
+        .globl  cm_stubs
+        .hidden cm_stubs
+        .type   cm_stubs, @function
+        .p2align 4
+cm_stubs:
+        .set    i, 0
+        .rept   CM_MAX_VARIANTS
+        endbr64
+        lea     cm_fns + i * CM_FN_SIZE(%rip), %r11
+        jmp     cm_entry
+        .p2align 4
+        .set    i, i + 1
+        .endr
+        .size   cm_stubs, . - cm_stubs
+
+        .globl  cm_entry
+        .hidden cm_entry
+        .type   cm_entry, @function
+        .p2align 4
+cm_entry:
+        .cfi_startproc
+        testl   $CM_FN_BYPASS, CM_FN_FLAGS(%r11)
+        jz      1f
+        jmp     *CM_FN_ORIG(%r11)
+1:
+        pushq   %rbp
+        .cfi_def_cfa_offset 16
+        .cfi_offset %rbp, -16
+        movq    %rsp, %rbp
+        .cfi_def_cfa_register %rbp
+        subq    $CMF_SIZE, %rsp                 /* rsp is 16-aligned: entry rsp+8 was */
+        movq    %rdi, CMF_GPR+0(%rsp)
+        movq    %rsi, CMF_GPR+8(%rsp)
+        movq    %rdx, CMF_GPR+16(%rsp)
+        movq    %rcx, CMF_GPR+24(%rsp)
+        movq    %r8,  CMF_GPR+32(%rsp)
+        movq    %r9,  CMF_GPR+40(%rsp)
+        movq    %rax, CMF_RAX(%rsp)
+        movq    %r10, CMF_R10(%rsp)
+        movaps  %xmm0, CMF_XMM+0(%rsp)
+        movaps  %xmm1, CMF_XMM+16(%rsp)
+        movaps  %xmm2, CMF_XMM+32(%rsp)
+        movaps  %xmm3, CMF_XMM+48(%rsp)
+        movaps  %xmm4, CMF_XMM+64(%rsp)
+        movaps  %xmm5, CMF_XMM+80(%rsp)
+        movaps  %xmm6, CMF_XMM+96(%rsp)
+        movaps  %xmm7, CMF_XMM+112(%rsp)
+        leaq    16(%rbp), %rax                  /* first stack argument of the caller */
+        movq    %rax, CMF_STACK(%rsp)
+        movq    %r11, CMF_FN(%rsp)
+        movq    %rsp, %rdi
+        call    cm_dispatch
+        movq    CMF_RET_RAX(%rsp), %rax
+        movq    CMF_RET_RDX(%rsp), %rdx
+        movaps  CMF_RET_XMM0(%rsp), %xmm0
+        movaps  CMF_RET_XMM1(%rsp), %xmm1
+        leave
+        .cfi_def_cfa %rsp, 8
+        ret
+        .cfi_endproc
+        .size   cm_entry, . - cm_entry
+
+        .globl  cm_call_original
+        .hidden cm_call_original
+        .type   cm_call_original, @function
+        .p2align 4
+cm_call_original:
+        .cfi_startproc
+        endbr64
+        pushq   %rbp
+        .cfi_def_cfa_offset 16
+        .cfi_offset %rbp, -16
+        movq    %rsp, %rbp
+        .cfi_def_cfa_register %rbp
+        pushq   %rbx
+        .cfi_offset %rbx, -24
+        movq    %rdi, %rbx                      /* frame, callee-saved across the call */
+        movq    CMF_FN(%rbx), %r11
+        movl    CM_FN_NSTACK(%r11), %ecx
+        leaq    0(,%rcx,8), %rax
+        subq    %rax, %rsp
+        andq    $-16, %rsp
+        movq    CMF_STACK(%rbx), %rsi
+        xorl    %edx, %edx
+2:      cmpq    %rcx, %rdx
+        jae     3f
+        movq    (%rsi,%rdx,8), %rax
+        movq    %rax, (%rsp,%rdx,8)
+        incq    %rdx
+        jmp     2b
+3:
+        movq    CM_FN_ORIG(%r11), %r11
+        movq    CMF_GPR+0(%rbx), %rdi
+        movq    CMF_GPR+8(%rbx), %rsi
+        movq    CMF_GPR+16(%rbx), %rdx
+        movq    CMF_GPR+24(%rbx), %rcx
+        movq    CMF_GPR+32(%rbx), %r8
+        movq    CMF_GPR+40(%rbx), %r9
+        movq    CMF_RAX(%rbx), %rax
+        movq    CMF_R10(%rbx), %r10
+        movaps  CMF_XMM+0(%rbx), %xmm0
+        movaps  CMF_XMM+16(%rbx), %xmm1
+        movaps  CMF_XMM+32(%rbx), %xmm2
+        movaps  CMF_XMM+48(%rbx), %xmm3
+        movaps  CMF_XMM+64(%rbx), %xmm4
+        movaps  CMF_XMM+80(%rbx), %xmm5
+        movaps  CMF_XMM+96(%rbx), %xmm6
+        movaps  CMF_XMM+112(%rbx), %xmm7
+        call    *%r11
+        movq    %rax, CMF_RET_RAX(%rbx)
+        movq    %rdx, CMF_RET_RDX(%rbx)
+        movaps  %xmm0, CMF_RET_XMM0(%rbx)
+        movaps  %xmm1, CMF_RET_XMM1(%rbx)
+        movq    -8(%rbp), %rbx
+        leave
+        .cfi_def_cfa %rsp, 8
+        ret
+        .cfi_endproc
+        .size   cm_call_original, . - cm_call_original
+
+        .section .note.GNU-stack, "", @progbits

@@ -1,0 +1,124 @@
+/*
+ * bind.c - creating a variant when the hooker finds an implementation of a configured function.
+ *
+ * What it does: for each (config function, original) pair the hooker reports, fills the next
+ * free descriptor in cm_fns (effective mode, stack-argument count, handle functions and
+ * globals resolved to addresses, key identity prefix and its hash) and returns the address of
+ * the matching entry stub. A function whose handle function or global cannot be found is not
+ * hooked, with one message.
+ *
+ * What it does not do: patching (got.c), dispatching (dispatch.c).
+ *
+ * DESIGN: called only with the hook lock held, so descriptors are filled by one thread at a
+ * time; a descriptor is complete before cm_nfns is advanced (release) and before the stub
+ * address is returned to be stored in GOT slots.
+ */
+#include "bind.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "fn.h"
+#include "key.h"
+#include "log.h"
+#include "objects.h"
+
+static const struct cm_config *bind_cfg;
+static enum cm_mode bind_env_mode;
+static unsigned char bind_hooked[4096];
+
+void cm_bind_setup(const struct cm_config *cfg, enum cm_mode env_mode)
+{
+    bind_cfg = cfg;
+    bind_env_mode = env_mode;
+}
+
+int cm_bind_hooked(int func)
+{
+    return func >= 0 && func < (int)sizeof(bind_hooked) &&
+           __atomic_load_n(&bind_hooked[func], __ATOMIC_RELAXED);
+}
+
+static void *find_symbol(const struct cm_object *provider, const char *name)
+{
+    void *p = dlsym(RTLD_DEFAULT, name);
+    if (!p && provider)
+        p = cm_object_symbol(provider, name);
+    return p;
+}
+
+static int has_side_effects(const struct cm_function *c)
+{
+    const struct cm_signature *s = &c->sig;
+    return c->nwrites || c->save_errno || s->nrestore || s->ret.kind == CM_K_STR ||
+           s->ret.kind == CM_K_MSTR || s->ret.kind == CM_K_RETPTR;
+}
+
+void *cm_bind(const struct cm_binding *b)
+{
+    if (!bind_cfg || b->target < 0 || b->target >= bind_cfg->nfunctions)
+        return NULL;
+    const struct cm_function *c = &bind_cfg->functions[b->target];
+    uint32_t n = __atomic_load_n(&cm_nfns, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; i < n; i++)
+        if (cm_fns[i].fn.func == (uint32_t)b->target && cm_fns[i].fn.orig == b->original)
+            return cm_stubs + (size_t)i * CM_STUB_SIZE;
+    if (n >= CM_MAX_VARIANTS) {
+        cm_log_once("variants", "more than %d hooked implementations: '%s' is not memoized",
+                    CM_MAX_VARIANTS, c->name);
+        return NULL;
+    }
+    struct cm_fn *fn = &cm_fns[n].fn;
+    memset(fn, 0, sizeof(*fn));
+    fn->orig = b->original;
+    fn->cfg = c;
+    fn->sig = &c->sig;
+    fn->id = n;
+    fn->func = (uint32_t)b->target;
+    fn->nstack = c->sig.nstack;
+    fn->provider = b->provider;
+    if (b->version)
+        snprintf(fn->version, sizeof(fn->version), "%s", b->version);
+    enum cm_mode m = bind_env_mode ? bind_env_mode : c->mode ? c->mode : bind_cfg->mode;
+    fn->mode = (uint8_t)m;
+    fn->has_side = (uint8_t)has_side_effects(c);
+
+    for (int i = 0; i < c->sig.nparams; i++) {
+        const struct cm_param *p = &c->sig.params[i];
+        if (p->kind != CM_K_HANDLE)
+            continue;
+        fn->handle_fn[i] = b->provider ? cm_object_symbol(b->provider, p->handle_fn) : NULL;
+        if (!fn->handle_fn[i])
+            fn->handle_fn[i] = dlsym(RTLD_DEFAULT, p->handle_fn);
+        if (!fn->handle_fn[i]) {
+            cm_log("function '%s' not memoized: handle function '%s' not found", c->name,
+                   p->handle_fn);
+            return NULL;
+        }
+    }
+    for (int g = 0; g < c->nreads; g++)
+        if (!(fn->reads_addr[g] = find_symbol(b->provider, c->reads[g].name))) {
+            cm_log("function '%s' not memoized: global '%s' (reads) not found", c->name,
+                   c->reads[g].name);
+            return NULL;
+        }
+    for (int g = 0; g < c->nwrites; g++)
+        if (!(fn->writes_addr[g] = find_symbol(b->provider, c->writes[g].name))) {
+            cm_log("function '%s' not memoized: global '%s' (writes) not found", c->name,
+                   c->writes[g].name);
+            return NULL;
+        }
+    if (cm_key_prefix(fn, bind_cfg->ns) < 0)
+        return NULL;
+    fn->seed = XXH3_64bits(fn->prefix, fn->prefix_len);
+    fn->flags = m == CM_MODE_OFF ? CM_FN_BYPASS : 0;
+    cm_debug("bound %s%s%s at %p (variant %u, mode %s)", c->name, fn->version[0] ? "@" : "",
+             fn->version, b->original, n, cm_mode_name(m));
+    if (b->target < (int)sizeof(bind_hooked))
+        __atomic_store_n(&bind_hooked[b->target], 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&cm_nfns, n + 1, __ATOMIC_RELEASE);
+    return cm_stubs + (size_t)n * CM_STUB_SIZE;
+}

@@ -1,0 +1,19 @@
+/*
+ * bind.h - turning a binding found by the hooker into a ready variant (descriptor + stub).
+ */
+#ifndef CM_BIND_H
+#define CM_BIND_H
+
+#include "cm_config.h"
+#include "hook.h"
+
+/* Must be called once before cm_hook_install(): the config stays alive for the process. */
+void cm_bind_setup(const struct cm_config *cfg, enum cm_mode env_mode);
+
+/* The cm_bind_cb given to cm_hook_install(). */
+void *cm_bind(const struct cm_binding *b);
+
+/* 1 if config function `func` has at least one variant. */
+int cm_bind_hooked(int func);
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * dispatch.c - what happens on every hooked call: guard, key, lookup, hit restore or miss call
+ * and store, counters.
+ *
+ * What it does: cm_dispatch() is called by the entry code with the saved register frame. It
+ * sends calls made from inside cloudm straight to the original (recursion guard), builds the
+ * call's key, answers from the memory tier when it can, and otherwise calls the original
+ * (clearing the guard while it runs, so nested memoized calls are memoized too), records the
+ * result and counts what happened. The host's errno is preserved: it is untouched on a hit
+ * (unless the function is configured with `errno = yes`, then it is the recorded value) and on
+ * a miss it is what the original left.
+ *
+ * What it does not do: hooking (got.c), variant set-up (bind.c), key encoding (key.c), storage
+ * (memtier.c), formatting (report.c).
+ *
+ * Hot path budget (a memory hit): no lock, no allocation once this thread's buffers exist, no
+ * system call, no call into a hooked libc function; counters are per-thread plain stores.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+
+#include <xxhash.h>
+
+#include "fn.h"
+#include "guard.h"
+#include "key.h"
+#include "memtier.h"
+#include "stats.h"
+#include "tls.h"
+
+__thread int cm_guard __attribute__((tls_model("initial-exec")));
+
+union cm_fn_slot cm_fns[CM_MAX_VARIANTS] __attribute__((aligned(64)));
+uint32_t cm_nfns;
+
+_Static_assert(offsetof(struct cm_frame, gpr) == CMF_GPR, "frame layout");
+_Static_assert(offsetof(struct cm_frame, rax) == CMF_RAX, "frame layout");
+_Static_assert(offsetof(struct cm_frame, r10) == CMF_R10, "frame layout");
+_Static_assert(offsetof(struct cm_frame, stack) == CMF_STACK, "frame layout");
+_Static_assert(offsetof(struct cm_frame, fn) == CMF_FN, "frame layout");
+_Static_assert(offsetof(struct cm_frame, ret_rax) == CMF_RET_RAX, "frame layout");
+_Static_assert(offsetof(struct cm_frame, ret_rdx) == CMF_RET_RDX, "frame layout");
+_Static_assert(offsetof(struct cm_frame, xmm) == CMF_XMM, "frame layout");
+_Static_assert(offsetof(struct cm_frame, ret_xmm0) == CMF_RET_XMM0, "frame layout");
+_Static_assert(offsetof(struct cm_frame, ret_xmm1) == CMF_RET_XMM1, "frame layout");
+_Static_assert(sizeof(struct cm_frame) == CMF_SIZE, "frame layout");
+_Static_assert(offsetof(struct cm_fn, orig) == CM_FN_ORIG, "descriptor layout");
+_Static_assert(offsetof(struct cm_fn, flags) == CM_FN_FLAGS, "descriptor layout");
+_Static_assert(offsetof(struct cm_fn, nstack) == CM_FN_NSTACK, "descriptor layout");
+_Static_assert(sizeof(struct cm_fn) <= CM_FN_SIZE, "descriptor too large");
+_Static_assert(sizeof(union cm_fn_slot) == CM_FN_SIZE, "descriptor slot size");
+
+void cm_dispatch(struct cm_frame *f);
+
+#define STACK_BUF 256 /* keys and values up to this size never touch the scratch buffers */
+
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Run the original with the guard cleared; returns elapsed ns and errno after it. */
+static uint64_t run_original(struct cm_frame *f, int *err)
+{
+    uint64_t t0 = now_ns();
+    cm_guard = 0;
+    cm_call_original(f);
+    *err = errno;
+    cm_guard = 1;
+    return now_ns() - t0;
+}
+
+/* Look the key up; returns 0 on a hit (frame and outputs restored), -1 otherwise. */
+static int lookup(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, uint64_t h,
+                  const uint8_t *k, uint32_t klen)
+{
+    uint8_t vstack[STACK_BUF] __attribute__((aligned(8)));
+    uint8_t *v = vstack, *raw = NULL;
+    uint32_t vcap = sizeof(vstack), scap = 0, need = 0;
+    long n = cm_mem_get(fn->id, h, k, klen, v, vcap, raw, scap, &need);
+    if (n == -2) {
+        v = cm_tls_scratch(CM_SCRATCH_VAL, need);
+        raw = cm_tls_scratch(CM_SCRATCH_RAW, (size_t)need + klen + 64);
+        if (!v || !raw)
+            return -1;
+        n = cm_mem_get(fn->id, h, k, klen, v, need, raw, need + klen + 64, &need);
+    }
+    if (n < 0)
+        return -1;
+    return cm_value_restore(fn, f, ci, v, (uint32_t)n);
+}
+
+static void store(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, uint64_t h,
+                  const uint8_t *k, uint32_t klen, int err)
+{
+    int64_t vlen = cm_value_measure(fn, f, ci, err);
+    if (vlen < 0 || (uint64_t)vlen + klen + 64 > cm_mem_max_entry())
+        return;
+    size_t rawsz = (size_t)vlen + klen + 64;
+    uint8_t *v = cm_tls_scratch(CM_SCRATCH_VAL, (size_t)vlen);
+    uint8_t *raw = cm_tls_scratch(CM_SCRATCH_RAW, rawsz);
+    if (!v || !raw)
+        return;
+    cm_value_write(fn, f, ci, err, v);
+    cm_mem_put(fn->id, h, k, klen, v, (uint32_t)vlen, raw, (uint32_t)rawsz);
+}
+
+void cm_dispatch(struct cm_frame *f)
+{
+    struct cm_fn *fn = f->fn;
+    if (cm_guard) {
+        cm_call_original(f);
+        return;
+    }
+    cm_guard = 1;
+    struct cm_tstats *ts = cm_stats_self();
+    uint32_t id = fn->id;
+    if (ts)
+        CM_STAT_ADD(ts, id, calls, 1);
+
+    struct cm_callinfo ci;
+    cm_args_read(fn, f, &ci);
+    int64_t klen = cm_key_measure(fn, &ci);
+    int err;
+    if (klen < 0 || (uint64_t)klen > cm_mem_max_entry()) {
+        uint64_t dt = run_original(f, &err);
+        (void)dt;
+        if (ts) {
+            if (klen < 0)
+                CM_STAT_ADD(ts, id, errors, 1);
+            else
+                CM_STAT_ADD(ts, id, bypassed, 1);
+        }
+        goto out;
+    }
+    uint8_t kstack[STACK_BUF] __attribute__((aligned(8)));
+    uint8_t *k = kstack;
+    if (klen > STACK_BUF && !(k = cm_tls_scratch(CM_SCRATCH_KEY, (size_t)klen))) {
+        run_original(f, &err);
+        if (ts)
+            CM_STAT_ADD(ts, id, errors, 1);
+        goto out;
+    }
+    cm_key_write(fn, &ci, k);
+    uint64_t h = XXH3_64bits_withSeed(k, (size_t)klen, fn->seed);
+
+    if (fn->mode == CM_MODE_PROFILE) {
+        if (cm_stats_distinct_add(id, h))
+            __atomic_add_fetch(&fn->distinct, 1, __ATOMIC_RELAXED);
+        uint64_t dt = run_original(f, &err);
+        if (ts) {
+            CM_STAT_ADD(ts, id, misses, 1);
+            CM_STAT_ADD(ts, id, miss_ns, dt);
+        }
+        goto out;
+    }
+    if (fn->mode != CM_MODE_WRITEONLY && lookup(fn, f, &ci, h, k, (uint32_t)klen) == 0) {
+        if (ts)
+            CM_STAT_ADD(ts, id, hit_mem, 1);
+        cm_guard = 0;
+        return;
+    }
+    uint64_t dt = run_original(f, &err);
+    if (ts) {
+        CM_STAT_ADD(ts, id, misses, 1);
+        CM_STAT_ADD(ts, id, miss_ns, dt);
+    }
+    if (fn->mode != CM_MODE_READONLY && dt >= fn->cfg->min_time_ns)
+        store(fn, f, &ci, h, k, (uint32_t)klen, err);
+out:
+    errno = err;
+    cm_guard = 0;
+}

@@ -1,0 +1,54 @@
+/*
+ * fn.h - the per-variant descriptor the entry code and the dispatcher share.
+ *
+ * A "variant" is one implementation of one configured function: (config function, original
+ * address). A function with two symbol versions reached by different callers has two variants,
+ * each with its own stub, descriptor, key identity and statistics slot.
+ *
+ * DESIGN: descriptors live in a fixed static array (cm_fns) so stub i can reach descriptor i
+ * with one RIP-relative lea and no relocation. A descriptor is written once, by bind() under the
+ * hook lock, before its stub address is published into any GOT slot (release fence); after that
+ * only `flags` may change (atomically) and `distinct` is counted with atomics. The first cache
+ * line holds everything the hit path reads.
+ */
+#ifndef CM_FN_H
+#define CM_FN_H
+
+#include <stdint.h>
+
+#include "cm_config.h"
+#include "frame.h"
+
+struct cm_object;
+
+struct cm_fn {
+    void *orig;                      /* CM_FN_ORIG: original implementation */
+    uint32_t flags;                  /* CM_FN_FLAGS: CM_FN_BYPASS */
+    uint32_t nstack;                 /* CM_FN_NSTACK: stack words to copy when calling orig */
+    const struct cm_function *cfg;   /* its config entry */
+    const struct cm_signature *sig;  /* &cfg->sig */
+    uint64_t seed;                   /* XXH3 seed: hash of the identity prefix */
+    uint32_t id;                     /* index in cm_fns */
+    uint32_t func;                   /* index of cfg in the config's function array */
+    uint8_t mode;                    /* effective enum cm_mode */
+    uint8_t has_side;                /* writes, errno, str/mstr/retptr returns or outputs */
+    uint8_t process_local;           /* identity cannot leave this process (no build-id...) */
+    const uint8_t *prefix;           /* canonical identity prefix of every key (malloc'd) */
+    uint32_t prefix_len;
+    const struct cm_object *provider;
+    char version[64];                /* version of the definition, "" when unversioned */
+    void *handle_fn[CM_MAX_PARAMS];  /* resolved handle(FUNC) per parameter */
+    void *reads_addr[CM_MAX_GLOBALS];
+    void *writes_addr[CM_MAX_GLOBALS];
+    uint64_t distinct;               /* profile mode: distinct argument sets (atomic) */
+};
+
+union cm_fn_slot {
+    struct cm_fn fn;
+    char pad[CM_FN_SIZE];
+};
+
+extern union cm_fn_slot cm_fns[CM_MAX_VARIANTS];
+extern uint32_t cm_nfns; /* variants bound so far (atomic) */
+
+#endif

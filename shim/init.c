@@ -1,0 +1,130 @@
+/*
+ * init.c - start-up and shut-down of libcloudm.so inside the host process.
+ *
+ * What it does: in a constructor, reads the CLOUDM_* environment once (include/cloudm_env.h),
+ * finds and parses the config (any error: one message, nothing is installed, the program runs
+ * unmemoized), sets up the memory tier and the report, and asks the hooker to patch every
+ * loaded object. Under `cloudm check PROGRAM` (CLOUDM_CHECK=1) it prints the hook plan and exits
+ * before main. In a destructor it writes the report. A fork child resets its counters.
+ *
+ * What it does not do: any per-call work (dispatch.c), hooking itself (got.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "bind.h"
+#include "cloudm_env.h"
+#include "cm_config.h"
+#include "guard.h"
+#include "hook.h"
+#include "log.h"
+#include "memtier.h"
+#include "report.h"
+#include "stats.h"
+
+static struct cm_config init_cfg;
+static struct cm_target *init_targets;
+static int init_done;
+
+static void diag(void *ctx, enum cm_severity sev, const char *msg)
+{
+    (void)ctx;
+    (void)sev;
+    cm_log("%s", msg);
+}
+
+static void after_fork_child(void)
+{
+    cm_stats_after_fork();
+}
+
+static int env_is(const char *name, const char *value)
+{
+    const char *v = getenv(name);
+    return v && strcmp(v, value) == 0;
+}
+
+__attribute__((constructor)) static void cm_init(void)
+{
+    if (env_is(CLOUDM_ENV_DISABLE, "1"))
+        return;
+    cm_guard = 1;
+    cm_debug_enabled = env_is(CLOUDM_ENV_DEBUG, "1");
+    int check = env_is(CLOUDM_ENV_CHECK, "1");
+
+    char path[CM_PATH_MAX];
+    if (cm_config_find(path, sizeof(path)) < 0) {
+        cm_log("no config file ($%s, ./cloudm.conf, $XDG_CONFIG_HOME/cloudm/cloudm.conf): "
+               "nothing is memoized",
+               CLOUDM_ENV_CONFIG);
+        goto out;
+    }
+    int rc = cm_config_load(path, &init_cfg, diag, NULL);
+    if (rc < 0) {
+        cm_log("cannot read config %s: %s: nothing is memoized", path, strerror(-rc));
+        goto out;
+    }
+    if (init_cfg.nerrors > 0) {
+        cm_log("%s has errors: nothing is memoized", path);
+        goto out;
+    }
+
+    enum cm_mode env_mode = CM_MODE_UNSET;
+    const char *m = getenv(CLOUDM_ENV_MODE);
+    if (m && *m && cm_parse_mode(m, &env_mode) < 0) {
+        cm_log("%s=%s is not a mode (readwrite, readonly, writeonly, off, profile): ignored",
+               CLOUDM_ENV_MODE, m);
+        env_mode = CM_MODE_UNSET;
+    }
+    if (init_cfg.nfunctions == 0)
+        goto out;
+    if (cm_mem_init(init_cfg.memory_size) < 0)
+        cm_log("cannot reserve memory_size bytes for the memory tier: nothing will be cached");
+
+    init_targets = calloc((size_t)init_cfg.nfunctions, sizeof(*init_targets));
+    if (!init_targets)
+        goto out;
+    for (int i = 0; i < init_cfg.nfunctions; i++) {
+        init_targets[i].name = init_cfg.functions[i].name;
+        init_targets[i].object_glob = init_cfg.functions[i].object;
+    }
+    cm_bind_setup(&init_cfg, env_mode);
+
+    const char *rep = getenv(CLOUDM_ENV_REPORT);
+    cm_report_setup(&init_cfg, rep && *rep ? rep : init_cfg.report,
+                    env_mode ? env_mode : init_cfg.mode);
+
+    if (cm_hook_install(init_targets, init_cfg.nfunctions, cm_bind) < 0)
+        cm_log("hooking failed: nothing is memoized");
+
+    if (check) {
+        cm_hook_describe(stdout);
+        fflush(stdout);
+        _exit(0);
+    }
+    for (int i = 0; i < init_cfg.nfunctions; i++)
+        if (!cm_bind_hooked(i))
+            cm_log("function '%s' not found in any loaded object (it will be memoized if a "
+                   "library loaded later provides it)",
+                   init_cfg.functions[i].name);
+    pthread_atfork(NULL, NULL, after_fork_child);
+    init_done = 1;
+out:
+    if (check) { /* reached only when the config could not be used */
+        fflush(stdout);
+        _exit(1);
+    }
+    cm_guard = 0;
+}
+
+__attribute__((destructor)) static void cm_fini(void)
+{
+    if (!init_done)
+        return;
+    cm_guard = 1;
+    cm_report_write();
+    cm_guard = 0;
+}

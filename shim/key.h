@@ -1,0 +1,57 @@
+/*
+ * key.h - turning a call into canonical key bytes, and a result into value bytes and back.
+ *
+ * What it does: reads each parameter from the entry frame by its ABI placement, encodes the
+ * arguments that identify a call (docs/keys.md), encodes everything a hit must reproduce (return
+ * value, output buffers, written globals, errno), and restores such a value into the caller's
+ * registers and memory.
+ *
+ * What it does not do: hashing, lookups, storage, statistics.
+ */
+#ifndef CM_KEY_H
+#define CM_KEY_H
+
+#include <stdint.h>
+
+#include "fn.h"
+
+/* Per-call facts gathered while measuring the key, reused when writing it. */
+struct cm_callinfo {
+    uint64_t args[CM_MAX_PARAMS];   /* raw values, integers extended from their declared width */
+    uint64_t len[CM_MAX_PARAMS];    /* str/in/inout: bytes keyed; out: capacity (if known) */
+    uint64_t aux[CM_MAX_PARAMS];    /* ptr: offset in its object; handle: integer or str length */
+    const void *auxp[CM_MAX_PARAMS];/* ptr: struct cm_object *; handle(:str): the string */
+    uint8_t tag[CM_MAX_PARAMS];     /* encoding tag of pointer-like parameters (0 = NULL) */
+    uint8_t process_local;          /* some ptr was keyed by raw address */
+};
+
+/* Read parameters from the frame into ci->args. */
+void cm_args_read(const struct cm_fn *fn, const struct cm_frame *f, struct cm_callinfo *ci);
+
+/* Size of the argument part of the key, or -1 when it cannot be computed (an input size
+ * expression was undefined, a handle function failed). Fills ci. */
+int64_t cm_key_measure(const struct cm_fn *fn, struct cm_callinfo *ci);
+
+/* Write the argument part of the key (exactly cm_key_measure() bytes). */
+void cm_key_write(const struct cm_fn *fn, const struct cm_callinfo *ci, uint8_t *out);
+
+/* After the original returned: size of the value, or -1 when the result cannot be cached (an
+ * output size expression was undefined, a ptr(NAME) return outside its buffer). Sets the
+ * output lengths in ci->len. */
+int64_t cm_value_measure(const struct cm_fn *fn, const struct cm_frame *f,
+                         struct cm_callinfo *ci, int err);
+
+/* Write the value (exactly cm_value_measure() bytes); `err` is errno after the call. */
+void cm_value_write(const struct cm_fn *fn, const struct cm_frame *f,
+                    const struct cm_callinfo *ci, int err, uint8_t *out);
+
+/* Restore a value: check its structure completely first, then set the return registers in f
+ * and write outputs, globals and errno. Returns 0, or -1 (nothing was written) if the value is
+ * malformed or a needed allocation failed. */
+int cm_value_restore(const struct cm_fn *fn, struct cm_frame *f, const struct cm_callinfo *ci,
+                     const uint8_t *v, uint32_t vlen);
+
+/* Build the identity prefix of fn's keys (docs/keys.md) into a malloc'd buffer. */
+int cm_key_prefix(struct cm_fn *fn, const char *ns);
+
+#endif
