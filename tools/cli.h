@@ -1,0 +1,88 @@
+/*
+ * cli.h - what the `cloudm` subcommands share: their entry points, option parsing, config
+ * loading and the launch environment (launch.c).
+ *
+ * What it does not do: no memoization logic lives in the command; it only prepares the
+ * environment libcloudm.so reads (include/cloudm_env.h) and runs the program.
+ */
+#ifndef CM_CLI_H
+#define CM_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "cm_config.h"
+
+/* Exit statuses of the command itself (`run` otherwise exits with the program's status). */
+#define CM_EXIT_FAIL 1    /* config errors (strict), check failures, library not found */
+#define CM_EXIT_USAGE 2   /* unknown command or option, missing argument */
+#define CM_EXIT_NOEXEC 127 /* the program could not be executed */
+
+/* Options a subcommand accepts (cm_parse_options `allowed`). */
+#define CM_OPT_CONFIG 0x1u /* -c FILE, --config FILE */
+#define CM_OPT_MODE 0x2u   /* --mode M */
+#define CM_OPT_REPORT 0x4u /* --report[=FILE] */
+
+struct cm_launch {
+    const char *config;  /* -c FILE as written, NULL = look it up (cm_config_find) */
+    const char *mode;    /* --mode word (validated), NULL = leave CLOUDM_MODE alone */
+    const char *report;  /* "stderr" or a path as written, NULL = leave CLOUDM_REPORT alone */
+    bool check;          /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
+    char **argv;         /* PROGRAM and its arguments (NULL-terminated), or NULL */
+};
+
+/* Subcommands: argv[0] is the subcommand name. Each returns the process exit status (run and
+ * profile do not return when the program starts). */
+int cm_cmd_run(int argc, char **argv);
+int cm_cmd_check(int argc, char **argv);
+int cm_cmd_profile(int argc, char **argv);
+
+void cm_usage_main(FILE *f);
+void cm_usage_run(FILE *f);
+void cm_usage_check(FILE *f);
+void cm_usage_profile(FILE *f);
+
+/*
+ * Parse `cmd`'s options (argv[0] is the subcommand) up to the first non-option or `--`; the
+ * rest is the program (l->argv, NULL when there is none). -h/--help prints `usage` on stdout.
+ * Returns 0 to go on, 1 after printing help (exit 0), or CM_EXIT_USAGE after printing a message
+ * and `usage` on stderr.
+ */
+int cm_parse_options(int argc, char **argv, const char *cmd, unsigned allowed,
+                     void (*usage)(FILE *), struct cm_launch *l);
+
+/*
+ * The config file to use, absolute: -c FILE, else cm_config_find(). Writes it to `abs`.
+ * Returns 0, -ENOENT when no file was named and none was found (a message in `err` only when a
+ * named file is missing), or a negative errno with a message in `err`.
+ */
+int cm_resolve_config(const char *given, char *abs, size_t abssz, char *err, size_t errsz);
+
+/* Diagnostics collected while parsing, to print later (bounded; extra lines are counted). */
+struct cm_diags {
+    char **lines;
+    int n, cap, dropped;
+};
+void cm_diags_collect(void *ctx, enum cm_severity sev, const char *msg);
+void cm_diags_print(const struct cm_diags *d, FILE *f);
+void cm_diags_free(struct cm_diags *d);
+
+/*
+ * Export what the shim reads: LD_PRELOAD (libcloudm.so composed in), CLOUDM_CONFIG=`config_abs`
+ * (when not NULL), CLOUDM_MODE, CLOUDM_REPORT (absolute path, %p kept) and CLOUDM_CHECK as `l`
+ * says; CLOUDM_CHECK is removed otherwise, CLOUDM_DISABLE is never touched. Prints a message
+ * and returns CM_EXIT_FAIL on failure (library not found), 0 on success.
+ */
+int cm_launch_env(const struct cm_launch *l, const char *config_abs);
+
+/* execvp(l->argv); on failure prints "cloudm: cannot run PROGRAM: ..." and returns 127. */
+int cm_exec(const struct cm_launch *l);
+
+/*
+ * `run` and `profile` after option parsing: resolve and parse the config, stop on errors (or
+ * warnings) when it says `strict = yes`, export the environment and exec the program.
+ * Returns only on failure, with the exit status.
+ */
+int cm_run_program(struct cm_launch *l);
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * cmd_check.c - `cloudm check [-c FILE] [PROGRAM [ARGS...]]`.
+ *
+ * What it does: parses the config with the parser the shim uses and prints every diagnostic
+ * (stderr), a summary line and, per function, its normalized signature and where each parameter
+ * travels in the x86-64 SysV calling convention (stdout). With PROGRAM, it then runs the program
+ * with the environment of `cloudm run` plus CLOUDM_CHECK=1: the shim prints which loaded objects
+ * import or provide each function and exits before main. Exit status 1 when the config has
+ * errors (or warnings under `strict = yes`) or the program failed, 0 otherwise.
+ *
+ * What it does not do: it does not inspect the program itself (the shim does, from inside), and
+ * it never memoizes anything.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cloudm_env.h"
+
+void cm_usage_check(FILE *f)
+{
+    fprintf(f,
+            "Usage: cloudm check [-c FILE] [--] [PROGRAM [ARGS...]]\n"
+            "\n"
+            "Validate a config: print every error and warning, a summary, and each\n"
+            "function's normalized signature with the register or stack slot of every\n"
+            "parameter. With PROGRAM, also start it under cloudm (it stops before main)\n"
+            "and list which loaded objects import or provide each function.\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE  config file (default: $CLOUDM_CONFIG, ./cloudm.conf,\n"
+            "                     $XDG_CONFIG_HOME/cloudm/cloudm.conf)\n"
+            "  -h, --help         show this help\n"
+            "\n"
+            "Exit status: 0 when the config is valid (and PROGRAM exited 0), 1 on errors\n"
+            "(also on warnings when the config says `strict = yes`), 2 on a usage error.\n");
+}
+
+static void print_diag(void *ctx, enum cm_severity sev, const char *msg)
+{
+    (void)ctx;
+    (void)sev;
+    fprintf(stderr, "%s\n", msg);
+}
+
+static const char *plural(int n)
+{
+    return n == 1 ? "" : "s";
+}
+
+/* 64M, 1G, 1500K, 12345 */
+static void fmt_size(uint64_t v, char *buf, size_t sz)
+{
+    static const char units[] = "TGMK";
+    for (int i = 0; i < 4; i++) {
+        uint64_t u = 1ull << (10 * (4 - i));
+        if (v >= u && v % u == 0) {
+            snprintf(buf, sz, "%" PRIu64 "%c", v / u, units[i]);
+            return;
+        }
+    }
+    snprintf(buf, sz, "%" PRIu64, v);
+}
+
+/* 250ms, 2h, 1500us, 0 */
+static void fmt_time(uint64_t ns, char *buf, size_t sz)
+{
+    static const struct {
+        uint64_t ns;
+        const char *unit;
+    } units[] = {{86400000000000ull, "d"}, {3600000000000ull, "h"}, {60000000000ull, "m"},
+                 {1000000000ull, "s"},     {1000000ull, "ms"},      {1000ull, "us"}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (ns >= units[i].ns && ns % units[i].ns == 0) {
+            snprintf(buf, sz, "%" PRIu64 "%s", ns / units[i].ns, units[i].unit);
+            return;
+        }
+    }
+    snprintf(buf, sz, "%" PRIu64 "ns", ns);
+}
+
+static void print_place(const struct cm_param *p)
+{
+    static const char *const int_regs[] = {"rdi", "rsi", "rdx", "rcx", "r8", "r9"};
+
+    if (p->abi_reg < 0)
+        printf(" %s:stack[%u]", p->name, p->abi_stack);
+    else if (p->abi_class == CM_ABI_SSE)
+        printf(" %s:xmm%d", p->name, p->abi_reg);
+    else if (p->abi_reg < 6)
+        printf(" %s:%s", p->name, int_regs[p->abi_reg]);
+    else
+        printf(" %s:?", p->name);
+}
+
+static void print_globals(const char *what, const struct cm_global *g, int n)
+{
+    if (n == 0)
+        return;
+    printf("; %s", what);
+    for (int i = 0; i < n; i++)
+        printf("%s %s:%" PRIu32, i ? "," : "", g[i].name, g[i].size);
+}
+
+static void print_function(const struct cm_function *fn)
+{
+    char t[32];
+
+    printf("%s  %s ", fn->name, fn->sig.normalized);
+    for (int i = 0; i < fn->sig.nparams; i++)
+        print_place(&fn->sig.params[i]);
+    if (fn->sig.nparams == 0)
+        printf(" (no parameters)");
+    printf("\n");
+    /* Only what differs from the defaults, on one indented line. */
+    if (fn->mode == CM_MODE_UNSET && fn->object[0] == '\0' && fn->salt[0] == '\0' &&
+        fn->nreads == 0 && fn->nwrites == 0 && !fn->save_errno && fn->min_time_ns == 0)
+        return;
+    printf("    line %d", fn->line);
+    if (fn->mode != CM_MODE_UNSET)
+        printf("; mode %s", cm_mode_name(fn->mode));
+    if (fn->object[0] != '\0')
+        printf("; object %s", fn->object);
+    if (fn->salt[0] != '\0')
+        printf("; salt %s", fn->salt);
+    print_globals("reads", fn->reads, fn->nreads);
+    print_globals("writes", fn->writes, fn->nwrites);
+    if (fn->save_errno)
+        printf("; errno");
+    if (fn->min_time_ns != 0) {
+        fmt_time(fn->min_time_ns, t, sizeof(t));
+        printf("; min_time %s", t);
+    }
+    printf("\n");
+}
+
+/* Run the program with CLOUDM_CHECK=1 and wait for it. Returns 0 when it exited 0. */
+static int run_child(const struct cm_launch *l, const char *config_abs)
+{
+    int rc, status;
+    pid_t pid;
+
+    rc = cm_launch_env(l, config_abs);
+    if (rc != 0)
+        return rc;
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "cloudm check: fork: %s\n", strerror(errno));
+        return CM_EXIT_FAIL;
+    }
+    if (pid == 0)
+        _exit(cm_exec(l));
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "cloudm check: waitpid: %s\n", strerror(errno));
+            return CM_EXIT_FAIL;
+        }
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "cloudm check: %s killed by signal %d (%s)\n", l->argv[0],
+                WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        fprintf(stderr, "cloudm check: %s exited with status %d\n", l->argv[0],
+                WEXITSTATUS(status));
+    return CM_EXIT_FAIL;
+}
+
+int cm_cmd_check(int argc, char **argv)
+{
+    char path[PATH_MAX], err[PATH_MAX + 256], size[32];
+    struct cm_launch l;
+    struct cm_config cfg;
+    const char *shown;
+    int rc, status = 0;
+
+    rc = cm_parse_options(argc, argv, "check", CM_OPT_CONFIG, cm_usage_check, &l);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    rc = cm_resolve_config(l.config, path, sizeof(path), err, sizeof(err));
+    if (rc == -ENOENT) {
+        fprintf(stderr,
+                "cloudm check: no config file: pass -c FILE, set %s, or create ./cloudm.conf "
+                "or $XDG_CONFIG_HOME/cloudm/cloudm.conf\n",
+                CLOUDM_ENV_CONFIG);
+        return CM_EXIT_FAIL;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "cloudm check: %s\n", err);
+        return CM_EXIT_FAIL;
+    }
+    shown = l.config ? l.config : path;
+    rc = cm_config_load(shown, &cfg, print_diag, NULL);
+    if (rc < 0) {
+        fprintf(stderr, "cloudm check: cannot read config %s: %s\n", shown, strerror(-rc));
+        cm_config_free(&cfg);
+        return CM_EXIT_FAIL;
+    }
+    fflush(stderr);
+    printf("%s: %d function%s, %d error%s, %d warning%s\n", shown, cfg.nfunctions,
+           plural(cfg.nfunctions), cfg.nerrors, plural(cfg.nerrors), cfg.nwarnings,
+           plural(cfg.nwarnings));
+    fmt_size(cfg.memory_size, size, sizeof(size));
+    printf("[cache] mode %s, namespace %s, memory_size %s, report %s, strict %s\n",
+           cm_mode_name(cfg.mode), cfg.ns, size, cfg.report[0] ? cfg.report : "none",
+           cfg.strict ? "yes" : "no");
+    for (int i = 0; i < cfg.nfunctions; i++)
+        print_function(&cfg.functions[i]);
+    if (cfg.nerrors > 0 || (cfg.strict && cfg.nwarnings > 0))
+        status = CM_EXIT_FAIL;
+    cm_config_free(&cfg);
+
+    if (l.argv != NULL && run_child(&l, path) != 0)
+        status = CM_EXIT_FAIL;
+    return status;
+}
