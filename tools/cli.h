@@ -14,8 +14,8 @@
 #include "cm_config.h"
 
 /* Exit statuses of the command itself (`run` otherwise exits with the program's status). */
-#define CM_EXIT_FAIL 1    /* config errors (strict), check failures, library not found */
-#define CM_EXIT_USAGE 2   /* unknown command or option, missing argument */
+#define CM_EXIT_FAIL 1     /* config errors (strict), check failures, library not found */
+#define CM_EXIT_USAGE 2    /* unknown command or option, missing argument */
 #define CM_EXIT_NOEXEC 127 /* the program could not be executed */
 
 /* Options a subcommand accepts (cm_parse_options `allowed`). */
@@ -24,11 +24,11 @@
 #define CM_OPT_REPORT 0x4u /* --report[=FILE] */
 
 struct cm_launch {
-    const char *config;  /* -c FILE as written, NULL = look it up (cm_config_find) */
-    const char *mode;    /* --mode word (validated), NULL = leave CLOUDM_MODE alone */
-    const char *report;  /* "stderr" or a path as written, NULL = leave CLOUDM_REPORT alone */
-    bool check;          /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
-    char **argv;         /* PROGRAM and its arguments (NULL-terminated), or NULL */
+    const char *config; /* -c FILE as written, NULL = look it up (cm_config_find) */
+    const char *mode;   /* --mode word (validated), NULL = leave CLOUDM_MODE alone */
+    const char *report; /* "stderr" or a path as written, NULL = leave CLOUDM_REPORT alone */
+    bool check;         /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
+    char **argv;        /* PROGRAM and its arguments (NULL-terminated), or NULL */
 };
 
 /* Subcommands: argv[0] is the subcommand name. Each returns the process exit status (run and

@@ -28,25 +28,24 @@ static const struct command commands[] = {
 
 void cm_usage_main(FILE *f)
 {
-    fprintf(f,
-            "Usage: cloudm COMMAND [OPTIONS] [--] [PROGRAM [ARGS...]]\n"
-            "\n"
-            "Memoize functions inside unmodified Linux programs.\n"
-            "\n"
-            "Commands:\n"
-            "  run      run PROGRAM with the functions named in the config memoized\n"
-            "  check    validate a config; with PROGRAM, show where each function is found\n"
-            "  profile  run PROGRAM unmemoized and report what a cache would save\n"
-            "  help     show the help of a command (cloudm help run)\n"
-            "\n"
-            "Options:\n"
-            "  -h, --help  show this help\n"
-            "  --version   print the version\n"
-            "\n"
-            "Examples:\n"
-            "  cloudm check -c lgamma.conf\n"
-            "  cloudm run -c lgamma.conf --report -- ./legacy_sim input.dat\n"
-            "  cloudm profile -c lgamma.conf -- ./legacy_sim input.dat\n");
+    fprintf(f, "Usage: cloudm COMMAND [OPTIONS] [--] [PROGRAM [ARGS...]]\n"
+               "\n"
+               "Memoize functions inside unmodified Linux programs.\n"
+               "\n"
+               "Commands:\n"
+               "  run      run PROGRAM with the functions named in the config memoized\n"
+               "  check    validate a config; with PROGRAM, show where each function is found\n"
+               "  profile  run PROGRAM unmemoized and report what a cache would save\n"
+               "  help     show the help of a command (cloudm help run)\n"
+               "\n"
+               "Options:\n"
+               "  -h, --help  show this help\n"
+               "  --version   print the version\n"
+               "\n"
+               "Examples:\n"
+               "  cloudm check -c lgamma.conf\n"
+               "  cloudm run -c lgamma.conf --report -- ./legacy_sim input.dat\n"
+               "  cloudm profile -c lgamma.conf -- ./legacy_sim input.dat\n");
 }
 
 static const struct command *find(const char *name)

@@ -24,21 +24,20 @@
 
 void cm_usage_check(FILE *f)
 {
-    fprintf(f,
-            "Usage: cloudm check [-c FILE] [--] [PROGRAM [ARGS...]]\n"
-            "\n"
-            "Validate a config: print every error and warning, a summary, and each\n"
-            "function's normalized signature with the register or stack slot of every\n"
-            "parameter. With PROGRAM, also start it under cloudm (it stops before main)\n"
-            "and list which loaded objects import or provide each function.\n"
-            "\n"
-            "Options:\n"
-            "  -c, --config FILE  config file (default: $CLOUDM_CONFIG, ./cloudm.conf,\n"
-            "                     $XDG_CONFIG_HOME/cloudm/cloudm.conf)\n"
-            "  -h, --help         show this help\n"
-            "\n"
-            "Exit status: 0 when the config is valid (and PROGRAM exited 0), 1 on errors\n"
-            "(also on warnings when the config says `strict = yes`), 2 on a usage error.\n");
+    fprintf(f, "Usage: cloudm check [-c FILE] [--] [PROGRAM [ARGS...]]\n"
+               "\n"
+               "Validate a config: print every error and warning, a summary, and each\n"
+               "function's normalized signature with the register or stack slot of every\n"
+               "parameter. With PROGRAM, also start it under cloudm (it stops before main)\n"
+               "and list which loaded objects import or provide each function.\n"
+               "\n"
+               "Options:\n"
+               "  -c, --config FILE  config file (default: $CLOUDM_CONFIG, ./cloudm.conf,\n"
+               "                     $XDG_CONFIG_HOME/cloudm/cloudm.conf)\n"
+               "  -h, --help         show this help\n"
+               "\n"
+               "Exit status: 0 when the config is valid (and PROGRAM exited 0), 1 on errors\n"
+               "(also on warnings when the config says `strict = yes`), 2 on a usage error.\n");
 }
 
 static void print_diag(void *ctx, enum cm_severity sev, const char *msg)
@@ -166,8 +165,8 @@ static int run_child(const struct cm_launch *l, const char *config_abs)
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     if (WIFSIGNALED(status))
-        fprintf(stderr, "cloudm check: %s killed by signal %d (%s)\n", l->argv[0],
-                WTERMSIG(status), strsignal(WTERMSIG(status)));
+        fprintf(stderr, "cloudm check: %s killed by signal %d (%s)\n", l->argv[0], WTERMSIG(status),
+                strsignal(WTERMSIG(status)));
     else
         fprintf(stderr, "cloudm check: %s exited with status %d\n", l->argv[0],
                 WEXITSTATUS(status));

@@ -16,21 +16,20 @@
 
 void cm_usage_profile(FILE *f)
 {
-    fprintf(f,
-            "Usage: cloudm profile [-c FILE] [--report[=FILE]] [--] PROGRAM [ARGS...]\n"
-            "\n"
-            "Run PROGRAM calling every configured function as usual, and report how often\n"
-            "each was called with the same arguments and how much time a cache would save.\n"
-            "\n"
-            "Options:\n"
-            "  -c, --config FILE  config file (default: $CLOUDM_CONFIG, ./cloudm.conf,\n"
-            "                     $XDG_CONFIG_HOME/cloudm/cloudm.conf)\n"
-            "      --report       report table on stderr (the default, unless CLOUDM_REPORT\n"
-            "                     is already set)\n"
-            "      --report=FILE  write a JSON report to FILE instead (%%p = process id)\n"
-            "  -h, --help         show this help\n"
-            "\n"
-            "The program's exit status is passed through (see `cloudm help run`).\n");
+    fprintf(f, "Usage: cloudm profile [-c FILE] [--report[=FILE]] [--] PROGRAM [ARGS...]\n"
+               "\n"
+               "Run PROGRAM calling every configured function as usual, and report how often\n"
+               "each was called with the same arguments and how much time a cache would save.\n"
+               "\n"
+               "Options:\n"
+               "  -c, --config FILE  config file (default: $CLOUDM_CONFIG, ./cloudm.conf,\n"
+               "                     $XDG_CONFIG_HOME/cloudm/cloudm.conf)\n"
+               "      --report       report table on stderr (the default, unless CLOUDM_REPORT\n"
+               "                     is already set)\n"
+               "      --report=FILE  write a JSON report to FILE instead (%%p = process id)\n"
+               "  -h, --help         show this help\n"
+               "\n"
+               "The program's exit status is passed through (see `cloudm help run`).\n");
 }
 
 int cm_cmd_profile(int argc, char **argv)

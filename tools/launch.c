@@ -276,7 +276,8 @@ int cm_run_program(struct cm_launch *l)
         }
         if (cfg.strict && (cfg.nerrors > 0 || cfg.nwarnings > 0)) {
             cm_diags_print(&diags, stderr);
-            fprintf(stderr, "cloudm: %s: strict = yes and %d error%s, %d warning%s: not running %s\n",
+            fprintf(stderr,
+                    "cloudm: %s: strict = yes and %d error%s, %d warning%s: not running %s\n",
                     shown, cfg.nerrors, cfg.nerrors == 1 ? "" : "s", cfg.nwarnings,
                     cfg.nwarnings == 1 ? "" : "s", l->argv[0]);
             cm_config_free(&cfg);

@@ -24,8 +24,8 @@
 #include "cloudm_env.h"
 
 /* Basename fragments of sanitizer runtimes that must precede every instrumented object. */
-static const char *const sanitizer_names[] = {"libasan",  "libtsan",     "libubsan",
-                                              "liblsan",  "libhwasan",   "libclang_rt"};
+static const char *const sanitizer_names[] = {"libasan", "libtsan",   "libubsan",
+                                              "liblsan", "libhwasan", "libclang_rt"};
 
 static const char *base_name(const char *p, size_t len, size_t *blen)
 {
