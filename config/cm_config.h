@@ -23,6 +23,8 @@
 #define CM_NAME_MAX 128    /* symbol, parameter, handle-function and global names (with NUL) */
 #define CM_SIG_TEXT_MAX 1024 /* normalized signature text (with NUL) */
 #define CM_PATH_MAX 1024
+#define CM_MAX_FUNCTIONS 1024 /* [function] sections per config */
+#define CM_CONFIG_MAX_BYTES (1 << 20) /* config file size */
 
 enum cm_mode {
     CM_MODE_UNSET = 0, /* per function: inherit [cache] mode */
@@ -104,6 +106,7 @@ struct cm_signature {
     uint8_t nrestore;
     uint8_t restore_order[CM_MAX_PARAMS];
     char normalized[CM_SIG_TEXT_MAX]; /* canonical text (no names, single spaces), part of keys */
+    uint16_t name_col;               /* 1-based column of `name` inside the signature text */
 };
 
 struct cm_global {

@@ -1,0 +1,667 @@
+/*
+ * config.c - the config file's meaning: [cache] and [function NAME] sections to struct cm_config.
+ *
+ * What it does: receives sections and complete keys from ini.c, checks section kinds, key names
+ * (with did-you-mean), duplicates and every value, parses signatures (signature.c), and builds
+ * the cm_config model; loads a file into memory for that; finds which file to use
+ * (cm_config_find).
+ *
+ * What it does not do: split lines (ini.c), format messages (diag.c), parse signatures or value
+ * grammars itself (signature.c, values.c), or print anything. Memory: one working struct per
+ * parse and the functions array (at most CM_MAX_FUNCTIONS entries), released by
+ * cm_config_free(); a file is read whole, at most CM_CONFIG_MAX_BYTES.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cloudm_env.h"
+#include "cm_config_int.h"
+
+enum sect { SEC_NONE, SEC_CACHE, SEC_FUNCTION, SEC_BAD };
+
+enum key_id {
+    K_MODE, K_NAMESPACE, K_MEMORY_SIZE, K_REPORT, K_STRICT,                      /* [cache] */
+    K_SIGNATURE, K_OBJECT, K_FMODE, K_SALT, K_READS, K_WRITES, K_ERRNO, K_MIN_TIME, /* [function] */
+    K_COUNT,
+};
+
+static const char *const cache_keys[] = {"mode", "namespace", "memory_size", "report", "strict"};
+static const char *const function_keys[] = {"signature", "object", "mode",  "salt",
+                                            "reads",     "writes", "errno", "min_time"};
+#define NCACHE_KEYS (sizeof(cache_keys) / sizeof(cache_keys[0]))
+#define NFUNCTION_KEYS (sizeof(function_keys) / sizeof(function_keys[0]))
+
+#define MEMORY_SIZE_MIN (4ULL << 10)
+#define MEMORY_SIZE_MAX (1ULL << 40)
+#define GLOBAL_SIZE_MAX (1U << 20)
+#define QUOTE_MAX 60 /* characters of a bad value quoted in a message */
+
+struct seen_fn {
+    char name[CM_NAME_MAX];
+    int line;
+};
+
+struct parse {
+    struct cm_config *cfg;
+    struct cm_diag_sink d;
+    const char *file;
+    enum sect sec;
+    int sec_line, sec_col;  /* header position (col of '[') */
+    int sec_nerrors;        /* d.nerrors when the section began */
+    int key_line[K_COUNT];  /* line of each key in the current section, 0 = not seen */
+    int cache_line;         /* line of [cache], 0 = none yet */
+    int sig_rc;             /* cm_signature_parse result, or -2 when no signature was parsed */
+    bool sig_typo;          /* an unknown key was reported as a misspelt `signature` */
+    struct cm_function fn;  /* the [function] section being read */
+    struct seen_fn *seen;   /* every [function] section so far, for duplicates */
+    int nseen, capfn;
+    bool oom;
+};
+
+static const char *sec_label(const struct parse *p, char *buf, size_t size)
+{
+    if (p->sec == SEC_CACHE)
+        snprintf(buf, size, "[cache]");
+    else
+        snprintf(buf, size, "[function %s]", p->fn.name);
+    return buf;
+}
+
+static int is_ident_start(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static int is_ident_char(int c)
+{
+    return is_ident_start(c) || (c >= '0' && c <= '9');
+}
+
+static int is_space(int c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* ---- sections ----------------------------------------------------------------------------- */
+
+static void add_function(struct parse *p)
+{
+    struct cm_config *cfg = p->cfg;
+    struct cm_function *nf;
+    int cap;
+
+    if (cfg->nfunctions == p->capfn) {
+        cap = p->capfn == 0 ? 8 : p->capfn * 2;
+        if (cap > CM_MAX_FUNCTIONS)
+            cap = CM_MAX_FUNCTIONS;
+        nf = realloc(cfg->functions, (size_t)cap * sizeof(*nf));
+        if (nf == NULL) {
+            p->oom = true;
+            return;
+        }
+        cfg->functions = nf;
+        p->capfn = cap;
+    }
+    cfg->functions[cfg->nfunctions++] = p->fn;
+}
+
+static void finish_section(struct parse *p)
+{
+    char lbl[CM_NAME_MAX + 16];
+
+    if (p->sec == SEC_FUNCTION) {
+        /* A misspelt `signature` was reported already: one mistake, one message. */
+        if (p->key_line[K_SIGNATURE] == 0 && !p->sig_typo)
+            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, p->sec_line, p->sec_col,
+                       "missing 'signature' in %s", sec_label(p, lbl, sizeof(lbl)));
+        else if (p->sig_rc == 0 && p->d.nerrors == p->sec_nerrors)
+            add_function(p);
+    }
+    p->sec = SEC_NONE;
+}
+
+static void start_function(struct parse *p, const char *name, size_t len, int line)
+{
+    struct seen_fn *ns;
+    int i, cap;
+
+    for (i = 0; i < p->nseen; i++) {
+        if (strlen(p->seen[i].name) == len && memcmp(p->seen[i].name, name, len) == 0) {
+            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, line, p->sec_col,
+                       "duplicate section [function %.*s] (first at line %d)", (int)len, name,
+                       p->seen[i].line);
+            p->sec = SEC_BAD;
+            return;
+        }
+    }
+    if (p->nseen == CM_MAX_FUNCTIONS) {
+        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, line, p->sec_col,
+                   "too many [function] sections (at most %d)", CM_MAX_FUNCTIONS);
+        p->sec = SEC_BAD;
+        return;
+    }
+    if (p->nseen % 64 == 0) {
+        cap = p->nseen + 64;
+        ns = realloc(p->seen, (size_t)cap * sizeof(*ns));
+        if (ns == NULL) {
+            p->oom = true;
+            p->sec = SEC_BAD;
+            return;
+        }
+        p->seen = ns;
+    }
+    memcpy(p->seen[p->nseen].name, name, len);
+    p->seen[p->nseen].name[len] = '\0';
+    p->seen[p->nseen].line = line;
+    p->nseen++;
+    memset(&p->fn, 0, sizeof(p->fn));
+    memcpy(p->fn.name, name, len);
+    p->fn.name[len] = '\0';
+    p->fn.line = line;
+    p->fn.mode = CM_MODE_UNSET;
+    p->sig_rc = -2;
+    p->sig_typo = false;
+    p->sec = SEC_FUNCTION;
+}
+
+static void on_section(void *u, const struct cm_ini_section *s)
+{
+    static const char *const kinds[] = {"cache", "function"};
+    struct parse *p = u;
+    const char *t = s->inner, *best;
+    size_t n = s->len, i = 0, w, r, e;
+
+    finish_section(p);
+    p->sec = SEC_BAD;
+    p->sec_line = s->line;
+    p->sec_col = s->col - 1;
+    p->sec_nerrors = p->d.nerrors;
+    memset(p->key_line, 0, sizeof(p->key_line));
+    while (i < n && is_space((unsigned char)t[i]))
+        i++;
+    for (w = i; w < n && !is_space((unsigned char)t[w]); w++)
+        ;
+    for (r = w; r < n && is_space((unsigned char)t[r]); r++)
+        ;
+    for (e = n; e > r && is_space((unsigned char)t[e - 1]); e--)
+        ;
+    if (w == i) {
+        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, p->sec_col,
+                   "empty section name (expected [cache] or [function NAME])");
+        return;
+    }
+    if (cm_word_eq(t + i, w - i, "cache")) {
+        if (r < e) {
+            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)r,
+                       "[cache] takes no name, found '%.*s'", (int)(e - r), t + r);
+        } else if (p->cache_line != 0) {
+            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, p->sec_col,
+                       "duplicate section [cache] (first at line %d)", p->cache_line);
+        } else {
+            p->cache_line = s->line;
+            p->sec = SEC_CACHE;
+        }
+        return;
+    }
+    if (cm_word_eq(t + i, w - i, "function")) {
+        size_t k;
+
+        if (r == e) {
+            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, p->sec_col,
+                       "missing function name in section header (expected [function NAME])");
+            return;
+        }
+        for (k = r; k < e && is_ident_char((unsigned char)t[k]); k++)
+            ;
+        if (k < e || !is_ident_start((unsigned char)t[r])) {
+            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)r,
+                       "invalid function name '%.*s' (expected a C identifier)",
+                       (int)(e - r > QUOTE_MAX ? QUOTE_MAX : e - r), t + r);
+            return;
+        }
+        if (e - r >= CM_NAME_MAX) {
+            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)r,
+                       "function name too long (at most %d characters)", CM_NAME_MAX - 1);
+            return;
+        }
+        start_function(p, t + r, e - r, s->line);
+        return;
+    }
+    best = cm_did_you_mean(t + i, w - i, kinds, 2);
+    if (best != NULL)
+        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)i,
+                   "unknown section '%.*s' (did you mean '%s'?)",
+                   (int)(w - i > QUOTE_MAX ? QUOTE_MAX : w - i), t + i, best);
+    else
+        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)i,
+                   "unknown section '%.*s' (expected [cache] or [function NAME])",
+                   (int)(w - i > QUOTE_MAX ? QUOTE_MAX : w - i), t + i);
+}
+
+/* ---- values ------------------------------------------------------------------------------- */
+
+/* Error at byte `off` of the key's value. */
+#define VERR(p, k, off, ...) cm_diag_map(&(p)->d, CM_DIAG_ERROR, (k)->map, (off), __VA_ARGS__)
+
+static int quote_len(const struct cm_ini_key *k)
+{
+    return k->vlen > QUOTE_MAX ? QUOTE_MAX : (int)k->vlen;
+}
+
+static void copy_value(struct parse *p, const struct cm_ini_key *k, char *dst, size_t size)
+{
+    if (k->vlen >= size) {
+        VERR(p, k, 0, "value of '%s' too long (at most %zu characters)", k->name, size - 1);
+        return;
+    }
+    memcpy(dst, k->value, k->vlen + 1);
+}
+
+static void set_mode(struct parse *p, const struct cm_ini_key *k, enum cm_mode *out)
+{
+    static const char *const modes[] = {"readwrite", "readonly", "writeonly", "off", "profile"};
+    const char *best;
+
+    if (cm_parse_mode(k->value, out) == 0)
+        return;
+    best = cm_did_you_mean(k->value, k->vlen, modes, 5);
+    if (best != NULL)
+        VERR(p, k, 0, "invalid mode '%.*s' (did you mean '%s'?)", quote_len(k), k->value, best);
+    else
+        VERR(p, k, 0, "invalid mode '%.*s' (expected readwrite, readonly, writeonly, off or "
+                      "profile)", quote_len(k), k->value);
+}
+
+static void set_bool(struct parse *p, const struct cm_ini_key *k, bool *out)
+{
+    if (cm_parse_bool(k->value, out) < 0)
+        VERR(p, k, 0, "invalid boolean '%.*s' for '%s' (expected yes or no)", quote_len(k),
+             k->value, k->name);
+}
+
+static void set_namespace(struct parse *p, const struct cm_ini_key *k)
+{
+    size_t i;
+
+    for (i = 0; i < k->vlen; i++) {
+        char c = k->value[i];
+
+        if (!is_ident_char((unsigned char)c) && c != '.' && c != '-')
+            break;
+    }
+    if (k->vlen == 0 || i < k->vlen || k->vlen > 64) {
+        VERR(p, k, i < k->vlen ? i : k->vlen > 64 ? 64 : 0,
+             "invalid namespace '%.*s' (1 to 64 characters from A-Z a-z 0-9 . _ -)",
+             quote_len(k), k->value);
+        return;
+    }
+    memcpy(p->cfg->ns, k->value, k->vlen + 1);
+}
+
+static void set_memory_size(struct parse *p, const struct cm_ini_key *k)
+{
+    uint64_t v;
+
+    if (cm_parse_size(k->value, &v) < 0) {
+        VERR(p, k, 0, "invalid size '%.*s' for 'memory_size' (expected a number with an optional "
+                      "K, M, G or T suffix)", quote_len(k), k->value);
+        return;
+    }
+    if (v < MEMORY_SIZE_MIN || v > MEMORY_SIZE_MAX) {
+        VERR(p, k, 0, "memory_size '%.*s' out of range (4K to 1T)", quote_len(k), k->value);
+        return;
+    }
+    p->cfg->memory_size = v;
+}
+
+static void set_min_time(struct parse *p, const struct cm_ini_key *k)
+{
+    if (cm_parse_time(k->value, &p->fn.min_time_ns) < 0)
+        VERR(p, k, 0, "invalid time '%.*s' for 'min_time' (expected a number with an optional "
+                      "us, ms, s, m, h or d suffix)", quote_len(k), k->value);
+}
+
+/* `NAME:SIZE, NAME:SIZE` for reads and writes. */
+static void set_globals(struct parse *p, const struct cm_ini_key *k, struct cm_global *g,
+                        uint8_t *ng)
+{
+    const char *v = k->value;
+    size_t a = 0, b, c, e, ns, ne, ss, se;
+    char num[32];
+    uint64_t size;
+    int i;
+
+    *ng = 0;
+    if (k->vlen == 0)
+        return;
+    while (a <= k->vlen) {
+        for (b = a; b < k->vlen && v[b] != ','; b++)
+            ;
+        for (ns = a; ns < b && is_space((unsigned char)v[ns]); ns++)
+            ;
+        for (e = b; e > ns && is_space((unsigned char)v[e - 1]); e--)
+            ;
+        if (ns == e) {
+            VERR(p, k, ns, "empty entry in '%s' (expected NAME:SIZE, ...)", k->name);
+            return;
+        }
+        for (c = ns; c < e && v[c] != ':'; c++)
+            ;
+        if (c == e) {
+            VERR(p, k, ns, "expected NAME:SIZE in '%s', found '%.*s'", k->name,
+                 (int)(e - ns > QUOTE_MAX ? QUOTE_MAX : e - ns), v + ns);
+            return;
+        }
+        for (ne = c; ne > ns && is_space((unsigned char)v[ne - 1]); ne--)
+            ;
+        for (ss = c + 1; ss < e && is_space((unsigned char)v[ss]); ss++)
+            ;
+        se = e;
+        for (i = (int)ns; i < (int)ne && is_ident_char((unsigned char)v[i]); i++)
+            ;
+        if (ne == ns || i < (int)ne || !is_ident_start((unsigned char)v[ns]) ||
+            ne - ns >= CM_NAME_MAX) {
+            VERR(p, k, ns, "invalid variable name '%.*s' in '%s' (expected a C identifier)",
+                 (int)(ne - ns > QUOTE_MAX ? QUOTE_MAX : ne - ns), v + ns, k->name);
+            return;
+        }
+        size = 0;
+        if (se - ss < sizeof(num)) {
+            memcpy(num, v + ss, se - ss);
+            num[se - ss] = '\0';
+            if (cm_parse_size(num, &size) < 0)
+                size = 0;
+        }
+        if (size < 1 || size > GLOBAL_SIZE_MAX) {
+            VERR(p, k, ss, "invalid size '%.*s' for '%.*s' in '%s' (1 to %u bytes)",
+                 (int)(se - ss > QUOTE_MAX ? QUOTE_MAX : se - ss), v + ss, (int)(ne - ns), v + ns,
+                 k->name, GLOBAL_SIZE_MAX);
+            return;
+        }
+        for (i = 0; i < *ng; i++) {
+            if (strlen(g[i].name) == ne - ns && memcmp(g[i].name, v + ns, ne - ns) == 0) {
+                VERR(p, k, ns, "duplicate variable '%s' in '%s'", g[i].name, k->name);
+                return;
+            }
+        }
+        if (*ng == CM_MAX_GLOBALS) {
+            VERR(p, k, ns, "too many variables in '%s' (at most %d)", k->name, CM_MAX_GLOBALS);
+            return;
+        }
+        memcpy(g[*ng].name, v + ns, ne - ns);
+        g[*ng].name[ne - ns] = '\0';
+        g[*ng].size = (uint32_t)size;
+        (*ng)++;
+        a = b + 1;
+    }
+}
+
+static void set_signature(struct parse *p, const struct cm_ini_key *k)
+{
+    char lbl[CM_NAME_MAX + 16];
+
+    if (k->vlen == 0) {
+        VERR(p, k, 0, "empty signature (expected RET NAME(PARAM, ...))");
+        p->sig_rc = -1;
+        return;
+    }
+    p->sig_rc = cm_signature_parse_map(k->value, k->vlen, &p->fn.sig, k->map, &p->d);
+    if (p->sig_rc >= 0 && strcmp(p->fn.sig.name, p->fn.name) != 0) {
+        VERR(p, k, p->fn.sig.name_col - 1u, "signature names function '%s' but the section is %s",
+             p->fn.sig.name, sec_label(p, lbl, sizeof(lbl)));
+        p->sig_rc = -1;
+    }
+}
+
+/* ---- keys --------------------------------------------------------------------------------- */
+
+static int key_index(const struct cm_ini_key *k, const char *const *names, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (cm_word_eq(k->name, strlen(k->name), names[i]))
+            return (int)i;
+    }
+    return -1;
+}
+
+static void unknown_key(struct parse *p, const struct cm_ini_key *k)
+{
+    const bool cache = p->sec == SEC_CACHE;
+    const char *const *own = cache ? cache_keys : function_keys;
+    const char *const *other = cache ? function_keys : cache_keys;
+    size_t nown = cache ? NCACHE_KEYS : NFUNCTION_KEYS;
+    size_t nother = cache ? NFUNCTION_KEYS : NCACHE_KEYS;
+    const char *best = cm_did_you_mean(k->name, strlen(k->name), own, nown);
+    char lbl[CM_NAME_MAX + 16];
+
+    sec_label(p, lbl, sizeof(lbl));
+    if (best != NULL && strcmp(best, "signature") == 0)
+        p->sig_typo = true;
+    if (best != NULL)
+        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, k->line, k->col,
+                   "unknown key '%s' in %s (did you mean '%s'?)", k->name, lbl, best);
+    else if (key_index(k, other, nother) >= 0)
+        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, k->line, k->col,
+                   "unknown key '%s' in %s (it belongs in %s)", k->name, lbl,
+                   cache ? "a [function NAME] section" : "[cache]");
+    else
+        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, k->line, k->col, "unknown key '%s' in %s",
+                   k->name, lbl);
+}
+
+static void on_key(void *u, const struct cm_ini_key *k)
+{
+    struct parse *p = u;
+    char lbl[CM_NAME_MAX + 16];
+    int idx, id;
+
+    if (p->sec == SEC_BAD)
+        return;
+    if (p->sec == SEC_NONE) {
+        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, k->line, k->col,
+                   "key '%s' outside of a section (put it under [cache] or [function NAME])",
+                   k->name);
+        return;
+    }
+    if (p->sec == SEC_CACHE) {
+        idx = key_index(k, cache_keys, NCACHE_KEYS);
+        id = idx < 0 ? -1 : K_MODE + idx;
+    } else {
+        idx = key_index(k, function_keys, NFUNCTION_KEYS);
+        id = idx < 0 ? -1 : K_SIGNATURE + idx;
+    }
+    if (id < 0) {
+        unknown_key(p, k);
+        return;
+    }
+    if (p->key_line[id] != 0) {
+        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, k->line, k->col,
+                   "duplicate key '%s' in %s (first at line %d)", k->name,
+                   sec_label(p, lbl, sizeof(lbl)), p->key_line[id]);
+        return;
+    }
+    p->key_line[id] = k->line;
+    if (k->broken) {
+        if (id == K_SIGNATURE)
+            p->sig_rc = -1;
+        return;
+    }
+    switch ((enum key_id)id) {
+    case K_MODE: set_mode(p, k, &p->cfg->mode); break;
+    case K_NAMESPACE: set_namespace(p, k); break;
+    case K_MEMORY_SIZE: set_memory_size(p, k); break;
+    case K_REPORT: copy_value(p, k, p->cfg->report, sizeof(p->cfg->report)); break;
+    case K_STRICT: set_bool(p, k, &p->cfg->strict); break;
+    case K_SIGNATURE: set_signature(p, k); break;
+    case K_OBJECT: copy_value(p, k, p->fn.object, sizeof(p->fn.object)); break;
+    case K_FMODE: set_mode(p, k, &p->fn.mode); break;
+    case K_SALT: copy_value(p, k, p->fn.salt, sizeof(p->fn.salt)); break;
+    case K_READS: set_globals(p, k, p->fn.reads, &p->fn.nreads); break;
+    case K_WRITES: set_globals(p, k, p->fn.writes, &p->fn.nwrites); break;
+    case K_ERRNO: set_bool(p, k, &p->fn.save_errno); break;
+    case K_MIN_TIME: set_min_time(p, k); break;
+    default: break;
+    }
+}
+
+/* ---- entry points ------------------------------------------------------------------------- */
+
+static void set_defaults(struct cm_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->mode = CM_MODE_READWRITE;
+    memcpy(cfg->ns, "default", sizeof("default"));
+    cfg->memory_size = 64ULL << 20;
+}
+
+int cm_config_parse(const char *name, const char *text, size_t len, struct cm_config *cfg,
+                    cm_diag_fn diag, void *ctx)
+{
+    static const struct cm_ini_ops ops = {on_section, on_key};
+    struct parse *p;
+    int rc = 0;
+
+    set_defaults(cfg);
+    if (name != NULL)
+        snprintf(cfg->path, sizeof(cfg->path), "%s", name);
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return -ENOMEM;
+    p->cfg = cfg;
+    p->d.fn = diag;
+    p->d.ctx = ctx;
+    p->file = cfg->path[0] != '\0' ? cfg->path : "<config>";
+    if (text == NULL)
+        len = 0;
+    if (len > CM_CONFIG_MAX_BYTES) {
+        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, 1, 1, "config too large (more than %d bytes)",
+                   CM_CONFIG_MAX_BYTES);
+    } else {
+        rc = cm_ini_run(p->file, text, len, &ops, p, &p->d);
+        finish_section(p);
+    }
+    if (p->oom)
+        rc = -ENOMEM;
+    cfg->nerrors = p->d.nerrors;
+    cfg->nwarnings = p->d.nwarnings;
+    free(p->seen);
+    free(p);
+    return rc;
+}
+
+int cm_config_load(const char *path, struct cm_config *cfg, cm_diag_fn diag, void *ctx)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t len = 0;
+    ssize_t n;
+    int fd, rc;
+
+    set_defaults(cfg);
+    if (path == NULL)
+        return -EINVAL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        rc = -EISDIR;
+        goto out;
+    }
+    /* One byte more than the limit, so that an over-long file is seen as such. */
+    buf = malloc(CM_CONFIG_MAX_BYTES + 1);
+    if (buf == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    while (len < CM_CONFIG_MAX_BYTES + 1) {
+        n = read(fd, buf + len, CM_CONFIG_MAX_BYTES + 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -errno;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    rc = cm_config_parse(path, buf, len, cfg, diag, ctx);
+out:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+void cm_config_free(struct cm_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    free(cfg->functions);
+    cfg->functions = NULL;
+    cfg->nfunctions = 0;
+}
+
+static int is_file(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+static int put_path(char *buf, size_t bufsz, const char *a, const char *b)
+{
+    int n = snprintf(buf, bufsz, "%s%s", a, b);
+
+    if (n < 0 || (size_t)n >= bufsz)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+int cm_config_find(char *buf, size_t bufsz)
+{
+    char cwd[CM_PATH_MAX], dir[CM_PATH_MAX];
+    const char *env, *home;
+    int n;
+
+    if (buf == NULL || bufsz == 0)
+        return -EINVAL;
+    env = getenv(CLOUDM_ENV_CONFIG);
+    if (env != NULL && env[0] != '\0')
+        return put_path(buf, bufsz, env, "");
+    if (is_file("cloudm.conf")) {
+        /* Absolute, so that it still names the same file after the program changes directory
+         * (and in the children that inherit CLOUDM_CONFIG). */
+        if (getcwd(cwd, sizeof(cwd)) != NULL)
+            return put_path(buf, bufsz, cwd, "/cloudm.conf");
+        return put_path(buf, bufsz, "cloudm.conf", "");
+    }
+    env = getenv("XDG_CONFIG_HOME");
+    if (env != NULL && env[0] == '/') {
+        n = snprintf(dir, sizeof(dir), "%s", env);
+    } else {
+        home = getenv("HOME");
+        if (home == NULL || home[0] == '\0')
+            return -ENOENT;
+        n = snprintf(dir, sizeof(dir), "%s/.config", home);
+    }
+    if (n < 0 || (size_t)n >= sizeof(dir))
+        return -ENOENT;
+    if (put_path(buf, bufsz, dir, "/cloudm/cloudm.conf") < 0)
+        return -ENAMETOOLONG;
+    if (!is_file(buf)) {
+        buf[0] = '\0';
+        return -ENOENT;
+    }
+    return 0;
+}
