@@ -83,3 +83,61 @@ cm_done() {
   [ "$CM_FAILS" -eq 0 ] && [ "$CM_CHECKS" -gt 0 ]
   exit $?
 }
+
+# --- additions for tests/e2e (the functions above keep their behaviour) -------------------------
+
+# cm_expect_le DESC ACTUAL MAX
+cm_expect_le() {
+  CM_CHECKS=$((CM_CHECKS + 1))
+  if [ "$2" -le "$3" ] 2>/dev/null; then cm_ok "$1 = $2 <= $3"; else cm_fail "$1: got '$2', expected <= $3"; fi
+}
+# cm_expect_nomatch DESC FILE REGEX: no line of FILE matches (a missing FILE passes)
+cm_expect_nomatch() {
+  CM_CHECKS=$((CM_CHECKS + 1))
+  if [ -e "$2" ] && grep -Eq -- "$3" "$2"; then
+    cm_fail "$1: unexpected line matching /$3/ in $2:"; grep -E -- "$3" "$2" | head -5 | sed 's/^/    /' >&2
+  else cm_ok "$1"; fi
+}
+# cm_require FILE...: each must exist and be executable (a missing build fails loudly, not as
+# a string of confusing mismatches); returns 1 after recording a failure.
+cm_require() {
+  local f
+  for f in "$@"; do
+    if [ ! -x "$f" ]; then
+      CM_CHECKS=$((CM_CHECKS + 1)); cm_fail "missing or not executable: $f (build first)"; return 1
+    fi
+  done
+}
+# cm_run NAME CLOUDM-RUN-ARGS...: `cloudm run ARGS` (the caller supplies -c, --report, --, the
+# program) under a timeout (CM_TIMEOUT seconds, default 60); outputs as for cm_plain. A hang
+# shows as status 124.
+cm_run() {
+  local name=$1; shift
+  timeout -k 5 "${CM_TIMEOUT:-60}" "$CLOUDM" run "$@" >"$CM_TMP/$name.out" 2>"$CM_TMP/$name.err"
+  echo $? >"$CM_TMP/$name.rc"
+}
+# cm_hits NAME FUNC: hits over all tiers ("missing" when the report or the function is absent)
+cm_hits() {
+  cm_fn "$1" "$2" '(.hits.memory + .hits.shared + .hits.remote) // "missing"'
+}
+# cm_execs NAME FUNC: how often FUNC really ran, from the "legacy: execs FUNC N" line the test
+# programs print on stderr (0 when absent: the function never ran).
+cm_execs() {
+  local n
+  n=$(sed -n "s/^[a-z]*: execs $2 \([0-9][0-9]*\)\$/\1/p" "$CM_TMP/$1.err" | tail -1)
+  echo "${n:-0}"
+}
+# cm_invariant NAME FUNC: the report's calls = hits (all tiers) + misses + errors + bypassed
+cm_invariant() {
+  local r
+  r=$(cm_fn "$1" "$2" 'if . == null then "missing" else
+        (.calls == .hits.memory + .hits.shared + .hits.remote + .misses + .errors + .bypassed) end')
+  cm_expect_eq "$1 $2: calls = hits + misses + errors + bypassed" "$r" true
+}
+# cm_counts NAME FUNC CALLS HITS MISSES [ERRORS]: the report's counts for FUNC, exactly
+cm_counts() {
+  cm_expect_eq "$1 $2 calls" "$(cm_fn "$1" "$2" .calls)" "$3"
+  cm_expect_eq "$1 $2 hits" "$(cm_hits "$1" "$2")" "$4"
+  cm_expect_eq "$1 $2 misses" "$(cm_fn "$1" "$2" .misses)" "$5"
+  if [ $# -ge 6 ]; then cm_expect_eq "$1 $2 errors" "$(cm_fn "$1" "$2" .errors)" "$6"; fi
+}
