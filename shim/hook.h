@@ -50,6 +50,11 @@ typedef void *(*cm_bind_cb)(const struct cm_binding *b);
  */
 int cm_hook_install(const struct cm_target *targets, int n, cm_bind_cb bind);
 
+/* Record the targets for cm_hook_describe() without patching anything (`cloudm check` before
+ * or instead of cm_hook_install). Same lifetime rule for `targets`. Returns 0, -EINVAL, or
+ * -EBUSY when hooks are already installed (describe then uses the installed targets). */
+int cm_hook_prepare(const struct cm_target *targets, int n);
+
 /* For `cloudm check PROGRAM`: for each target, which loaded objects provide it (with version and
  * address) and which import it (with relocation types); returns the number of targets found
  * nowhere. */
