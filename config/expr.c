@@ -175,7 +175,7 @@ static int parse_deref(struct lexer *lx)
         return unknown_param(lx);
     t = &lx->sig->params[p];
     if (t->kind != CM_K_IN && t->kind != CM_K_INOUT) {
-        cm_diag_map(lx->d, CM_DIAG_ERROR, lx->m, lx->base + lx->tstart,
+        cm_diag_map(lx->d, CM_DIAG_ERROR, lx->m, lx->base + at,
                     "'*%.*s' reads through '%s', which is not an in[...] or inout[...] parameter",
                     (int)lx->tlen, lx->text + lx->tstart, t->name);
         return -1;
@@ -184,7 +184,7 @@ static int parse_deref(struct lexer *lx)
     if (te->n != 1 || te->ops[0].op != CM_OP_CONST ||
         (te->ops[0].value != 1 && te->ops[0].value != 2 && te->ops[0].value != 4 &&
          te->ops[0].value != 8)) {
-        cm_diag_map(lx->d, CM_DIAG_ERROR, lx->m, lx->base + lx->tstart,
+        cm_diag_map(lx->d, CM_DIAG_ERROR, lx->m, lx->base + at,
                     "'*%.*s' needs '%s' to have a constant size of 1, 2, 4 or 8 bytes",
                     (int)lx->tlen, lx->text + lx->tstart, t->name);
         return -1;

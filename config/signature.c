@@ -32,6 +32,7 @@ struct sparser {
     struct cm_diag_sink *d;
     size_t expr_off[CM_MAX_PARAMS]; /* SIZE text of in/out/inout parameters */
     size_t expr_len[CM_MAX_PARAMS];
+    size_t name_off[CM_MAX_PARAMS]; /* where each parameter's name (or type, unnamed) starts */
     char ret_ref_name[CM_NAME_MAX];  /* NAME of a ptr(NAME) return ... */
     size_t ret_ref_off;              /* ... and its offset */
     const char *skip_why;            /* first reason the function cannot be memoized */
@@ -453,7 +454,9 @@ static int parse_param(struct sparser *p, int idx)
         return err_at(p, p->ts, "C pointer syntax '*' is not part of the signature language "
                                 "(write str, in[SIZE], out[SIZE], inout[SIZE], ptr or "
                                 "handle(FUNC))");
+    p->name_off[idx] = prm->col - 1u;
     if (p->tok == S_IDENT) {
+        p->name_off[idx] = p->ts;
         if (take_name(p, prm->name, "parameter name") < 0)
             return -1;
         next(p);
@@ -472,7 +475,7 @@ static int check_names(struct sparser *p)
 
     for (i = 0; i < s->nparams; i++) {
         const char *nm = s->params[i].name;
-        size_t off = s->params[i].col - 1;
+        size_t off = p->name_off[i];
 
         snprintf(own, sizeof(own), "arg%d", i + 1);
         if (strcmp(nm, "retval") == 0)
