@@ -217,6 +217,7 @@ int cm_cmd_check(int argc, char **argv)
         status = CM_EXIT_FAIL;
     cm_config_free(&cfg);
 
+    l.check = true;
     if (l.argv != NULL && run_child(&l, path) != 0)
         status = CM_EXIT_FAIL;
     return status;

@@ -71,9 +71,13 @@ int main(int argc, char **argv)
         total += dt;
         printf("sim_step(%g, %d) = %.17g\n", xs[i], steps, r);
         fflush(stdout);
-        fprintf(stderr, "legacy_sim: call %d: sim_step(%g) took %8.3f ms\n", i + 1, xs[i],
-                dt * 1e3);
+        if (dt >= 1e-3)
+            fprintf(stderr, "legacy_sim: call %d: sim_step(%g) took %8.1f ms\n", i + 1, xs[i],
+                    dt * 1e3);
+        else
+            fprintf(stderr, "legacy_sim: call %d: sim_step(%g) took %8.1f us\n", i + 1, xs[i],
+                    dt * 1e6);
     }
-    fprintf(stderr, "legacy_sim: %d calls in %.3f s\n", n, total);
+    fprintf(stderr, "legacy_sim: %d call%s in %.3f s\n", n, n == 1 ? "" : "s", total);
     return 0;
 }

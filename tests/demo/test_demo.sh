@@ -18,6 +18,13 @@ cm_expect_eq "check demo.conf: status" "$(cat "$CM_TMP/check.rc")" 0
 cm_expect_match "check demo.conf: sim_step placement" "$CM_TMP/check.out" \
   '^sim_step  f64 sim_step\(f64, ?i32\)  x:xmm0 steps:rdi$'
 
+# With PROGRAM, the shim lists who provides and imports sim_step and stops before main.
+cm_plain checkprog "$CLOUDM" check -c "$CONF" -- "$SIM" "${ARGS[@]}"
+cm_expect_eq "check PROGRAM: status" "$(cat "$CM_TMP/checkprog.rc")" 0
+cm_expect_match "check PROGRAM: provider" "$CM_TMP/checkprog.out" 'libsim\.so'
+cm_expect_match "check PROGRAM: importer" "$CM_TMP/checkprog.out" 'legacy_sim'
+cm_expect_eq "check PROGRAM: main never ran" "$(grep -c '^sim_step(' "$CM_TMP/checkprog.out")" 0
+
 cm_plain plain "$SIM" "${ARGS[@]}"
 cm_expect_eq "plain run: status" "$(cat "$CM_TMP/plain.rc")" 0
 cm_expect_eq "plain run: 6 results" "$(wc -l <"$CM_TMP/plain.out")" 6
