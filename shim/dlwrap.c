@@ -170,8 +170,6 @@ static void *real_sym(void *h, const char *name, const char *version)
 static void *sym_common(void *h, const char *name, const char *version, void *ra)
 {
     int saved = errno;
-    if (!name)
-        return real_sym(h, name, version);
     if (!lock_for_wrapper())
         return real_sym(h, name, version);
     struct cm_objrec *caller = caller_of(ra);
@@ -201,14 +199,14 @@ static void *sym_common(void *h, const char *name, const char *version, void *ra
 
 static void *wrap_dlsym(void *h, const char *name)
 {
-    if (cm_guard)
+    if (cm_guard || !name)
         return dlsym(h, name);
     return sym_common(h, name, NULL, __builtin_return_address(0));
 }
 
 static void *wrap_dlvsym(void *h, const char *name, const char *version)
 {
-    if (cm_guard || !version)
+    if (cm_guard || !name || !version)
         return dlvsym(h, name, version);
     return sym_common(h, name, version, __builtin_return_address(0));
 }

@@ -191,6 +191,18 @@ int cm_dyn_parse(struct cm_dyn *d, uintptr_t base, const ElfW(Dyn) *dyn, uintptr
         *why = "relocation table outside the object";
         return -1;
     }
+    /* A hash table counts only the symbols it hashes (an executable's DT_GNU_HASH may hash none
+     * of its undefined imports): extend the count to every symbol a relocation names. */
+    for (int k = 0; k < 2; k++) {
+        const ElfW(Rela) *v = k ? d->dd_rela : d->dd_jmprel;
+        size_t n = k ? d->dd_nrela : d->dd_njmprel;
+        for (size_t i = 0; i < n; i++) {
+            size_t si = ELF64_R_SYM(v[i].r_info);
+            if (si >= d->dd_nsyms && inspan(d, d->dd_symtab + si, sizeof(ElfW(Sym))) &&
+                (!d->dd_versym || inspan(d, d->dd_versym + si, 2)))
+                d->dd_nsyms = si + 1;
+        }
+    }
     if (runpath != (ElfW(Xword))-1)
         d->dd_runpath = str_at(d, runpath);
     if (rpath != (ElfW(Xword))-1)

@@ -60,24 +60,29 @@ static cm_bind_cb bind_cb;
 static struct binding *bindings;
 static int nbindings, capbindings;
 static int nbound; /* bindings with an entry */
+static int guard_saved; /* the holder's cm_guard before it took `lock` (protected by `lock`) */
 
+/* The guard is saved and restored rather than counted, because code we call while holding the
+ * lock (bind()) may set cm_guard to 0 or 1 itself. */
 void cm_hook_lock(void)
 {
     pthread_mutex_lock(&lock);
-    cm_guard++;
+    guard_saved = cm_guard;
+    cm_guard = 1;
 }
 
 int cm_hook_trylock(void)
 {
     if (pthread_mutex_trylock(&lock) != 0)
         return -EBUSY;
-    cm_guard++;
+    guard_saved = cm_guard;
+    cm_guard = 1;
     return 0;
 }
 
 void cm_hook_unlock(void)
 {
-    cm_guard--;
+    cm_guard = guard_saved;
     pthread_mutex_unlock(&lock);
 }
 

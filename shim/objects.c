@@ -392,6 +392,9 @@ static struct cm_objrec *make_record(struct seen *s, bool first, bool initial)
         if (!r->or_pub.handle && r->or_kind == CM_OBJ_NORMAL)
             r->or_dyn_ok = false; /* cannot resolve through it: leave it alone */
     }
+    cm_debug("object %s: kind %d, base %#lx, span %#lx-%#lx, handle %p, %s", r->or_pub.path,
+             r->or_kind, (unsigned long)s->base, (unsigned long)s->lo, (unsigned long)s->hi,
+             r->or_pub.handle, r->or_dyn_ok ? "parsed" : "not parsed");
     if (initial)
         r->or_grouped = true; /* present at start-up: the global scope */
     r->or_next = all_records;
