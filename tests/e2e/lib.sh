@@ -141,3 +141,16 @@ cm_counts() {
   cm_expect_eq "$1 $2 misses" "$(cm_fn "$1" "$2" .misses)" "$5"
   if [ $# -ge 6 ]; then cm_expect_eq "$1 $2 errors" "$(cm_fn "$1" "$2" .errors)" "$6"; fi
 }
+# cm_expect_no_hits NAME FUNC...: run NAME's report is absent (nothing installed) or shows no
+# hits for each FUNC
+cm_expect_no_hits() {
+  local name=$1 f h; shift
+  for f in "$@"; do
+    h=$(cm_hits "$name" "$f")
+    CM_CHECKS=$((CM_CHECKS + 1))
+    case "$h" in
+      0 | missing) cm_ok "$name $f: no hits ($h)" ;;
+      *) cm_fail "$name $f: $h hits, expected none" ;;
+    esac
+  done
+}
