@@ -3,7 +3,7 @@
  * where libcloudm.so goes in LD_PRELOAD (after leading sanitizer runtimes, never twice), how
  * report and config paths are made absolute, and how CLOUDM_LIB is honoured.
  *
- * Includes tools/preload.c directly (it depends on libc only).
+ * Includes tools/preload.c directly (it depends on libc only); harness: cm_test.h.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,33 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cm_test.h"
+
 #include "../../tools/preload.c"
-
-static int passed, failed;
-
-#define ASSERT_EQ_INT(a, b)                                                                        \
-    do {                                                                                           \
-        long long a_ = (a), b_ = (b);                                                              \
-        if (a_ == b_) {                                                                            \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "FAIL %s:%d: %s == %s: %lld != %lld\n", __FILE__, __LINE__, #a, #b,    \
-                    a_, b_);                                                                       \
-        }                                                                                          \
-    } while (0)
-
-#define ASSERT_EQ_STR(a, b)                                                                        \
-    do {                                                                                           \
-        const char *a_ = (a), *b_ = (b);                                                           \
-        if (a_ != NULL && b_ != NULL && strcmp(a_, b_) == 0) {                                     \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "FAIL %s:%d: %s == %s: \"%s\" != \"%s\"\n", __FILE__, __LINE__, #a,    \
-                    #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                   \
-        }                                                                                          \
-    } while (0)
 
 #define LIB "/opt/cloudm/lib/libcloudm.so"
 
@@ -80,7 +56,7 @@ static void test_compose(void)
     compose("/y/libcloudm.so.bak", LIB ":/y/libcloudm.so.bak");
 
     ASSERT_EQ_INT(cm_preload_compose("", "/a.so", &got), -EINVAL);
-    ASSERT_EQ_INT(got == NULL, 1);
+    ASSERT_EQ_PTR(got, NULL);
     ASSERT_EQ_INT(cm_preload_is_sanitizer("/x/libasan.so.8", 15), 1);
     ASSERT_EQ_INT(cm_preload_is_sanitizer("/x/libasan.so.8", 7), 0); /* "/x/liba" */
 }
@@ -112,11 +88,7 @@ static void test_find_library(void)
     char dir[] = "/tmp/cm-cli-env.XXXXXX", path[256], link[256], out[4096], err[512];
     FILE *f;
 
-    if (mkdtemp(dir) == NULL) {
-        failed++;
-        perror("mkdtemp");
-        return;
-    }
+    REQUIRE(mkdtemp(dir) != NULL);
     snprintf(path, sizeof(path), "%s/libcloudm.so", dir);
     snprintf(link, sizeof(link), "%s/link.so", dir);
     f = fopen(path, "w");
@@ -131,7 +103,7 @@ static void test_find_library(void)
     /* A CLOUDM_LIB that does not exist is an error, not a reason to look elsewhere. */
     setenv(CLOUDM_ENV_LIB, "/nonexistent/libcloudm.so", 1);
     ASSERT_EQ_INT(cm_find_library(out, sizeof(out), err, sizeof(err)), -ENOENT);
-    ASSERT_EQ_INT(strstr(err, "CLOUDM_LIB=/nonexistent/libcloudm.so") != NULL, 1);
+    ASSERT_TRUE(strstr(err, "CLOUDM_LIB=/nonexistent/libcloudm.so") != NULL);
     /* Too small an output buffer. */
     setenv(CLOUDM_ENV_LIB, path, 1);
     ASSERT_EQ_INT(cm_find_library(out, 4, err, sizeof(err)), -ENAMETOOLONG);
@@ -144,9 +116,9 @@ static void test_find_library(void)
 
 int main(void)
 {
-    test_compose();
-    test_paths();
-    test_find_library();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    RUN_TEST(test_compose);
+    RUN_TEST(test_paths);
+    RUN_TEST(test_find_library);
+    (void)cm_test_run_arg; /* not needed here; silences -Wunused-function */
+    return cm_test_summary();
 }
