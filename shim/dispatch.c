@@ -94,19 +94,25 @@ static int lookup(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, 
     return cm_value_restore(fn, f, ci, v, (uint32_t)n);
 }
 
-static void store(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, uint64_t h,
-                  const uint8_t *k, uint32_t klen, int err)
+/* Record the result of a miss. Returns -1 when the result cannot be described (an output size
+ * expression was undefined after the call, a ptr(NAME) return outside its buffer): the call
+ * then counts as an error, not a miss. Not storing for lack of room is not an error. */
+static int store(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, uint64_t h,
+                 const uint8_t *k, uint32_t klen, int err)
 {
     int64_t vlen = cm_value_measure(fn, f, ci, err);
-    if (vlen < 0 || (uint64_t)vlen + klen + 64 > cm_mem_max_entry())
-        return;
+    if (vlen < 0)
+        return -1;
+    if ((uint64_t)vlen + klen + 64 > cm_mem_max_entry())
+        return 0;
     size_t rawsz = (size_t)vlen + klen + 64;
     uint8_t *v = cm_tls_scratch(CM_SCRATCH_VAL, (size_t)vlen);
     uint8_t *raw = cm_tls_scratch(CM_SCRATCH_RAW, rawsz);
     if (!v || !raw)
-        return;
+        return 0;
     cm_value_write(fn, f, ci, err, v);
     cm_mem_put(fn->id, h, k, klen, v, (uint32_t)vlen, raw, (uint32_t)rawsz);
+    return 0;
 }
 
 void cm_dispatch(struct cm_frame *f)
@@ -165,12 +171,16 @@ void cm_dispatch(struct cm_frame *f)
         return;
     }
     uint64_t dt = run_original(f, &err);
+    int bad = fn->mode != CM_MODE_READONLY && dt >= fn->cfg->min_time_ns &&
+              store(fn, f, &ci, h, k, (uint32_t)klen, err) < 0;
     if (ts) {
-        CM_STAT_ADD(ts, id, misses, 1);
-        CM_STAT_ADD(ts, id, miss_ns, dt);
+        if (bad) {
+            CM_STAT_ADD(ts, id, errors, 1);
+        } else {
+            CM_STAT_ADD(ts, id, misses, 1);
+            CM_STAT_ADD(ts, id, miss_ns, dt);
+        }
     }
-    if (fn->mode != CM_MODE_READONLY && dt >= fn->cfg->min_time_ns)
-        store(fn, f, &ci, h, k, (uint32_t)klen, err);
 out:
     errno = err;
     cm_guard = 0;
