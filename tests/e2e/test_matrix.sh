@@ -38,6 +38,7 @@ for opt in O0 O2; do for pie in pie nopie; do for bind in lazy now; do for plt i
     r=$v.memo$run
     cm_memo "$r" "$CONF" "$prog"
     cm_same "$v.plain" "$r"
+    cm_expect_nomatch "$r: no cloudm message for a clean config" "$CM_TMP/$r.err" '^cloudm'
     # name calls memory shared remote misses errors bypassed distinct: one jq run per report
     table=$(cm_table "$r")
     for f in $LEGACY_FNS lgamma; do

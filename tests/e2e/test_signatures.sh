@@ -81,6 +81,7 @@ for opt in O0 O2; do
         cm_memo "$m" "$CONF" "$prog" "$c"
         cm_expect_eq "$p exit status" "$(cat "$CM_TMP/$p.rc")" 0
         cm_same "$p" "$m"
+        cm_expect_nomatch "$m: no cloudm message for a clean config" "$CM_TMP/$m.err" '^cloudm'
         done_cases="$done_cases$c "
         ;;
     esac

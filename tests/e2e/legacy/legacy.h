@@ -23,16 +23,46 @@
 
 /* Counter slots, one per function (order matches the name table in liblegacy.c). */
 enum lg_fn {
-    LG_POLY, LG_WAVE, LG_STRHASH, LG_PACK, LG_MIX64, LG_NAME,
-    LG_ZERO, LG_SQ, LG_G, LG_SIX, LG_EIGHT, LG_FSTACK, LG_FOURTEEN, LG_MANY,
-    LG_UPPER, LG_STRKEY, LG_FILL, LG_SCALE, LG_CRC, LG_DIGITS,
-    LG_FACTOR_APPLY, LG_BIAS_APPLY, LG_GAM, LG_ROOT, LG_TABLE_GET,
-    LG_CTX_APPLY, LG_CTX_APPLY_S, LG_CTX_ID, LG_CTX_NAME, LG_FORMAT_R,
-    LG_IGNORE, LG_LOW32, LG_NARROW, LG_RECIP, LG_FIB, LG_OUTER,
+    LG_POLY,
+    LG_WAVE,
+    LG_STRHASH,
+    LG_PACK,
+    LG_MIX64,
+    LG_NAME,
+    LG_ZERO,
+    LG_SQ,
+    LG_G,
+    LG_SIX,
+    LG_EIGHT,
+    LG_FSTACK,
+    LG_FOURTEEN,
+    LG_MANY,
+    LG_UPPER,
+    LG_STRKEY,
+    LG_FILL,
+    LG_SCALE,
+    LG_CRC,
+    LG_DIGITS,
+    LG_FACTOR_APPLY,
+    LG_BIAS_APPLY,
+    LG_GAM,
+    LG_ROOT,
+    LG_TABLE_GET,
+    LG_CTX_APPLY,
+    LG_CTX_APPLY_S,
+    LG_CTX_ID,
+    LG_CTX_NAME,
+    LG_FORMAT_R,
+    LG_IGNORE,
+    LG_LOW32,
+    LG_NARROW,
+    LG_RECIP,
+    LG_FIB,
+    LG_OUTER,
     LG_NFN
 };
 
-extern unsigned long legacy_exec_count;   /* real executions of every counted function */
+extern unsigned long legacy_exec_count;    /* real executions of every counted function */
 extern unsigned long legacy_execs[LG_NFN]; /* per function */
 
 /* Globals the tests name in `reads =` / `writes =`. */
@@ -63,8 +93,8 @@ float lg_g(float a, double b, int8_t c, uint16_t d);
 uint64_t lg_six(uint8_t a, int16_t b, uint32_t c, int64_t d, uint16_t e, int8_t f);
 double lg_eight(double a, double b, double c, double d, double e, double f, double g, double h);
 /* 8 floats in xmm0-7, then i, j and the f32 k on the stack */
-double lg_fstack(int32_t n, double a, double b, double c, double d, double e, double f,
-                 double g, double h, double i, double j, float k);
+double lg_fstack(int32_t n, double a, double b, double c, double d, double e, double f, double g,
+                 double h, double i, double j, float k);
 /* 9 integers (k, m, n on the stack) and 5 floats */
 double lg_fourteen(int32_t a, double b, int64_t c, float d, uint8_t e, double f, int16_t g,
                    uint32_t h, double i, int64_t j, uint16_t k, float l, int8_t m, uint64_t n);
@@ -72,11 +102,11 @@ double lg_fourteen(int32_t a, double b, int64_t c, float d, uint8_t e, double f,
 double lg_many(int64_t a1, double b1, int32_t a2, double b2, int64_t a3, float b3, int64_t a4,
                double b4, int16_t a5, double b5, int64_t a6, double b6, int32_t a7, double b7,
                double b8, float b9, uint8_t a8, double b10);
-char *lg_upper(const char *s);          /* malloc'd upper-case copy; NULL -> NULL */
-int64_t lg_strkey(const char *s);       /* NULL -> -1, "" -> 7, else content-dependent */
+char *lg_upper(const char *s);    /* malloc'd upper-case copy; NULL -> NULL */
+int64_t lg_strkey(const char *s); /* NULL -> -1, "" -> 7, else content-dependent */
 int32_t lg_fill(void *buf, uint64_t n, uint8_t seed); /* writes n bytes; NULL -> -1 */
-void lg_scale(int32_t *v, int32_t n, float k);         /* v[i] = v[i] * k + i */
-uint32_t lg_crc(const void *data, uint64_t len);       /* NULL -> 0x5a5a5a5a */
+void lg_scale(int32_t *v, int32_t n, float k);        /* v[i] = v[i] * k + i */
+uint32_t lg_crc(const void *data, uint64_t len);      /* NULL -> 0x5a5a5a5a */
 int32_t lg_digits(int64_t v, char *buf); /* writes decimal + NUL, returns bytes written */
 int32_t lg_factor_apply(int32_t x);      /* x * legacy_factor + 1 */
 int32_t lg_bias_apply(int32_t x);        /* x * 3 + legacy_bias */
@@ -89,9 +119,12 @@ struct lg_ctx {
     int64_t mul;
     char name[16];
 };
-#define LG_CTX_INIT(k) {(k), (k) * 10 + 3, "ctx-" #k}
-struct lg_ctx *lg_ctx_new(int32_t kind); /* heap context equal to LG_CTX_INIT(kind) */
-int64_t lg_ctx_id(const struct lg_ctx *c);      /* kind */
+#define LG_CTX_INIT(k)                                                                             \
+    {                                                                                              \
+        (k), (k)*10 + 3, "ctx-" #k                                                                 \
+    }
+struct lg_ctx *lg_ctx_new(int32_t kind);         /* heap context equal to LG_CTX_INIT(kind) */
+int64_t lg_ctx_id(const struct lg_ctx *c);       /* kind */
 const char *lg_ctx_name(const struct lg_ctx *c); /* name */
 int64_t lg_ctx_apply(const struct lg_ctx *c, int64_t x);   /* x * mul + kind */
 int64_t lg_ctx_apply_s(const struct lg_ctx *c, int64_t x); /* x * mul - kind */
@@ -105,8 +138,8 @@ char *lg_format_r(int32_t x, struct lg_fmt_data *data);
 int64_t lg_ignore(int64_t x, int64_t verbose); /* verbose does not change the result */
 int32_t lg_low32(int32_t x);
 int32_t lg_narrow(int8_t a, uint16_t b, int32_t c);
-double lg_recip(double x); /* 1 / x: -0.0 and 0.0 give -inf and +inf */
-int64_t lg_fib(int32_t n);  /* recursive through its own PLT slot */
+double lg_recip(double x);   /* 1 / x: -0.0 and 0.0 give -inf and +inf */
+int64_t lg_fib(int32_t n);   /* recursive through its own PLT slot */
 int64_t lg_outer(int32_t x); /* calls lg_sq through the PLT */
 
 #endif

@@ -24,7 +24,10 @@ int32_t legacy_sign = 1;
  * in the executable). `reads =` must find the copy the library actually uses in both cases. */
 int32_t legacy_bias = 100;
 
-void lg_set_bias(int32_t b) { legacy_bias = b; }
+void lg_set_bias(int32_t b)
+{
+    legacy_bias = b;
+}
 
 int32_t lg_zero(void)
 {
@@ -57,8 +60,8 @@ double lg_eight(double a, double b, double c, double d, double e, double f, doub
     return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h;
 }
 
-double lg_fstack(int32_t n, double a, double b, double c, double d, double e, double f,
-                 double g, double h, double i, double j, float k)
+double lg_fstack(int32_t n, double a, double b, double c, double d, double e, double f, double g,
+                 double h, double i, double j, float k)
 {
     lg_count(LG_FSTACK);
     return n * 0.25 + a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h + 10 * i + 100 * j +
@@ -78,10 +81,10 @@ double lg_many(int64_t a1, double b1, int32_t a2, double b2, int64_t a3, float b
                double b8, float b9, uint8_t a8, double b10)
 {
     lg_count(LG_MANY);
-    double ints = (double)a1 + 2.0 * a2 + 3.0 * a3 + 4.0 * a4 + 5.0 * a5 + 6.0 * a6 +
-                  7.0 * a7 + 8.0 * a8;
-    double flts = b1 / 2 + b2 / 3 + b3 / 4 + b4 / 5 + b5 / 6 + b6 / 7 + b7 / 8 + b8 / 9 +
-                  b9 / 10 + b10 / 11;
+    double ints =
+        (double)a1 + 2.0 * a2 + 3.0 * a3 + 4.0 * a4 + 5.0 * a5 + 6.0 * a6 + 7.0 * a7 + 8.0 * a8;
+    double flts =
+        b1 / 2 + b2 / 3 + b3 / 4 + b4 / 5 + b5 / 6 + b6 / 7 + b7 / 8 + b8 / 9 + b9 / 10 + b10 / 11;
     return ints * 1000.0 + flts;
 }
 

@@ -18,12 +18,14 @@ unsigned long legacy_exec_count;
 unsigned long legacy_execs[LG_NFN];
 
 static const char *const fn_names[LG_NFN] = {
-    "lg_poly", "lg_wave", "lg_strhash", "lg_pack", "lg_mix64", "lg_name",
-    "lg_zero", "lg_sq", "lg_g", "lg_six", "lg_eight", "lg_fstack", "lg_fourteen", "lg_many",
-    "lg_upper", "lg_strkey", "lg_fill", "lg_scale", "lg_crc", "lg_digits",
-    "lg_factor_apply", "lg_bias_apply", "lg_gam", "lg_root", "lg_table_get",
-    "lg_ctx_apply", "lg_ctx_apply_s", "lg_ctx_id", "lg_ctx_name", "lg_format_r",
-    "lg_ignore", "lg_low32", "lg_narrow", "lg_recip", "lg_fib", "lg_outer",
+    "lg_poly",         "lg_wave",        "lg_strhash",  "lg_pack",     "lg_mix64",
+    "lg_name",         "lg_zero",        "lg_sq",       "lg_g",        "lg_six",
+    "lg_eight",        "lg_fstack",      "lg_fourteen", "lg_many",     "lg_upper",
+    "lg_strkey",       "lg_fill",        "lg_scale",    "lg_crc",      "lg_digits",
+    "lg_factor_apply", "lg_bias_apply",  "lg_gam",      "lg_root",     "lg_table_get",
+    "lg_ctx_apply",    "lg_ctx_apply_s", "lg_ctx_id",   "lg_ctx_name", "lg_format_r",
+    "lg_ignore",       "lg_low32",       "lg_narrow",   "lg_recip",    "lg_fib",
+    "lg_outer",
 };
 
 /* Not static: legacy_sig.c counts through it too (hidden, so it is not a PLT call). */
@@ -66,7 +68,10 @@ double lg_wave(double x, int32_t n)
     return wave(x, n);
 }
 
-double lg_wave_ref(double x, int32_t n) { return wave(x, n); }
+double lg_wave_ref(double x, int32_t n)
+{
+    return wave(x, n);
+}
 
 uint32_t lg_strhash(const char *s)
 {
@@ -133,7 +138,10 @@ uint64_t lg_mix64(uint64_t x)
     return mix64(x);
 }
 
-uint64_t lg_mix64_ref(uint64_t x) { return mix64(x); }
+uint64_t lg_mix64_ref(uint64_t x)
+{
+    return mix64(x);
+}
 
 const char *lg_name(int32_t n)
 {

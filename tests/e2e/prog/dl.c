@@ -28,7 +28,7 @@ int main(int argc, char **argv)
     }
     int flags = RTLD_NOW | ((argc > 2 && !strcmp(argv[2], "local")) ? RTLD_LOCAL : RTLD_GLOBAL);
 
-    int64_t (*poly)(int32_t) = (int64_t (*)(int32_t))dlsym(RTLD_DEFAULT, "lg_poly");
+    int64_t (*poly)(int32_t) = (int64_t(*)(int32_t))dlsym(RTLD_DEFAULT, "lg_poly");
     if (!poly) {
         fprintf(stderr, "dl: dlsym lg_poly: %s\n", dlerror());
         return 2;
@@ -42,8 +42,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "dl: dlopen: %s\n", dlerror());
         return 2;
     }
-    int64_t (*cube)(int64_t) = (int64_t (*)(int64_t))dlsym(h, "plugin_cube");
-    int64_t (*sum_sq)(int32_t) = (int64_t (*)(int32_t))dlsym(h, "plugin_sum_sq");
+    int64_t (*cube)(int64_t) = (int64_t(*)(int64_t))dlsym(h, "plugin_cube");
+    int64_t (*sum_sq)(int32_t) = (int64_t(*)(int32_t))dlsym(h, "plugin_sum_sq");
     unsigned long *plugin_execs = (unsigned long *)dlsym(h, "plugin_execs");
     if (!cube || !sum_sq || !plugin_execs) {
         fprintf(stderr, "dl: dlsym plugin: %s\n", dlerror());

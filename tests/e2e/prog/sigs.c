@@ -35,7 +35,10 @@ static void hex(const void *p, size_t n)
  * the callee expects an f32, it must be keyed and read as f only. */
 static double fgarb(float f, uint64_t garbage)
 {
-    union { double d; uint64_t u; } x;
+    union {
+        double d;
+        uint64_t u;
+    } x;
     uint32_t fb;
     memcpy(&fb, &f, 4);
     x.u = garbage | fb;
@@ -57,9 +60,14 @@ static void c_sq(void)
 
 static void c_g(void)
 {
-    static const struct { float a; double b; int8_t c; uint16_t d; } s[8] = {
-        {1.5f, 2.25, -3, 40000}, {1.75f, 2.25, -3, 40000}, {1.5f, 2.5, -3, 40000},
-        {1.5f, 2.25, 3, 40000},  {1.5f, 2.25, -3, 40001},  {1.75f, 2.25, 3, 40000},
+    static const struct {
+        float a;
+        double b;
+        int8_t c;
+        uint16_t d;
+    } s[8] = {
+        {1.5f, 2.25, -3, 40000},   {1.75f, 2.25, -3, 40000}, {1.5f, 2.5, -3, 40000},
+        {1.5f, 2.25, 3, 40000},    {1.5f, 2.25, -3, 40001},  {1.75f, 2.25, 3, 40000},
         {1.5f, 2.25, -128, 40000}, {1.5f, 2.25, -3, 65535},
     };
     for (int r = 0; r < 3; r++)
@@ -78,12 +86,24 @@ static void c_six(void)
             uint16_t e = 60000;
             int8_t f = -100;
             switch (i) {
-            case 1: a = 201; break;
-            case 2: b = -301; break;
-            case 3: c = 4000000001u; break;
-            case 4: d = -5000000001ll; break;
-            case 5: e = 60001; break;
-            case 6: f = -99; break;
+            case 1:
+                a = 201;
+                break;
+            case 2:
+                b = -301;
+                break;
+            case 3:
+                c = 4000000001u;
+                break;
+            case 4:
+                d = -5000000001ll;
+                break;
+            case 5:
+                e = 60001;
+                break;
+            case 6:
+                f = -99;
+                break;
             }
             printf("six %d %llu\n", i, (unsigned long long)lg_six(a, b, c, d, e, f));
         }
@@ -143,25 +163,53 @@ static void c_fourteen(void)
             int8_t m = -128;
             uint64_t n = 1ull << 22;
             switch (s) {
-            case 1: a++; break;
-            case 2: b += 1; break;
-            case 3: c++; break;
-            case 4: d += 1; break;
-            case 5: e++; break;
-            case 6: f += 1; break;
-            case 7: g++; break;
-            case 8: h++; break;
-            case 9: i += 1; break;
-            case 10: j++; break;
-            case 11: k++; break;
-            case 12: l += 1; break;
-            case 13: m++; break;
-            case 14: n += 1024; break;
+            case 1:
+                a++;
+                break;
+            case 2:
+                b += 1;
+                break;
+            case 3:
+                c++;
+                break;
+            case 4:
+                d += 1;
+                break;
+            case 5:
+                e++;
+                break;
+            case 6:
+                f += 1;
+                break;
+            case 7:
+                g++;
+                break;
+            case 8:
+                h++;
+                break;
+            case 9:
+                i += 1;
+                break;
+            case 10:
+                j++;
+                break;
+            case 11:
+                k++;
+                break;
+            case 12:
+                l += 1;
+                break;
+            case 13:
+                m++;
+                break;
+            case 14:
+                n += 1024;
+                break;
             }
             double v;
             if (r == 1) /* same arguments, garbage in every undefined bit */
-                v = wide(G1 | (uint32_t)a, b, c, fgarb(d, G2), G1 | e, f, G2 | (uint16_t)g,
-                         G1 | h, i, j, G2 | k, fgarb(l, G1), G1 | (uint8_t)m, n);
+                v = wide(G1 | (uint32_t)a, b, c, fgarb(d, G2), G1 | e, f, G2 | (uint16_t)g, G1 | h,
+                         i, j, G2 | k, fgarb(l, G1), G1 | (uint8_t)m, n);
             else
                 v = lg_fourteen(a, b, c, d, e, f, g, h, i, j, k, l, m, n);
             printf("fourteen %d %a\n", s, v);
@@ -181,34 +229,69 @@ static void c_many(void)
             int32_t a2 = -2, a7 = -7;
             int16_t a5 = 5;
             uint8_t a8 = 8;
-            double b1 = 0.5, b2 = 1.5, b4 = 3.5, b5 = 4.5, b6 = 5.5, b7 = 6.5, b8 = 7.5,
-                   b10 = 9.5;
+            double b1 = 0.5, b2 = 1.5, b4 = 3.5, b5 = 4.5, b6 = 5.5, b7 = 6.5, b8 = 7.5, b10 = 9.5;
             float b3 = 2.5f, b9 = 8.5f;
             switch (s) {
-            case 1: a1++; break;
-            case 2: a2++; break;
-            case 3: a3++; break;
-            case 4: a4++; break;
-            case 5: a5++; break;
-            case 6: a6++; break;
-            case 7: a7++; break;
-            case 8: a8++; break;
-            case 9: b1 += 1; break;
-            case 10: b2 += 1; break;
-            case 11: b3 += 1; break;
-            case 12: b4 += 1; break;
-            case 13: b5 += 1; break;
-            case 14: b6 += 1; break;
-            case 15: b7 += 1; break;
-            case 16: b8 += 1; break;
-            case 17: b9 += 1; break;
-            case 18: b10 += 1; break;
+            case 1:
+                a1++;
+                break;
+            case 2:
+                a2++;
+                break;
+            case 3:
+                a3++;
+                break;
+            case 4:
+                a4++;
+                break;
+            case 5:
+                a5++;
+                break;
+            case 6:
+                a6++;
+                break;
+            case 7:
+                a7++;
+                break;
+            case 8:
+                a8++;
+                break;
+            case 9:
+                b1 += 1;
+                break;
+            case 10:
+                b2 += 1;
+                break;
+            case 11:
+                b3 += 1;
+                break;
+            case 12:
+                b4 += 1;
+                break;
+            case 13:
+                b5 += 1;
+                break;
+            case 14:
+                b6 += 1;
+                break;
+            case 15:
+                b7 += 1;
+                break;
+            case 16:
+                b8 += 1;
+                break;
+            case 17:
+                b9 += 1;
+                break;
+            case 18:
+                b10 += 1;
+                break;
             }
             double v;
             if (r == 1)
                 v = wide(a1, b1, G1 | (uint32_t)a2, b2, a3, fgarb(b3, G2), a4, b4,
-                         G2 | (uint16_t)a5, b5, a6, b6, G1 | (uint32_t)a7, b7, b8,
-                         fgarb(b9, G1), G2 | a8, b10);
+                         G2 | (uint16_t)a5, b5, a6, b6, G1 | (uint32_t)a7, b7, b8, fgarb(b9, G1),
+                         G2 | a8, b10);
             else
                 v = lg_many(a1, b1, a2, b2, a3, b3, a4, b4, a5, b5, a6, b6, a7, b7, b8, b9, a8,
                             b10);
@@ -257,7 +340,11 @@ static void c_strnull(void)
 
 static void c_out(void)
 {
-    static const struct { uint64_t n; uint8_t seed; int null; } s[6] = {
+    static const struct {
+        uint64_t n;
+        uint8_t seed;
+        int null;
+    } s[6] = {
         {16, 1, 0}, {16, 2, 0}, {5, 1, 0}, {0, 1, 0}, {40, 3, 0}, {8, 1, 1},
     };
     unsigned char buf[64];
@@ -272,7 +359,13 @@ static void c_out(void)
 
 static void c_pack(void)
 {
-    static const struct { uint64_t cap; int len; int level; int pattern; int nullout; } s[6] = {
+    static const struct {
+        uint64_t cap;
+        int len;
+        int level;
+        int pattern;
+        int nullout;
+    } s[6] = {
         {64, 40, 1, 0, 0}, {64, 40, 2, 0, 0}, {64, 30, 1, 1, 0},
         {12, 40, 1, 1, 0}, {65, 40, 1, 0, 0}, {64, 40, 1, 0, 1},
     };
@@ -283,8 +376,8 @@ static void c_pack(void)
                 src[j] = (unsigned char)(s[i].pattern ? j % 3 : j / 5);
             memset(out, 0x70 + r, sizeof out);
             uint64_t outlen = s[i].cap;
-            int32_t rc = lg_pack(s[i].nullout ? NULL : out, &outlen, src, (uint64_t)s[i].len,
-                                 s[i].level);
+            int32_t rc =
+                lg_pack(s[i].nullout ? NULL : out, &outlen, src, (uint64_t)s[i].len, s[i].level);
             printf("pack %d rc %d outlen %llu ", i, rc, (unsigned long long)outlen);
             hex(out, sizeof out);
         }
@@ -295,7 +388,12 @@ static void c_pack(void)
 
 static void c_scale(void)
 {
-    static const struct { int base; int32_t n; float k; int null; } s[5] = {
+    static const struct {
+        int base;
+        int32_t n;
+        float k;
+        int null;
+    } s[5] = {
         {1, 8, 2.0f, 0}, {1, 8, -0.5f, 0}, {1, 4, 2.0f, 0}, {50, 8, 2.0f, 0}, {1, 0, 2.0f, 1},
     };
     for (int r = 0; r < 3; r++)
@@ -347,8 +445,7 @@ static void c_reads(void)
         legacy_factor = factors[r]; /* assigned directly: the executable's copy (copy reloc) */
         lg_set_bias(r == 1 ? 7 : 100);
         for (int32_t x = 0; x < 5; x++)
-            printf("reads f=%d x=%d %d %d\n", factors[r], x, lg_factor_apply(x),
-                   lg_bias_apply(x));
+            printf("reads f=%d x=%d %d %d\n", factors[r], x, lg_factor_apply(x), lg_bias_apply(x));
     }
 }
 
@@ -385,9 +482,12 @@ static void c_ptr(void)
         exit(2);
     for (int i = 0; i < 8; i++)
         heap[i] = 30 + i;
-    const struct { const int64_t *t; int32_t i; } s[8] = {
-        {table_a, 1}, {table_a, 3}, {table_b, 1}, {table_b, 3},
-        {table_a + 2, 1}, {heap, 1}, {heap, 3}, {NULL, 0},
+    const struct {
+        const int64_t *t;
+        int32_t i;
+    } s[8] = {
+        {table_a, 1},     {table_a, 3}, {table_b, 1}, {table_b, 3},
+        {table_a + 2, 1}, {heap, 1},    {heap, 3},    {NULL, 0},
     };
     for (int r = 0; r < 3; r++)
         for (int i = 0; i < 8; i++)
@@ -445,8 +545,14 @@ typedef int64_t (*wide3)(int64_t, int64_t, int64_t);
 static void c_garbage(void)
 {
     static const int32_t x[5] = {0, 1, -1, 1000, INT32_MIN};
-    static const struct { int8_t a; uint16_t b; int32_t c; } n[3] = {
-        {1, 2, 3}, {-1, 65535, -7}, {127, 0, 0},
+    static const struct {
+        int8_t a;
+        uint16_t b;
+        int32_t c;
+    } n[3] = {
+        {1, 2, 3},
+        {-1, 65535, -7},
+        {127, 0, 0},
     };
     wide1 low32 = (wide1)(void (*)(void))lg_low32;
     wide3 narrow = (wide3)(void (*)(void))lg_narrow;
@@ -483,16 +589,36 @@ static void c_recursive(void)
             printf("outer %d %lld\n", x, (long long)lg_outer(x));
 }
 
-static const struct { const char *name; void (*fn)(void); } cases[] = {
-    {"zero", c_zero},       {"sq", c_sq},         {"g", c_g},
-    {"six", c_six},         {"eight", c_eight},   {"fstack", c_fstack},
-    {"fourteen", c_fourteen}, {"many", c_many},   {"str_ret", c_str_ret},
-    {"mstr", c_mstr},       {"strnull", c_strnull}, {"out", c_out},
-    {"pack", c_pack},       {"scale", c_scale},   {"in", c_in},
-    {"digits", c_digits},   {"reads", c_reads},   {"writes", c_writes},
-    {"errno", c_errno},     {"ptr", c_ptr},       {"handle", c_handle},
-    {"retptr", c_retptr},   {"ignore", c_ignore}, {"garbage", c_garbage},
-    {"floatkeys", c_floatkeys}, {"recursive", c_recursive},
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} cases[] = {
+    {"zero", c_zero},
+    {"sq", c_sq},
+    {"g", c_g},
+    {"six", c_six},
+    {"eight", c_eight},
+    {"fstack", c_fstack},
+    {"fourteen", c_fourteen},
+    {"many", c_many},
+    {"str_ret", c_str_ret},
+    {"mstr", c_mstr},
+    {"strnull", c_strnull},
+    {"out", c_out},
+    {"pack", c_pack},
+    {"scale", c_scale},
+    {"in", c_in},
+    {"digits", c_digits},
+    {"reads", c_reads},
+    {"writes", c_writes},
+    {"errno", c_errno},
+    {"ptr", c_ptr},
+    {"handle", c_handle},
+    {"retptr", c_retptr},
+    {"ignore", c_ignore},
+    {"garbage", c_garbage},
+    {"floatkeys", c_floatkeys},
+    {"recursive", c_recursive},
 };
 
 int main(int argc, char **argv)

@@ -14,10 +14,10 @@
 #include <string.h>
 
 static const char *const words[40] = {
-    "ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen", "ibis", "jay",
-    "kiwi", "lynx", "mole", "newt", "owl", "pig", "quail", "rat", "seal", "toad",
-    "urial", "vole", "wasp", "xerus", "yak", "zebu", "asp", "boa", "cod", "doe",
-    "emu", "frog", "goat", "hare", "imp", "jackal", "koala", "lark", "mink", "orca",
+    "ant",   "bee",  "cat",  "dog",   "eel", "fox",    "gnu",   "hen",  "ibis", "jay",
+    "kiwi",  "lynx", "mole", "newt",  "owl", "pig",    "quail", "rat",  "seal", "toad",
+    "urial", "vole", "wasp", "xerus", "yak", "zebu",   "asp",   "boa",  "cod",  "doe",
+    "emu",   "frog", "goat", "hare",  "imp", "jackal", "koala", "lark", "mink", "orca",
 };
 
 int main(void)
