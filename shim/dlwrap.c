@@ -7,7 +7,9 @@
  * beyond the global scope; RTLD_GLOBAL promotes a whole search list) and patch them before
  * returning. dlclose refreshes the table afterwards. dlsym/dlvsym return the hooked entry
  * instead of the original of a bound target of the same name, so calls through such pointers are
- * hooked too.
+ * hooked too; a target's implementation nobody imports is bound on the spot (a function only
+ * ever reached through dlsym). RTLD_NEXT answers are translated only when already bound: an
+ * interposer asking for "the next one" should not get a second, nested hook of its own.
  *
  * Caller emulation: glibc uses the return address of dlopen/dlsym to find the calling object,
  * which from inside a wrapper is libcloudm. So: dlopen from an object in another namespace is
@@ -190,7 +192,7 @@ static void *sym_common(void *h, const char *name, const char *version, void *ra
         }
     }
     if (p)
-        p = cm_hook_translate_locked(name, p);
+        p = cm_hook_translate_locked(name, version, p, h != RTLD_NEXT);
     cm_hook_unlock();
     if (p)
         errno = saved;

@@ -253,13 +253,29 @@ static void *entry_for(int target, const struct cm_resolved *res)
     return entry;
 }
 
-void *cm_hook_translate_locked(const char *name, void *addr)
+static int target_index(const char *name);
+
+void *cm_hook_translate_locked(const char *name, const char *version, void *addr, bool bind_new)
 {
-    for (int i = 0; addr && i < nbindings; i++)
+    if (!addr)
+        return addr;
+    for (int i = 0; i < nbindings; i++)
         if (bindings[i].entry && bindings[i].original == addr &&
             strcmp(targets[bindings[i].target].name, name) == 0)
             return bindings[i].entry;
-    return addr;
+    int ti = bind_new ? target_index(name) : -1;
+    const struct cm_object *o = ti >= 0 ? cm_object_at(addr) : NULL;
+    if (!o)
+        return addr; /* not a target, or not in any object (an IFUNC choosing elsewhere) */
+    /* nobody imports it (yet): the pointer is the only way in, so bind it now. An address in
+     * the executable that is only its canonical PLT stub has no definition there and is left
+     * alone: it jumps through the executable's own, patched, slot. */
+    struct cm_resolved res;
+    if (cm_resolve_definition(cm_objrec_of(o), name, version, addr, &res) != 0 ||
+        !provider_matches(&targets[ti], res.provider))
+        return addr;
+    void *entry = entry_for(ti, &res);
+    return entry ? entry : addr;
 }
 
 /* ---- patching ------------------------------------------------------------------------------ */

@@ -28,8 +28,11 @@ void cm_hook_unlock(void);
 int cm_hook_trylock(void);
 /* Refresh the table and patch every object not yet processed. Hook lock held. */
 void cm_hook_pass_locked(void);
-/* If `addr` is the original of a bound target named `name`, the entry; else addr. Lock held. */
-void *cm_hook_translate_locked(const char *name, void *addr);
+/* dlsym/dlvsym answered `addr` for name (version NULL for dlsym): if that is the original of a
+ * bound target named `name`, its entry; with `bind_new`, also when it is the implementation of a
+ * target in the object defining it that no importer has bound yet (bound now). Else addr.
+ * Hook lock held. */
+void *cm_hook_translate_locked(const char *name, const char *version, void *addr, bool bind_new);
 /* Whether hooks are installed (set once, never cleared). */
 bool cm_hook_active(void);
 
@@ -55,6 +58,11 @@ void *cm_resolve_next(struct cm_objrec *caller, const char *name, const char *ve
 /* dlsym(RTLD_DEFAULT) for a caller in an RTLD_LOCAL group: search its group after the global
  * scope failed. NULL if none. Hook lock held. */
 void *cm_resolve_in_group(struct cm_objrec *caller, const char *name, const char *version);
+
+/* If `addr` is the implementation of name@version (NULL: the default) defined in `r`, fill *out
+ * as cm_resolve_import would and return 0; else -1. Hook lock held. */
+int cm_resolve_definition(struct cm_objrec *r, const char *name, const char *version,
+                          void *addr, struct cm_resolved *out);
 
 /* Compute root->or_scope (breadth-first over DT_NEEDED, as glibc builds a dlopen search list).
  * Hook lock held. */

@@ -127,6 +127,27 @@ int cm_resolve_import(struct cm_objrec *importer, const char *name, const char *
     return 0;
 }
 
+int cm_resolve_definition(struct cm_objrec *r, const char *name, const char *version,
+                          void *addr, struct cm_resolved *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct cm_dyndef def;
+    if (!definable(r) || !cm_dyn_lookup(&r->or_dyn, name, version, false, &def))
+        return -1;
+    void *impl = implementation(r, name, &def);
+    if (!impl || impl != addr)
+        return -1;
+    out->provider = r;
+    out->def = def;
+    out->addr = impl;
+    out->version = def.version;
+    struct cm_dyndef dflt;
+    if ((def.hidden || !def.version) && cm_dyn_lookup(&r->or_dyn, name, NULL, false, &dflt) &&
+        dflt.version && !dflt.hidden && dflt.sym->st_value == def.sym->st_value)
+        out->version = dflt.version;
+    return 0;
+}
+
 /* The search list RTLD_NEXT walks for code in `caller`, and its length. */
 static struct cm_objrec **next_list(struct cm_objrec *caller, int *n, struct cm_objrec ***owned)
 {

@@ -108,19 +108,23 @@ versions)
   run tv_get "" 'old 101 102' "$T/tv_old"
   count tv_get V1 libtv.so 2
   count tv_get V2 libtv.so 0
+  # the dlvsym pointer to V1 is bound on demand (nothing imports V1 here)
   run tv_get "" $'new 201 202\ndlvsym 203 103' "$T/tv_new"
   count tv_get V2 libtv.so 3
-  count tv_get V1 libtv.so 0
+  count tv_get V1 libtv.so 1
   run tv_get "" 'both 101 201 202' "$T/tv_both"
   count tv_get V1 libtv.so 1
   count tv_get V2 libtv.so 2
   ;;
 dlsym)
-  # pointers from dlsym(handle), dlsym(RTLD_DEFAULT) and dlvsym are hooked entries
-  run dep_mul "" $'run 6 15\nmul 42\nglobal invisible' "$T/dl_local" "$T"
+  # pointers from dlsym(handle), dlsym(RTLD_DEFAULT) and dlvsym are hooked entries, also for a
+  # target nobody imports (plug_run is only ever reached through dlsym)
+  run dep_mul,plug_run "" $'run 6 15\nmul 42\nglobal invisible' "$T/dl_local" "$T"
   count dep_mul '*' libdep.so 3
+  count plug_run '*' libplug.so 2
   run tv_get "" $'new 201 202\ndlvsym 203 103' "$T/tv_new"
   count tv_get V2 libtv.so 3
+  count tv_get V1 libtv.so 1
   run tl_add "" $'rp 1001\norigin same\nldr 1002\ndlsym 42\ntwice 2' "$T/rp_main"
   count tl_add '*' libtl.so 4
   ;;
