@@ -11,6 +11,9 @@
 #   per-function `mode =` overrides [cache] mode; CLOUDM_MODE and `cloudm run --mode` override both
 #   a syntax error: `FILE:LINE:COL:` on stderr, the program runs unmemoized; with strict = yes
 #   `cloudm run` exits 1 without starting it; an unsupported signature skips only its function.
+# And the keys that decide whether a function is memoized at all: `min_time` (a result is
+# stored only if its call took that long), `object =` matching no provider, and where the
+# report goes: `report =` in [cache], CLOUDM_REPORT over it.
 . "$CM_SRC/lib.sh"
 
 PROG=$CM_BIN/modeprog
@@ -116,5 +119,37 @@ cm_same plain partial
 cm_expect_match "variadic: a warning naming the line" "$CM_TMP/partial.err" "partial\.conf:2:[0-9]+: "
 expect partial lg_poly 100 80 20 20
 cm_expect_eq "variadic: lg_sq ran every call" "$(cm_execs partial lg_sq)" 40
+
+# --- min_time, object, report destinations -------------------------------------------------------
+MINT=$(printf '[function lg_poly]\nsignature = i64 lg_poly(i32 x)\nmin_time = 1h\n[function lg_sq]\nsignature = i64 lg_sq(i64 x)\nmin_time = 0\n' |
+  cm_conf min_time)
+cm_memo min_time "$MINT" "$PROG"
+cm_same plain min_time
+expect min_time lg_poly 100 0 100 100
+expect min_time lg_sq 40 30 10 10
+
+OBJ=$(printf '[function lg_poly]\nsignature = i64 lg_poly(i32 x)\nobject = */libnothere.so\n[function lg_sq]\nsignature = i64 lg_sq(i64 x)\nobject = */liblegacy.so\n' |
+  cm_conf object)
+cm_memo object "$OBJ" "$PROG"
+cm_same plain object
+cm_expect_eq "object glob matching nothing: lg_poly ran every call" "$(cm_execs object lg_poly)" 100
+cm_expect_no_hits object lg_poly
+expect object lg_sq 40 30 10 10
+
+REP=$(printf '[cache]\nreport = %s\n[function lg_sq]\nsignature = i64 lg_sq(i64 x)\n' "$CM_TMP/fromconf.%p.json" |
+  cm_conf report)
+cm_plain report_conf "$CLOUDM" run -c "$REP" -- "$PROG"
+cm_same plain report_conf
+n=$(ls "$CM_TMP" | grep -c '^fromconf\.[0-9]*\.json$')
+cm_expect_eq "report = PATH with %p: one file" "$n" 1
+f=$(ls "$CM_TMP" | grep '^fromconf\.[0-9]*\.json$' | head -1)
+cm_expect_eq "report = PATH: lg_sq hits" "$(jq -r '.functions[] | select(.name == "lg_sq") | .hits.memory' "$CM_TMP/$f" 2>/dev/null)" 30
+rm -f "$CM_TMP"/fromconf.*.json
+CLOUDM_REPORT=$CM_TMP/fromenv.json cm_plain report_env "$CLOUDM" run -c "$REP" -- "$PROG"
+cm_same plain report_env
+cm_expect_eq "CLOUDM_REPORT wins over report =: lg_sq hits" \
+  "$(jq -r '.functions[] | select(.name == "lg_sq") | .hits.memory' "$CM_TMP/fromenv.json" 2>/dev/null)" 30
+cm_expect_eq "CLOUDM_REPORT wins over report =: no file from the config" \
+  "$(ls "$CM_TMP" | grep -c '^fromconf\.')" 0
 
 cm_done

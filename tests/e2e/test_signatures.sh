@@ -28,6 +28,10 @@
 #   garbage     i32 / i8 / u16 called with garbage in the upper bits of their registers
 #   recursive   a memoized recursive function memoized at every level; one memoized
 #               function calling another
+# sq also checks that the caller's errno survives misses and hits of a function that does not
+# set it. With a 1 MiB memory tier (conf/small.conf written below):
+#   big         a 2 MiB `in` key is bypassed (passed through, counted), small keys still hit
+#   evict       20000 distinct entries twice: eviction never returns a wrong answer
 . "$CM_SRC/lib.sh"
 
 CONF=$CM_SRC/conf/sigs.conf
@@ -90,6 +94,38 @@ for opt in O0 O2; do
     cm_expect_eq "$p execs $fn" "$(cm_execs "$p" "$fn")" "$plain"
     cm_expect_eq "$m execs $fn (misses + errors)" "$(cm_execs "$m" "$fn")" $((misses + errors))
   done <<<"$EXPECT"
+done
+
+# --- a small memory tier ------------------------------------------------------------------------
+SMALL=$(cm_conf small <<'CONF'
+[cache]
+memory_size = 1M
+
+[function lg_crc]
+signature = u32 lg_crc(in[len] data, u64 len)
+
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+)
+for opt in O0 O2; do
+  prog=$CM_BIN/sigs_$opt
+  cm_require "$prog" || continue
+  for c in big evict; do
+    cm_plain "$opt.$c.plain" "$prog" "$c"
+    cm_memo "$opt.$c.memo" "$SMALL" "$prog" "$c"
+    cm_same "$opt.$c.plain" "$opt.$c.memo"
+  done
+  m=$opt.big.memo
+  cm_expect_eq "$m lg_crc calls hits misses errors bypassed" \
+    "$(cm_fn "$m" lg_crc '"\(.calls) \(.hits.memory) \(.misses) \(.errors) \(.bypassed)"')" "6 2 1 0 3"
+  cm_expect_eq "$m execs lg_crc (misses + bypassed)" "$(cm_execs "$m" lg_crc)" 4
+  m=$opt.evict.memo
+  cm_expect_eq "$m lg_sq calls" "$(cm_fn "$m" lg_sq .calls)" 40000
+  cm_invariant "$m" lg_sq
+  misses=$(cm_fn "$m" lg_sq .misses)
+  cm_expect_ge "$m lg_sq misses (20000 distinct)" "$misses" 20000
+  cm_expect_eq "$m execs lg_sq = misses" "$(cm_execs "$m" lg_sq)" "$misses"
 done
 
 cm_done

@@ -53,9 +53,15 @@ static void c_zero(void)
 
 static void c_sq(void)
 {
+    /* lg_sq never touches errno: whatever the shim does on a miss or a hit, the caller's errno
+     * must come back unchanged. */
     for (int r = 0; r < 3; r++)
-        for (int64_t x = 0; x < 10; x++)
-            printf("sq %lld %lld\n", (long long)x, (long long)lg_sq(x * 1000003 - 7));
+        for (int64_t x = 0; x < 10; x++) {
+            errno = 40 + (int)x;
+            int64_t v = lg_sq(x * 1000003 - 7);
+            int e = errno;
+            printf("sq %lld %lld errno %d\n", (long long)x, (long long)v, e);
+        }
 }
 
 static void c_g(void)
@@ -589,6 +595,38 @@ static void c_recursive(void)
             printf("outer %d %lld\n", x, (long long)lg_outer(x));
 }
 
+/* A key (2 MiB of `in` data) over the size cap: passed through (bypassed), still right. */
+static void c_big(void)
+{
+    size_t n = 2u << 20;
+    unsigned char *big = malloc(n), small[64];
+    if (!big)
+        exit(2);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (unsigned char)(i * 7 + (i >> 12));
+    memset(small, 3, sizeof small);
+    for (int r = 0; r < 3; r++) {
+        printf("big %08x\n", lg_crc(big, n));
+        printf("small %08x\n", lg_crc(small, sizeof small));
+    }
+    free(big);
+}
+
+/* Far more distinct entries than a small memory tier holds: eviction must never return a
+ * wrong answer. */
+static void c_evict(void)
+{
+    uint64_t sum = 0;
+    for (int r = 0; r < 2; r++)
+        for (int64_t x = 0; x < 20000; x++) {
+            int64_t v = lg_sq(x * 7919);
+            if (x % 1000 == 0)
+                printf("evict %d %lld %lld\n", r, (long long)x, (long long)v);
+            sum += (uint64_t)v;
+        }
+    printf("evict sum %llu\n", (unsigned long long)sum);
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -619,6 +657,8 @@ static const struct {
     {"garbage", c_garbage},
     {"floatkeys", c_floatkeys},
     {"recursive", c_recursive},
+    {"big", c_big},
+    {"evict", c_evict},
 };
 
 int main(int argc, char **argv)
