@@ -50,11 +50,45 @@ static void *find_symbol(const struct cm_object *provider, const char *name)
     return p;
 }
 
-static int has_side_effects(const struct cm_function *c)
+/* Decide whether fn can use the dispatcher's scalar fast path and precompute where each keyed
+ * parameter lives in the entry frame. The fast path must produce exactly the bytes key.c would
+ * (scalars at declared width, in order, `ignore` skipped), so either path can read the other's
+ * entries. */
+static void plan_fast_path(struct cm_fn *fn)
 {
+    const struct cm_function *c = fn->cfg;
     const struct cm_signature *s = &c->sig;
-    return c->nwrites || c->save_errno || s->nrestore || s->ret.kind == CM_K_STR ||
-           s->ret.kind == CM_K_MSTR || s->ret.kind == CM_K_RETPTR;
+    uint32_t klen = 0, vlen = 8;
+    int n = 0;
+    if (c->nreads || s->nrestore || (s->ret.kind != CM_K_INT && s->ret.kind != CM_K_FLOAT &&
+                                     s->ret.kind != CM_K_VOID))
+        return;
+    for (int i = 0; i < s->nparams; i++) {
+        const struct cm_param *p = &s->params[i];
+        if (p->kind == CM_K_IGNORE)
+            continue;
+        if (p->kind != CM_K_INT && p->kind != CM_K_FLOAT)
+            return;
+        if (p->abi_reg < 0)
+            fn->fast_src[n] = (int16_t)(-1 - p->abi_stack);
+        else if (p->abi_class == CM_ABI_SSE)
+            fn->fast_src[n] = (int16_t)(CMF_XMM + 16 * p->abi_reg);
+        else
+            fn->fast_src[n] = (int16_t)(CMF_GPR + 8 * p->abi_reg);
+        fn->fast_w[n++] = p->size;
+        klen += p->size;
+    }
+    for (int g = 0; g < c->nwrites; g++)
+        vlen += c->writes[g].size;
+    if (c->save_errno)
+        vlen += 4;
+    if (klen + vlen > 40)
+        return;
+    fn->fast_n = (uint8_t)n;
+    fn->fast_klen = (uint8_t)klen;
+    fn->fast_vlen = (uint8_t)vlen;
+    fn->fast_ret_sse = s->ret.kind == CM_K_FLOAT;
+    fn->fast = 1;
 }
 
 void *cm_bind(const struct cm_binding *b)
@@ -84,7 +118,6 @@ void *cm_bind(const struct cm_binding *b)
         snprintf(fn->version, sizeof(fn->version), "%s", b->version);
     enum cm_mode m = bind_env_mode ? bind_env_mode : c->mode ? c->mode : bind_cfg->mode;
     fn->mode = (uint8_t)m;
-    fn->has_side = (uint8_t)has_side_effects(c);
 
     for (int i = 0; i < c->sig.nparams; i++) {
         const struct cm_param *p = &c->sig.params[i];
@@ -114,6 +147,8 @@ void *cm_bind(const struct cm_binding *b)
     if (cm_key_prefix(fn, bind_cfg->ns) < 0)
         return NULL;
     fn->seed = XXH3_64bits(fn->prefix, fn->prefix_len);
+    if (m == CM_MODE_READWRITE || m == CM_MODE_READONLY)
+        plan_fast_path(fn);
     fn->flags = m == CM_MODE_OFF ? CM_FN_BYPASS : 0;
     cm_debug("bound %s%s%s at %p (variant %u, mode %s)", c->name, fn->version[0] ? "@" : "",
              fn->version, b->original, n, cm_mode_name(m));

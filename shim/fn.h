@@ -31,7 +31,13 @@ struct cm_fn {
     uint32_t id;                     /* index in cm_fns */
     uint32_t func;                   /* index of cfg in the config's function array */
     uint8_t mode;                    /* effective enum cm_mode */
-    uint8_t has_side;                /* writes, errno, str/mstr/retptr returns or outputs */
+    uint8_t fast;                    /* scalar-only function: key and value fit one inline slot */
+    uint8_t fast_n;                  /* keyed scalar parameters */
+    uint8_t fast_klen;               /* key bytes (sum of declared widths) */
+    uint8_t fast_vlen;               /* value bytes (8 + writes + errno) */
+    uint8_t fast_ret_sse;            /* the return value lives in xmm0 */
+    int16_t fast_src[CM_MAX_PARAMS]; /* >= 0: byte offset in the frame; < 0: -1 - stack slot */
+    uint8_t fast_w[CM_MAX_PARAMS];   /* declared width of each keyed parameter */
     uint8_t process_local;           /* identity cannot leave this process (no build-id...) */
     const uint8_t *prefix;           /* canonical identity prefix of every key (malloc'd) */
     uint32_t prefix_len;

@@ -12,9 +12,9 @@
  *
  * DESIGN
  * - Index: 2-way set-associative array of 64-byte, cache-line aligned slots. A slot holds the
- *   variant id (+1, 0 = empty), the 64-bit key hash, lengths, and either the key and value
- *   bytes inline (when they fit in 40 bytes: every scalar function) or the position of the
- *   entry in the ring. Each slot is a seqlock: writers make `seq` odd with a CAS (a busy slot is
+ *   variant id (+1, 0 = empty), the 64-bit key hash, lengths, and either the key (zero-padded
+ *   to whole words) and the value inline (when both fit in 40 bytes: every scalar function) or
+ *   the position of the entry in the ring. Each slot is a seqlock: writers make `seq` odd with a CAS (a busy slot is
  *   simply not written: storing is best effort), write the fields, then publish seq+2 with
  *   release; readers load seq (acquire), copy, fence (acquire), reload seq and discard the copy
  *   if it changed or was odd. Every field is accessed with relaxed atomics, so the protocol is
@@ -104,6 +104,8 @@ int cm_mem_init(uint64_t size)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -1;
+    /* Huge pages keep the index's TLB footprint small: a hit touches one random slot. */
+    madvise(p, nslots * sizeof(struct slot), MADV_HUGEPAGE);
     slots = p;
     slot_mask = nslots - 1;
     ring = (uint8_t *)p + nslots * sizeof(struct slot);
@@ -161,7 +163,7 @@ static long slot_get(struct slot *s, uint32_t fn1, uint64_t h, const uint8_t *k,
     uint32_t vlen = __atomic_load_n(&s->vlen, MO_DATA);
     if (!(sk & RING_FLAG)) {
         uint64_t w[5];
-        if (sk != klen || (uint64_t)klen + vlen > INLINE_MAX)
+        if (sk != klen || align8(klen) + vlen > INLINE_MAX)
             return -1;
         load_words(w, s->u.w, sizeof(w));
         FENCE(__ATOMIC_ACQUIRE);
@@ -173,7 +175,7 @@ static long slot_get(struct slot *s, uint32_t fn1, uint64_t h, const uint8_t *k,
             *need = vlen;
             return -2;
         }
-        memcpy(v, (uint8_t *)w + klen, vlen);
+        memcpy(v, (uint8_t *)w + align8(klen), vlen);
         return vlen;
     }
     /* ring entry */
@@ -227,6 +229,37 @@ long cm_mem_get(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, uint8_
     return r;
 }
 
+static inline int inline_get(struct slot *s, uint32_t fn1, uint64_t h, const uint64_t *kw,
+                             uint32_t klen, uint64_t *vw)
+{
+    uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+    if ((seq & 1) || __atomic_load_n(&s->fn, MO_DATA) != fn1 ||
+        __atomic_load_n(&s->hash, MO_DATA) != h || __atomic_load_n(&s->klen, MO_DATA) != klen)
+        return -1;
+    uint32_t vlen = __atomic_load_n(&s->vlen, MO_DATA);
+    uint32_t kwords = (klen + 7) / 8;
+    if (kwords * 8 + vlen > INLINE_MAX)
+        return -1;
+    uint64_t diff = 0;
+    for (uint32_t i = 0; i < kwords; i++) /* both sides zero-padded */
+        diff |= __atomic_load_n(&s->u.w[i], MO_DATA) ^ kw[i];
+    for (uint32_t j = 0; kwords + j < 5; j++)
+        vw[j] = __atomic_load_n(&s->u.w[kwords + j], MO_DATA);
+    FENCE(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&s->seq, MO_DATA) != seq || diff)
+        return -1;
+    return vlen;
+}
+
+long cm_mem_get_inline(uint32_t fn, uint64_t h, const uint64_t *kw, uint32_t klen, uint64_t *vw)
+{
+    if (!slots)
+        return -1;
+    struct slot *set = &slots[h & slot_mask & ~(uint64_t)1];
+    long r = inline_get(&set[0], fn + 1, h, kw, klen, vw);
+    return r >= 0 ? r : inline_get(&set[1], fn + 1, h, kw, klen, vw);
+}
+
 static int slot_lock(struct slot *s, uint32_t *seq)
 {
     uint32_t cur = __atomic_load_n(&s->seq, MO_DATA);
@@ -263,10 +296,10 @@ int cm_mem_put(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, const u
     uint32_t fn1 = fn + 1;
     struct slot *s = pick_way(&slots[h & slot_mask & ~(uint64_t)1], fn1, h);
     uint32_t seq;
-    if ((uint64_t)klen + vlen <= INLINE_MAX) {
+    if (align8(klen) + vlen <= INLINE_MAX) {
         uint64_t w[5] = {0};
         memcpy(w, k, klen);
-        memcpy((uint8_t *)w + klen, v, vlen);
+        memcpy((uint8_t *)w + align8(klen), v, vlen);
         if (slot_lock(s, &seq) < 0)
             return -1;
         __atomic_store_n(&s->fn, fn1, MO_DATA);

@@ -19,7 +19,7 @@
 #include "fn.h"
 
 static struct cm_tstats *stats_head;
-static __thread struct cm_tstats *stats_mine __attribute__((tls_model("initial-exec")));
+__thread struct cm_tstats *cm_stats_mine __attribute__((tls_model("initial-exec")));
 static pthread_key_t stats_key;
 static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
 
@@ -34,11 +34,9 @@ static void stats_key_init(void)
     pthread_key_create(&stats_key, stats_release);
 }
 
-struct cm_tstats *cm_stats_self(void)
+struct cm_tstats *cm_stats_create(void)
 {
-    struct cm_tstats *ts = stats_mine;
-    if (ts)
-        return ts;
+    struct cm_tstats *ts;
     int saved_errno = errno;
     pthread_once(&stats_once, stats_key_init);
     for (ts = __atomic_load_n(&stats_head, __ATOMIC_ACQUIRE); ts; ts = ts->next) {
@@ -62,7 +60,7 @@ struct cm_tstats *cm_stats_self(void)
         } while (!__atomic_compare_exchange_n(&stats_head, &head, ts, 1, __ATOMIC_RELEASE,
                                               __ATOMIC_RELAXED));
     }
-    stats_mine = ts;
+    cm_stats_mine = ts;
     pthread_setspecific(stats_key, ts);
     errno = saved_errno;
     return ts;
@@ -73,7 +71,6 @@ void cm_stats_sum(uint32_t id, struct cm_stat *out)
     memset(out, 0, sizeof(*out));
     for (struct cm_tstats *ts = __atomic_load_n(&stats_head, __ATOMIC_ACQUIRE); ts; ts = ts->next) {
         const struct cm_stat *s = &ts->s[id];
-        out->calls += __atomic_load_n(&s->calls, __ATOMIC_RELAXED);
         out->hit_mem += __atomic_load_n(&s->hit_mem, __ATOMIC_RELAXED);
         out->hit_shared += __atomic_load_n(&s->hit_shared, __ATOMIC_RELAXED);
         out->hit_remote += __atomic_load_n(&s->hit_remote, __ATOMIC_RELAXED);
@@ -82,6 +79,8 @@ void cm_stats_sum(uint32_t id, struct cm_stat *out)
         out->bypassed += __atomic_load_n(&s->bypassed, __ATOMIC_RELAXED);
         out->miss_ns += __atomic_load_n(&s->miss_ns, __ATOMIC_RELAXED);
     }
+    out->calls = out->hit_mem + out->hit_shared + out->hit_remote + out->misses + out->errors +
+                 out->bypassed;
 }
 
 #define DISTINCT_BITS 20
@@ -94,7 +93,7 @@ void cm_stats_after_fork(void)
 {
     for (struct cm_tstats *ts = stats_head; ts; ts = ts->next) {
         memset(ts->s, 0, sizeof(ts->s));
-        ts->in_use = ts == stats_mine;
+        ts->in_use = ts == cm_stats_mine;
     }
     for (uint32_t i = 0; i < CM_MAX_VARIANTS; i++)
         cm_fns[i].fn.distinct = 0;

@@ -16,6 +16,8 @@
 
 #include "frame.h"
 
+/* Every counted call increments exactly one outcome; `calls` is only ever computed as their sum
+ * (one store per call instead of two). */
 struct cm_stat {
     uint64_t calls, hit_mem, hit_shared, hit_remote, misses, errors, bypassed, miss_ns;
 };
@@ -26,8 +28,15 @@ struct cm_tstats {
     struct cm_stat s[CM_MAX_VARIANTS];
 };
 
+extern __thread struct cm_tstats *cm_stats_mine __attribute__((tls_model("initial-exec")));
+struct cm_tstats *cm_stats_create(void);
+
 /* This thread's block, creating it on first use; NULL if that failed (then nothing is counted). */
-struct cm_tstats *cm_stats_self(void);
+static inline struct cm_tstats *cm_stats_self(void)
+{
+    struct cm_tstats *ts = cm_stats_mine;
+    return ts ? ts : cm_stats_create();
+}
 
 #define CM_STAT_ADD(ts, id, field, n)                                                              \
     __atomic_store_n(&(ts)->s[(id)].field,                                                         \

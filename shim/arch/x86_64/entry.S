@@ -80,9 +80,9 @@ cm_entry:
         call    cm_dispatch
         movq    CMF_RET_RAX(%rsp), %rax
         movq    CMF_RET_RDX(%rsp), %rdx
-        movaps  CMF_RET_XMM0(%rsp), %xmm0
-        movaps  CMF_RET_XMM1(%rsp), %xmm1
-        leave
+        movq    CMF_RET_XMM0(%rsp), %xmm0       /* f32/f64 live in the low 8 bytes; an */
+        movq    CMF_RET_XMM1(%rsp), %xmm1       /* 8-byte load never stalls on the     */
+        leave                                   /* dispatcher's 8-byte stores          */
         .cfi_def_cfa %rsp, 8
         ret
         .cfi_endproc

@@ -29,7 +29,7 @@
 #define CM_FN_FLAGS 8     /* struct cm_fn: uint32_t flags (CM_FN_BYPASS) */
 #define CM_FN_NSTACK 12   /* struct cm_fn: uint32_t nstack (stack words to copy) */
 #define CM_FN_BYPASS 1    /* flag: jump straight to the original */
-#define CM_FN_SIZE 512    /* sizeof(struct cm_fn), power of two */
+#define CM_FN_SIZE 1024   /* sizeof(union cm_fn_slot), power of two */
 #define CM_MAX_VARIANTS 256 /* hooked implementations per process (stubs in the entry table) */
 #define CM_STUB_SIZE 16
 
