@@ -43,9 +43,12 @@ run() {
   HOOK_TARGETS=$targets HOOK_REPORT=$TMP/report LD_PRELOAD=$(preload "$H" $extra) \
     timeout 30 "$@" >"$TMP/hook.out" 2>"$TMP/hook.err"
   local hrc=$?
-  [ $prc -eq 0 ] && ok "$1 plain exit 0" || bad "$1 plain exit $prc: $(head -c 300 "$TMP/plain.err")"
   [ $hrc -eq 0 ] && ok "$1 hooked exit 0" || bad "$1 hooked exit $hrc: $(head -c 300 "$TMP/hook.err")"
-  if cmp -s "$TMP/plain.out" "$TMP/hook.out"; then
+  if [ -n "${NOPLAIN:-}" ]; then
+    echo "skip: $1 plain comparison ($NOPLAIN)"
+  elif [ $prc -ne 0 ]; then
+    bad "$1 plain exit $prc: $(head -c 300 "$TMP/plain.err")"
+  elif cmp -s "$TMP/plain.out" "$TMP/hook.out"; then
     ok "$1 output identical plain and hooked"
   else
     bad "$1 output differs: plain [$(tr '\n' '|' <"$TMP/plain.out")] hooked [$(tr '\n' '|' <"$TMP/hook.out")]"
@@ -73,6 +76,10 @@ count() {
     bad "$name@$version from $provider reached the hook $got times, expected $want ($(tr '\n' '|' <"$TMP/report" 2>/dev/null))"
   fi
 }
+
+# A sanitizer runtime intercepts dlopen itself and so breaks caller-relative dlopen ($ORIGIN,
+# DT_RUNPATH) in the plain run (the very problem dlwrap.c solves): no plain reference there.
+RP_NOPLAIN=${PRE:+sanitizer runtime intercepts dlopen}
 
 BASIC_OUT=$'add 55\ntwice 42\nscale 10.00\nifunc 21'
 
@@ -125,14 +132,14 @@ dlsym)
   run tv_get "" $'new 201 202\ndlvsym 203 103' "$T/tv_new"
   count tv_get V2 libtv.so 3
   count tv_get V1 libtv.so 1
-  run tl_add "" $'rp 1001\norigin same\nldr 1002\ndlsym 42\ntwice 2' "$T/rp_main"
+  NOPLAIN=$RP_NOPLAIN run tl_add "" $'rp 1001\norigin same\nldr 1002\ndlsym 42\ntwice 2' "$T/rp_main"
   count tl_add '*' libtl.so 4
   ;;
 runpath)
-  run tl_add "" $'rp 1001\norigin same\nldr 1002\ndlsym 42\ntwice 2' "$T/rp_main"
+  NOPLAIN=$RP_NOPLAIN run tl_add "" $'rp 1001\norigin same\nldr 1002\ndlsym 42\ntwice 2' "$T/rp_main"
   count tl_add '*' libtl.so 4
   # LD_LIBRARY_PATH comes before DT_RUNPATH: still the same library found
-  LD_LIBRARY_PATH=$T/rpdir run tl_add "" $'rp 1001\norigin same\nldr 1002\ndlsym 42\ntwice 2' "$T/rp_main"
+  NOPLAIN=$RP_NOPLAIN LD_LIBRARY_PATH=$T/rpdir run tl_add "" $'rp 1001\norigin same\nldr 1002\ndlsym 42\ntwice 2' "$T/rp_main"
   count tl_add '*' libtl.so 4
   ;;
 rtld_next)
