@@ -28,7 +28,7 @@ for run in 1 2 3; do
     misses=$(cm_fn "$m" "$f" .misses)
     cm_expect_ge "$m $f misses" "$misses" 200
     cm_expect_le "$m $f misses" "$misses" 1600
-    ran=$(( misses + $(cm_fn "$m" "$f" .errors) + $(cm_fn "$m" "$f" .bypassed) ))
+    ran=$(cm_fn "$m" "$f" '.misses + .errors + .bypassed')
     cm_expect_eq "$m $f execs = misses + errors + bypassed" "$(cm_execs "$m" "$f")" "$ran"
   done
 done
