@@ -41,9 +41,10 @@ plain_u=$("$bin/cmbench_calls" unique "$NU" 2>/dev/null | val)
 miss=$("$bin/cloudm" run -c "$tmp/memo.conf" -- "$bin/cmbench_calls" unique "$NU" 2>/dev/null | val)
 lg_plain=$("$bin/cmbench_calls" lgamma 2000000 2>/dev/null | val)
 lg_memo=$("$bin/cloudm" run -c "$tmp/memo.conf" -- "$bin/cmbench_calls" lgamma 2000000 2>/dev/null | val)
-st_plain=$("$bin/cmbench_spawn" 200 "$bin/cmbench_start" | val)
-st_memo=$(CLOUDM_CONFIG="$tmp/start.conf" LD_PRELOAD="$build/lib/libcloudm.so" \
-          "$bin/cmbench_spawn" 200 "$bin/cmbench_start" | val)
+# Both through env(1), so only the child gets the preload and both pay the same exec.
+st_plain=$("$bin/cmbench_spawn" 200 env "$bin/cmbench_start" | val)
+st_memo=$("$bin/cmbench_spawn" 200 env CLOUDM_CONFIG="$tmp/start.conf" \
+          LD_PRELOAD="$build/lib/libcloudm.so" "$bin/cmbench_start" | val)
 
 r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 d() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }

@@ -168,7 +168,7 @@ static inline int fast_hit(struct cm_fn *fn, struct cm_frame *f)
     return 1;
 }
 
-static void dispatch_slow(struct cm_frame *f, struct cm_fn *fn);
+static void dispatch_slow(struct cm_frame *f, struct cm_fn *fn, int looked_up);
 
 /* Called by cm_entry. Kept small so the fast path pays no large prologue; everything else is
  * in dispatch_slow. The guard does not need to be set around fast_hit: it calls nothing. */
@@ -180,14 +180,17 @@ void cm_dispatch(struct cm_frame *f)
         return;
     }
     struct cm_tstats *ts = cm_stats_mine;
-    if (fn->fast && ts && fast_hit(fn, f)) {
+    int looked_up = fn->fast && ts;
+    if (looked_up && fast_hit(fn, f)) {
         CM_STAT_ADD(ts, fn->id, hit_mem, 1);
         return;
     }
-    dispatch_slow(f, fn);
+    dispatch_slow(f, fn, looked_up);
 }
 
-__attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct cm_fn *fn)
+/* `looked_up`: the fast path already missed this key, do not search again. */
+__attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct cm_fn *fn,
+                                                   int looked_up)
 {
     cm_guard = 1;
     struct cm_tstats *ts = cm_stats_self();
@@ -229,7 +232,8 @@ __attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct c
         }
         goto out;
     }
-    if (fn->mode != CM_MODE_WRITEONLY && lookup(fn, f, &ci, h, k, (uint32_t)klen) == 0) {
+    if (!looked_up && fn->mode != CM_MODE_WRITEONLY &&
+        lookup(fn, f, &ci, h, k, (uint32_t)klen) == 0) {
         if (ts)
             CM_STAT_ADD(ts, id, hit_mem, 1);
         cm_guard = 0;

@@ -104,8 +104,6 @@ int cm_mem_init(uint64_t size)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -1;
-    /* Huge pages keep the index's TLB footprint small: a hit touches one random slot. */
-    madvise(p, nslots * sizeof(struct slot), MADV_HUGEPAGE);
     slots = p;
     slot_mask = nslots - 1;
     ring = (uint8_t *)p + nslots * sizeof(struct slot);
