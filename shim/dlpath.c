@@ -108,13 +108,11 @@ static bool loadable(const char *path)
     ssize_t n = read(fd, &eh, sizeof(eh));
     close(fd);
     return n == (ssize_t)sizeof(eh) && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
-           eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_machine == EM_X86_64 &&
-           eh.e_type == ET_DYN;
+           eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_machine == EM_X86_64 && eh.e_type == ET_DYN;
 }
 
 /* Search `dirs` (':'-separated, DSTs expanded against origin) for `file`. */
-static bool search(const char *dirs, const char *origin, const char *file, char *out,
-                   size_t outsz)
+static bool search(const char *dirs, const char *origin, const char *file, char *out, size_t outsz)
 {
     char dir[PATH_MAX];
     for (const char *p = dirs; p && *p;) {

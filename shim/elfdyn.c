@@ -74,7 +74,7 @@ static size_t gnu_hash_nsyms(const struct cm_dyn *d)
     return (size_t)last + 1;
 }
 
-int cm_dyn_parse(struct cm_dyn *d, uintptr_t base, const ElfW(Dyn) *dyn, uintptr_t lo,
+int cm_dyn_parse(struct cm_dyn *d, uintptr_t base, const ElfW(Dyn) * dyn, uintptr_t lo,
                  uintptr_t hi, const char **why)
 {
     memset(d, 0, sizeof(*d));
@@ -86,12 +86,12 @@ int cm_dyn_parse(struct cm_dyn *d, uintptr_t base, const ElfW(Dyn) *dyn, uintptr
         *why = "dynamic section outside the object";
         return -1;
     }
-    ElfW(Addr) symtab = 0, strtab = 0, gnuhash = 0, hash = 0, versym = 0, verneed = 0,
-               verdef = 0, jmprel = 0, rela = 0;
+    ElfW(Addr) symtab = 0, strtab = 0, gnuhash = 0, hash = 0, versym = 0, verneed = 0, verdef = 0,
+               jmprel = 0, rela = 0;
     size_t strsz = 0, pltrelsz = 0, relasz = 0, relaent = sizeof(ElfW(Rela)),
            syment = sizeof(ElfW(Sym));
     long pltrel = DT_RELA;
-    ElfW(Xword) runpath = (ElfW(Xword))-1, rpath = (ElfW(Xword))-1, soname = (ElfW(Xword))-1;
+    ElfW(Xword) runpath = (ElfW(Xword)) - 1, rpath = (ElfW(Xword)) - 1, soname = (ElfW(Xword)) - 1;
     ElfW(Xword) needed[CM_DYN_MAX_NEEDED];
     int nneeded = 0;
     for (size_t i = 0;; i++) {
@@ -103,31 +103,72 @@ int cm_dyn_parse(struct cm_dyn *d, uintptr_t base, const ElfW(Dyn) *dyn, uintptr
         if (e->d_tag == DT_NULL)
             break;
         switch (e->d_tag) {
-        case DT_SYMTAB: symtab = e->d_un.d_ptr; break;
-        case DT_STRTAB: strtab = e->d_un.d_ptr; break;
-        case DT_STRSZ: strsz = e->d_un.d_val; break;
-        case DT_SYMENT: syment = e->d_un.d_val; break;
-        case DT_GNU_HASH: gnuhash = e->d_un.d_ptr; break;
-        case DT_HASH: hash = e->d_un.d_ptr; break;
-        case DT_VERSYM: versym = e->d_un.d_ptr; break;
-        case DT_VERNEED: verneed = e->d_un.d_ptr; break;
-        case DT_VERNEEDNUM: d->dd_verneednum = e->d_un.d_val; break;
-        case DT_VERDEF: verdef = e->d_un.d_ptr; break;
-        case DT_VERDEFNUM: d->dd_verdefnum = e->d_un.d_val; break;
-        case DT_JMPREL: jmprel = e->d_un.d_ptr; break;
-        case DT_PLTRELSZ: pltrelsz = e->d_un.d_val; break;
-        case DT_PLTREL: pltrel = (long)e->d_un.d_val; break;
-        case DT_RELA: rela = e->d_un.d_ptr; break;
-        case DT_RELASZ: relasz = e->d_un.d_val; break;
-        case DT_RELAENT: relaent = e->d_un.d_val; break;
-        case DT_RUNPATH: runpath = e->d_un.d_val; break;
-        case DT_RPATH: rpath = e->d_un.d_val; break;
-        case DT_SONAME: soname = e->d_un.d_val; break;
+        case DT_SYMTAB:
+            symtab = e->d_un.d_ptr;
+            break;
+        case DT_STRTAB:
+            strtab = e->d_un.d_ptr;
+            break;
+        case DT_STRSZ:
+            strsz = e->d_un.d_val;
+            break;
+        case DT_SYMENT:
+            syment = e->d_un.d_val;
+            break;
+        case DT_GNU_HASH:
+            gnuhash = e->d_un.d_ptr;
+            break;
+        case DT_HASH:
+            hash = e->d_un.d_ptr;
+            break;
+        case DT_VERSYM:
+            versym = e->d_un.d_ptr;
+            break;
+        case DT_VERNEED:
+            verneed = e->d_un.d_ptr;
+            break;
+        case DT_VERNEEDNUM:
+            d->dd_verneednum = e->d_un.d_val;
+            break;
+        case DT_VERDEF:
+            verdef = e->d_un.d_ptr;
+            break;
+        case DT_VERDEFNUM:
+            d->dd_verdefnum = e->d_un.d_val;
+            break;
+        case DT_JMPREL:
+            jmprel = e->d_un.d_ptr;
+            break;
+        case DT_PLTRELSZ:
+            pltrelsz = e->d_un.d_val;
+            break;
+        case DT_PLTREL:
+            pltrel = (long)e->d_un.d_val;
+            break;
+        case DT_RELA:
+            rela = e->d_un.d_ptr;
+            break;
+        case DT_RELASZ:
+            relasz = e->d_un.d_val;
+            break;
+        case DT_RELAENT:
+            relaent = e->d_un.d_val;
+            break;
+        case DT_RUNPATH:
+            runpath = e->d_un.d_val;
+            break;
+        case DT_RPATH:
+            rpath = e->d_un.d_val;
+            break;
+        case DT_SONAME:
+            soname = e->d_un.d_val;
+            break;
         case DT_NEEDED:
             if (nneeded < CM_DYN_MAX_NEEDED)
                 needed[nneeded++] = e->d_un.d_val;
             break;
-        default: break;
+        default:
+            break;
         }
     }
     if (!symtab || !strtab || !strsz) {
@@ -203,11 +244,11 @@ int cm_dyn_parse(struct cm_dyn *d, uintptr_t base, const ElfW(Dyn) *dyn, uintptr
                 d->dd_nsyms = si + 1;
         }
     }
-    if (runpath != (ElfW(Xword))-1)
+    if (runpath != (ElfW(Xword)) - 1)
         d->dd_runpath = str_at(d, runpath);
-    if (rpath != (ElfW(Xword))-1)
+    if (rpath != (ElfW(Xword)) - 1)
         d->dd_rpath = str_at(d, rpath);
-    if (soname != (ElfW(Xword))-1)
+    if (soname != (ElfW(Xword)) - 1)
         d->dd_soname = str_at(d, soname);
     for (int i = 0; i < nneeded; i++) {
         const char *s = str_at(d, needed[i]);
@@ -286,7 +327,7 @@ const char *cm_dyn_symversion(const struct cm_dyn *d, size_t index, bool *hidden
     return verdef_name(d, ndx);
 }
 
-static bool type_ok(const ElfW(Sym) *s, bool any_type)
+static bool type_ok(const ElfW(Sym) * s, bool any_type)
 {
     unsigned t = ELF64_ST_TYPE(s->st_info), b = ELF64_ST_BIND(s->st_info);
     if (b != STB_GLOBAL && b != STB_WEAK && b != STB_GNU_UNIQUE)
@@ -301,8 +342,7 @@ static bool type_ok(const ElfW(Sym) *s, bool any_type)
 }
 
 /* Does definition `i` (name already equal) satisfy the version request? */
-static bool version_ok(const struct cm_dyn *d, size_t i, const char *version,
-                       struct cm_dyndef *out)
+static bool version_ok(const struct cm_dyn *d, size_t i, const char *version, struct cm_dyndef *out)
 {
     bool hidden = false;
     const char *v = cm_dyn_symversion(d, i, &hidden);
@@ -363,7 +403,8 @@ static bool each_named(const struct cm_dyn *d, const char *name,
         uint32_t hv = gnu_hash(name);
         const unsigned bits = sizeof(ElfW(Addr)) * 8;
         ElfW(Addr) word = bloom[(hv / bits) % bloom_size];
-        ElfW(Addr) mask = ((ElfW(Addr))1 << (hv % bits)) | ((ElfW(Addr))1 << ((hv >> shift) % bits));
+        ElfW(Addr) mask =
+            ((ElfW(Addr))1 << (hv % bits)) | ((ElfW(Addr))1 << ((hv >> shift) % bits));
         if ((word & mask) != mask)
             return false;
         uint32_t i = buckets[hv % nbuckets];
@@ -467,7 +508,8 @@ bool cm_dyn_next_gotreloc(const struct cm_dyn *d, size_t *pos, struct cm_dynrelo
     size_t total = d->dd_njmprel + d->dd_nrela;
     while (*pos < total) {
         size_t k = (*pos)++;
-        const ElfW(Rela) *r = k < d->dd_njmprel ? d->dd_jmprel + k : d->dd_rela + (k - d->dd_njmprel);
+        const ElfW(Rela) *r =
+            k < d->dd_njmprel ? d->dd_jmprel + k : d->dd_rela + (k - d->dd_njmprel);
         unsigned type = ELF64_R_TYPE(r->r_info);
         if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
             continue;

@@ -24,25 +24,25 @@
 #define CM_DYN_MAX_NEEDED 64 /* DT_NEEDED entries remembered per object */
 
 struct cm_dyn {
-    uintptr_t dd_base;       /* load bias */
-    uintptr_t dd_lo, dd_hi;  /* mapped span; every table lies inside */
-    const ElfW(Sym) *dd_symtab;
+    uintptr_t dd_base;      /* load bias */
+    uintptr_t dd_lo, dd_hi; /* mapped span; every table lies inside */
+    const ElfW(Sym) * dd_symtab;
     const char *dd_strtab;
     size_t dd_strsz;
-    size_t dd_nsyms;         /* from DT_HASH nchain or the DT_GNU_HASH chains */
+    size_t dd_nsyms; /* from DT_HASH nchain or the DT_GNU_HASH chains */
     const uint32_t *dd_gnu_hash;
     const uint32_t *dd_hash;
-    const ElfW(Half) *dd_versym;
-    const ElfW(Verneed) *dd_verneed;
+    const ElfW(Half) * dd_versym;
+    const ElfW(Verneed) * dd_verneed;
     size_t dd_verneednum;
-    const ElfW(Verdef) *dd_verdef;
+    const ElfW(Verdef) * dd_verdef;
     size_t dd_verdefnum;
-    const ElfW(Rela) *dd_jmprel;  /* NULL unless DT_PLTREL == DT_RELA */
+    const ElfW(Rela) * dd_jmprel; /* NULL unless DT_PLTREL == DT_RELA */
     size_t dd_njmprel;
-    const ElfW(Rela) *dd_rela;
+    const ElfW(Rela) * dd_rela;
     size_t dd_nrela;
-    const char *dd_runpath;  /* DT_RUNPATH string or NULL */
-    const char *dd_rpath;    /* DT_RPATH string or NULL (ignored by glibc when RUNPATH exists) */
+    const char *dd_runpath; /* DT_RUNPATH string or NULL */
+    const char *dd_rpath;   /* DT_RPATH string or NULL (ignored by glibc when RUNPATH exists) */
     const char *dd_soname;
     const char *dd_needed[CM_DYN_MAX_NEEDED];
     int dd_nneeded;
@@ -50,17 +50,17 @@ struct cm_dyn {
 
 /* A definition found by cm_dyn_lookup(). */
 struct cm_dyndef {
-    const ElfW(Sym) *sym;
+    const ElfW(Sym) * sym;
     size_t index;
-    const char *version;     /* version name from DT_VERDEF, or NULL (unversioned) */
-    bool hidden;             /* non-default version (name@V rather than name@@V) */
+    const char *version; /* version name from DT_VERDEF, or NULL (unversioned) */
+    bool hidden;         /* non-default version (name@V rather than name@@V) */
 };
 
 /*
  * Parse the dynamic section `dyn` of an object with load bias `base` whose PT_LOAD segments span
  * [lo, hi). Returns 0, or -1 with a short reason in *why when a table is missing or out of range.
  */
-int cm_dyn_parse(struct cm_dyn *d, uintptr_t base, const ElfW(Dyn) *dyn, uintptr_t lo,
+int cm_dyn_parse(struct cm_dyn *d, uintptr_t base, const ElfW(Dyn) * dyn, uintptr_t lo,
                  uintptr_t hi, const char **why);
 
 /* Name of symbol `index` ("" when out of range). */
@@ -97,9 +97,9 @@ bool cm_dyn_canonical_plt(const struct cm_dyn *d, const char *name);
 
 /* One GOT relocation (R_X86_64_JUMP_SLOT or R_X86_64_GLOB_DAT). */
 struct cm_dynreloc {
-    uintptr_t slot;          /* absolute address of the GOT slot */
+    uintptr_t slot; /* absolute address of the GOT slot */
     size_t symindex;
-    unsigned type;           /* R_X86_64_JUMP_SLOT or R_X86_64_GLOB_DAT */
+    unsigned type; /* R_X86_64_JUMP_SLOT or R_X86_64_GLOB_DAT */
 };
 
 /* Iterate over the GOT relocations: returns false when exhausted. *pos starts at 0. */

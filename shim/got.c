@@ -47,7 +47,7 @@
 struct binding {
     int target;
     void *original;
-    void *entry;                  /* NULL: bind() declined, slots left alone */
+    void *entry; /* NULL: bind() declined, slots left alone */
     const char *version;
     struct cm_objrec *provider;
 };
@@ -59,7 +59,7 @@ static int ntargets;
 static cm_bind_cb bind_cb;
 static struct binding *bindings;
 static int nbindings, capbindings;
-static int nbound; /* bindings with an entry */
+static int nbound;      /* bindings with an entry */
 static int guard_saved; /* the holder's cm_guard before it took `lock` (protected by `lock`) */
 
 /* The guard is saved and restored rather than counted, because code we call while holding the
@@ -234,7 +234,9 @@ static void *entry_for(int target, const struct cm_resolved *res)
         bindings = v;
         capbindings = cap;
     }
-    struct cm_binding b = {.target = target, .version = res->version, .original = res->addr,
+    struct cm_binding b = {.target = target,
+                           .version = res->version,
+                           .original = res->addr,
                            .provider = &res->provider->or_pub};
     void *entry = bind_cb ? bind_cb(&b) : NULL;
     struct binding *nb = &bindings[nbindings++];
@@ -447,8 +449,7 @@ int cm_hook_describe(FILE *out)
                     continue;
                 const char *v = cm_dyn_symversion(&r->or_dyn, rel.symindex, NULL);
                 fprintf(out, "  imported by %s (%s, version %s)\n", r->or_pub.path,
-                        rel.type == R_X86_64_JUMP_SLOT ? "JUMP_SLOT" : "GLOB_DAT",
-                        v ? v : "none");
+                        rel.type == R_X86_64_JUMP_SLOT ? "JUMP_SLOT" : "GLOB_DAT", v ? v : "none");
             }
         }
         if (!c.found) {

@@ -39,10 +39,10 @@ bool cm_hook_active(void);
 /* ---- resolve.c ---- */
 struct cm_resolved {
     struct cm_objrec *provider;
-    struct cm_dyndef def;        /* the definition in the provider */
-    void *addr;                  /* the implementation (IFUNC resolved), or NULL */
-    const char *version;         /* def's version, or the provider's default version when that
-                                    resolves to the same address (aliases); NULL unversioned */
+    struct cm_dyndef def; /* the definition in the provider */
+    void *addr;           /* the implementation (IFUNC resolved), or NULL */
+    const char *version;  /* def's version, or the provider's default version when that
+                             resolves to the same address (aliases); NULL unversioned */
 };
 
 /* Which implementation does `importer` reach for name@version (version NULL: unversioned)?
@@ -61,8 +61,8 @@ void *cm_resolve_in_group(struct cm_objrec *caller, const char *name, const char
 
 /* If `addr` is the implementation of name@version (NULL: the default) defined in `r`, fill *out
  * as cm_resolve_import would and return 0; else -1. Hook lock held. */
-int cm_resolve_definition(struct cm_objrec *r, const char *name, const char *version,
-                          void *addr, struct cm_resolved *out);
+int cm_resolve_definition(struct cm_objrec *r, const char *name, const char *version, void *addr,
+                          struct cm_resolved *out);
 
 /* Compute root->or_scope (breadth-first over DT_NEEDED, as glibc builds a dlopen search list).
  * Hook lock held. */

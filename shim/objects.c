@@ -41,14 +41,14 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#define MAX_LMIDS 16        /* dlmopen namespaces we can give handles to */
-#define HASH_CHUNK 65536    /* read size when hashing a file */
+#define MAX_LMIDS 16     /* dlmopen namespaces we can give handles to */
+#define HASH_CHUNK 65536 /* read size when hashing a file */
 
 static pthread_mutex_t tab_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct cm_objtab *cur;            /* published snapshot (atomic pointer) */
-static struct cm_objrec *all_records;    /* every record ever made (tab_lock) */
-static unsigned refreshes;               /* completed refreshes (tab_lock) */
-static long lmids[MAX_LMIDS];            /* known non-base namespaces (tab_lock) */
+static struct cm_objtab *cur;         /* published snapshot (atomic pointer) */
+static struct cm_objrec *all_records; /* every record ever made (tab_lock) */
+static unsigned refreshes;            /* completed refreshes (tab_lock) */
+static long lmids[MAX_LMIDS];         /* known non-base namespaces (tab_lock) */
 static int nlmids;
 static char exe_path[PATH_MAX];
 
@@ -58,7 +58,7 @@ struct seen {
     uintptr_t base, lo, hi, dynamic;
     uint8_t id[32];
     uint8_t idlen;
-    const ElfW(Phdr) *phdr;
+    const ElfW(Phdr) * phdr;
     ElfW(Half) phnum;
 };
 
@@ -285,8 +285,10 @@ void cm_objects_note_lmid(long lmid)
     if (!known && nlmids < MAX_LMIDS)
         lmids[nlmids++] = lmid;
     else if (!known)
-        cm_log_once("lmids", "more than %d dlmopen namespaces: objects in the others are not "
-                    "hooked", MAX_LMIDS);
+        cm_log_once("lmids",
+                    "more than %d dlmopen namespaces: objects in the others are not "
+                    "hooked",
+                    MAX_LMIDS);
     pthread_mutex_unlock(&tab_lock);
 }
 
@@ -358,8 +360,10 @@ static struct cm_objrec *make_record(struct seen *s, bool first, bool initial)
         r->or_pub.id_is_build_id = true;
     } else {
         if (r->or_kind == CM_OBJ_VDSO || hash_file(r->or_pub.path, r->or_pub.id) != 0) {
-            cm_log_once(r->or_pub.path, "%s: no build-id and the file cannot be read; "
-                        "identifying it by its loaded bytes", r->or_pub.path);
+            cm_log_once(r->or_pub.path,
+                        "%s: no build-id and the file cannot be read; "
+                        "identifying it by its loaded bytes",
+                        r->or_pub.path);
             hash_memory(s, r->or_pub.id);
         }
         r->or_pub.idlen = 16;

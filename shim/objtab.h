@@ -27,39 +27,39 @@
 
 enum cm_objkind {
     CM_OBJ_NORMAL = 0,
-    CM_OBJ_MAIN,  /* the executable */
-    CM_OBJ_VDSO,  /* never parsed, never patched */
-    CM_OBJ_LDSO,  /* the dynamic loader: never parsed, never patched */
-    CM_OBJ_SELF,  /* the object holding this code (libcloudm.so, or a test harness) */
+    CM_OBJ_MAIN, /* the executable */
+    CM_OBJ_VDSO, /* never parsed, never patched */
+    CM_OBJ_LDSO, /* the dynamic loader: never parsed, never patched */
+    CM_OBJ_SELF, /* the object holding this code (libcloudm.so, or a test harness) */
 };
 
 struct cm_objrec {
-    struct cm_object or_pub;       /* must stay first: cm_object pointers are records */
-    char *or_lname;                /* name the loader knows it by ("" for the executable) */
-    uintptr_t or_dynamic;          /* runtime address of PT_DYNAMIC (identity with the base) */
-    int or_kind;                   /* enum cm_objkind */
-    bool or_dyn_ok;                /* or_dyn parsed and validated */
+    struct cm_object or_pub; /* must stay first: cm_object pointers are records */
+    char *or_lname;          /* name the loader knows it by ("" for the executable) */
+    uintptr_t or_dynamic;    /* runtime address of PT_DYNAMIC (identity with the base) */
+    int or_kind;             /* enum cm_objkind */
+    bool or_dyn_ok;          /* or_dyn parsed and validated */
     struct cm_dyn or_dyn;
-    long or_lmid;                  /* link-map namespace (0 = the base namespace) */
-    unsigned or_order;             /* position in link-map order at the last refresh */
-    bool or_live;                  /* present at the last refresh */
-    bool or_grouped;               /* or_root has been decided */
-    struct cm_objrec *or_root;     /* NULL: in its namespace's global scope; else the root of the
-                                      RTLD_LOCAL dlopen that loaded it */
-    struct cm_objrec **or_scope;   /* roots only: their local search list (BFS over DT_NEEDED) */
+    long or_lmid;                /* link-map namespace (0 = the base namespace) */
+    unsigned or_order;           /* position in link-map order at the last refresh */
+    bool or_live;                /* present at the last refresh */
+    bool or_grouped;             /* or_root has been decided */
+    struct cm_objrec *or_root;   /* NULL: in its namespace's global scope; else the root of the
+                                    RTLD_LOCAL dlopen that loaded it */
+    struct cm_objrec **or_scope; /* roots only: their local search list (BFS over DT_NEEDED) */
     int or_nscope;
-    bool or_hooked;                /* its GOT has been processed */
-    bool or_pinned;                /* we hold a dlopen reference forever (initial objects and
-                                      providers of bound targets): never unloaded */
-    struct cm_objrec *or_next;     /* every record ever created */
+    bool or_hooked;            /* its GOT has been processed */
+    bool or_pinned;            /* we hold a dlopen reference forever (initial objects and
+                                  providers of bound targets): never unloaded */
+    struct cm_objrec *or_next; /* every record ever created */
 };
 
 /* An immutable snapshot of the live objects. */
 struct cm_objtab {
     size_t ot_n;
-    struct cm_objrec **ot_order;   /* link-map order (dl_iterate_phdr order) */
-    struct cm_objrec **ot_bylo;    /* sorted by or_pub.lo, for cm_object_at() */
-    struct cm_objtab *ot_retired;  /* older snapshots, kept until exit */
+    struct cm_objrec **ot_order;  /* link-map order (dl_iterate_phdr order) */
+    struct cm_objrec **ot_bylo;   /* sorted by or_pub.lo, for cm_object_at() */
+    struct cm_objtab *ot_retired; /* older snapshots, kept until exit */
 };
 
 /* The current snapshot (never NULL after the first refresh; acquire load). */

@@ -127,8 +127,8 @@ int cm_resolve_import(struct cm_objrec *importer, const char *name, const char *
     return 0;
 }
 
-int cm_resolve_definition(struct cm_objrec *r, const char *name, const char *version,
-                          void *addr, struct cm_resolved *out)
+int cm_resolve_definition(struct cm_objrec *r, const char *name, const char *version, void *addr,
+                          struct cm_resolved *out)
 {
     memset(out, 0, sizeof(*out));
     struct cm_dyndef def;

@@ -45,42 +45,42 @@ static int nireps, ndreps;
 typedef long (*ifn)(long, long, long, long, long, long);
 typedef double (*dfn)(double);
 
-#define IREP(i)                                                                                \
-    static long irep##i(long a, long b, long c, long d, long e, long f)                        \
-    {                                                                                          \
-        __atomic_add_fetch(&ireps[i].calls, 1, __ATOMIC_RELAXED);                              \
-        return ((ifn)ireps[i].orig)(a, b, c, d, e, f);                                         \
+#define IREP(i)                                                                                    \
+    static long irep##i(long a, long b, long c, long d, long e, long f)                            \
+    {                                                                                              \
+        __atomic_add_fetch(&ireps[i].calls, 1, __ATOMIC_RELAXED);                                  \
+        return ((ifn)ireps[i].orig)(a, b, c, d, e, f);                                             \
     }
-#define DREP(i)                                                                                \
-    static double drep##i(double x)                                                            \
-    {                                                                                          \
-        __atomic_add_fetch(&dreps[i].calls, 1, __ATOMIC_RELAXED);                              \
-        return ((dfn)dreps[i].orig)(x);                                                        \
+#define DREP(i)                                                                                    \
+    static double drep##i(double x)                                                                \
+    {                                                                                              \
+        __atomic_add_fetch(&dreps[i].calls, 1, __ATOMIC_RELAXED);                                  \
+        return ((dfn)dreps[i].orig)(x);                                                            \
     }
-IREP(0) IREP(1) IREP(2) IREP(3) IREP(4) IREP(5) IREP(6) IREP(7)
-IREP(8) IREP(9) IREP(10) IREP(11) IREP(12) IREP(13) IREP(14) IREP(15)
-IREP(16) IREP(17) IREP(18) IREP(19) IREP(20) IREP(21) IREP(22) IREP(23)
-IREP(24) IREP(25) IREP(26) IREP(27) IREP(28) IREP(29) IREP(30) IREP(31)
-DREP(0) DREP(1) DREP(2) DREP(3) DREP(4) DREP(5) DREP(6) DREP(7)
-DREP(8) DREP(9) DREP(10) DREP(11) DREP(12) DREP(13) DREP(14) DREP(15)
-DREP(16) DREP(17) DREP(18) DREP(19) DREP(20) DREP(21) DREP(22) DREP(23)
-DREP(24) DREP(25) DREP(26) DREP(27) DREP(28) DREP(29) DREP(30) DREP(31)
+IREP(0)
+IREP(1) IREP(2) IREP(3) IREP(4) IREP(5) IREP(6) IREP(7) IREP(8) IREP(9) IREP(10) IREP(11) IREP(12)
+    IREP(13) IREP(14) IREP(15) IREP(16) IREP(17) IREP(18) IREP(19) IREP(20) IREP(21) IREP(22)
+        IREP(23) IREP(24) IREP(25) IREP(26) IREP(27) IREP(28) IREP(29) IREP(30) IREP(31) DREP(0)
+            DREP(1) DREP(2) DREP(3) DREP(4) DREP(5) DREP(6) DREP(7) DREP(8) DREP(9) DREP(10)
+                DREP(11) DREP(12) DREP(13) DREP(14) DREP(15) DREP(16) DREP(17) DREP(18) DREP(19)
+                    DREP(20) DREP(21) DREP(22) DREP(23) DREP(24) DREP(25) DREP(26) DREP(27) DREP(28)
+                        DREP(29) DREP(30) DREP(31)
 
-static void *const ientries[NREP] = {
-    (void *)irep0,  (void *)irep1,  (void *)irep2,  (void *)irep3,  (void *)irep4,
-    (void *)irep5,  (void *)irep6,  (void *)irep7,  (void *)irep8,  (void *)irep9,
-    (void *)irep10, (void *)irep11, (void *)irep12, (void *)irep13, (void *)irep14,
-    (void *)irep15, (void *)irep16, (void *)irep17, (void *)irep18, (void *)irep19,
-    (void *)irep20, (void *)irep21, (void *)irep22, (void *)irep23, (void *)irep24,
-    (void *)irep25, (void *)irep26, (void *)irep27, (void *)irep28, (void *)irep29,
-    (void *)irep30, (void *)irep31};
+                            static void *const ientries[NREP] = {
+                                (void *)irep0,  (void *)irep1,  (void *)irep2,  (void *)irep3,
+                                (void *)irep4,  (void *)irep5,  (void *)irep6,  (void *)irep7,
+                                (void *)irep8,  (void *)irep9,  (void *)irep10, (void *)irep11,
+                                (void *)irep12, (void *)irep13, (void *)irep14, (void *)irep15,
+                                (void *)irep16, (void *)irep17, (void *)irep18, (void *)irep19,
+                                (void *)irep20, (void *)irep21, (void *)irep22, (void *)irep23,
+                                (void *)irep24, (void *)irep25, (void *)irep26, (void *)irep27,
+                                (void *)irep28, (void *)irep29, (void *)irep30, (void *)irep31};
 static void *const dentries[NREP] = {
-    (void *)drep0,  (void *)drep1,  (void *)drep2,  (void *)drep3,  (void *)drep4,
-    (void *)drep5,  (void *)drep6,  (void *)drep7,  (void *)drep8,  (void *)drep9,
-    (void *)drep10, (void *)drep11, (void *)drep12, (void *)drep13, (void *)drep14,
-    (void *)drep15, (void *)drep16, (void *)drep17, (void *)drep18, (void *)drep19,
-    (void *)drep20, (void *)drep21, (void *)drep22, (void *)drep23, (void *)drep24,
-    (void *)drep25, (void *)drep26, (void *)drep27, (void *)drep28, (void *)drep29,
+    (void *)drep0,  (void *)drep1,  (void *)drep2,  (void *)drep3,  (void *)drep4,  (void *)drep5,
+    (void *)drep6,  (void *)drep7,  (void *)drep8,  (void *)drep9,  (void *)drep10, (void *)drep11,
+    (void *)drep12, (void *)drep13, (void *)drep14, (void *)drep15, (void *)drep16, (void *)drep17,
+    (void *)drep18, (void *)drep19, (void *)drep20, (void *)drep21, (void *)drep22, (void *)drep23,
+    (void *)drep24, (void *)drep25, (void *)drep26, (void *)drep27, (void *)drep28, (void *)drep29,
     (void *)drep30, (void *)drep31};
 
 static void *bind(const struct cm_binding *b)
