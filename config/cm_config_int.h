@@ -15,8 +15,8 @@
 
 #include "cm_config.h"
 
-#define CM_SRC_SEGS 16     /* lines one value may span (first line + continuation lines) */
-#define CM_MSG_MAX 1536    /* one formatted message, truncated beyond */
+#define CM_SRC_SEGS 16      /* lines one value may span (first line + continuation lines) */
+#define CM_MSG_MAX 1536     /* one formatted message, truncated beyond */
 #define CM_SIG_SRC_MAX 4096 /* characters of signature text accepted before normalization */
 
 /* Where messages go, and how many of each kind went there. */
@@ -53,8 +53,8 @@ struct cm_ini_section {
 
 /* One complete `KEY = VALUE`, its continuation lines joined with single spaces. */
 struct cm_ini_key {
-    const char *name; /* NUL-terminated */
-    int line, col;    /* position of the name */
+    const char *name;  /* NUL-terminated */
+    int line, col;     /* position of the name */
     const char *value; /* NUL-terminated, `vlen` bytes */
     size_t vlen;
     const struct cm_srcmap *map; /* positions of the value's bytes */
@@ -106,6 +106,13 @@ int cm_expr_compile(const char *text, size_t len, size_t base, const struct cm_s
  * only the parentheses the evaluation order needs). Returns the length, or -1 if it does not fit.
  */
 int cm_expr_render(const struct cm_expr *e, char *buf, size_t bufsz);
+
+/* sig_layout.c: fill abi_class/abi_reg/abi_stack and nstack of a parsed signature. */
+void cm_sig_place(struct cm_signature *s);
+/* sig_layout.c: fill nrestore/restore_order (sizes must be compiled). */
+void cm_sig_restore_order(struct cm_signature *s);
+/* sig_layout.c: write s->normalized; -1 if it does not fit in CM_SIG_TEXT_MAX. */
+int cm_sig_normalize(struct cm_signature *s);
 
 /* cm_signature_parse over text[0..len) with positions mapped by `m`. */
 int cm_signature_parse_map(const char *text, size_t len, struct cm_signature *sig,

@@ -25,8 +25,19 @@
 enum sect { SEC_NONE, SEC_CACHE, SEC_FUNCTION, SEC_BAD };
 
 enum key_id {
-    K_MODE, K_NAMESPACE, K_MEMORY_SIZE, K_REPORT, K_STRICT,                      /* [cache] */
-    K_SIGNATURE, K_OBJECT, K_FMODE, K_SALT, K_READS, K_WRITES, K_ERRNO, K_MIN_TIME, /* [function] */
+    K_MODE,
+    K_NAMESPACE,
+    K_MEMORY_SIZE,
+    K_REPORT,
+    K_STRICT, /* [cache] */
+    K_SIGNATURE,
+    K_OBJECT,
+    K_FMODE,
+    K_SALT,
+    K_READS,
+    K_WRITES,
+    K_ERRNO,
+    K_MIN_TIME, /* [function] */
     K_COUNT,
 };
 
@@ -51,14 +62,14 @@ struct parse {
     struct cm_diag_sink d;
     const char *file;
     enum sect sec;
-    int sec_line, sec_col;  /* header position (col of '[') */
-    int sec_nerrors;        /* d.nerrors when the section began */
-    int key_line[K_COUNT];  /* line of each key in the current section, 0 = not seen */
-    int cache_line;         /* line of [cache], 0 = none yet */
-    int sig_rc;             /* cm_signature_parse result, or -2 when no signature was parsed */
-    bool sig_typo;          /* an unknown key was reported as a misspelt `signature` */
-    struct cm_function fn;  /* the [function] section being read */
-    struct seen_fn *seen;   /* every [function] section so far, for duplicates */
+    int sec_line, sec_col; /* header position (col of '[') */
+    int sec_nerrors;       /* d.nerrors when the section began */
+    int key_line[K_COUNT]; /* line of each key in the current section, 0 = not seen */
+    int cache_line;        /* line of [cache], 0 = none yet */
+    int sig_rc;            /* cm_signature_parse result, or -2 when no signature was parsed */
+    bool sig_typo;         /* an unknown key was reported as a misspelt `signature` */
+    struct cm_function fn; /* the [function] section being read */
+    struct seen_fn *seen;  /* every [function] section so far, for duplicates */
     int nseen, capfn;
     bool oom;
 };
@@ -273,8 +284,10 @@ static void set_mode(struct parse *p, const struct cm_ini_key *k, enum cm_mode *
     if (best != NULL)
         VERR(p, k, 0, "invalid mode '%.*s' (did you mean '%s'?)", quote_len(k), k->value, best);
     else
-        VERR(p, k, 0, "invalid mode '%.*s' (expected readwrite, readonly, writeonly, off or "
-                      "profile)", quote_len(k), k->value);
+        VERR(p, k, 0,
+             "invalid mode '%.*s' (expected readwrite, readonly, writeonly, off or "
+             "profile)",
+             quote_len(k), k->value);
 }
 
 static void set_bool(struct parse *p, const struct cm_ini_key *k, bool *out)
@@ -295,9 +308,12 @@ static void set_namespace(struct parse *p, const struct cm_ini_key *k)
             break;
     }
     if (k->vlen == 0 || i < k->vlen || k->vlen > 64) {
-        VERR(p, k, i < k->vlen ? i : k->vlen > 64 ? 64 : 0,
-             "invalid namespace '%.*s' (1 to 64 characters from A-Z a-z 0-9 . _ -)",
-             quote_len(k), k->value);
+        VERR(p, k,
+             i < k->vlen    ? i
+             : k->vlen > 64 ? 64
+                            : 0,
+             "invalid namespace '%.*s' (1 to 64 characters from A-Z a-z 0-9 . _ -)", quote_len(k),
+             k->value);
         return;
     }
     memcpy(p->cfg->ns, k->value, k->vlen + 1);
@@ -308,8 +324,10 @@ static void set_memory_size(struct parse *p, const struct cm_ini_key *k)
     uint64_t v;
 
     if (cm_parse_size(k->value, &v) < 0) {
-        VERR(p, k, 0, "invalid size '%.*s' for 'memory_size' (expected a number with an optional "
-                      "K, M, G or T suffix)", quote_len(k), k->value);
+        VERR(p, k, 0,
+             "invalid size '%.*s' for 'memory_size' (expected a number with an optional "
+             "K, M, G or T suffix)",
+             quote_len(k), k->value);
         return;
     }
     if (v < MEMORY_SIZE_MIN || v > MEMORY_SIZE_MAX) {
@@ -322,8 +340,10 @@ static void set_memory_size(struct parse *p, const struct cm_ini_key *k)
 static void set_min_time(struct parse *p, const struct cm_ini_key *k)
 {
     if (cm_parse_time(k->value, &p->fn.min_time_ns) < 0)
-        VERR(p, k, 0, "invalid time '%.*s' for 'min_time' (expected a number with an optional "
-                      "us, ms, s, m, h or d suffix)", quote_len(k), k->value);
+        VERR(p, k, 0,
+             "invalid time '%.*s' for 'min_time' (expected a number with an optional "
+             "us, ms, s, m, h or d suffix)",
+             quote_len(k), k->value);
 }
 
 /* `NAME:SIZE, NAME:SIZE` for reads and writes. */
@@ -494,20 +514,47 @@ static void on_key(void *u, const struct cm_ini_key *k)
         return;
     }
     switch ((enum key_id)id) {
-    case K_MODE: set_mode(p, k, &p->cfg->mode); break;
-    case K_NAMESPACE: set_namespace(p, k); break;
-    case K_MEMORY_SIZE: set_memory_size(p, k); break;
-    case K_REPORT: copy_value(p, k, p->cfg->report, sizeof(p->cfg->report)); break;
-    case K_STRICT: set_bool(p, k, &p->cfg->strict); break;
-    case K_SIGNATURE: set_signature(p, k); break;
-    case K_OBJECT: copy_value(p, k, p->fn.object, sizeof(p->fn.object)); break;
-    case K_FMODE: set_mode(p, k, &p->fn.mode); break;
-    case K_SALT: copy_value(p, k, p->fn.salt, sizeof(p->fn.salt)); break;
-    case K_READS: set_globals(p, k, p->fn.reads, &p->fn.nreads); break;
-    case K_WRITES: set_globals(p, k, p->fn.writes, &p->fn.nwrites); break;
-    case K_ERRNO: set_bool(p, k, &p->fn.save_errno); break;
-    case K_MIN_TIME: set_min_time(p, k); break;
-    default: break;
+    case K_MODE:
+        set_mode(p, k, &p->cfg->mode);
+        break;
+    case K_NAMESPACE:
+        set_namespace(p, k);
+        break;
+    case K_MEMORY_SIZE:
+        set_memory_size(p, k);
+        break;
+    case K_REPORT:
+        copy_value(p, k, p->cfg->report, sizeof(p->cfg->report));
+        break;
+    case K_STRICT:
+        set_bool(p, k, &p->cfg->strict);
+        break;
+    case K_SIGNATURE:
+        set_signature(p, k);
+        break;
+    case K_OBJECT:
+        copy_value(p, k, p->fn.object, sizeof(p->fn.object));
+        break;
+    case K_FMODE:
+        set_mode(p, k, &p->fn.mode);
+        break;
+    case K_SALT:
+        copy_value(p, k, p->fn.salt, sizeof(p->fn.salt));
+        break;
+    case K_READS:
+        set_globals(p, k, p->fn.reads, &p->fn.nreads);
+        break;
+    case K_WRITES:
+        set_globals(p, k, p->fn.writes, &p->fn.nwrites);
+        break;
+    case K_ERRNO:
+        set_bool(p, k, &p->fn.save_errno);
+        break;
+    case K_MIN_TIME:
+        set_min_time(p, k);
+        break;
+    default:
+        break;
     }
 }
 

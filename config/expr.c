@@ -69,13 +69,27 @@ static void next(struct lexer *lx)
     } else {
         lx->pos++;
         switch (c) {
-        case '+': lx->tok = T_PLUS; break;
-        case '-': lx->tok = T_MINUS; break;
-        case '*': lx->tok = T_STAR; break;
-        case '/': lx->tok = T_SLASH; break;
-        case '(': lx->tok = T_LPAREN; break;
-        case ')': lx->tok = T_RPAREN; break;
-        default: lx->tok = T_BAD; break;
+        case '+':
+            lx->tok = T_PLUS;
+            break;
+        case '-':
+            lx->tok = T_MINUS;
+            break;
+        case '*':
+            lx->tok = T_STAR;
+            break;
+        case '/':
+            lx->tok = T_SLASH;
+            break;
+        case '(':
+            lx->tok = T_LPAREN;
+            break;
+        case ')':
+            lx->tok = T_RPAREN;
+            break;
+        default:
+            lx->tok = T_BAD;
+            break;
         }
     }
     lx->tlen = lx->pos - lx->tstart;
@@ -120,8 +134,7 @@ static int lookup_param(const struct lexer *lx)
     int p;
 
     for (p = 0; p < lx->sig->nparams; p++) {
-        if (strlen(lx->sig->params[p].name) == len &&
-            memcmp(lx->sig->params[p].name, s, len) == 0)
+        if (strlen(lx->sig->params[p].name) == len && memcmp(lx->sig->params[p].name, s, len) == 0)
             return p;
     }
     if (len > 3 && memcmp(s, "arg", 3) == 0 && s[3] != '0') {
@@ -357,10 +370,13 @@ static int prec(uint8_t op)
 {
     switch (op) {
     case CM_OP_ADD:
-    case CM_OP_SUB: return 1;
+    case CM_OP_SUB:
+        return 1;
     case CM_OP_MUL:
-    case CM_OP_DIV: return 2;
-    default: return 3;
+    case CM_OP_DIV:
+        return 2;
+    default:
+        return 3;
     }
 }
 
@@ -496,11 +512,29 @@ int cm_expr_eval(const struct cm_expr *e, const uint64_t *args, int64_t retval, 
             if (p == NULL)
                 return -1;
             switch (op->width) {
-            case 1: { uint8_t x; memcpy(&x, p, 1); v = x; break; }
-            case 2: { uint16_t x; memcpy(&x, p, 2); v = x; break; }
-            case 4: { uint32_t x; memcpy(&x, p, 4); v = x; break; }
-            case 8: memcpy(&v, p, 8); break;
-            default: return -1;
+            case 1: {
+                uint8_t x;
+                memcpy(&x, p, 1);
+                v = x;
+                break;
+            }
+            case 2: {
+                uint16_t x;
+                memcpy(&x, p, 2);
+                v = x;
+                break;
+            }
+            case 4: {
+                uint32_t x;
+                memcpy(&x, p, 4);
+                v = x;
+                break;
+            }
+            case 8:
+                memcpy(&v, p, 8);
+                break;
+            default:
+                return -1;
             }
             if (v > INT64_MAX)
                 return -1;

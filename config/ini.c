@@ -39,17 +39,17 @@ struct ini_run {
     int lineno;
     const char *raw; /* current line, without its '\n' */
     size_t rawlen;
-    int bom;         /* bytes of UTF-8 BOM before column 1 (line 1 only) */
+    int bom; /* bytes of UTF-8 BOM before column 1 (line 1 only) */
     enum line_kind kind;
     size_t name_at, name_len, value_at, value_len; /* L_KEY / L_CONT, offsets in raw */
-    bool prev_name;  /* mirror of inih: a key was given to inih since the last section */
+    bool prev_name;      /* mirror of inih: a key was given to inih since the last section */
     bool expect_handler; /* the current line must produce exactly one handler call */
 
-    bool pending;    /* a key whose value may still continue */
-    bool broken;     /* its value had an error already reported */
+    bool pending; /* a key whose value may still continue */
+    bool broken;  /* its value had an error already reported */
     char pname[CM_NAME_MAX];
     int pline, pcol;
-    char *val;       /* CM_INI_VALUE_MAX bytes */
+    char *val; /* CM_INI_VALUE_MAX bytes */
     size_t vlen;
     struct cm_srcmap map;
 };

@@ -5,6 +5,7 @@
  * checks parameter names, compiles the size expressions (through expr.c), places every parameter
  * in its x86-64 System V register or stack slot, computes the order in which outputs are
  * restored, and writes the normalized text that identifies the signature in cache keys.
+ * (Placement, restore order and normalized text are computed by sig_layout.c.)
  * Functions that cannot be memoized (variadic, struct/union by value, long double, vectors,
  * _Complex, __int128) are parsed to the end and then reported with one warning.
  *
@@ -18,8 +19,18 @@
 #include "cm_config_int.h"
 
 enum stok {
-    S_END, S_IDENT, S_NUM, S_LPAREN, S_RPAREN, S_LBRACK, S_RBRACK, S_COMMA, S_COLON, S_ELLIPSIS,
-    S_STAR, S_BAD,
+    S_END,
+    S_IDENT,
+    S_NUM,
+    S_LPAREN,
+    S_RPAREN,
+    S_LBRACK,
+    S_RBRACK,
+    S_COMMA,
+    S_COLON,
+    S_ELLIPSIS,
+    S_STAR,
+    S_BAD,
 };
 
 struct sparser {
@@ -33,9 +44,9 @@ struct sparser {
     size_t expr_off[CM_MAX_PARAMS]; /* SIZE text of in/out/inout parameters */
     size_t expr_len[CM_MAX_PARAMS];
     size_t name_off[CM_MAX_PARAMS]; /* where each parameter's name (or type, unnamed) starts */
-    char ret_ref_name[CM_NAME_MAX];  /* NAME of a ptr(NAME) return ... */
-    size_t ret_ref_off;              /* ... and its offset */
-    const char *skip_why;            /* first reason the function cannot be memoized */
+    char ret_ref_name[CM_NAME_MAX]; /* NAME of a ptr(NAME) return ... */
+    size_t ret_ref_off;             /* ... and its offset */
+    const char *skip_why;           /* first reason the function cannot be memoized */
     char skip_detail[CM_NAME_MAX];
 };
 
@@ -74,14 +85,30 @@ static void next(struct sparser *p)
     } else {
         p->pos++;
         switch (c) {
-        case '(': p->tok = S_LPAREN; break;
-        case ')': p->tok = S_RPAREN; break;
-        case '[': p->tok = S_LBRACK; break;
-        case ']': p->tok = S_RBRACK; break;
-        case ',': p->tok = S_COMMA; break;
-        case ':': p->tok = S_COLON; break;
-        case '*': p->tok = S_STAR; break;
-        default: p->tok = S_BAD; break;
+        case '(':
+            p->tok = S_LPAREN;
+            break;
+        case ')':
+            p->tok = S_RPAREN;
+            break;
+        case '[':
+            p->tok = S_LBRACK;
+            break;
+        case ']':
+            p->tok = S_RBRACK;
+            break;
+        case ',':
+            p->tok = S_COMMA;
+            break;
+        case ':':
+            p->tok = S_COLON;
+            break;
+        case '*':
+            p->tok = S_STAR;
+            break;
+        default:
+            p->tok = S_BAD;
+            break;
         }
     }
     p->tl = p->pos - p->ts;
@@ -163,13 +190,24 @@ static const struct scalar scalars[] = {
 #define NSCALARS (sizeof(scalars) / sizeof(scalars[0]))
 
 /* Words of C's multi-word type specifiers ("unsigned long long", "long double", ...). */
-enum cword { CW_SIGNED, CW_UNSIGNED, CW_CHAR, CW_SHORT, CW_INT, CW_LONG, CW_FLOAT, CW_DOUBLE,
-             CW_COMPLEX, CW_INT128, CW_N };
-static const char *const cwords[CW_N] = {"signed", "unsigned", "char",    "short",   "int",
+enum cword {
+    CW_SIGNED,
+    CW_UNSIGNED,
+    CW_CHAR,
+    CW_SHORT,
+    CW_INT,
+    CW_LONG,
+    CW_FLOAT,
+    CW_DOUBLE,
+    CW_COMPLEX,
+    CW_INT128,
+    CW_N
+};
+static const char *const cwords[CW_N] = {"signed", "unsigned", "char",   "short",    "int",
                                          "long",   "float",    "double", "_Complex", "__int128"};
 
-static const char *const other_types[] = {"void", "str",    "mstr", "ptr",   "handle", "ignore",
-                                          "in",   "out",    "inout", "struct", "union", "enum"};
+static const char *const other_types[] = {"void", "str", "mstr",  "ptr",    "handle", "ignore",
+                                          "in",   "out", "inout", "struct", "union",  "enum"};
 
 static int cword_of(const struct sparser *p)
 {
@@ -347,8 +385,9 @@ static int parse_type(struct sparser *p, struct cm_param *prm, int idx)
     }
     if (is_word(p, "void")) {
         if (!ret)
-            return err_at(p, p->ts, "'void' is not a parameter type (write '(void)' for no "
-                                    "parameters)");
+            return err_at(p, p->ts,
+                          "'void' is not a parameter type (write '(void)' for no "
+                          "parameters)");
         prm->kind = CM_K_VOID;
         next(p);
         return 0;
@@ -358,8 +397,7 @@ static int parse_type(struct sparser *p, struct cm_param *prm, int idx)
         prm->size = 8;
         if (ret && prm->kind == CM_K_PTR) {
             prm->kind = CM_K_RETPTR;
-            return parse_paren_name(p, p->ret_ref_name, NULL, "a parameter name",
-                                    &p->ret_ref_off);
+            return parse_paren_name(p, p->ret_ref_name, NULL, "a parameter name", &p->ret_ref_off);
         }
         if (ret && prm->kind == CM_K_IGNORE)
             return err_at(p, at, "'ignore' is not a return type");
@@ -368,8 +406,9 @@ static int parse_type(struct sparser *p, struct cm_param *prm, int idx)
     }
     if (is_word(p, "mstr")) {
         if (!ret)
-            return err_at(p, p->ts, "'mstr' is only a return type (use 'str' for a string "
-                                    "parameter)");
+            return err_at(p, p->ts,
+                          "'mstr' is only a return type (use 'str' for a string "
+                          "parameter)");
         prm->kind = CM_K_MSTR;
         prm->size = 8;
         next(p);
@@ -386,8 +425,10 @@ static int parse_type(struct sparser *p, struct cm_param *prm, int idx)
         const char *rb;
 
         if (ret)
-            return err_at(p, at, "'%.*s' is not a return type (use 'ptr(NAME)' for a pointer "
-                                 "into a parameter's buffer)", (int)p->tl, p->text + p->ts);
+            return err_at(p, at,
+                          "'%.*s' is not a return type (use 'ptr(NAME)' for a pointer "
+                          "into a parameter's buffer)",
+                          (int)p->tl, p->text + p->ts);
         prm->kind = is_word(p, "in") ? CM_K_IN : is_word(p, "out") ? CM_K_OUT : CM_K_INOUT;
         prm->size = 8;
         next(p);
@@ -451,9 +492,10 @@ static int parse_param(struct sparser *p, int idx)
     if (parse_type(p, prm, idx) < 0)
         return -1;
     if (p->tok == S_STAR)
-        return err_at(p, p->ts, "C pointer syntax '*' is not part of the signature language "
-                                "(write str, in[SIZE], out[SIZE], inout[SIZE], ptr or "
-                                "handle(FUNC))");
+        return err_at(p, p->ts,
+                      "C pointer syntax '*' is not part of the signature language "
+                      "(write str, in[SIZE], out[SIZE], inout[SIZE], ptr or "
+                      "handle(FUNC))");
     p->name_off[idx] = prm->col - 1u;
     if (p->tok == S_IDENT) {
         p->name_off[idx] = p->ts;
@@ -481,8 +523,7 @@ static int check_names(struct sparser *p)
         if (strcmp(nm, "retval") == 0)
             return err_at(p, off, "parameter name 'retval' is reserved");
         if (strncmp(nm, "arg", 3) == 0 && nm[3] >= '0' && nm[3] <= '9' && strcmp(nm, own) != 0)
-            return err_at(p, off, "parameter name '%s' is reserved (argN names parameter N)",
-                          nm);
+            return err_at(p, off, "parameter name '%s' is reserved (argN names parameter N)", nm);
         for (j = 0; j < i; j++) {
             if (strcmp(s->params[j].name, nm) == 0)
                 return err_at(p, off, "duplicate parameter name '%s'", nm);
@@ -552,142 +593,6 @@ static int compile_sizes(struct sparser *p)
     return 0;
 }
 
-static void place(struct cm_signature *s)
-{
-    int ngpr = 0, nsse = 0, nstack = 0, i;
-
-    for (i = 0; i < s->nparams; i++) {
-        struct cm_param *prm = &s->params[i];
-        const bool sse = prm->kind == CM_K_FLOAT;
-
-        prm->abi_class = sse ? CM_ABI_SSE : CM_ABI_INT;
-        if (sse && nsse < 8) {
-            prm->abi_reg = (int8_t)nsse++;
-        } else if (!sse && ngpr < 6) {
-            prm->abi_reg = (int8_t)ngpr++;
-        } else {
-            prm->abi_reg = -1;
-            prm->abi_stack = (uint8_t)nstack++;
-        }
-    }
-    s->nstack = (uint8_t)nstack;
-}
-
-static void restore_order(struct cm_signature *s)
-{
-    bool derefd[CM_MAX_PARAMS] = {false};
-    int i, k, pass;
-
-    for (i = 0; i < s->nparams; i++) {
-        const struct cm_expr *e = &s->params[i].size_expr;
-
-        if (s->params[i].kind != CM_K_OUT && s->params[i].kind != CM_K_INOUT)
-            continue;
-        for (k = 0; k < e->n; k++) {
-            if (e->ops[k].op == CM_OP_DEREF && e->ops[k].arg != i)
-                derefd[e->ops[k].arg] = true;
-        }
-    }
-    s->nrestore = 0;
-    for (pass = 0; pass < 2; pass++) {
-        for (i = 0; i < s->nparams; i++) {
-            if ((s->params[i].kind == CM_K_OUT || s->params[i].kind == CM_K_INOUT) &&
-                derefd[i] == (pass == 0))
-                s->restore_order[s->nrestore++] = (uint8_t)i;
-        }
-    }
-}
-
-/* ---- normalized text ---------------------------------------------------------------------- */
-
-struct tbuf {
-    char *buf;
-    size_t size, len;
-    int overflow;
-};
-
-static void tput(struct tbuf *t, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (t->len + n >= t->size) {
-        t->overflow = 1;
-        return;
-    }
-    memcpy(t->buf + t->len, s, n + 1);
-    t->len += n;
-}
-
-static void type_text(const struct cm_param *prm, struct tbuf *t)
-{
-    static const char *const bufkind[] = {[CM_K_IN] = "in[", [CM_K_OUT] = "out[",
-                                          [CM_K_INOUT] = "inout["};
-    char tmp[CM_NAME_MAX + 16];
-
-    switch (prm->kind) {
-    case CM_K_VOID: tput(t, "void"); return;
-    case CM_K_INT:
-        snprintf(tmp, sizeof(tmp), "%c%d", prm->is_signed ? 'i' : 'u', prm->size * 8);
-        tput(t, tmp);
-        return;
-    case CM_K_FLOAT:
-        snprintf(tmp, sizeof(tmp), "f%d", prm->size * 8);
-        tput(t, tmp);
-        return;
-    case CM_K_STR: tput(t, "str"); return;
-    case CM_K_MSTR: tput(t, "mstr"); return;
-    case CM_K_PTR: tput(t, "ptr"); return;
-    case CM_K_IGNORE: tput(t, "ignore"); return;
-    case CM_K_RETPTR:
-        snprintf(tmp, sizeof(tmp), "ptr(arg%d)", prm->ret_ref + 1);
-        tput(t, tmp);
-        return;
-    case CM_K_HANDLE:
-        snprintf(tmp, sizeof(tmp), "handle(%s%s)", prm->handle_fn, prm->handle_str ? ":str" : "");
-        tput(t, tmp);
-        return;
-    case CM_K_IN:
-    case CM_K_OUT:
-    case CM_K_INOUT: {
-        char expr[CM_SIG_TEXT_MAX];
-
-        tput(t, bufkind[prm->kind]);
-        if (cm_expr_render(&prm->size_expr, expr, sizeof(expr)) < 0)
-            t->overflow = 1;
-        else
-            tput(t, expr);
-        tput(t, "]");
-        return;
-    }
-    default: t->overflow = 1; return;
-    }
-}
-
-static int normalize(struct sparser *p)
-{
-    struct cm_signature *s = p->sig;
-    struct tbuf t = {s->normalized, sizeof(s->normalized), 0, 0};
-    int i;
-
-    s->normalized[0] = '\0';
-    type_text(&s->ret, &t);
-    tput(&t, " ");
-    tput(&t, s->name);
-    tput(&t, "(");
-    if (s->nparams == 0)
-        tput(&t, "void");
-    for (i = 0; i < s->nparams; i++) {
-        if (i > 0)
-            tput(&t, ", ");
-        type_text(&s->params[i], &t);
-    }
-    tput(&t, ")");
-    if (t.overflow)
-        return err_at(p, 0, "signature too long (its normalized form exceeds %d characters)",
-                      CM_SIG_TEXT_MAX - 1);
-    return 0;
-}
-
 /* ---- entry points ------------------------------------------------------------------------- */
 
 static int parse_all(struct sparser *p)
@@ -699,8 +604,9 @@ static int parse_all(struct sparser *p)
     if (parse_type(p, &s->ret, -1) < 0)
         return -1;
     if (p->tok == S_STAR)
-        return err_at(p, p->ts, "C pointer syntax '*' is not part of the signature language "
-                                "(a pointer return is str, mstr or ptr(NAME))");
+        return err_at(p, p->ts,
+                      "C pointer syntax '*' is not part of the signature language "
+                      "(a pointer return is str, mstr or ptr(NAME))");
     if (p->tok != S_IDENT)
         return expected(p, "the function name");
     if (take_name(p, s->name, "function name") < 0)
@@ -749,9 +655,12 @@ static int parse_all(struct sparser *p)
         return -1;
     if (compile_sizes(p) < 0)
         return -1;
-    place(s);
-    restore_order(s);
-    return normalize(p);
+    cm_sig_place(s);
+    cm_sig_restore_order(s);
+    if (cm_sig_normalize(s) < 0)
+        return err_at(p, 0, "signature too long (its normalized form exceeds %d characters)",
+                      CM_SIG_TEXT_MAX - 1);
+    return 0;
 }
 
 int cm_signature_parse_map(const char *text, size_t len, struct cm_signature *sig,

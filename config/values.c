@@ -88,8 +88,12 @@ int cm_parse_time(const char *s, uint64_t *out_ns)
         const char *name;
         uint64_t ns;
     } units[] = {
-        {"ns", 1ULL},          {"us", 1000ULL},          {"ms", 1000000ULL},
-        {"s", 1000000000ULL},  {"m", 60000000000ULL},    {"h", 3600000000000ULL},
+        {"ns", 1ULL},
+        {"us", 1000ULL},
+        {"ms", 1000000ULL},
+        {"s", 1000000000ULL},
+        {"m", 60000000000ULL},
+        {"h", 3600000000000ULL},
         {"d", 86400000000000ULL},
     };
     uint64_t whole, frac = 0, frac_div = 1, unit = 1000000000ULL, v, f;
@@ -136,9 +140,9 @@ int cm_parse_time(const char *s, uint64_t *out_ns)
 }
 
 static const char *const mode_names[] = {
-    [CM_MODE_UNSET] = "unset",         [CM_MODE_READWRITE] = "readwrite",
-    [CM_MODE_READONLY] = "readonly",   [CM_MODE_WRITEONLY] = "writeonly",
-    [CM_MODE_OFF] = "off",             [CM_MODE_PROFILE] = "profile",
+    [CM_MODE_UNSET] = "unset",       [CM_MODE_READWRITE] = "readwrite",
+    [CM_MODE_READONLY] = "readonly", [CM_MODE_WRITEONLY] = "writeonly",
+    [CM_MODE_OFF] = "off",           [CM_MODE_PROFILE] = "profile",
 };
 
 int cm_parse_mode(const char *s, enum cm_mode *out)
@@ -287,8 +291,8 @@ const char *cm_did_you_mean(const char *word, size_t len, const char *const *can
         for (i = 1; i <= len; i++) {
             cur[0] = (unsigned)i;
             for (j = 1; j <= clen; j++) {
-                unsigned cost = lower((unsigned char)word[i - 1]) !=
-                                lower((unsigned char)cands[k][j - 1]);
+                unsigned cost =
+                    lower((unsigned char)word[i - 1]) != lower((unsigned char)cands[k][j - 1]);
                 unsigned v = prev[j - 1] + cost;
 
                 if (prev[j] + 1 < v)

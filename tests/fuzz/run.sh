@@ -21,6 +21,7 @@ cp "$here"/corpus/* "$work/corpus/"
 cd "$work"
 set +e
 ./fuzz_config -max_total_time="$secs" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+  -dict="$here/config.dict" \
   -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$work/corpus" 2>fuzz.log
 rc=$?
 set -e

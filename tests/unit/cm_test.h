@@ -22,6 +22,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Every helper is static and possibly unused by a given test program. */
+#define CM_TEST_FN static __attribute__((unused))
+
 #ifndef CM_TEST_TIMEOUT
 #define CM_TEST_TIMEOUT 30
 #endif
@@ -34,7 +37,7 @@ struct cm_test_state {
 
 static struct cm_test_state cm_test_st;
 
-static void cm_test_fail_hdr(const char *file, int line)
+CM_TEST_FN void cm_test_fail_hdr(const char *file, int line)
 {
     if (cm_test_st.cur_failed++ == 0)
         fprintf(stderr, "--- %s\n", cm_test_st.name);
@@ -132,7 +135,7 @@ union cm_test_fn {
     void (*arg)(const void *);
 };
 
-static void cm_test_exec(union cm_test_fn fn, int with_arg, const void *arg)
+CM_TEST_FN void cm_test_exec(union cm_test_fn fn, int with_arg, const void *arg)
 {
     if (with_arg)
         fn.arg(arg);
@@ -140,7 +143,7 @@ static void cm_test_exec(union cm_test_fn fn, int with_arg, const void *arg)
         fn.plain();
 }
 
-static void cm_test_record(const char *name, int ok, const char *why)
+CM_TEST_FN void cm_test_record(const char *name, int ok, const char *why)
 {
     if (ok) {
         cm_test_st.passed++;
@@ -152,7 +155,7 @@ static void cm_test_record(const char *name, int ok, const char *why)
     fflush(stdout);
 }
 
-static void cm_test_run_any(const char *name, union cm_test_fn fn, int with_arg, const void *arg)
+CM_TEST_FN void cm_test_run_any(const char *name, union cm_test_fn fn, int with_arg, const void *arg)
 {
     const char *nofork = getenv("CM_TEST_NOFORK");
     char why[64] = "";
@@ -187,7 +190,7 @@ static void cm_test_run_any(const char *name, union cm_test_fn fn, int with_arg,
     cm_test_record(name, WIFEXITED(st) && WEXITSTATUS(st) == 0, why);
 }
 
-static void cm_test_run(const char *name, void (*fn)(void))
+CM_TEST_FN void cm_test_run(const char *name, void (*fn)(void))
 {
     union cm_test_fn u;
 
@@ -195,7 +198,7 @@ static void cm_test_run(const char *name, void (*fn)(void))
     cm_test_run_any(name, u, 0, NULL);
 }
 
-static void cm_test_run_arg(const char *name, void (*fn)(const void *), const void *arg)
+CM_TEST_FN void cm_test_run_arg(const char *name, void (*fn)(const void *), const void *arg)
 {
     union cm_test_fn u;
 
@@ -206,7 +209,7 @@ static void cm_test_run_arg(const char *name, void (*fn)(const void *), const vo
 #define RUN_TEST(fn) cm_test_run(#fn, fn)
 
 /* Prints the closing line and returns the process exit status. */
-static int cm_test_summary(void)
+CM_TEST_FN int cm_test_summary(void)
 {
     printf("%d passed, %d failed\n", cm_test_st.passed, cm_test_st.failed);
     fflush(stdout);
