@@ -155,7 +155,8 @@ CM_TEST_FN void cm_test_record(const char *name, int ok, const char *why)
     fflush(stdout);
 }
 
-CM_TEST_FN void cm_test_run_any(const char *name, union cm_test_fn fn, int with_arg, const void *arg)
+CM_TEST_FN void cm_test_run_any(const char *name, union cm_test_fn fn, int with_arg,
+                                const void *arg)
 {
     const char *nofork = getenv("CM_TEST_NOFORK");
     char why[64] = "";
