@@ -5,7 +5,8 @@
 # Proves: a pointer from dlsym(RTLD_DEFAULT, "lg_poly") calls the memoized entry (lg_poly is
 # never called directly); plugin_cube, defined only by libplugin.so (`object = */libplugin.so`),
 # is memoized when called through dlsym(handle, ...); libplugin's own GOT slot for lg_sq was
-# patched before dlopen returned. Each with exact counts, execution counts that drop
+# patched before dlopen returned (checked by reading the slot right after dlopen, and by the
+# counts). Each with exact counts, execution counts that drop
 # accordingly, and output identical to the plain run.
 . "$CM_SRC/lib.sh"
 
@@ -29,6 +30,15 @@ for how in global local; do
   cm_expect_eq "$how plain execs plugin_cube" "$(cm_execs "$how.plain" plugin_cube)" 36
   cm_expect_eq "$how memo execs plugin_cube" "$(cm_execs "$how.memo" plugin_cube)" 12
   cm_expect_eq "$how plain execs lg_sq" "$(cm_execs "$how.plain" lg_sq)" 30
+  # Patched before dlopen returned: the program reads libplugin's GOT slot right after dlopen.
+  slot() { sed -n "s/^dl: after dlopen, libplugin's lg_sq slot -> //p" "$CM_TMP/$1.err"; }
+  cm_expect_eq "$how plain: slot -> liblegacy.so (the reading works)" "$(slot "$how.plain")" liblegacy.so
+  CM_CHECKS=$((CM_CHECKS + 1))
+  case "$(slot "$how.memo")" in
+    "" | liblegacy.so | "(no slot)" | "(no link map)")
+      cm_fail "$how memo: libplugin's lg_sq slot not patched when dlopen returned: '$(slot "$how.memo")'" ;;
+    *) cm_ok "$how memo: libplugin's lg_sq slot patched before dlopen returned ($(slot "$how.memo"))" ;;
+  esac
   cm_expect_eq "$how memo execs lg_sq" "$(cm_execs "$how.memo" lg_sq)" 15
 done
 
