@@ -411,23 +411,13 @@ int cm_value_restore(const struct cm_fn *fn, struct cm_frame *f, const struct cm
     switch (r->kind) {
     case CM_K_VOID:
         break;
-    case CM_K_STR:
+    case CM_K_STR:  /* our per-thread copy, valid until this thread's next call of fn */
+    case CM_K_MSTR: /* a fresh malloc'd copy the caller frees */
         if (!rtag) {
             f->ret_rax = 0;
         } else {
-            char *buf = cm_tls_strbuf(fn->id, (size_t)retlen + 1);
-            if (!buf)
-                return -1;
-            memcpy(buf, ret, retlen);
-            buf[retlen] = 0;
-            f->ret_rax = (uintptr_t)buf;
-        }
-        break;
-    case CM_K_MSTR:
-        if (!rtag) {
-            f->ret_rax = 0;
-        } else {
-            char *buf = malloc((size_t)retlen + 1);
+            char *buf = r->kind == CM_K_STR ? cm_tls_strbuf(fn->id, (size_t)retlen + 1)
+                                            : malloc((size_t)retlen + 1);
             if (!buf)
                 return -1;
             memcpy(buf, ret, retlen);
