@@ -100,7 +100,7 @@ static int lookup(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, 
 static int store(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, uint64_t h,
                  const uint8_t *k, uint32_t klen, int err)
 {
-    int64_t vlen = cm_value_measure(fn, f, ci, err);
+    int64_t vlen = cm_value_measure(fn, f, ci);
     if (vlen < 0)
         return -1;
     if ((uint64_t)vlen + klen + 64 > cm_mem_max_entry())
@@ -201,8 +201,7 @@ __attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct c
     int64_t klen = cm_key_measure(fn, &ci);
     int err;
     if (klen < 0 || (uint64_t)klen > cm_mem_max_entry()) {
-        uint64_t dt = run_original(f, &err);
-        (void)dt;
+        run_original(f, &err);
         if (ts) {
             if (klen < 0)
                 CM_STAT_ADD(ts, id, errors, 1);

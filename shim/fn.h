@@ -38,7 +38,6 @@ struct cm_fn {
     uint8_t fast_ret_sse;            /* the return value lives in xmm0 */
     int16_t fast_src[CM_MAX_PARAMS]; /* >= 0: byte offset in the frame; < 0: -1 - stack slot */
     uint8_t fast_w[CM_MAX_PARAMS];   /* declared width of each keyed parameter */
-    uint8_t process_local;           /* identity cannot leave this process (no build-id...) */
     const uint8_t *prefix;           /* canonical identity prefix of every key (malloc'd) */
     uint32_t prefix_len;
     const struct cm_object *provider;

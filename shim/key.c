@@ -228,9 +228,8 @@ void cm_key_write(const struct cm_fn *fn, const struct cm_callinfo *ci, uint8_t 
 }
 
 int64_t cm_value_measure(const struct cm_fn *fn, const struct cm_frame *f,
-                         struct cm_callinfo *ci, int err)
+                         struct cm_callinfo *ci)
 {
-    (void)err;
     const struct cm_signature *sig = fn->sig;
     const struct cm_param *r = &sig->ret;
     uint64_t total = 0;

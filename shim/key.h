@@ -39,7 +39,7 @@ void cm_key_write(const struct cm_fn *fn, const struct cm_callinfo *ci, uint8_t 
  * output size expression was undefined, a ptr(NAME) return outside its buffer). Sets the
  * output lengths in ci->len. */
 int64_t cm_value_measure(const struct cm_fn *fn, const struct cm_frame *f,
-                         struct cm_callinfo *ci, int err);
+                         struct cm_callinfo *ci);
 
 /* Write the value (exactly cm_value_measure() bytes); `err` is errno after the call. */
 void cm_value_write(const struct cm_fn *fn, const struct cm_frame *f,
