@@ -21,9 +21,11 @@
 
 #include <xxhash.h>
 
+#include "clock.h"
 #include "fn.h"
 #include "key.h"
 #include "log.h"
+#include "memtier.h"
 #include "objects.h"
 
 static const struct cm_config *bind_cfg;
@@ -54,38 +56,46 @@ static void *find_symbol(const struct cm_object *provider, const char *name)
  * parameter lives in the entry frame. The fast path must produce exactly the bytes key.c would
  * (scalars at declared width, in order, `ignore` skipped), so either path can read the other's
  * entries. */
+/* Decide whether fn can use the dispatcher's scalar fast path (dispatch.c) and precompute where
+ * each keyed parameter lives in the entry frame and which bits of it are its declared width. */
 static void plan_fast_path(struct cm_fn *fn)
 {
     const struct cm_function *c = fn->cfg;
     const struct cm_signature *s = &c->sig;
-    uint32_t klen = 0, vlen = 8;
+    uint32_t vlen = 8;
     int n = 0;
     if (c->nreads || s->nrestore || (s->ret.kind != CM_K_INT && s->ret.kind != CM_K_FLOAT &&
                                      s->ret.kind != CM_K_VOID))
         return;
+    int16_t src[5];
+    uint64_t mask[5];
     for (int i = 0; i < s->nparams; i++) {
         const struct cm_param *p = &s->params[i];
         if (p->kind == CM_K_IGNORE)
             continue;
-        if (p->kind != CM_K_INT && p->kind != CM_K_FLOAT)
+        if ((p->kind != CM_K_INT && p->kind != CM_K_FLOAT) || n == 5)
             return;
         if (p->abi_reg < 0)
-            fn->fast_src[n] = (int16_t)(-1 - p->abi_stack);
+            src[n] = (int16_t)(-1 - p->abi_stack);
         else if (p->abi_class == CM_ABI_SSE)
-            fn->fast_src[n] = (int16_t)(CMF_XMM + 16 * p->abi_reg);
+            src[n] = (int16_t)(CMF_XMM + 16 * p->abi_reg);
         else
-            fn->fast_src[n] = (int16_t)(CMF_GPR + 8 * p->abi_reg);
-        fn->fast_w[n++] = p->size;
-        klen += p->size;
+            src[n] = (int16_t)(CMF_GPR + 8 * p->abi_reg);
+        mask[n++] = p->size == 8 ? ~0ull : (1ull << (8 * p->size)) - 1;
     }
     for (int g = 0; g < c->nwrites; g++)
         vlen += c->writes[g].size;
     if (c->save_errno)
         vlen += 4;
-    if (klen + vlen > 40)
+    if (8u * (uint32_t)n + vlen > INLINE_MAX)
         return;
+    for (int i = 0; i < 5; i++) { /* key words at the end of the slot */
+        int k = i - (5 - n);
+        fn->fast_src[i] = k >= 0 ? src[k] : 0;
+        fn->fast_mask[i] = k >= 0 ? mask[k] : 0;
+    }
     fn->fast_n = (uint8_t)n;
-    fn->fast_klen = (uint8_t)klen;
+    fn->fast_klen = (uint8_t)(8 * n);
     fn->fast_vlen = (uint8_t)vlen;
     fn->fast_ret_sse = s->ret.kind == CM_K_FLOAT;
     fn->fast = 1;
@@ -147,6 +157,7 @@ void *cm_bind(const struct cm_binding *b)
     if (cm_key_prefix(fn, bind_cfg->ns) < 0)
         return NULL;
     fn->seed = XXH3_64bits(fn->prefix, fn->prefix_len);
+    fn->min_ticks = c->min_time_ns ? cm_ns_to_ticks(c->min_time_ns) : 0;
     if (m == CM_MODE_READWRITE || m == CM_MODE_READONLY)
         plan_fast_path(fn);
     fn->flags = m == CM_MODE_OFF ? CM_FN_BYPASS : 0;

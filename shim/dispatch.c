@@ -23,6 +23,7 @@
 
 #include <xxhash.h>
 
+#include "clock.h"
 #include "fn.h"
 #include "guard.h"
 #include "key.h"
@@ -56,22 +57,15 @@ void cm_dispatch(struct cm_frame *f);
 
 #define STACK_BUF 256 /* keys and values up to this size never touch the scratch buffers */
 
-static inline uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Run the original with the guard cleared; returns elapsed ns and errno after it. */
+/* Run the original with the guard cleared; returns elapsed ticks and errno after it. */
 static uint64_t run_original(struct cm_frame *f, int *err)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = cm_ticks();
     cm_guard = 0;
     cm_call_original(f);
     *err = errno;
     cm_guard = 1;
-    return now_ns() - t0;
+    return cm_ticks() - t0;
 }
 
 /* Look the key up; returns 0 on a hit (frame and outputs restored), -1 otherwise. */
@@ -115,63 +109,123 @@ static int store(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, u
     return 0;
 }
 
-/* The scalar fast path: key built straight from the frame into words, one inline slot read.
- * Returns 1 on a hit (frame restored), 0 otherwise (the caller takes the general path, which
- * builds the same key bytes). */
-static inline int fast_hit(struct cm_fn *fn, struct cm_frame *f)
+/*
+ * The scalar fast path, for functions whose parameters and return value are all scalars and
+ * whose key and value fit one inline slot (bind.c decides). Its memory-tier key is one word per
+ * keyed parameter, masked to the declared width: the memory tier never leaves the process, so
+ * it need not use the canonical byte layout (docs/keys.md), and whole words make building,
+ * hashing and comparing it a handful of instructions. Both the hit and the miss below use it,
+ * so the two always agree.
+ */
+static inline uint64_t fast_word(const struct cm_fn *fn, const struct cm_frame *f, int i)
 {
-    uint64_t kw[5] = {0, 0, 0, 0, 0}, vw[5];
-    uint8_t *kp = (uint8_t *)kw;
-    for (int i = 0; i < fn->fast_n; i++) {
-        int src = fn->fast_src[i];
-        const uint8_t *p = src >= 0 ? (const uint8_t *)f + src : (const uint8_t *)&f->stack[-1 - src];
-        switch (fn->fast_w[i]) {
-        case 1:
-            *kp = *p;
-            break;
-        case 2:
-            __builtin_memcpy(kp, p, 2);
-            break;
-        case 4:
-            __builtin_memcpy(kp, p, 4);
-            break;
-        default:
-            __builtin_memcpy(kp, p, 8);
-            break;
-        }
-        kp += fn->fast_w[i];
-    }
-    uint64_t h = cm_hash_words(kw, (fn->fast_klen + 7u) / 8u, fn->seed);
-    long n = cm_mem_get_inline(fn->id, h, kw, fn->fast_klen, vw);
-    if (n != fn->fast_vlen)
-        return 0;
-    if (fn->fast_ret_sse) {
+    int src = fn->fast_src[i];
+    uint64_t v = src >= 0 ? *(const uint64_t *)((const char *)f + src) : f->stack[-1 - src];
+    return v & fn->fast_mask[i];
+}
+
+/* A hit for a key of exactly n words (n constant in each instantiation): build the key into
+ * kw[5-n .. 4] (the slot positions), hash it, probe both ways of its set. *hp receives the hash
+ * for the miss path. */
+static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, struct cm_frame *f,
+                                                          const int n, uint64_t *kw,
+                                                          uint64_t *hp);
+
+/* Value words: the raw return register, then `writes` globals, then errno. */
+static inline void fast_restore(const struct cm_fn *fn, struct cm_frame *f, const uint64_t *vw)
+{
+    if (fn->fast_ret_sse)
         __builtin_memcpy(f->ret_xmm0, &vw[0], 8);
-        __builtin_memset(f->ret_xmm0 + 8, 0, 8);
-    } else {
+    else
         f->ret_rax = vw[0];
+    if (fn->fast_vlen == 8)
+        return;
+    const uint8_t *q = (const uint8_t *)vw + 8;
+    const struct cm_function *c = fn->cfg;
+    for (int g = 0; g < c->nwrites; g++) {
+        uint8_t *dst = fn->writes_addr[g];
+        uint32_t n = c->writes[g].size;
+        if (n == 4)
+            __builtin_memcpy(dst, q, 4);
+        else if (n == 8)
+            __builtin_memcpy(dst, q, 8);
+        else
+            for (uint32_t b = 0; b < n; b++)
+                dst[b] = q[b];
+        q += n;
     }
-    if (fn->fast_vlen > 8) {
-        const uint8_t *q = (const uint8_t *)vw + 8;
-        const struct cm_function *c = fn->cfg;
-        for (int g = 0; g < c->nwrites; g++) {
-            uint8_t *dst = fn->writes_addr[g];
-            for (uint32_t b = 0; b < c->writes[g].size; b++)
-                dst[b] = *q++;
-        }
-        if (c->save_errno) {
-            int e;
-            __builtin_memcpy(&e, q, 4);
-            errno = e;
-        }
+    if (c->save_errno) {
+        int e;
+        __builtin_memcpy(&e, q, 4);
+        errno = e;
     }
+}
+
+static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, struct cm_frame *f,
+                                                          const int n, uint64_t *kw,
+                                                          uint64_t *hp)
+{
+    uint64_t h = fn->seed, vw[5];
+    for (int i = 5 - n; i < 5; i++) {
+        kw[i] = fast_word(fn, f, i);
+        h = (((h << 32) | (h >> 32)) ^ kw[i]) * 0x9E3779B97F4A7C15ull;
+    }
+    *hp = h;
+    if (!cm_mem_slots)
+        return 0;
+    struct cm_slot *set = cm_mem_set(h);
+    uint32_t fn1 = fn->id + 1;
+    long r = cm_mem_slot_get_n(&set[0], fn1, h, kw, n, vw);
+    if (r < 0)
+        r = cm_mem_slot_get_n(&set[1], fn1, h, kw, n, vw);
+    if (r != fn->fast_vlen)
+        return 0;
+    fast_restore(fn, f, vw);
     return 1;
 }
 
-static void dispatch_slow(struct cm_frame *f, struct cm_fn *fn, int looked_up);
+/* A fast-path miss: run the original, record its result under the word key. */
+__attribute__((noinline)) static void fast_miss(struct cm_frame *f, struct cm_fn *fn,
+                                                const uint64_t *kw, uint64_t h)
+{
+    cm_guard = 1;
+    struct cm_tstats *ts = cm_stats_self();
+    uint64_t t0 = cm_ticks();
+    cm_guard = 0;
+    cm_call_original(f);
+    uint64_t dt = cm_ticks() - t0;
+    cm_guard = 1;
+    if (fn->mode == CM_MODE_READWRITE && dt >= fn->min_ticks) {
+        uint64_t vw[5] = {0, 0, 0, 0, 0};
+        if (fn->fast_ret_sse)
+            __builtin_memcpy(&vw[0], f->ret_xmm0, 8);
+        else
+            vw[0] = f->ret_rax;
+        if (fn->fast_vlen > 8) {
+            uint8_t *q = (uint8_t *)vw + 8;
+            const struct cm_function *c = fn->cfg;
+            for (int g = 0; g < c->nwrites; g++) {
+                memcpy(q, fn->writes_addr[g], c->writes[g].size);
+                q += c->writes[g].size;
+            }
+            if (c->save_errno) {
+                int e = errno;
+                memcpy(q, &e, 4);
+            }
+        }
+        cm_mem_put_words(fn->id, h, kw, fn->fast_mask, fn->fast_klen, vw, fn->fast_vlen);
+    }
+    if (ts) {
+        CM_STAT_ADD(ts, fn->id, misses, 1);
+        CM_STAT_ADD(ts, fn->id, miss_ticks, dt);
+    }
+    cm_guard = 0;
+}
 
-/* Called by cm_entry. Kept small so the fast path pays no large prologue; everything else is
- * in dispatch_slow. The guard does not need to be set around fast_hit: it calls nothing. */
+static void dispatch_slow(struct cm_frame *f, struct cm_fn *fn);
+
+/* Called by cm_entry. The fast path is inlined here and calls nothing on a hit (so it needs no
+ * guard); everything else is out of line. */
 void cm_dispatch(struct cm_frame *f)
 {
     struct cm_fn *fn = f->fn;
@@ -179,18 +233,42 @@ void cm_dispatch(struct cm_frame *f)
         cm_call_original(f);
         return;
     }
-    struct cm_tstats *ts = cm_stats_mine;
-    int looked_up = fn->fast && ts;
-    if (looked_up && fast_hit(fn, f)) {
-        CM_STAT_ADD(ts, fn->id, hit_mem, 1);
+    if (!fn->fast) {
+        dispatch_slow(f, fn);
         return;
     }
-    dispatch_slow(f, fn, looked_up);
+    struct cm_tstats *ts = cm_stats_mine;
+    uint64_t kw[5], h;
+    int hit;
+    switch (fn->fast_n) {
+    case 0:
+        hit = fast_hit_n(fn, f, 0, kw, &h);
+        break;
+    case 1:
+        hit = fast_hit_n(fn, f, 1, kw, &h);
+        break;
+    case 2:
+        hit = fast_hit_n(fn, f, 2, kw, &h);
+        break;
+    case 3:
+        hit = fast_hit_n(fn, f, 3, kw, &h);
+        break;
+    default: /* 4: a key of 4 words leaves one word for the value, the most there can be */
+        hit = fast_hit_n(fn, f, 4, kw, &h);
+        break;
+    }
+    if (hit) {
+        if (!ts) /* first call on this thread: its counters do not exist yet */
+            ts = cm_stats_self();
+        if (ts)
+            CM_STAT_ADD(ts, fn->id, hit_mem, 1);
+        return;
+    }
+    fast_miss(f, fn, kw, h);
 }
 
-/* `looked_up`: the fast path already missed this key, do not search again. */
-__attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct cm_fn *fn,
-                                                   int looked_up)
+/* Every function the fast path does not take. */
+__attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct cm_fn *fn)
 {
     cm_guard = 1;
     struct cm_tstats *ts = cm_stats_self();
@@ -227,26 +305,25 @@ __attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct c
         uint64_t dt = run_original(f, &err);
         if (ts) {
             CM_STAT_ADD(ts, id, misses, 1);
-            CM_STAT_ADD(ts, id, miss_ns, dt);
+            CM_STAT_ADD(ts, id, miss_ticks, dt);
         }
         goto out;
     }
-    if (!looked_up && fn->mode != CM_MODE_WRITEONLY &&
-        lookup(fn, f, &ci, h, k, (uint32_t)klen) == 0) {
+    if (fn->mode != CM_MODE_WRITEONLY && lookup(fn, f, &ci, h, k, (uint32_t)klen) == 0) {
         if (ts)
             CM_STAT_ADD(ts, id, hit_mem, 1);
         cm_guard = 0;
         return;
     }
     uint64_t dt = run_original(f, &err);
-    int bad = fn->mode != CM_MODE_READONLY && dt >= fn->cfg->min_time_ns &&
+    int bad = fn->mode != CM_MODE_READONLY && dt >= fn->min_ticks &&
               store(fn, f, &ci, h, k, (uint32_t)klen, err) < 0;
     if (ts) {
         if (bad) {
             CM_STAT_ADD(ts, id, errors, 1);
         } else {
             CM_STAT_ADD(ts, id, misses, 1);
-            CM_STAT_ADD(ts, id, miss_ns, dt);
+            CM_STAT_ADD(ts, id, miss_ticks, dt);
         }
     }
 out:

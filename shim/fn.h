@@ -32,12 +32,14 @@ struct cm_fn {
     uint32_t func;                   /* index of cfg in the config's function array */
     uint8_t mode;                    /* effective enum cm_mode */
     uint8_t fast;                    /* scalar-only function: key and value fit one inline slot */
-    uint8_t fast_n;                  /* keyed scalar parameters */
-    uint8_t fast_klen;               /* key bytes (sum of declared widths) */
+    uint8_t fast_n;                  /* keyed scalar parameters: one key word each (<= 4) */
+    uint8_t fast_klen;               /* key bytes: 8 * fast_n */
     uint8_t fast_vlen;               /* value bytes (8 + writes + errno) */
     uint8_t fast_ret_sse;            /* the return value lives in xmm0 */
-    int16_t fast_src[CM_MAX_PARAMS]; /* >= 0: byte offset in the frame; < 0: -1 - stack slot */
-    uint8_t fast_w[CM_MAX_PARAMS];   /* declared width of each keyed parameter */
+    int16_t fast_src[5];             /* per key word: >= 0 byte offset in the frame, < 0 -1 - stack
+                                        slot; the key of n words sits in words 5-n .. 4 */
+    uint64_t fast_mask[5];           /* per key word: the bits of the declared width; 0 = not key */
+    uint64_t min_ticks;              /* min_time in cm_ticks() units */
     const uint8_t *prefix;           /* canonical identity prefix of every key (malloc'd) */
     uint32_t prefix_len;
     const struct cm_object *provider;

@@ -17,6 +17,7 @@
 
 #include "bind.h"
 #include "cloudm_env.h"
+#include "clock.h"
 #include "cm_config.h"
 #include "guard.h"
 #include "hook.h"
@@ -52,6 +53,7 @@ __attribute__((constructor)) static void cm_init(void)
     if (env_is(CLOUDM_ENV_DISABLE, "1"))
         return;
     cm_guard = 1;
+    cm_clock_init();
     cm_debug_enabled = env_is(CLOUDM_ENV_DEBUG, "1");
     int check = env_is(CLOUDM_ENV_CHECK, "1");
 
@@ -91,6 +93,9 @@ __attribute__((constructor)) static void cm_init(void)
         init_targets[i].name = init_cfg.functions[i].name;
         init_targets[i].object_glob = init_cfg.functions[i].object;
     }
+    for (int i = 0; i < init_cfg.nfunctions; i++)
+        if (init_cfg.functions[i].min_time_ns)
+            cm_clock_calibrate(); /* min_time is compared in ticks while the program runs */
     cm_bind_setup(&init_cfg, env_mode);
 
     const char *rep = getenv(CLOUDM_ENV_REPORT);

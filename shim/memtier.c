@@ -39,34 +39,6 @@
 
 #include <xxhash.h>
 
-/* ThreadSanitizer does not model fences: under it, every access is sequentially consistent
- * instead, which is stronger than the protocol needs and keeps it checkable. */
-#ifdef __SANITIZE_THREAD__
-#define MO_DATA __ATOMIC_SEQ_CST
-#define FENCE(order) ((void)0)
-#else
-#define MO_DATA __ATOMIC_RELAXED
-#define FENCE(order) __atomic_thread_fence(order)
-#endif
-
-#define INLINE_MAX 40u
-
-struct slot {
-    uint32_t seq;
-    uint32_t fn;   /* variant id + 1; 0 = empty */
-    uint64_t hash;
-    uint32_t klen; /* bit 31: entry lives in the ring */
-    uint32_t vlen;
-    union {
-        uint64_t w[5];     /* inline key then value */
-        struct {
-            uint64_t pos;  /* ring position of the entry */
-            uint64_t total;
-        } r;
-    } u;
-};
-_Static_assert(sizeof(struct slot) == 64, "slot must be one cache line");
-
 #define RING_FLAG 0x80000000u
 
 struct ring_hdr {
@@ -78,8 +50,8 @@ struct ring_hdr {
     uint64_t csum;
 };
 
-static struct slot *slots;
-static uint64_t slot_mask; /* number of slots - 1 (even number of slots) */
+struct cm_slot *cm_mem_slots;
+unsigned cm_mem_shift; /* 64 - log2(number of slots): sets are indexed by a hash's high bits */
 static uint8_t *ring;
 static uint64_t ring_size;
 static uint64_t ring_head;
@@ -98,15 +70,15 @@ int cm_mem_init(uint64_t size)
 {
     if (size < 64 * 1024)
         size = 64 * 1024;
-    uint64_t nslots = pow2_floor(size / 4 / sizeof(struct slot));
-    uint64_t rsize = (size - nslots * sizeof(struct slot)) & ~(uint64_t)4095;
-    void *p = mmap(NULL, nslots * sizeof(struct slot) + rsize, PROT_READ | PROT_WRITE,
+    uint64_t nslots = pow2_floor(size / 4 / sizeof(struct cm_slot));
+    uint64_t rsize = (size - nslots * sizeof(struct cm_slot)) & ~(uint64_t)4095;
+    void *p = mmap(NULL, nslots * sizeof(struct cm_slot) + rsize, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -1;
-    slots = p;
-    slot_mask = nslots - 1;
-    ring = (uint8_t *)p + nslots * sizeof(struct slot);
+    cm_mem_slots = p;
+    cm_mem_shift = 64u - (unsigned)__builtin_ctzll(nslots);
+    ring = (uint8_t *)p + nslots * sizeof(struct cm_slot);
     ring_size = rsize;
     max_entry = rsize / 8;
     return 0;
@@ -148,7 +120,7 @@ static uint64_t entry_csum(const struct ring_hdr *h, const uint8_t *kv)
 
 /* Look in one slot. Returns value length, -1 for no match, -2 when the value does not fit
  * (*need set). */
-static long slot_get(struct slot *s, uint32_t fn1, uint64_t h, const uint8_t *k, uint32_t klen,
+static long slot_get(struct cm_slot *s, uint32_t fn1, uint64_t h, const uint8_t *k, uint32_t klen,
                      uint8_t *v, uint32_t vcap, uint8_t *scratch, uint32_t scap, uint32_t *need)
 {
     uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
@@ -218,47 +190,16 @@ static long slot_get(struct slot *s, uint32_t fn1, uint64_t h, const uint8_t *k,
 long cm_mem_get(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, uint8_t *v,
                 uint32_t vcap, uint8_t *scratch, uint32_t scap, uint32_t *need)
 {
-    if (!slots)
+    if (!cm_mem_slots)
         return -1;
-    struct slot *set = &slots[h & slot_mask & ~(uint64_t)1];
+    struct cm_slot *set = cm_mem_set(h);
     long r = slot_get(&set[0], fn + 1, h, k, klen, v, vcap, scratch, scap, need);
     if (r == -1)
         r = slot_get(&set[1], fn + 1, h, k, klen, v, vcap, scratch, scap, need);
     return r;
 }
 
-static inline int inline_get(struct slot *s, uint32_t fn1, uint64_t h, const uint64_t *kw,
-                             uint32_t klen, uint64_t *vw)
-{
-    uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
-    if ((seq & 1) || __atomic_load_n(&s->fn, MO_DATA) != fn1 ||
-        __atomic_load_n(&s->hash, MO_DATA) != h || __atomic_load_n(&s->klen, MO_DATA) != klen)
-        return -1;
-    uint32_t vlen = __atomic_load_n(&s->vlen, MO_DATA);
-    uint32_t kwords = (klen + 7) / 8;
-    if (kwords * 8 + vlen > INLINE_MAX)
-        return -1;
-    uint64_t diff = 0;
-    for (uint32_t i = 0; i < kwords; i++) /* both sides zero-padded */
-        diff |= __atomic_load_n(&s->u.w[i], MO_DATA) ^ kw[i];
-    for (uint32_t j = 0; kwords + j < 5; j++)
-        vw[j] = __atomic_load_n(&s->u.w[kwords + j], MO_DATA);
-    FENCE(__ATOMIC_ACQUIRE);
-    if (__atomic_load_n(&s->seq, MO_DATA) != seq || diff)
-        return -1;
-    return vlen;
-}
-
-long cm_mem_get_inline(uint32_t fn, uint64_t h, const uint64_t *kw, uint32_t klen, uint64_t *vw)
-{
-    if (!slots)
-        return -1;
-    struct slot *set = &slots[h & slot_mask & ~(uint64_t)1];
-    long r = inline_get(&set[0], fn + 1, h, kw, klen, vw);
-    return r >= 0 ? r : inline_get(&set[1], fn + 1, h, kw, klen, vw);
-}
-
-static int slot_lock(struct slot *s, uint32_t *seq)
+static int slot_lock(struct cm_slot *s, uint32_t *seq)
 {
     uint32_t cur = __atomic_load_n(&s->seq, MO_DATA);
     if (cur & 1)
@@ -271,7 +212,7 @@ static int slot_lock(struct slot *s, uint32_t *seq)
     return 0;
 }
 
-static struct slot *pick_way(struct slot *set, uint32_t fn1, uint64_t h)
+static struct cm_slot *pick_way(struct cm_slot *set, uint32_t fn1, uint64_t h)
 {
     for (int i = 0; i < 2; i++) {
         uint32_t f = __atomic_load_n(&set[i].fn, MO_DATA);
@@ -286,13 +227,32 @@ static struct slot *pick_way(struct slot *set, uint32_t fn1, uint64_t h)
     return &set[x & 1];
 }
 
+int cm_mem_put_words(uint32_t fn, uint64_t h, const uint64_t *probe, const uint64_t *kmask,
+                     uint32_t klen, const uint64_t *vw, uint32_t vlen)
+{
+    uint32_t seq;
+    if (!cm_mem_slots || klen + vlen > INLINE_MAX)
+        return -1;
+    struct cm_slot *s = pick_way(cm_mem_set(h), fn + 1, h);
+    if (slot_lock(s, &seq) < 0)
+        return -1;
+    __atomic_store_n(&s->fn, fn + 1, MO_DATA);
+    __atomic_store_n(&s->hash, h, MO_DATA);
+    __atomic_store_n(&s->klen, klen, MO_DATA);
+    __atomic_store_n(&s->vlen, vlen, MO_DATA);
+    for (int i = 0; i < 5; i++)
+        __atomic_store_n(&s->u.w[i], kmask[i] ? probe[i] : vw[i], MO_DATA);
+    __atomic_store_n(&s->seq, seq + 2, __ATOMIC_RELEASE);
+    return 0;
+}
+
 int cm_mem_put(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, const uint8_t *v,
                uint32_t vlen, uint8_t *scratch, uint32_t scap)
 {
-    if (!slots)
+    if (!cm_mem_slots)
         return -1;
     uint32_t fn1 = fn + 1;
-    struct slot *s = pick_way(&slots[h & slot_mask & ~(uint64_t)1], fn1, h);
+    struct cm_slot *s = pick_way(cm_mem_set(h), fn1, h);
     uint32_t seq;
     if (align8(klen) + vlen <= INLINE_MAX) {
         uint64_t w[5] = {0};

@@ -1,5 +1,8 @@
 /*
  * memtier.h - the per-process memory tier (see memtier.c for the design).
+ *
+ * The slot layout and the lookup for inline entries live here, as static inline functions, so
+ * the dispatcher's hit path compiles into one function with no call.
  */
 #ifndef CM_MEMTIER_H
 #define CM_MEMTIER_H
@@ -9,19 +12,51 @@
 
 #include <xxhash.h>
 
-/* The index hash of a key: for keys up to 40 bytes a multiply-xorshift over the zero-padded
- * words (a few cycles; scalar functions' keys all fit), XXH3-64 beyond. Hits always compare the
- * full key, so the hash only has to spread keys, not identify them. */
+/* ThreadSanitizer does not model fences: under it, every access is sequentially consistent
+ * instead, which is stronger than the protocol needs and keeps it checkable. */
+#ifdef __SANITIZE_THREAD__
+#define MO_DATA __ATOMIC_SEQ_CST
+#define FENCE(order) ((void)0)
+#else
+#define MO_DATA __ATOMIC_RELAXED
+#define FENCE(order) __atomic_thread_fence(order)
+#endif
+
+#define INLINE_MAX 40u /* bytes of key (padded to words) + value stored inside a slot */
+
+struct cm_slot {
+    uint32_t seq;  /* seqlock: odd while being written */
+    uint32_t fn;   /* variant id + 1; 0 = empty */
+    uint64_t hash;
+    uint32_t klen; /* bit 31: entry lives in the ring */
+    uint32_t vlen;
+    union {
+        uint64_t w[5]; /* inline: key words (zero-padded), then value */
+        struct {
+            uint64_t pos; /* ring position of the entry */
+            uint64_t total;
+        } r;
+    } u;
+};
+_Static_assert(sizeof(struct cm_slot) == 64, "slot must be one cache line");
+
+extern struct cm_slot *cm_mem_slots __attribute__((visibility("hidden")));
+extern unsigned cm_mem_shift __attribute__((visibility("hidden")));
+
+/* The two-way set of a hash: its high bits (the hashes below mix upwards). */
+static inline struct cm_slot *cm_mem_set(uint64_t h)
+{
+    return &cm_mem_slots[(h >> cm_mem_shift) & ~(uint64_t)1];
+}
+
+/* Index hash of a key made of words (the fast path's keys, and short canonical keys padded to
+ * words): one multiply per word, the high bits of which pick the set. Hits always compare the
+ * full key, so the hash only spreads keys, it never identifies them. */
 static inline uint64_t cm_hash_words(const uint64_t *w, uint32_t nwords, uint64_t seed)
 {
-    uint64_t h = seed ^ ((uint64_t)nwords * 0x9E3779B97F4A7C15ull);
-    for (uint32_t i = 0; i < nwords; i++) {
-        h = (h ^ w[i]) * 0x9E3779B97F4A7C15ull;
-        h ^= h >> 29;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
+    uint64_t h = seed;
+    for (uint32_t i = 0; i < nwords; i++)
+        h = (((h << 32) | (h >> 32)) ^ w[i]) * 0x9E3779B97F4A7C15ull;
     return h;
 }
 
@@ -34,6 +69,40 @@ static inline uint64_t cm_key_hash(const uint8_t *k, uint32_t klen, uint64_t see
     }
     return XXH3_64bits_withSeed(k, klen, seed);
 }
+
+/*
+ * Word entries (the dispatcher's scalar fast path) use their own inline layout: the value in the
+ * first words of the slot, the key's n words in the last n, so for each key length the
+ * comparison and the copy of the value are straight-line code.
+ */
+/* Probe one slot for a key of exactly n words (n a compile-time constant: the dispatcher
+ * instantiates it per key length), held in kw[5-n .. 4]. Copies the value words into vw and
+ * returns the value length, or -1. No lock, no call, no system call. */
+static inline __attribute__((always_inline)) long
+cm_mem_slot_get_n(struct cm_slot *s, uint32_t fn1, uint64_t h, const uint64_t *kw, const int n,
+                  uint64_t *vw)
+{
+    uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+    if ((seq & 1) || __atomic_load_n(&s->fn, MO_DATA) != fn1 ||
+        __atomic_load_n(&s->hash, MO_DATA) != h ||
+        __atomic_load_n(&s->klen, MO_DATA) != 8u * (uint32_t)n)
+        return -1;
+    uint32_t vlen = __atomic_load_n(&s->vlen, MO_DATA);
+    uint64_t diff = 0;
+    for (int i = 5 - n; i < 5; i++)
+        diff |= __atomic_load_n(&s->u.w[i], MO_DATA) ^ kw[i];
+    for (int i = 0; i < 5 - n; i++)
+        vw[i] = __atomic_load_n(&s->u.w[i], MO_DATA);
+    FENCE(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&s->seq, MO_DATA) != seq || diff)
+        return -1;
+    return vlen;
+}
+
+/* Store a word entry: the key in the words of `probe` whose `kmask` is non-zero (the last
+ * klen / 8 words), the value in the first words of vw (vlen <= 40 - klen). */
+int cm_mem_put_words(uint32_t fn, uint64_t h, const uint64_t *probe, const uint64_t *kmask,
+                     uint32_t klen, const uint64_t *vw, uint32_t vlen);
 
 /* Reserve `size` bytes (memory_size). Returns 0, or -1 (then every get misses, every put fails). */
 int cm_mem_init(uint64_t size);
@@ -48,11 +117,6 @@ uint64_t cm_mem_max_entry(void);
  */
 long cm_mem_get(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, uint8_t *v,
                 uint32_t vcap, uint8_t *scratch, uint32_t scap, uint32_t *need);
-
-/* Fast path for keys and values that fit an inline slot: `kw` holds the key in klen bytes,
- * zero-padded to whole words. Copies the value (which starts at the word after the key) into
- * vw and returns its length, or -1. */
-long cm_mem_get_inline(uint32_t fn, uint64_t h, const uint64_t *kw, uint32_t klen, uint64_t *vw);
 
 /* Store (fn, key) -> value; best effort (returns -1 when not stored: slot busy, too big).
  * `scratch` (8-byte aligned) must hold header + key + value + 8. */

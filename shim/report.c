@@ -20,6 +20,7 @@
 
 #include "bind.h"
 #include "cloudm_version.h"
+#include "clock.h"
 #include "fn.h"
 #include "log.h"
 #include "stats.h"
@@ -87,6 +88,7 @@ static void json_str(struct out *o, const char *s)
 
 struct agg {
     struct cm_stat s;
+    uint64_t miss_ns; /* s.miss_ticks converted */
     uint64_t distinct;
     int profile;
 };
@@ -108,11 +110,12 @@ static void aggregate(int func, struct agg *a)
         a->s.misses += s.misses;
         a->s.errors += s.errors;
         a->s.bypassed += s.bypassed;
-        a->s.miss_ns += s.miss_ns;
+        a->s.miss_ticks += s.miss_ticks;
         a->distinct += __atomic_load_n(&fn->distinct, __ATOMIC_RELAXED);
         if (fn->mode == CM_MODE_PROFILE)
             a->profile = 1;
     }
+    a->miss_ns = cm_ticks_to_ns(a->s.miss_ticks);
 }
 
 static uint64_t saved_ns(const struct agg *a)
@@ -120,13 +123,13 @@ static uint64_t saved_ns(const struct agg *a)
     if (a->profile) {
         if (!a->s.misses || a->distinct > a->s.calls)
             return 0;
-        return (uint64_t)((double)(a->s.calls - a->distinct) * (double)a->s.miss_ns /
+        return (uint64_t)((double)(a->s.calls - a->distinct) * (double)a->miss_ns /
                           (double)a->s.misses);
     }
     uint64_t hits = a->s.hit_mem + a->s.hit_shared + a->s.hit_remote;
     if (!a->s.misses)
         return 0;
-    return (uint64_t)((double)hits * (double)a->s.miss_ns / (double)a->s.misses);
+    return (uint64_t)((double)hits * (double)a->miss_ns / (double)a->s.misses);
 }
 
 static void human_time(char *buf, size_t n, uint64_t ns)
@@ -156,7 +159,7 @@ static void human(struct out *o)
         uint64_t hits = a.s.hit_mem + a.s.hit_shared + a.s.hit_remote;
         if (a.profile) {
             char m[32];
-            human_time(m, sizeof(m), a.s.miss_ns);
+            human_time(m, sizeof(m), a.miss_ns);
             outf(o, "cloudm: %s  calls %llu  distinct ", name, (unsigned long long)a.s.calls);
             if (cm_stats_distinct_overflow())
                 outf(o, "unknown");
@@ -205,7 +208,7 @@ static void json(struct out *o)
             outf(o, "%llu", (unsigned long long)a.distinct);
         else
             outf(o, "null");
-        outf(o, ", \"miss_ns\": %llu, \"saved_ns\": %llu}", (unsigned long long)a.s.miss_ns,
+        outf(o, ", \"miss_ns\": %llu, \"saved_ns\": %llu}", (unsigned long long)a.miss_ns,
              (unsigned long long)saved_ns(&a));
     }
     outf(o, "\n]}\n");

@@ -77,7 +77,7 @@ void cm_stats_sum(uint32_t id, struct cm_stat *out)
         out->misses += __atomic_load_n(&s->misses, __ATOMIC_RELAXED);
         out->errors += __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
         out->bypassed += __atomic_load_n(&s->bypassed, __ATOMIC_RELAXED);
-        out->miss_ns += __atomic_load_n(&s->miss_ns, __ATOMIC_RELAXED);
+        out->miss_ticks += __atomic_load_n(&s->miss_ticks, __ATOMIC_RELAXED);
     }
     out->calls = out->hit_mem + out->hit_shared + out->hit_remote + out->misses + out->errors +
                  out->bypassed;

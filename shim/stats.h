@@ -19,7 +19,7 @@
 /* Every counted call increments exactly one outcome; `calls` is only ever computed as their sum
  * (one store per call instead of two). */
 struct cm_stat {
-    uint64_t calls, hit_mem, hit_shared, hit_remote, misses, errors, bypassed, miss_ns;
+    uint64_t calls, hit_mem, hit_shared, hit_remote, misses, errors, bypassed, miss_ticks;
 };
 
 struct cm_tstats {
