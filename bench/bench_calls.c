@@ -1,11 +1,13 @@
 /*
  * bench_calls.c - times one kind of call in a loop and prints "NAME ns_per_call".
  *
- * Usage: cmbench_calls plain|repeat|unique|lgamma N
+ * Usage: cmbench_calls plain|repeat|unique|lgamma|lgamma_wide N
  *   plain/repeat: bench_fn over 64 repeating arguments (run plain, with mode = off, or
  *                 memoized: then every call after the first 64 is a memory-tier hit)
  *   unique:       bench_fn on arguments that never repeat (memoized: every call a miss)
- *   lgamma:       lgamma over 1000 repeating arguments
+ *   lgamma:       lgamma over 1000 repeating arguments in [1.5, 1000.5] (glibc's cheap range)
+ *   lgamma_wide:  lgamma over 1000 repeating arguments in [-49.95, 49.95] (negative arguments
+ *                 take glibc's reflection path: ~3x the cost)
  * The result is consumed so the compiler cannot drop the calls. Timing is the best of 5 runs.
  */
 #include <math.h>
@@ -39,6 +41,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(what, "lgamma")) {
             for (long i = 0; i < n; i++)
                 sink += lgamma(1.5 + (double)(i % 1000));
+        } else if (!strcmp(what, "lgamma_wide")) {
+            for (long i = 0; i < n; i++)
+                sink += lgamma(-49.95 + 0.1 * (double)(i % 1000));
         } else {
             for (long i = 0; i < n; i++)
                 sink += bench_fn((double)(i & 63));
