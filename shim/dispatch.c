@@ -171,8 +171,6 @@ static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, st
         h = (((h << 32) | (h >> 32)) ^ kw[i]) * 0x9E3779B97F4A7C15ull;
     }
     *hp = h;
-    if (!cm_mem_slots)
-        return 0;
     struct cm_slot *set = cm_mem_set(h);
     uint32_t fn1 = fn->id + 1;
     long r = cm_mem_slot_get_n(&set[0], fn1, h, kw, n, vw);

@@ -50,8 +50,12 @@ struct ring_hdr {
     uint64_t csum;
 };
 
-struct cm_slot *cm_mem_slots;
-unsigned cm_mem_shift; /* 64 - log2(number of slots): sets are indexed by a hash's high bits */
+/* Until cm_mem_init() succeeds the index is one empty set that nothing is ever stored in, so
+ * the hit path needs no "is there a tier" test: every probe simply misses. */
+static struct cm_slot empty_set[2] __attribute__((aligned(64)));
+struct cm_slot *cm_mem_slots = empty_set;
+unsigned cm_mem_shift = 63; /* 64 - log2(number of slots): sets use a hash's high bits */
+static int mem_ready;
 static uint8_t *ring;
 static uint64_t ring_size;
 static uint64_t ring_head;
@@ -77,6 +81,7 @@ int cm_mem_init(uint64_t size)
     if (p == MAP_FAILED)
         return -1;
     cm_mem_slots = p;
+    mem_ready = 1;
     cm_mem_shift = 64u - (unsigned)__builtin_ctzll(nslots);
     ring = (uint8_t *)p + nslots * sizeof(struct cm_slot);
     ring_size = rsize;
@@ -190,7 +195,7 @@ static long slot_get(struct cm_slot *s, uint32_t fn1, uint64_t h, const uint8_t 
 long cm_mem_get(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, uint8_t *v,
                 uint32_t vcap, uint8_t *scratch, uint32_t scap, uint32_t *need)
 {
-    if (!cm_mem_slots)
+    if (!mem_ready)
         return -1;
     struct cm_slot *set = cm_mem_set(h);
     long r = slot_get(&set[0], fn + 1, h, k, klen, v, vcap, scratch, scap, need);
@@ -231,7 +236,7 @@ int cm_mem_put_words(uint32_t fn, uint64_t h, const uint64_t *probe, const uint6
                      uint32_t klen, const uint64_t *vw, uint32_t vlen)
 {
     uint32_t seq;
-    if (!cm_mem_slots || klen + vlen > INLINE_MAX)
+    if (!mem_ready || klen + vlen > INLINE_MAX)
         return -1;
     struct cm_slot *s = pick_way(cm_mem_set(h), fn + 1, h);
     if (slot_lock(s, &seq) < 0)
@@ -249,7 +254,7 @@ int cm_mem_put_words(uint32_t fn, uint64_t h, const uint64_t *probe, const uint6
 int cm_mem_put(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, const uint8_t *v,
                uint32_t vlen, uint8_t *scratch, uint32_t scap)
 {
-    if (!cm_mem_slots)
+    if (!mem_ready)
         return -1;
     uint32_t fn1 = fn + 1;
     struct cm_slot *s = pick_way(cm_mem_set(h), fn1, h);

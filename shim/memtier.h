@@ -91,8 +91,10 @@ cm_mem_slot_get_n(struct cm_slot *s, uint32_t fn1, uint64_t h, const uint64_t *k
     uint64_t diff = 0;
     for (int i = 5 - n; i < 5; i++)
         diff |= __atomic_load_n(&s->u.w[i], MO_DATA) ^ kw[i];
-    for (int i = 0; i < 5 - n; i++)
-        vw[i] = __atomic_load_n(&s->u.w[i], MO_DATA);
+    vw[0] = __atomic_load_n(&s->u.w[0], MO_DATA);
+    if (vlen > 8) /* most values are one return register: copy the rest only when present */
+        for (int i = 1; i < 5 - n; i++)
+            vw[i] = __atomic_load_n(&s->u.w[i], MO_DATA);
     FENCE(__ATOMIC_ACQUIRE);
     if (__atomic_load_n(&s->seq, MO_DATA) != seq || diff)
         return -1;
