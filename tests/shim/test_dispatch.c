@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../unit/cm_test.h"
 #include "bind.h"
 #include "cm_config.h"
 #include "fn.h"
@@ -34,18 +35,7 @@ void *cm_object_symbol(const struct cm_object *o, const char *name)
     return NULL;
 }
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
+#define CHECK ASSERT_MSG
 
 static int runs[8];
 
@@ -110,7 +100,7 @@ static uint64_t hits_of(void *stub)
     return s.hit_mem;
 }
 
-int main(void)
+static void test_all(void)
 {
     static const char conf[] =
         "[function t_sq]\nsignature = f64 t_sq(f64 x)\n"
@@ -121,11 +111,7 @@ int main(void)
         "u64 n, i32 level)\n"
         "[function t_narrow]\nsignature = i32 t_narrow(i32 x)\n";
     cm_config_parse("test.conf", conf, sizeof(conf) - 1, &cfg, diag, NULL);
-    if (cfg.nerrors || cfg.nfunctions != 5) {
-        fprintf(stderr, "config did not parse (%d errors, %d functions)\n", cfg.nerrors,
-                cfg.nfunctions);
-        return 1;
-    }
+    REQUIRE(cfg.nerrors == 0 && cfg.nfunctions == 5);
     cm_mem_init(1 << 22);
     cm_bind_setup(&cfg, CM_MODE_UNSET);
 
@@ -185,6 +171,10 @@ int main(void)
     CHECK(r == 21 && r_dirty == 21, "narrow: %d %d", r, r_dirty);
     CHECK(runs[4] == 1, "upper half ignored: t_narrow ran %d", runs[4]);
 
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+}
+
+int main(void)
+{
+    RUN_TEST(test_all);
+    return cm_test_summary();
 }

@@ -120,6 +120,16 @@ CM_TEST_FN void cm_test_fail_hdr(const char *file, int line)
         }                                                                                          \
     } while (0)
 
+/* A condition with a printf-style explanation of what went wrong. */
+#define ASSERT_MSG(c, ...)                                                                         \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            cm_test_fail_hdr(__FILE__, __LINE__);                                                  \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
+    } while (0)
+
 /* Stops the running test (after a failed assert that makes the rest meaningless). */
 #define REQUIRE(c)                                                                                 \
     do {                                                                                           \

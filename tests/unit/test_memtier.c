@@ -9,21 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cm_test.h"
+
 #define XXH_INLINE_ALL
 #include "../../shim/memtier.c"
 
-static int passed, failed;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
+#define CHECK ASSERT_MSG
 
 static uint8_t scratch[1 << 20] __attribute__((aligned(8)));
 
@@ -138,9 +129,8 @@ int main(void)
         fprintf(stderr, "cm_mem_init failed\n");
         return 1;
     }
-    test_basic();
-    test_wrap();
-    test_threads();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    RUN_TEST(test_basic);
+    RUN_TEST(test_wrap);
+    RUN_TEST(test_threads);
+    return cm_test_summary();
 }
