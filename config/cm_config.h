@@ -114,6 +114,17 @@ struct cm_global {
     uint32_t size; /* bytes, 1 .. 1 MiB */
 };
 
+/* Per-function single-flight policy (shared tier). */
+enum cm_singleflight {
+    CM_SF_AUTO = 0, /* default: only for functions whose calls have taken >= 1 ms */
+    CM_SF_YES,
+    CM_SF_NO,
+};
+
+/* Cache tiers, `[cache] tiers = memory shared` (a bit set; order is always memory, shared). */
+#define CM_TIER_MEMORY 1u
+#define CM_TIER_SHARED 2u
+
 struct cm_function {
     char name[CM_NAME_MAX];       /* section name: the symbol to hook */
     char object[CM_PATH_MAX];     /* `object =` glob over the provider's path; "" = any */
@@ -125,6 +136,7 @@ struct cm_function {
     struct cm_global writes[CM_MAX_GLOBALS];
     bool save_errno;              /* `errno = yes` */
     uint64_t min_time_ns;         /* store a result only if its call took at least this */
+    uint8_t singleflight;         /* enum cm_singleflight, `singleflight =` */
     int line;                     /* line of the section header */
 };
 
@@ -135,6 +147,11 @@ struct cm_config {
     uint64_t memory_size;         /* [cache] memory_size bytes, default 64 MiB */
     char report[CM_PATH_MAX];     /* [cache] report: "" none, "stderr", or a path (may hold %p) */
     bool strict;                  /* [cache] strict */
+    unsigned tiers;               /* [cache] tiers: CM_TIER_* bits, default memory | shared */
+    char shared_path[CM_PATH_MAX]; /* [cache] shared_path, default "/dev/shm/cloudm-%u" (%u = uid,
+                                     expanded by the user of the value, not the parser) */
+    uint64_t shared_size;         /* [cache] shared_size, default 256 MiB */
+    uint64_t shared_max_entry;    /* [cache] shared_max_entry, default shared_size / 16 */
     int nfunctions;               /* functions that parsed cleanly (skipped ones are not here) */
     struct cm_function *functions;
     int nerrors;                  /* errors reported: the config must not be used when > 0 */
