@@ -29,7 +29,11 @@ enum key_id {
     K_NAMESPACE,
     K_MEMORY_SIZE,
     K_REPORT,
-    K_STRICT, /* [cache] */
+    K_STRICT,
+    K_TIERS,
+    K_SHARED_PATH,
+    K_SHARED_SIZE,
+    K_SHARED_MAX_ENTRY, /* [cache] */
     K_SIGNATURE,
     K_OBJECT,
     K_FMODE,
@@ -37,18 +41,27 @@ enum key_id {
     K_READS,
     K_WRITES,
     K_ERRNO,
-    K_MIN_TIME, /* [function] */
+    K_MIN_TIME,
+    K_SINGLEFLIGHT, /* [function] */
     K_COUNT,
 };
 
-static const char *const cache_keys[] = {"mode", "namespace", "memory_size", "report", "strict"};
-static const char *const function_keys[] = {"signature", "object", "mode",  "salt",
-                                            "reads",     "writes", "errno", "min_time"};
+/* In enum key_id order: the id of a key is K_MODE or K_SIGNATURE plus its index here. */
+static const char *const cache_keys[] = {"mode",        "namespace",   "memory_size",
+                                         "report",      "strict",      "tiers",
+                                         "shared_path", "shared_size", "shared_max_entry"};
+static const char *const function_keys[] = {
+    "signature", "object", "mode", "salt", "reads", "writes", "errno", "min_time", "singleflight"};
 #define NCACHE_KEYS (sizeof(cache_keys) / sizeof(cache_keys[0]))
 #define NFUNCTION_KEYS (sizeof(function_keys) / sizeof(function_keys[0]))
 
 #define MEMORY_SIZE_MIN (4ULL << 10)
 #define MEMORY_SIZE_MAX (1ULL << 40)
+#define SHARED_SIZE_MIN (1ULL << 20)
+#define SHARED_SIZE_MAX (1ULL << 40)
+#define SHARED_SIZE_DEFAULT (256ULL << 20)
+#define SHARED_PATH_DEFAULT "/dev/shm/cloudm-%u"
+#define SHARED_MAX_ENTRY_DIV 16 /* default shared_max_entry = shared_size / 16 */
 #define GLOBAL_SIZE_MAX (1U << 20)
 #define QUOTE_MAX 60 /* characters of a bad value quoted in a message */
 
@@ -72,6 +85,12 @@ struct parse {
     struct seen_fn *seen;  /* every [function] section so far, for duplicates */
     int nseen, capfn;
     bool oom;
+    /* shared_max_entry is checked against shared_size once the whole file is read (the keys
+     * may come in either order): where its value was, and whether both values were valid. */
+    struct cm_srcmap max_entry_map;
+    char max_entry_text[QUOTE_MAX + 1];
+    bool max_entry_set;   /* shared_max_entry parsed cleanly */
+    bool shared_size_bad; /* shared_size was given but invalid: no comparison */
 };
 
 static const char *sec_label(const struct parse *p, char *buf, size_t size)
@@ -337,6 +356,133 @@ static void set_memory_size(struct parse *p, const struct cm_ini_key *k)
     p->cfg->memory_size = v;
 }
 
+/* A size key with a range: returns 0 and *out, or -1 after reporting. */
+static int get_size(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
+                    const char *range, uint64_t *out)
+{
+    uint64_t v;
+
+    if (cm_parse_size(k->value, &v) < 0) {
+        VERR(p, k, 0,
+             "invalid size '%.*s' for '%s' (expected a number with an optional K, M, G or T "
+             "suffix)",
+             quote_len(k), k->value, k->name);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        VERR(p, k, 0, "%s '%.*s' out of range (%s)", k->name, quote_len(k), k->value, range);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void set_shared_size(struct parse *p, const struct cm_ini_key *k)
+{
+    if (get_size(p, k, SHARED_SIZE_MIN, SHARED_SIZE_MAX, "1M to 1T", &p->cfg->shared_size) < 0)
+        p->shared_size_bad = true;
+}
+
+static void set_shared_max_entry(struct parse *p, const struct cm_ini_key *k)
+{
+    if (get_size(p, k, 1, SHARED_SIZE_MAX, "1 to 1T", &p->cfg->shared_max_entry) < 0)
+        return;
+    p->max_entry_map = *k->map;
+    snprintf(p->max_entry_text, sizeof(p->max_entry_text), "%.*s", quote_len(k), k->value);
+    p->max_entry_set = true;
+}
+
+static void set_shared_path(struct parse *p, const struct cm_ini_key *k)
+{
+    /* Relative paths would name a different file in every working directory. The `%u` stays
+     * as written: whoever opens the segment expands it. */
+    if (k->vlen == 0 || k->value[0] != '/') {
+        VERR(p, k, 0, "invalid shared_path '%.*s' (expected an absolute path; %%u is the uid)",
+             quote_len(k), k->value);
+        return;
+    }
+    copy_value(p, k, p->cfg->shared_path, sizeof(p->cfg->shared_path));
+}
+
+/* `memory shared`, `shared, memory`, `memory`: words separated by spaces and at most one comma,
+ * each tier once. */
+static void set_tiers(struct parse *p, const struct cm_ini_key *k)
+{
+    static const char *const names[] = {"memory", "shared"};
+    static const unsigned bits[] = {CM_TIER_MEMORY, CM_TIER_SHARED};
+    const char *v = k->value, *best;
+    unsigned tiers = 0;
+    size_t i = 0, w, t, comma_at = 0;
+    int commas = 0;
+
+    for (;;) {
+        for (; i < k->vlen && (is_space((unsigned char)v[i]) || v[i] == ','); i++) {
+            if (v[i] != ',')
+                continue;
+            if (++commas > 1 || tiers == 0) {
+                VERR(p, k, i, "empty entry in 'tiers' (expected memory, shared or both)");
+                return;
+            }
+            comma_at = i;
+        }
+        if (i == k->vlen)
+            break;
+        for (w = i; w < k->vlen && !is_space((unsigned char)v[w]) && v[w] != ','; w++)
+            ;
+        for (t = 0; t < 2 && !cm_word_eq(v + i, w - i, names[t]); t++)
+            ;
+        if (t == 2) {
+            best = cm_did_you_mean(v + i, w - i, names, 2);
+            if (best != NULL)
+                VERR(p, k, i, "unknown tier '%.*s' (did you mean '%s'?)",
+                     (int)(w - i > QUOTE_MAX ? QUOTE_MAX : w - i), v + i, best);
+            else
+                VERR(p, k, i, "unknown tier '%.*s' (expected memory or shared)",
+                     (int)(w - i > QUOTE_MAX ? QUOTE_MAX : w - i), v + i);
+            return;
+        }
+        if (tiers & bits[t]) {
+            VERR(p, k, i, "duplicate tier '%s' in 'tiers'", names[t]);
+            return;
+        }
+        tiers |= bits[t];
+        commas = 0;
+        i = w;
+    }
+    if (tiers == 0) {
+        VERR(p, k, 0, "empty 'tiers' (expected memory, shared or both)");
+        return;
+    }
+    if (commas > 0) {
+        VERR(p, k, comma_at, "empty entry in 'tiers' (expected memory, shared or both)");
+        return;
+    }
+    p->cfg->tiers = tiers;
+}
+
+static void set_singleflight(struct parse *p, const struct cm_ini_key *k)
+{
+    static const char *const words[] = {"yes", "no", "auto"};
+    const char *best;
+    bool b;
+
+    if (cm_word_eq(k->value, k->vlen, "auto")) {
+        p->fn.singleflight = CM_SF_AUTO;
+        return;
+    }
+    if (cm_parse_bool(k->value, &b) == 0) {
+        p->fn.singleflight = b ? CM_SF_YES : CM_SF_NO;
+        return;
+    }
+    best = cm_did_you_mean(k->value, k->vlen, words, 3);
+    if (best != NULL)
+        VERR(p, k, 0, "invalid singleflight '%.*s' (did you mean '%s'?)", quote_len(k), k->value,
+             best);
+    else
+        VERR(p, k, 0, "invalid singleflight '%.*s' (expected yes, no or auto)", quote_len(k),
+             k->value);
+}
+
 static void set_min_time(struct parse *p, const struct cm_ini_key *k)
 {
     if (cm_parse_time(k->value, &p->fn.min_time_ns) < 0)
@@ -529,6 +675,18 @@ static void on_key(void *u, const struct cm_ini_key *k)
     case K_STRICT:
         set_bool(p, k, &p->cfg->strict);
         break;
+    case K_TIERS:
+        set_tiers(p, k);
+        break;
+    case K_SHARED_PATH:
+        set_shared_path(p, k);
+        break;
+    case K_SHARED_SIZE:
+        set_shared_size(p, k);
+        break;
+    case K_SHARED_MAX_ENTRY:
+        set_shared_max_entry(p, k);
+        break;
     case K_SIGNATURE:
         set_signature(p, k);
         break;
@@ -553,6 +711,9 @@ static void on_key(void *u, const struct cm_ini_key *k)
     case K_MIN_TIME:
         set_min_time(p, k);
         break;
+    case K_SINGLEFLIGHT:
+        set_singleflight(p, k);
+        break;
     default:
         break;
     }
@@ -566,6 +727,42 @@ static void set_defaults(struct cm_config *cfg)
     cfg->mode = CM_MODE_READWRITE;
     memcpy(cfg->ns, "default", sizeof("default"));
     cfg->memory_size = 64ULL << 20;
+    cfg->tiers = CM_TIER_MEMORY | CM_TIER_SHARED;
+    memcpy(cfg->shared_path, SHARED_PATH_DEFAULT, sizeof(SHARED_PATH_DEFAULT));
+    cfg->shared_size = SHARED_SIZE_DEFAULT;
+}
+
+/* "256M", "1T", "1536K" or a byte count: the largest unit that divides exactly. */
+static void size_text(uint64_t v, char *buf, size_t size)
+{
+    static const char units[] = "KMGT";
+    int u = -1;
+
+    while (u < 3 && v != 0 && v % 1024 == 0) {
+        v /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, size, "%llu", (unsigned long long)v);
+    else
+        snprintf(buf, size, "%llu%c", (unsigned long long)v, units[u]);
+}
+
+/* Values that depend on several keys, once every key has been read. */
+static void finish_cache(struct parse *p)
+{
+    struct cm_config *cfg = p->cfg;
+    char sz[32];
+
+    if (!p->max_entry_set) {
+        cfg->shared_max_entry = cfg->shared_size / SHARED_MAX_ENTRY_DIV;
+        return;
+    }
+    if (!p->shared_size_bad && cfg->shared_max_entry > cfg->shared_size) {
+        size_text(cfg->shared_size, sz, sizeof(sz));
+        cm_diag_map(&p->d, CM_DIAG_ERROR, &p->max_entry_map, 0,
+                    "shared_max_entry '%s' is larger than shared_size (%s)", p->max_entry_text, sz);
+    }
 }
 
 int cm_config_parse(const char *name, const char *text, size_t len, struct cm_config *cfg,
@@ -594,6 +791,7 @@ int cm_config_parse(const char *name, const char *text, size_t len, struct cm_co
         rc = cm_ini_run(p->file, text, len, &ops, p, &p->d);
         finish_section(p);
     }
+    finish_cache(p);
     if (p->oom)
         rc = -ENOMEM;
     cfg->nerrors = p->d.nerrors;

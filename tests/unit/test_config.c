@@ -118,6 +118,75 @@ static const struct bad_case bad_cases[] = {
     {"mode_typo",
      "[cache]\nmode = readwrtie\n",
      {"t.conf:2:8: error: invalid mode 'readwrtie' (did you mean 'readwrite'?)"}},
+    /* [cache] shared tier */
+    {"tiers_typo",
+     "[cache]\ntiers = memory shraed\n",
+     {"t.conf:2:16: error: unknown tier 'shraed' (did you mean 'shared'?)"}},
+    {"tiers_unknown",
+     "[cache]\ntiers = memory, remote\n",
+     {"t.conf:2:17: error: unknown tier 'remote' (expected memory or shared)"}},
+    {"tiers_duplicate",
+     "[cache]\ntiers = shared memory Shared\n",
+     {"t.conf:2:23: error: duplicate tier 'shared' in 'tiers'"}},
+    {"tiers_empty",
+     "[cache]\ntiers =\n",
+     {"t.conf:2:8: error: empty 'tiers' (expected memory, "
+      "shared or both)"}},
+    {"tiers_empty_entry",
+     "[cache]\ntiers = memory,,shared\n",
+     {"t.conf:2:16: error: empty entry in 'tiers' (expected memory, shared or both)"}},
+    {"tiers_leading_comma",
+     "[cache]\ntiers = , memory\n",
+     {"t.conf:2:9: error: empty entry in 'tiers' (expected memory, shared or both)"}},
+    {"tiers_trailing_comma",
+     "[cache]\ntiers = memory ,\n",
+     {"t.conf:2:16: error: empty entry in 'tiers' (expected memory, shared or both)"}},
+    {"shared_size_bad",
+     "[cache]\nshared_size = lots\n",
+     {"t.conf:2:15: error: invalid size 'lots' for 'shared_size' (expected a number with an "
+      "optional K, M, G or T suffix)"}},
+    {"shared_size_range",
+     "[cache]\nshared_size = 512K\nshared_max_entry = 1K\n",
+     {"t.conf:2:15: error: shared_size '512K' out of range (1M to 1T)"}},
+    {"shared_size_too_big",
+     "[cache]\nshared_size = 2T\n",
+     {"t.conf:2:15: error: shared_size '2T' out of range (1M to 1T)"}},
+    {"shared_max_entry_zero",
+     "[cache]\nshared_max_entry = 0\n",
+     {"t.conf:2:20: error: shared_max_entry '0' out of range (1 to 1T)"}},
+    {"shared_max_entry_over_default_size",
+     "[cache]\nshared_max_entry = 512M\n",
+     {"t.conf:2:20: error: shared_max_entry '512M' is larger than shared_size (256M)"}},
+    {"shared_max_entry_over_size_given_later",
+     "[cache]\nshared_max_entry = 3M\nshared_size = 2M\n",
+     {"t.conf:2:20: error: shared_max_entry '3M' is larger than shared_size (2M)"}},
+    {"shared_path_relative",
+     "[cache]\nshared_path = cache/cloudm-%u\n",
+     {"t.conf:2:15: error: invalid shared_path 'cache/cloudm-%u' (expected an absolute path; "
+      "%u is the uid)"}},
+    {"shared_path_empty",
+     "[cache]\nshared_path =\n",
+     {"t.conf:2:14: error: invalid shared_path '' (expected an absolute path; %u is the uid)"}},
+    {"shared_key_typo",
+     "[cache]\nshared_sise = 1G\n",
+     {"t.conf:2:1: error: unknown key 'shared_sise' in [cache] (did you mean 'shared_size'?)"}},
+    {"shared_key_in_function",
+     "[function f]\nsignature = f64 f(f64)\nshared_path = /tmp/x\n",
+     {"t.conf:3:1: error: unknown key 'shared_path' in [function f] (it belongs in [cache])"}},
+    {"singleflight_typo",
+     "[function f]\nsignature = f64 f(f64)\nsingleflight = atuo\n",
+     {"t.conf:3:16: error: invalid singleflight 'atuo' (did you mean 'auto'?)"}},
+    {"singleflight_bad",
+     "[function f]\nsignature = f64 f(f64)\nsingleflight = sometimes\n",
+     {"t.conf:3:16: error: invalid singleflight 'sometimes' (expected yes, no or auto)"}},
+    {"singleflight_in_cache",
+     "[cache]\nsingleflight = yes\n",
+     {"t.conf:2:1: error: unknown key 'singleflight' in [cache] (it belongs in a [function "
+      "NAME] section)"}},
+    {"singleflight_key_typo",
+     "[function f]\nsignature = f64 f(f64)\nsingle_flight = yes\n",
+     {"t.conf:3:1: error: unknown key 'single_flight' in [function f] (did you mean "
+      "'singleflight'?)"}},
     /* [function] values */
     {"function_values",
      "[function f]\nsignature = f64 f(f64)\nmode = redonly\nerrno = perhaps\n"
@@ -473,6 +542,10 @@ static void test_defaults(void)
     ASSERT_EQ_INT(cfg.strict, false);
     ASSERT_EQ_INT(cfg.nfunctions, 0);
     ASSERT_EQ_STR(cfg.path, "t.conf");
+    ASSERT_EQ_UINT(cfg.tiers, CM_TIER_MEMORY | CM_TIER_SHARED);
+    ASSERT_EQ_STR(cfg.shared_path, "/dev/shm/cloudm-%u");
+    ASSERT_EQ_UINT(cfg.shared_size, 256ULL << 20);
+    ASSERT_EQ_UINT(cfg.shared_max_entry, 16ULL << 20);
     cm_config_free(&cfg);
 
     good("; only comments\n# and blank lines\n\n[cache]\n", &cfg, "");
@@ -505,6 +578,86 @@ static void test_cache_section(void)
     ASSERT_EQ_INT(cfg.mode, CM_MODE_WRITEONLY);
     ASSERT_EQ_UINT(cfg.memory_size, 1ULL << 40);
     cm_config_free(&cfg);
+}
+
+static void test_shared_tier_keys(void)
+{
+    static const struct {
+        const char *text;
+        unsigned tiers;
+    } tiers[] = {
+        {"memory", CM_TIER_MEMORY},
+        {"shared", CM_TIER_SHARED},
+        {"memory shared", CM_TIER_MEMORY | CM_TIER_SHARED},
+        {"shared memory", CM_TIER_MEMORY | CM_TIER_SHARED},
+        {"shared,memory", CM_TIER_MEMORY | CM_TIER_SHARED},
+        {"  Memory ,\tSHARED  ", CM_TIER_MEMORY | CM_TIER_SHARED},
+    };
+    struct cm_config cfg;
+    char text[256];
+    size_t i;
+
+    for (i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++) {
+        snprintf(text, sizeof(text), "[cache]\ntiers = %s\n", tiers[i].text);
+        good(text, &cfg, "");
+        ASSERT_EQ_UINT(cfg.tiers, tiers[i].tiers);
+        cm_config_free(&cfg);
+    }
+
+    /* shared_max_entry defaults to 1/16 of shared_size, whichever order the keys come in. */
+    good("[cache]\nshared_size = 1G\nshared_path = /home/u/.cache/cloudm/seg-%u\n", &cfg, "");
+    ASSERT_EQ_UINT(cfg.shared_size, 1ULL << 30);
+    ASSERT_EQ_UINT(cfg.shared_max_entry, 64ULL << 20);
+    ASSERT_EQ_STR(cfg.shared_path, "/home/u/.cache/cloudm/seg-%u");
+    cm_config_free(&cfg);
+
+    good("[cache]\nshared_max_entry = 1M\nshared_size = 1M\n", &cfg, "");
+    ASSERT_EQ_UINT(cfg.shared_size, 1ULL << 20);
+    ASSERT_EQ_UINT(cfg.shared_max_entry, 1ULL << 20);
+    cm_config_free(&cfg);
+
+    good("[cache]\nshared_size = 1T\nshared_max_entry = 4096\n", &cfg, "");
+    ASSERT_EQ_UINT(cfg.shared_size, 1ULL << 40);
+    ASSERT_EQ_UINT(cfg.shared_max_entry, 4096);
+    cm_config_free(&cfg);
+
+    /* A bad shared_size is one error, not a second one about shared_max_entry. */
+    {
+        struct msgs m;
+
+        parse("[cache]\nshared_size = 0\nshared_max_entry = 300M\n", &cfg, &m);
+        ASSERT_EQ_INT(cfg.nerrors, 1);
+        ASSERT_EQ_STR(m.text[0], "t.conf:2:15: error: shared_size '0' out of range (1M to 1T)");
+        cm_config_free(&cfg);
+    }
+}
+
+static void test_singleflight(void)
+{
+    static const struct {
+        const char *text;
+        int sf;
+    } rows[] = {
+        {"yes", CM_SF_YES},   {"no", CM_SF_NO},  {"auto", CM_SF_AUTO},
+        {"AUTO", CM_SF_AUTO}, {"on", CM_SF_YES}, {"false", CM_SF_NO},
+    };
+    struct cm_config cfg;
+    const struct cm_function *f;
+    char text[256];
+    size_t i;
+
+    f = good("[function f]\nsignature = f64 f(f64)\n", &cfg, "f");
+    REQUIRE(f != NULL);
+    ASSERT_EQ_INT(f->singleflight, CM_SF_AUTO);
+    cm_config_free(&cfg);
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        snprintf(text, sizeof(text), "[function f]\nsignature = f64 f(f64)\nsingleflight = %s\n",
+                 rows[i].text);
+        f = good(text, &cfg, "f");
+        REQUIRE(f != NULL);
+        ASSERT_EQ_INT(f->singleflight, rows[i].sf);
+        cm_config_free(&cfg);
+    }
 }
 
 static void test_function_keys(void)
@@ -764,6 +917,8 @@ int main(void)
     RUN_TEST(test_many_errors_all_reported);
     RUN_TEST(test_defaults);
     RUN_TEST(test_cache_section);
+    RUN_TEST(test_shared_tier_keys);
+    RUN_TEST(test_singleflight);
     RUN_TEST(test_function_keys);
     RUN_TEST(test_continuation_and_long_lines);
     RUN_TEST(test_skipped_function);

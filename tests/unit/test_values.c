@@ -36,6 +36,15 @@ static void test_sizes(void)
     ASSERT_EQ_INT(cm_parse_size(NULL, &v), -1);
     ASSERT_EQ_INT(cm_parse_size("16777215T", &v), 0);
     ASSERT_EQ_UINT(v, 16777215ULL << 40);
+    /* The shared tier's sizes: the default, its bounds and a 1/16 entry limit. */
+    ASSERT_EQ_INT(cm_parse_size("256MiB", &v), 0);
+    ASSERT_EQ_UINT(v, 256ULL << 20);
+    ASSERT_EQ_INT(cm_parse_size("1m", &v), 0);
+    ASSERT_EQ_UINT(v, 1ULL << 20);
+    ASSERT_EQ_INT(cm_parse_size("1TB", &v), 0);
+    ASSERT_EQ_UINT(v, 1ULL << 40);
+    ASSERT_EQ_INT(cm_parse_size("16 MiB", &v), 0);
+    ASSERT_EQ_UINT(v, 16ULL << 20);
 }
 
 static void test_times(void)
