@@ -101,4 +101,9 @@ void cm_seg_fn_foreach(struct cm_seg *s,
  * processes use the segment. Returns the number of entries dropped. */
 long cm_seg_clear(struct cm_seg *s, const char *name);
 
+/* Where the index and the entry ring lie in the file (byte offsets and lengths), for tests and
+ * diagnostics. */
+void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len,
+                    uint64_t *ring_off, uint64_t *ring_len);
+
 #endif

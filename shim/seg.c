@@ -1,0 +1,432 @@
+/*
+ * seg.c - the shared segment's entries: lock-free lookup, store, eviction, clear and the
+ * segment-wide counters. Opening/creating the file is seg_open.c; single-flight and the
+ * per-function statistics are seg_flight.c.
+ *
+ * What it does not do: build keys, decide what is cached, print, or touch errno (no function
+ * here makes a system call).
+ *
+ * DESIGN
+ * - Layout (seg_int.h, all offsets in the header, recomputed from the size and compared on open):
+ *   [header 4 KiB | flight slots 256 x 64 B | function slots 512 x 128 B | index | ring].
+ *   The index is an array of 64-byte buckets of SEG_WAYS = 8 words; the ring holds the entries.
+ * - Ring: `sh_head` is a 64-bit ring position that only grows. A writer reserves
+ *   [P, P + total) with one CAS on sh_head *before* writing anything (an entry never straddles
+ *   the ring's end: the reservation skips to the next lap), then writes the entry (header, key,
+ *   value) with relaxed atomic word stores. Invariant R: the bytes of an entry at position P are
+ *   unchanged as long as sh_head <= P + ring_size, because any writer that could overwrite them
+ *   must first move sh_head past that bound.
+ * - Index words: {28-bit tag of the hash | P / 8 modulo 2^36}, 0 = empty. A word changes only
+ *   by a single 64-bit CAS (publish, replace, drop), so no index state is ever half-written.
+ *   Publishing is the last step of a store and uses release order: whoever acquire-loads a word
+ *   sees the complete entry it names (invariant P). The full P is recovered from sh_head
+ *   (seg_word_pos); the entry stores P itself (se_pos), so a stale or aliased word is detected.
+ * - Lookup (no lock, no syscall, no allocation): acquire-load a word whose tag matches, load
+ *   sh_head, check R, read the entry header and compare the 128-bit hash and key length, compare
+ *   the key word by word, copy the value out, acquire fence, reload sh_head and check R again
+ *   (the seqlock argument: a writer's release fence after its reservation CAS synchronises with
+ *   our acquire fence if we read any byte it wrote, so we then see its sh_head). Only then the
+ *   XXH3 checksum is verified over the *private* copies (the caller's key, the copied value), so
+ *   no hash ever runs over bytes that may change. A mismatch there means the stable bytes are
+ *   wrong (corruption, or a stale word aliasing an unfinished reservation): the word is dropped
+ *   (CAS to 0) and sh_csum_failures counted. A torn read (R failed) is a plain miss.
+ * - Checksum: XXH3-64 of the value, seeded with XXH3-64 of the key seeded with the header fields
+ *   (position, hash, fn_ident, lengths). Computed by the writer from its private buffers.
+ * - Eviction: FIFO by the ring plus a second chance. A hit on an entry in the oldest quarter of
+ *   the ring re-inserts it at the head (a CLOCK-like approximation of LRU that costs nothing on
+ *   hits to young entries and needs no per-entry reference bits written by readers: a reference
+ *   bit would make every hit a store to a shared cache line, and CLOCK's hand would need a
+ *   sweeper). The index bucket, when full, replaces a word whose entry the ring has overwritten,
+ *   else its oldest word. Evictions counted: words displaced while their entry was live, and
+ *   words found pointing at overwritten entries (dropped then). Entries overwritten whose words
+ *   are never met again are not counted (cm_seg_get_info counts live entries by a scan).
+ * - A writer stalled (preempted) for a whole lap of the ring between its reservation and its
+ *   last store writes into bytes that a newer reservation owns. Nothing can prevent that without
+ *   a lock; the newer entry's checksum catches it (counted as a checksum failure, dropped), and
+ *   the stalled writer does not publish. With the default 256 MiB ring this needs 200+ MiB of
+ *   stores by others during one preemption; the stress test provokes it with a 2 MiB segment.
+ * - SIGKILL at any instruction: a writer dies either before its reservation (nothing happened),
+ *   after it (a region nobody references; reused next lap), or after publishing (complete).
+ *   Drops/replacements are single CASes. No lock exists on these paths; the only lock in the
+ *   module is the kernel's flock in seg_open.c, released by the kernel when a process dies.
+ * - Memory order: data words are relaxed atomics (SEG_MO), so the protocol is data-race free
+ *   in the C11 sense and checkable with ThreadSanitizer (where SEG_MO is seq_cst).
+ */
+#include "seg_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#define CNT_ADD(field, n) __atomic_fetch_add(&(field), (uint64_t)(n), __ATOMIC_RELAXED)
+
+static uint64_t seg_csum(uint64_t pos, uint64_t h0, uint64_t h1, uint64_t fn, const uint8_t *k,
+                         uint32_t klen, const uint8_t *v, uint32_t vlen)
+{
+    uint64_t seed = pos ^ h0 ^ (h1 * 0x9E3779B97F4A7C15ull) ^ (fn * 0xC2B2AE3D27D4EB4Full) ^
+                    ((uint64_t)klen << 32 | vlen);
+    uint64_t ks = XXH3_64bits_withSeed(k, klen, seed);
+    return XXH3_64bits_withSeed(v, vlen, ks);
+}
+
+static inline uint64_t ld(const uint64_t *p)
+{
+    return __atomic_load_n(p, SEG_MO);
+}
+
+static inline void st(uint64_t *p, uint64_t x)
+{
+    __atomic_store_n(p, x, SEG_MO);
+}
+
+/* Stores n bytes from a private buffer as whole words (the tail word zero-padded). */
+static void put_bytes(uint64_t *dst, const uint8_t *src, uint64_t n)
+{
+    uint64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+        st(dst++, w);
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, src + i, n - i);
+        st(dst, w);
+    }
+}
+
+/* Compares n shared bytes with a private buffer; 0 when equal. */
+static int cmp_bytes(const uint64_t *src, const uint8_t *k, uint64_t n)
+{
+    uint64_t i = 0, diff = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, k + i, 8);
+        diff |= ld(src++) ^ w;
+    }
+    if (i < n) {
+        uint64_t w = 0, m = ~0ull >> (8 * (8 - (n - i)));
+        memcpy(&w, k + i, n - i);
+        diff |= (ld(src) ^ w) & m;
+    }
+    return diff != 0;
+}
+
+static void get_bytes(uint8_t *dst, const uint64_t *src, uint64_t n)
+{
+    uint64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = ld(src++);
+        memcpy(dst + i, &w, 8);
+    }
+    if (i < n) {
+        uint64_t w = ld(src);
+        memcpy(dst + i, &w, n - i);
+    }
+}
+
+static inline uint64_t head_acq(struct cm_seg *s)
+{
+    return __atomic_load_n(&s->hdr->sh_head, __ATOMIC_ACQUIRE);
+}
+
+/* Intact (invariant R) and fully reserved. */
+static inline int ent_live(const struct cm_seg *s, uint64_t pos, uint64_t head)
+{
+    return pos + sizeof(struct seg_ent) <= head && head - pos <= s->ring_size;
+}
+
+static inline struct seg_ent *ent_at(const struct cm_seg *s, uint64_t pos)
+{
+    return (struct seg_ent *)(s->ring + pos % s->ring_size);
+}
+
+static void drop_word(uint64_t *slot, uint64_t w)
+{
+    __atomic_compare_exchange_n(slot, &w, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const uint8_t *key,
+                  uint32_t klen, const uint8_t *v, uint32_t vlen);
+
+/* Probe one word whose tag matched. Returns as cm_seg_get. */
+static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uint64_t h1,
+                  const uint8_t *key, uint32_t klen, uint8_t *v, uint32_t vcap, uint32_t *need)
+{
+    uint64_t head = head_acq(s);
+    uint64_t pos = seg_word_pos(w, head);
+    if (!ent_live(s, pos, head)) {
+        drop_word(slot, w); /* its entry was overwritten by the ring (or the word is garbage) */
+        CNT_ADD(s->hdr->sh_evictions, 1);
+        return -1;
+    }
+    uint64_t off = pos % s->ring_size;
+    if (off + sizeof(struct seg_ent) > s->ring_size) {
+        drop_word(slot, w);
+        return -1;
+    }
+    struct seg_ent *e = (struct seg_ent *)(s->ring + off);
+    uint64_t epos = ld(&e->se_pos), eh0 = ld(&e->se_h0), eh1 = ld(&e->se_h1);
+    uint64_t efn = ld(&e->se_fn), ecs = ld(&e->se_csum);
+    uint64_t lens = ld((const uint64_t *)&e->se_klen);
+    uint32_t ek = (uint32_t)lens, ev = (uint32_t)(lens >> 32); /* x86-64: little-endian */
+    if (epos != pos) {
+        SEG_FENCE(__ATOMIC_ACQUIRE);
+        if (ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
+            drop_word(slot, w); /* stable and wrong: a stale or corrupt word */
+        return -1;
+    }
+    if (eh0 != h0 || eh1 != h1 || ek != klen)
+        return -1; /* another key with the same tag */
+    uint64_t total = seg_ent_total(ek, ev);
+    if (off + total > s->ring_size || ev > s->max_entry)
+        goto bad;
+    const uint64_t *kw = (const uint64_t *)(e + 1);
+    if (cmp_bytes(kw, key, klen) != 0)
+        return -1;
+    if (ev > vcap) {
+        SEG_FENCE(__ATOMIC_ACQUIRE);
+        if (!ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
+            return -1;
+        *need = ev;
+        return -2;
+    }
+    get_bytes(v, kw + seg_align8(klen) / 8, ev);
+    SEG_FENCE(__ATOMIC_ACQUIRE);
+    uint64_t head2 = __atomic_load_n(&s->hdr->sh_head, SEG_MO);
+    if (!ent_live(s, pos, head2))
+        return -1; /* overwritten while we copied: a miss, nothing wrong */
+    if (seg_csum(pos, h0, h1, efn, key, klen, v, ev) != ecs)
+        goto corrupt; /* stable (R held after the copy) and wrong */
+    /* second chance: a hit in the oldest quarter moves the entry to the head */
+    if (head2 - pos > s->ring_size - s->ring_size / 4)
+        (void)put_at(s, h0, h1, efn, key, klen, v, ev);
+    return ev;
+bad:
+    /* impossible lengths: corruption only if the header was stable while we read it */
+    SEG_FENCE(__ATOMIC_ACQUIRE);
+    if (!ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
+        return -1;
+corrupt:
+    drop_word(slot, w);
+    CNT_ADD(s->hdr->sh_csum_failures, 1);
+    return -1;
+}
+
+long cm_seg_get(struct cm_seg *s, const uint8_t h[16], const uint8_t *key, uint32_t klen,
+                uint8_t *v, uint32_t vcap, uint32_t *need)
+{
+    uint64_t h0, h1;
+    if (s == NULL)
+        return -1;
+    memcpy(&h0, h, 8);
+    memcpy(&h1, h + 8, 8);
+    uint64_t tag = seg_tag(h1);
+    uint64_t *b = s->index + (h0 & s->bmask) * SEG_WAYS;
+    for (unsigned i = 0; i < SEG_WAYS; i++) {
+        uint64_t w = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
+        if ((w >> SEG_POS_BITS) != tag)
+            continue;
+        long r = probe(s, &b[i], w, h0, h1, key, klen, v, vcap, need);
+        if (r != -1)
+            return r;
+    }
+    return -1;
+}
+
+/* Puts the word for the entry at pos into the bucket. Preference: a word of the same key, an
+ * empty word, a word whose entry the ring overwrote, the oldest word. */
+static int publish(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t pos)
+{
+    uint64_t tag = seg_tag(h1);
+    uint64_t *b = s->index + (h0 & s->bmask) * SEG_WAYS;
+    uint64_t nw = seg_word(tag, pos);
+    for (int attempt = 0; attempt < 4; attempt++) {
+        uint64_t head = head_acq(s);
+        int same = -1, empty = -1, dead = -1, oldest = -1;
+        uint64_t oldest_age = 0, ws[SEG_WAYS];
+        for (unsigned i = 0; i < SEG_WAYS; i++) {
+            uint64_t w = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
+            ws[i] = w;
+            if (w == 0) {
+                if (empty < 0)
+                    empty = (int)i;
+                continue;
+            }
+            uint64_t p = seg_word_pos(w, head);
+            if (!ent_live(s, p, head) || p % s->ring_size + sizeof(struct seg_ent) > s->ring_size) {
+                if (dead < 0)
+                    dead = (int)i;
+                continue;
+            }
+            if ((w >> SEG_POS_BITS) == tag && same < 0) {
+                const struct seg_ent *e = ent_at(s, p);
+                if (ld(&e->se_h0) == h0 && ld(&e->se_h1) == h1) {
+                    same = (int)i;
+                    continue;
+                }
+            }
+            if (oldest < 0 || head - p > oldest_age) {
+                oldest = (int)i;
+                oldest_age = head - p;
+            }
+        }
+        int pick = same >= 0 ? same : empty >= 0 ? empty : dead >= 0 ? dead : oldest;
+        if (pick < 0)
+            return -EAGAIN;
+        uint64_t w = ws[pick];
+        if (__atomic_compare_exchange_n(&b[pick], &w, nw, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED)) {
+            if (pick != same && pick != empty)
+                CNT_ADD(s->hdr->sh_evictions, 1);
+            CNT_ADD(s->hdr->sh_puts, 1);
+            return 0;
+        }
+    }
+    CNT_ADD(s->hdr->sh_put_drops, 1);
+    return -EAGAIN;
+}
+
+static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const uint8_t *key,
+                  uint32_t klen, const uint8_t *v, uint32_t vlen)
+{
+    uint64_t total = seg_ent_total(klen, vlen);
+    uint64_t rs = s->ring_size;
+    if ((uint64_t)klen + vlen > s->max_entry || total > rs / 4)
+        return -E2BIG;
+    uint64_t cur = __atomic_load_n(&s->hdr->sh_head, SEG_MO), start;
+    do {
+        start = cur;
+        uint64_t off = start % rs;
+        if (off + total > rs)
+            start += rs - off; /* never straddle the end: skip to the next lap */
+    } while (!__atomic_compare_exchange_n(&s->hdr->sh_head, &cur, start + total, 1,
+                                          __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+    SEG_FENCE(__ATOMIC_RELEASE);
+    struct seg_ent *e = ent_at(s, start);
+    uint64_t *kw = (uint64_t *)(e + 1);
+    put_bytes(kw, key, klen);
+    put_bytes(kw + seg_align8(klen) / 8, v, vlen);
+    st(&e->se_h0, h0);
+    st(&e->se_h1, h1);
+    st(&e->se_fn, fn);
+    st(&e->se_csum, seg_csum(start, h0, h1, fn, key, klen, v, vlen));
+    st((uint64_t *)&e->se_klen, (uint64_t)vlen << 32 | klen);
+    st(&e->se_pos, start);
+    /* a writer stalled for a whole lap of the ring: its entry is already gone (and its late
+     * stores may have hit a newer entry, which that entry's checksum catches) */
+    if (!ent_live(s, start, __atomic_load_n(&s->hdr->sh_head, __ATOMIC_SEQ_CST))) {
+        CNT_ADD(s->hdr->sh_lapped, 1);
+        return -EAGAIN;
+    }
+    return publish(s, h0, h1, start);
+}
+
+int cm_seg_put(struct cm_seg *s, const uint8_t h[16], uint64_t fn_ident, const uint8_t *key,
+               uint32_t klen, const uint8_t *v, uint32_t vlen)
+{
+    uint64_t h0, h1;
+    if (s == NULL)
+        return -EINVAL;
+    memcpy(&h0, h, 8);
+    memcpy(&h1, h + 8, 8);
+    return put_at(s, h0, h1, fn_ident, key, klen, v, vlen);
+}
+
+/* Idents of the function slots named `name` (at most SEG_FN_SLOTS). */
+static unsigned idents_named(struct cm_seg *s, const char *name, uint64_t *out)
+{
+    char want[SEG_FN_NAME] = {0};
+    unsigned n = 0;
+    strncpy(want, name, SEG_FN_NAME - 1);
+    for (unsigned i = 0; i < SEG_FN_SLOTS; i++) {
+        struct seg_fn *f = &s->fns[i];
+        uint64_t id = __atomic_load_n(&f->sf_ident, __ATOMIC_ACQUIRE);
+        if (id == 0 || __atomic_load_n(&f->sf_ready, __ATOMIC_ACQUIRE) != 1)
+            continue;
+        char got[SEG_FN_NAME];
+        get_bytes((uint8_t *)got, f->sf_name, SEG_FN_NAME);
+        got[SEG_FN_NAME - 1] = 0;
+        if (strcmp(got, want) == 0)
+            out[n++] = id;
+    }
+    return n;
+}
+
+long cm_seg_clear(struct cm_seg *s, const char *name)
+{
+    uint64_t ids[SEG_FN_SLOTS];
+    unsigned nids = 0;
+    long dropped = 0;
+    if (s == NULL)
+        return 0;
+    if (name != NULL) {
+        nids = idents_named(s, name, ids);
+        if (nids == 0)
+            return 0;
+    }
+    uint64_t nwords = (s->bmask + 1) * SEG_WAYS;
+    for (uint64_t i = 0; i < nwords; i++) {
+        uint64_t w = __atomic_load_n(&s->index[i], __ATOMIC_ACQUIRE);
+        if (w == 0)
+            continue;
+        if (name != NULL) {
+            uint64_t head = head_acq(s), p = seg_word_pos(w, head);
+            if (!ent_live(s, p, head) || p % s->ring_size + sizeof(struct seg_ent) > s->ring_size)
+                continue;
+            const struct seg_ent *e = ent_at(s, p);
+            uint64_t fn = ld(&e->se_fn);
+            if (ld(&e->se_pos) != p)
+                continue;
+            unsigned j = 0;
+            while (j < nids && ids[j] != fn)
+                j++;
+            if (j == nids)
+                continue;
+        }
+        if (__atomic_compare_exchange_n(&s->index[i], &w, 0, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED))
+            dropped++;
+    }
+    return dropped;
+}
+
+void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    if (s == NULL)
+        return;
+    struct seg_hdr *h = s->hdr;
+    info->size = s->size;
+    info->data_size = s->ring_size;
+    info->evictions = __atomic_load_n(&h->sh_evictions, __ATOMIC_RELAXED);
+    info->csum_failures = __atomic_load_n(&h->sh_csum_failures, __ATOMIC_RELAXED);
+    info->flight_waits = __atomic_load_n(&h->sh_flight_waits, __ATOMIC_RELAXED);
+    info->flight_takeovers = __atomic_load_n(&h->sh_flight_takeovers, __ATOMIC_RELAXED);
+    /* live entries and their bytes: a scan of the index (cost ~ index words; for the tools) */
+    uint64_t nwords = (s->bmask + 1) * SEG_WAYS;
+    for (uint64_t i = 0; i < nwords; i++) {
+        uint64_t w = __atomic_load_n(&s->index[i], __ATOMIC_ACQUIRE);
+        if (w == 0)
+            continue;
+        uint64_t head = head_acq(s), p = seg_word_pos(w, head);
+        if (!ent_live(s, p, head) || p % s->ring_size + sizeof(struct seg_ent) > s->ring_size)
+            continue;
+        const struct seg_ent *e = ent_at(s, p);
+        uint64_t lens = ld((const uint64_t *)&e->se_klen);
+        if (ld(&e->se_pos) != p)
+            continue;
+        info->entries++;
+        info->used += seg_ent_total((uint32_t)lens, (uint32_t)(lens >> 32));
+    }
+}
+
+void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len,
+                    uint64_t *ring_off, uint64_t *ring_len)
+{
+    *index_off = (uint64_t)((uint8_t *)s->index - s->base);
+    *index_len = (s->bmask + 1) * 64;
+    *ring_off = (uint64_t)(s->ring - s->base);
+    *ring_len = s->ring_size;
+}

@@ -1,0 +1,320 @@
+/*
+ * seg_open.c - opening, creating and replacing the shared segment file; the layout.
+ *
+ * What it does: cm_seg_open() opens the file at opts->path (creating it when asked), refuses
+ * one that is not ours or is writable by group/others, validates the header against the layout
+ * this build computes, replaces a segment of another format or size when nobody uses it, and
+ * maps it MAP_SHARED. cm_seg_close() unmaps. What it does not do: read or write entries (seg.c).
+ *
+ * DESIGN
+ * - Creation is atomic: a temporary file in the same directory (O_CREAT|O_EXCL, mode 0600),
+ *   sized with ftruncate + posix_fallocate (so a full tmpfs fails here with ENOSPC instead of a
+ *   SIGBUS in the host later), header written, then link()ed into place (a concurrent creator
+ *   that won keeps its file: EEXIST, we open that one) or rename()d over an old segment being
+ *   replaced. Nobody can see a half-initialised segment.
+ * - Live users: every process holds a shared flock() on the file while it maps it (the kernel
+ *   drops it when the process dies, however it dies; fork shares it, exec closes the descriptor
+ *   with O_CLOEXEC). A process that must replace a segment of another format or size takes a
+ *   non-blocking exclusive lock: if that fails, live processes use it: -EBUSY, left alone.
+ *   Chosen over a (pid, start time) table in the header because a table needs pruning of dead
+ *   pids and is itself shared state a crash can leave stale; the kernel lock cannot be.
+ * - After locking, the path is re-checked to still name the inode we locked (someone may have
+ *   replaced it in between); if not, we start again (bounded number of rounds).
+ * - The header is validated field by field against cm_seg_layout(size): a corrupt header is
+ *   "another format", never trusted for offsets.
+ */
+#include "seg_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OPEN_ROUNDS 16
+#define LOCK_TRIES 2000 /* x 1 ms: how long we wait for a replacer's exclusive lock */
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static uint64_t pow2_floor(uint64_t x)
+{
+    uint64_t p = 1;
+    while (p * 2 <= x)
+        p *= 2;
+    return p;
+}
+
+int cm_seg_layout(uint64_t size, struct seg_hdr *l)
+{
+    if (size < SEG_MIN_SIZE || size > SEG_MAX_SIZE || size % 4096 != 0)
+        return -EINVAL;
+    memset(l, 0, sizeof(*l));
+    l->sh_magic = SEG_MAGIC;
+    l->sh_format = SEG_FORMAT;
+    l->sh_version = SEG_VERSION;
+    l->sh_size = size;
+    l->sh_flight_off = SEG_HDR_BYTES;
+    l->sh_fn_off = l->sh_flight_off + SEG_FLIGHT_SLOTS * sizeof(struct seg_flight);
+    l->sh_index_off = l->sh_fn_off + SEG_FN_SLOTS * sizeof(struct seg_fn);
+    /* index: 1/16 .. 1/8 of the rest (a power of two buckets), one word per 56 .. 112 bytes of
+     * ring: room for the smallest entries (72 bytes: 16-byte key, 8-byte value) at a load that
+     * rarely overflows an 8-way bucket */
+    uint64_t rest = size - l->sh_index_off;
+    uint64_t nb = pow2_floor(rest / 8 / 64);
+    l->sh_buckets = nb;
+    l->sh_ring_off = l->sh_index_off + nb * 64;
+    l->sh_ring_size = (size - l->sh_ring_off) & ~(uint64_t)63;
+    return 0;
+}
+
+/* 0: matches this build (and `want` size if nonzero); 1: our magic, another format or size;
+ * 2: not a segment. */
+static int check_hdr(const struct seg_hdr *h, uint64_t st_size, uint64_t want)
+{
+    struct seg_hdr l;
+    if (st_size < sizeof(*h))
+        return st_size == 0 ? 1 : 2;
+    if (h->sh_magic != SEG_MAGIC)
+        return 2;
+    if (h->sh_format != SEG_FORMAT || h->sh_version != SEG_VERSION || h->sh_size != st_size ||
+        (want != 0 && st_size != want) || cm_seg_layout(st_size, &l) != 0)
+        return 1;
+    if (h->sh_flight_off != l.sh_flight_off || h->sh_fn_off != l.sh_fn_off ||
+        h->sh_index_off != l.sh_index_off || h->sh_buckets != l.sh_buckets ||
+        h->sh_ring_off != l.sh_ring_off || h->sh_ring_size != l.sh_ring_size)
+        return 1;
+    return 0;
+}
+
+/* Creates a fresh segment at path: link() (replace == 0) or rename() (replace == 1). */
+static int create_file(const char *path, uint64_t size, int replace, char *err, size_t errlen)
+{
+    char tmp[4096];
+    struct timespec ts;
+    struct seg_hdr l;
+    int fd, r;
+    void *m;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d.%lx", path, (int)getpid(),
+                 (unsigned long)ts.tv_nsec) >= (int)sizeof(tmp))
+        return fail(err, errlen, -ENAMETOOLONG, "%s: path too long", path);
+    if (cm_seg_layout(size, &l) != 0)
+        return fail(err, errlen, -EINVAL, "%s: size %llu out of range (1 MiB .. 64 GiB)", path,
+                    (unsigned long long)size);
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return fail(err, errlen, -errno, "%s: cannot create: %s", tmp, strerror(errno));
+    if (fchmod(fd, 0600) != 0 || ftruncate(fd, (off_t)size) != 0) {
+        r = fail(err, errlen, -errno, "%s: cannot size: %s", tmp, strerror(errno));
+        goto out;
+    }
+    r = posix_fallocate(fd, 0, (off_t)size);
+    if (r != 0 && r != EOPNOTSUPP && r != EINVAL && r != ENOSYS) {
+        r = fail(err, errlen, -r, "%s: cannot allocate %llu bytes: %s", tmp,
+                 (unsigned long long)size, strerror(r));
+        goto out;
+    }
+    m = mmap(NULL, sizeof(l), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        r = fail(err, errlen, -errno, "%s: mmap: %s", tmp, strerror(errno));
+        goto out;
+    }
+    memcpy(m, &l, sizeof(l));
+    munmap(m, sizeof(l));
+    if (replace) {
+        r = rename(tmp, path);
+    } else {
+        r = link(tmp, path);
+        if (r != 0 && (errno == EPERM || errno == EOPNOTSUPP))
+            r = rename(tmp, path); /* filesystems without hard links */
+    }
+    if (r != 0) {
+        r = errno == EEXIST ? -EEXIST
+                            : fail(err, errlen, -errno, "%s: cannot install: %s", path,
+                                   strerror(errno));
+        goto out;
+    }
+    r = 0;
+out:
+    unlink(tmp); /* after link(): drops the temporary name; after rename(): ENOENT, harmless */
+    close(fd);
+    return r;
+}
+
+static int lock_shared(int fd)
+{
+    for (int i = 0; i < LOCK_TRIES; i++) {
+        if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -errno;
+        struct timespec d = {0, 1000000};
+        nanosleep(&d, NULL);
+    }
+    return -EBUSY;
+}
+
+static int map_it(int fd, uint64_t size, const struct cm_seg_opts *o, struct cm_seg **out,
+                  char *err, size_t errlen)
+{
+    struct cm_seg *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return fail(err, errlen, -ENOMEM, "out of memory");
+    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        int e = errno;
+        free(s);
+        return fail(err, errlen, -e, "%s: mmap: %s", o->path, strerror(e));
+    }
+    s->fd = fd;
+    s->base = m;
+    s->size = size;
+    s->hdr = m;
+    s->flight = (struct seg_flight *)(s->base + s->hdr->sh_flight_off);
+    s->fns = (struct seg_fn *)(s->base + s->hdr->sh_fn_off);
+    s->index = (uint64_t *)(s->base + s->hdr->sh_index_off);
+    s->bmask = s->hdr->sh_buckets - 1;
+    s->ring = s->base + s->hdr->sh_ring_off;
+    s->ring_size = s->hdr->sh_ring_size;
+    s->max_entry = o->max_entry ? o->max_entry : size / 16;
+    if (s->max_entry > s->ring_size / 4 - 64)
+        s->max_entry = s->ring_size / 4 - 64;
+    *out = s;
+    return 0;
+}
+
+static int open_once(const struct cm_seg_opts *o, uint64_t size, struct cm_seg **out, char *err,
+                     size_t errlen)
+{
+    struct stat st, st2;
+    struct seg_hdr h;
+    int fd = open(o->path, O_RDWR | O_CLOEXEC);
+    int r;
+
+    if (fd < 0) {
+        if (errno == ENOENT && o->create) {
+            r = create_file(o->path, size, 0, err, errlen);
+            return r == 0 || r == -EEXIST ? -EAGAIN : r;
+        }
+        if (errno == ENOENT)
+            return fail(err, errlen, -ENOENT, "%s: no segment", o->path);
+        return fail(err, errlen, -errno, "%s: %s", o->path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0) {
+        r = fail(err, errlen, -errno, "%s: %s", o->path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        r = fail(err, errlen, -EINVAL, "%s: not a regular file", o->path);
+        goto fail;
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        r = fail(err, errlen, -EPERM,
+                 "%s: refused: owned by uid %u or writable by others (mode %03o); the shared "
+                 "tier needs a file of uid %u with mode 0600",
+                 o->path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777),
+                 (unsigned)geteuid());
+        goto fail;
+    }
+    r = lock_shared(fd);
+    if (r < 0) {
+        r = fail(err, errlen, r, "%s: cannot lock: %s", o->path, strerror(-r));
+        goto fail;
+    }
+    if (stat(o->path, &st2) != 0 || st2.st_ino != st.st_ino || st2.st_dev != st.st_dev) {
+        r = -EAGAIN; /* replaced meanwhile */
+        goto fail;
+    }
+    if (fstat(fd, &st) != 0) {
+        r = fail(err, errlen, -errno, "%s: %s", o->path, strerror(errno));
+        goto fail;
+    }
+    memset(&h, 0, sizeof(h));
+    if (st.st_size >= (off_t)sizeof(h) && pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+        r = fail(err, errlen, -EIO, "%s: cannot read the header", o->path);
+        goto fail;
+    }
+    int c = check_hdr(&h, (uint64_t)st.st_size, o->create ? size : 0);
+    if (c == 0) {
+        r = map_it(fd, (uint64_t)st.st_size, o, out, err, errlen);
+        if (r < 0)
+            goto fail;
+        return 0;
+    }
+    if (c == 2) {
+        r = fail(err, errlen, -EINVAL, "%s: exists and is not a cloudm segment (left alone)",
+                 o->path);
+        goto fail;
+    }
+    if (!o->create) {
+        r = fail(err, errlen, -EINVAL, "%s: a segment of another format or size", o->path);
+        goto fail;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        r = fail(err, errlen, -EBUSY,
+                 "%s: a segment of another format or size is in use by live processes; "
+                 "shared tier skipped",
+                 o->path);
+        goto fail;
+    }
+    r = create_file(o->path, size, 1, err, errlen);
+    close(fd); /* releases the exclusive lock on the old inode */
+    return r == 0 ? -EAGAIN : r;
+fail:
+    close(fd);
+    return r;
+}
+
+int cm_seg_open(const struct cm_seg_opts *o, struct cm_seg **out, char *err, size_t errlen)
+{
+    int saved = errno, r = -EAGAIN;
+    uint64_t size;
+
+    if (err != NULL && errlen > 0)
+        err[0] = 0;
+    if (out != NULL)
+        *out = NULL;
+    if (o == NULL || o->path == NULL || out == NULL) {
+        errno = saved;
+        return fail(err, errlen, -EINVAL, "no segment path");
+    }
+    size = o->size & ~(uint64_t)4095;
+    if (o->create && (size < SEG_MIN_SIZE || size > SEG_MAX_SIZE)) {
+        errno = saved;
+        return fail(err, errlen, -EINVAL, "%s: size %llu out of range (1 MiB .. 64 GiB)",
+                    o->path, (unsigned long long)o->size);
+    }
+    for (int i = 0; i < OPEN_ROUNDS && r == -EAGAIN; i++)
+        r = open_once(o, size, out, err, errlen);
+    if (r == -EAGAIN)
+        r = fail(err, errlen, -EAGAIN, "%s: replaced repeatedly while opening", o->path);
+    errno = saved;
+    return r;
+}
+
+void cm_seg_close(struct cm_seg *s)
+{
+    int saved = errno;
+    if (s == NULL)
+        return;
+    munmap(s->base, s->size);
+    close(s->fd);
+    free(s);
+    errno = saved;
+}

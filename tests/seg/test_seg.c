@@ -1,0 +1,790 @@
+/*
+ * test_seg.c - tests of the shared-memory segment (shim/seg*.c): the API, many processes and
+ * threads at once, SIGKILL at random moments, random bytes written into a live segment, file
+ * permissions, single-flight, eviction, persistence, format replacement, and a hit timing.
+ *
+ * What it does not do: test the shim's use of the tier (tests/e2e). `test_seg NAME` runs one
+ * test (one ctest entry each), `test_seg` all. Keys and values are self-verifying: both are
+ * derived from a key number, with variable lengths, so any wrong byte is detected.
+ */
+#define CM_TEST_TIMEOUT 110
+#include "cm_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <xxhash.h>
+
+#include "seg.h"
+#include "seg_int.h" /* white-box: internal counters */
+
+#ifdef __SANITIZE_THREAD__
+#define SLOW 10 /* ThreadSanitizer: fewer operations */
+#else
+#define SLOW 1
+#endif
+
+static char dir[256];
+
+static void make_dir(void)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/cmseg.XXXXXX", t && t[0] ? t : "/tmp");
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        exit(2);
+    }
+}
+
+static void rm_dir(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static void seg_path(char *p, size_t n, const char *name)
+{
+    snprintf(p, n, "%s/%s", dir, name);
+}
+
+static struct cm_seg *open_seg(const char *path, uint64_t size, int *rc)
+{
+    struct cm_seg_opts o = {.path = path, .size = size, .max_entry = 0, .create = 1};
+    struct cm_seg *s = NULL;
+    char err[256];
+    int r = cm_seg_open(&o, &s, err, sizeof(err));
+    if (rc != NULL)
+        *rc = r;
+    else if (r != 0)
+        fprintf(stderr, "cm_seg_open(%s): %d %s\n", path, r, err);
+    return s;
+}
+
+/* ---- self-verifying keys and values ---- */
+
+struct kv {
+    uint8_t h[16];
+    uint8_t k[64];
+    uint32_t klen;
+    uint8_t v[512];
+    uint32_t vlen;
+};
+
+static void make_kv(uint64_t id, struct kv *x, uint32_t vmax)
+{
+    uint64_t r = XXH64(&id, sizeof(id), 42);
+    x->klen = 8 + (uint32_t)(id % 41);
+    memset(x->k, 0, sizeof(x->k));
+    memcpy(x->k, &id, 8);
+    for (uint32_t i = 8; i < x->klen; i++)
+        x->k[i] = (uint8_t)(r >> (i % 8 * 8)) ^ (uint8_t)i;
+    XXH128_hash_t hh = XXH3_128bits(x->k, x->klen);
+    memcpy(x->h, &hh.low64, 8);
+    memcpy(x->h + 8, &hh.high64, 8);
+    x->vlen = 1 + (uint32_t)((id * 7919) % vmax);
+    for (uint32_t i = 0; i < x->vlen; i++)
+        x->v[i] = (uint8_t)(r >> (i % 8 * 8)) ^ (uint8_t)(i * 31) ^ (uint8_t)(id >> 8);
+}
+
+/* 1 hit and right, 0 miss, -1 wrong value */
+static int check_kv(struct cm_seg *s, uint64_t id, uint32_t vmax)
+{
+    struct kv x;
+    uint8_t got[512];
+    uint32_t need = 0;
+    make_kv(id, &x, vmax);
+    long r = cm_seg_get(s, x.h, x.k, x.klen, got, sizeof(got), &need);
+    if (r == -2) {
+        /* a caller retries with the length asked for (a corrupt length fails the checksum) */
+        uint8_t *big = malloc(need);
+        if (big == NULL)
+            return -1;
+        r = cm_seg_get(s, x.h, x.k, x.klen, big, need, &need);
+        int ok = r == -1 ? 0 : r == (long)x.vlen && memcmp(big, x.v, x.vlen) == 0 ? 1 : -1;
+        free(big);
+        return ok;
+    }
+    if (r == -1)
+        return 0;
+    if (r != (long)x.vlen || memcmp(got, x.v, x.vlen) != 0)
+        return -1;
+    return 1;
+}
+
+static int put_kv(struct cm_seg *s, uint64_t id, uint32_t vmax, uint64_t fn)
+{
+    struct kv x;
+    make_kv(id, &x, vmax);
+    return cm_seg_put(s, x.h, fn, x.k, x.klen, x.v, x.vlen);
+}
+
+static uint64_t rnd(uint64_t *st)
+{
+    uint64_t x = *st;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *st = x;
+    return x;
+}
+
+static int wait_all(pid_t *pids, int n)
+{
+    int bad = 0, st;
+    for (int i = 0; i < n; i++) {
+        if (waitpid(pids[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            bad++;
+    }
+    return bad;
+}
+
+/* ---- tests ---- */
+
+static void cb(void *ctx, const char *name, uint64_t id, const struct cm_seg_fnstat *fs)
+{
+    struct {
+        int n;
+        uint64_t calls;
+    } *acc = ctx;
+    (void)id;
+    acc->n++;
+    if (strcmp(name, "solve") == 0)
+        acc->calls += fs->calls;
+}
+
+static void t_basic(void)
+{
+    char p[300];
+    struct cm_seg_info in;
+    seg_path(p, sizeof(p), "basic");
+    struct cm_seg *s = open_seg(p, 4 << 20, NULL);
+    REQUIRE(s != NULL);
+    struct stat st;
+    ASSERT_EQ_INT(stat(p, &st), 0);
+    ASSERT_EQ_UINT(st.st_mode & 0777, 0600);
+    ASSERT_EQ_INT(check_kv(s, 1, 300), 0);
+    ASSERT_EQ_INT(put_kv(s, 1, 300, 7), 0);
+    ASSERT_EQ_INT(check_kv(s, 1, 300), 1);
+    /* vcap too small */
+    struct kv x;
+    uint8_t small[1];
+    uint32_t need = 0;
+    make_kv(1, &x, 300);
+    if (x.vlen > 1) {
+        ASSERT_EQ_INT(cm_seg_get(s, x.h, x.k, x.klen, small, 1, &need), -2);
+        ASSERT_EQ_UINT(need, x.vlen);
+    }
+    /* same hash, different key bytes: a miss */
+    uint8_t k2[64];
+    memcpy(k2, x.k, x.klen);
+    k2[x.klen - 1] ^= 1;
+    ASSERT_EQ_INT(cm_seg_get(s, x.h, k2, x.klen, small, 1, &need), -1);
+    /* overwrite with the same key keeps one entry */
+    ASSERT_EQ_INT(put_kv(s, 1, 300, 7), 0);
+    cm_seg_get_info(s, &in);
+    ASSERT_EQ_UINT(in.entries, 1);
+    /* too big */
+    static uint8_t big[1 << 20];
+    ASSERT_EQ_INT(cm_seg_put(s, x.h, 7, x.k, x.klen, big, sizeof(big)), -E2BIG);
+    /* function stats and clear by name */
+    int a = cm_seg_fn_slot(s, 7, "solve"), b = cm_seg_fn_slot(s, 9, "other");
+    ASSERT_TRUE(a >= 0 && b >= 0 && a != b);
+    ASSERT_EQ_INT(cm_seg_fn_slot(s, 7, "solve"), a);
+    struct cm_seg_fnstat d = {.calls = 3, .hit_shared = 2, .misses = 1, .saved_ns = 100};
+    cm_seg_fn_add(s, a, &d);
+    cm_seg_fn_add(s, a, &d);
+    for (uint64_t i = 2; i < 100; i++)
+        ASSERT_EQ_INT(put_kv(s, i, 300, i % 2 ? 7 : 9), 0);
+    cm_seg_get_info(s, &in);
+    ASSERT_EQ_UINT(in.entries, 99);
+    ASSERT_TRUE(in.used > 0 && in.used <= in.data_size);
+    errno = 1234;
+    long n = cm_seg_clear(s, "other");
+    ASSERT_EQ_INT(errno, 1234);
+    ASSERT_EQ_INT(n, 49);
+    ASSERT_EQ_INT(check_kv(s, 2, 300), 0);
+    ASSERT_EQ_INT(check_kv(s, 3, 300), 1);
+    ASSERT_EQ_INT(cm_seg_clear(s, "nosuch"), 0);
+    ASSERT_EQ_INT(cm_seg_clear(s, NULL), 50);
+    ASSERT_EQ_INT(check_kv(s, 3, 300), 0);
+    cm_seg_get_info(s, &in);
+    ASSERT_EQ_UINT(in.entries, 0);
+    cm_seg_close(s);
+    /* the tools' way in: open only, no create */
+    struct cm_seg_opts o = {.path = p, .create = 0};
+    char err[200];
+    ASSERT_EQ_INT(cm_seg_open(&o, &s, err, sizeof(err)), 0);
+    struct {
+        int n;
+        uint64_t calls;
+    } acc = {0, 0};
+    cm_seg_fn_foreach(s, cb, &acc);
+    ASSERT_EQ_INT(acc.n, 2);
+    ASSERT_EQ_UINT(acc.calls, 6);
+    cm_seg_close(s);
+    seg_path(p, sizeof(p), "none");
+    o.path = p;
+    ASSERT_EQ_INT(cm_seg_open(&o, &s, err, sizeof(err)), -ENOENT);
+}
+
+/* 8 processes x 100k mixed lookups and stores (2 threads each) over 10k keys */
+#define ST_KEYS 10000
+struct st_arg {
+    struct cm_seg *s;
+    uint64_t seed, ops, hits, wrong;
+};
+
+static void *stress_thread(void *p)
+{
+    struct st_arg *a = p;
+    for (uint64_t i = 0; i < a->ops; i++) {
+        uint64_t id = rnd(&a->seed) % ST_KEYS;
+        int r = check_kv(a->s, id, 400);
+        if (r < 0)
+            a->wrong++;
+        else if (r > 0)
+            a->hits++;
+        else
+            put_kv(a->s, id, 400, 1);
+    }
+    return NULL;
+}
+
+static void t_stress(void)
+{
+    char p[300];
+    enum { NPROC = 8, NTHR = 2 };
+    seg_path(p, sizeof(p), "stress");
+    struct cm_seg *s0 = open_seg(p, 2 << 20, NULL); /* smaller than the working set: evicts */
+    REQUIRE(s0 != NULL);
+    uint64_t *res = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pid_t pids[NPROC];
+    for (int i = 0; i < NPROC; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            struct cm_seg *s = open_seg(p, 2 << 20, NULL);
+            if (s == NULL)
+                _exit(3);
+            struct st_arg a[NTHR];
+            pthread_t t[NTHR];
+            for (int j = 0; j < NTHR; j++) {
+                a[j] = (struct st_arg){s, 0x9e3779b97f4a7c15ull * (i * NTHR + j + 1),
+                                       100000 / NTHR / SLOW, 0, 0};
+                pthread_create(&t[j], NULL, stress_thread, &a[j]);
+            }
+            for (int j = 0; j < NTHR; j++) {
+                pthread_join(t[j], NULL);
+                __atomic_fetch_add(&res[0], a[j].hits, __ATOMIC_RELAXED);
+                __atomic_fetch_add(&res[1], a[j].wrong, __ATOMIC_RELAXED);
+            }
+            cm_seg_close(s);
+            _exit(0);
+        }
+    }
+    ASSERT_EQ_INT(wait_all(pids, NPROC), 0);
+    struct cm_seg_info in;
+    cm_seg_get_info(s0, &in);
+    fprintf(stderr, "stress: %llu hits of %d lookups, %llu wrong, %llu entries, %llu evictions, "
+           "%llu csum failures\n",
+           (unsigned long long)res[0], NPROC * 100000 / SLOW, (unsigned long long)res[1],
+           (unsigned long long)in.entries, (unsigned long long)in.evictions,
+           (unsigned long long)in.csum_failures);
+    fprintf(stderr, "stress: %llu writers lapped before publishing, %llu puts dropped\n",
+            (unsigned long long)s0->hdr->sh_lapped, (unsigned long long)s0->hdr->sh_put_drops);
+    ASSERT_EQ_UINT(res[1], 0);
+    ASSERT_TRUE(res[0] > 0);
+    /* a 2 MiB ring lapped while a writer is preempted mid-entry: the victim entry's checksum
+     * catches it (see seg.c); rare, never a wrong value */
+    ASSERT_TRUE(in.csum_failures < 1000);
+    cm_seg_close(s0);
+}
+
+/* writers SIGKILLed at random moments; then every readable entry must be right */
+static void crash_writer(const char *p, uint64_t seed)
+{
+    struct cm_seg *s = open_seg(p, 2 << 20, NULL);
+    if (s == NULL)
+        _exit(3);
+    uint8_t h[16] = {1, 2, 3};
+    uint32_t t;
+    if (seed % 3 == 0) /* sometimes die holding a claim */
+        (void)cm_seg_flight_claim(s, h, &t);
+    for (;;) {
+        uint64_t id = rnd(&seed) % 20000;
+        if (check_kv(s, id, 500) < 0)
+            _exit(9);
+        put_kv(s, id, 500, 1);
+        if (id % 97 == 0)
+            cm_seg_fn_add(s, cm_seg_fn_slot(s, id % 5 + 1, "crashfn"),
+                          &(struct cm_seg_fnstat){.calls = 1});
+    }
+}
+
+static void t_crash(void)
+{
+    char p[300];
+    uint64_t seed = (uint64_t)time(NULL) | 1;
+    seg_path(p, sizeof(p), "crash");
+    int rounds = 50;
+    for (int r = 0; r < rounds; r++) {
+        pid_t w[3];
+        for (int i = 0; i < 3; i++) {
+            uint64_t sd = rnd(&seed);
+            w[i] = fork();
+            if (w[i] == 0)
+                crash_writer(p, sd);
+        }
+        struct timespec d = {0, (long)(rnd(&seed) % 20000000)};
+        nanosleep(&d, NULL);
+        for (int i = 0; i < 3; i++) {
+            int st;
+            kill(w[i], SIGKILL);
+            waitpid(w[i], &st, 0);
+            ASSERT_MSG(WIFSIGNALED(st), "writer exited early with %d (9 = wrong value)",
+                       WEXITSTATUS(st));
+        }
+    }
+    /* checker, in a new process */
+    pid_t c = fork();
+    if (c == 0) {
+        struct cm_seg *s = open_seg(p, 2 << 20, NULL);
+        if (s == NULL)
+            _exit(3);
+        int hits = 0, wrong = 0;
+        for (uint64_t id = 0; id < 20000; id++) {
+            int r = check_kv(s, id, 500);
+            hits += r > 0;
+            wrong += r < 0;
+        }
+        struct cm_seg_info in;
+        cm_seg_get_info(s, &in);
+        fprintf(stderr, "crash: %d readable entries, %d wrong, %llu csum failures\n", hits, wrong,
+               (unsigned long long)in.csum_failures);
+        if (wrong != 0 || hits == 0)
+            _exit(1);
+        /* progress: store and read new keys; single-flight claims of dead writers are broken */
+        for (uint64_t id = 30000; id < 30100; id++)
+            if (put_kv(s, id, 500, 1) != 0 || check_kv(s, id, 500) != 1)
+                _exit(2);
+        uint8_t h[16] = {1, 2, 3};
+        uint32_t t;
+        if (cm_seg_flight_claim(s, h, &t) != 1)
+            _exit(4);
+        cm_seg_flight_done(s, t);
+        cm_seg_close(s);
+        _exit(0);
+    }
+    ASSERT_EQ_INT(wait_all(&c, 1), 0);
+}
+
+/* random bytes written into a live segment: misses or right values, failures counted */
+static void t_corrupt(void)
+{
+    char p[300];
+    seg_path(p, sizeof(p), "corrupt");
+    struct cm_seg *s = open_seg(p, 2 << 20, NULL);
+    REQUIRE(s != NULL);
+    for (uint64_t id = 0; id < 12000; id++)
+        put_kv(s, id, 300, 1);
+    uint64_t ioff, ilen, roff, rlen, seed = 12345;
+    cm_seg_regions(s, &ioff, &ilen, &roff, &rlen);
+    int fd = open(p, O_RDWR);
+    REQUIRE(fd >= 0);
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 300; i++) {
+            uint8_t junk[8];
+            uint64_t x = rnd(&seed);
+            memcpy(junk, &x, 8);
+            uint64_t off = i % 5 == 0 ? ioff + rnd(&seed) % (ilen - 8) : roff + rnd(&seed) % (rlen - 8);
+            ASSERT_EQ_INT(pwrite(fd, junk, 1 + x % 8, (off_t)off), (long)(1 + x % 8));
+        }
+        int wrong = 0, hits = 0;
+        for (uint64_t id = 0; id < 12000; id++) {
+            int r = check_kv(s, id, 300);
+            wrong += r < 0;
+            hits += r > 0;
+        }
+        ASSERT_EQ_INT(wrong, 0);
+        ASSERT_TRUE(hits > 0);
+    }
+    close(fd);
+    struct cm_seg_info in;
+    cm_seg_get_info(s, &in);
+    fprintf(stderr, "corrupt: %llu checksum failures detected\n", (unsigned long long)in.csum_failures);
+    ASSERT_TRUE(in.csum_failures > 0);
+    /* still usable */
+    for (uint64_t id = 50000; id < 50100; id++) {
+        ASSERT_EQ_INT(put_kv(s, id, 300, 1), 0);
+        ASSERT_EQ_INT(check_kv(s, id, 300), 1);
+    }
+    cm_seg_close(s);
+}
+
+static void t_perms(void)
+{
+    char p[300], err[300];
+    int rc;
+    seg_path(p, sizeof(p), "perms");
+    struct cm_seg *s = open_seg(p, 1 << 20, NULL);
+    REQUIRE(s != NULL);
+    put_kv(s, 1, 100, 1);
+    cm_seg_close(s);
+    ASSERT_EQ_INT(chmod(p, 0666), 0);
+    s = open_seg(p, 1 << 20, &rc);
+    ASSERT_EQ_INT(rc, -EPERM);
+    ASSERT_TRUE(s == NULL);
+    ASSERT_EQ_INT(chmod(p, 0620), 0);
+    s = open_seg(p, 1 << 20, &rc);
+    ASSERT_EQ_INT(rc, -EPERM);
+    struct cm_seg_opts o = {.path = p, .create = 0};
+    ASSERT_EQ_INT(cm_seg_open(&o, &s, err, sizeof(err)), -EPERM);
+    ASSERT_TRUE(strstr(err, "refused") != NULL);
+    ASSERT_EQ_INT(chmod(p, 0600), 0);
+    s = open_seg(p, 1 << 20, &rc);
+    ASSERT_EQ_INT(rc, 0);
+    ASSERT_EQ_INT(check_kv(s, 1, 100), 1);
+    cm_seg_close(s);
+    if (geteuid() != 0) {
+        fprintf(stderr, "perms: not root, foreign-owner case skipped\n");
+        return;
+    }
+    ASSERT_EQ_INT(chown(p, 65534, 65534), 0);
+    s = open_seg(p, 1 << 20, &rc);
+    ASSERT_EQ_INT(rc, -EPERM);
+    ASSERT_TRUE(s == NULL);
+}
+
+/* N processes miss the same slow key at once: one computation */
+static void t_flight(void)
+{
+    char p[300];
+    enum { N = 6 };
+    seg_path(p, sizeof(p), "flight");
+    struct cm_seg *s0 = open_seg(p, 1 << 20, NULL);
+    REQUIRE(s0 != NULL);
+    uint64_t *sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pid_t pids[N];
+    for (int i = 0; i < N; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            struct cm_seg *s = open_seg(p, 1 << 20, NULL);
+            if (s == NULL)
+                _exit(3);
+            __atomic_fetch_add(&sh[0], 1, __ATOMIC_SEQ_CST);
+            while (__atomic_load_n(&sh[0], __ATOMIC_SEQ_CST) < N)
+                ;
+            for (int tries = 0; tries < 10; tries++) {
+                if (check_kv(s, 77, 100) == 1)
+                    _exit(0);
+                uint32_t t;
+                struct kv x;
+                make_kv(77, &x, 100);
+                int c = cm_seg_flight_claim(s, x.h, &t);
+                if (c == 1) {
+                    if (check_kv(s, 77, 100) != 1) { /* look again after winning */
+                        __atomic_fetch_add(&sh[1], 1, __ATOMIC_SEQ_CST);
+                        struct timespec d = {0, 300000000};
+                        nanosleep(&d, NULL);
+                        put_kv(s, 77, 100, 1);
+                    }
+                    cm_seg_flight_done(s, t);
+                    continue;
+                }
+                if (c == 0)
+                    cm_seg_flight_wait(s, x.h, 5000000000ull);
+            }
+            _exit(1);
+        }
+    }
+    ASSERT_EQ_INT(wait_all(pids, N), 0);
+    ASSERT_EQ_UINT(sh[1], 1);
+    struct cm_seg_info in;
+    cm_seg_get_info(s0, &in);
+    ASSERT_TRUE(in.flight_waits >= 1);
+    fprintf(stderr, "flight: %llu computations, %llu waits\n", (unsigned long long)sh[1],
+           (unsigned long long)in.flight_waits);
+    cm_seg_close(s0);
+}
+
+/* a claimer killed mid-computation: a waiter takes over within the timeout */
+static void t_takeover(void)
+{
+    char p[300];
+    seg_path(p, sizeof(p), "takeover");
+    struct cm_seg *s = open_seg(p, 1 << 20, NULL);
+    REQUIRE(s != NULL);
+    struct kv x;
+    make_kv(5, &x, 100);
+    int pfd[2];
+    REQUIRE(pipe(pfd) == 0);
+    pid_t c = fork();
+    if (c == 0) {
+        uint32_t t;
+        char ok = cm_seg_flight_claim(s, x.h, &t) == 1 ? 'y' : 'n';
+        if (write(pfd[1], &ok, 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok = 0;
+    ASSERT_EQ_INT(read(pfd[0], &ok, 1), 1);
+    ASSERT_EQ_INT(ok, 'y');
+    uint32_t t;
+    ASSERT_EQ_INT(cm_seg_flight_claim(s, x.h, &t), 0); /* the child computes */
+    pid_t k = fork();
+    if (k == 0) {
+        struct timespec d = {0, 100000000};
+        nanosleep(&d, NULL);
+        kill(c, SIGKILL);
+        _exit(0);
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r = cm_seg_flight_wait(s, x.h, 10000000000ull);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ASSERT_EQ_INT(r, 0);
+    ASSERT_MSG(dt < 2.0, "takeover after %.3f s", dt); /* killed after 0.1 s; the zombie counts */
+    ASSERT_EQ_INT(cm_seg_flight_claim(s, x.h, &t), 1);
+    cm_seg_flight_done(s, t);
+    struct cm_seg_info in;
+    cm_seg_get_info(s, &in);
+    ASSERT_TRUE(in.flight_takeovers >= 1);
+    fprintf(stderr, "takeover: after %.3f s\n", dt);
+    waitpid(c, NULL, 0);
+    waitpid(k, NULL, 0);
+    /* a timeout also ends the wait: a live claimer that never finishes */
+    c = fork();
+    if (c == 0) {
+        if (cm_seg_flight_claim(s, x.h, &t) != 1 || write(pfd[1], "y", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    ASSERT_EQ_INT(read(pfd[0], &ok, 1), 1);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ASSERT_EQ_INT(cm_seg_flight_wait(s, x.h, 200000000ull), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ASSERT_MSG(dt >= 0.19 && dt < 1.0, "timeout wait took %.3f s", dt);
+    kill(c, SIGKILL);
+    waitpid(c, NULL, 0);
+    cm_seg_close(s);
+}
+
+/* far smaller than the working set: evictions counted, recent keys hit */
+static void t_small(void)
+{
+    char p[300];
+    seg_path(p, sizeof(p), "small");
+    struct cm_seg *s = open_seg(p, 1 << 20, NULL);
+    REQUIRE(s != NULL);
+    const uint64_t n = 20000; /* ~5 MB of entries into ~0.9 MB */
+    for (uint64_t id = 0; id < n; id++)
+        ASSERT_EQ_INT(put_kv(s, id, 400, 1), 0);
+    int recent = 0, wrong = 0, all = 0;
+    for (uint64_t id = n - 500; id < n; id++)
+        recent += check_kv(s, id, 400) == 1;
+    for (uint64_t id = 0; id < n; id++) {
+        int r = check_kv(s, id, 400);
+        all += r > 0;
+        wrong += r < 0;
+    }
+    struct cm_seg_info in;
+    cm_seg_get_info(s, &in);
+    fprintf(stderr, "small: %d/500 recent keys hit, %d of %llu overall, %llu entries, %llu evictions, "
+           "%.0f%% full\n",
+           recent, all, (unsigned long long)n, (unsigned long long)in.entries,
+           (unsigned long long)in.evictions, 100.0 * (double)in.used / (double)in.data_size);
+    ASSERT_EQ_INT(wrong, 0);
+    ASSERT_TRUE(recent >= 450);
+    ASSERT_TRUE(in.evictions > 0);
+    ASSERT_TRUE(in.entries > 1000 && in.used <= in.data_size);
+    /* second chance: a key read while old survives a further lap */
+    ASSERT_EQ_INT(put_kv(s, 999999, 400, 1), 0);
+    for (uint64_t id = 0; id < 3 * n; id++) {
+        put_kv(s, 100000 + id, 400, 1);
+        if (id % 200 == 0)
+            check_kv(s, 999999, 400);
+    }
+    ASSERT_EQ_INT(check_kv(s, 999999, 400), 1);
+    cm_seg_close(s);
+}
+
+/* a file-backed segment still serves hits after every process has exited */
+static void t_persist(void)
+{
+    char p[300];
+    seg_path(p, sizeof(p), "persist.seg");
+    pid_t c = fork();
+    if (c == 0) {
+        struct cm_seg *s = open_seg(p, 2 << 20, NULL);
+        for (uint64_t id = 0; id < 1000; id++)
+            if (s == NULL || put_kv(s, id, 300, 1) != 0)
+                _exit(1);
+        _exit(0); /* no close: exit unmaps */
+    }
+    ASSERT_EQ_INT(wait_all(&c, 1), 0);
+    c = fork();
+    if (c == 0) {
+        struct cm_seg *s = open_seg(p, 2 << 20, NULL);
+        for (uint64_t id = 0; id < 1000; id++)
+            if (s == NULL || check_kv(s, id, 300) != 1)
+                _exit(1);
+        _exit(0);
+    }
+    ASSERT_EQ_INT(wait_all(&c, 1), 0);
+}
+
+static void set_format(const char *p, uint64_t f)
+{
+    int fd = open(p, O_RDWR);
+    if (fd < 0 || pwrite(fd, &f, 8, 8) != 8)
+        fprintf(stderr, "set_format failed\n");
+    close(fd);
+}
+
+/* another format: replaced when unused, -EBUSY while mapped by a live process */
+static void t_format(void)
+{
+    char p[300];
+    int rc;
+    struct stat a, b;
+    seg_path(p, sizeof(p), "format");
+    struct cm_seg *s = open_seg(p, 1 << 20, NULL);
+    REQUIRE(s != NULL);
+    put_kv(s, 1, 100, 1);
+    cm_seg_close(s);
+    ASSERT_EQ_INT(stat(p, &a), 0);
+    set_format(p, 0x1234);
+    s = open_seg(p, 1 << 20, &rc);
+    ASSERT_EQ_INT(rc, 0);
+    REQUIRE(s != NULL);
+    ASSERT_EQ_INT(stat(p, &b), 0);
+    ASSERT_TRUE(a.st_ino != b.st_ino);
+    ASSERT_EQ_UINT(b.st_mode & 0777, 0600);
+    ASSERT_EQ_INT(check_kv(s, 1, 100), 0); /* a fresh segment */
+    put_kv(s, 1, 100, 1);
+    cm_seg_close(s);
+    /* another size is also another segment: replaced when unused */
+    s = open_seg(p, 2 << 20, &rc);
+    ASSERT_EQ_INT(rc, 0);
+    cm_seg_close(s);
+    ASSERT_EQ_INT(stat(p, &b), 0);
+    ASSERT_EQ_INT(b.st_size, 2 << 20);
+    /* a live user of the old format */
+    int pfd[2];
+    REQUIRE(pipe(pfd) == 0);
+    pid_t c = fork();
+    if (c == 0) {
+        struct cm_seg *t = open_seg(p, 2 << 20, NULL);
+        if (t == NULL || write(pfd[1], "y", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok;
+    ASSERT_EQ_INT(read(pfd[0], &ok, 1), 1);
+    set_format(p, 0x5678);
+    s = open_seg(p, 2 << 20, &rc);
+    ASSERT_EQ_INT(rc, -EBUSY);
+    ASSERT_TRUE(s == NULL);
+    ASSERT_EQ_INT(stat(p, &a), 0);
+    ASSERT_EQ_INT(a.st_ino, b.st_ino); /* left alone */
+    kill(c, SIGKILL);
+    waitpid(c, NULL, 0);
+    s = open_seg(p, 2 << 20, &rc); /* the user died: replaced */
+    ASSERT_EQ_INT(rc, 0);
+    cm_seg_close(s);
+    /* not a segment at all: never replaced */
+    seg_path(p, sizeof(p), "notaseg");
+    int fd = open(p, O_CREAT | O_WRONLY, 0600);
+    ASSERT_EQ_INT(write(fd, "precious data, not a cache, do not overwrite me please........"
+                            "......................................................"
+                            "......................................................"
+                            "......................................................"
+                            "..........................................",
+                        256),
+                  256);
+    close(fd);
+    s = open_seg(p, 1 << 20, &rc);
+    ASSERT_EQ_INT(rc, -EINVAL);
+    ASSERT_EQ_INT(stat(p, &a), 0);
+    ASSERT_EQ_INT(a.st_size, 256);
+}
+
+static uint64_t ns_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* a hit for an 8-byte value and a 16-byte key, in a process that did not store it */
+static void t_bench(void)
+{
+    char p[300];
+    enum { NK = 1000, REP = 2000 / SLOW };
+    seg_path(p, sizeof(p), "bench");
+    struct cm_seg *s = open_seg(p, 64 << 20, NULL);
+    REQUIRE(s != NULL);
+    static uint8_t keys[NK][16], hs[NK][16];
+    for (uint64_t i = 0; i < NK; i++) {
+        uint64_t k[2] = {i, i * 3};
+        memcpy(keys[i], k, 16);
+        XXH128_hash_t h = XXH3_128bits(k, 16);
+        memcpy(hs[i], &h.low64, 8);
+        memcpy(hs[i] + 8, &h.high64, 8);
+        uint64_t v = i * 7;
+        ASSERT_EQ_INT(cm_seg_put(s, hs[i], 1, keys[i], 16, (uint8_t *)&v, 8), 0);
+    }
+    cm_seg_close(s);
+    pid_t c = fork();
+    if (c == 0) {
+        struct cm_seg *t = open_seg(p, 64 << 20, NULL);
+        uint64_t v, sum = 0, t0 = ns_now();
+        uint32_t need;
+        for (int r = 0; r < REP; r++)
+            for (int i = 0; i < NK; i++)
+                if (cm_seg_get(t, hs[i], keys[i], 16, (uint8_t *)&v, 8, &need) == 8)
+                    sum += v;
+        uint64_t dt = ns_now() - t0;
+        fprintf(stderr, "bench: %.1f ns per cm_seg_get hit (8-byte value, 16-byte key, %d keys)\n",
+               (double)dt / ((double)REP * NK), NK);
+        _exit(sum == (uint64_t)REP * 7 * (NK * (NK - 1) / 2) ? 0 : 1);
+    }
+    ASSERT_EQ_INT(wait_all(&c, 1), 0);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        void (*fn)(void);
+    } tests[] = {
+        {"basic", t_basic},     {"stress", t_stress},   {"crash", t_crash},
+        {"corrupt", t_corrupt}, {"perms", t_perms},     {"flight", t_flight},
+        {"takeover", t_takeover}, {"small", t_small},   {"persist", t_persist},
+        {"format", t_format},   {"bench", t_bench},
+    };
+    int ran = 0;
+    make_dir();
+    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
+            continue;
+        cm_test_run(tests[i].name, tests[i].fn);
+        ran++;
+    }
+    rm_dir();
+    if (ran == 0) {
+        fprintf(stderr, "no test named %s\n", argv[1]);
+        return 2;
+    }
+    return cm_test_summary();
+}
