@@ -20,13 +20,17 @@
  *   pids and is itself shared state a crash can leave stale; the kernel lock cannot be.
  * - After locking, the path is re-checked to still name the inode we locked (someone may have
  *   replaced it in between); if not, we start again (bounded number of rounds).
+ * - A creator killed before installing its file leaves "<path>.tmp.<pid>.<hex>"; the next
+ *   creation removes such files whose pid is gone (on tmpfs they hold memory).
  * - The header is validated field by field against cm_seg_layout(size): a corrupt header is
  *   "another format", never trusted for offsets.
  */
 #include "seg_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +105,39 @@ static int check_hdr(const struct seg_hdr *h, uint64_t st_size, uint64_t want)
     return 0;
 }
 
+/* Removes temporary files left by creators that died before installing them (their pid is
+ * gone): "<path>.tmp.<pid>.<hex>". Bounded by the directory's size; best effort. */
+static void sweep_tmp(const char *path)
+{
+    char dname[4096], prefix[512];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dlen = slash == NULL ? 0 : slash == path ? 1 : (size_t)(slash - path);
+    if (dlen >= sizeof(dname) ||
+        snprintf(prefix, sizeof(prefix), "%s.tmp.", base) >= (int)sizeof(prefix))
+        return;
+    if (slash == NULL) {
+        strcpy(dname, ".");
+    } else {
+        memcpy(dname, path, dlen);
+        dname[dlen] = 0;
+    }
+    DIR *d = opendir(dname);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    size_t plen = strlen(prefix);
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, prefix, plen) != 0)
+            continue;
+        long pid = strtol(de->d_name + plen, NULL, 10);
+        if (pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
+}
+
 /* Creates a fresh segment at path: link() (replace == 0) or rename() (replace == 1). */
 static int create_file(const char *path, uint64_t size, int replace, char *err, size_t errlen)
 {
@@ -117,6 +154,7 @@ static int create_file(const char *path, uint64_t size, int replace, char *err, 
     if (cm_seg_layout(size, &l) != 0)
         return fail(err, errlen, -EINVAL, "%s: size %llu out of range (1 MiB .. 64 GiB)", path,
                     (unsigned long long)size);
+    sweep_tmp(path);
     fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return fail(err, errlen, -errno, "%s: cannot create: %s", tmp, strerror(errno));

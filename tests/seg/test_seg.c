@@ -702,6 +702,16 @@ static void t_format(void)
     s = open_seg(p, 2 << 20, &rc); /* the user died: replaced */
     ASSERT_EQ_INT(rc, 0);
     cm_seg_close(s);
+    /* a creator's temporary file left by a dead pid is swept by the next creation */
+    char tmp[400];
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%d.abc", p, 999999999);
+    int tfd = open(tmp, O_CREAT | O_WRONLY, 0600);
+    close(tfd);
+    set_format(p, 0x9999);
+    s = open_seg(p, 2 << 20, &rc);
+    ASSERT_EQ_INT(rc, 0);
+    cm_seg_close(s);
+    ASSERT_MSG(access(tmp, F_OK) != 0, "%s not swept", tmp);
     /* not a segment at all: never replaced */
     seg_path(p, sizeof(p), "notaseg");
     int fd = open(p, O_CREAT | O_WRONLY, 0600);
