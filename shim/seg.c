@@ -276,8 +276,7 @@ static int publish(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t pos)
         if (pick < 0)
             return -EAGAIN;
         uint64_t w = ws[pick];
-        if (__atomic_compare_exchange_n(&b[pick], &w, nw, 0, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_RELAXED)) {
+        if (__atomic_compare_exchange_n(&b[pick], &w, nw, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
             if (pick != same && pick != empty)
                 CNT_ADD(s->hdr->sh_evictions, 1);
             CNT_ADD(s->hdr->sh_puts, 1);
@@ -385,8 +384,7 @@ long cm_seg_clear(struct cm_seg *s, const char *name)
             if (j == nids)
                 continue;
         }
-        if (__atomic_compare_exchange_n(&s->index[i], &w, 0, 0, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_RELAXED))
+        if (__atomic_compare_exchange_n(&s->index[i], &w, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
             dropped++;
     }
     return dropped;
@@ -422,8 +420,8 @@ void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info)
     }
 }
 
-void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len,
-                    uint64_t *ring_off, uint64_t *ring_len)
+void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len, uint64_t *ring_off,
+                    uint64_t *ring_len)
 {
     *index_off = (uint64_t)((uint8_t *)s->index - s->base);
     *index_len = (s->bmask + 1) * 64;

@@ -28,15 +28,15 @@
 
 #define SEG_MAGIC 0x47534d44554f4c43ull /* "CLOUDMSG" little-endian */
 #define SEG_VERSION 1u
-#define SEG_HDR_BYTES 4096u            /* header region (struct seg_hdr + reserved) */
-#define SEG_FLIGHT_SLOTS 256u          /* single-flight claim slots */
-#define SEG_FLIGHT_PROBE 16u           /* slots probed per key */
-#define SEG_FN_SLOTS 512u              /* per-function statistics slots */
-#define SEG_FN_NAME 48u                /* bytes of a function name kept (47 + NUL) */
-#define SEG_WAYS 8u                    /* index words per 64-byte bucket */
-#define SEG_MIN_SIZE (1ull << 20)      /* 1 MiB */
-#define SEG_MAX_SIZE (1ull << 36)      /* 64 GiB: ring positions fit SEG_POS_BITS with margin */
-#define SEG_POS_BITS 36u               /* index word: ring position / 8, modulo 2^36 (512 GiB) */
+#define SEG_HDR_BYTES 4096u       /* header region (struct seg_hdr + reserved) */
+#define SEG_FLIGHT_SLOTS 256u     /* single-flight claim slots */
+#define SEG_FLIGHT_PROBE 16u      /* slots probed per key */
+#define SEG_FN_SLOTS 512u         /* per-function statistics slots */
+#define SEG_FN_NAME 48u           /* bytes of a function name kept (47 + NUL) */
+#define SEG_WAYS 8u               /* index words per 64-byte bucket */
+#define SEG_MIN_SIZE (1ull << 20) /* 1 MiB */
+#define SEG_MAX_SIZE (1ull << 36) /* 64 GiB: ring positions fit SEG_POS_BITS with margin */
+#define SEG_POS_BITS 36u          /* index word: ring position / 8, modulo 2^36 (512 GiB) */
 #define SEG_POS_MASK ((1ull << SEG_POS_BITS) - 1)
 
 /* The header. Only `head` and the counters change after creation. */
@@ -67,10 +67,10 @@ _Static_assert(offsetof(struct seg_hdr, sh_head) == 128, "sh_head on its own lin
 /* One entry in the ring, 8-byte aligned, followed by the key (padded to 8) and the value (padded
  * to 8). Written before it is published; never modified after. */
 struct seg_ent {
-    uint64_t se_pos;  /* the entry's own ring position: a stale index word cannot alias it */
+    uint64_t se_pos;       /* the entry's own ring position: a stale index word cannot alias it */
     uint64_t se_h0, se_h1; /* 128-bit key hash */
-    uint64_t se_fn;   /* fn_ident (cloudm clear --function) */
-    uint64_t se_csum; /* see seg_csum() */
+    uint64_t se_fn;        /* fn_ident (cloudm clear --function) */
+    uint64_t se_csum;      /* see seg_csum() */
     uint32_t se_klen, se_vlen;
 };
 _Static_assert(sizeof(struct seg_ent) == 48, "seg_ent layout");
@@ -96,9 +96,9 @@ _Static_assert(sizeof(struct seg_fn) == 128, "seg_fn layout");
 _Static_assert(sizeof(struct cm_seg_fnstat) == 64, "cm_seg_fnstat is 8 counters");
 
 #define SEG_FORMAT                                                                                 \
-    (((uint64_t)SEG_VERSION << 56) ^ ((uint64_t)sizeof(struct seg_hdr) << 40) ^                   \
+    (((uint64_t)SEG_VERSION << 56) ^ ((uint64_t)sizeof(struct seg_hdr) << 40) ^                    \
      ((uint64_t)sizeof(struct seg_ent) << 30) ^ ((uint64_t)sizeof(struct seg_fn) << 18) ^          \
-     ((uint64_t)sizeof(struct seg_flight) << 8) ^ ((uint64_t)SEG_WAYS << 2) ^                       \
+     ((uint64_t)sizeof(struct seg_flight) << 8) ^ ((uint64_t)SEG_WAYS << 2) ^                      \
      ((uint64_t)SEG_FN_SLOTS << 20) ^ ((uint64_t)SEG_FLIGHT_SLOTS << 44) ^ SEG_POS_BITS)
 
 /* One process's mapping. */
@@ -109,8 +109,8 @@ struct cm_seg {
     struct seg_hdr *hdr;
     struct seg_flight *flight;
     struct seg_fn *fns;
-    uint64_t *index;  /* buckets * SEG_WAYS words */
-    uint64_t bmask;   /* buckets - 1 */
+    uint64_t *index; /* buckets * SEG_WAYS words */
+    uint64_t bmask;  /* buckets - 1 */
     uint8_t *ring;
     uint64_t ring_size; /* multiple of 64 */
     uint64_t max_entry; /* key + value bytes */

@@ -183,9 +183,9 @@ static int create_file(const char *path, uint64_t size, int replace, char *err, 
             r = rename(tmp, path); /* filesystems without hard links */
     }
     if (r != 0) {
-        r = errno == EEXIST ? -EEXIST
-                            : fail(err, errlen, -errno, "%s: cannot install: %s", path,
-                                   strerror(errno));
+        r = errno == EEXIST
+                ? -EEXIST
+                : fail(err, errlen, -errno, "%s: cannot install: %s", path, strerror(errno));
         goto out;
     }
     r = 0;
@@ -266,8 +266,7 @@ static int open_once(const struct cm_seg_opts *o, uint64_t size, struct cm_seg *
         r = fail(err, errlen, -EPERM,
                  "%s: refused: owned by uid %u or writable by others (mode %03o); the shared "
                  "tier needs a file of uid %u with mode 0600",
-                 o->path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777),
-                 (unsigned)geteuid());
+                 o->path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777), (unsigned)geteuid());
         goto fail;
     }
     r = lock_shared(fd);
@@ -335,8 +334,8 @@ int cm_seg_open(const struct cm_seg_opts *o, struct cm_seg **out, char *err, siz
     size = o->size & ~(uint64_t)4095;
     if (o->create && (size < SEG_MIN_SIZE || size > SEG_MAX_SIZE)) {
         errno = saved;
-        return fail(err, errlen, -EINVAL, "%s: size %llu out of range (1 MiB .. 64 GiB)",
-                    o->path, (unsigned long long)o->size);
+        return fail(err, errlen, -EINVAL, "%s: size %llu out of range (1 MiB .. 64 GiB)", o->path,
+                    (unsigned long long)o->size);
     }
     for (int i = 0; i < OPEN_ROUNDS && r == -EAGAIN; i++)
         r = open_once(o, size, out, err, errlen);

@@ -290,11 +290,12 @@ static void t_stress(void)
     ASSERT_EQ_INT(wait_all(pids, NPROC), 0);
     struct cm_seg_info in;
     cm_seg_get_info(s0, &in);
-    fprintf(stderr, "stress: %llu hits of %d lookups, %llu wrong, %llu entries, %llu evictions, "
-           "%llu csum failures\n",
-           (unsigned long long)res[0], NPROC * 100000 / SLOW, (unsigned long long)res[1],
-           (unsigned long long)in.entries, (unsigned long long)in.evictions,
-           (unsigned long long)in.csum_failures);
+    fprintf(stderr,
+            "stress: %llu hits of %d lookups, %llu wrong, %llu entries, %llu evictions, "
+            "%llu csum failures\n",
+            (unsigned long long)res[0], NPROC * 100000 / SLOW, (unsigned long long)res[1],
+            (unsigned long long)in.entries, (unsigned long long)in.evictions,
+            (unsigned long long)in.csum_failures);
     fprintf(stderr, "stress: %llu writers lapped before publishing, %llu puts dropped\n",
             (unsigned long long)s0->hdr->sh_lapped, (unsigned long long)s0->hdr->sh_put_drops);
     ASSERT_EQ_UINT(res[1], 0);
@@ -365,7 +366,7 @@ static void t_crash(void)
         struct cm_seg_info in;
         cm_seg_get_info(s, &in);
         fprintf(stderr, "crash: %d readable entries, %d wrong, %llu csum failures\n", hits, wrong,
-               (unsigned long long)in.csum_failures);
+                (unsigned long long)in.csum_failures);
         if (wrong != 0 || hits == 0)
             _exit(1);
         /* progress: store and read new keys; single-flight claims of dead writers are broken */
@@ -401,7 +402,8 @@ static void t_corrupt(void)
             uint8_t junk[8];
             uint64_t x = rnd(&seed);
             memcpy(junk, &x, 8);
-            uint64_t off = i % 5 == 0 ? ioff + rnd(&seed) % (ilen - 8) : roff + rnd(&seed) % (rlen - 8);
+            uint64_t off =
+                i % 5 == 0 ? ioff + rnd(&seed) % (ilen - 8) : roff + rnd(&seed) % (rlen - 8);
             ASSERT_EQ_INT(pwrite(fd, junk, 1 + x % 8, (off_t)off), (long)(1 + x % 8));
         }
         int wrong = 0, hits = 0;
@@ -416,7 +418,8 @@ static void t_corrupt(void)
     close(fd);
     struct cm_seg_info in;
     cm_seg_get_info(s, &in);
-    fprintf(stderr, "corrupt: %llu checksum failures detected\n", (unsigned long long)in.csum_failures);
+    fprintf(stderr, "corrupt: %llu checksum failures detected\n",
+            (unsigned long long)in.csum_failures);
     ASSERT_TRUE(in.csum_failures > 0);
     /* still usable */
     for (uint64_t id = 50000; id < 50100; id++) {
@@ -508,7 +511,7 @@ static void t_flight(void)
     cm_seg_get_info(s0, &in);
     ASSERT_TRUE(in.flight_waits >= 1);
     fprintf(stderr, "flight: %llu computations, %llu waits\n", (unsigned long long)sh[1],
-           (unsigned long long)in.flight_waits);
+            (unsigned long long)in.flight_waits);
     cm_seg_close(s0);
 }
 
@@ -598,10 +601,11 @@ static void t_small(void)
     }
     struct cm_seg_info in;
     cm_seg_get_info(s, &in);
-    fprintf(stderr, "small: %d/500 recent keys hit, %d of %llu overall, %llu entries, %llu evictions, "
-           "%.0f%% full\n",
-           recent, all, (unsigned long long)n, (unsigned long long)in.entries,
-           (unsigned long long)in.evictions, 100.0 * (double)in.used / (double)in.data_size);
+    fprintf(stderr,
+            "small: %d/500 recent keys hit, %d of %llu overall, %llu entries, %llu evictions, "
+            "%.0f%% full\n",
+            recent, all, (unsigned long long)n, (unsigned long long)in.entries,
+            (unsigned long long)in.evictions, 100.0 * (double)in.used / (double)in.data_size);
     ASSERT_EQ_INT(wrong, 0);
     ASSERT_TRUE(recent >= 450);
     ASSERT_TRUE(in.evictions > 0);
@@ -715,11 +719,12 @@ static void t_format(void)
     /* not a segment at all: never replaced */
     seg_path(p, sizeof(p), "notaseg");
     int fd = open(p, O_CREAT | O_WRONLY, 0600);
-    ASSERT_EQ_INT(write(fd, "precious data, not a cache, do not overwrite me please........"
-                            "......................................................"
-                            "......................................................"
-                            "......................................................"
-                            "..........................................",
+    ASSERT_EQ_INT(write(fd,
+                        "precious data, not a cache, do not overwrite me please........"
+                        "......................................................"
+                        "......................................................"
+                        "......................................................"
+                        "..........................................",
                         256),
                   256);
     close(fd);
@@ -766,7 +771,7 @@ static void t_bench(void)
                     sum += v;
         uint64_t dt = ns_now() - t0;
         fprintf(stderr, "bench: %.1f ns per cm_seg_get hit (8-byte value, 16-byte key, %d keys)\n",
-               (double)dt / ((double)REP * NK), NK);
+                (double)dt / ((double)REP * NK), NK);
         _exit(sum == (uint64_t)REP * 7 * (NK * (NK - 1) / 2) ? 0 : 1);
     }
     ASSERT_EQ_INT(wait_all(&c, 1), 0);
@@ -778,10 +783,10 @@ int main(int argc, char **argv)
         const char *name;
         void (*fn)(void);
     } tests[] = {
-        {"basic", t_basic},     {"stress", t_stress},   {"crash", t_crash},
-        {"corrupt", t_corrupt}, {"perms", t_perms},     {"flight", t_flight},
+        {"basic", t_basic},       {"stress", t_stress}, {"crash", t_crash},
+        {"corrupt", t_corrupt},   {"perms", t_perms},   {"flight", t_flight},
         {"takeover", t_takeover}, {"small", t_small},   {"persist", t_persist},
-        {"format", t_format},   {"bench", t_bench},
+        {"format", t_format},     {"bench", t_bench},
     };
     int ran = 0;
     make_dir();
