@@ -75,11 +75,13 @@ int cm_seg_layout(uint64_t size, struct seg_hdr *l)
     l->sh_flight_off = SEG_HDR_BYTES;
     l->sh_fn_off = l->sh_flight_off + SEG_FLIGHT_SLOTS * sizeof(struct seg_flight);
     l->sh_index_off = l->sh_fn_off + SEG_FN_SLOTS * sizeof(struct seg_fn);
-    /* index: 1/16 .. 1/8 of the rest (a power of two buckets), one word per 56 .. 112 bytes of
+    /* index: 1/12 .. 1/6 of the rest (a power of two buckets), one word per 40 .. 88 bytes of
      * ring: room for the smallest entries (72 bytes: 16-byte key, 8-byte value) at a load that
      * rarely overflows an 8-way bucket */
     uint64_t rest = size - l->sh_index_off;
-    uint64_t nb = pow2_floor(rest / 8 / 64);
+    uint64_t nb = pow2_floor(rest / 12 / 64);
+    if (nb * 12 * 64 < rest)
+        nb *= 2;
     l->sh_buckets = nb;
     l->sh_ring_off = l->sh_index_off + nb * 64;
     l->sh_ring_size = (size - l->sh_ring_off) & ~(uint64_t)63;
@@ -138,6 +140,24 @@ static void sweep_tmp(const char *path)
     closedir(d);
 }
 
+/* Creates the missing directories above path, mode 0700 (e.g. ~/.cache/cloudm/). */
+static void make_parents(const char *path)
+{
+    char d[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof(d))
+        return;
+    memcpy(d, path, n + 1);
+    for (char *p = d + 1; *p != 0; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(d, 0700) != 0 && errno != EEXIST)
+            return;
+        *p = '/';
+    }
+}
+
 /* Creates a fresh segment at path: link() (replace == 0) or rename() (replace == 1). */
 static int create_file(const char *path, uint64_t size, int replace, char *err, size_t errlen)
 {
@@ -156,6 +176,10 @@ static int create_file(const char *path, uint64_t size, int replace, char *err, 
                     (unsigned long long)size);
     sweep_tmp(path);
     fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == ENOENT) {
+        make_parents(path);
+        fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    }
     if (fd < 0)
         return fail(err, errlen, -errno, "%s: cannot create: %s", tmp, strerror(errno));
     if (fchmod(fd, 0600) != 0 || ftruncate(fd, (off_t)size) != 0) {

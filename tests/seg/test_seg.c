@@ -439,7 +439,9 @@ static void t_perms(void)
     put_kv(s, 1, 100, 1);
     cm_seg_close(s);
     ASSERT_EQ_INT(chmod(p, 0666), 0);
+    errno = 4321;
     s = open_seg(p, 1 << 20, &rc);
+    ASSERT_EQ_INT(errno, 4321);
     ASSERT_EQ_INT(rc, -EPERM);
     ASSERT_TRUE(s == NULL);
     ASSERT_EQ_INT(chmod(p, 0620), 0);
@@ -539,7 +541,9 @@ static void t_takeover(void)
     ASSERT_EQ_INT(read(pfd[0], &ok, 1), 1);
     ASSERT_EQ_INT(ok, 'y');
     uint32_t t;
+    errno = 4321;
     ASSERT_EQ_INT(cm_seg_flight_claim(s, x.h, &t), 0); /* the child computes */
+    ASSERT_EQ_INT(errno, 4321);
     pid_t k = fork();
     if (k == 0) {
         struct timespec d = {0, 100000000};
@@ -549,7 +553,9 @@ static void t_takeover(void)
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    errno = 4321;
     int r = cm_seg_flight_wait(s, x.h, 10000000000ull);
+    ASSERT_EQ_INT(errno, 4321);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     ASSERT_EQ_INT(r, 0);
@@ -625,7 +631,7 @@ static void t_small(void)
 static void t_persist(void)
 {
     char p[300];
-    seg_path(p, sizeof(p), "persist.seg");
+    seg_path(p, sizeof(p), "cache/cloudm/persist.seg"); /* directories created (0700) */
     pid_t c = fork();
     if (c == 0) {
         struct cm_seg *s = open_seg(p, 2 << 20, NULL);
@@ -644,6 +650,10 @@ static void t_persist(void)
         _exit(0);
     }
     ASSERT_EQ_INT(wait_all(&c, 1), 0);
+    struct stat st;
+    seg_path(p, sizeof(p), "cache/cloudm");
+    ASSERT_EQ_INT(stat(p, &st), 0);
+    ASSERT_EQ_UINT(st.st_mode & 0777, 0700);
 }
 
 static void set_format(const char *p, uint64_t f)
