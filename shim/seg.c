@@ -134,7 +134,7 @@ static inline uint64_t head_acq(struct cm_seg *s)
 /* Intact (invariant R) and fully reserved. */
 static inline int ent_live(const struct cm_seg *s, uint64_t pos, uint64_t head)
 {
-    return pos + sizeof(struct seg_ent) <= head && head - pos <= s->ring_size;
+    return pos <= head && head - pos >= sizeof(struct seg_ent) && head - pos <= s->ring_size;
 }
 
 static inline struct seg_ent *ent_at(const struct cm_seg *s, uint64_t pos)
@@ -180,7 +180,7 @@ static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uin
     if (eh0 != h0 || eh1 != h1 || ek != klen)
         return -1; /* another key with the same tag */
     uint64_t total = seg_ent_total(ek, ev);
-    if (off + total > s->ring_size || ev > s->max_entry)
+    if (off + total > s->ring_size || total > s->ring_size / 4) /* what any put allows */
         goto bad;
     const uint64_t *kw = (const uint64_t *)(e + 1);
     if (cmp_bytes(kw, key, klen) != 0)

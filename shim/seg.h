@@ -69,6 +69,9 @@ int cm_seg_put(struct cm_seg *s, const uint8_t h[16], uint64_t fn_ident, const u
 int cm_seg_flight_claim(struct cm_seg *s, const uint8_t h[16], uint32_t *ticket);
 void cm_seg_flight_done(struct cm_seg *s, uint32_t ticket);
 int cm_seg_flight_wait(struct cm_seg *s, const uint8_t h[16], uint64_t timeout_ns);
+/* After cm_seg_flight_claim returns 1, look the key up once more before computing: the previous
+ * claimer may have stored it just before releasing. Single-flight is best effort (see
+ * seg_flight.c): rarely, two claimers both win and compute the same value. */
 
 /* Per-function statistics, in the segment, added with relaxed atomics. */
 struct cm_seg_fnstat {

@@ -215,6 +215,21 @@ static void t_basic(void)
     ASSERT_EQ_INT(check_kv(s, 3, 300), 0);
     cm_seg_get_info(s, &in);
     ASSERT_EQ_UINT(in.entries, 0);
+    /* a process with a smaller max_entry still reads another's larger entries */
+    {
+        struct cm_seg_opts so = {.path = p, .size = 4 << 20, .max_entry = 1000, .create = 1};
+        struct cm_seg *s2 = NULL;
+        char e2[200];
+        static uint8_t bv[100000], got[100000];
+        for (size_t i = 0; i < sizeof(bv); i++)
+            bv[i] = (uint8_t)(i * 7);
+        ASSERT_EQ_INT(cm_seg_open(&so, &s2, e2, sizeof(e2)), 0);
+        ASSERT_EQ_INT(cm_seg_put(s2, x.h, 7, x.k, x.klen, bv, sizeof(bv)), -E2BIG);
+        ASSERT_EQ_INT(cm_seg_put(s, x.h, 7, x.k, x.klen, bv, sizeof(bv)), 0);
+        ASSERT_EQ_INT(cm_seg_get(s2, x.h, x.k, x.klen, got, sizeof(got), &need), (long)sizeof(bv));
+        ASSERT_EQ_MEM(got, bv, sizeof(bv));
+        cm_seg_close(s2);
+    }
     cm_seg_close(s);
     /* the tools' way in: open only, no create */
     struct cm_seg_opts o = {.path = p, .create = 0};
