@@ -596,7 +596,7 @@ static void t_takeover(void)
     ASSERT_EQ_INT(cm_seg_flight_wait(s, x.h, 200000000ull), 0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     dt = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    ASSERT_MSG(dt >= 0.19 && dt < 1.0, "timeout wait took %.3f s", dt);
+    ASSERT_MSG(dt >= 0.19 && dt < 3.0, "timeout wait took %.3f s", dt);
     kill(c, SIGKILL);
     waitpid(c, NULL, 0);
     cm_seg_close(s);
