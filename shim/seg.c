@@ -80,6 +80,16 @@ static inline void st(uint64_t *p, uint64_t x)
     __atomic_store_n(p, x, SEG_MO);
 }
 
+/* The last 1..7 bytes as a zero-padded little-endian word, without a libc call (the hit path
+ * must not reach a PLT: memcpy may be a function the user hooks). */
+static inline uint64_t tail_word(const uint8_t *p, uint64_t n)
+{
+    uint64_t w = 0;
+    for (uint64_t j = n; j-- > 0;)
+        w = w << 8 | p[j];
+    return w;
+}
+
 /* Stores n bytes from a private buffer as whole words (the tail word zero-padded). */
 static void put_bytes(uint64_t *dst, const uint8_t *src, uint64_t n)
 {
@@ -89,11 +99,8 @@ static void put_bytes(uint64_t *dst, const uint8_t *src, uint64_t n)
         memcpy(&w, src + i, 8);
         st(dst++, w);
     }
-    if (i < n) {
-        uint64_t w = 0;
-        memcpy(&w, src + i, n - i);
-        st(dst, w);
-    }
+    if (i < n)
+        st(dst, tail_word(src + i, n - i));
 }
 
 /* Compares n shared bytes with a private buffer; 0 when equal. */
@@ -106,9 +113,8 @@ static int cmp_bytes(const uint64_t *src, const uint8_t *k, uint64_t n)
         diff |= ld(src++) ^ w;
     }
     if (i < n) {
-        uint64_t w = 0, m = ~0ull >> (8 * (8 - (n - i)));
-        memcpy(&w, k + i, n - i);
-        diff |= (ld(src) ^ w) & m;
+        uint64_t m = ~0ull >> (8 * (8 - (n - i)));
+        diff |= (ld(src) ^ tail_word(k + i, n - i)) & m;
     }
     return diff != 0;
 }
@@ -122,7 +128,8 @@ static void get_bytes(uint8_t *dst, const uint64_t *src, uint64_t n)
     }
     if (i < n) {
         uint64_t w = ld(src);
-        memcpy(dst + i, &w, n - i);
+        for (uint64_t j = i; j < n; j++, w >>= 8) /* no libc call on the hit path */
+            dst[j] = (uint8_t)w;
     }
 }
 
