@@ -15,5 +15,7 @@
 #define CLOUDM_ENV_CHECK "CLOUDM_CHECK"     /* "1": print the hook plan and _exit (cloudm check) */
 #define CLOUDM_ENV_LIB "CLOUDM_LIB"         /* `cloudm`: path of libcloudm.so to preload */
 #define CLOUDM_ENV_DEBUG "CLOUDM_DEBUG"     /* "1": log hook decisions on stderr */
+#define CLOUDM_ENV_TIERS "CLOUDM_TIERS"     /* overrides [cache] tiers, e.g. "memory" */
+#define CLOUDM_ENV_SHARED_PATH "CLOUDM_SHARED_PATH" /* overrides [cache] shared_path */
 
 #endif

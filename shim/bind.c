@@ -26,6 +26,7 @@
 #include "key.h"
 #include "log.h"
 #include "memtier.h"
+#include "shared.h"
 #include "objects.h"
 
 static const struct cm_config *bind_cfg;
@@ -62,7 +63,7 @@ static void plan_fast_path(struct cm_fn *fn)
 {
     const struct cm_function *c = fn->cfg;
     const struct cm_signature *s = &c->sig;
-    uint32_t vlen = 8;
+    uint32_t vlen = s->ret.kind == CM_K_VOID ? 0 : 8;
     int n = 0;
     if (c->nreads || s->nrestore || (s->ret.kind != CM_K_INT && s->ret.kind != CM_K_FLOAT &&
                                      s->ret.kind != CM_K_VOID))
@@ -98,6 +99,8 @@ static void plan_fast_path(struct cm_fn *fn)
     fn->fast_klen = (uint8_t)(8 * n);
     fn->fast_vlen = (uint8_t)vlen;
     fn->fast_ret_sse = s->ret.kind == CM_K_FLOAT;
+    fn->fast_ret_void = s->ret.kind == CM_K_VOID;
+    fn->fast_side = c->nwrites || c->save_errno;
     fn->fast = 1;
 }
 
@@ -157,6 +160,7 @@ void *cm_bind(const struct cm_binding *b)
     if (cm_key_prefix(fn, bind_cfg->ns) < 0)
         return NULL;
     fn->seed = XXH3_64bits(fn->prefix, fn->prefix_len);
+    cm_shared_bind(fn);
     fn->min_ticks = c->min_time_ns ? cm_ns_to_ticks(c->min_time_ns) : 0;
     if (m == CM_MODE_READWRITE || m == CM_MODE_READONLY)
         plan_fast_path(fn);

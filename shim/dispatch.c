@@ -28,6 +28,7 @@
 #include "guard.h"
 #include "key.h"
 #include "memtier.h"
+#include "shared.h"
 #include "stats.h"
 #include "tls.h"
 
@@ -88,27 +89,6 @@ static int lookup(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, 
     return cm_value_restore(fn, f, ci, v, (uint32_t)n);
 }
 
-/* Record the result of a miss. Returns -1 when the result cannot be described (an output size
- * expression was undefined after the call, a ptr(NAME) return outside its buffer): the call
- * then counts as an error, not a miss. Not storing for lack of room is not an error. */
-static int store(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, uint64_t h,
-                 const uint8_t *k, uint32_t klen, int err)
-{
-    int64_t vlen = cm_value_measure(fn, f, ci);
-    if (vlen < 0)
-        return -1;
-    if ((uint64_t)vlen + klen + 64 > cm_mem_max_entry())
-        return 0;
-    size_t rawsz = (size_t)vlen + klen + 64;
-    uint8_t *v = cm_tls_scratch(CM_SCRATCH_VAL, (size_t)vlen);
-    uint8_t *raw = cm_tls_scratch(CM_SCRATCH_RAW, rawsz);
-    if (!v || !raw)
-        return 0;
-    cm_value_write(fn, f, ci, err, v);
-    cm_mem_put(fn->id, h, k, klen, v, (uint32_t)vlen, raw, (uint32_t)rawsz);
-    return 0;
-}
-
 /*
  * The scalar fast path, for functions whose parameters and return value are all scalars and
  * whose key and value fit one inline slot (bind.c decides). Its memory-tier key is one word per
@@ -131,16 +111,17 @@ static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, st
                                                           const int n, uint64_t *kw,
                                                           uint64_t *hp);
 
-/* Value words: the raw return register, then `writes` globals, then errno. */
+/* Value words: the raw return register (none for void), then `writes` globals, then errno: the
+ * canonical value layout (docs/keys.md), so the shared tier can hold the same bytes. */
 static inline void fast_restore(const struct cm_fn *fn, struct cm_frame *f, const uint64_t *vw)
 {
+    const uint8_t *q = (const uint8_t *)vw;
     if (fn->fast_ret_sse)
-        __builtin_memcpy(f->ret_xmm0, &vw[0], 8);
-    else
-        f->ret_rax = vw[0];
-    if (fn->fast_vlen == 8)
+        __builtin_memcpy(f->ret_xmm0, &vw[0], 8), q += 8;
+    else if (!fn->fast_ret_void)
+        f->ret_rax = vw[0], q += 8;
+    if (!fn->fast_side)
         return;
-    const uint8_t *q = (const uint8_t *)vw + 8;
     const struct cm_function *c = fn->cfg;
     for (int g = 0; g < c->nwrites; g++) {
         uint8_t *dst = fn->writes_addr[g];
@@ -182,12 +163,126 @@ static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, st
     return 1;
 }
 
-/* A fast-path miss: run the original, record its result under the word key. */
+/* How a call's result goes into the memory tier: under the fast path's word key, or under the
+ * canonical argument bytes. */
+struct memkey {
+    const uint64_t *kw; /* word key (fast path), or NULL */
+    uint64_t h;
+    const uint8_t *k; /* argument bytes (general path) */
+    uint32_t klen;
+};
+
+static void mem_store(struct cm_fn *fn, const struct memkey *mk, const uint8_t *v, uint32_t vlen)
+{
+    if (mk->kw) {
+        uint64_t vw[5] = {0, 0, 0, 0, 0};
+        memcpy(vw, v, vlen); /* vlen <= 40 - fast_klen, checked by bind */
+        cm_mem_put_words(fn->id, mk->h, mk->kw, fn->fast_mask, fn->fast_klen, vw, vlen);
+        return;
+    }
+    if ((uint64_t)vlen + mk->klen + 64 > cm_mem_max_entry())
+        return;
+    size_t rawsz = (size_t)vlen + mk->klen + 64;
+    uint8_t *raw = cm_tls_scratch(CM_SCRATCH_RAW, rawsz);
+    if (raw)
+        cm_mem_put(fn->id, mk->h, mk->k, mk->klen, v, vlen, raw, (uint32_t)rawsz);
+}
+
+/* Answer from the shared tier if it has the entry (and fill the memory tier). */
+static int shared_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
+                      struct cm_callinfo *ci, const struct cm_fullkey *fk, const struct memkey *mk)
+{
+    const uint8_t *v;
+    long n = cm_shared_get(fk, &v);
+    if (n < 0 || cm_value_restore(fn, f, ci, v, (uint32_t)n) < 0)
+        return 0;
+    if (fn->mode != CM_MODE_READONLY)
+        mem_store(fn, mk, v, (uint32_t)n);
+    if (ts)
+        CM_STAT_ADD(ts, fn->id, hit_shared, 1);
+    cm_shared_flush_stats(0);
+    return 1;
+}
+
+/*
+ * Everything after the memory tier could not answer (or was not asked, in writeonly mode):
+ * the shared tier, single-flight, running the original, recording the result in every tier.
+ * `args` are the canonical argument bytes of the call (ci measured and written). The guard is
+ * set on entry and on return.
+ */
+static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
+                     struct cm_callinfo *ci, const uint8_t *args, uint32_t alen,
+                     const struct memkey *mk)
+{
+    uint8_t kbuf[STACK_BUF] __attribute__((aligned(8)));
+    struct cm_fullkey fk;
+    int shared = cm_shared_seg && !ci->process_local &&
+                 cm_shared_key(fn, args, alen, kbuf, sizeof(kbuf), &fk) == 0;
+    uint32_t ticket = 0;
+    int flight = CM_FLIGHT_COMPUTE, err;
+    if (shared && fn->mode != CM_MODE_WRITEONLY) {
+        if (shared_hit(f, fn, ts, ci, &fk, mk))
+            return;
+        if (fn->mode != CM_MODE_READONLY)
+            flight = cm_shared_flight_begin(fn, &fk, &ticket);
+        /* Look again after a wait, and after winning a claim: the winner of the previous round
+         * may have stored the value between our lookup and our claim. */
+        if (flight != CM_FLIGHT_COMPUTE && shared_hit(f, fn, ts, ci, &fk, mk)) {
+            if (flight == CM_FLIGHT_COMPUTE_DONE)
+                cm_shared_flight_end(ticket);
+            return;
+        }
+        if (flight == CM_FLIGHT_LOOK_AGAIN)
+            flight = CM_FLIGHT_COMPUTE;
+    }
+    uint64_t dt = run_original(f, &err);
+    int bad = 0;
+    if (fn->mode != CM_MODE_READONLY && dt >= fn->min_ticks) {
+        int64_t vlen = cm_value_measure(fn, f, ci);
+        uint8_t *val = vlen >= 0 ? cm_tls_scratch(CM_SCRATCH_VAL, (size_t)vlen + 1) : NULL;
+        bad = vlen < 0;
+        if (val) {
+            cm_value_write(fn, f, ci, err, val);
+            mem_store(fn, mk, val, (uint32_t)vlen);
+            if (shared)
+                cm_shared_put(fn, &fk, val, (uint32_t)vlen);
+        }
+    }
+    if (flight == CM_FLIGHT_COMPUTE_DONE)
+        cm_shared_flight_end(ticket);
+    if (ts) {
+        if (bad) {
+            CM_STAT_ADD(ts, fn->id, errors, 1);
+        } else {
+            CM_STAT_ADD(ts, fn->id, misses, 1);
+            CM_STAT_ADD(ts, fn->id, miss_ticks, dt);
+        }
+    }
+    if (shared) {
+        cm_shared_note_miss(fn, cm_ticks_to_ns(dt));
+        cm_shared_flush_stats(0);
+    }
+    errno = err;
+}
+
+/* A fast-path miss. Without a shared tier: run the original and record its result under the
+ * word key, nothing else. With one: the general completion, which needs the canonical bytes. */
 __attribute__((noinline)) static void fast_miss(struct cm_frame *f, struct cm_fn *fn,
                                                 const uint64_t *kw, uint64_t h)
 {
     cm_guard = 1;
     struct cm_tstats *ts = cm_stats_self();
+    if (cm_shared_seg) {
+        struct cm_callinfo ci;
+        uint8_t args[STACK_BUF] __attribute__((aligned(8)));
+        cm_args_read(fn, f, &ci);
+        int64_t alen = cm_key_measure(fn, &ci); /* scalars only: never fails, <= 8 * params */
+        cm_key_write(fn, &ci, args);
+        struct memkey mk = {.kw = kw, .h = h};
+        complete(f, fn, ts, &ci, args, (uint32_t)alen, &mk);
+        cm_guard = 0;
+        return;
+    }
     uint64_t t0 = cm_ticks();
     cm_guard = 0;
     cm_call_original(f);
@@ -195,21 +290,19 @@ __attribute__((noinline)) static void fast_miss(struct cm_frame *f, struct cm_fn
     cm_guard = 1;
     if (fn->mode == CM_MODE_READWRITE && dt >= fn->min_ticks) {
         uint64_t vw[5] = {0, 0, 0, 0, 0};
+        uint8_t *q = (uint8_t *)vw;
         if (fn->fast_ret_sse)
-            __builtin_memcpy(&vw[0], f->ret_xmm0, 8);
-        else
-            vw[0] = f->ret_rax;
-        if (fn->fast_vlen > 8) {
-            uint8_t *q = (uint8_t *)vw + 8;
-            const struct cm_function *c = fn->cfg;
-            for (int g = 0; g < c->nwrites; g++) {
-                memcpy(q, fn->writes_addr[g], c->writes[g].size);
-                q += c->writes[g].size;
-            }
-            if (c->save_errno) {
-                int e = errno;
-                memcpy(q, &e, 4);
-            }
+            memcpy(q, f->ret_xmm0, 8), q += 8;
+        else if (!fn->fast_ret_void)
+            memcpy(q, &f->ret_rax, 8), q += 8;
+        const struct cm_function *c = fn->cfg;
+        for (int g = 0; g < c->nwrites; g++) {
+            memcpy(q, fn->writes_addr[g], c->writes[g].size);
+            q += c->writes[g].size;
+        }
+        if (c->save_errno) {
+            int e = errno;
+            memcpy(q, &e, 4);
         }
         cm_mem_put_words(fn->id, h, kw, fn->fast_mask, fn->fast_klen, vw, fn->fast_vlen);
     }
@@ -313,17 +406,10 @@ __attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct c
         cm_guard = 0;
         return;
     }
-    uint64_t dt = run_original(f, &err);
-    int bad = fn->mode != CM_MODE_READONLY && dt >= fn->min_ticks &&
-              store(fn, f, &ci, h, k, (uint32_t)klen, err) < 0;
-    if (ts) {
-        if (bad) {
-            CM_STAT_ADD(ts, id, errors, 1);
-        } else {
-            CM_STAT_ADD(ts, id, misses, 1);
-            CM_STAT_ADD(ts, id, miss_ticks, dt);
-        }
-    }
+    struct memkey mk = {.h = h, .k = k, .klen = (uint32_t)klen};
+    complete(f, fn, ts, &ci, k, (uint32_t)klen, &mk);
+    cm_guard = 0;
+    return;
 out:
     errno = err;
     cm_guard = 0;

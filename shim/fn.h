@@ -36,6 +36,8 @@ struct cm_fn {
     uint8_t fast_klen;               /* key bytes: 8 * fast_n */
     uint8_t fast_vlen;               /* value bytes (8 + writes + errno) */
     uint8_t fast_ret_sse;            /* the return value lives in xmm0 */
+    uint8_t fast_ret_void;           /* no return value (value starts with the globals) */
+    uint8_t fast_side;               /* writes or errno follow the return value */
     int16_t fast_src[5];             /* per key word: >= 0 byte offset in the frame, < 0 -1 - stack
                                         slot; the key of n words sits in words 5-n .. 4 */
     uint64_t fast_mask[5];           /* per key word: the bits of the declared width; 0 = not key */
@@ -48,6 +50,9 @@ struct cm_fn {
     void *reads_addr[CM_MAX_GLOBALS];
     void *writes_addr[CM_MAX_GLOBALS];
     uint64_t distinct;               /* profile mode: distinct argument sets (atomic) */
+    int seg_slot;                    /* statistics slot in the shared segment, -1 = none */
+    uint64_t max_miss_ns;            /* longest miss seen (atomic): singleflight = auto */
+    uint64_t flushed[8];             /* counters already added to the segment (struct cm_stat) */
 };
 
 union cm_fn_slot {

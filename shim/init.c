@@ -24,6 +24,7 @@
 #include "log.h"
 #include "memtier.h"
 #include "report.h"
+#include "shared.h"
 #include "stats.h"
 
 static struct cm_config init_cfg;
@@ -40,6 +41,25 @@ static void diag(void *ctx, enum cm_severity sev, const char *msg)
 static void after_fork_child(void)
 {
     cm_stats_after_fork();
+}
+
+/* CLOUDM_TIERS: words "memory" and "shared" separated by spaces or commas. Returns the bits, or
+ * 0 when the value is not such a list (then it is ignored, with a message). */
+static unsigned parse_tiers(const char *v)
+{
+    unsigned bits = 0;
+    while (*v) {
+        size_t n = strcspn(v, " ,\t");
+        if (n == 6 && strncmp(v, "memory", 6) == 0)
+            bits |= CM_TIER_MEMORY;
+        else if (n == 6 && strncmp(v, "shared", 6) == 0)
+            bits |= CM_TIER_SHARED;
+        else if (n)
+            return 0;
+        v += n;
+        v += strspn(v, " ,\t");
+    }
+    return bits;
 }
 
 static int env_is(const char *name, const char *value)
@@ -86,6 +106,19 @@ __attribute__((constructor)) static void cm_init(void)
     if (cm_mem_init(init_cfg.memory_size) < 0)
         cm_log("cannot reserve memory_size bytes for the memory tier: nothing will be cached");
 
+    const char *tiers = getenv(CLOUDM_ENV_TIERS);
+    if (tiers && *tiers) {
+        unsigned bits = parse_tiers(tiers);
+        if (bits)
+            init_cfg.tiers = bits;
+        else
+            cm_log("%s=%s is not a list of tiers (memory, shared): ignored", CLOUDM_ENV_TIERS,
+                   tiers);
+    }
+    const char *spath = getenv(CLOUDM_ENV_SHARED_PATH);
+    if (spath && *spath)
+        snprintf(init_cfg.shared_path, sizeof(init_cfg.shared_path), "%s", spath);
+    cm_shared_init(&init_cfg);
     init_targets = calloc((size_t)init_cfg.nfunctions, sizeof(*init_targets));
     if (!init_targets)
         goto out;
@@ -130,6 +163,7 @@ __attribute__((destructor)) static void cm_fini(void)
     if (!init_done)
         return;
     cm_guard = 1;
+    cm_shared_flush_stats(1);
     cm_report_write();
     cm_guard = 0;
 }

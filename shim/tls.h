@@ -15,7 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum cm_scratch { CM_SCRATCH_KEY = 0, CM_SCRATCH_VAL, CM_SCRATCH_RAW, CM_SCRATCH_N };
+enum cm_scratch {
+    CM_SCRATCH_KEY = 0, /* argument bytes too large for the stack */
+    CM_SCRATCH_VAL,     /* value bytes */
+    CM_SCRATCH_RAW,     /* a raw memory-tier entry */
+    CM_SCRATCH_FULL,    /* a full (prefix + arguments) shared-tier key */
+    CM_SCRATCH_SHV,     /* a value read from the shared tier */
+    CM_SCRATCH_N
+};
 
 /* A buffer of at least `size` bytes (8-byte aligned), or NULL. Contents are not preserved
  * across growth. */

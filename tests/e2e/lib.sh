@@ -20,6 +20,10 @@ trap 'rm -rf "$CM_TMP"' EXIT
 # Keep tests independent of the developer's own config files.
 unset CLOUDM_CONFIG CLOUDM_MODE CLOUDM_DISABLE CLOUDM_REPORT CLOUDM_CHECK
 export XDG_CONFIG_HOME="$CM_TMP/xdg"
+# Each test script gets its own shared segment, and by default the memory tier only, so counts
+# are per process as the memory-tier tests expect; shared-tier tests set CLOUDM_TIERS themselves.
+export CLOUDM_SHARED_PATH="$CM_TMP/shm-segment"
+export CLOUDM_TIERS="${CM_TEST_TIERS:-memory}"
 if [ -n "${CLOUDM_TEST_PRELOAD:-}" ]; then
   export LD_PRELOAD="$CLOUDM_TEST_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}"
   export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"

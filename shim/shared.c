@@ -1,0 +1,192 @@
+/*
+ * shared.c - the shared tier as the dispatcher uses it (see shared.h).
+ *
+ * What it does: opens the segment at start-up (expanding %u in shared_path to the uid; any
+ * refusal or failure is one message and the run goes on with the memory tier only), builds
+ * full keys (the variant's identity prefix followed by the canonical argument bytes, hashed
+ * with XXH3-128), looks up and stores values, applies the single-flight policy, and pushes the
+ * process's counters into the segment's live statistics.
+ *
+ * What it does not do: the segment's layout, locking or eviction (seg.c); deciding when a call
+ * is cacheable (dispatch.c).
+ *
+ * Statistics: the hot path only touches per-thread counters (stats.c). Slow paths call
+ * cm_shared_flush_stats(0), which at most once a second adds what changed since the last push
+ * to the segment with relaxed atomics (one thread at a time; a busy flag makes the others
+ * skip); the exit path forces a last push.
+ */
+#include "shared.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "clock.h"
+#include "log.h"
+#include "stats.h"
+#include "tls.h"
+
+struct cm_seg *cm_shared_seg;
+static uint64_t last_flush_ns;
+static int flushing;
+
+static void expand_uid(char *dst, size_t n, const char *src)
+{
+    size_t j = 0;
+    for (size_t i = 0; src[i] && j + 1 < n; i++) {
+        if (src[i] == '%' && src[i + 1] == 'u') {
+            j += (size_t)snprintf(dst + j, n - j, "%u", (unsigned)getuid());
+            i++;
+        } else {
+            dst[j++] = src[i];
+        }
+        if (j >= n)
+            j = n - 1;
+    }
+    dst[j] = 0;
+}
+
+void cm_shared_init(const struct cm_config *cfg)
+{
+    if (!(cfg->tiers & CM_TIER_SHARED))
+        return;
+    char path[CM_PATH_MAX], err[512] = "";
+    expand_uid(path, sizeof(path), cfg->shared_path[0] ? cfg->shared_path : "/dev/shm/cloudm-%u");
+    struct cm_seg_opts o = {.path = path,
+                            .size = cfg->shared_size ? cfg->shared_size : 256ull << 20,
+                            .max_entry = cfg->shared_max_entry ? cfg->shared_max_entry
+                                                               : (cfg->shared_size ? cfg->shared_size
+                                                                                   : 256ull << 20) /
+                                                                     16,
+                            .create = 1};
+    int rc = cm_seg_open(&o, &cm_shared_seg, err, sizeof(err));
+    if (rc < 0) {
+        cm_log("shared tier off: %s", err[0] ? err : strerror(-rc));
+        cm_shared_seg = NULL;
+    }
+}
+
+void cm_shared_bind(struct cm_fn *fn)
+{
+    fn->seg_slot = cm_shared_seg ? cm_seg_fn_slot(cm_shared_seg, fn->seed, fn->cfg->name) : -1;
+}
+
+int cm_shared_key(const struct cm_fn *fn, const uint8_t *args, uint32_t alen, uint8_t *buf,
+                  uint32_t cap, struct cm_fullkey *fk)
+{
+    uint32_t total = fn->prefix_len + alen;
+    uint8_t *p = total <= cap ? buf : cm_tls_scratch(CM_SCRATCH_FULL, total);
+    if (!p)
+        return -1;
+    memcpy(p, fn->prefix, fn->prefix_len);
+    memcpy(p + fn->prefix_len, args, alen);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(p, total));
+    memcpy(fk->h, c.digest, 16);
+    fk->k = p;
+    fk->len = total;
+    return 0;
+}
+
+long cm_shared_get(const struct cm_fullkey *fk, const uint8_t **v)
+{
+    uint32_t need = 0, cap = 4096;
+    uint8_t *b = cm_tls_scratch(CM_SCRATCH_SHV, cap);
+    if (!b)
+        return -1;
+    long n = cm_seg_get(cm_shared_seg, fk->h, fk->k, fk->len, b, cap, &need);
+    if (n == -2) {
+        cap = need;
+        if (!(b = cm_tls_scratch(CM_SCRATCH_SHV, cap)))
+            return -1;
+        n = cm_seg_get(cm_shared_seg, fk->h, fk->k, fk->len, b, cap, &need);
+    }
+    if (n < 0)
+        return -1;
+    *v = b;
+    return n;
+}
+
+void cm_shared_put(const struct cm_fn *fn, const struct cm_fullkey *fk, const uint8_t *v,
+                   uint32_t vlen)
+{
+    cm_seg_put(cm_shared_seg, fk->h, fn->seed, fk->k, fk->len, v, vlen);
+}
+
+void cm_shared_note_miss(struct cm_fn *fn, uint64_t ns)
+{
+    uint64_t cur = __atomic_load_n(&fn->max_miss_ns, __ATOMIC_RELAXED);
+    while (ns > cur && !__atomic_compare_exchange_n(&fn->max_miss_ns, &cur, ns, 1,
+                                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        ;
+}
+
+#define AUTO_THRESHOLD_NS 1000000ull /* singleflight = auto: calls of at least 1 ms */
+
+int cm_shared_flight_begin(struct cm_fn *fn, const struct cm_fullkey *fk, uint32_t *ticket)
+{
+    uint64_t longest = __atomic_load_n(&fn->max_miss_ns, __ATOMIC_RELAXED);
+    if (fn->cfg->singleflight == CM_SF_NO ||
+        (fn->cfg->singleflight == CM_SF_AUTO && longest < AUTO_THRESHOLD_NS))
+        return CM_FLIGHT_COMPUTE;
+    int r = cm_seg_flight_claim(cm_shared_seg, fk->h, ticket);
+    if (r == 1)
+        return CM_FLIGHT_COMPUTE_DONE;
+    if (r < 0)
+        return CM_FLIGHT_COMPUTE;
+    /* Someone computes it: wait a bounded time, 4x the longest call seen, 1 s to 60 s. */
+    uint64_t timeout = 4 * longest;
+    if (timeout < 1000000000ull)
+        timeout = 1000000000ull;
+    if (timeout > 60000000000ull)
+        timeout = 60000000000ull;
+    if (cm_seg_flight_wait(cm_shared_seg, fk->h, timeout) == 1)
+        return CM_FLIGHT_LOOK_AGAIN;
+    return cm_seg_flight_claim(cm_shared_seg, fk->h, ticket) == 1 ? CM_FLIGHT_COMPUTE_DONE
+                                                                   : CM_FLIGHT_COMPUTE;
+}
+
+void cm_shared_flight_end(uint32_t ticket)
+{
+    cm_seg_flight_done(cm_shared_seg, ticket);
+}
+
+void cm_shared_flush_stats(int force)
+{
+    if (!cm_shared_seg)
+        return;
+    uint64_t now = cm_clock_ns();
+    if (!force && now - __atomic_load_n(&last_flush_ns, __ATOMIC_RELAXED) < 1000000000ull)
+        return;
+    if (__atomic_exchange_n(&flushing, 1, __ATOMIC_ACQUIRE))
+        return;
+    __atomic_store_n(&last_flush_ns, now, __ATOMIC_RELAXED);
+    int saved = errno;
+    uint32_t n = __atomic_load_n(&cm_nfns, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; i < n; i++) {
+        struct cm_fn *fn = &cm_fns[i].fn;
+        if (fn->seg_slot < 0)
+            continue;
+        struct cm_stat s;
+        cm_stats_sum(i, &s);
+        uint64_t cur[8] = {s.calls,  s.hit_mem, s.hit_shared, s.hit_remote,
+                           s.misses, s.errors,  s.bypassed,   s.miss_ticks};
+        struct cm_seg_fnstat d = {
+            .calls = cur[0] - fn->flushed[0],
+            .hit_mem = cur[1] - fn->flushed[1],
+            .hit_shared = cur[2] - fn->flushed[2],
+            .hit_remote = cur[3] - fn->flushed[3],
+            .misses = cur[4] - fn->flushed[4],
+            .errors = cur[5] - fn->flushed[5] + (cur[6] - fn->flushed[6]),
+            .miss_ns = cm_ticks_to_ns(cur[7] - fn->flushed[7]),
+        };
+        memcpy(fn->flushed, cur, sizeof(cur));
+        if (d.calls)
+            cm_seg_fn_add(cm_shared_seg, fn->seg_slot, &d);
+    }
+    errno = saved;
+    __atomic_store_n(&flushing, 0, __ATOMIC_RELEASE);
+}
