@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "fn.h"
 #include "log.h"
+#include "shared.h"
 #include "stats.h"
 
 static const struct cm_config *rep_cfg;
@@ -89,6 +90,7 @@ static void json_str(struct out *o, const char *s)
 struct agg {
     struct cm_stat s;
     uint64_t miss_ns; /* s.miss_ticks converted */
+    uint64_t mean_miss_ns; /* this process's mean miss, else the segment's (all processes) */
     uint64_t distinct;
     int profile;
 };
@@ -116,6 +118,11 @@ static void aggregate(int func, struct agg *a)
             a->profile = 1;
     }
     a->miss_ns = cm_ticks_to_ns(a->s.miss_ticks);
+    if (a->s.misses)
+        a->mean_miss_ns = a->miss_ns / a->s.misses;
+    for (uint32_t i = 0; i < n && !a->mean_miss_ns; i++)
+        if (cm_fns[i].fn.func == (uint32_t)func)
+            a->mean_miss_ns = cm_shared_mean_miss_ns(&cm_fns[i].fn);
 }
 
 static uint64_t saved_ns(const struct agg *a)
@@ -127,9 +134,7 @@ static uint64_t saved_ns(const struct agg *a)
                           (double)a->s.misses);
     }
     uint64_t hits = a->s.hit_mem + a->s.hit_shared + a->s.hit_remote;
-    if (!a->s.misses)
-        return 0;
-    return (uint64_t)((double)hits * (double)a->miss_ns / (double)a->s.misses);
+    return hits * a->mean_miss_ns;
 }
 
 static void human_time(char *buf, size_t n, uint64_t ns)

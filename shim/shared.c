@@ -190,3 +190,26 @@ void cm_shared_flush_stats(int force)
     errno = saved;
     __atomic_store_n(&flushing, 0, __ATOMIC_RELEASE);
 }
+
+struct mean_ctx {
+    uint64_t ident, misses, miss_ns;
+};
+
+static void mean_cb(void *ctx, const char *name, uint64_t fn_ident, const struct cm_seg_fnstat *st)
+{
+    struct mean_ctx *m = ctx;
+    (void)name;
+    if (fn_ident == m->ident) {
+        m->misses += st->misses;
+        m->miss_ns += st->miss_ns;
+    }
+}
+
+uint64_t cm_shared_mean_miss_ns(const struct cm_fn *fn)
+{
+    if (!cm_shared_seg || fn->seg_slot < 0)
+        return 0;
+    struct mean_ctx m = {.ident = fn->seed};
+    cm_seg_fn_foreach(cm_shared_seg, mean_cb, &m);
+    return m.misses ? m.miss_ns / m.misses : 0;
+}

@@ -49,6 +49,10 @@ void cm_shared_flight_end(uint32_t ticket);
 /* Record a miss's duration (for singleflight = auto and the wait bound). */
 void cm_shared_note_miss(struct cm_fn *fn, uint64_t ns);
 
+/* Mean duration of a miss of this function over every process that pushed statistics to the
+ * segment (0 when unknown): what a hit saved, for a process that never ran the function. */
+uint64_t cm_shared_mean_miss_ns(const struct cm_fn *fn);
+
 /* Push this process's counters to the segment: every second from slow paths, and at exit. */
 void cm_shared_flush_stats(int force);
 
