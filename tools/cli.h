@@ -36,11 +36,15 @@ struct cm_launch {
 int cm_cmd_run(int argc, char **argv);
 int cm_cmd_check(int argc, char **argv);
 int cm_cmd_profile(int argc, char **argv);
+int cm_cmd_stats(int argc, char **argv);
+int cm_cmd_clear(int argc, char **argv);
 
 void cm_usage_main(FILE *f);
 void cm_usage_run(FILE *f);
 void cm_usage_check(FILE *f);
 void cm_usage_profile(FILE *f);
+void cm_usage_stats(FILE *f);
+void cm_usage_clear(FILE *f);
 
 /*
  * Parse `cmd`'s options (argv[0] is the subcommand) up to the first non-option or `--`; the
@@ -84,5 +88,27 @@ int cm_exec(const struct cm_launch *l);
  * Returns only on failure, with the exit status.
  */
 int cm_run_program(struct cm_launch *l);
+
+/* ---- segtool.c: `stats` and `clear` ---------------------------------------------------- */
+
+struct cm_seg;
+
+/*
+ * The shared segment's path, as the shim would open it: $CLOUDM_SHARED_PATH, else the config's
+ * `shared_path` (`config` as given with -c, NULL = look it up; no config = the default), with
+ * every %u replaced by the uid. Returns 0, or CM_EXIT_FAIL after printing a message (config
+ * unreadable or with errors, path too long).
+ */
+int cm_seg_path(const char *cmd, const char *config, char *path, size_t size);
+
+/* Opens an existing segment (never creates one). Returns 0 and *out, -ENOENT when there is no
+ * segment at `path` (nothing printed), or CM_EXIT_FAIL after printing why it was refused. */
+int cm_seg_tool_open(const char *cmd, const char *path, struct cm_seg **out);
+
+/* An option's value from "--opt=V", "-oV" or the next argument (`namelen`: length of the option
+ * name, dashes included); NULL after a message when it is missing. */
+const char *cm_option_value(int argc, char **argv, int *i, const char *cmd, size_t namelen);
+/* `a` is option `name`, alone or as "name=VALUE". */
+bool cm_is_option(const char *a, const char *name);
 
 #endif

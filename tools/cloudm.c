@@ -1,12 +1,12 @@
 /*
  * cloudm.c - the `cloudm` command: main, subcommand dispatch, top-level help and version.
  *
- * What it does: picks the subcommand (run, check, profile, help) and hands it the rest of the
- * command line; prints the general usage and the version.
+ * What it does: picks the subcommand (run, check, profile, stats, clear, help) and hands it the
+ * rest of the command line; prints the general usage and the version.
  *
  * What it does not do: no option of a subcommand is parsed here (launch.c and each cmd_*.c
  * do that), and the command never links or loads libcloudm.so: it only arranges for the program
- * it runs to preload it.
+ * it runs to preload it (stats and clear link the segment module, cm_seg, on its own).
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +24,8 @@ static const struct command commands[] = {
     {"run", cm_cmd_run, cm_usage_run},
     {"check", cm_cmd_check, cm_usage_check},
     {"profile", cm_cmd_profile, cm_usage_profile},
+    {"stats", cm_cmd_stats, cm_usage_stats},
+    {"clear", cm_cmd_clear, cm_usage_clear},
 };
 
 void cm_usage_main(FILE *f)
@@ -36,6 +38,8 @@ void cm_usage_main(FILE *f)
                "  run      run PROGRAM with the functions named in the config memoized\n"
                "  check    validate a config; with PROGRAM, show where each function is found\n"
                "  profile  run PROGRAM unmemoized and report what a cache would save\n"
+               "  stats    live statistics of the shared cache segment\n"
+               "  clear    drop entries of the shared cache segment\n"
                "  help     show the help of a command (cloudm help run)\n"
                "\n"
                "Options:\n"
@@ -45,7 +49,8 @@ void cm_usage_main(FILE *f)
                "Examples:\n"
                "  cloudm check -c lgamma.conf\n"
                "  cloudm run -c lgamma.conf --report -- ./legacy_sim input.dat\n"
-               "  cloudm profile -c lgamma.conf -- ./legacy_sim input.dat\n");
+               "  cloudm profile -c lgamma.conf -- ./legacy_sim input.dat\n"
+               "  cloudm stats --watch 1\n");
 }
 
 static const struct command *find(const char *name)

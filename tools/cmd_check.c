@@ -118,7 +118,8 @@ static void print_function(const struct cm_function *fn)
     printf("\n");
     /* Only what differs from the defaults, on one indented line. */
     if (fn->mode == CM_MODE_UNSET && fn->object[0] == '\0' && fn->salt[0] == '\0' &&
-        fn->nreads == 0 && fn->nwrites == 0 && !fn->save_errno && fn->min_time_ns == 0)
+        fn->nreads == 0 && fn->nwrites == 0 && !fn->save_errno && fn->min_time_ns == 0 &&
+        fn->singleflight == CM_SF_AUTO)
         return;
     printf("    line %d", fn->line);
     if (fn->mode != CM_MODE_UNSET)
@@ -134,6 +135,25 @@ static void print_function(const struct cm_function *fn)
     if (fn->min_time_ns != 0) {
         fmt_time(fn->min_time_ns, t, sizeof(t));
         printf("; min_time %s", t);
+    }
+    if (fn->singleflight != CM_SF_AUTO)
+        printf("; singleflight %s", fn->singleflight == CM_SF_YES ? "yes" : "no");
+    printf("\n");
+}
+
+/* The shared tier's settings, on the line after the [cache] summary. */
+static void print_tiers(const struct cm_config *cfg)
+{
+    char size[32], max[32];
+
+    printf("[cache] tiers %s%s%s", cfg->tiers & CM_TIER_MEMORY ? "memory" : "",
+           cfg->tiers == (CM_TIER_MEMORY | CM_TIER_SHARED) ? " " : "",
+           cfg->tiers & CM_TIER_SHARED ? "shared" : "");
+    if (cfg->tiers & CM_TIER_SHARED) {
+        fmt_size(cfg->shared_size, size, sizeof(size));
+        fmt_size(cfg->shared_max_entry, max, sizeof(max));
+        printf(", shared_path %s, shared_size %s, shared_max_entry %s", cfg->shared_path, size,
+               max);
     }
     printf("\n");
 }
@@ -211,6 +231,7 @@ int cm_cmd_check(int argc, char **argv)
     printf("[cache] mode %s, namespace %s, memory_size %s, report %s, strict %s\n",
            cm_mode_name(cfg.mode), cfg.ns, size, cfg.report[0] ? cfg.report : "none",
            cfg.strict ? "yes" : "no");
+    print_tiers(&cfg);
     for (int i = 0; i < cfg.nfunctions; i++)
         print_function(&cfg.functions[i]);
     if (cfg.nerrors > 0 || (cfg.strict && cfg.nwarnings > 0))
