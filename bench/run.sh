@@ -3,7 +3,11 @@
 # call measured in the same run, next to the target from the issue.
 #
 # Usage: bash bench/run.sh [BUILD_DIR]   (default ./build; built here if needed)
-# Prints a Markdown table. Numbers vary by machine; ratios are what to compare.
+# Prints a Markdown table. Numbers vary by machine; ratios are what to compare. The memory-tier
+# rows run with `tiers = memory`; the shared-tier rows (issue 3) use segments in a private
+# directory under /dev/shm, never the user's own, and cmbench_seg compares the segment with LMDB
+# (liblmdb-dev; "n/a" without it). Scaling rows need an otherwise idle machine: each is the best
+# of several rounds, next to the same measurement for LMDB readers as a control.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -11,20 +15,28 @@ build=${1:-$top/build}
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
-cmake --build "$build" -j2 --target cloudm cloudm_cli cmbench_calls cmbench_start cmbench_spawn >/dev/null
+cmake --build "$build" -j2 --target cloudm cloudm_cli cmbench_calls cmbench_start cmbench_spawn \
+  cmbench_seg >/dev/null
 bin=$build/bin
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-unset CLOUDM_CONFIG CLOUDM_MODE CLOUDM_REPORT CLOUDM_DISABLE
+# Never the user's own segment: every shared tier here lives in a directory of its own, on tmpfs
+# like the default /dev/shm/cloudm-%u.
+shm=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)
+trap 'rm -rf "$tmp" "$shm"' EXIT
+unset CLOUDM_CONFIG CLOUDM_MODE CLOUDM_REPORT CLOUDM_DISABLE CLOUDM_TIERS
+export CLOUDM_SHARED_PATH="$shm/seg-%u"
 
-cat >"$tmp/memo.conf" <<'CONF'
+# The memory-tier rows keep measuring the memory tier alone (tiers = memory); the shared tier
+# has its own rows below (both.conf and shared.conf: the default tiers).
+cat >"$tmp/both.conf" <<'CONF'
 [function bench_fn]
 signature = f64 bench_fn(f64 x)
 [function lgamma]
 signature = f64 lgamma(f64 x)
 writes = signgam:4
 CONF
-printf '[cache]\nmode = off\n' | cat - "$tmp/memo.conf" >"$tmp/off.conf"
+printf '[cache]\ntiers = memory\n' | cat - "$tmp/both.conf" >"$tmp/memo.conf"
+printf '[cache]\nmode = off\ntiers = memory\n' | cat - "$tmp/both.conf" >"$tmp/off.conf"
 {
   for i in 0 1 2 3 4 5 6 7 8 9; do
     printf '[function start_fn%d]\nsignature = i32 start_fn%d(i32 x)\n' "$i" "$i"
@@ -50,6 +62,42 @@ lg_plain=$(best3 "$bin/cmbench_calls" lgamma 2000000)
 lg_memo=$(best3 "$bin/cloudm" run -c "$tmp/memo.conf" -- "$bin/cmbench_calls" lgamma 2000000)
 lw_plain=$(best3 "$bin/cmbench_calls" lgamma_wide 2000000)
 lw_memo=$(best3 "$bin/cloudm" run -c "$tmp/memo.conf" -- "$bin/cmbench_calls" lgamma_wide 2000000)
+# Shared tier through the shim: a first process calls bench_fn on NSH unique arguments (5 rounds,
+# every argument new), then fresh processes make the same calls: each one misses the process's
+# cold memory tier and is answered from the segment (then fills the memory tier, unused again).
+NSH=${CM_BENCH_NSH:-20000}
+printf '[cache]\nshared_size = 1G\n' | cat - "$tmp/both.conf" >"$tmp/shared.conf"
+CLOUDM_SHARED_PATH="$shm/hit-%u" "$bin/cloudm" run -c "$tmp/shared.conf" -- \
+  "$bin/cmbench_calls" unique "$NSH" >/dev/null 2>&1
+shared_hit() {
+  CLOUDM_SHARED_PATH="$shm/hit-%u" "$bin/cloudm" run -c "$tmp/shared.conf" "$@" -- \
+    "$bin/cmbench_calls" unique "$NSH"
+}
+sh_plain=$(best3 "$bin/cmbench_calls" unique "$NSH")
+sh_hit=$(best3 shared_hit)
+# Check that those were shared hits indeed (a report of one more such process).
+sh_check=$(shared_hit --report="$tmp/sh.json" 2>/dev/null >/dev/null
+           jq -r '.functions[] | select(.name == "bench_fn") | "\(.hits.shared)/\(.calls)"' "$tmp/sh.json")
+# Every process starts on an empty segment: the unique arguments repeat from one process to
+# the next, and a segment filled by the previous one would turn these misses into shared hits.
+fresh_miss() {
+  rm -f "$shm"/miss-*
+  CLOUDM_SHARED_PATH="$shm/miss-%u" "$bin/cloudm" run -c "$tmp/both.conf" -- \
+    "$bin/cmbench_calls" unique "$NU"
+}
+both_miss=$(best3 fresh_miss)
+# The segment on its own against LMDB (same records, same key sequence), and across processes.
+segout=$("$bin/cmbench_seg")
+scaleout=$("$bin/cmbench_seg" --procs 2)
+field() { awk -v k="$1" '$1 == k { print $2 }'; }
+seg_hit=$(field seg_hit <<<"$segout")
+lmdb_get=$(field lmdb_get <<<"$segout")
+lmdb_txn=$(field lmdb_get_txn <<<"$segout")
+seg_first=$(field seg_hit_first <<<"$segout")
+p1=$(field procs1 <<<"$scaleout")
+p2=$(field procs2 <<<"$scaleout")
+scaling=$(field scaling <<<"$scaleout")
+lmdb_scaling=$(field lmdb_scaling <<<"$scaleout")
 # Both through env(1), so only the child gets the preload and both pay the same exec.
 st_plain=$("$bin/cmbench_spawn" 200 env "$bin/cmbench_start" | val)
 st_memo=$("$bin/cmbench_spawn" 200 env CLOUDM_CONFIG="$tmp/start.conf" \
@@ -67,4 +115,14 @@ echo "| lgamma loop, 1000 arguments in [1.5, 1000.5], plain | $lg_plain | 1.00 |
 echo "| lgamma loop, same, memoized | $lg_memo | $(r "$lg_memo" "$lg_plain")x | <= 0.5x |"
 echo "| lgamma loop, 1000 arguments in [-49.95, 49.95], plain | $lw_plain | 1.00 | |"
 echo "| lgamma loop, same, memoized | $lw_memo | $(r "$lw_memo" "$lw_plain")x | <= 0.5x |"
+echo "| shared-tier hit through the shim: fresh process, $((NSH * 5)) arguments stored by an earlier process, each called once ($sh_check calls were shared hits) | $sh_hit | +$(d "$sh_hit" "$sh_plain") ns over plain ($sh_plain) | <= +60 ns |"
+echo "| miss on unique arguments, tiers = memory shared (default) | $both_miss | +$(d "$both_miss" "$plain_u") ns over plain ($plain_u) | |"
+echo "| shared-segment hit alone (cm_seg_get), 8-byte value, 10k entries, random keys, best of 5 passes in a fresh process | $seg_hit | first pass (page faults of the mapping): $seg_first | <= 60 ns |"
+if [ "$lmdb_get" = n/a ]; then
+  echo "| LMDB mdb_get, same keys and values | n/a (no liblmdb-dev) | | |"
+else
+  echo "| LMDB mdb_get, same keys and values, read txn reset+renewed per lookup | $lmdb_get | shared hit $(r "$lmdb_get" "$seg_hit")x faster | >= 2x faster |"
+  echo "| LMDB mdb_get, same, one read txn for all lookups (stale snapshot) | $lmdb_txn | shared hit $(r "$lmdb_txn" "$seg_hit")x faster | |"
+fi
+echo "| shared-segment hits per second, 2 processes vs 1 | $p2 vs $p1 | ${scaling}x (LMDB: ${lmdb_scaling}x) | >= 1.8x |"
 echo "| start-up, 30 libraries, 10 functions (us per process) | $st_memo | +$(d "$st_memo" "$st_plain") us over plain ($st_plain) | <= +5000 us |"
