@@ -3,7 +3,10 @@
  * hit throughput with several processes. Prints "NAME value" lines for bench/run.sh.
  *
  * Usage:
- *   cmbench_seg [N [M]]            fill N entries (default 10000), then time M lookups
+ *   cmbench_seg [--size MIB] [N [M]]
+ *                                  in a segment of MIB MiB (default 256, the default
+ *                                  shared_size; its index grows with it, and so do TLB misses),
+ *                                  fill N entries (default 10000), then time M lookups
  *                                  (default 1000000) of random existing keys, best of 5:
  *                                    seg_hit NS         cm_seg_get
  *                                    seg_hit_first NS   the first of those passes, which also
@@ -49,7 +52,6 @@
 #include "seg.h"
 
 #define KEY_LEN 24 /* identity prefix (16) + one f64 argument (8) */
-#define SEG_SIZE (64ULL << 20)
 
 struct rec {
     uint8_t h[16];
@@ -62,6 +64,7 @@ static char seg_path[sizeof(dir) + 16], lmdb_dir[sizeof(dir) + 16];
 static struct rec *recs;
 static uint32_t *seq;
 static long nrec, nlook;
+static uint64_t seg_size = 256ULL << 20; /* --size MiB; default: the default shared_size */
 
 static double now_ns(void)
 {
@@ -107,7 +110,7 @@ static void make_records(void)
 static struct cm_seg *seg_open(int create)
 {
     struct cm_seg_opts o = {
-        .path = seg_path, .size = SEG_SIZE, .max_entry = 1 << 20, .create = create};
+        .path = seg_path, .size = seg_size, .max_entry = 1 << 20, .create = create};
     struct cm_seg *s;
     char err[512] = "";
 
@@ -128,7 +131,7 @@ static MDB_env *lmdb_open(unsigned flags)
     MDB_env *env;
 
     lmdb_check(mdb_env_create(&env), "mdb_env_create");
-    lmdb_check(mdb_env_set_mapsize(env, SEG_SIZE), "mdb_env_set_mapsize");
+    lmdb_check(mdb_env_set_mapsize(env, seg_size), "mdb_env_set_mapsize");
     lmdb_check(mdb_env_open(env, lmdb_dir, flags, 0600), "mdb_env_open");
     return env;
 }
@@ -363,16 +366,24 @@ int main(int argc, char **argv)
     int procs = 0, a = 1;
     double one = 0, many = 0, t;
 
-    if (a + 1 < argc && strcmp(argv[a], "--procs") == 0) {
-        procs = atoi(argv[a + 1]);
-        if (procs < 1 || procs > 64)
-            die("--procs", "expected 1 to 64");
+    while (a + 1 < argc && argv[a][0] == '-') {
+        if (strcmp(argv[a], "--procs") == 0) {
+            procs = atoi(argv[a + 1]);
+            if (procs < 1 || procs > 64)
+                die("--procs", "expected 1 to 64");
+        } else if (strcmp(argv[a], "--size") == 0) {
+            seg_size = (uint64_t)atol(argv[a + 1]) << 20;
+            if (seg_size < (1ULL << 20) || seg_size > (64ULL << 30))
+                die("--size", "expected 1 to 65536 (MiB)");
+        } else {
+            die(argv[a], "unknown option (--procs P, --size MIB)");
+        }
         a += 2;
     }
     nrec = a < argc ? atol(argv[a++]) : 10000;
     nlook = a < argc ? atol(argv[a++]) : 1000000;
     if (nrec < 1 || nlook < 1)
-        die("usage", "cmbench_seg [--procs P] [N [M]]");
+        die("usage", "cmbench_seg [--procs P] [--size MIB] [N [M]]");
     if (mkdtemp(dir) == NULL) { /* no /dev/shm: /tmp */
         snprintf(dir, sizeof(dir), "/tmp/cmbench-seg-XXXXXX");
         if (mkdtemp(dir) == NULL)
