@@ -162,8 +162,8 @@ void *cm_bind(const struct cm_binding *b)
     fn->seed = XXH3_64bits(fn->prefix, fn->prefix_len);
     cm_shared_bind(fn);
     fn->min_ticks = c->min_time_ns ? cm_ns_to_ticks(c->min_time_ns) : 0;
-    if (m == CM_MODE_READWRITE || m == CM_MODE_READONLY)
-        plan_fast_path(fn);
+    if (cm_tier_memory && (m == CM_MODE_READWRITE || m == CM_MODE_READONLY))
+        plan_fast_path(fn); /* the fast path is the memory tier's */
     fn->flags = m == CM_MODE_OFF ? CM_FN_BYPASS : 0;
     cm_debug("bound %s%s%s at %p (variant %u, mode %s)", c->name, fn->version[0] ? "@" : "",
              fn->version, b->original, n, cm_mode_name(m));

@@ -172,8 +172,12 @@ struct memkey {
     uint32_t klen;
 };
 
+int cm_tier_memory = 1; /* [cache] tiers includes memory (set by init) */
+
 static void mem_store(struct cm_fn *fn, const struct memkey *mk, const uint8_t *v, uint32_t vlen)
 {
+    if (!cm_tier_memory)
+        return;
     if (mk->kw) {
         uint64_t vw[5] = {0, 0, 0, 0, 0};
         memcpy(vw, v, vlen); /* vlen <= 40 - fast_klen, checked by bind */
@@ -400,7 +404,8 @@ __attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct c
         }
         goto out;
     }
-    if (fn->mode != CM_MODE_WRITEONLY && lookup(fn, f, &ci, h, k, (uint32_t)klen) == 0) {
+    if (cm_tier_memory && fn->mode != CM_MODE_WRITEONLY &&
+        lookup(fn, f, &ci, h, k, (uint32_t)klen) == 0) {
         if (ts)
             CM_STAT_ADD(ts, id, hit_mem, 1);
         cm_guard = 0;

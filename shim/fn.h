@@ -51,6 +51,7 @@ struct cm_fn {
     void *writes_addr[CM_MAX_GLOBALS];
     uint64_t distinct;               /* profile mode: distinct argument sets (atomic) */
     int seg_slot;                    /* statistics slot in the shared segment, -1 = none */
+    uint8_t ident[16];               /* XXH3-128 of the identity prefix: leads shared-tier keys */
     uint64_t max_miss_ns;            /* longest miss seen (atomic): singleflight = auto */
     uint64_t flushed[8];             /* counters already added to the segment (struct cm_stat) */
 };
@@ -62,5 +63,6 @@ union cm_fn_slot {
 
 extern union cm_fn_slot cm_fns[CM_MAX_VARIANTS];
 extern uint32_t cm_nfns; /* variants bound so far (atomic) */
+extern int cm_tier_memory; /* the memory tier is in use ([cache] tiers) */
 
 #endif

@@ -3,15 +3,16 @@
  *
  * What it does: opens the segment at start-up (expanding %u in shared_path to the uid; any
  * refusal or failure is one message and the run goes on with the memory tier only), builds
- * full keys (the variant's identity prefix followed by the canonical argument bytes, hashed
- * with XXH3-128), looks up and stores values, applies the single-flight policy, and pushes the
+ * full keys (the 16-byte XXH3-128 digest of the variant's identity prefix followed by the
+ * canonical argument bytes, hashed with XXH3-128), looks up and stores values, applies the single-flight policy, and pushes the
  * process's counters into the segment's live statistics.
  *
  * What it does not do: the segment's layout, locking or eviction (seg.c); deciding when a call
  * is cacheable (dispatch.c).
  *
  * Statistics: the hot path only touches per-thread counters (stats.c). Slow paths call
- * cm_shared_flush_stats(0), which at most once a second adds what changed since the last push
+ * cm_shared_flush_stats(0), which on every 64th call of a thread reads the clock and, at most
+ * once a second, adds what changed since the last push
  * to the segment with relaxed atomics (one thread at a time; a busy flag makes the others
  * skip); the exit path forces a last push.
  */
@@ -71,18 +72,21 @@ void cm_shared_init(const struct cm_config *cfg)
 
 void cm_shared_bind(struct cm_fn *fn)
 {
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(fn->prefix, fn->prefix_len));
+    memcpy(fn->ident, c.digest, 16);
     fn->seg_slot = cm_shared_seg ? cm_seg_fn_slot(cm_shared_seg, fn->seed, fn->cfg->name) : -1;
 }
 
 int cm_shared_key(const struct cm_fn *fn, const uint8_t *args, uint32_t alen, uint8_t *buf,
                   uint32_t cap, struct cm_fullkey *fk)
 {
-    uint32_t total = fn->prefix_len + alen;
+    uint32_t total = 16 + alen;
     uint8_t *p = total <= cap ? buf : cm_tls_scratch(CM_SCRATCH_FULL, total);
     if (!p)
         return -1;
-    memcpy(p, fn->prefix, fn->prefix_len);
-    memcpy(p + fn->prefix_len, args, alen);
+    memcpy(p, fn->ident, 16);
+    memcpy(p + 16, args, alen);
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits(p, total));
     memcpy(fk->h, c.digest, 16);
@@ -156,7 +160,8 @@ void cm_shared_flight_end(uint32_t ticket)
 
 void cm_shared_flush_stats(int force)
 {
-    if (!cm_shared_seg)
+    static __thread unsigned events __attribute__((tls_model("initial-exec")));
+    if (!cm_shared_seg || (!force && (++events & 63) != 0))
         return;
     uint64_t now = cm_clock_ns();
     if (!force && now - __atomic_load_n(&last_flush_ns, __ATOMIC_RELAXED) < 1000000000ull)

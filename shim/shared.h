@@ -19,7 +19,8 @@ void cm_shared_init(const struct cm_config *cfg);
 /* Register a new variant's statistics slot (called by bind). */
 void cm_shared_bind(struct cm_fn *fn);
 
-/* The full key of a call: identity prefix ‖ canonical argument bytes, and its XXH3-128. */
+/* The full key of a call: the 16-byte digest of the identity prefix ‖ canonical argument bytes,
+ * and its XXH3-128. */
 struct cm_fullkey {
     const uint8_t *k;
     uint32_t len;

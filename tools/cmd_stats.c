@@ -239,7 +239,7 @@ static void print_json(const char *path, const struct rows *r, const struct cm_s
            (long long)time(NULL));
     json_string(path);
     printf(", \"size\": %" PRIu64 ", \"data_size\": %" PRIu64 ", \"used\": %" PRIu64
-           ", \"fill\": %.4f, \"entries\": %" PRIu64 ", \"evictions\": %" PRIu64
+           ", \"fill\": %.6g, \"entries\": %" PRIu64 ", \"evictions\": %" PRIu64
            ", \"checksum_failures\": %" PRIu64 ", \"flight_waits\": %" PRIu64
            ", \"flight_takeovers\": %" PRIu64 "}, \"functions\": [",
            in->size, in->data_size, in->used,

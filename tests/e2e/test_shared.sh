@@ -30,6 +30,12 @@ cm_expect_eq "second run: lg_poly memory hits" "$(cm_fn second lg_poly .hits.mem
 cm_expect_eq "second run: lg_sq shared hits" "$(cm_fn second lg_sq .hits.shared)" 10
 cm_expect_eq "second run: lg_poly never ran" "$(cm_execs second lg_poly)" 0
 
+# tiers = shared: no memory tier at all, every call is answered by the segment.
+CLOUDM_TIERS=shared cm_memo sharedonly "$conf" "$CM_BIN/modeprog"
+cm_same plain sharedonly
+cm_expect_eq "tiers = shared: lg_poly memory hits" "$(cm_fn sharedonly lg_poly .hits.memory)" 0
+cm_expect_eq "tiers = shared: lg_poly shared hits" "$(cm_fn sharedonly lg_poly .hits.shared)" 100
+
 # Control: with the memory tier only, a new process computes everything again.
 CLOUDM_TIERS=memory cm_memo memonly "$conf" "$CM_BIN/modeprog"
 cm_same plain memonly
