@@ -53,6 +53,8 @@ struct cm_fn {
     int seg_slot;                    /* statistics slot in the shared segment, -1 = none */
     uint8_t ident[16];               /* XXH3-128 of the identity prefix: leads shared-tier keys */
     uint64_t max_miss_ns;            /* longest miss seen (atomic): singleflight = auto */
+    uint64_t seg_mean_ns;            /* mean miss over all processes, from the segment (cached) */
+    uint32_t seg_mean_age;           /* misses since seg_mean_ns was read */
     uint64_t flushed[8];             /* counters already added to the segment (struct cm_stat) */
 };
 

@@ -30,6 +30,8 @@
 #include "stats.h"
 #include "tls.h"
 
+#define AUTO_THRESHOLD_NS 1000000ull /* singleflight = auto: calls of at least 1 ms */
+
 struct cm_seg *cm_shared_seg;
 static uint64_t last_flush_ns;
 static int flushing;
@@ -128,11 +130,24 @@ void cm_shared_note_miss(struct cm_fn *fn, uint64_t ns)
         ;
 }
 
-#define AUTO_THRESHOLD_NS 1000000ull /* singleflight = auto: calls of at least 1 ms */
+/* How long a call of fn takes, as far as anyone knows: the longest miss this process saw, or the
+ * mean over every process in the segment's statistics (read again every 64th miss), so that
+ * processes starting together coordinate on a function another run has already timed. */
+static uint64_t known_cost(struct cm_fn *fn)
+{
+    uint64_t longest = __atomic_load_n(&fn->max_miss_ns, __ATOMIC_RELAXED);
+    if (longest >= AUTO_THRESHOLD_NS)
+        return longest;
+    uint32_t age = __atomic_fetch_add(&fn->seg_mean_age, 1, __ATOMIC_RELAXED);
+    if ((age & 63) == 0)
+        __atomic_store_n(&fn->seg_mean_ns, cm_shared_mean_miss_ns(fn), __ATOMIC_RELAXED);
+    uint64_t mean = __atomic_load_n(&fn->seg_mean_ns, __ATOMIC_RELAXED);
+    return mean > longest ? mean : longest;
+}
 
 int cm_shared_flight_begin(struct cm_fn *fn, const struct cm_fullkey *fk, uint32_t *ticket)
 {
-    uint64_t longest = __atomic_load_n(&fn->max_miss_ns, __ATOMIC_RELAXED);
+    uint64_t longest = known_cost(fn);
     if (fn->cfg->singleflight == CM_SF_NO ||
         (fn->cfg->singleflight == CM_SF_AUTO && longest < AUTO_THRESHOLD_NS))
         return CM_FLIGHT_COMPUTE;

@@ -83,4 +83,23 @@ for i in 1 2 3 4; do
   shared_hits=$((shared_hits + $(cm_fn "sf$i" slow_square .hits.shared)))
 done
 cm_expect_eq "single-flight: the other 3 got it from the segment" "$shared_hits" 3
+
+# singleflight = auto (the default): once any process has timed the function (>= 1 ms, in the
+# segment's statistics), processes starting together on a new argument coordinate too.
+auto=$(cm_conf auto <<'CONF'
+[function slow_square]
+signature = f64 slow_square(f64 x)
+CONF
+)
+"$CLOUDM" run -c "$auto" -- "$CM_BIN/slowprog" 5 >/dev/null 2>&1
+rm -f "$SLOW_LOG"
+pids=()
+for i in 1 2 3 4; do
+  "$CLOUDM" run -c "$auto" -- "$CM_BIN/slowprog" 9 >"$CM_TMP/auto$i.out" 2>&1 &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+cm_expect_eq "singleflight = auto, timed function: ran once in 4 processes" "$(wc -l <"$SLOW_LOG")" 1
+cm_expect_eq "singleflight = auto: every process printed the result" \
+  "$(cat "$CM_TMP"/auto?.out | sort -u)" "slow_square(9) = 81"
 cm_done
