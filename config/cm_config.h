@@ -213,6 +213,10 @@ const char *cm_mode_name(enum cm_mode m);
 /* yes/no/true/false/on/off/1/0 */
 int cm_parse_bool(const char *s, bool *out);
 
+/* Expand a path template: %u = the real uid, %p = the pid, %% = %. Returns 0, or -ENAMETOOLONG
+ * when the result does not fit in size bytes. (Reads the uid and pid; nothing else.) */
+int cm_path_expand(const char *src, char *dst, size_t size);
+
 /* Shell-style glob match (`*`, `?`, `[...]`) used for `object =`; 1 on match. */
 int cm_glob_match(const char *pattern, const char *text);
 

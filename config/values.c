@@ -2,12 +2,16 @@
  * values.c - the small value grammars of the config file, and "did you mean".
  *
  * What it does: parses sizes ("64M"), times ("250ms"), modes, booleans; matches `object =` globs;
- * finds the closest known word to a misspelt one (optimal string alignment distance).
+ * finds the closest known word to a misspelt one (optimal string alignment distance); expands
+ * %u / %p / %% in path templates (shared_path, report) for the shim and the tools alike.
  *
  * What it does not do: no messages (callers report, with positions), no allocation, no locale:
  * everything here is plain ASCII and reentrant.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cm_config_int.h"
 
@@ -315,4 +319,38 @@ const char *cm_did_you_mean(const char *word, size_t len, const char *const *can
         }
     }
     return best;
+}
+
+int cm_path_expand(const char *src, char *dst, size_t size)
+{
+    size_t j = 0;
+    for (size_t i = 0; src[i] != '\0'; i++) {
+        char num[24];
+        const char *ins = NULL;
+        if (src[i] == '%' && src[i + 1] == 'u') {
+            snprintf(num, sizeof(num), "%u", (unsigned)getuid());
+            ins = num;
+        } else if (src[i] == '%' && src[i + 1] == 'p') {
+            snprintf(num, sizeof(num), "%d", (int)getpid());
+            ins = num;
+        } else if (src[i] == '%' && src[i + 1] == '%') {
+            ins = "%";
+        }
+        if (ins) {
+            size_t n = strlen(ins);
+            if (j + n >= size)
+                return -ENAMETOOLONG;
+            memcpy(dst + j, ins, n);
+            j += n;
+            i++;
+            continue;
+        }
+        if (j + 1 >= size)
+            return -ENAMETOOLONG;
+        dst[j++] = src[i];
+    }
+    if (size == 0)
+        return -ENAMETOOLONG;
+    dst[j] = '\0';
+    return 0;
 }

@@ -231,26 +231,6 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Expand %p (pid) and %% in the report path. */
-static void expand_path(char *dst, size_t n, const char *src)
-{
-    size_t j = 0;
-    for (size_t i = 0; src[i] && j + 1 < n; i++) {
-        if (src[i] == '%' && src[i + 1] == 'p') {
-            j += (size_t)snprintf(dst + j, n - j, "%d", (int)getpid());
-            i++;
-        } else if (src[i] == '%' && src[i + 1] == '%') {
-            dst[j++] = '%';
-            i++;
-        } else {
-            dst[j++] = src[i];
-        }
-        if (j >= n)
-            j = n - 1;
-    }
-    dst[j] = 0;
-}
-
 void cm_report_write(void)
 {
     if (!rep_cfg || !rep_dest[0])
@@ -267,7 +247,10 @@ void cm_report_write(void)
         write_all(2, o.p, o.len);
     } else {
         char path[CM_PATH_MAX];
-        expand_path(path, sizeof(path), rep_dest);
+        if (cm_path_expand(rep_dest, path, sizeof(path)) < 0) {
+            cm_log("report path too long: %s", rep_dest);
+            goto out;
+        }
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0 || write_all(fd, o.p, o.len) < 0)
             cm_log("cannot write report %s", path);

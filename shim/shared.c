@@ -36,28 +36,16 @@ struct cm_seg *cm_shared_seg;
 static uint64_t last_flush_ns;
 static int flushing;
 
-static void expand_uid(char *dst, size_t n, const char *src)
-{
-    size_t j = 0;
-    for (size_t i = 0; src[i] && j + 1 < n; i++) {
-        if (src[i] == '%' && src[i + 1] == 'u') {
-            j += (size_t)snprintf(dst + j, n - j, "%u", (unsigned)getuid());
-            i++;
-        } else {
-            dst[j++] = src[i];
-        }
-        if (j >= n)
-            j = n - 1;
-    }
-    dst[j] = 0;
-}
-
 void cm_shared_init(const struct cm_config *cfg)
 {
     if (!(cfg->tiers & CM_TIER_SHARED))
         return;
     char path[CM_PATH_MAX], err[512] = "";
-    expand_uid(path, sizeof(path), cfg->shared_path[0] ? cfg->shared_path : "/dev/shm/cloudm-%u");
+    if (cm_path_expand(cfg->shared_path[0] ? cfg->shared_path : "/dev/shm/cloudm-%u", path,
+                       sizeof(path)) < 0) {
+        cm_log("shared tier off: shared_path too long");
+        return;
+    }
     struct cm_seg_opts o = {.path = path,
                             .size = cfg->shared_size ? cfg->shared_size : 256ull << 20,
                             .max_entry = cfg->shared_max_entry ? cfg->shared_max_entry

@@ -27,7 +27,7 @@
 
 /* "-c" / "--config" style option with a value: the value from "--opt=V", "-cV" or the next
  * argument. Returns NULL (after a message) when it is missing. */
-static const char *option_value(int argc, char **argv, int *i, const char *cmd, size_t namelen)
+const char *cm_option_value(int argc, char **argv, int *i, const char *cmd, size_t namelen)
 {
     const char *a = argv[*i];
 
@@ -43,7 +43,7 @@ static const char *option_value(int argc, char **argv, int *i, const char *cmd, 
     return NULL;
 }
 
-static bool is_opt(const char *a, const char *name)
+bool cm_is_option(const char *a, const char *name)
 {
     size_t n = strlen(name);
 
@@ -69,8 +69,8 @@ int cm_parse_options(int argc, char **argv, const char *cmd, unsigned allowed,
             usage(stdout);
             return 1;
         }
-        if ((allowed & CM_OPT_CONFIG) && (strncmp(a, "-c", 2) == 0 || is_opt(a, "--config"))) {
-            l->config = option_value(argc, argv, &i, cmd, a[1] == '-' ? 8 : 2);
+        if ((allowed & CM_OPT_CONFIG) && (strncmp(a, "-c", 2) == 0 || cm_is_option(a, "--config"))) {
+            l->config = cm_option_value(argc, argv, &i, cmd, a[1] == '-' ? 8 : 2);
             if (l->config == NULL)
                 goto usage_error;
             if (l->config[0] == '\0') {
@@ -79,10 +79,10 @@ int cm_parse_options(int argc, char **argv, const char *cmd, unsigned allowed,
             }
             continue;
         }
-        if ((allowed & CM_OPT_MODE) && is_opt(a, "--mode")) {
+        if ((allowed & CM_OPT_MODE) && cm_is_option(a, "--mode")) {
             enum cm_mode m;
 
-            l->mode = option_value(argc, argv, &i, cmd, 6);
+            l->mode = cm_option_value(argc, argv, &i, cmd, 6);
             if (l->mode == NULL)
                 goto usage_error;
             if (cm_parse_mode(l->mode, &m) != 0 || m == CM_MODE_UNSET) {
@@ -94,7 +94,7 @@ int cm_parse_options(int argc, char **argv, const char *cmd, unsigned allowed,
             }
             continue;
         }
-        if ((allowed & CM_OPT_REPORT) && is_opt(a, "--report")) {
+        if ((allowed & CM_OPT_REPORT) && cm_is_option(a, "--report")) {
             /* Only "--report=FILE": "--report FILE" would swallow the program's name. */
             l->report = a[8] == '=' ? a + 9 : "stderr";
             if (l->report[0] == '\0') {

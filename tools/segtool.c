@@ -23,29 +23,6 @@
 
 #define DEFAULT_SHARED_PATH "/dev/shm/cloudm-%u"
 
-/* Every "%u" becomes the uid (as the shim does); -ENAMETOOLONG when it does not fit. */
-static int expand_uid(const char *src, char *dst, size_t size)
-{
-    size_t j = 0;
-    int n;
-
-    for (size_t i = 0; src[i] != '\0'; i++) {
-        if (src[i] == '%' && src[i + 1] == 'u') {
-            n = snprintf(dst + j, size - j, "%u", (unsigned)getuid());
-            if (n < 0 || (size_t)n >= size - j)
-                return -ENAMETOOLONG;
-            j += (size_t)n;
-            i++;
-            continue;
-        }
-        if (j + 1 >= size)
-            return -ENAMETOOLONG;
-        dst[j++] = src[i];
-    }
-    dst[j] = '\0';
-    return 0;
-}
-
 static void print_diag(void *ctx, enum cm_severity sev, const char *msg)
 {
     (void)ctx;
@@ -85,7 +62,7 @@ int cm_seg_path(const char *cmd, const char *config, char *path, size_t size)
             src = cfg.shared_path;
         }
     }
-    rc = expand_uid(src, path, size);
+    rc = cm_path_expand(src, path, size);
     cm_config_free(&cfg);
     if (rc < 0) {
         fprintf(stderr, "cloudm %s: segment path too long\n", cmd);
@@ -109,27 +86,4 @@ int cm_seg_tool_open(const char *cmd, const char *path, struct cm_seg **out)
         return CM_EXIT_FAIL;
     }
     return 0;
-}
-
-const char *cm_option_value(int argc, char **argv, int *i, const char *cmd, size_t namelen)
-{
-    const char *a = argv[*i];
-
-    if (a[namelen] == '=')
-        return a + namelen + 1;
-    if (a[1] != '-' && a[namelen] != '\0')
-        return a + namelen; /* -cFILE */
-    if (*i + 1 < argc) {
-        (*i)++;
-        return argv[*i];
-    }
-    fprintf(stderr, "cloudm %s: option '%.*s' needs a value\n", cmd, (int)namelen, a);
-    return NULL;
-}
-
-bool cm_is_option(const char *a, const char *name)
-{
-    size_t n = strlen(name);
-
-    return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
 }

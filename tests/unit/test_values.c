@@ -5,6 +5,10 @@
  * What it does not do: check messages (test_config.c does, through whole configs).
  */
 #include "cm_config.h"
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
 #include "cm_test.h"
 
 static void test_sizes(void)
@@ -144,11 +148,28 @@ static void test_glob(void)
     ASSERT_EQ_INT(cm_glob_match("x", NULL), 0);
 }
 
+static void test_path_expand(void)
+{
+    char buf[64], want[64];
+    ASSERT_EQ_INT(cm_path_expand("/dev/shm/cloudm-%u", buf, sizeof(buf)), 0);
+    snprintf(want, sizeof(want), "/dev/shm/cloudm-%u", (unsigned)getuid());
+    ASSERT_EQ_STR(buf, want);
+    ASSERT_EQ_INT(cm_path_expand("r.%p.json", buf, sizeof(buf)), 0);
+    snprintf(want, sizeof(want), "r.%d.json", (int)getpid());
+    ASSERT_EQ_STR(buf, want);
+    ASSERT_EQ_INT(cm_path_expand("100%%-%x", buf, sizeof(buf)), 0);
+    ASSERT_EQ_STR(buf, "100%-%x");
+    ASSERT_EQ_INT(cm_path_expand("abcdefgh", buf, 8), -ENAMETOOLONG);
+    ASSERT_EQ_INT(cm_path_expand("abcdefg", buf, 8), 0);
+    ASSERT_EQ_INT(cm_path_expand("%u%u%u%u%u%u%u%u%u%u%u%u%u%u%u%u%u%u%u%u", buf, 16), -ENAMETOOLONG);
+}
+
 int main(void)
 {
     RUN_TEST(test_sizes);
     RUN_TEST(test_times);
     RUN_TEST(test_bools_and_modes);
     RUN_TEST(test_glob);
+    RUN_TEST(test_path_expand);
     return cm_test_summary();
 }
