@@ -392,7 +392,10 @@ __attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct c
         goto out;
     }
     cm_key_write(fn, &ci, k);
-    uint64_t h = cm_key_hash(k, (uint32_t)klen, fn->seed);
+    /* The memory tier's index hash (and profile mode's distinct set); not needed otherwise. */
+    uint64_t h = cm_tier_memory || fn->mode == CM_MODE_PROFILE
+                     ? cm_key_hash(k, (uint32_t)klen, fn->seed)
+                     : 0;
 
     if (fn->mode == CM_MODE_PROFILE) {
         if (cm_stats_distinct_add(id, h))
