@@ -84,7 +84,9 @@ struct cm_remote_api {
     int (*put)(struct cm_remote *r, const uint8_t *key, uint32_t klen, const uint8_t sig[16],
                const uint8_t *val, uint32_t vlen);
     void (*counters)(struct cm_remote *r, struct cm_remote_counters *out);
-    /* Drain the write queue within flush_timeout, stop the writer, release everything. */
+    /* Drain the write queue within flush_timeout, stop the writer, release the connections.
+     * The handle itself stays valid for counters() afterwards (the shim reads the final counts
+     * after close); get() and put() are never called after close(). */
     void (*close)(struct cm_remote *r);
 };
 
