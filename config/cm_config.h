@@ -162,7 +162,8 @@ struct cm_config {
                                      expanded by the user of the value, not the parser) */
     uint64_t shared_size;         /* [cache] shared_size, default 256 MiB */
     uint64_t shared_max_entry;    /* [cache] shared_max_entry, default shared_size / 16 */
-    char remote[CM_PATH_MAX];     /* [cache] remote: "" none, else http(s)://host[:port][/prefix] */
+    char remote[CM_PATH_MAX];     /* [cache] remote: "" none, else http(s)://host[:port][/prefix],
+                                     redis://, rediss:// or redis+cluster:// */
     char token_file[CM_PATH_MAX]; /* [cache] token_file: "" none; relative = to the config's dir */
     char secret_file[CM_PATH_MAX]; /* [cache] secret_file: "" none (values stored in the clear) */
     uint64_t remote_timeout_ns;   /* [cache] remote_timeout, default 250 ms */
@@ -170,6 +171,7 @@ struct cm_config {
     uint64_t remote_queue;        /* [cache] remote_queue: queued writes at most, default 4096 */
     uint64_t remote_queue_bytes;  /* [cache] remote_queue_bytes, default 64 MiB */
     uint64_t remote_max_value;    /* [cache] remote_max_value, default 64 MiB */
+    uint64_t remote_expire_ns;    /* [cache] remote_expire: Redis TTL refreshed on read, 30 d */
     enum cm_remote_mode remote_mode; /* [cache] remote_mode, default readwrite */
     int nfunctions;               /* functions that parsed cleanly (skipped ones are not here) */
     struct cm_function *functions;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,7 +43,8 @@ enum key_id {
     K_REMOTE_MODE,
     K_REMOTE_QUEUE,
     K_REMOTE_QUEUE_BYTES,
-    K_REMOTE_MAX_VALUE, /* [cache] */
+    K_REMOTE_MAX_VALUE,
+    K_REMOTE_EXPIRE, /* [cache] */
     K_SIGNATURE,
     K_OBJECT,
     K_FMODE,
@@ -61,7 +63,7 @@ static const char *const cache_keys[] = {
     "tiers",         "shared_path",    "shared_size",  "shared_max_entry",
     "remote",        "token_file",     "secret_file",  "remote_timeout",
     "flush_timeout", "remote_mode",    "remote_queue", "remote_queue_bytes",
-    "remote_max_value"};
+    "remote_max_value", "remote_expire"};
 static const char *const function_keys[] = {
     "signature", "object", "mode", "salt", "reads", "writes", "errno", "min_time", "singleflight"};
 #define NCACHE_KEYS (sizeof(cache_keys) / sizeof(cache_keys[0]))
@@ -80,6 +82,7 @@ static const char *const function_keys[] = {
 #define REMOTE_QUEUE_DEFAULT 4096
 #define REMOTE_QUEUE_BYTES_DEFAULT (64ULL << 20)
 #define REMOTE_MAX_VALUE_DEFAULT (64ULL << 20)
+#define REMOTE_EXPIRE_DEFAULT (30ULL * 86400 * 1000000000) /* 30 days */
 #define QUOTE_MAX 60 /* characters of a bad value quoted in a message */
 
 struct seen_fn {
@@ -482,32 +485,45 @@ static void set_tiers(struct parse *p, const struct cm_ini_key *k)
     p->tiers_set = true;
 }
 
-/* remote = http://host[:port][/prefix] or https://...: a scheme, then a non-empty host. The
- * rest (reachability, the prefix) is the remote tier's business at run time. */
+/* remote = http://host[:port][/prefix], https://..., redis://[user:password@]host[:port][/db],
+ * rediss://... or redis+cluster://host:port,host:port,...: a known scheme, then a non-empty
+ * host, no spaces. The rest (reachability, the prefix, the database) is the remote tier's
+ * business at run time. */
 static void set_remote(struct parse *p, const struct cm_ini_key *k)
 {
-    static const char *const schemes[] = {"http://", "https://"};
+    static const char *const schemes[] = {"http://", "https://", "redis://", "rediss://",
+                                          "redis+cluster://"};
+    const size_t nschemes = sizeof(schemes) / sizeof(schemes[0]);
     size_t i, n = 0, h;
 
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < nschemes; i++) {
         n = strlen(schemes[i]);
-        if (k->vlen > n && strncmp(k->value, schemes[i], n) == 0)
+        if (k->vlen > n && strncasecmp(k->value, schemes[i], n) == 0)
             break;
     }
-    if (i == 2) {
-        VERR(p, k, 0, "invalid remote '%.*s' (expected http://HOST[:PORT][/PREFIX] or https://...)",
+    if (i == nschemes) {
+        VERR(p, k, 0,
+             "invalid remote '%.*s' (expected http://HOST[:PORT][/PREFIX], https://..., "
+             "redis://HOST[:PORT][/DB], rediss://... or redis+cluster://HOST:PORT,...)",
              quote_len(k), k->value);
         return;
     }
-    for (h = n; h < k->vlen && k->value[h] != '/' && k->value[h] != ':'; h++) {
+    bool http = i < 2;
+    /* Redis URLs may carry user:password@ before the host. */
+    size_t at = n;
+    if (!http)
+        for (size_t j = n; j < k->vlen && k->value[j] != '/'; j++)
+            if (k->value[j] == '@')
+                at = j + 1;
+    for (h = at; h < k->vlen && k->value[h] != '/' && k->value[h] != ':'; h++) {
         if (is_space((unsigned char)k->value[h]) || k->value[h] == '?' || k->value[h] == '#' ||
             k->value[h] == '@') {
             VERR(p, k, h, "invalid character in the host of remote '%.*s'", quote_len(k), k->value);
             return;
         }
     }
-    if (h == n) {
-        VERR(p, k, n, "remote '%.*s' has no host", quote_len(k), k->value);
+    if (h == at) {
+        VERR(p, k, at, "remote '%.*s' has no host", quote_len(k), k->value);
         return;
     }
     for (size_t j = h; j < k->vlen; j++)
@@ -833,6 +849,10 @@ static void on_key(void *u, const struct cm_ini_key *k)
     case K_REMOTE_MAX_VALUE:
         get_size(p, k, 1, 1ULL << 32, "1 to 4G", &p->cfg->remote_max_value);
         break;
+    case K_REMOTE_EXPIRE:
+        set_time_range(p, k, 1000000000ULL, 3650ULL * 86400 * 1000000000ULL, "1s to 3650d",
+                       &p->cfg->remote_expire_ns);
+        break;
     case K_SIGNATURE:
         set_signature(p, k);
         break;
@@ -881,6 +901,7 @@ static void set_defaults(struct cm_config *cfg)
     cfg->remote_queue = REMOTE_QUEUE_DEFAULT;
     cfg->remote_queue_bytes = REMOTE_QUEUE_BYTES_DEFAULT;
     cfg->remote_max_value = REMOTE_MAX_VALUE_DEFAULT;
+    cfg->remote_expire_ns = REMOTE_EXPIRE_DEFAULT;
 }
 
 /* "256M", "1T", "1536K" or a byte count: the largest unit that divides exactly. */

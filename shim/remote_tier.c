@@ -103,6 +103,7 @@ void cm_remote_init(const struct cm_config *cfg)
         .queue_bytes = cfg->remote_queue_bytes,
         .max_value = cfg->remote_max_value,
         .access = access[cfg->remote_mode],
+        .expire_ns = cfg->remote_expire_ns,
     };
     struct cm_remote *r = a->open(&o, &host, err, sizeof(err));
     if (!r) {

@@ -50,6 +50,8 @@ struct cm_remote_opts {
     uint64_t queue_bytes;    /* remote_queue_bytes: bytes queued at most (default 64 MiB) */
     uint64_t max_value;      /* values larger than this are never sent (default 64 MiB) */
     enum cm_remote_access access;
+    uint64_t expire_ns;      /* remote_expire: disuse expiry where the backend sets it (Redis
+                                TTL, refreshed on read), default 30 days */
 };
 
 /* Process-wide counters, monotonic. */

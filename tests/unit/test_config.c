@@ -138,8 +138,14 @@ static const struct bad_case bad_cases[] = {
     /* [cache] remote tier */
     {"remote_scheme",
      "[cache]\nremote = ftp://host/x\n",
-     {"t.conf:2:10: error: invalid remote 'ftp://host/x' (expected http://HOST[:PORT][/PREFIX] "
-      "or https://...)"}},
+     {"t.conf:2:10: error: invalid remote 'ftp://host/x' (expected http://HOST[:PORT][/PREFIX], "
+      "https://..., redis://HOST[:PORT][/DB], rediss://... or redis+cluster://HOST:PORT,...)"}},
+    {"remote_redis_no_host",
+     "[cache]\nremote = redis://user:pw@/0\n",
+     {"t.conf:2:26: error: remote 'redis://user:pw@/0' has no host"}},
+    {"remote_expire_range",
+     "[cache]\nremote_expire = 0\n",
+     {"t.conf:2:17: error: remote_expire '0' out of range (1s to 3650d)"}},
     {"remote_no_host",
      "[cache]\nremote = http://:7878\n",
      {"t.conf:2:17: error: remote 'http://:7878' has no host"}},
@@ -627,6 +633,7 @@ static void test_remote_keys(void)
     ASSERT_EQ_UINT(cfg.remote_queue_bytes, 64ULL << 20);
     ASSERT_EQ_UINT(cfg.remote_max_value, 64ULL << 20);
     ASSERT_EQ_INT(cfg.remote_mode, CM_RMODE_READWRITE);
+    ASSERT_EQ_UINT(cfg.remote_expire_ns, 30ULL * 86400 * 1000000000);
     cm_config_free(&cfg);
 
     /* A remote joins the default tiers; relative files are taken from the config's directory. */
@@ -653,6 +660,14 @@ static void test_remote_keys(void)
                   0);
     ASSERT_EQ_INT(cfg.nerrors, 0);
     ASSERT_EQ_STR(cfg.token_file, "/etc/cloudm/t/tok");
+    cm_config_free(&cfg);
+
+    good("[cache]\nremote = redis://u:p@10.0.0.1:6380/2\nremote_expire = 7d\n", &cfg, "");
+    ASSERT_EQ_STR(cfg.remote, "redis://u:p@10.0.0.1:6380/2");
+    ASSERT_EQ_UINT(cfg.remote_expire_ns, 7ULL * 86400 * 1000000000);
+    cm_config_free(&cfg);
+    good("[cache]\nremote = redis+cluster://127.0.0.1:7000,127.0.0.1:7001\n", &cfg, "");
+    ASSERT_EQ_UINT(cfg.tiers, CM_TIER_MEMORY | CM_TIER_SHARED | CM_TIER_REMOTE);
     cm_config_free(&cfg);
 
     /* An explicit `tiers` without remote keeps the remote out. */
