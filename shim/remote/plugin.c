@@ -136,10 +136,10 @@ static void report(struct cm_remote *r, int ticket, int ok, const char *why)
     int ev = cm_breaker_report(&r->rm_brk, ticket, ok, cm_rnow());
 
     if (ev == CM_BRK_OPENED)
-        rlog(r, "remote %s: %s after repeated failures; not asking it for 1 s, then probing",
-             r->rm_url, why);
+        rlog(r, "remote %s: 5 failures in a row (last: %s); not asking it for 1 s, then probing",
+             r->rm_url, why[0] ? why : "?");
     else if (ev == CM_BRK_CLOSED_AGAIN)
-        rlog(r, "remote %s: %s; using it again", r->rm_url, "answering");
+        rlog(r, "remote %s: %s again; breaker closed", r->rm_url, "answering");
 }
 
 static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64_t *retry_at);
