@@ -135,10 +135,10 @@ enum kc_role kc_auth_role(const struct kc_auth *a, const char *tok, size_t len)
 {
     unsigned ro = 0, rw = 0;
 
-    if (tok == NULL)
-        return KC_ROLE_MISSING;
     if (a == NULL)
         return KC_ROLE_RW;
+    if (tok == NULL)
+        return KC_ROLE_MISSING;
     if (len == 0)
         return KC_ROLE_UNKNOWN;
     for (size_t t = 0; t < a->n; t++) {

@@ -22,8 +22,8 @@ struct kc_auth;
 int kc_auth_load(const char *path, struct kc_auth **out, char *err, size_t errsz);
 void kc_auth_free(struct kc_auth *a);
 
-/* The role of `tok` (`len` bytes): KC_ROLE_RO, KC_ROLE_RW or KC_ROLE_UNKNOWN. When `a` is NULL
- * (no token file) everyone is KC_ROLE_RW. `tok` NULL means no token: KC_ROLE_MISSING. */
+/* The role of `tok` (`len` bytes): KC_ROLE_RO, KC_ROLE_RW or KC_ROLE_UNKNOWN; `tok` NULL means
+ * no token: KC_ROLE_MISSING. When `a` is NULL (no token file) everyone is KC_ROLE_RW. */
 enum kc_role kc_auth_role(const struct kc_auth *a, const char *tok, size_t len);
 
 #endif

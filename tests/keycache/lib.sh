@@ -67,14 +67,14 @@ kc_start() {
     exit 1
 }
 
-# kc_stop: SIGTERM, wait; echoes the exit status
+# kc_stop: SIGTERM, wait; the exit status in KC_RC, the seconds it took in KC_SECS
 kc_stop() {
-    local rc
+    local t0=$EPOCHREALTIME
     kill -TERM "$KC_PID"
     wait "$KC_PID"
-    rc=$?
+    KC_RC=$?
+    KC_SECS=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
     KC_PID=""
-    echo "$rc"
 }
 
 kc_kill9() {
