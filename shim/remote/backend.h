@@ -39,6 +39,7 @@ struct cm_backend_conf {
     const char *bc_token;      /* "" or the bearer token */
     uint64_t bc_timeout_ns;    /* each get: connect + transfer */
     uint64_t bc_max_body;      /* a get body larger than this is an error */
+    uint64_t bc_expire_ns;     /* remote_expire: Redis TTL, set on write, refreshed on read */
 };
 
 struct cm_backend;
@@ -63,6 +64,7 @@ struct cm_backend {
 };
 
 extern const struct cm_backend_ops cm_http_backend;
+extern const struct cm_backend_ops cm_redis_backend, cm_redis_cluster_backend; /* redis*.c */
 
 /* The backend whose scheme prefixes url (case-insensitive), or NULL. */
 const struct cm_backend_ops *cm_backend_find(const char *url);

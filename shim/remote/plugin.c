@@ -14,6 +14,9 @@
  * instances is consistent in the child, whose handler resets each instance's writer, backend
  * connections and rm_mu without taking them. libcurl's global init runs once (pthread_once).
  *
+ * close() releases everything but the handle itself (a few hundred bytes, never freed), which
+ * stays valid for counters() so the shim can report the final counts.
+ *
  * What it does not do: build canonical keys or values (the shim does), log more than one line
  * per breaker transition, or ever return a value that failed a check.
  */
@@ -45,6 +48,7 @@ struct cm_remote {
     enum cm_remote_access rm_access;
     uint64_t rm_max_value;
     uint64_t rm_flush_ns;           /* flush_timeout */
+    int rm_closed;                  /* close() ran: only counters() may follow */
     struct cm_rkeys rm_keys;
     struct cm_backend *rm_be;
     struct cm_breaker rm_brk;
@@ -226,6 +230,7 @@ static struct cm_remote *r_open(const struct cm_remote_opts *o, const struct cm_
     bc.bc_token = token;
     bc.bc_timeout_ns = o->timeout_ns ? o->timeout_ns : 250000000u;
     bc.bc_max_body = cm_env_size((uint32_t)r->rm_max_value, 1);
+    bc.bc_expire_ns = o->expire_ns;
     r->rm_be = ops->be_open(&bc, err, errsz);
     if (r->rm_be == NULL)
         goto fail;
@@ -296,7 +301,7 @@ static long r_get(struct cm_remote *r, const uint8_t *key, uint32_t klen, const 
     long n;
     int ticket, rc;
 
-    if (r == NULL || r->rm_access == CM_REMOTE_WRITEONLY)
+    if (r == NULL || r->rm_closed || r->rm_access == CM_REMOTE_WRITEONLY)
         return -1;
     ticket = cm_breaker_allow(&r->rm_brk, cm_rnow());
     if (ticket == CM_BRK_DENY) {
@@ -344,7 +349,7 @@ static long r_get(struct cm_remote *r, const uint8_t *key, uint32_t klen, const 
 static int r_put(struct cm_remote *r, const uint8_t *key, uint32_t klen, const uint8_t sig[16],
                  const uint8_t *val, uint32_t vlen)
 {
-    if (r == NULL || r->rm_access == CM_REMOTE_READONLY)
+    if (r == NULL || r->rm_closed || r->rm_access == CM_REMOTE_READONLY)
         return 0;
     if (vlen > r->rm_max_value) {
         atomic_fetch_add_explicit(&r->c_dropped, 1, memory_order_relaxed);
@@ -435,9 +440,11 @@ static void r_close(struct cm_remote *r)
     struct cm_remote **pp;
     struct rtls *t, *next;
 
-    if (r == NULL)
+    if (r == NULL || r->rm_closed)
         return;
+    r->rm_closed = 1;
     cm_writer_close(r->rm_wr, r->rm_flush_ns);
+    r->rm_wr = NULL;
     pthread_mutex_lock(&g_mu);
     for (pp = &g_list; *pp != NULL; pp = &(*pp)->rm_next) {
         if (*pp == r) {
@@ -447,16 +454,19 @@ static void r_close(struct cm_remote *r)
     }
     pthread_mutex_unlock(&g_mu);
     r->rm_be->be_ops->be_close(r->rm_be);
+    r->rm_be = NULL;
     pthread_key_delete(r->rm_key);
     for (t = r->rm_tls; t != NULL; t = next) {
         next = t->t_next;
         free(t->t_body.b_data);
         free(t);
     }
+    r->rm_tls = NULL;
     free(r->rm_wbuf.b_data);
+    r->rm_wbuf.b_data = NULL;
     pthread_mutex_destroy(&r->rm_mu);
     cm_rkeys_wipe(&r->rm_keys);
-    free(r);
+    /* r itself stays: the shim reads the final counters after close (cm_remote.h). */
 }
 
 /* The one exported symbol (exports.map). */
