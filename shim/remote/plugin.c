@@ -9,7 +9,8 @@
  *
  * DESIGN: counters are relaxed atomics (monotonic, read by counters()). Per-thread state (the
  * GET body buffer that get()'s result points into) hangs off a pthread key per instance and is
- * registered in rm_tls (rm_mu) so close() frees every thread's buffer. Fork: one
+ * registered in rm_tls (rm_mu): a thread's exit frees its own (key destructor), close()
+ * frees the rest. Fork: one
  * pthread_atfork per process; the prepare handler takes the registry lock (g_mu) so the list of
  * instances is consistent in the child, whose handler resets each instance's writer, backend
  * connections and rm_mu without taking them. libcurl's global init runs once (pthread_once).
@@ -40,6 +41,7 @@
 struct rtls {
     struct cm_rbuf t_body;
     struct rtls *t_next;
+    struct cm_remote *t_owner;
 };
 
 struct cm_remote {
@@ -147,6 +149,7 @@ static void report(struct cm_remote *r, int ticket, int ok, const char *why)
 }
 
 static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64_t *retry_at);
+static void tls_destroy(void *arg);
 
 static struct cm_remote *r_open(const struct cm_remote_opts *o, const struct cm_remote_host *h,
                                 char *err, size_t errsz)
@@ -240,7 +243,7 @@ static struct cm_remote *r_open(const struct cm_remote_opts *o, const struct cm_
     cbs.dropped = &r->c_dropped;
     r->rm_wr = cm_writer_new(&cbs, o->queue_entries ? o->queue_entries : 4096,
                              o->queue_bytes ? o->queue_bytes : 64u << 20);
-    if (r->rm_wr == NULL || pthread_key_create(&r->rm_key, NULL) != 0) {
+    if (r->rm_wr == NULL || pthread_key_create(&r->rm_key, tls_destroy) != 0) {
         snprintf(err, errsz, "out of memory");
         if (r->rm_wr != NULL)
             cm_writer_close(r->rm_wr, 0);
@@ -271,6 +274,24 @@ fail:
     return NULL;
 }
 
+/* Thread exit: its buffer goes (the list would otherwise grow with every thread ever seen). */
+static void tls_destroy(void *arg)
+{
+    struct rtls *t = arg, **pp;
+    struct cm_remote *r = t->t_owner;
+
+    pthread_mutex_lock(&r->rm_mu);
+    for (pp = &r->rm_tls; *pp != NULL; pp = &(*pp)->t_next) {
+        if (*pp == t) {
+            *pp = t->t_next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&r->rm_mu);
+    free(t->t_body.b_data);
+    free(t);
+}
+
 static struct rtls *tls_get(struct cm_remote *r)
 {
     struct rtls *t = pthread_getspecific(r->rm_key);
@@ -281,6 +302,7 @@ static struct rtls *tls_get(struct cm_remote *r)
     if (t == NULL)
         return NULL;
     t->t_body.b_max = r->rm_wbuf.b_max;
+    t->t_owner = r;
     if (pthread_setspecific(r->rm_key, t) != 0) {
         free(t);
         return NULL;

@@ -13,6 +13,7 @@
  * What it does not do: start servers or look at the server's side (test_plugin.sh does).
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -150,11 +151,37 @@ static void do_gets(struct cm_remote *r, long from, long n, char expect, double 
     }
 }
 
+struct thr {
+    pthread_t th;
+    struct cm_remote *r;
+    long from, n;
+    int failures;
+};
+
+/* One reader thread: its own connection and buffer; checks every value. */
+static void *reader(void *arg)
+{
+    struct thr *t = arg;
+    uint8_t key[64], want[2048];
+
+    for (int round = 0; round < 3; round++) {
+        for (long i = t->from; i < t->from + t->n; i++) {
+            const uint8_t *val = NULL;
+            uint32_t kl = key_of(i, key), wl = value_of(i, want);
+            long got = api->get(t->r, key, kl, SIG, &val);
+
+            if (got != (long)wl || memcmp(val, want, wl) != 0)
+                t->failures++;
+        }
+    }
+    return NULL;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
             "usage: plugin_driver PLUGIN.so URL COMMAND [N] [options]\n"
-            "commands: put N | get N --expect hit|miss|error | breaker | fork N | recover\n"
+            "commands: put N | get N --expect hit|miss|error | breaker | fork N | recover | threads N\n"
             "(recover runs $CM_DRIVER_HOOK after opening the breaker)\n"
             "options: --from I  --ns NS  --secret FILE  --token FILE  --timeout-ms T\n"
             "         --flush-ms T  --queue N  --access rw|ro|wo  --limit-ms T (per get)\n"
@@ -274,6 +301,21 @@ int main(int argc, char **argv)
         do_gets(r, 0, 1, 'e', 5.0);
         usleep(1100000);
         do_gets(r, 0, 5, 'h', 0);
+    } else if (strcmp(cmd, "threads") == 0) {
+        struct thr t[8];
+
+        /* 8 threads read N keys each, 3 times, concurrently, then exit (their buffers and
+         * connections go with them). */
+        for (int i = 0; i < 8; i++) {
+            t[i] = (struct thr){.r = r, .from = from + (i % 2) * n / 2, .n = n / 2};
+            if (pthread_create(&t[i].th, NULL, reader, &t[i]) != 0)
+                FAIL("pthread_create");
+        }
+        for (int i = 0; i < 8; i++) {
+            pthread_join(t[i].th, NULL);
+            if (t[i].failures != 0)
+                FAIL("thread %d: %d wrong answers", i, t[i].failures);
+        }
     } else if (strcmp(cmd, "fork") == 0) {
         pid_t pid;
         int st;

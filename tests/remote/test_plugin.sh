@@ -175,6 +175,13 @@ access)
     fail "writeonly get reached the server"
   drive get 5 --access ro --expect hit
   ;;
+threads)
+  start store
+  drive put 200 --secret "$tmp/secret"
+  expect '.puts == 200'
+  drive threads 200 --secret "$tmp/secret"
+  expect '.hits == 2400 and .errors == 0'
+  ;;
 fork)
   start store
   drive fork 20
