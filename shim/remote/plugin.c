@@ -393,7 +393,11 @@ static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64
 
     ticket = cm_breaker_allow(&r->rm_brk, cm_rnow());
     if (ticket == CM_BRK_DENY) {
+        uint64_t soon = cm_rnow() + 10000000; /* a probe may be in flight: do not spin */
+
         *retry_at = cm_breaker_retry_at(&r->rm_brk);
+        if (*retry_at < soon)
+            *retry_at = soon;
         return CM_WRITER_RETRY;
     }
     if (b->b_cap < need) {

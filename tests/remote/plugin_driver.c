@@ -184,7 +184,7 @@ static void usage(void)
             "commands: put N | get N --expect hit|miss|error | breaker | fork N | recover | threads N\n"
             "(recover runs $CM_DRIVER_HOOK after opening the breaker)\n"
             "options: --from I  --ns NS  --secret FILE  --token FILE  --timeout-ms T\n"
-            "         --flush-ms T  --queue N  --access rw|ro|wo  --limit-ms T (per get)\n"
+            "         --flush-ms T  --queue N  --max-value B  --access rw|ro|wo  --limit-ms T (per get)\n"
             "         --wait-ms T (put: wait for the writer before printing counters)\n");
     exit(2);
 }
@@ -242,6 +242,8 @@ int main(int argc, char **argv)
             opts.flush_timeout_ns = (uint64_t)(atof(v) * 1e6);
         else if (strcmp(a, "--queue") == 0)
             opts.queue_entries = (uint64_t)atol(v);
+        else if (strcmp(a, "--max-value") == 0)
+            opts.max_value = (uint64_t)atol(v);
         else if (strcmp(a, "--limit-ms") == 0)
             limit_ms = atof(v);
         else if (strcmp(a, "--wait-ms") == 0)
@@ -296,11 +298,23 @@ int main(int argc, char **argv)
         /* Against a failing server: open the breaker, let the hook repair the server, check
          * that gets are skipped until the back-off ends and that the probe closes it. */
         do_gets(r, 0, 5, 'e', 0);
+        /* Writes while the breaker is open wait in the queue instead of being dropped. */
+        do_puts(r, 1000, 5);
+        usleep(100000);
+        {
+            struct cm_remote_counters c;
+
+            api->counters(r, &c);
+            if (c.puts + c.put_errors + c.dropped != 0)
+                FAIL("writes went out or were dropped while the breaker was open");
+        }
         if (hook != NULL && system(hook) != 0)
             FAIL("hook '%s' failed", hook);
         do_gets(r, 0, 1, 'e', 5.0);
         usleep(1100000);
         do_gets(r, 0, 5, 'h', 0);
+        usleep(300000);
+        do_gets(r, 1000, 5, 'h', 0); /* the held writes went out after the probe */
     } else if (strcmp(cmd, "threads") == 0) {
         struct thr t[8];
 

@@ -139,7 +139,7 @@ recover)
   # after 1 s one probe goes out, succeeds and closes it: two log lines in all.
   export CM_DRIVER_HOOK="curl -sf http://$addr/_mode/store >/dev/null"
   drive recover
-  expect '.errors == 5 and .skipped == 1 and .hits == 5 and .breaker_opens == 1'
+  expect '.errors == 5 and .skipped == 1 and .hits == 10 and .breaker_opens == 1 and .puts == 5'
   expect '.log_lines == 2'
   ;;
 bulk)
@@ -161,6 +161,15 @@ queue)
   # deadline: all 50 counted, none sent.
   expect '.dropped == 50 and .puts == 0 and .put_errors == 0'
   [ $((end_ms - start_ms)) -lt 3000 ] || fail "close took $((end_ms - start_ms)) ms"
+  ;;
+maxvalue)
+  start store
+  # Values are 1 + (i * 37 % 2000) bytes: keys 0..2 are 1, 38, 75 bytes; a 50-byte limit
+  # keeps 0 and 1 and drops 2 without sending it.
+  # (the driver reports the dropped put as a failure: expected here)
+  out=$("$bin/plugin_driver" "$so" "$url" put 3 --max-value 50 2>/dev/null) || true
+  expect '.puts == 2 and .dropped == 1'
+  [ "$(entries)" = 2 ] || fail "server has $(entries) entries, expected 2"
   ;;
 access)
   start store
