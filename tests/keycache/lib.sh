@@ -96,6 +96,10 @@ kc_metric() { # NAME-WITH-LABELS TOKEN -> value (0 when absent)
 }
 
 kc_done() {
+    if grep -qE "runtime error|Sanitizer" "$TMP/server.log" 2>/dev/null; then
+        fail "sanitizer report in the server's log:"
+        grep -E -m5 "runtime error|Sanitizer" "$TMP/server.log" >&2
+    fi
     if [ "$FAILS" -ne 0 ]; then
         echo "$FAILS failure(s)" >&2
         exit 1

@@ -90,4 +90,6 @@ done <"$TABLE"
 run_block
 [ "$blocks" -gt 20 ] || fail "only $blocks blocks ran"
 echo "$blocks blocks"
+kc_stop
+check_eq "SIGTERM exit status" "$KC_RC" 0
 kc_done
