@@ -34,12 +34,12 @@ enum cm_be_result {
 };
 
 struct cm_backend_conf {
-    const char *bc_url;        /* as configured, scheme included */
-    const char *bc_ns;         /* validated namespace */
-    const char *bc_token;      /* "" or the bearer token */
-    uint64_t bc_timeout_ns;    /* each get: connect + transfer */
-    uint64_t bc_max_body;      /* a get body larger than this is an error */
-    uint64_t bc_expire_ns;     /* remote_expire: Redis TTL, set on write, refreshed on read */
+    const char *bc_url;     /* as configured, scheme included */
+    const char *bc_ns;      /* validated namespace */
+    const char *bc_token;   /* "" or the bearer token */
+    uint64_t bc_timeout_ns; /* each get: connect + transfer */
+    uint64_t bc_max_body;   /* a get body larger than this is an error */
+    uint64_t bc_expire_ns;  /* remote_expire: Redis TTL, set on write, refreshed on read */
 };
 
 struct cm_backend;

@@ -29,11 +29,11 @@ enum cm_brk_ticket { CM_BRK_DENY = 0, CM_BRK_ALLOW = 1, CM_BRK_PROBE = 2 };
 enum cm_brk_event { CM_BRK_NONE = 0, CM_BRK_OPENED = 1, CM_BRK_CLOSED_AGAIN = 2 };
 
 struct cm_breaker {
-    _Atomic uint32_t br_fails;      /* consecutive failures while closed */
-    _Atomic int br_state;           /* enum cm_brk_state */
-    _Atomic uint64_t br_until;      /* monotonic ns at which an open breaker may be probed */
-    _Atomic uint64_t br_backoff;    /* current back-off, ns */
-    _Atomic uint64_t br_opens;      /* closed -> open transitions */
+    _Atomic uint32_t br_fails;   /* consecutive failures while closed */
+    _Atomic int br_state;        /* enum cm_brk_state */
+    _Atomic uint64_t br_until;   /* monotonic ns at which an open breaker may be probed */
+    _Atomic uint64_t br_backoff; /* current back-off, ns */
+    _Atomic uint64_t br_opens;   /* closed -> open transitions */
 };
 
 void cm_breaker_init(struct cm_breaker *b);

@@ -20,9 +20,9 @@
 
 #define CM_ENV_MAGIC "CMRV"
 #define CM_ENV_VERSION 1
-#define CM_ENV_HDR 64      /* header bytes */
-#define CM_ENV_SUM 8       /* trailing XXH3-64 */
-#define CM_ENV_F_ENC 0x01  /* payload = AES-256-GCM(value) || tag */
+#define CM_ENV_HDR 64     /* header bytes */
+#define CM_ENV_SUM 8      /* trailing XXH3-64 */
+#define CM_ENV_F_ENC 0x01 /* payload = AES-256-GCM(value) || tag */
 #define CM_ENV_MAX_VALUE (0xffffffffu - CM_ENV_HDR - CM_ENV_SUM - CM_GCM_TAG)
 
 /* Why a decode failed (negative return values of cm_env_decode). */
@@ -31,7 +31,7 @@
     X(MAGIC, -2, "wrong magic")                                                                    \
     X(VERSION, -3, "unknown format version")                                                       \
     X(FLAGS, -4, "unknown flags or non-zero reserved bytes")                                       \
-    X(LENGTH, -5, "lengths disagree with each other or with the body")                            \
+    X(LENGTH, -5, "lengths disagree with each other or with the body")                             \
     X(CHECKSUM, -6, "checksum mismatch")                                                           \
     X(KEY, -7, "bound to another key")                                                             \
     X(SIG, -8, "made for another signature")                                                       \

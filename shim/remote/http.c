@@ -32,24 +32,24 @@
 struct hconn {
     CURL *hc_curl;
     struct http *hc_http;
-    uint64_t hc_gen;              /* hb_gen when created: older ones belong to a parent */
+    uint64_t hc_gen; /* hb_gen when created: older ones belong to a parent */
     struct hconn *hc_next, *hc_prev;
-    struct cm_rbuf *hc_body;      /* where the running GET writes; NULL discards (PUT) */
-    const uint8_t *hc_up;         /* the running PUT's body */
+    struct cm_rbuf *hc_body; /* where the running GET writes; NULL discards (PUT) */
+    const uint8_t *hc_up;    /* the running PUT's body */
     size_t hc_uplen, hc_upoff;
 };
 
 struct http {
     struct cm_backend hb_base;
-    char *hb_prefix;              /* "{url}/{ns}/", no doubled slash */
+    char *hb_prefix; /* "{url}/{ns}/", no doubled slash */
     size_t hb_prefix_len;
     struct curl_slist *hb_hdrs;
     long hb_timeout_ms;
     curl_off_t hb_max_body;
     pthread_key_t hb_key;
-    pthread_mutex_t hb_mu;        /* hb_conns */
+    pthread_mutex_t hb_mu; /* hb_conns */
     struct hconn *hb_conns;
-    uint64_t hb_gen;              /* bumped in a forked child */
+    uint64_t hb_gen; /* bumped in a forked child */
     struct hconn *hb_orphans[ORPHAN_SLOTS];
 };
 
@@ -181,8 +181,10 @@ static struct cm_backend *http_open(const struct cm_backend_conf *conf, char *er
     }
     for (const char *p = u; *p != '\0'; p++) {
         if ((unsigned char)*p <= ' ' || *p == '?' || *p == '#') {
-            snprintf(err, errsz, "remote URL '%s': spaces, control characters, '?' and '#' are "
-                     "not allowed", u);
+            snprintf(err, errsz,
+                     "remote URL '%s': spaces, control characters, '?' and '#' are "
+                     "not allowed",
+                     u);
             goto fail;
         }
     }

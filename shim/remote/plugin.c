@@ -46,20 +46,20 @@ struct rtls {
 
 struct cm_remote {
     struct cm_remote_host rm_host;
-    char rm_url[256];               /* for log lines */
+    char rm_url[256]; /* for log lines */
     enum cm_remote_access rm_access;
     uint64_t rm_max_value;
-    uint64_t rm_flush_ns;           /* flush_timeout */
-    int rm_closed;                  /* close() ran: only counters() may follow */
+    uint64_t rm_flush_ns; /* flush_timeout */
+    int rm_closed;        /* close() ran: only counters() may follow */
     struct cm_rkeys rm_keys;
     struct cm_backend *rm_be;
     struct cm_breaker rm_brk;
     struct cm_writer *rm_wr;
-    pthread_key_t rm_key;           /* struct rtls of the calling thread */
-    pthread_mutex_t rm_mu;          /* rm_tls */
+    pthread_key_t rm_key;  /* struct rtls of the calling thread */
+    pthread_mutex_t rm_mu; /* rm_tls */
     struct rtls *rm_tls;
-    struct cm_rbuf rm_wbuf;         /* the writer thread's envelope buffer */
-    struct cm_remote *rm_next;      /* g_list */
+    struct cm_rbuf rm_wbuf;    /* the writer thread's envelope buffer */
+    struct cm_remote *rm_next; /* g_list */
     _Atomic uint64_t c_hits, c_misses, c_errors, c_timeouts, c_skipped, c_puts, c_put_errors,
         c_dropped, c_auth_errors;
 };
@@ -415,8 +415,7 @@ static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64
     if (n < 0)
         goto local_failure;
     cm_rkey_hex(raw, hex);
-    rc = r->rm_be->be_ops->be_put(r->rm_be, hex, b->b_data, (size_t)n, deadline, why,
-                                  sizeof(why));
+    rc = r->rm_be->be_ops->be_put(r->rm_be, hex, b->b_data, (size_t)n, deadline, why, sizeof(why));
     if (rc == CM_BE_OK) {
         atomic_fetch_add_explicit(&r->c_puts, 1, memory_order_relaxed);
         report(r, ticket, 1, "");

@@ -141,8 +141,7 @@ out:
 }
 
 int cm_gcm_seal(const uint8_t key[32], const uint8_t nonce[CM_GCM_NONCE], const uint8_t *aad,
-                size_t aadlen, const uint8_t *pt, size_t len, uint8_t *ct,
-                uint8_t tag[CM_GCM_TAG])
+                size_t aadlen, const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[CM_GCM_TAG])
 {
     return gcm(1, key, nonce, aad, aadlen, pt, len, ct, tag);
 }

@@ -15,15 +15,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CM_RKEY_LEN 64      /* raw remote key: SHA-512 / HMAC-SHA512 output */
-#define CM_RKEY_HEX 128     /* its lowercase hex form, without the NUL */
+#define CM_RKEY_LEN 64  /* raw remote key: SHA-512 / HMAC-SHA512 output */
+#define CM_RKEY_HEX 128 /* its lowercase hex form, without the NUL */
 #define CM_GCM_NONCE 12
 #define CM_GCM_TAG 16
 
 struct cm_rkeys {
-    int rk_secret;         /* 1 when a secret was given: HMAC keys and encryption */
-    uint8_t rk_mac[64];    /* HKDF-SHA512(secret, info "cloudm key v1") */
-    uint8_t rk_enc[32];    /* HKDF-SHA512(secret, info "cloudm value v1"): AES-256 key */
+    int rk_secret;      /* 1 when a secret was given: HMAC keys and encryption */
+    uint8_t rk_mac[64]; /* HKDF-SHA512(secret, info "cloudm key v1") */
+    uint8_t rk_enc[32]; /* HKDF-SHA512(secret, info "cloudm value v1"): AES-256 key */
 };
 
 /* No secret (len 0) or derive both keys from secret[0..len). 0, or -1 when libcrypto fails. */
@@ -41,8 +41,7 @@ int cm_rkey_unhex(const char *hex, size_t len, uint8_t raw[CM_RKEY_LEN]);
 /* AES-256-GCM: ct (len bytes) and tag from pt under key/nonce with associated data aad.
  * ct may equal pt. 0, or -1 on a libcrypto failure. */
 int cm_gcm_seal(const uint8_t key[32], const uint8_t nonce[CM_GCM_NONCE], const uint8_t *aad,
-                size_t aadlen, const uint8_t *pt, size_t len, uint8_t *ct,
-                uint8_t tag[CM_GCM_TAG]);
+                size_t aadlen, const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[CM_GCM_TAG]);
 /* The inverse; 0 when the tag verifies, -1 otherwise (pt contents then undefined). */
 int cm_gcm_open(const uint8_t key[32], const uint8_t nonce[CM_GCM_NONCE], const uint8_t *aad,
                 size_t aadlen, const uint8_t *ct, size_t len, const uint8_t tag[CM_GCM_TAG],

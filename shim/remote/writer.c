@@ -21,7 +21,7 @@ struct cm_writer {
     struct cm_writer_cbs wr_cbs;
     uint64_t wr_max_entries, wr_max_bytes;
     pthread_mutex_t wr_mu;
-    pthread_cond_t wr_cv;          /* CLOCK_MONOTONIC */
+    pthread_cond_t wr_cv; /* CLOCK_MONOTONIC */
     struct cm_witem *wr_head, *wr_tail;
     uint64_t wr_entries, wr_bytes; /* queued now */
     int wr_started;                /* the thread runs (or ran) in this process */

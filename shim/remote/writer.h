@@ -27,9 +27,9 @@
 struct cm_witem {
     struct cm_witem *wi_next;
     uint32_t wi_klen, wi_vlen;
-    uint32_t wi_attempts;   /* failed sends so far; the callback manages it */
+    uint32_t wi_attempts; /* failed sends so far; the callback manages it */
     uint8_t wi_sig[16];
-    uint8_t wi_data[];      /* key bytes, then value bytes */
+    uint8_t wi_data[]; /* key bytes, then value bytes */
 };
 
 enum { CM_WRITER_DONE = 0, CM_WRITER_RETRY = 1 };
@@ -39,8 +39,8 @@ struct cm_writer_cbs {
     /* Called on the writer thread. deadline_ns: 0, or the flush deadline at close. Returns
      * CM_WRITER_DONE or CM_WRITER_RETRY and then sets *retry_at (monotonic ns). */
     int (*send)(void *ctx, struct cm_witem *it, uint64_t deadline_ns, uint64_t *retry_at);
-    void (*thread_enter)(void);     /* first call of the writer thread, may be NULL */
-    _Atomic uint64_t *dropped;      /* incremented for every dropped write */
+    void (*thread_enter)(void); /* first call of the writer thread, may be NULL */
+    _Atomic uint64_t *dropped;  /* incremented for every dropped write */
 };
 
 struct cm_writer;

@@ -29,11 +29,22 @@
 #define BUCKETS 4096
 #define MAX_BODY (256u << 20)
 
-enum mode { M_STORE, M_TRUNCATED, M_WRONGLEN, M_GARBAGE, M_OTHERSIG, M_TAMPER, M_SWAP, M_E500,
-            M_E401, M_STALL, M_COUNT };
-static const char *const mode_names[M_COUNT] = {
-    "store", "truncated", "wronglen", "garbage", "othersig", "tamper", "swap", "e500", "e401",
-    "stall"};
+enum mode {
+    M_STORE,
+    M_TRUNCATED,
+    M_WRONGLEN,
+    M_GARBAGE,
+    M_OTHERSIG,
+    M_TAMPER,
+    M_SWAP,
+    M_E500,
+    M_E401,
+    M_STALL,
+    M_COUNT
+};
+static const char *const mode_names[M_COUNT] = {"store",    "truncated", "wronglen", "garbage",
+                                                "othersig", "tamper",    "swap",     "e500",
+                                                "e401",     "stall"};
 
 struct entry {
     struct entry *next;
@@ -57,33 +68,32 @@ static const char *g_token;
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: fault_server [--mode MODE] [--port N] [--ready-file PATH] [--token TOKEN]\n"
-            "\n"
-            "A test HTTP store on 127.0.0.1 for the cloudm remote tier. PUT /<path> stores the\n"
-            "body (201 new, 204 replaced); GET /<path> answers according to MODE:\n"
-            "  store      200 with the stored body, 404 when absent (a correct store)\n"
-            "  truncated  200 announcing 1000 bytes, sends 100, then closes the connection\n"
-            "  wronglen   200 with the stored body plus 7 extra bytes (HTTP framing correct)\n"
-            "  garbage    200 with 1..500 random bytes\n"
-            "  othersig   200 with a valid clear envelope for the requested key but another\n"
-            "             signature digest (16 bytes 0xEE)\n"
-            "  tamper     200 with the stored body, one payload byte flipped and the checksum\n"
-            "             recomputed (only an AES-GCM tag can catch it)\n"
-            "  swap       200 with the body stored under another path (404 if there is none)\n"
-            "  e500       500 to every GET and PUT\n"
-            "  e401       401 to every GET and PUT\n"
-            "  stall      accepts connections and never reads or answers\n"
-            "In the modes that read stored bodies, absent paths answer 404.\n"
-            "\n"
-            "Control (no token needed): GET /_stats -> \"puts N\\ngets N\\nentries N\\n\";\n"
-            "GET /_keys -> stored paths, one a line; GET /_mode/NAME switches mode (not from\n"
-            "or to stall).\n"
-            "\n"
-            "--port N        listen port (default 0: the kernel picks one)\n"
-            "--ready-file P  once listening, write \"127.0.0.1:PORT\\n\" to P (atomically)\n"
-            "--token T       require \"Authorization: Bearer T\" on GET/PUT (else 401)\n"
-            "Runs until SIGTERM or SIGINT.\n");
+    fprintf(f, "usage: fault_server [--mode MODE] [--port N] [--ready-file PATH] [--token TOKEN]\n"
+               "\n"
+               "A test HTTP store on 127.0.0.1 for the cloudm remote tier. PUT /<path> stores the\n"
+               "body (201 new, 204 replaced); GET /<path> answers according to MODE:\n"
+               "  store      200 with the stored body, 404 when absent (a correct store)\n"
+               "  truncated  200 announcing 1000 bytes, sends 100, then closes the connection\n"
+               "  wronglen   200 with the stored body plus 7 extra bytes (HTTP framing correct)\n"
+               "  garbage    200 with 1..500 random bytes\n"
+               "  othersig   200 with a valid clear envelope for the requested key but another\n"
+               "             signature digest (16 bytes 0xEE)\n"
+               "  tamper     200 with the stored body, one payload byte flipped and the checksum\n"
+               "             recomputed (only an AES-GCM tag can catch it)\n"
+               "  swap       200 with the body stored under another path (404 if there is none)\n"
+               "  e500       500 to every GET and PUT\n"
+               "  e401       401 to every GET and PUT\n"
+               "  stall      accepts connections and never reads or answers\n"
+               "In the modes that read stored bodies, absent paths answer 404.\n"
+               "\n"
+               "Control (no token needed): GET /_stats -> \"puts N\\ngets N\\nentries N\\n\";\n"
+               "GET /_keys -> stored paths, one a line; GET /_mode/NAME switches mode (not from\n"
+               "or to stall).\n"
+               "\n"
+               "--port N        listen port (default 0: the kernel picks one)\n"
+               "--ready-file P  once listening, write \"127.0.0.1:PORT\\n\" to P (atomically)\n"
+               "--token T       require \"Authorization: Bearer T\" on GET/PUT (else 401)\n"
+               "Runs until SIGTERM or SIGINT.\n");
 }
 
 static unsigned hash(const char *s)
@@ -191,8 +201,8 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *url)
     if (strcmp(url, "/_stats") == 0) {
         pthread_mutex_lock(&mu);
         snprintf(buf, sizeof(buf), "puts %llu\ngets %llu\nentries %zu\n",
-                 (unsigned long long)atomic_load(&n_puts),
-                 (unsigned long long)atomic_load(&n_gets), n_entries);
+                 (unsigned long long)atomic_load(&n_puts), (unsigned long long)atomic_load(&n_gets),
+                 n_entries);
         pthread_mutex_unlock(&mu);
         return text(c, 200, buf);
     }

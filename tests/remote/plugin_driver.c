@@ -102,12 +102,12 @@ static void print_counters(struct cm_remote *r)
            "\"puts\":%llu,\"put_errors\":%llu,\"dropped\":%llu,\"auth_errors\":%llu,"
            "\"breaker_opens\":%llu,\"thread_enter\":%d,\"log_lines\":%d,\"max_ms\":%.3f,"
            "\"failures\":%d}\n",
-           (unsigned long long)c.hits, (unsigned long long)c.misses,
-           (unsigned long long)c.errors, (unsigned long long)c.timeouts,
-           (unsigned long long)c.skipped, (unsigned long long)c.puts,
-           (unsigned long long)c.put_errors, (unsigned long long)c.dropped,
-           (unsigned long long)c.auth_errors, (unsigned long long)c.breaker_opens,
-           atomic_load(&n_enter), atomic_load(&n_log), max_ms, failures);
+           (unsigned long long)c.hits, (unsigned long long)c.misses, (unsigned long long)c.errors,
+           (unsigned long long)c.timeouts, (unsigned long long)c.skipped,
+           (unsigned long long)c.puts, (unsigned long long)c.put_errors,
+           (unsigned long long)c.dropped, (unsigned long long)c.auth_errors,
+           (unsigned long long)c.breaker_opens, atomic_load(&n_enter), atomic_load(&n_log), max_ms,
+           failures);
     fflush(stdout);
 }
 
@@ -179,13 +179,15 @@ static void *reader(void *arg)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: plugin_driver PLUGIN.so URL COMMAND [N] [options]\n"
-            "commands: put N | get N --expect hit|miss|error | breaker | fork N | recover | threads N\n"
-            "(recover runs $CM_DRIVER_HOOK after opening the breaker)\n"
-            "options: --from I  --ns NS  --secret FILE  --token FILE  --timeout-ms T\n"
-            "         --flush-ms T  --queue N  --max-value B  --access rw|ro|wo  --limit-ms T (per get)\n"
-            "         --wait-ms T (put: wait for the writer before printing counters)\n");
+    fprintf(
+        stderr,
+        "usage: plugin_driver PLUGIN.so URL COMMAND [N] [options]\n"
+        "commands: put N | get N --expect hit|miss|error | breaker | fork N | recover | threads N\n"
+        "(recover runs $CM_DRIVER_HOOK after opening the breaker)\n"
+        "options: --from I  --ns NS  --secret FILE  --token FILE  --timeout-ms T\n"
+        "         --flush-ms T  --queue N  --max-value B  --access rw|ro|wo  --limit-ms T (per "
+        "get)\n"
+        "         --wait-ms T (put: wait for the writer before printing counters)\n");
     exit(2);
 }
 

@@ -293,8 +293,10 @@ static void test_hmac_matches_openssl(void)
     ASSERT_EQ_STR(out, enc_hex);
     REQUIRE(cm_rkey(&k, key, sizeof(key) - 1, raw) == 0);
     cm_rkey_hex(raw, hex);
-    snprintf(cmd, sizeof(cmd), "openssl dgst -sha512 -mac HMAC -macopt hexkey:%s %s 2>&1 | "
-             "awk '{print $NF}'", mac_hex, path);
+    snprintf(cmd, sizeof(cmd),
+             "openssl dgst -sha512 -mac HMAC -macopt hexkey:%s %s 2>&1 | "
+             "awk '{print $NF}'",
+             mac_hex, path);
     out = sh(cmd);
     for (; out[j] != '\0' && j < (int)sizeof(want) - 1; j++)
         want[j] = out[j];
