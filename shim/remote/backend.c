@@ -9,13 +9,15 @@
 #include <strings.h>
 #include <time.h>
 
-/* http.c serves both schemes; a Redis backend adds its line here. */
+/* http.c serves http(s)://, redis.c redis:// (and refuses rediss://), redis_cluster.c the rest. */
 static const struct {
     const char *scheme;
     const struct cm_backend_ops *ops;
 } backends[] = {
     {"http://", &cm_http_backend},
     {"https://", &cm_http_backend},
+    {"redis://", &cm_redis_backend}, {"rediss://", &cm_redis_backend},
+    {"redis+cluster://", &cm_redis_cluster_backend},
 };
 
 const struct cm_backend_ops *cm_backend_find(const char *url)

@@ -28,10 +28,10 @@
 
 #include "backend.h"
 
-#define CM_RHOST_MAX 255         /* host names and literal addresses, bytes */
-#define CM_RSEEDS_MAX 32         /* host:port pairs in a redis+cluster:// URL */
-#define CM_RNODES_MAX 1024       /* nodes a thread keeps connections to, at most */
-#define CM_RSLOTS 16384          /* Redis Cluster hash slots */
+#define CM_RHOST_MAX 255           /* host names and literal addresses, bytes */
+#define CM_RSEEDS_MAX 32           /* host:port pairs in a redis+cluster:// URL */
+#define CM_RNODES_MAX 1024         /* nodes a thread keeps connections to, at most */
+#define CM_RSLOTS 16384            /* Redis Cluster hash slots */
 #define CM_RKEY_MAX (64 + 1 + 128) /* "<namespace>:" + 128 hex digits */
 
 struct cm_raddr {
@@ -41,12 +41,12 @@ struct cm_raddr {
 
 /* redis://[user:password@]host[:port][/db] or redis+cluster://[user:password@]h1:p1,h2:p2... */
 struct cm_rurl {
-    int ru_cluster;                       /* redis+cluster:// */
-    int ru_nseeds;                        /* 1 for redis:// */
+    int ru_cluster; /* redis+cluster:// */
+    int ru_nseeds;  /* 1 for redis:// */
     struct cm_raddr ru_seeds[CM_RSEEDS_MAX];
-    char ru_user[256];                    /* "" : AUTH password only (or no AUTH) */
-    char ru_pass[1100];                   /* "" : no AUTH */
-    int ru_db;                            /* SELECT db (never for a cluster) */
+    char ru_user[256];  /* "" : AUTH password only (or no AUTH) */
+    char ru_pass[1100]; /* "" : no AUTH */
+    int ru_db;          /* SELECT db (never for a cluster) */
 };
 
 /* Parses url (scheme included) into u. 0, or -1 with a one-line reason in err. rediss:// is
@@ -55,8 +55,8 @@ int cm_redis_parse_url(const char *url, struct cm_rurl *u, char *err, size_t err
 
 struct cm_rnode {
     struct cm_raddr rn_addr;
-    redisContext *rn_ctx;                 /* NULL: not connected */
-    long rn_tmo_ms;                       /* the socket timeout last set on rn_ctx */
+    redisContext *rn_ctx; /* NULL: not connected */
+    long rn_tmo_ms;       /* the socket timeout last set on rn_ctx */
 };
 
 struct cm_rpool;
@@ -68,24 +68,24 @@ struct cm_rthread {
     struct cm_rthread *rt_next, *rt_prev; /* rp_list */
     int rt_nnodes, rt_capnodes;
     struct cm_rnode *rt_nodes;
-    uint16_t *rt_slots;                   /* cluster: node index + 1 per slot, 0 unknown */
-    int rt_map_stale;                     /* cluster: refresh the map before the next request */
+    uint16_t *rt_slots; /* cluster: node index + 1 per slot, 0 unknown */
+    int rt_map_stale;   /* cluster: refresh the map before the next request */
 };
 
 struct cm_rpool {
     struct cm_rurl rp_url;
-    uint64_t rp_timeout_ns;               /* remote_timeout: connect, and each command of a get */
-    int rp_cluster;                       /* allocate rt_slots */
+    uint64_t rp_timeout_ns; /* remote_timeout: connect, and each command of a get */
+    int rp_cluster;         /* allocate rt_slots */
     pthread_key_t rp_key;
-    pthread_mutex_t rp_mu;                /* rp_list */
+    pthread_mutex_t rp_mu; /* rp_list */
     struct cm_rthread *rp_list;
-    uint64_t rp_gen;                      /* bumped in a forked child */
-    struct cm_rthread *rp_orphans[16];    /* lists moved aside by forks (reachable for LSan) */
+    uint64_t rp_gen;                   /* bumped in a forked child */
+    struct cm_rthread *rp_orphans[16]; /* lists moved aside by forks (reachable for LSan) */
 };
 
 /* Sets up the pool (no I/O). 0, or -1 with err. */
-int cm_rpool_init(struct cm_rpool *p, const struct cm_rurl *u, uint64_t timeout_ns,
-                  int cluster, char *err, size_t errsz);
+int cm_rpool_init(struct cm_rpool *p, const struct cm_rurl *u, uint64_t timeout_ns, int cluster,
+                  char *err, size_t errsz);
 /* The calling thread's state, created on first use. NULL when out of memory. */
 struct cm_rthread *cm_rpool_thread(struct cm_rpool *p);
 /* Frees every thread's connections and the pool's own resources (not p itself). */
@@ -105,8 +105,7 @@ void cm_rthread_drop(struct cm_rthread *t, int i);
  * with freeReplyObject). Otherwise the connection is dropped, *reply is NULL, why says what
  * happened, and the result is CM_BE_TIMEOUT, CM_BE_AUTH (AUTH refused) or CM_BE_ERROR. */
 int cm_rcommand(struct cm_rthread *t, int i, uint64_t deadline_ns, long tmo_ms, int argc,
-                const char **argv, const size_t *lens, redisReply **reply, char *why,
-                size_t whysz);
+                const char **argv, const size_t *lens, redisReply **reply, char *why, size_t whysz);
 
 /* Result for an error reply: CM_BE_AUTH for NOAUTH / WRONGPASS / NOPERM, else CM_BE_ERROR;
  * why gets the server's message. */
@@ -124,5 +123,9 @@ void cm_rttl(uint64_t expire_ns, char out[24]);
 
 /* Milliseconds from now until deadline_ns, at least 1 (0 when it has passed). */
 long cm_rleft_ms(uint64_t deadline_ns);
+
+/* The time limit of a write of len bytes: 1 s + 2 x get_ms + 1 ms per KB, never past
+ * deadline_ns when it is not 0 (the flush at close). 0 when that deadline has passed. */
+long cm_rput_ms(long get_ms, size_t len, uint64_t deadline_ns);
 
 #endif
