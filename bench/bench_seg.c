@@ -23,6 +23,8 @@
  *                                    mem_random NS      the machine's floor: a dependent read of
  *                                                       a random 64-byte line of a 64 MiB buffer
  *                                                       the process wrote earlier
+ *   --dir DIR                      create both stores under DIR instead of /dev/shm (e.g. a
+ *                                  tmpfs mounted with huge=within_size)
  *   cmbench_seg --procs P [N [M]]  fill, then P processes each do M cm_seg_get hits at once
  *                                  (best of 5 rounds), and the same with 1 process:
  *                                    procs1 LOOKUPS_PER_S
@@ -69,7 +71,7 @@ struct rec {
     uint64_t val;
 };
 
-static char dir[] = "/dev/shm/cmbench-seg-XXXXXX";
+static char dir[4000];
 static char seg_path[sizeof(dir) + 16], lmdb_dir[sizeof(dir) + 16];
 static struct rec *recs;
 static uint32_t *seq;
@@ -475,6 +477,7 @@ static void cleanup(void)
 int main(int argc, char **argv)
 {
     int procs = 0, a = 1, cold_mode = 0;
+    const char *base = NULL;
     double one = 0, many = 0, t;
 
     while (a < argc && strcmp(argv[a], "--cold") == 0) {
@@ -486,12 +489,14 @@ int main(int argc, char **argv)
             procs = atoi(argv[a + 1]);
             if (procs < 1 || procs > 64)
                 die("--procs", "expected 1 to 64");
+        } else if (strcmp(argv[a], "--dir") == 0) {
+            base = argv[a + 1];
         } else if (strcmp(argv[a], "--size") == 0) {
             seg_size = (uint64_t)atol(argv[a + 1]) << 20;
             if (seg_size < (1ULL << 20) || seg_size > (64ULL << 30))
                 die("--size", "expected 1 to 65536 (MiB)");
         } else {
-            die(argv[a], "unknown option (--procs P, --size MIB)");
+            die(argv[a], "unknown option (--procs P, --size MIB, --dir DIR)");
         }
         a += 2;
     }
@@ -500,8 +505,12 @@ int main(int argc, char **argv)
     if (cold_mode)
         nlook = nrec; /* every key once */
     if (nrec < 1 || nlook < 1 || (cold_mode && procs != 0))
-        die("usage", "cmbench_seg [--procs P | --cold] [--size MIB] [N [M]]");
-    if (mkdtemp(dir) == NULL) { /* no /dev/shm: /tmp */
+        die("usage", "cmbench_seg [--procs P | --cold] [--size MIB] [--dir DIR] [N [M]]");
+    snprintf(dir, sizeof(dir), "%s/cmbench-seg-XXXXXX", base ? base : "/dev/shm");
+    if (mkdtemp(dir) == NULL) {
+        if (base != NULL)
+            die(base, strerror(errno));
+        /* no /dev/shm: /tmp */
         snprintf(dir, sizeof(dir), "/tmp/cmbench-seg-XXXXXX");
         if (mkdtemp(dir) == NULL)
             die("mkdtemp", strerror(errno));

@@ -21,7 +21,9 @@ bin=$build/bin
 tmp=$(mktemp -d)
 # Never the user's own segment: every shared tier here lives in a directory of its own, on tmpfs
 # like the default /dev/shm/cloudm-%u.
-shm=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)
+# CM_BENCH_SHM=DIR puts them (and cmbench_seg's stores) elsewhere, e.g. on a tmpfs mounted with
+# huge=within_size.
+shm=$(mktemp -d -p "${CM_BENCH_SHM:-/dev/shm}" 2>/dev/null || mktemp -d)
 trap 'rm -rf "$tmp" "$shm"' EXIT
 unset CLOUDM_CONFIG CLOUDM_MODE CLOUDM_REPORT CLOUDM_DISABLE CLOUDM_TIERS
 export CLOUDM_SHARED_PATH="$shm/seg-%u"
@@ -104,12 +106,12 @@ fresh_miss() {
 }
 both_miss=$(best3 fresh_miss)
 # The segment on its own against LMDB (same records, same key sequence), and across processes.
-segout=$("$bin/cmbench_seg")
-seg64=$("$bin/cmbench_seg" --size 64 | awk '$1 == "seg_hit" { print $2 }')
-scaleout=$("$bin/cmbench_seg" --procs 2)
+segout=$("$bin/cmbench_seg" --dir "$shm")
+seg64=$("$bin/cmbench_seg" --size 64 --dir "$shm" | awk '$1 == "seg_hit" { print $2 }')
+scaleout=$("$bin/cmbench_seg" --procs 2 --dir "$shm")
 # Fresh processes reading every key once (cm_seg_get and LMDB alike), and the machine's floor.
-coldout=$("$bin/cmbench_seg" --cold "$((NSH * 5))")
-cold10=$("$bin/cmbench_seg" --cold "$((NSH10 * 5))")
+coldout=$("$bin/cmbench_seg" --cold --dir "$shm" "$((NSH * 5))")
+cold10=$("$bin/cmbench_seg" --cold --dir "$shm" "$((NSH10 * 5))")
 field() { awk -v k="$1" '$1 == k { print $2 }'; }
 seg_hit=$(field seg_hit <<<"$segout")
 lmdb_get=$(field lmdb_get <<<"$segout")
