@@ -15,9 +15,11 @@
  * - Threads: libmicrohttpd's thread pool (opts.threads) runs the handler; state per request
  *   lives in `struct req` (*con_cls), freed in the completion callback. Shared state is the
  *   store (thread-safe), the read-only token table, and two relaxed atomics here: `inflight`
- *   (requests between first call and completion, for a graceful stop) and `reserved` (upload
- *   bytes promised to PUTs in progress, bounded by opts.upload_budget: memory stays bounded
- *   however many clients upload at once).
+ *   (requests between first call and completion, for a graceful stop), `reserved` (upload
+ *   bytes promised to PUTs in progress) and `sending` (copies of GET values over 64 KiB not yet
+ *   sent), each bounded by opts.upload_budget (503 beyond it): memory stays bounded however
+ *   many clients upload or read large values at once. Smaller values are bounded by the
+ *   connection limit (64 KiB each).
  * - Errors for a request that announces a body (413 and 411 for a PUT, any error for another
  *   method with a body) are sent from the first call, before any body byte is read;
  *   libmicrohttpd then closes the connection instead of reading the body. Everything else is
@@ -40,14 +42,16 @@
 #include "kc_proto.h"
 #include "kc_store.h"
 
-#define BODY_CHUNK (64 * 1024) /* first buffer size for a PUT body; then it doubles */
+#define BODY_CHUNK (64 * 1024)  /* first buffer size for a PUT body; then it doubles */
+#define SMALL_VALUE (64 * 1024) /* GET values up to this size are not counted in `sending` */
 
 struct kc_http {
     struct MHD_Daemon *d;
     struct kc_http_opts o;
     unsigned port;
     int inflight;      /* atomic */
-    uint64_t reserved; /* atomic */
+    uint64_t reserved; /* atomic: PUT body bytes announced by requests being received */
+    uint64_t sending;  /* atomic: bytes of large GET values being sent */
 };
 
 struct req {
@@ -111,27 +115,82 @@ static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
+/* A GET body: the value copied out of LMDB, with what it took from the download budget. */
+struct out {
+    struct kc_http *h;
+    uint64_t reserved; /* 0 for small values */
+    char data[];
+};
+
+static bool take(uint64_t *budget_used, uint64_t n, uint64_t budget)
+{
+    uint64_t cur = __atomic_load_n(budget_used, __ATOMIC_RELAXED);
+
+    do {
+        if (cur + n > budget)
+            return false;
+    } while (!__atomic_compare_exchange_n(budget_used, &cur, cur + n, true, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    return true;
+}
+
+static void free_out(void *cls)
+{
+    struct out *o = cls;
+
+    if (o->reserved != 0)
+        __atomic_fetch_sub(&o->h->sending, o->reserved, __ATOMIC_RELAXED);
+    free(o);
+}
+
+/* kc_store_get's copy callback: values over SMALL_VALUE count against the download budget, so
+ * many slow readers of large values cannot pin unbounded memory (-EBUSY -> 503). */
+static int copy_out(void *ctx, const void *val, size_t len)
+{
+    struct out **po = ctx, *o;
+    struct kc_http *h = (*po)->h;
+    uint64_t res = len > SMALL_VALUE ? len : 0;
+
+    if (res != 0 && !take(&h->sending, res, h->o.upload_budget))
+        return -EBUSY;
+    o = malloc(sizeof(*o) + len);
+    if (o == NULL) {
+        if (res != 0)
+            __atomic_fetch_sub(&h->sending, res, __ATOMIC_RELAXED);
+        return -ENOMEM;
+    }
+    o->h = h;
+    o->reserved = res;
+    memcpy(o->data, val, len);
+    *po = o;
+    return 0;
+}
+
 static enum MHD_Result do_get(struct kc_http *h, struct MHD_Connection *c, struct req *q)
 {
     struct MHD_Response *r;
     bool head = q->v.action == KC_ACT_HEAD;
-    void *val = NULL;
+    struct out proto = {h, 0}, *o = &proto;
     size_t len = 0;
     int rc;
 
-    rc = kc_store_get(h->o.store, q->v.skey, q->v.skey_len, head ? NULL : &val, &len);
+    rc = kc_store_get(h->o.store, q->v.skey, q->v.skey_len, &len, head ? NULL : copy_out, &o);
     if (rc == -ENOENT) {
         kc_metrics_miss();
         return reply_text(c, 404, "not found\n", &q->v);
     }
+    if (rc == -EBUSY)
+        return reply_text(c, 503, "server busy: too many large values being sent, retry\n",
+                          &q->v);
     if (rc != 0)
         return reply_text(c, 500, "store error\n", &q->v);
     if (head)
         r = MHD_create_response_from_callback(len, 4096, no_body, NULL, NULL);
     else
-        r = MHD_create_response_from_buffer_with_free_callback(len, val, free);
+        r = MHD_create_response_from_buffer_with_free_callback_cls(len, o->data, free_out, o);
     if (r == NULL) {
-        free(val);
+        if (!head)
+            free_out(o);
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
@@ -194,8 +253,6 @@ static enum MHD_Result first_call(struct kc_http *h, struct MHD_Connection *c, s
     struct kc_request rq;
     const char *tok = NULL;
     size_t toklen = 0;
-    uint64_t cur;
-
     memset(&rq, 0, sizeof(rq));
     rq.method = method;
     rq.url = url;
@@ -226,15 +283,10 @@ static enum MHD_Result first_call(struct kc_http *h, struct MHD_Connection *c, s
         return MHD_YES;
     }
     /* Reserve the body's length from the budget, or 503 before reading it. */
-    cur = __atomic_load_n(&h->reserved, __ATOMIC_RELAXED);
-    do {
-        if (cur + q->v.length > h->o.upload_budget) {
-            q->failed = true;
-            return reply_text(c, 503, "server busy: too many uploads in progress, retry\n",
-                              &q->v);
-        }
-    } while (!__atomic_compare_exchange_n(&h->reserved, &cur, cur + q->v.length, true,
-                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    if (!take(&h->reserved, q->v.length, h->o.upload_budget)) {
+        q->failed = true;
+        return reply_text(c, 503, "server busy: too many uploads in progress, retry\n", &q->v);
+    }
     q->reserved = q->v.length;
     return MHD_YES;
 }

@@ -27,7 +27,8 @@ struct kc_http_opts {
     unsigned timeout_s;          /* idle connection timeout, seconds */
     size_t header_limit;         /* per-connection memory: request line + headers must fit */
     uint64_t max_value;          /* PUT bodies longer than this get 413 */
-    uint64_t upload_budget;      /* PUT bytes buffered at once over all connections (503) */
+    uint64_t upload_budget;      /* PUT body bytes being received at once, and (separately)
+                                    GET values over 64 KiB being sent at once: 503 beyond */
     const char *tls_cert_pem;    /* both NULL, or both PEM text (kept alive by the caller) */
     const char *tls_key_pem;
     struct kc_store *store;

@@ -490,7 +490,8 @@ out:
 
 /* ---- operations --------------------------------------------------------------------------- */
 
-int kc_store_get(struct kc_store *s, const char *key, size_t klen, void **val, size_t *len)
+int kc_store_get(struct kc_store *s, const char *key, size_t klen, size_t *len,
+                 int (*copy)(void *ctx, const void *val, size_t len), void *ctx)
 {
     MDB_txn *txn;
     MDB_val k = {klen, (void *)key}, v;
@@ -507,17 +508,11 @@ int kc_store_get(struct kc_store *s, const char *key, size_t klen, void **val, s
         return rc == MDB_NOTFOUND ? -ENOENT : -EIO;
     }
     *len = v.mv_size;
-    if (val != NULL) {
-        *val = malloc(v.mv_size > 0 ? v.mv_size : 1);
-        if (*val == NULL) {
-            mdb_txn_abort(txn);
-            return -ENOMEM;
-        }
-        memcpy(*val, v.mv_data, v.mv_size);
-    }
+    rc = copy != NULL ? copy(ctx, v.mv_data, v.mv_size) : 0;
     mdb_txn_abort(txn);
-    touch(s, key, klen, now_ms());
-    return 0;
+    if (rc == 0)
+        touch(s, key, klen, now_ms());
+    return rc;
 }
 
 int kc_store_put(struct kc_store *s, const char *key, size_t klen, const void *val, size_t len,

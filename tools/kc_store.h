@@ -34,11 +34,13 @@ int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *er
 void kc_store_close(struct kc_store *s);
 
 /*
- * Looks `key` (`klen` bytes) up. On a hit returns 0 and the value's length in *len; when `val`
- * is not NULL also a malloc'ed copy in *val (free() it; non-NULL even for an empty value) and
- * records the access. Returns -ENOENT on a miss, -ENOMEM, or -EIO on a store error.
+ * Looks `key` (`klen` bytes) up. On a hit sets *len to the value's length, calls `copy` (when
+ * not NULL) with the value while it is valid (inside a read transaction: copy it, do not keep
+ * the pointer), records the access and returns `copy`'s result (0 when `copy` is NULL).
+ * Returns -ENOENT on a miss (`copy` not called) or -EIO on a store error.
  */
-int kc_store_get(struct kc_store *s, const char *key, size_t klen, void **val, size_t *len);
+int kc_store_get(struct kc_store *s, const char *key, size_t klen, size_t *len,
+                 int (*copy)(void *ctx, const void *val, size_t len), void *ctx);
 
 /*
  * Stores `len` bytes under `key`, durably (synced commit), evicting least recently used entries

@@ -63,6 +63,9 @@ void cm_usage_keycache(FILE *f)
             "  --idle-timeout TIME     drop connections idle this long (default 10s)\n"
             "  --max-connections N     connections at once, all clients (default 1000)\n"
             "  --max-per-ip N          connections at once from one address (default 512)\n"
+            "  --max-buffered SIZE     PUT bodies buffered at once, all clients; the same again\n"
+            "                          for GET values over 64K being sent (default 4 x\n"
+            "                          --max-value, at least 256M); 503 beyond\n"
             "  -h, --help              show this help\n"
             "\n"
             "SIZE: 4096, 64K, 10M, 2G, 1T. TIME: 500ms, 10s, 5m, 2h, 30d.\n"
@@ -72,7 +75,7 @@ void cm_usage_keycache(FILE *f)
 
 struct kc_opts {
     const char *listen, *ready_file, *data, *token_file, *tls_cert, *tls_key;
-    uint64_t max_size, max_value, expire_ns, sweep_ns, idle_ns;
+    uint64_t max_size, max_value, expire_ns, sweep_ns, idle_ns, max_buffered;
     unsigned threads, max_conn, max_per_ip;
 };
 
@@ -117,7 +120,7 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
         static const char *const names[] = {
             "--listen", "--ready-file", "--data", "--max-size", "--expire", "--max-value",
             "--token-file", "--tls-cert", "--tls-key", "--threads", "--sweep-interval",
-            "--idle-timeout", "--max-connections", "--max-per-ip"};
+            "--idle-timeout", "--max-connections", "--max-per-ip", "--max-buffered"};
         const char *name = NULL;
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -154,6 +157,9 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
         } else if (strcmp(name, "--max-value") == 0) {
             if (cm_parse_size(v, &o->max_value) != 0 || o->max_value > (1ull << 32))
                 return usage_error("invalid %s '%s' (a size like 64M, at most 4G)", name, v);
+        } else if (strcmp(name, "--max-buffered") == 0) {
+            if (cm_parse_size(v, &o->max_buffered) != 0 || o->max_buffered == 0)
+                return usage_error("invalid %s '%s' (a size like 256M)", name, v);
         } else if (strcmp(name, "--expire") == 0) {
             if (cm_parse_time(v, &o->expire_ns) != 0)
                 return usage_error("invalid %s '%s' (a time like 30d, 12h or 0 = never)", name,
@@ -181,6 +187,8 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
                            o->tls_cert != NULL ? "--tls-key" : "--tls-cert");
     if (o->max_value > o->max_size)
         o->max_value = o->max_size;
+    if (o->max_buffered == 0)
+        o->max_buffered = o->max_value * 4 > 256 * MIB ? o->max_value * 4 : 256 * MIB;
     return 0;
 }
 
@@ -421,7 +429,7 @@ int cm_cmd_keycache(int argc, char **argv)
     ho.timeout_s = (unsigned)(o.idle_ns / 1000000000ull);
     ho.header_limit = HEADER_LIMIT;
     ho.max_value = o.max_value;
-    ho.upload_budget = o.max_value * 4 > 256 * MIB ? o.max_value * 4 : 256 * MIB;
+    ho.upload_budget = o.max_buffered;
     ho.tls_cert_pem = cert;
     ho.tls_key_pem = key;
     ho.store = store;

@@ -3,7 +3,8 @@
 # a slow client sending its headers byte by byte then stalling is dropped after the timeout
 # while other requests are served; oversized headers get 431 and an oversized request line
 # 414 (libmicrohttpd's answers); 200 idle connections do not stop service; a per-IP limit
-# refuses the connection over it; SIGTERM with idle connections open exits 0 within 3 s.
+# refuses the connection over it; SIGTERM with idle connections open exits 0 within 3 s;
+# PUT bodies over --max-buffered in flight get 503.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -74,6 +75,27 @@ check_eq "fourth connection from one address refused" "$code" 000
 for fd in "${fds[@]}"; do exec {fd}>&-; done
 sleep 0.3
 check_eq "served again once connections closed" "$(kc_code "http://$KC_ADDR/healthz")" 200
+kc_stop
+check_eq "SIGTERM exit status" "$KC_RC" 0
+
+# --- upload budget: a stalled 64K upload holds its reservation; the next PUT over the rest of
+# --max-buffered gets 503 before its body is read, a smaller one passes
+kc_start --data "$TMP/data" --max-value 64K --max-buffered 100K
+host=${KC_ADDR%:*}
+port=${KC_ADDR##*:}
+exec {up}<>"/dev/tcp/$host/$port"
+printf 'PUT /ns/%s HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\n' "$(kc_key 5)" >&"$up"
+head -c 1000 /dev/zero >&"$up"
+sleep 0.3
+head -c 40000 /dev/zero >"$TMP/40k"
+head -c 30000 /dev/zero >"$TMP/30k"
+check_eq "PUT over the upload budget" "$(kc_code -X PUT --data-binary @"$TMP/40k" "http://$KC_ADDR/ns/$(kc_key 6)")" 503
+check_eq "PUT within the upload budget" "$(kc_code -X PUT --data-binary @"$TMP/30k" "http://$KC_ADDR/ns/$(kc_key 7)")" 201
+exec {up}>&-
+sleep 0.3
+check_eq "budget released when the stalled upload goes away" \
+    "$(kc_code -X PUT --data-binary @"$TMP/40k" "http://$KC_ADDR/ns/$(kc_key 6)")" 201
+check_eq "the stalled upload stored nothing" "$(kc_code "http://$KC_ADDR/ns/$(kc_key 5)")" 404
 kc_stop
 check_eq "SIGTERM exit status" "$KC_RC" 0
 kc_done
