@@ -66,6 +66,26 @@ static _Atomic int g_mode;
 static _Atomic uint64_t n_puts, n_gets;
 static const char *g_token;
 
+/* Reads a whole PEM file (TLS options); NULL on failure. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
+        buf = calloc(1, (size_t)n + 1);
+        if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fault_server [--mode MODE] [--port N] [--ready-file PATH] [--token TOKEN]\n"
@@ -93,6 +113,7 @@ static void usage(FILE *f)
                "--port N        listen port (default 0: the kernel picks one)\n"
                "--ready-file P  once listening, write \"127.0.0.1:PORT\\n\" to P (atomically)\n"
                "--token T       require \"Authorization: Bearer T\" on GET/PUT (else 401)\n"
+               "--tls-cert PEM --tls-key PEM   serve HTTPS (libmicrohttpd with TLS)\n"
                "Runs until SIGTERM or SIGINT.\n");
 }
 
@@ -410,7 +431,8 @@ static int write_ready(const char *path, unsigned port)
 
 int main(int argc, char **argv)
 {
-    const char *ready = NULL;
+    const char *ready = NULL, *cert_file = NULL, *key_file = NULL;
+    char *cert = NULL, *key = NULL;
     unsigned port = 0;
     struct sockaddr_in sa;
     socklen_t slen = sizeof(sa);
@@ -444,6 +466,10 @@ int main(int argc, char **argv)
             port = (unsigned)atoi(argv[i + 1]);
         } else if (strcmp(a, "--ready-file") == 0) {
             ready = argv[i + 1];
+        } else if (strcmp(a, "--tls-cert") == 0) {
+            cert_file = argv[i + 1];
+        } else if (strcmp(a, "--tls-key") == 0) {
+            key_file = argv[i + 1];
         } else if (strcmp(a, "--token") == 0) {
             g_token = argv[i + 1];
         } else {
@@ -451,6 +477,22 @@ int main(int argc, char **argv)
             return 2;
         }
         i++;
+    }
+    if ((cert_file == NULL) != (key_file == NULL)) {
+        fprintf(stderr, "fault_server: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    if (cert_file != NULL) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            fprintf(stderr, "fault_server: this libmicrohttpd has no TLS\n");
+            return 3;
+        }
+        cert = slurp(cert_file);
+        key = slurp(key_file);
+        if (cert == NULL || key == NULL) {
+            fprintf(stderr, "fault_server: cannot read the TLS certificate or key\n");
+            return 2;
+        }
     }
     srandom((unsigned)getpid());
     lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -473,10 +515,16 @@ int main(int argc, char **argv)
         if (pthread_create(&th, NULL, stall_main, &lfd) != 0)
             return 1;
     } else {
-        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-                             handler, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+
+        if (cert != NULL)
+            flags |= MHD_USE_TLS;
+        /* MHD ignores the TLS options without MHD_USE_TLS. */
+        d = MHD_start_daemon(flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
                              MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_NOTIFY_COMPLETED,
-                             completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+                             completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                             MHD_OPTION_HTTPS_MEM_CERT, cert ? cert : "", MHD_OPTION_HTTPS_MEM_KEY,
+                             key ? key : "", MHD_OPTION_END);
         if (d == NULL) {
             fprintf(stderr, "fault_server: MHD_start_daemon failed\n");
             return 1;

@@ -214,7 +214,7 @@ int main(int argc, char **argv)
     opts.ns = "test";
     opts.token_file = "";
     opts.secret_file = "";
-    opts.timeout_ns = 100000000;
+    opts.timeout_ns = 2000000000; /* generous: tests that want timeouts pass --timeout-ms */
     opts.flush_timeout_ns = 5000000000ull;
     opts.queue_entries = 4096;
     opts.queue_bytes = 64u << 20;
@@ -291,8 +291,9 @@ int main(int argc, char **argv)
             FAIL("breaker_opens %llu after 5 failures", (unsigned long long)c.breaker_opens);
         t0 = now_ms();
         max_ms = 0;
-        do_gets(r, 5, 100, 'e', 5.0);
-        if (now_ms() - t0 > 100)
+        /* "Instantly": no I/O at all; the bounds only leave room for a loaded test machine. */
+        do_gets(r, 5, 100, 'e', 20.0);
+        if (now_ms() - t0 > 200)
             FAIL("100 skipped gets took %.1f ms", now_ms() - t0);
     } else if (strcmp(cmd, "recover") == 0) {
         const char *hook = getenv("CM_DRIVER_HOOK");
@@ -312,7 +313,7 @@ int main(int argc, char **argv)
         }
         if (hook != NULL && system(hook) != 0)
             FAIL("hook '%s' failed", hook);
-        do_gets(r, 0, 1, 'e', 5.0);
+        do_gets(r, 0, 1, 'e', 20.0);
         usleep(1100000);
         do_gets(r, 0, 5, 'h', 0);
         usleep(300000);

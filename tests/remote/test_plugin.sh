@@ -162,6 +162,21 @@ queue)
   expect '.dropped == 50 and .puts == 0 and .put_errors == 0'
   [ $((end_ms - start_ms)) -lt 3000 ] || fail "close took $((end_ms - start_ms)) ms"
   ;;
+https)
+  # A self-signed certificate: the plugin verifies certificates (system CA store) and must
+  # refuse it, for reads and writes; nothing is sent in the clear instead.
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+    -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+  start store --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem"
+  url="https://$addr/cache/"
+  curl -sfk "https://$addr/_stats" >/dev/null || fail "the TLS server does not answer"
+  drive get 3 --expect error
+  expect '.errors == 3 and .hits == 0 and .misses == 0'
+  drive put 2 --flush-ms 2000
+  expect '.puts == 0 and .put_errors >= 1'
+  [ "$(curl -sfk "https://$addr/_stats" | awk '$1 == "entries" {print $2}')" = 0 ] ||
+    fail "a write reached the untrusted server"
+  ;;
 maxvalue)
   start store
   # Values are 1 + (i * 37 % 2000) bytes: keys 0..2 are 1, 38, 75 bytes; a 50-byte limit
