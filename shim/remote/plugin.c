@@ -82,6 +82,11 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
     for (struct cm_remote *r = g_list; r != NULL; r = r->rm_next) {
+        int probing = CM_BRK_PROBING;
+
+        /* A probe in flight belongs to a parent thread that does not exist here: without
+         * this the child's breaker would wait for its answer forever. */
+        atomic_compare_exchange_strong(&r->rm_brk.br_state, &probing, CM_BRK_OPEN);
         cm_writer_atfork_child(r->rm_wr);
         r->rm_be->be_ops->be_atfork_child(r->rm_be);
         pthread_mutex_init(&r->rm_mu, NULL);
