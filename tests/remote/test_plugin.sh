@@ -177,6 +177,35 @@ https)
   [ "$(curl -sfk "https://$addr/_stats" | awk '$1 == "entries" {print $2}')" = 0 ] ||
     fail "a write reached the untrusted server"
   ;;
+keycache)
+  # The project's own server, when built: rw and ro tokens, values over its --max-value.
+  if ! [ -x "$bin/cloudm" ] || ! "$bin/cloudm" keycache --help >/dev/null 2>&1; then
+    echo "skip: cloudm keycache not built"; exit 77
+  fi
+  printf 'rw writer-token\nro reader-token\n' >"$tmp/tokens"
+  printf 'writer-token\n' >"$tmp/rw"
+  printf 'reader-token\n' >"$tmp/ro"
+  "$bin/cloudm" keycache --listen 127.0.0.1:0 --ready-file "$tmp/ready" --data "$tmp/kc" \
+    --token-file "$tmp/tokens" --max-value 1500 >"$tmp/kc.log" 2>&1 &
+  srv=$!
+  for _ in $(seq 100); do [ -s "$tmp/ready" ] && break; sleep 0.05; done
+  [ -s "$tmp/ready" ] || fail "keycache did not start: $(cat "$tmp/kc.log")"
+  addr=$(cat "$tmp/ready")
+  url="http://$addr/"
+  # Values of key i are 1 + (i * 37 % 2000) bytes: of keys 0..59, those over 1500 - 88 bytes
+  # of envelope are refused (413) and counted as put errors, the others stored.
+  big=0
+  for i in $(seq 0 59); do [ $((1 + i * 37 % 2000 + 88)) -gt 1500 ] && big=$((big + 1)); done
+  drive put 60 --token "$tmp/rw" --secret "$tmp/secret"
+  expect ".puts == $((60 - big)) and .put_errors == $big and .auth_errors == 0"
+  drive get 30 --token "$tmp/ro" --secret "$tmp/secret" --expect hit
+  expect '.hits == 30'
+  drive put 3 --from 500 --token "$tmp/ro"
+  expect '.puts == 0 and .put_errors == 3 and .auth_errors == 3'
+  drive get 3 --from 500 --token "$tmp/ro" --expect miss
+  drive get 2 --expect error
+  expect '.auth_errors == 2'
+  ;;
 maxvalue)
   start store
   # Values are 1 + (i * 37 % 2000) bytes: keys 0..2 are 1, 38, 75 bytes; a 50-byte limit
