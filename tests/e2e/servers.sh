@@ -8,8 +8,16 @@
 #
 # What it does not do: install anything (.ci/install-deps does), or decide what a test expects.
 CM_SERVER_PIDS=()
+# SIGTERM first (nginx's master then stops its workers, which a SIGKILL would orphan), SIGKILL
+# what is left after 3 s.
 cm_servers_stop() {
-  local p
+  local p i
+  for p in "${CM_SERVER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for ((i = 0; i < 30; i++)); do
+    for p in "${CM_SERVER_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && break; done
+    kill -0 "$p" 2>/dev/null || break
+    sleep 0.1
+  done
   for p in "${CM_SERVER_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
   for p in "${CM_SERVER_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   CM_SERVER_PIDS=()
