@@ -206,7 +206,7 @@ static enum MHD_Result do_metrics(struct kc_http *h, struct MHD_Connection *c, s
     char *page;
 
     kc_store_stats(h->o.store, &st);
-    page = kc_metrics_render(st.entries, st.bytes, st.max_bytes, st.evictions, st.expiries, &len);
+    page = kc_metrics_render(&st, &len);
     if (page == NULL)
         return reply_text(c, 500, "out of memory\n", &q->v);
     r = MHD_create_response_from_buffer_with_free_callback(len, page, free);

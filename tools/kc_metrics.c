@@ -5,9 +5,11 @@
  * renders them in the Prometheus text exposition format, version 0.0.4.
  *
  * What it does not do: counters restart from zero with the process (Prometheus handles resets);
- * the store's gauges and its eviction/expiry counts are kc_store's and only passed through.
+ * the store's gauges and counters (evictions, expiries, batches) are kc_store's, passed in.
  */
 #include "kc_metrics.h"
+
+#include "kc_store.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -118,8 +120,7 @@ static void gauge(struct buf *b, const char *name, const char *help, uint64_t v)
     put(b, "# HELP %s %s\n# TYPE %s gauge\n%s %" PRIu64 "\n", name, help, name, name, v);
 }
 
-char *kc_metrics_render(uint64_t entries, uint64_t bytes, uint64_t max_bytes, uint64_t evictions,
-                        uint64_t expiries, size_t *len)
+char *kc_metrics_render(const struct kc_store_stats *st, size_t *len)
 {
     struct buf b = {malloc(4096), 0, 4096, 0};
 
@@ -151,12 +152,19 @@ char *kc_metrics_render(uint64_t entries, uint64_t bytes, uint64_t max_bytes, ui
             get(&bytes_out));
     counter(&b, "cloudm_keycache_evictions_total",
             "Entries removed because the store was over --max-size (least recently used first).",
-            evictions);
+            st->evictions);
     counter(&b, "cloudm_keycache_expiries_total",
-            "Entries removed because they were not read nor written for --expire.", expiries);
-    gauge(&b, "cloudm_keycache_entries", "Entries in the store.", entries);
-    gauge(&b, "cloudm_keycache_store_bytes", "Store size: sum of key and value bytes.", bytes);
-    gauge(&b, "cloudm_keycache_store_max_bytes", "The --max-size limit.", max_bytes);
+            "Entries removed because they were not read nor written for --expire.", st->expiries);
+    counter(&b, "cloudm_keycache_write_batches_total",
+            "Synced LMDB commits of PUTs and DELETEs (group commit: one or more writes each).",
+            st->write_batches);
+    counter(&b, "cloudm_keycache_access_times_dropped_total",
+            "Reads whose access time was not recorded (more distinct keys read in one second "
+            "than the pending table holds).",
+            st->touches_dropped);
+    gauge(&b, "cloudm_keycache_entries", "Entries in the store.", st->entries);
+    gauge(&b, "cloudm_keycache_store_bytes", "Store size: sum of key and value bytes.", st->bytes);
+    gauge(&b, "cloudm_keycache_store_max_bytes", "The --max-size limit.", st->max_bytes);
     if (b.failed) {
         free(b.p);
         return NULL;

@@ -27,9 +27,10 @@ void kc_metrics_miss(void);
 void kc_metrics_bytes_in(uint64_t n);
 void kc_metrics_bytes_out(uint64_t n);
 
-/* Renders the page into a malloc'ed buffer (*len bytes, NUL-terminated); `entries`, `bytes`,
- * `evictions` and `expiries` come from kc_store. NULL when out of memory. */
-char *kc_metrics_render(uint64_t entries, uint64_t bytes, uint64_t max_bytes, uint64_t evictions,
-                        uint64_t expiries, size_t *len);
+struct kc_store_stats;
+
+/* Renders the page into a malloc'ed buffer (*len bytes, NUL-terminated), with the store's
+ * gauges and counters from `st`. NULL when out of memory. */
+char *kc_metrics_render(const struct kc_store_stats *st, size_t *len);
 
 #endif

@@ -25,6 +25,11 @@
  * - A put first removes the old entry, then evicts from the head of "lru" until the new entry
  *   fits under max_size, then inserts, all in one transaction: the store never exceeds
  *   max_size. A value that cannot fit even in an empty store is -ENOSPC (507).
+ * - Group commit: puts and deletes queue up (wq_*, under wq_mu); the first waiting writer
+ *   without a leader runs every queued write in one transaction, each in a child transaction
+ *   (a 507 or 404 affects that write only), commits once with sync, then wakes the others.
+ *   Each caller returns only after the commit that contains its write: still durable when
+ *   acknowledged, with one fsync per batch instead of one per write.
  * - The map is 2 x max_size + 4 x max_value + 64 MiB (a sparse file): LMDB's page overhead for
  *   small values and the indexes stay well inside it; MDB_MAP_FULL is reported as -ENOSPC.
  * - One server per directory: an flock on DIR/keycache.lock, held while open.
@@ -59,6 +64,18 @@ struct touch_table {
     size_t used;
 };
 
+/* A put (val != NULL) or delete waiting for the group commit; lives on the caller's stack. */
+struct wop {
+    const char *key;
+    size_t klen;
+    const void *val;
+    size_t len;
+    int rc;        /* result, valid once done */
+    bool replaced; /* put: an entry was replaced */
+    bool done;     /* guarded by wq_mu */
+    struct wop *next;
+};
+
 struct kc_store {
     MDB_env *env;
     MDB_dbi val, atime, lru, meta;
@@ -69,6 +86,11 @@ struct kc_store {
     struct touch_table tables[2];
     int active;
     uint64_t evictions, expiries, dropped; /* relaxed atomics */
+    pthread_mutex_t wq_mu;                 /* guards the write queue and the fields below */
+    pthread_cond_t wq_cond;                /* a batch is done */
+    struct wop *wq_head, **wq_tail;        /* writes waiting for the next batch */
+    bool wq_leader;                        /* a writer is running a batch */
+    uint64_t batches;                      /* batches committed (stats) */
 };
 
 static uint64_t now_ms(void)
@@ -318,6 +340,9 @@ int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *er
     s->expire_ms = o->expire_ms;
     pthread_mutex_init(&s->touch_mu, NULL);
     pthread_mutex_init(&s->flush_mu, NULL);
+    pthread_mutex_init(&s->wq_mu, NULL);
+    pthread_cond_init(&s->wq_cond, NULL);
+    s->wq_tail = &s->wq_head;
     for (int i = 0; i < 2; i++) {
         s->tables[i].slot = calloc(TOUCH_SLOTS, sizeof(struct touch));
         if (s->tables[i].slot == NULL) {
@@ -387,6 +412,8 @@ void kc_store_close(struct kc_store *s)
     free(s->tables[1].slot);
     pthread_mutex_destroy(&s->touch_mu);
     pthread_mutex_destroy(&s->flush_mu);
+    pthread_mutex_destroy(&s->wq_mu);
+    pthread_cond_destroy(&s->wq_cond);
     free(s);
 }
 
@@ -515,85 +542,164 @@ int kc_store_get(struct kc_store *s, const char *key, size_t klen, size_t *len,
     return rc;
 }
 
+/* ---- writes: group commit ------------------------------------------------------------------ */
+
+/* Puts the entry in (a child of) the batch transaction. */
+static int apply_put(struct kc_store *s, MDB_txn *txn, struct wop *op, uint64_t *evicted)
+{
+    MDB_val k = {op->klen, (void *)op->key}, v = {op->len, NULL};
+    uint64_t bytes, freed = 0, need = op->klen + op->len;
+    int rc;
+
+    rc = meta_bytes(s, txn, &bytes);
+    if (rc != 0)
+        return rc;
+    rc = remove_entry(s, txn, op->key, op->klen, &freed);
+    if (rc == 0) {
+        op->replaced = true;
+        bytes -= freed < bytes ? freed : bytes;
+    } else if (rc != -ENOENT) {
+        return rc;
+    }
+    if (bytes + need > s->max_size) {
+        rc = remove_oldest(s, txn, &bytes, s->max_size - need, 0, SIZE_MAX, evicted);
+        if (rc != 0)
+            return rc;
+        if (bytes + need > s->max_size)
+            return -ENOSPC;
+    }
+    rc = mdb_put(txn, s->val, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return rc;
+    if (op->len > 0)
+        memcpy(v.mv_data, op->val, op->len);
+    rc = set_atime(s, txn, op->key, op->klen, now_ms(), true);
+    if (rc != 0)
+        return rc;
+    return set_meta_bytes(s, txn, bytes + need);
+}
+
+static int apply_delete(struct kc_store *s, MDB_txn *txn, struct wop *op)
+{
+    uint64_t bytes, freed = 0;
+    int rc;
+
+    rc = meta_bytes(s, txn, &bytes);
+    if (rc == 0)
+        rc = remove_entry(s, txn, op->key, op->klen, &freed);
+    if (rc == 0)
+        rc = set_meta_bytes(s, txn, bytes - (freed < bytes ? freed : bytes));
+    return rc;
+}
+
+/* Runs `ops` (a list) in one transaction, each in its own child transaction so a failing one
+ * (507, 404) leaves the others in; one synced commit for all. Sets each op's rc. */
+static void run_batch(struct kc_store *s, struct wop *ops)
+{
+    MDB_txn *txn, *child;
+    uint64_t evicted = 0, ev;
+    int rc;
+
+    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    for (struct wop *op = ops; op != NULL; op = op->next) {
+        if (rc != 0) {
+            op->rc = rc;
+            continue;
+        }
+        ev = 0;
+        op->rc = mdb_txn_begin(s->env, txn, 0, &child);
+        if (op->rc == 0) {
+            op->rc = op->val != NULL ? apply_put(s, child, op, &ev) : apply_delete(s, child, op);
+            if (op->rc == 0)
+                op->rc = mdb_txn_commit(child);
+            else
+                mdb_txn_abort(child);
+        }
+        if (op->rc == 0)
+            evicted += ev;
+        else
+            op->replaced = false;
+    }
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        if (rc == 0)
+            __atomic_fetch_add(&s->evictions, evicted, __ATOMIC_RELAXED);
+    }
+    for (struct wop *op = ops; op != NULL; op = op->next) {
+        if (op->rc == 0 && rc != 0) {
+            op->rc = rc;
+            op->replaced = false;
+        }
+        op->rc = map_error(op->rc);
+    }
+}
+
+/* Queues `op` and waits for its result. The first waiting writer without a leader becomes the
+ * leader: it takes every queued op (up to the whole queue), runs them as one batch, marks them
+ * done and wakes the others; writers that arrive meanwhile form the next batch. */
+static int submit(struct kc_store *s, struct wop *op)
+{
+    op->rc = 0;
+    op->done = false;
+    op->replaced = false;
+    op->next = NULL;
+    pthread_mutex_lock(&s->wq_mu);
+    *s->wq_tail = op;
+    s->wq_tail = &op->next;
+    while (!op->done) {
+        if (!s->wq_leader) {
+            struct wop *batch = s->wq_head;
+
+            s->wq_leader = true;
+            s->wq_head = NULL;
+            s->wq_tail = &s->wq_head;
+            pthread_mutex_unlock(&s->wq_mu);
+            run_batch(s, batch);
+            pthread_mutex_lock(&s->wq_mu);
+            for (struct wop *o = batch, *next; o != NULL; o = next) {
+                next = o->next; /* o may go away as soon as done is set */
+                o->done = true;
+            }
+            s->wq_leader = false;
+            s->batches++;
+            pthread_cond_broadcast(&s->wq_cond);
+        } else {
+            pthread_cond_wait(&s->wq_cond, &s->wq_mu);
+        }
+    }
+    pthread_mutex_unlock(&s->wq_mu);
+    return op->rc;
+}
+
 int kc_store_put(struct kc_store *s, const char *key, size_t klen, const void *val, size_t len,
                  bool *replaced)
 {
-    MDB_txn *txn;
-    MDB_val k = {klen, (void *)key}, v = {len, NULL};
-    uint64_t bytes, freed = 0, need = klen + len, evicted = 0;
+    struct wop op = {0};
     int rc;
 
     *replaced = false;
     if (klen == 0 || klen > KEY_MAX)
         return -EINVAL;
-    if (need > s->max_size)
+    if (klen + len > s->max_size)
         return -ENOSPC;
-    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc != 0)
-        return map_error(rc);
-    rc = meta_bytes(s, txn, &bytes);
-    if (rc != 0)
-        goto abort;
-    rc = remove_entry(s, txn, key, klen, &freed);
-    if (rc == 0) {
-        *replaced = true;
-        bytes -= freed < bytes ? freed : bytes;
-    } else if (rc != -ENOENT) {
-        goto abort;
-    }
-    if (bytes + need > s->max_size) {
-        rc = remove_oldest(s, txn, &bytes, s->max_size - need, 0, SIZE_MAX, &evicted);
-        if (rc != 0)
-            goto abort;
-        if (bytes + need > s->max_size) {
-            rc = -ENOSPC;
-            goto abort;
-        }
-    }
-    rc = mdb_put(txn, s->val, &k, &v, MDB_RESERVE);
-    if (rc != 0)
-        goto abort;
-    if (len > 0)
-        memcpy(v.mv_data, val, len);
-    rc = set_atime(s, txn, key, klen, now_ms(), true);
-    if (rc == 0)
-        rc = set_meta_bytes(s, txn, bytes + need);
-    if (rc != 0)
-        goto abort;
-    rc = mdb_txn_commit(txn);
-    if (rc != 0)
-        return map_error(rc);
-    __atomic_fetch_add(&s->evictions, evicted, __ATOMIC_RELAXED);
-    return 0;
-
-abort:
-    mdb_txn_abort(txn);
-    *replaced = false;
-    return map_error(rc);
+    op.key = key;
+    op.klen = klen;
+    op.val = val != NULL ? val : ""; /* non-NULL marks a put */
+    op.len = len;
+    rc = submit(s, &op);
+    *replaced = rc == 0 && op.replaced;
+    return rc;
 }
 
 int kc_store_delete(struct kc_store *s, const char *key, size_t klen)
 {
-    MDB_txn *txn;
-    uint64_t bytes, freed = 0;
-    int rc;
+    struct wop op = {0};
 
     if (klen == 0 || klen > KEY_MAX)
         return -ENOENT;
-    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc != 0)
-        return map_error(rc);
-    rc = meta_bytes(s, txn, &bytes);
-    if (rc == 0)
-        rc = remove_entry(s, txn, key, klen, &freed);
-    if (rc == 0)
-        rc = set_meta_bytes(s, txn, bytes - (freed < bytes ? freed : bytes));
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return map_error(rc);
-    }
-    rc = mdb_txn_commit(txn);
-    return map_error(rc);
+    op.key = key;
+    op.klen = klen;
+    return submit(s, &op);
 }
 
 /* One batch of expiry (older_than != 0) or eviction; *more when the batch was full. */
@@ -656,4 +762,7 @@ void kc_store_stats(struct kc_store *s, struct kc_store_stats *st)
     st->evictions = __atomic_load_n(&s->evictions, __ATOMIC_RELAXED);
     st->expiries = __atomic_load_n(&s->expiries, __ATOMIC_RELAXED);
     st->touches_dropped = __atomic_load_n(&s->dropped, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&s->wq_mu);
+    st->write_batches = s->batches;
+    pthread_mutex_unlock(&s->wq_mu);
 }

@@ -64,6 +64,7 @@ struct kc_store_stats {
     uint64_t entries, bytes, max_bytes; /* current, from the store */
     uint64_t evictions, expiries;       /* since this process opened the store */
     uint64_t touches_dropped;           /* access times not recorded (pending table full) */
+    uint64_t write_batches;             /* group commits (each holds one or more writes) */
 };
 void kc_store_stats(struct kc_store *s, struct kc_store_stats *st);
 
