@@ -64,6 +64,18 @@ CONF
   cm_expect_eq "$s: machine b, second run: shared hits" "$(cm_fn "$s.b2" lg_sq .hits.shared)" $N_SQ
   cm_expect_eq "$s: machine b, second run: remote lookups" \
     "$(($(remote "$s.b2" hits) + $(remote "$s.b2" misses)))" 0
+
+  # cloudm stats on machine b's segment: remote hits per function, and the remote line.
+  machine "$s-b" "$CLOUDM" stats --json >"$CM_TMP/$s.stats.json" 2>&1
+  cm_expect_eq "$s: cloudm stats: lg_sq remote hits" \
+    "$(jq -r '.functions[] | select(.name == "lg_sq") | .hits.remote' "$CM_TMP/$s.stats.json")" $N_SQ
+  cm_expect_eq "$s: cloudm stats: remote hits" "$(jq -r .remote.hits "$CM_TMP/$s.stats.json")" \
+    $((N_SQ + N_PACK))
+  machine "$s-b" "$CLOUDM" stats >"$CM_TMP/$s.stats.txt" 2>&1
+  cm_expect_match "$s: cloudm stats table has a remote column" "$CM_TMP/$s.stats.txt" \
+    '^function +calls +hit% +memory +shared +remote +misses +saved$'
+  cm_expect_match "$s: cloudm stats remote line" "$CM_TMP/$s.stats.txt" \
+    "^remote +hits $((N_SQ + N_PACK)) +misses 0 +errors 0 "
 }
 
 # --- through cloudm keycache -------------------------------------------------------------------
