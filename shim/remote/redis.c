@@ -523,13 +523,20 @@ int cm_rcommand(struct cm_rthread *t, int i, uint64_t deadline_ns, long tmo_ms, 
                 const char **argv, const size_t *lens, redisReply **reply, char *why, size_t whysz)
 {
     struct cm_rnode *n = &t->rt_nodes[i];
+    long left;
     int rc;
 
     *reply = NULL;
     if (n->rn_ctx == NULL) {
         rc = connect_node(t, n, deadline_ns, why, whysz);
-        if (rc != CM_BE_OK)
+        if (rc != CM_BE_OK) {
+            n->rn_down_until = cm_rnow() + CM_RNODE_DOWN_NS;
             return rc;
+        }
+        /* What the connection took comes off this command's time. */
+        left = cm_rleft_ms(deadline_ns);
+        if (left < tmo_ms)
+            tmo_ms = left;
     }
     if (tmo_ms < 1)
         tmo_ms = 1;
@@ -545,8 +552,10 @@ int cm_rcommand(struct cm_rthread *t, int i, uint64_t deadline_ns, long tmo_ms, 
     if (*reply == NULL) {
         rc = ctx_failure(n->rn_ctx, why, whysz);
         cm_rthread_drop(t, i);
+        n->rn_down_until = cm_rnow() + CM_RNODE_DOWN_NS;
         return rc;
     }
+    n->rn_down_until = 0;
     return CM_BE_OK;
 }
 

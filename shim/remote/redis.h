@@ -28,11 +28,12 @@
 
 #include "backend.h"
 
-#define CM_RHOST_MAX 255           /* host names and literal addresses, bytes */
-#define CM_RSEEDS_MAX 32           /* host:port pairs in a redis+cluster:// URL */
-#define CM_RNODES_MAX 1024         /* nodes a thread keeps connections to, at most */
-#define CM_RSLOTS 16384            /* Redis Cluster hash slots */
-#define CM_RKEY_MAX (64 + 1 + 128) /* "<namespace>:" + 128 hex digits */
+#define CM_RHOST_MAX 255               /* host names and literal addresses, bytes */
+#define CM_RSEEDS_MAX 32               /* host:port pairs in a redis+cluster:// URL */
+#define CM_RNODES_MAX 1024             /* nodes a thread keeps connections to, at most */
+#define CM_RSLOTS 16384                /* Redis Cluster hash slots */
+#define CM_RKEY_MAX (64 + 1 + 128)     /* "<namespace>:" + 128 hex digits */
+#define CM_RNODE_DOWN_NS 1000000000ull /* a node that failed is asked last for a while */
 
 struct cm_raddr {
     char ra_host[CM_RHOST_MAX + 1];
@@ -55,8 +56,9 @@ int cm_redis_parse_url(const char *url, struct cm_rurl *u, char *err, size_t err
 
 struct cm_rnode {
     struct cm_raddr rn_addr;
-    redisContext *rn_ctx; /* NULL: not connected */
-    long rn_tmo_ms;       /* the socket timeout last set on rn_ctx */
+    redisContext *rn_ctx;   /* NULL: not connected */
+    long rn_tmo_ms;         /* the socket timeout last set on rn_ctx */
+    uint64_t rn_down_until; /* monotonic ns: it failed recently, ask the others first */
 };
 
 struct cm_rpool;

@@ -108,21 +108,25 @@ static int load_map(struct cm_rthread *t, int from, const redisReply *r)
     return 0;
 }
 
-/* Asks the nodes in turn (avoid: one known to have just failed, tried last) for the slot map,
- * within the deadline. CM_BE_OK or the last failure. */
-static int refresh(struct cm_rthread *t, int avoid, uint64_t deadline_ns, char *why, size_t whysz)
+/* Asks the nodes for the slot map, within the deadline: first those that did not fail in the
+ * last second (in table order: the URL's nodes first), then the others. CM_BE_OK or the last
+ * failure. */
+static int refresh(struct cm_rthread *t, uint64_t deadline_ns, char *why, size_t whysz)
 {
     const char *argv[2] = {"CLUSTER", "SLOTS"};
     const size_t lens[2] = {7, 5};
     int rc = CM_BE_ERROR, n = t->rt_nnodes;
+    uint64_t now = cm_rnow();
 
-    for (int k = 0; k <= n; k++) {
-        int i = k < n ? k : avoid;
+    for (int k = 0; k < 2 * n; k++) {
+        int i = k % n, down = t->rt_nodes[i].rn_down_until > now;
         long left = cm_rleft_ms(deadline_ns);
         redisReply *r;
 
-        if (i < 0 || (k < n && i == avoid))
+        if (down != (k >= n))
             continue;
+        if (k >= n && t->rt_nodes[i].rn_down_until >= now + CM_RNODE_DOWN_NS)
+            continue; /* failed already in the first pass */
         if (left <= 0) {
             snprintf(why, whysz, "redis cluster: no time left to refresh the slot map");
             return CM_BE_TIMEOUT;
@@ -184,7 +188,7 @@ static int redirect_node(struct cm_rthread *t, const char *msg)
 static int route(struct cm_rthread *t, uint64_t deadline_ns, long tmo_ms, int argc,
                  const char **argv, const size_t *lens, redisReply **reply, char *why, size_t whysz)
 {
-    int slot = key_slot(argv[1], lens[1]), asking = -1, asked = 0, failed = -1, moved = 0;
+    int slot = key_slot(argv[1], lens[1]), asking = -1, asked = 0, moved = 0;
     int rc = CM_BE_ERROR;
 
     *reply = NULL;
@@ -200,7 +204,7 @@ static int route(struct cm_rthread *t, uint64_t deadline_ns, long tmo_ms, int ar
             return CM_BE_TIMEOUT;
         }
         if (t->rt_map_stale && asking < 0) {
-            rc = refresh(t, failed, deadline_ns, why, whysz);
+            rc = refresh(t, deadline_ns, why, whysz);
             if (rc == CM_BE_AUTH || rc == CM_BE_TIMEOUT)
                 return rc;
             /* No node answered: go on with the old map (or the first seed), it may work. */
@@ -229,7 +233,6 @@ static int route(struct cm_rthread *t, uint64_t deadline_ns, long tmo_ms, int ar
         if (rc != CM_BE_OK) {
             /* The node is gone or stuck: refresh the map from another node and retry. */
             t->rt_map_stale = 1;
-            failed = node;
             continue;
         }
         if (r->type == REDIS_REPLY_ERROR && r->str != NULL && strncmp(r->str, "MOVED ", 6) == 0) {

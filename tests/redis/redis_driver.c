@@ -16,6 +16,10 @@
  *                              opens and later lookups are skipped
  *   hammer FIRST COUNT SECS    read and write for SECS seconds whatever happens (a failover
  *                              test runs beside it): never a wrong value
+ *   bench COUNT THREADS SECS   (bench/bench_redis.sh) store COUNT values of --size bytes, then
+ *                              time each get of one thread (p50, p99) and count the gets of
+ *                              THREADS threads in SECS seconds; prints "bench P50_US P99_US
+ *                              GETS_PER_S", every get checked
  * Each run prints its final counters as one line "counters hits=.. misses=.. ...".
  *
  * What it does not do: start or inspect servers (the scripts do: redis-cli for TTLs and keys).
@@ -58,6 +62,7 @@ static int fails;
 static const struct cm_remote_api *api;
 static struct cm_remote_opts opts;
 static const uint8_t sig[16] = "redis-test-sig!";
+static uint32_t fixed_size; /* --size: every value this long (bench) */
 
 static void hlog(const char *fmt, ...)
 {
@@ -96,7 +101,7 @@ static uint32_t key_of(long i, uint8_t *k)
 /* value(i): 1 to ~20 KB, bytes depending on i and position; written into v (cap 32 KiB). */
 static uint32_t value_of(long i, uint8_t *v)
 {
-    uint32_t n = 1 + (uint32_t)((i * 7919) % 20000);
+    uint32_t n = fixed_size ? fixed_size : 1 + (uint32_t)((i * 7919) % 20000);
 
     for (uint32_t j = 0; j < n; j++)
         v[j] = (uint8_t)(i * 131 + j * 31 + (j >> 8));
@@ -298,10 +303,97 @@ static int cmd_hammer(long first, long count, double secs)
     return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+struct benchjob {
+    struct cm_remote *r;
+    long count;
+    double end;
+    long gets, bad;
+};
+
+static void *bench_thread(void *arg)
+{
+    struct benchjob *j = arg;
+    uint8_t *v = malloc(32768);
+    uint8_t k[32];
+
+    for (long i = 0; v != NULL && now_s() < j->end; i++) {
+        long key = i % j->count;
+        uint32_t kl = key_of(key, k), vl = value_of(key, v);
+        const uint8_t *got = NULL;
+
+        for (int b = 0; b < 64; b++, j->gets++) {
+            if (api->get(j->r, k, kl, sig, &got) != (long)vl || memcmp(got, v, vl) != 0)
+                j->bad++;
+        }
+    }
+    free(v);
+    return NULL;
+}
+
+static int cmd_bench(long count, int threads, double secs)
+{
+    struct cm_remote *r;
+    struct cm_remote_counters c;
+    struct benchjob jobs[16];
+    pthread_t tids[16];
+    uint64_t *lat = calloc((size_t)count, sizeof(*lat));
+    static uint8_t v[32768];
+    uint8_t k[32];
+    long gets = 0, bad = 0;
+
+    if (lat == NULL || threads < 1 || threads > 16 || fixed_size > sizeof(v))
+        return 2;
+    cmd_put(0, count);
+    r = r_open();
+    for (long i = 0; i < count; i++) { /* warm: one connection per thread */
+        const uint8_t *got;
+        uint32_t kl = key_of(i, k);
+
+        api->get(r, k, kl, sig, &got);
+    }
+    for (long i = 0; i < count; i++) {
+        const uint8_t *got = NULL;
+        uint32_t kl = key_of(i, k), vl = value_of(i, v);
+        double t0 = now_s();
+        long n = api->get(r, k, kl, sig, &got);
+
+        lat[i] = (uint64_t)((now_s() - t0) * 1e9);
+        if (n != (long)vl || memcmp(got, v, vl) != 0)
+            bad++;
+    }
+    qsort(lat, (size_t)count, sizeof(*lat), cmp_u64);
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = (struct benchjob){r, count, now_s() + secs, 0, 0};
+        pthread_create(&tids[t], NULL, bench_thread, &jobs[t]);
+    }
+    for (int t = 0; t < threads; t++) {
+        pthread_join(tids[t], NULL);
+        gets += jobs[t].gets;
+        bad += jobs[t].bad;
+    }
+    api->close(r);
+    print_counters(r, &c);
+    CHECK_EQ("bench: wrong or missing values", bad, 0);
+    printf("bench %.1f %.1f %.0f\n", lat[count / 2] / 1e3, lat[count * 99 / 100] / 1e3,
+           gets / secs);
+    free(lat);
+    free(r);
+    return 0;
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: redis_driver LIB URL [--ns NS] [--expire S] [--max-value N] "
-                    "[--timeout-ms N] [--secret FILE] [--threads N] CMD ARGS...\n");
+    fprintf(
+        stderr,
+        "usage: redis_driver LIB URL [--ns NS] [--expire S] [--max-value N] "
+        "[--timeout-ms N] [--flush-ms N] [--secret FILE] [--threads N] [--size N] CMD ARGS...\n");
     exit(2);
 }
 
@@ -341,6 +433,10 @@ int main(int argc, char **argv)
             opts.timeout_ns = strtoull(argv[i + 1], NULL, 10) * 1000000ull;
         else if (strcmp(argv[i], "--secret") == 0)
             opts.secret_file = argv[i + 1];
+        else if (strcmp(argv[i], "--size") == 0)
+            fixed_size = (uint32_t)strtoul(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--flush-ms") == 0)
+            opts.flush_timeout_ns = strtoull(argv[i + 1], NULL, 10) * 1000000ull;
         else if (strcmp(argv[i], "--threads") == 0)
             threads = atoi(argv[i + 1]);
         else
@@ -357,6 +453,8 @@ int main(int argc, char **argv)
         rc = cmd_limit();
     else if (strcmp(cmd, "down") == 0 && argc - i == 3)
         rc = cmd_down((pid_t)atol(argv[i]), atol(argv[i + 1]), atol(argv[i + 2]));
+    else if (strcmp(cmd, "bench") == 0 && argc - i == 3)
+        rc = cmd_bench(atol(argv[i]), atoi(argv[i + 1]), atof(argv[i + 2]));
     else if (strcmp(cmd, "hammer") == 0 && argc - i == 3)
         rc = cmd_hammer(atol(argv[i]), atol(argv[i + 1]), atof(argv[i + 2]));
     else

@@ -3,9 +3,10 @@
 # plugin interface (redis_driver) against redis-server instances this script starts: round trips
 # (one and four threads), namespaces as key prefixes, TTL set on write and refreshed on read
 # (checked with redis-cli TTL), a short remote_expire really expiring, encrypted values, values
-# at remote_max_value and one byte above, AUTH (password, ACL user, wrong password), SELECT,
-# rediss:// refused at open with its reason, and the server killed mid-run (errors counted, the
-# breaker opens, never a wrong value).
+# at remote_max_value and one byte above, AUTH (password, ACL user, wrong password), SELECT, a
+# stalled server (CLIENT PAUSE: timeouts within remote_timeout), rediss:// refused at open with
+# its reason, and the server killed mid-run (errors counted, the breaker opens, never a wrong
+# value).
 . "$CM_SRC/lib.sh"
 . "$CM_SRC/servers.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/redis_lib.sh"
@@ -88,6 +89,16 @@ if cm_redis_start auth --requirepass s3cret; then
   cm_expect_eq "wrong password: auth errors" "$(counter wrongpw auth_errors)" 3
 fi
 
+# --- a stalled server: each lookup ends at remote_timeout ------------------------------------------
+rcli $P client pause 1200 all >/dev/null
+t0=$(date +%s%N)
+drive stall "$U" --timeout-ms 100 get 0 3 error
+t1=$(date +%s%N)
+sleep 1 # the rest of the pause
+cm_expect_eq "stalled server: timeouts" "$(counter stall timeouts)" 3
+cm_expect_le "stalled server: 3 lookups of 100 ms took (ms)" $(((t1 - t0) / 1000000)) 1500
+drive unstalled "$U" get 0 3 hit
+
 # --- rediss:// -------------------------------------------------------------------------------------
 "$CM_REDIS_DRIVER" "$so" "rediss://127.0.0.1:$P" get 0 1 miss >"$CM_TMP/tls.out" 2>"$CM_TMP/tls.err"
 cm_expect_match "rediss:// refused at open, with the reason" "$CM_TMP/tls.err" \
@@ -97,7 +108,7 @@ cm_expect_match "rediss:// refused at open, with the reason" "$CM_TMP/tls.err" \
 if cm_redis_start down; then
   D="redis://127.0.0.1:$CM_REDIS_PORT"
   drive downput "$D" put 0 50
-  drive down "$D" --timeout-ms 100 down "$CM_REDIS_PID" 0 50
+  drive down "$D" --timeout-ms 100 --flush-ms 500 down "$CM_REDIS_PID" 0 50
   cm_expect_ge "killed: hits before" "$(counter down hits)" 1
   cm_expect_ge "killed: errors" "$(counter down errors)" 1
   cm_expect_ge "killed: breaker opened" "$(counter down breaker_opens)" 1
