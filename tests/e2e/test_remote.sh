@@ -191,6 +191,31 @@ CONF
     "$(curl -s "$CM_KC_URL/metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" 1000
 fi
 
+# --- fork: a child's results reach the server before it exits; the parent goes on -------------
+if cm_keycache_start kcfork; then
+  conf=$(cm_conf fork <<CONF
+[cache]
+remote = $CM_KC_URL
+tiers = memory remote
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+)
+  cm_plain forkplain "$CM_BIN/forker" fork
+  machine fork cm_run fork -c "$conf" --report="$CM_TMP/fork-%p.json" -- "$CM_BIN/forker" fork
+  cm_same forkplain fork
+  ppid=$(sed -n 's/^forker: parent pid //p' "$CM_TMP/fork.err")
+  cpid=$(sed -n 's/^forker: child pid //p' "$CM_TMP/fork.err")
+  cp "$CM_TMP/fork-$ppid.json" "$CM_TMP/forkp.json" 2>/dev/null
+  cp "$CM_TMP/fork-$cpid.json" "$CM_TMP/forkc.json" 2>/dev/null
+  cm_expect_eq "fork: the child stored its 10 results" "$(remote forkc stored)" 10
+  cm_expect_eq "fork: the parent reads them from the server" "$(cm_fn forkp lg_sq .hits.remote)" 10
+  cm_expect_eq "fork: the parent computes the other 5" "$(cm_fn forkp lg_sq .misses)" 5
+  cm_expect_eq "fork: the parent stored those 5" "$(remote forkp stored)" 5
+  cm_expect_eq "fork: entries on the server" \
+    "$(curl -s "$CM_KC_URL/metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" 15
+fi
+
 # --- through nginx with WebDAV PUT ----------------------------------------------------------------
 if command -v nginx >/dev/null && cm_nginx_start ng; then
   share ng "$CM_NGINX_URL/cache"
