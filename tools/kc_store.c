@@ -48,13 +48,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KEY_MAX 255          /* longest store key (kc_proto's is 193) */
-#define TOUCH_SLOTS 8192     /* per pending-touch table (power of two) */
-#define SWEEP_BATCH 1024     /* deletions per sweep transaction */
+#define KEY_MAX 255      /* longest store key (kc_proto's is 193) */
+#define TOUCH_SLOTS 8192 /* per pending-touch table (power of two) */
+#define SWEEP_BATCH 1024 /* deletions per sweep transaction */
 #define MIB (1024ull * 1024)
 
 struct touch {
-    uint64_t ms;  /* 0 = empty slot */
+    uint64_t ms; /* 0 = empty slot */
     uint16_t len;
     char key[KEY_MAX];
 };
