@@ -191,6 +191,27 @@ CONF
     "$(curl -s "$CM_KC_URL/metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" 1000
 fi
 
+# --- configuration problems turn the tier off with one line; the program runs on ------------
+conf=$(cm_conf notok <<CONF
+[cache]
+remote = http://127.0.0.1:9
+token_file = $CM_TMP/no-such-token
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+)
+machine notok cm_memo notok "$conf" "$CM_BIN/manyprog" 200 2
+cm_same plain notok
+cm_expect_match "missing token file: one message" "$CM_TMP/notok.err" "^cloudm: remote tier off: .*no-such-token"
+cm_expect_eq "missing token file: the message is printed once" \
+  "$(grep -c 'remote tier off' "$CM_TMP/notok.err")" 1
+cm_expect_eq "missing token file: shared and memory tiers still work" \
+  "$(cm_fn notok lg_sq .hits.memory)" $N_SQ
+cm_expect_eq "missing token file: no remote object in the report" "$(cm_json notok .remote)" null
+CLOUDM_REMOTE_LIB=$CM_TMP/nothing.so machine nolib cm_memo nolib "$conf" "$CM_BIN/manyprog" 200 2
+cm_same plain nolib
+cm_expect_match "plugin missing: one message" "$CM_TMP/nolib.err" "^cloudm: remote tier off: "
+
 # --- fork: a child's results reach the server before it exits; the parent goes on -------------
 if cm_keycache_start kcfork; then
   conf=$(cm_conf fork <<CONF
