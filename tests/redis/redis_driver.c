@@ -19,7 +19,8 @@
  *   bench COUNT THREADS SECS   (bench/bench_redis.sh) store COUNT values of --size bytes, then
  *                              time each get of one thread (p50, p99) and count the gets of
  *                              THREADS threads in SECS seconds; prints "bench P50_US P99_US
- *                              GETS_PER_S", every get checked
+ *                              GETS_PER_S PUTS_PER_S" (puts: queued, written by the plugin's
+ *                              writer and flushed), every get checked
  * Each run prints its final counters as one line "counters hits=.. misses=.. ...".
  *
  * What it does not do: start or inspect servers (the scripts do: redis-cli for TTLs and keys).
@@ -347,10 +348,13 @@ static int cmd_bench(long count, int threads, double secs)
     static uint8_t v[32768];
     uint8_t k[32];
     long gets = 0, bad = 0;
+    double put_s;
 
     if (lat == NULL || threads < 1 || threads > 16 || fixed_size > sizeof(v))
         return 2;
+    put_s = now_s();
     cmd_put(0, count);
+    put_s = now_s() - put_s;
     r = r_open();
     for (long i = 0; i < count; i++) { /* warm: one connection per thread */
         const uint8_t *got;
@@ -381,8 +385,8 @@ static int cmd_bench(long count, int threads, double secs)
     api->close(r);
     print_counters(r, &c);
     CHECK_EQ("bench: wrong or missing values", bad, 0);
-    printf("bench %.1f %.1f %.0f\n", lat[count / 2] / 1e3, lat[count * 99 / 100] / 1e3,
-           gets / secs);
+    printf("bench %.1f %.1f %.0f %.0f\n", lat[count / 2] / 1e3, lat[count * 99 / 100] / 1e3,
+           gets / secs, count / put_s);
     free(lat);
     free(r);
     return 0;
@@ -390,10 +394,9 @@ static int cmd_bench(long count, int threads, double secs)
 
 static void usage(void)
 {
-    fprintf(
-        stderr,
-        "usage: redis_driver LIB URL [--ns NS] [--expire S] [--max-value N] "
-        "[--timeout-ms N] [--flush-ms N] [--secret FILE] [--threads N] [--size N] CMD ARGS...\n");
+    fprintf(stderr, "usage: redis_driver LIB URL [--ns NS] [--expire S] [--max-value N] "
+                    "[--timeout-ms N] [--flush-ms N] [--token FILE] [--secret FILE] [--threads N] "
+                    "[--size N] CMD ARGS...\n");
     exit(2);
 }
 
@@ -417,8 +420,8 @@ int main(int argc, char **argv)
                                    .secret_file = "",
                                    .timeout_ns = 250000000u,
                                    .flush_timeout_ns = 5000000000u,
-                                   .queue_entries = 4096,
-                                   .queue_bytes = 64u << 20,
+                                   .queue_entries = 1u << 20,
+                                   .queue_bytes = 1ull << 30,
                                    .max_value = 64u << 20,
                                    .access = CM_REMOTE_READWRITE,
                                    .expire_ns = 0};
@@ -431,6 +434,8 @@ int main(int argc, char **argv)
             opts.max_value = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--timeout-ms") == 0)
             opts.timeout_ns = strtoull(argv[i + 1], NULL, 10) * 1000000ull;
+        else if (strcmp(argv[i], "--token") == 0)
+            opts.token_file = argv[i + 1];
         else if (strcmp(argv[i], "--secret") == 0)
             opts.secret_file = argv[i + 1];
         else if (strcmp(argv[i], "--size") == 0)

@@ -3,10 +3,10 @@
 # plugin interface (redis_driver) against redis-server instances this script starts: round trips
 # (one and four threads), namespaces as key prefixes, TTL set on write and refreshed on read
 # (checked with redis-cli TTL), a short remote_expire really expiring, encrypted values, values
-# at remote_max_value and one byte above, AUTH (password, ACL user, wrong password), SELECT, a
-# stalled server (CLIENT PAUSE: timeouts within remote_timeout), rediss:// refused at open with
-# its reason, and the server killed mid-run (errors counted, the breaker opens, never a wrong
-# value).
+# at remote_max_value and one byte above, AUTH (password in the URL or token_file, ACL user,
+# wrong password), SELECT, a stalled server (CLIENT PAUSE: timeouts within remote_timeout),
+# rediss:// refused at open with its reason, and the server killed mid-run (errors counted, the
+# breaker opens, never a wrong value).
 . "$CM_SRC/lib.sh"
 . "$CM_SRC/servers.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/redis_lib.sh"
@@ -83,6 +83,8 @@ if cm_redis_start auth --requirepass s3cret; then
   cm_expect_eq "SELECT 3: none in db 0" "$(rcli $A -a s3cret --no-auth-warning -n 0 dbsize)" 0
   rcli $A -a s3cret --no-auth-warning acl setuser cmuser on '>p%w@2' '~*' '+@all' >/dev/null
   drive acl "redis://cmuser:p%25w%402@127.0.0.1:$A/3" get 0 10 hit
+  echo s3cret >"$CM_TMP/pw"
+  drive token "redis://127.0.0.1:$A/3" --token "$CM_TMP/pw" get 0 10 hit
   drive noauth "redis://127.0.0.1:$A/3" get 0 3 error
   cm_expect_eq "no password: auth errors" "$(counter noauth auth_errors)" 3
   drive wrongpw "redis://:nope@127.0.0.1:$A/3" get 0 3 error
