@@ -33,6 +33,9 @@
  * - The map is 2 x max_size + 4 x max_value + 64 MiB (a sparse file): LMDB's page overhead for
  *   small values and the indexes stay well inside it; MDB_MAP_FULL is reported as -ENOSPC.
  * - One server per directory: an flock on DIR/keycache.lock, held while open.
+ * - Reads use one read-only transaction per thread, reset after each read and renewed for the
+ *   next (MDB_NOTLS; the store keeps a list of them, guarded by rt_mu, to abort at close). The
+ *   map holds up to 1024 readers: more than enough for the worker threads.
  */
 #include "kc_store.h"
 
@@ -91,7 +94,22 @@ struct kc_store {
     struct wop *wq_head, **wq_tail;        /* writes waiting for the next batch */
     bool wq_leader;                        /* a writer is running a batch */
     uint64_t batches;                      /* batches committed (stats) */
+    uint64_t id;                           /* tells this store's cached read txns apart */
+    pthread_mutex_t rt_mu;                 /* guards rtxns */
+    struct rtxn *rtxns;                    /* every thread's cached read transaction */
 };
+
+/* A worker thread's read transaction, kept reset between reads and renewed for the next one
+ * (cheaper than begin/abort: no allocation, the reader slot is kept). Registered in the store
+ * so kc_store_close can abort those of threads that have exited. */
+struct rtxn {
+    MDB_txn *txn;
+    struct rtxn *next;
+};
+
+static uint64_t next_store_id = 1; /* atomic */
+static __thread uint64_t tl_store_id;
+static __thread struct rtxn *tl_rtxn;
 
 static uint64_t now_ms(void)
 {
@@ -343,6 +361,8 @@ int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *er
     pthread_mutex_init(&s->wq_mu, NULL);
     pthread_cond_init(&s->wq_cond, NULL);
     s->wq_tail = &s->wq_head;
+    pthread_mutex_init(&s->rt_mu, NULL);
+    s->id = __atomic_fetch_add(&next_store_id, 1, __ATOMIC_RELAXED);
     for (int i = 0; i < 2; i++) {
         s->tables[i].slot = calloc(TOUCH_SLOTS, sizeof(struct touch));
         if (s->tables[i].slot == NULL) {
@@ -376,7 +396,7 @@ int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *er
     }
     map = (map + 65535) & ~65535ull;
     if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
-        (rc = mdb_env_set_maxreaders(s->env, 256)) != 0 ||
+        (rc = mdb_env_set_maxreaders(s->env, 1024)) != 0 ||
         (rc = mdb_env_set_mapsize(s->env, (size_t)map)) != 0) {
         snprintf(err, errsz, "cannot set up LMDB: %s", mdb_strerror(rc));
         goto fail;
@@ -404,8 +424,14 @@ void kc_store_close(struct kc_store *s)
         return;
     if (s->env != NULL) {
         kc_store_flush(s);
+        for (struct rtxn *r = s->rtxns, *next; r != NULL; r = next) {
+            next = r->next;
+            mdb_txn_abort(r->txn);
+            free(r);
+        }
         mdb_env_close(s->env);
     }
+    pthread_mutex_destroy(&s->rt_mu);
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     free(s->tables[0].slot);
@@ -517,6 +543,41 @@ out:
 
 /* ---- operations --------------------------------------------------------------------------- */
 
+/* This thread's read transaction on `s`, renewed; give it back with read_end(). */
+static int read_begin(struct kc_store *s, MDB_txn **txn)
+{
+    struct rtxn *r;
+    int rc;
+
+    if (tl_store_id == s->id && tl_rtxn != NULL) {
+        rc = mdb_txn_renew(tl_rtxn->txn);
+        if (rc == 0)
+            *txn = tl_rtxn->txn;
+        return rc;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return ENOMEM;
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
+    if (rc != 0) {
+        free(r);
+        return rc;
+    }
+    pthread_mutex_lock(&s->rt_mu);
+    r->next = s->rtxns;
+    s->rtxns = r;
+    pthread_mutex_unlock(&s->rt_mu);
+    tl_store_id = s->id;
+    tl_rtxn = r;
+    *txn = r->txn;
+    return 0;
+}
+
+static void read_end(MDB_txn *txn)
+{
+    mdb_txn_reset(txn);
+}
+
 int kc_store_get(struct kc_store *s, const char *key, size_t klen, size_t *len,
                  int (*copy)(void *ctx, const void *val, size_t len), void *ctx)
 {
@@ -526,17 +587,17 @@ int kc_store_get(struct kc_store *s, const char *key, size_t klen, size_t *len,
 
     if (klen == 0 || klen > KEY_MAX)
         return -ENOENT;
-    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    rc = read_begin(s, &txn);
     if (rc != 0)
         return -EIO;
     rc = mdb_get(txn, s->val, &k, &v);
     if (rc != 0) {
-        mdb_txn_abort(txn);
+        read_end(txn);
         return rc == MDB_NOTFOUND ? -ENOENT : -EIO;
     }
     *len = v.mv_size;
     rc = copy != NULL ? copy(ctx, v.mv_data, v.mv_size) : 0;
-    mdb_txn_abort(txn);
+    read_end(txn);
     if (rc == 0)
         touch(s, key, klen, now_ms());
     return rc;
@@ -753,11 +814,11 @@ void kc_store_stats(struct kc_store *s, struct kc_store_stats *st)
 
     memset(st, 0, sizeof(*st));
     st->max_bytes = s->max_size;
-    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+    if (read_begin(s, &txn) == 0) {
         if (mdb_stat(txn, s->val, &ms) == 0)
             st->entries = ms.ms_entries;
         meta_bytes(s, txn, &st->bytes);
-        mdb_txn_abort(txn);
+        read_end(txn);
     }
     st->evictions = __atomic_load_n(&s->evictions, __ATOMIC_RELAXED);
     st->expiries = __atomic_load_n(&s->expiries, __ATOMIC_RELAXED);
