@@ -393,6 +393,7 @@ static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64
     uint8_t raw[CM_RKEY_LEN];
     char hex[CM_RKEY_HEX + 1], why[160] = "";
     size_t need = cm_env_size(it->wi_vlen, r->rm_keys.rk_secret);
+    uint64_t limit;
     long n;
     int ticket, rc;
 
@@ -420,6 +421,11 @@ static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64
     if (n < 0)
         goto local_failure;
     cm_rkey_hex(raw, hex);
+    /* No PUT outlives flush_timeout, so one in flight when close() starts cannot hold the
+     * exit longer than the flush budget. */
+    limit = cm_rnow() + r->rm_flush_ns;
+    if (deadline == 0 || deadline > limit)
+        deadline = limit;
     rc = r->rm_be->be_ops->be_put(r->rm_be, hex, b->b_data, (size_t)n, deadline, why, sizeof(why));
     if (rc == CM_BE_OK) {
         atomic_fetch_add_explicit(&r->c_puts, 1, memory_order_relaxed);
