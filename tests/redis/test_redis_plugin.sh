@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_redis_plugin.sh - libcloudm-remote.so's Redis backend (redis://) driven through the
 # plugin interface (redis_driver) against redis-server instances this script starts: round trips
-# (one and four threads), namespaces as key prefixes, TTL set on write and refreshed on read
+# (one and four threads), namespaces as key prefixes, fork (the child's own connections), URLs
+# refused at open, TTL set on write and refreshed on read
 # (checked with redis-cli TTL), a short remote_expire really expiring, encrypted values, values
 # at remote_max_value and one byte above, AUTH (password in the URL or token_file, ACL user,
 # wrong password), SELECT, a stalled server (CLIENT PAUSE: timeouts within remote_timeout),
@@ -47,6 +48,24 @@ cm_expect_eq "keys are <namespace>:<128 hex>" \
 drive get "$U" --threads 4 get 0 200 hit
 drive miss "$U" get 1000 50 miss
 drive otherns "$U" --ns other get 0 20 miss
+
+# --- fork: the child opens its own connections ----------------------------------------------------
+drive forkput "$U" --ns fork put 0 30
+drive fork "$U" --ns fork fork 0 30
+
+# --- URLs refused at open -----------------------------------------------------------------------------
+badurl() {
+  "$CM_REDIS_DRIVER" "$so" "$1" get 0 1 miss >/dev/null 2>"$CM_TMP/badurl.err"
+  cm_expect_match "refused at open: $1" "$CM_TMP/badurl.err" "$2"
+}
+badurl "redis://" "has no host"
+badurl "redis://127.0.0.1:0" "bad host or port"
+badurl "redis://127.0.0.1:65536" "bad host or port"
+badurl "redis://a:1,b:2" "several hosts need redis\+cluster://"
+badurl "redis+cluster://a:1,b:2/3" "database 0 only"
+badurl "redis://h/x" "database number"
+badurl "redis://u:p%zz@h" "bad user or password"
+badurl "redis+cluster://a:1," "empty host"
 
 # --- TTL: remote_expire on write, refreshed on read ----------------------------------------------
 k=$(rcli $P --scan --pattern 'default:*' | head -1)
