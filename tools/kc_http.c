@@ -245,23 +245,24 @@ static enum MHD_Result do_delete(struct kc_http *h, struct MHD_Connection *c, st
     return reply_empty(c, 204, q->v.method);
 }
 
-/* First call: classify; answer everything but a PUT right away. */
+/* First call (headers read, no body yet): classify. Answers now only errors of requests that
+ * announce a body (and 503 for a PUT over the budget); the rest waits for the final call. */
 static enum MHD_Result first_call(struct kc_http *h, struct MHD_Connection *c, struct req *q,
                                   const char *url, const char *method)
 {
+    const char *auth =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     struct kc_request rq;
     const char *tok = NULL;
     size_t toklen = 0;
+
     memset(&rq, 0, sizeof(rq));
     rq.method = method;
     rq.url = url;
-    if (!kc_bearer_token(
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), &tok,
-            &toklen))
+    if (!kc_bearer_token(auth, &tok, &toklen))
         tok = NULL;
     rq.role = kc_auth_role(h->o.auth, tok, toklen);
-    if (h->o.auth != NULL && tok == NULL &&
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) != NULL)
+    if (h->o.auth != NULL && tok == NULL && auth != NULL)
         rq.role = KC_ROLE_UNKNOWN; /* an Authorization header we cannot use */
     rq.content_length =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);

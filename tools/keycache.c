@@ -196,7 +196,7 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
 static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
     char host[256];
-    const char *colon, *port;
+    const char *given = s, *colon, *port;
     struct addrinfo hints, *res = NULL;
     size_t hl;
     int rc;
