@@ -236,7 +236,8 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
     freeaddrinfo(res);
     return 0;
 bad:
-    fprintf(stderr, "cloudm " CMD ": invalid --listen '%s' (HOST:PORT, e.g. 127.0.0.1:7878)\n", s);
+    fprintf(stderr, "cloudm " CMD ": invalid --listen '%s' (HOST:PORT, e.g. 127.0.0.1:7878)\n",
+            given);
     return -1;
 }
 
