@@ -336,7 +336,7 @@ int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *er
     pthread_cond_init(&s->wq_cond, NULL);
     pthread_mutex_init(&s->rt_mu, NULL);
     s->id = __atomic_fetch_add(&next_store_id, 1, __ATOMIC_RELAXED);
-    s->touch = kc_touch_new();
+    s->touch = kc_touch_new(o->flush_hint, o->flush_hint_ctx);
     if (s->touch == NULL) {
         snprintf(err, errsz, "out of memory");
         goto fail;

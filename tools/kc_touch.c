@@ -4,8 +4,9 @@
  * What it does: two fixed-size open-addressing hash tables (SLOTS each, linear probing, FNV-1a)
  * behind one mutex. Readers insert into the active table (or raise the time of a key already
  * there); a drain swaps the tables under the mutex and walks the full one without holding it,
- * so readers wait only for the swap. When the active table is 3/4 full, further new keys are
- * dropped until the next drain: memory is fixed (2 x SLOTS x ~270 bytes) whatever the read rate.
+ * so readers wait only for the swap. At half full the table asks for a drain (the pressure
+ * callback); at 3/4 full further new keys are dropped until the next drain: memory is fixed
+ * (2 x SLOTS x ~270 bytes) whatever the read rate.
  *
  * What it does not do: no resizing, no persistence, no ordering.
  *
@@ -37,10 +38,13 @@ struct kc_touch {
     pthread_mutex_t drain_mu; /* one drain at a time */
     struct table tables[2];
     int active;
+    bool warned;      /* pressure called since the last drain (guarded by mu) */
     uint64_t dropped; /* relaxed atomic */
+    void (*pressure)(void *ctx);
+    void *pressure_ctx;
 };
 
-struct kc_touch *kc_touch_new(void)
+struct kc_touch *kc_touch_new(void (*pressure)(void *ctx), void *ctx)
 {
     struct kc_touch *t = calloc(1, sizeof(*t));
 
@@ -56,6 +60,8 @@ struct kc_touch *kc_touch_new(void)
     }
     pthread_mutex_init(&t->mu, NULL);
     pthread_mutex_init(&t->drain_mu, NULL);
+    t->pressure = pressure;
+    t->pressure_ctx = ctx;
     return t;
 }
 
@@ -83,6 +89,7 @@ void kc_touch_record(struct kc_touch *t, const char *key, size_t klen, uint64_t 
 {
     size_t i = (size_t)hash(key, klen) & (SLOTS - 1);
     struct table *tb;
+    bool warn = false;
 
     if (klen == 0 || klen > KC_TOUCH_KEY_MAX || ms == 0)
         return;
@@ -100,6 +107,10 @@ void kc_touch_record(struct kc_touch *t, const char *key, size_t klen, uint64_t 
             e->len = (uint16_t)klen;
             memcpy(e->key, key, klen);
             tb->used++;
+            if (tb->used >= SLOTS / 2 && !t->warned) {
+                t->warned = true;
+                warn = t->pressure != NULL;
+            }
             break;
         }
         if (e->len == klen && memcmp(e->key, key, klen) == 0) {
@@ -109,6 +120,8 @@ void kc_touch_record(struct kc_touch *t, const char *key, size_t klen, uint64_t 
         }
     }
     pthread_mutex_unlock(&t->mu);
+    if (warn)
+        t->pressure(t->pressure_ctx);
 }
 
 int kc_touch_drain(struct kc_touch *t,
@@ -121,6 +134,7 @@ int kc_touch_drain(struct kc_touch *t,
     pthread_mutex_lock(&t->mu);
     tb = &t->tables[t->active];
     t->active ^= 1;
+    t->warned = false;
     pthread_mutex_unlock(&t->mu);
     for (size_t i = 0; rc == 0 && tb->used > 0 && i < SLOTS; i++)
         if (tb->slot[i].ms != 0)

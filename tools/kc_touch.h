@@ -18,8 +18,10 @@
 
 struct kc_touch;
 
-/* Returns NULL when out of memory. */
-struct kc_touch *kc_touch_new(void);
+/* Returns NULL when out of memory. `pressure` (may be NULL) is called, outside the lock, by the
+ * recording thread when the table gets half full, once per drain: a hint to drain soon, before
+ * records have to be dropped. It must be quick and must not call back into the table. */
+struct kc_touch *kc_touch_new(void (*pressure)(void *ctx), void *ctx);
 void kc_touch_free(struct kc_touch *t);
 
 /* Records that `key` (`klen` bytes) was used at `ms` (> 0). Never blocks for long; drops the

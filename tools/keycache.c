@@ -324,7 +324,18 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Maintenance on the main thread until SIGTERM/SIGINT. */
+static pthread_t main_thread;
+
+/* kc_store's flush hint: wake the maintenance loop (SIGUSR1 is blocked everywhere and taken by
+ * sigtimedwait in serve()). */
+static void wake_main(void *ctx)
+{
+    (void)ctx;
+    pthread_kill(main_thread, SIGUSR1);
+}
+
+/* Maintenance on the main thread until SIGTERM/SIGINT: flush access times every tick or when
+ * woken, sweep every sweep_ns. */
 static void serve(struct kc_store *store, uint64_t sweep_ns)
 {
     uint64_t tick = sweep_ns < FLUSH_NS ? sweep_ns : FLUSH_NS;
@@ -336,6 +347,7 @@ static void serve(struct kc_store *store, uint64_t sweep_ns)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
     for (;;) {
         sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT)
@@ -408,16 +420,20 @@ int cm_cmd_keycache(int argc, char **argv)
     so.max_size = o.max_size;
     so.max_value = o.max_value;
     so.expire_ms = o.expire_ns / 1000000ull;
+    so.flush_hint = wake_main;
+    so.flush_hint_ctx = NULL;
+    main_thread = pthread_self();
+    /* Block the signals serve() waits for before any thread exists: every thread inherits it. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (kc_store_open(&so, &store, err, sizeof(err)) != 0) {
         fprintf(stderr, "cloudm " CMD ": %s\n", err);
         goto out;
     }
 
-    /* Workers inherit this mask: only the main thread takes SIGTERM/SIGINT (sigtimedwait). */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     memset(&ho, 0, sizeof(ho));

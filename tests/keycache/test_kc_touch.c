@@ -1,7 +1,7 @@
 /*
  * test_kc_touch.c - unit tests of the pending access-time table (tools/kc_touch.c): latest time
  * per key, drain empties, the bound (3/4 of the slots) with dropped records counted, early stop,
- * and records from several threads at once.
+ * the pressure callback (once per drain, at half full), records from several threads at once.
  *
  * What it does not do: no LMDB (the store's use of the table is covered by run_expiry.sh).
  */
@@ -40,7 +40,7 @@ static int stop_at_first(void *ctx, const char *key, size_t klen, uint64_t ms)
 
 static void test_latest_time(void)
 {
-    struct kc_touch *t = kc_touch_new();
+    struct kc_touch *t = kc_touch_new(NULL, NULL);
     struct seen s = {0};
 
     ASSERT_TRUE(t != NULL);
@@ -65,7 +65,7 @@ static void test_latest_time(void)
 
 static void test_bound(void)
 {
-    struct kc_touch *t = kc_touch_new();
+    struct kc_touch *t = kc_touch_new(NULL, NULL);
     struct seen s = {0};
     char key[32];
     int n;
@@ -92,7 +92,7 @@ static void test_bound(void)
 
 static void test_long_key_and_stop(void)
 {
-    struct kc_touch *t = kc_touch_new();
+    struct kc_touch *t = kc_touch_new(NULL, NULL);
     char big[KC_TOUCH_KEY_MAX + 1];
     int calls = 0;
 
@@ -102,6 +102,39 @@ static void test_long_key_and_stop(void)
     kc_touch_record(t, "y", 1, 1);
     ASSERT_EQ_INT(kc_touch_drain(t, stop_at_first, &calls), 42);
     ASSERT_EQ_INT(calls, 1);
+    kc_touch_free(t);
+}
+
+static void count_call(void *ctx)
+{
+    (*(int *)ctx)++;
+}
+
+static void test_pressure(void)
+{
+    int calls = 0, n;
+    struct kc_touch *t = kc_touch_new(count_call, &calls);
+    struct seen s = {0};
+    char key[32];
+
+    for (int i = 0; i < 4095; i++) {
+        n = snprintf(key, sizeof(key), "p%d", i);
+        kc_touch_record(t, key, (size_t)n, 1);
+    }
+    ASSERT_EQ_INT(calls, 0);
+    kc_touch_record(t, "half", 4, 1); /* the 4096th key: half of 8192 slots */
+    ASSERT_EQ_INT(calls, 1);
+    for (int i = 0; i < 1000; i++) {
+        n = snprintf(key, sizeof(key), "q%d", i);
+        kc_touch_record(t, key, (size_t)n, 1);
+    }
+    ASSERT_EQ_INT(calls, 1); /* once per drain */
+    kc_touch_drain(t, collect, &s);
+    for (int i = 0; i < 4096; i++) {
+        n = snprintf(key, sizeof(key), "r%d", i);
+        kc_touch_record(t, key, (size_t)n, 1);
+    }
+    ASSERT_EQ_INT(calls, 2); /* and again after it */
     kc_touch_free(t);
 }
 
@@ -120,7 +153,7 @@ static void *reader(void *arg)
 
 static void test_threads(void)
 {
-    struct kc_touch *t = kc_touch_new();
+    struct kc_touch *t = kc_touch_new(NULL, NULL);
     pthread_t th[4];
     struct seen s = {0};
     int total = 0;
@@ -148,6 +181,7 @@ int main(void)
     RUN_TEST(test_latest_time);
     RUN_TEST(test_bound);
     RUN_TEST(test_long_key_and_stop);
+    RUN_TEST(test_pressure);
     RUN_TEST(test_threads);
     return cm_test_summary();
 }
