@@ -85,7 +85,7 @@ echo reader-token-2 >"$CM_TMP/ro.token"
 echo not-a-token >"$CM_TMP/bad.token"
 if cm_keycache_start kc --token-file "$CM_TMP/tokens"; then
   share kc "$CM_KC_URL" "token_file = $CM_TMP/rw.token"
-  metrics=$(curl -s -H "Authorization: Bearer team-token-1" "$CM_KC_URL/metrics")
+  metrics=$(cm_curl -s -H "Authorization: Bearer team-token-1" "$CM_KC_URL/metrics")
   cm_expect_eq "keycache: entries after machine a" \
     "$(echo "$metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" $((N_SQ + N_PACK))
 
@@ -188,7 +188,7 @@ CONF
   cm_same plain1000 k1000
   cm_expect_eq "1000 results: stored" "$(remote k1000 stored)" 1000
   cm_expect_eq "1000 results: entries on the server" \
-    "$(curl -s "$CM_KC_URL/metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" 1000
+    "$(cm_curl -s "$CM_KC_URL/metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" 1000
 fi
 
 # --- configuration problems turn the tier off with one line; the program runs on ------------
@@ -234,7 +234,7 @@ CONF
   cm_expect_eq "fork: the parent computes the other 5" "$(cm_fn forkp lg_sq .misses)" 5
   cm_expect_eq "fork: the parent stored those 5" "$(remote forkp stored)" 5
   cm_expect_eq "fork: entries on the server" \
-    "$(curl -s "$CM_KC_URL/metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" 15
+    "$(cm_curl -s "$CM_KC_URL/metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" 15
 fi
 
 # --- through nginx with WebDAV PUT ----------------------------------------------------------------
