@@ -438,6 +438,9 @@ int kc_http_start(const struct kc_http_opts *o, struct kc_http **out, char *err,
     const union MHD_DaemonInfo *info;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
                      MHD_ALLOW_SUSPEND_RESUME;
+    /* Optional options (thread pool, TLS) go in an array; unused slots stay MHD_OPTION_END. */
+    struct MHD_OptionItem extra[4] = {{MHD_OPTION_END, 0, NULL}};
+    int n = 0;
 
     h = calloc(1, sizeof(*h));
     if (h == NULL) {
@@ -453,15 +456,18 @@ int kc_http_start(const struct kc_http_opts *o, struct kc_http **out, char *err,
         flags |= MHD_USE_IPv6;
     if (o->tls_cert_pem != NULL)
         flags |= MHD_USE_TLS;
+    if (o->threads > 1)
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL};
+    if (o->tls_cert_pem != NULL) {
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert_pem};
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key_pem};
+    }
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, o->addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(o->threads > 1 ? o->threads : 0), MHD_OPTION_CONNECTION_LIMIT,
-        o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        o->header_limit, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-        o->tls_cert_pem != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, o->tls_cert_pem,
-        MHD_OPTION_HTTPS_MEM_KEY, o->tls_key_pem, MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, o->addr, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        o->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->header_limit,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (h->d == NULL) {
         snprintf(err, errsz, "cannot start the HTTP server (address in use or not available?)");
         free(h);
