@@ -252,10 +252,14 @@ static int open_dbs(struct kc_store *s, char *err, size_t errsz)
     rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc != 0)
         goto fail;
-    if ((rc = mdb_dbi_open(txn, "val", MDB_CREATE, &s->val)) != 0 ||
-        (rc = mdb_dbi_open(txn, "atime", MDB_CREATE, &s->atime)) != 0 ||
-        (rc = mdb_dbi_open(txn, "lru", MDB_CREATE, &s->lru)) != 0 ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0)
+    rc = mdb_dbi_open(txn, "val", MDB_CREATE, &s->val);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "atime", MDB_CREATE, &s->atime);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "lru", MDB_CREATE, &s->lru);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta);
+    if (rc != 0)
         goto abort;
     rc = mdb_get(txn, s->meta, &mk, &v);
     if (rc == MDB_NOTFOUND) {
@@ -337,9 +341,14 @@ int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *er
     }
     map = o->map_size != 0 ? o->map_size : 8 * o->max_size + 4 * o->max_value + 64 * MIB;
     map = (map + 65535) & ~65535ull;
-    if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
-        (rc = mdb_env_set_maxreaders(s->env, 1024)) != 0 ||
-        (rc = mdb_env_set_mapsize(s->env, (size_t)map)) != 0) {
+    rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, 4);
+    if (rc == 0)
+        rc = mdb_env_set_maxreaders(s->env, 1024);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->env, (size_t)map);
+    if (rc != 0) {
         snprintf(err, errsz, "cannot set up LMDB: %s", mdb_strerror(rc));
         goto fail;
     }

@@ -132,13 +132,18 @@ static int map_used(struct kc_store *s, uint64_t *used, uint64_t *pages)
     rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
         return rc;
-    if ((rc = mdb_env_info(s->env, &info)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0 ||
-        (rc = mdb_cursor_open(txn, 0, &c)) != 0) { /* 0: LMDB's free-list database */
+    rc = mdb_env_info(s->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(s->env, &st);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, 0, &c); /* 0: LMDB's free-list database */
+    if (rc != 0) {
         mdb_txn_abort(txn);
         return rc;
     }
     *pages = info.me_mapsize / st.ms_psize;
-    while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (v.mv_size >= sizeof(n)) {
             memcpy(&n, v.mv_data, sizeof(n));
             freep += n;
