@@ -20,7 +20,7 @@ rounds=${3:-3}
 n=${KC_BENCH_KEYS:-1000}
 here=$(cd "$(dirname "$0")" && pwd)
 cloudm=$(cd "$build" && pwd)/bin/cloudm
-for t in wrk nginx curl python3; do
+for t in wrk nginx curl; do
     command -v "$t" >/dev/null || { echo "bench_keycache: $t not found" >&2; exit 1; }
 done
 [ -x "$cloudm" ] || { echo "bench_keycache: $cloudm not built" >&2; exit 1; }
@@ -35,8 +35,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A port nothing listens on (bash's /dev/tcp: no python on a minimal Debian).
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 30000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
 }
 
 # --- values: N keys, 1 KiB each, as files and as a curl upload list
