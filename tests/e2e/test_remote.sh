@@ -136,6 +136,14 @@ CONF
   cm_expect_eq "remote_mode = readonly: nothing stored" "$(remote romode stored)" 0
   cm_expect_eq "remote_mode = readonly: no store errors" "$(remote romode store_errors)" 0
 
+  # mode = writeonly (here from the environment): never reads any tier, recomputes and
+  # refreshes the remote entries.
+  CLOUDM_MODE=writeonly machine wo cm_memo wo "$CM_TMP/kc.conf" "$CM_BIN/manyprog" 200 2
+  cm_same plain wo
+  cm_expect_eq "mode = writeonly: no remote lookups" "$(($(remote wo hits) + $(remote wo misses)))" 0
+  cm_expect_eq "mode = writeonly: every call computed" "$(cm_execs wo lg_sq)" 400
+  cm_expect_eq "mode = writeonly: results stored again" "$(remote wo stored)" $((2 * N_SQ + N_PACK))
+
   # The server is killed while a program runs: the program finishes, output correct.
   conf=$(cm_conf killed <<CONF
 [cache]
