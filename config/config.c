@@ -42,7 +42,9 @@ enum key_id {
     K_WRITES,
     K_ERRNO,
     K_MIN_TIME,
-    K_SINGLEFLIGHT, /* [function] */
+    K_SINGLEFLIGHT,
+    K_HOOK,
+    K_IDENTITY, /* [function] */
     K_COUNT,
 };
 
@@ -51,7 +53,8 @@ static const char *const cache_keys[] = {"mode",        "namespace",   "memory_s
                                          "report",      "strict",      "tiers",
                                          "shared_path", "shared_size", "shared_max_entry"};
 static const char *const function_keys[] = {
-    "signature", "object", "mode", "salt", "reads", "writes", "errno", "min_time", "singleflight"};
+    "signature", "object", "mode", "salt", "reads", "writes", "errno", "min_time", "singleflight",
+    "hook",      "identity"};
 #define NCACHE_KEYS (sizeof(cache_keys) / sizeof(cache_keys[0]))
 #define NFUNCTION_KEYS (sizeof(function_keys) / sizeof(function_keys[0]))
 
@@ -483,6 +486,24 @@ static void set_singleflight(struct parse *p, const struct cm_ini_key *k)
              k->value);
 }
 
+/* One of `words` (nwords of them) -> its index in *out; else an error with a suggestion. */
+static void set_word(struct parse *p, const struct cm_ini_key *k, const char *const *words,
+                     int nwords, uint8_t *out)
+{
+    for (int i = 0; i < nwords; i++)
+        if (cm_word_eq(k->value, k->vlen, words[i])) {
+            *out = (uint8_t)i;
+            return;
+        }
+    const char *best = cm_did_you_mean(k->value, k->vlen, words, (size_t)nwords);
+    if (best != NULL)
+        VERR(p, k, 0, "invalid %s '%.*s' (did you mean '%s'?)", k->name, quote_len(k), k->value,
+             best);
+    else
+        VERR(p, k, 0, "invalid %s '%.*s' (expected %s, %s or %s)", k->name, quote_len(k),
+             k->value, words[0], words[1], words[2]);
+}
+
 static void set_min_time(struct parse *p, const struct cm_ini_key *k)
 {
     if (cm_parse_time(k->value, &p->fn.min_time_ns) < 0)
@@ -714,6 +735,16 @@ static void on_key(void *u, const struct cm_ini_key *k)
     case K_SINGLEFLIGHT:
         set_singleflight(p, k);
         break;
+    case K_HOOK: {
+        static const char *const w[] = {"auto", "got", "inline"}; /* enum cm_hook_kind */
+        set_word(p, k, w, 3, &p->fn.hook);
+        break;
+    }
+    case K_IDENTITY: {
+        static const char *const w[] = {"code", "object", "name"}; /* enum cm_identity */
+        set_word(p, k, w, 3, &p->fn.identity);
+        break;
+    }
     default:
         break;
     }

@@ -17,5 +17,6 @@
 #define CLOUDM_ENV_DEBUG "CLOUDM_DEBUG"     /* "1": log hook decisions on stderr */
 #define CLOUDM_ENV_TIERS "CLOUDM_TIERS"     /* overrides [cache] tiers, e.g. "memory" */
 #define CLOUDM_ENV_SHARED_PATH "CLOUDM_SHARED_PATH" /* overrides [cache] shared_path */
+#define CLOUDM_ENV_DEBUG_DIR "CLOUDM_DEBUG_DIR" /* separate debug files: dirs holding .build-id/ */
 
 #endif

@@ -1,0 +1,114 @@
+/*
+ * statics.c - a program whose expensive work is in `static` functions called directly
+ * (tests/inline). Built at -O0, -O2 and -Os, with and without -fcf-protection.
+ *
+ * What it does: calls weigh (a counter update and a table read through RIP-relative operands
+ * and a short branch in its first bytes), poly (reads a double constant RIP-relative), fib
+ * (recursive: its own calls are direct calls into the hooked entry), keepregs (called from a
+ * loop whose values gcc may keep in call-clobbered registers, -fipa-ra), and two hand-written
+ * functions the patcher must refuse: loopy (a branch into its first bytes) and callfirst (a
+ * call among them). Prints every result on stdout and "statics: execs NAME N" lines on stderr.
+ *
+ * What it does not do: time anything. Argument: a repeat count (default 1000).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+static unsigned long execs[6];
+static long table[64];
+static double scale = 1.5;
+
+__attribute__((noinline, noclone)) static long weigh(long n)
+{
+    execs[0]++;
+    if (n < 0)
+        return -1;
+    long s = table[n & 63];
+    for (long i = 0; i < 200 + n; i++)
+        s = s * 31 + (i ^ n);
+    return s;
+}
+
+__attribute__((noinline, noclone)) static double poly(double x)
+{
+    execs[1]++;
+    double r = 0;
+    for (int i = 0; i < 100; i++)
+        r = r * x * scale * 0.125 + (double)i / 7.0;
+    return r;
+}
+
+__attribute__((noinline, noclone)) static long fib(int n)
+{
+    execs[2]++;
+    return n < 2 ? n : fib(n - 1) + fib(n - 2);
+}
+
+__attribute__((noinline, noclone)) static unsigned keepregs(unsigned a, unsigned b)
+{
+    execs[3]++;
+    unsigned h = a * 2654435761u;
+    for (unsigned i = 0; i < 64; i++)
+        h = (h ^ b) * 16777619u + i;
+    return h;
+}
+
+/* loopy: a loop branching back to its second instruction (inside the displaced bytes). */
+long loopy(long n);
+__asm__(".text\n"
+        ".type loopy, @function\n"
+        "loopy:\n"
+        "    xorl %eax, %eax\n"
+        "1:  addq %rdi, %rax\n"
+        "    decq %rdi\n"
+        "    jg 1b\n"
+        "    ret\n"
+        ".size loopy, . - loopy\n");
+
+long helper_twice(long n);
+long helper_twice(long n)
+{
+    execs[4]++;
+    return 2 * n;
+}
+
+/* callfirst: calls a helper in its first instruction. */
+long callfirst(long n);
+__asm__(".text\n"
+        ".type callfirst, @function\n"
+        "callfirst:\n"
+        "    call helper_twice\n"
+        "    addq $1, %rax\n"
+        "    ret\n"
+        ".size callfirst, . - callfirst\n");
+
+int main(int argc, char **argv)
+{
+    int reps = argc > 1 ? atoi(argv[1]) : 1000;
+    for (int i = 0; i < 64; i++)
+        table[i] = i * 7 + 3;
+    long sum = 0;
+    double dsum = 0;
+    unsigned usum = 0;
+    for (int i = 0; i < reps; i++) {
+        long w = weigh(i % 50 - 3);
+        double p = poly((i % 20) * 0.25);
+        /* values live across the call: gcc may keep them in registers keepregs leaves alone */
+        unsigned k1 = (unsigned)i * 3u, k2 = (unsigned)i ^ 0x55u;
+        unsigned k = keepregs((unsigned)(i % 30), 7u);
+        usum += k + k1 * k2;
+        sum += w;
+        dsum += p;
+        if (i % 100 == 0)
+            printf("%d %ld %.6f %u\n", i, w, p, k);
+    }
+    long f = fib(30);
+    long l = loopy(10) + loopy(20);
+    long c = callfirst(5) + callfirst(6);
+    printf("sum %ld dsum %.6f usum %u fib %ld loopy %ld callfirst %ld\n", sum, dsum, usum, f, l,
+           c);
+    static const char *const names[] = {"weigh", "poly", "fib", "keepregs", "helper_twice"};
+    for (int i = 0; i < 5; i++)
+        fprintf(stderr, "statics: execs %s %lu\n", names[i], execs[i]);
+    return 0;
+}
