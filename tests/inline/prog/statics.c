@@ -7,7 +7,7 @@
  * (recursive: its own calls are direct calls into the hooked entry), keepregs (called from a
  * loop whose values gcc may keep in call-clobbered registers, -fipa-ra), and two hand-written
  * functions the patcher must refuse: loopy (a branch into its first bytes) and callfirst (a
- * call among them). Prints every result on stdout and "statics: execs NAME N" lines on stderr.
+ * call among them). weigh is also called once through a pointer. Prints every result on stdout and "statics: execs NAME N" lines on stderr.
  *
  * What it does not do: time anything. Argument: a repeat count (default 1000).
  */
@@ -82,6 +82,9 @@ __asm__(".text\n"
         "    ret\n"
         ".size callfirst, . - callfirst\n");
 
+/* weigh's address is taken, so -fcf-protection builds give it an endbr64 */
+static long (*volatile weigh_ptr)(long) = weigh;
+
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 1000;
@@ -102,7 +105,7 @@ int main(int argc, char **argv)
         if (i % 100 == 0)
             printf("%d %ld %.6f %u\n", i, w, p, k);
     }
-    long f = fib(30);
+    long f = fib(30) + weigh_ptr(7); /* an indirect call lands on endbr64, then the jump */
     long l = loopy(10) + loopy(20);
     long c = callfirst(5) + callfirst(6);
     printf("sum %ld dsum %.6f usum %u fib %ld loopy %ld callfirst %ld\n", sum, dsum, usum, f, l,
