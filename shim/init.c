@@ -144,6 +144,7 @@ __attribute__((constructor)) static void cm_init(void)
 
     if (check) {
         cm_hook_describe(stdout);
+        cm_bind_describe(stdout);
         fflush(stdout);
         _exit(0);
     }

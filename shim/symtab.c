@@ -170,3 +170,167 @@ int cm_symtab_scan(const struct cm_object *o, const char *const *names, int n,
     *nout = s.ndefs;
     return 0;
 }
+
+/* ---- whole tables (code identity) ---------------------------------------------------------- */
+
+struct loader {
+    const struct cm_object *o;
+    struct cm_objsyms *s;
+    size_t cap, namelen, namecap;
+    int err;
+};
+
+static void load_sym(struct loader *l, const char *name, const GElf_Sym *sym)
+{
+    uintptr_t addr = l->o->base + (uintptr_t)sym->st_value;
+    if (addr < l->o->lo || addr >= l->o->hi || !name[0])
+        return;
+    struct cm_objsyms *s = l->s;
+    if (s->nsyms == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 1024;
+        struct cm_sym *v = realloc(s->syms, cap * sizeof(*v));
+        if (!v) {
+            l->err = -ENOMEM;
+            return;
+        }
+        s->syms = v;
+        l->cap = cap;
+    }
+    size_t n = strlen(name) + 1;
+    if (l->namelen + n > l->namecap) {
+        size_t cap = l->namecap ? 2 * l->namecap : 65536;
+        while (cap < l->namelen + n)
+            cap *= 2;
+        char *v = realloc(s->names, cap);
+        if (!v) {
+            l->err = -ENOMEM;
+            return;
+        }
+        s->names = v;
+        l->namecap = cap;
+    }
+    memcpy(s->names + l->namelen, name, n);
+    s->syms[s->nsyms++] = (struct cm_sym){.addr = addr,
+                                          .size = (size_t)sym->st_size,
+                                          .name = (uint32_t)l->namelen,
+                                          .is_func = GELF_ST_TYPE(sym->st_info) == STT_FUNC};
+    l->namelen += n;
+}
+
+/* Symbols of type FUNC/OBJECT from tables of type `want`; sections too when `sects`. */
+static int load_file(struct loader *l, const char *path, unsigned want, bool sects)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int found = 0;
+    Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    size_t shstrndx;
+    if (!e || elf_kind(e) != ELF_K_ELF || elf_getshdrstrndx(e, &shstrndx) != 0) {
+        found = -ENOEXEC;
+        goto out;
+    }
+    Elf_Scn *scn = NULL;
+    while ((scn = elf_nextscn(e, scn)) != NULL && !l->err) {
+        GElf_Shdr sh;
+        if (!gelf_getshdr(scn, &sh))
+            continue;
+        if (sects && (sh.sh_flags & SHF_ALLOC) && sh.sh_addr && l->s->nsects < 256) {
+            struct cm_sect *c = &l->s->sects[l->s->nsects++];
+            c->lo = l->o->base + (uintptr_t)sh.sh_addr;
+            c->hi = c->lo + (uintptr_t)sh.sh_size;
+            c->write = (sh.sh_flags & SHF_WRITE) != 0;
+            c->exec = (sh.sh_flags & SHF_EXECINSTR) != 0;
+            const char *nm = elf_strptr(e, shstrndx, sh.sh_name);
+            snprintf(c->name, sizeof(c->name), "%s", nm ? nm : "");
+        }
+        if (sh.sh_type != want || sh.sh_entsize == 0)
+            continue;
+        found = 1;
+        Elf_Data *data = elf_getdata(scn, NULL);
+        size_t count = data ? sh.sh_size / sh.sh_entsize : 0;
+        for (size_t i = 0; i < count && !l->err; i++) {
+            GElf_Sym sym;
+            if (!gelf_getsym(data, (int)i, &sym))
+                break;
+            int t = GELF_ST_TYPE(sym.st_info);
+            if ((t != STT_FUNC && t != STT_OBJECT) || sym.st_shndx == SHN_UNDEF)
+                continue;
+            const char *nm = elf_strptr(e, sh.sh_link, sym.st_name);
+            if (nm)
+                load_sym(l, nm, &sym);
+        }
+    }
+out:
+    if (e)
+        elf_end(e);
+    close(fd);
+    return l->err ? l->err : found;
+}
+
+static int sym_cmp(const void *a, const void *b)
+{
+    const struct cm_sym *x = a, *y = b;
+    if (x->addr != y->addr)
+        return x->addr < y->addr ? -1 : 1;
+    return (x->size < y->size) - (x->size > y->size); /* the largest first at one address */
+}
+
+int cm_symtab_load(const struct cm_object *o, struct cm_objsyms *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (elf_version(EV_CURRENT) == EV_NONE)
+        return -ENOSYS;
+    out->sects = calloc(256, sizeof(*out->sects));
+    if (!out->sects)
+        return -ENOMEM;
+    struct loader l = {.o = o, .s = out};
+    int rc = load_file(&l, o->path, SHT_SYMTAB, true);
+    char dbg[4096];
+    if (rc == 0 && o->id_is_build_id && cm_symtab_debug_path(o->id, o->idlen, dbg, sizeof(dbg)) == 0)
+        rc = load_file(&l, dbg, SHT_SYMTAB, false);
+    if (rc >= 0)
+        rc = load_file(&l, o->path, SHT_DYNSYM, false);
+    if (rc < 0) {
+        cm_symtab_free(out);
+        return rc;
+    }
+    qsort(out->syms, out->nsyms, sizeof(*out->syms), sym_cmp);
+    return 0;
+}
+
+void cm_symtab_free(struct cm_objsyms *s)
+{
+    free(s->syms);
+    free(s->names);
+    free(s->sects);
+    memset(s, 0, sizeof(*s));
+}
+
+const struct cm_sym *cm_symtab_at(const struct cm_objsyms *s, uintptr_t a, bool func)
+{
+    size_t lo = 0, hi = s->nsyms; /* first symbol with addr > a */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->syms[mid].addr <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i-- > 0 && lo - i <= 64;) { /* nearby symbols at or below a */
+        const struct cm_sym *y = &s->syms[i];
+        if (y->is_func != func)
+            continue;
+        if (a == y->addr || a < y->addr + y->size)
+            return y;
+    }
+    return NULL;
+}
+
+const struct cm_sect *cm_symtab_sect(const struct cm_objsyms *s, uintptr_t a)
+{
+    for (int i = 0; i < s->nsects; i++)
+        if (a >= s->sects[i].lo && a < s->sects[i].hi && s->sects[i].name[0])
+            return &s->sects[i];
+    return NULL;
+}

@@ -37,6 +37,37 @@ struct cm_symdef {
 int cm_symtab_scan(const struct cm_object *o, const char *const *names, int n,
                    struct cm_symdef **out, int *nout, char *from, size_t fromlen);
 
+/* Every function and data symbol and every allocated section of an object (code identity). */
+struct cm_sym {
+    uintptr_t addr;   /* runtime address */
+    size_t size;
+    uint32_t name;    /* offset into cm_objsyms.names */
+    uint8_t is_func;  /* STT_FUNC (else STT_OBJECT) */
+};
+struct cm_sect {
+    uintptr_t lo, hi; /* runtime range */
+    bool write;       /* SHF_WRITE */
+    bool exec;        /* SHF_EXECINSTR */
+    char name[24];
+};
+struct cm_objsyms {
+    struct cm_sym *syms; /* sorted by address */
+    size_t nsyms;
+    char *names;
+    struct cm_sect *sects;
+    int nsects;
+};
+
+/* Load all of the above for `o` (.symtab or its debug file, and .dynsym; sections from the
+ * object's own file). Returns 0 or -errno; free with cm_symtab_free(). */
+int cm_symtab_load(const struct cm_object *o, struct cm_objsyms *out);
+void cm_symtab_free(struct cm_objsyms *s);
+/* The symbol whose [addr, addr + size) holds `a` (functions when `func`, else data), or NULL;
+ * a zero-size symbol matches its own address only. */
+const struct cm_sym *cm_symtab_at(const struct cm_objsyms *s, uintptr_t a, bool func);
+/* The section holding `a`, or NULL. */
+const struct cm_sect *cm_symtab_sect(const struct cm_objsyms *s, uintptr_t a);
+
 /* The path of the debug file for build-id `id` that exists, written to buf; -ENOENT if none. */
 int cm_symtab_debug_path(const uint8_t *id, size_t idlen, char *buf, size_t buflen);
 
