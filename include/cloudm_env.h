@@ -18,5 +18,6 @@
 #define CLOUDM_ENV_TIERS "CLOUDM_TIERS"     /* overrides [cache] tiers, e.g. "memory" */
 #define CLOUDM_ENV_SHARED_PATH "CLOUDM_SHARED_PATH" /* overrides [cache] shared_path */
 #define CLOUDM_ENV_DEBUG_DIR "CLOUDM_DEBUG_DIR" /* separate debug files: dirs holding .build-id/ */
+#define CLOUDM_ENV_ID_CACHE "CLOUDM_ID_CACHE" /* code identity cache directory, "off": none */
 
 #endif

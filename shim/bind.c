@@ -123,11 +123,13 @@ static void set_identity(struct cm_fn *fn, const struct cm_binding *b)
     }
     if (fn->cfg->identity == CM_IDENT_CODE && b->provider && b->code && cm_codeid) {
         const char *reason = NULL;
-        if (cm_codeid(b->provider, b->code, fn->codeid + 1, &reason) == 0) {
+        int cached = 0;
+        if (cm_codeid(b->provider, b->code, fn->codeid + 1, &reason, &cached) == 0) {
             fn->codeid[0] = 'C';
             fn->codeid_len = 17;
-            snprintf(why, sizeof(bind_idwhy[0]), "code (normalized code at %p in %s)", b->code,
-                     path);
+            snprintf(why, sizeof(bind_idwhy[0]), "code (normalized code at %p in %s%s)",
+                     b->code, path, cached ? ", from the identity cache" : "");
+            cm_debug("%s: code identity %s", fn->cfg->name, cached ? "from the cache" : "computed");
             return;
         }
         cm_debug("%s: no code identity (%s): the object's identity is used", fn->cfg->name,
