@@ -5,7 +5,9 @@
 # Proves, for every build: output and exit status byte-identical to the plain run; exact
 # calls/hits/misses for weigh (RIP-relative add and a short branch among its first bytes), poly
 # (RIP-relative double load) and keepregs (a caller that may keep values in call-clobbered
-# registers), each executed exactly `misses` times; fib's recursive direct calls reach the hook
+# registers), each executed exactly `misses` times; brfirst (a short jle among the displaced
+# bytes, widened in the trampoline) right on both paths of the branch; no mapping is ever
+# writable and executable; fib's recursive direct calls reach the hook
 # (hits > 0); loopy (a branch into its first bytes) and callfirst (a call among them) are refused
 # with one warning each naming the reason, left unhooked, and still compute the right result.
 # Also: `hook = got` leaves static functions alone; `mode = off` runs them unmemoized.
@@ -28,6 +30,9 @@ for b in O0 O2 Os O0_cet O2_cet Os_cet O2_nopie; do
   for f in weigh poly keepregs; do
     cm_expect_eq "m_$b $f execs = misses" "$(cm_execs "m_$b" "$f")" "$(cm_fn "m_$b" "$f" .misses)"
   done
+  cm_counts "m_$b" brfirst 1000 990 10
+  cm_expect_eq "m_$b brfirst execs (7 positive arguments)" "$(cm_execs "m_$b" brfirst)" 7
+  cm_expect_match "m_$b: no writable and executable mapping" "$CM_TMP/m_$b.err" '^statics: rwx mappings 0$'
   cm_invariant "m_$b" fib
   cm_expect_ge "m_$b fib hits (recursive direct calls)" "$(cm_hits "m_$b" fib)" 1
   cm_expect_match "m_$b: loopy refused" "$CM_TMP/m_$b.err" \

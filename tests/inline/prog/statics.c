@@ -6,7 +6,8 @@
  * and a short branch in its first bytes), poly (reads a double constant RIP-relative), fib
  * (recursive: its own calls are direct calls into the hooked entry), keepregs (called from a
  * loop whose values gcc may keep in call-clobbered registers, -fipa-ra), and two hand-written
- * functions the patcher must refuse: loopy (a branch into its first bytes) and callfirst (a
+ * functions: brfirst (a short conditional branch among its first bytes) and two the patcher
+ * must refuse: loopy (a branch into its first bytes) and callfirst (a
  * call among them). weigh is also called once through a pointer. Prints every result on stdout and "statics: execs NAME N" lines on stderr.
  *
  * What it does not do: time anything. Argument: a repeat count (default 1000).
@@ -65,6 +66,38 @@ __asm__(".text\n"
         "    ret\n"
         ".size loopy, . - loopy\n");
 
+/* brfirst: a short conditional branch is the second displaced instruction (it must be widened
+ * in the trampoline); counts its executions past the branch. */
+unsigned long brfirst_execs;
+long brfirst(long n);
+__asm__(".text\n"
+        ".type brfirst, @function\n"
+        "brfirst:\n"
+        "    testq %rdi, %rdi\n"
+        "    jle 1f\n"
+        "    addq $1, brfirst_execs(%rip)\n"
+        "    leaq (%rdi,%rdi,2), %rax\n"
+        "    ret\n"
+        "1:  xorl %eax, %eax\n"
+        "    ret\n"
+        ".size brfirst, . - brfirst\n");
+
+/* Mappings that are writable and executable at once (there must be none). */
+static int rwx_mappings(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    int n = 0;
+    while (f && fgets(line, sizeof(line), f)) {
+        char perms[8];
+        if (sscanf(line, "%*x-%*x %7s", perms) == 1 && perms[1] == 'w' && perms[2] == 'x')
+            n++;
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
 long helper_twice(long n);
 long helper_twice(long n)
 {
@@ -94,7 +127,7 @@ int main(int argc, char **argv)
     double dsum = 0;
     unsigned usum = 0;
     for (int i = 0; i < reps; i++) {
-        long w = weigh(i % 50 - 3);
+        long w = weigh(i % 50 - 3) + brfirst(i % 10 - 2);
         double p = poly((i % 20) * 0.25);
         /* values live across the call: gcc may keep them in registers keepregs leaves alone */
         unsigned k1 = (unsigned)i * 3u, k2 = (unsigned)i ^ 0x55u;
@@ -113,5 +146,7 @@ int main(int argc, char **argv)
     static const char *const names[] = {"weigh", "poly", "fib", "keepregs", "helper_twice"};
     for (int i = 0; i < 5; i++)
         fprintf(stderr, "statics: execs %s %lu\n", names[i], execs[i]);
+    fprintf(stderr, "statics: execs brfirst %lu\nstatics: rwx mappings %d\n", brfirst_execs,
+            rwx_mappings());
     return 0;
 }
