@@ -58,6 +58,8 @@ static void add_def(struct scan *s, int target, const GElf_Sym *sym, const char 
     d->target = target;
     d->addr = addr;
     d->size = (size_t)sym->st_size;
+    if (d->size > s->o->hi - addr) /* never read past the object's mapping */
+        d->size = s->o->hi - addr;
     d->local = GELF_ST_BIND(sym->st_info) == STB_LOCAL;
     snprintf(d->file, sizeof(d->file), "%s", d->local && file ? file : "");
 }
@@ -210,8 +212,11 @@ static void load_sym(struct loader *l, const char *name, const GElf_Sym *sym)
         l->namecap = cap;
     }
     memcpy(s->names + l->namelen, name, n);
+    size_t size = (size_t)sym->st_size;
+    if (size > l->o->hi - addr)
+        size = l->o->hi - addr;
     s->syms[s->nsyms++] = (struct cm_sym){.addr = addr,
-                                          .size = (size_t)sym->st_size,
+                                          .size = size,
                                           .name = (uint32_t)l->namelen,
                                           .is_func = GELF_ST_TYPE(sym->st_info) == STT_FUNC};
     l->namelen += n;
