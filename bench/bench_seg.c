@@ -13,6 +13,18 @@
  *                                                       pays the page faults of the mapping
  *                                    lmdb_get NS        mdb_get, read txn reset+renewed per lookup
  *                                    lmdb_get_txn NS    mdb_get, one read txn for all lookups
+ *   cmbench_seg --cold [--size MIB] [N]
+ *                                  fill N entries (default 100000), then, 5 rounds, a fresh
+ *                                  process per store reads every key once, in a random order
+ *                                  (nothing of the store in its page tables or caches before):
+ *                                    seg_cold NS        cm_seg_get, best round
+ *                                    seg_cold_first NS  the first round
+ *                                    lmdb_cold NS       mdb_get (snapshot renewed per lookup)
+ *                                    mem_random NS      the machine's floor: a dependent read of
+ *                                                       a random 64-byte line of a 64 MiB buffer
+ *                                                       the process wrote earlier
+ *   --dir DIR                      create both stores under DIR instead of /dev/shm (e.g. a
+ *                                  tmpfs mounted with huge=within_size)
  *   cmbench_seg --procs P [N [M]]  fill, then P processes each do M cm_seg_get hits at once
  *                                  (best of 5 rounds), and the same with 1 process:
  *                                    procs1 LOOKUPS_PER_S
@@ -59,7 +71,7 @@ struct rec {
     uint64_t val;
 };
 
-static char dir[] = "/dev/shm/cmbench-seg-XXXXXX";
+static char dir[4000];
 static char seg_path[sizeof(dir) + 16], lmdb_dir[sizeof(dir) + 16];
 static struct rec *recs;
 static uint32_t *seq;
@@ -288,6 +300,107 @@ static void latency(void)
 #endif
 }
 
+/* A dependent read of a random line of a 64 MiB buffer (one cycle through all its lines in a
+ * random order, Sattolo's shuffle), nlook times: ns per read. The buffer is written first, so
+ * no read takes a page fault; what remains is the cache and TLB misses of random access. */
+static double mem_random(void)
+{
+    const size_t lines = (64u << 20) / 64;
+    uint64_t *buf = malloc(lines * 64), x = 0x2545f4914f6cdd1dULL;
+    uint32_t *order = malloc(lines * sizeof(*order));
+
+    if (buf == NULL || order == NULL)
+        die("malloc", strerror(ENOMEM));
+    for (size_t i = 0; i < lines; i++)
+        order[i] = (uint32_t)i;
+    for (size_t i = lines - 1; i > 0; i--) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t j = (size_t)(x % i), t = order[i];
+        order[i] = order[j];
+        order[j] = (uint32_t)t;
+    }
+    for (size_t i = 0; i < lines; i++)
+        buf[(size_t)order[i] * 8] = order[(i + 1) % lines];
+    free(order);
+    uint64_t at = 0;
+    double t0 = now_ns();
+    for (long i = 0; i < nlook; i++)
+        at = *(volatile uint64_t *)&buf[at * 8];
+    t0 = (now_ns() - t0) / (double)nlook;
+    free(buf);
+    return at == lines ? -1 : t0; /* `at` is used: the loop cannot be dropped */
+}
+
+/* --cold: a fresh process (forked from one that never opened either store) opens the store and
+ * reads every key once. what: 0 segment, 1 LMDB, 2 mem_random(). Returns ns per lookup. */
+static double cold_once(int what)
+{
+    int res[2];
+    double t = 0;
+    pid_t pid;
+
+    if (pipe(res) < 0)
+        die("pipe", strerror(errno));
+    pid = fork();
+    if (pid < 0)
+        die("fork", strerror(errno));
+    if (pid == 0) {
+        close(res[0]);
+        if (what == 0) {
+            t = time_seg(seg_open(0));
+        } else if (what == 2) {
+            t = mem_random();
+        } else {
+#ifdef CM_HAVE_LMDB
+            MDB_env *env = lmdb_open(MDB_RDONLY);
+            MDB_txn *txn;
+            MDB_dbi dbi;
+
+            lmdb_check(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), "mdb_txn_begin");
+            lmdb_check(mdb_dbi_open(txn, NULL, 0, &dbi), "mdb_dbi_open");
+            mdb_txn_abort(txn);
+            t = time_lmdb(env, dbi, 1);
+#endif
+        }
+        if (write(res[1], &t, sizeof(t)) != sizeof(t))
+            _exit(1);
+        _exit(0);
+    }
+    close(res[1]);
+    if (read(res[0], &t, sizeof(t)) != sizeof(t))
+        die("--cold", "a reader failed");
+    close(res[0]);
+    waitpid(pid, NULL, 0);
+    return t;
+}
+
+static void cold(void)
+{
+    double seg = 1e30, first = 0, lm = 1e30, mem = 1e30, t;
+
+    for (int round = 0; round < 5; round++) {
+        t = cold_once(0);
+        first = round == 0 ? t : first;
+        seg = t < seg ? t : seg;
+#ifdef CM_HAVE_LMDB
+        t = cold_once(1);
+        lm = t < lm ? t : lm;
+#endif
+        t = cold_once(2);
+        mem = t < mem ? t : mem;
+    }
+    printf("seg_cold %.2f\nseg_cold_first %.2f\n", seg, first);
+#ifdef CM_HAVE_LMDB
+    printf("lmdb_cold %.2f\n", lm);
+#else
+    (void)lm;
+    printf("lmdb_cold n/a\n");
+#endif
+    printf("mem_random %.2f\n", mem);
+}
+
 /* P fresh processes, each opening the segment, then all starting together on M hits. Returns
  * aggregate lookups per second: all lookups / (last end - first start). */
 static double throughput(int procs, int lmdb)
@@ -363,28 +476,41 @@ static void cleanup(void)
 
 int main(int argc, char **argv)
 {
-    int procs = 0, a = 1;
+    int procs = 0, a = 1, cold_mode = 0;
+    const char *base = NULL;
     double one = 0, many = 0, t;
 
+    while (a < argc && strcmp(argv[a], "--cold") == 0) {
+        cold_mode = 1;
+        a++;
+    }
     while (a + 1 < argc && argv[a][0] == '-') {
         if (strcmp(argv[a], "--procs") == 0) {
             procs = atoi(argv[a + 1]);
             if (procs < 1 || procs > 64)
                 die("--procs", "expected 1 to 64");
+        } else if (strcmp(argv[a], "--dir") == 0) {
+            base = argv[a + 1];
         } else if (strcmp(argv[a], "--size") == 0) {
             seg_size = (uint64_t)atol(argv[a + 1]) << 20;
             if (seg_size < (1ULL << 20) || seg_size > (64ULL << 30))
                 die("--size", "expected 1 to 65536 (MiB)");
         } else {
-            die(argv[a], "unknown option (--procs P, --size MIB)");
+            die(argv[a], "unknown option (--procs P, --size MIB, --dir DIR)");
         }
         a += 2;
     }
-    nrec = a < argc ? atol(argv[a++]) : 10000;
+    nrec = a < argc ? atol(argv[a++]) : cold_mode ? 100000 : 10000;
     nlook = a < argc ? atol(argv[a++]) : 1000000;
-    if (nrec < 1 || nlook < 1)
-        die("usage", "cmbench_seg [--procs P] [--size MIB] [N [M]]");
-    if (mkdtemp(dir) == NULL) { /* no /dev/shm: /tmp */
+    if (cold_mode)
+        nlook = nrec; /* every key once */
+    if (nrec < 1 || nlook < 1 || (cold_mode && procs != 0))
+        die("usage", "cmbench_seg [--procs P | --cold] [--size MIB] [--dir DIR] [N [M]]");
+    snprintf(dir, sizeof(dir), "%s/cmbench-seg-XXXXXX", base ? base : "/dev/shm");
+    if (mkdtemp(dir) == NULL) {
+        if (base != NULL)
+            die(base, strerror(errno));
+        /* no /dev/shm: /tmp */
         snprintf(dir, sizeof(dir), "/tmp/cmbench-seg-XXXXXX");
         if (mkdtemp(dir) == NULL)
             die("mkdtemp", strerror(errno));
@@ -395,7 +521,25 @@ int main(int argc, char **argv)
         die(lmdb_dir, strerror(errno));
     atexit(cleanup);
     make_records();
+    if (cold_mode) { /* a random order of every key, each once (Fisher-Yates) */
+        uint64_t x = 0x9e3779b97f4a7c15ULL;
+        for (long i = 0; i < nrec; i++)
+            seq[i] = (uint32_t)i;
+        for (long i = nrec - 1; i > 0; i--) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            long j = (long)(x % (uint64_t)(i + 1));
+            uint32_t tmp = seq[i];
+            seq[i] = seq[j];
+            seq[j] = tmp;
+        }
+    }
     fill();
+    if (cold_mode) {
+        cold();
+        return 0;
+    }
     if (procs == 0) {
         latency();
         return 0;

@@ -135,9 +135,18 @@ enum cm_identity {
     CM_IDENT_NAME,     /* only name, version and signature (and salt) */
 };
 
-/* Cache tiers, `[cache] tiers = memory shared` (a bit set; order is always memory, shared). */
+/* Cache tiers, `[cache] tiers = memory shared remote` (a bit set; the order of lookups is always
+ * memory, shared, remote). */
 #define CM_TIER_MEMORY 1u
 #define CM_TIER_SHARED 2u
+#define CM_TIER_REMOTE 4u
+
+/* `[cache] remote_mode`: what the remote tier may do (the function's own mode still applies). */
+enum cm_remote_mode {
+    CM_RMODE_READWRITE = 0,
+    CM_RMODE_READONLY,  /* read the remote, never write it (a team cache written by CI only) */
+    CM_RMODE_WRITEONLY, /* write the remote, never read it */
+};
 
 struct cm_function {
     char name[CM_NAME_MAX];       /* section name: the symbol to hook */
@@ -163,11 +172,23 @@ struct cm_config {
     uint64_t memory_size;         /* [cache] memory_size bytes, default 64 MiB */
     char report[CM_PATH_MAX];     /* [cache] report: "" none, "stderr", or a path (may hold %p) */
     bool strict;                  /* [cache] strict */
-    unsigned tiers;               /* [cache] tiers: CM_TIER_* bits, default memory | shared */
+    unsigned tiers;               /* [cache] tiers: CM_TIER_* bits, default memory | shared, and
+                                     remote too when `remote` is set */
     char shared_path[CM_PATH_MAX]; /* [cache] shared_path, default "/dev/shm/cloudm-%u" (%u = uid,
                                      expanded by the user of the value, not the parser) */
     uint64_t shared_size;         /* [cache] shared_size, default 256 MiB */
     uint64_t shared_max_entry;    /* [cache] shared_max_entry, default shared_size / 16 */
+    char remote[CM_PATH_MAX];     /* [cache] remote: "" none, else http(s)://host[:port][/prefix],
+                                     redis://, rediss:// or redis+cluster:// */
+    char token_file[CM_PATH_MAX]; /* [cache] token_file: "" none; relative = to the config's dir */
+    char secret_file[CM_PATH_MAX]; /* [cache] secret_file: "" none (values stored in the clear) */
+    uint64_t remote_timeout_ns;   /* [cache] remote_timeout, default 250 ms */
+    uint64_t flush_timeout_ns;    /* [cache] flush_timeout, default 10 s */
+    uint64_t remote_queue;        /* [cache] remote_queue: queued writes at most, default 4096 */
+    uint64_t remote_queue_bytes;  /* [cache] remote_queue_bytes, default 64 MiB */
+    uint64_t remote_max_value;    /* [cache] remote_max_value, default 64 MiB */
+    uint64_t remote_expire_ns;    /* [cache] remote_expire: Redis TTL refreshed on read, 30 d */
+    enum cm_remote_mode remote_mode; /* [cache] remote_mode, default readwrite */
     int nfunctions;               /* functions that parsed cleanly (skipped ones are not here) */
     struct cm_function *functions;
     int nerrors;                  /* errors reported: the config must not be used when > 0 */

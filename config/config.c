@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,7 +34,17 @@ enum key_id {
     K_TIERS,
     K_SHARED_PATH,
     K_SHARED_SIZE,
-    K_SHARED_MAX_ENTRY, /* [cache] */
+    K_SHARED_MAX_ENTRY,
+    K_REMOTE,
+    K_TOKEN_FILE,
+    K_SECRET_FILE,
+    K_REMOTE_TIMEOUT,
+    K_FLUSH_TIMEOUT,
+    K_REMOTE_MODE,
+    K_REMOTE_QUEUE,
+    K_REMOTE_QUEUE_BYTES,
+    K_REMOTE_MAX_VALUE,
+    K_REMOTE_EXPIRE, /* [cache] */
     K_SIGNATURE,
     K_OBJECT,
     K_FMODE,
@@ -49,9 +60,12 @@ enum key_id {
 };
 
 /* In enum key_id order: the id of a key is K_MODE or K_SIGNATURE plus its index here. */
-static const char *const cache_keys[] = {"mode",        "namespace",   "memory_size",
-                                         "report",      "strict",      "tiers",
-                                         "shared_path", "shared_size", "shared_max_entry"};
+static const char *const cache_keys[] = {
+    "mode",          "namespace",      "memory_size",  "report",      "strict",
+    "tiers",         "shared_path",    "shared_size",  "shared_max_entry",
+    "remote",        "token_file",     "secret_file",  "remote_timeout",
+    "flush_timeout", "remote_mode",    "remote_queue", "remote_queue_bytes",
+    "remote_max_value", "remote_expire"};
 static const char *const function_keys[] = {
     "signature", "object", "mode", "salt", "reads", "writes", "errno", "min_time", "singleflight",
     "hook",      "identity"};
@@ -66,6 +80,12 @@ static const char *const function_keys[] = {
 #define SHARED_PATH_DEFAULT "/dev/shm/cloudm-%u"
 #define SHARED_MAX_ENTRY_DIV 16 /* default shared_max_entry = shared_size / 16 */
 #define GLOBAL_SIZE_MAX (1U << 20)
+#define REMOTE_TIMEOUT_DEFAULT (250ULL * 1000000)  /* 250 ms */
+#define FLUSH_TIMEOUT_DEFAULT (10ULL * 1000000000) /* 10 s */
+#define REMOTE_QUEUE_DEFAULT 4096
+#define REMOTE_QUEUE_BYTES_DEFAULT (64ULL << 20)
+#define REMOTE_MAX_VALUE_DEFAULT (64ULL << 20)
+#define REMOTE_EXPIRE_DEFAULT (30ULL * 86400 * 1000000000) /* 30 days */
 #define QUOTE_MAX 60 /* characters of a bad value quoted in a message */
 
 struct seen_fn {
@@ -94,6 +114,9 @@ struct parse {
     char max_entry_text[QUOTE_MAX + 1];
     bool max_entry_set;   /* shared_max_entry parsed cleanly */
     bool shared_size_bad; /* shared_size was given but invalid: no comparison */
+    /* `tiers` naming remote needs `remote`: checked at the end, where `tiers` was. */
+    struct cm_srcmap tiers_map;
+    bool tiers_set;       /* tiers parsed cleanly */
 };
 
 static const char *sec_label(const struct parse *p, char *buf, size_t size)
@@ -411,8 +434,8 @@ static void set_shared_path(struct parse *p, const struct cm_ini_key *k)
  * each tier once. */
 static void set_tiers(struct parse *p, const struct cm_ini_key *k)
 {
-    static const char *const names[] = {"memory", "shared"};
-    static const unsigned bits[] = {CM_TIER_MEMORY, CM_TIER_SHARED};
+    static const char *const names[] = {"memory", "shared", "remote"};
+    static const unsigned bits[] = {CM_TIER_MEMORY, CM_TIER_SHARED, CM_TIER_REMOTE};
     const char *v = k->value, *best;
     unsigned tiers = 0;
     size_t i = 0, w, t, comma_at = 0;
@@ -423,7 +446,7 @@ static void set_tiers(struct parse *p, const struct cm_ini_key *k)
             if (v[i] != ',')
                 continue;
             if (++commas > 1 || tiers == 0) {
-                VERR(p, k, i, "empty entry in 'tiers' (expected memory, shared or both)");
+                VERR(p, k, i, "empty entry in 'tiers' (expected memory, shared or remote)");
                 return;
             }
             comma_at = i;
@@ -432,15 +455,15 @@ static void set_tiers(struct parse *p, const struct cm_ini_key *k)
             break;
         for (w = i; w < k->vlen && !is_space((unsigned char)v[w]) && v[w] != ','; w++)
             ;
-        for (t = 0; t < 2 && !cm_word_eq(v + i, w - i, names[t]); t++)
+        for (t = 0; t < 3 && !cm_word_eq(v + i, w - i, names[t]); t++)
             ;
-        if (t == 2) {
-            best = cm_did_you_mean(v + i, w - i, names, 2);
+        if (t == 3) {
+            best = cm_did_you_mean(v + i, w - i, names, 3);
             if (best != NULL)
                 VERR(p, k, i, "unknown tier '%.*s' (did you mean '%s'?)",
                      (int)(w - i > QUOTE_MAX ? QUOTE_MAX : w - i), v + i, best);
             else
-                VERR(p, k, i, "unknown tier '%.*s' (expected memory or shared)",
+                VERR(p, k, i, "unknown tier '%.*s' (expected memory, shared or remote)",
                      (int)(w - i > QUOTE_MAX ? QUOTE_MAX : w - i), v + i);
             return;
         }
@@ -453,14 +476,123 @@ static void set_tiers(struct parse *p, const struct cm_ini_key *k)
         i = w;
     }
     if (tiers == 0) {
-        VERR(p, k, 0, "empty 'tiers' (expected memory, shared or both)");
+        VERR(p, k, 0, "empty 'tiers' (expected memory, shared or remote)");
         return;
     }
     if (commas > 0) {
-        VERR(p, k, comma_at, "empty entry in 'tiers' (expected memory, shared or both)");
+        VERR(p, k, comma_at, "empty entry in 'tiers' (expected memory, shared or remote)");
         return;
     }
     p->cfg->tiers = tiers;
+    p->tiers_map = *k->map;
+    p->tiers_set = true;
+}
+
+/* remote = http://host[:port][/prefix], https://..., redis://[user:password@]host[:port][/db],
+ * rediss://... or redis+cluster://host:port,host:port,...: a known scheme, then a non-empty
+ * host, no spaces. The rest (reachability, the prefix, the database) is the remote tier's
+ * business at run time. */
+static void set_remote(struct parse *p, const struct cm_ini_key *k)
+{
+    static const char *const schemes[] = {"http://", "https://", "redis://", "rediss://",
+                                          "redis+cluster://"};
+    const size_t nschemes = sizeof(schemes) / sizeof(schemes[0]);
+    size_t i, n = 0, h;
+
+    for (i = 0; i < nschemes; i++) {
+        n = strlen(schemes[i]);
+        if (k->vlen > n && strncasecmp(k->value, schemes[i], n) == 0)
+            break;
+    }
+    if (i == nschemes) {
+        VERR(p, k, 0,
+             "invalid remote '%.*s' (expected http://HOST[:PORT][/PREFIX], https://..., "
+             "redis://HOST[:PORT][/DB], rediss://... or redis+cluster://HOST:PORT,...)",
+             quote_len(k), k->value);
+        return;
+    }
+    bool http = i < 2;
+    /* Redis URLs may carry user:password@ before the host. */
+    size_t at = n;
+    if (!http)
+        for (size_t j = n; j < k->vlen && k->value[j] != '/'; j++)
+            if (k->value[j] == '@')
+                at = j + 1;
+    for (h = at; h < k->vlen && k->value[h] != '/' && k->value[h] != ':'; h++) {
+        if (is_space((unsigned char)k->value[h]) || k->value[h] == '?' || k->value[h] == '#' ||
+            k->value[h] == '@') {
+            VERR(p, k, h, "invalid character in the host of remote '%.*s'", quote_len(k), k->value);
+            return;
+        }
+    }
+    if (h == at) {
+        VERR(p, k, at, "remote '%.*s' has no host", quote_len(k), k->value);
+        return;
+    }
+    for (size_t j = h; j < k->vlen; j++)
+        if (is_space((unsigned char)k->value[j]) || k->value[j] == '?' || k->value[j] == '#') {
+            VERR(p, k, j, "invalid character in remote '%.*s' (no spaces, query or fragment)",
+                 quote_len(k), k->value);
+            return;
+        }
+    copy_value(p, k, p->cfg->remote, sizeof(p->cfg->remote));
+}
+
+/* token_file and secret_file: a path, relative ones taken from the config file's directory. */
+static void set_file(struct parse *p, const struct cm_ini_key *k, char *dst, size_t size)
+{
+    const char *slash = strrchr(p->cfg->path, '/');
+    size_t dir = k->vlen && k->value[0] != '/' && slash ? (size_t)(slash - p->cfg->path) + 1 : 0;
+
+    if (k->vlen == 0) {
+        VERR(p, k, 0, "empty '%s' (expected a file path)", k->name);
+        return;
+    }
+    if (dir + k->vlen >= size) {
+        VERR(p, k, 0, "value of '%s' too long (at most %zu characters)", k->name, size - 1 - dir);
+        return;
+    }
+    memcpy(dst, p->cfg->path, dir);
+    memcpy(dst + dir, k->value, k->vlen + 1);
+}
+
+static void set_remote_mode(struct parse *p, const struct cm_ini_key *k)
+{
+    static const char *const words[] = {"readwrite", "readonly", "writeonly"};
+    const char *best;
+
+    for (int i = 0; i < 3; i++)
+        if (cm_word_eq(k->value, k->vlen, words[i])) {
+            p->cfg->remote_mode = (enum cm_remote_mode)i;
+            return;
+        }
+    best = cm_did_you_mean(k->value, k->vlen, words, 3);
+    if (best != NULL)
+        VERR(p, k, 0, "invalid remote_mode '%.*s' (did you mean '%s'?)", quote_len(k), k->value,
+             best);
+    else
+        VERR(p, k, 0, "invalid remote_mode '%.*s' (expected readwrite, readonly or writeonly)",
+             quote_len(k), k->value);
+}
+
+/* A time key with a range (nanoseconds). */
+static void set_time_range(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
+                           const char *range, uint64_t *out)
+{
+    uint64_t v;
+
+    if (cm_parse_time(k->value, &v) < 0) {
+        VERR(p, k, 0,
+             "invalid time '%.*s' for '%s' (expected a number with an optional us, ms, s, m, h "
+             "or d suffix)",
+             quote_len(k), k->value, k->name);
+        return;
+    }
+    if (v < lo || v > hi) {
+        VERR(p, k, 0, "%s '%.*s' out of range (%s)", k->name, quote_len(k), k->value, range);
+        return;
+    }
+    *out = v;
 }
 
 static void set_singleflight(struct parse *p, const struct cm_ini_key *k)
@@ -708,6 +840,40 @@ static void on_key(void *u, const struct cm_ini_key *k)
     case K_SHARED_MAX_ENTRY:
         set_shared_max_entry(p, k);
         break;
+    case K_REMOTE:
+        set_remote(p, k);
+        break;
+    case K_TOKEN_FILE:
+        set_file(p, k, p->cfg->token_file, sizeof(p->cfg->token_file));
+        break;
+    case K_SECRET_FILE:
+        set_file(p, k, p->cfg->secret_file, sizeof(p->cfg->secret_file));
+        break;
+    case K_REMOTE_TIMEOUT:
+        set_time_range(p, k, 1000000ULL, 60000000000ULL, "1ms to 60s", &p->cfg->remote_timeout_ns);
+        break;
+    case K_FLUSH_TIMEOUT:
+        set_time_range(p, k, 0, 3600000000000ULL, "0 to 1h", &p->cfg->flush_timeout_ns);
+        break;
+    case K_REMOTE_MODE:
+        set_remote_mode(p, k);
+        break;
+    case K_REMOTE_QUEUE: {
+        uint64_t n;
+        if (get_size(p, k, 1, 1ULL << 20, "1 to 1M", &n) == 0)
+            p->cfg->remote_queue = n;
+        break;
+    }
+    case K_REMOTE_QUEUE_BYTES:
+        get_size(p, k, 1ULL << 16, 1ULL << 40, "64K to 1T", &p->cfg->remote_queue_bytes);
+        break;
+    case K_REMOTE_MAX_VALUE:
+        get_size(p, k, 1, 1ULL << 32, "1 to 4G", &p->cfg->remote_max_value);
+        break;
+    case K_REMOTE_EXPIRE:
+        set_time_range(p, k, 1000000000ULL, 3650ULL * 86400 * 1000000000ULL, "1s to 3650d",
+                       &p->cfg->remote_expire_ns);
+        break;
     case K_SIGNATURE:
         set_signature(p, k);
         break;
@@ -761,6 +927,12 @@ static void set_defaults(struct cm_config *cfg)
     cfg->tiers = CM_TIER_MEMORY | CM_TIER_SHARED;
     memcpy(cfg->shared_path, SHARED_PATH_DEFAULT, sizeof(SHARED_PATH_DEFAULT));
     cfg->shared_size = SHARED_SIZE_DEFAULT;
+    cfg->remote_timeout_ns = REMOTE_TIMEOUT_DEFAULT;
+    cfg->flush_timeout_ns = FLUSH_TIMEOUT_DEFAULT;
+    cfg->remote_queue = REMOTE_QUEUE_DEFAULT;
+    cfg->remote_queue_bytes = REMOTE_QUEUE_BYTES_DEFAULT;
+    cfg->remote_max_value = REMOTE_MAX_VALUE_DEFAULT;
+    cfg->remote_expire_ns = REMOTE_EXPIRE_DEFAULT;
 }
 
 /* "256M", "1T", "1536K" or a byte count: the largest unit that divides exactly. */
@@ -785,6 +957,13 @@ static void finish_cache(struct parse *p)
     struct cm_config *cfg = p->cfg;
     char sz[32];
 
+    /* A remote is a tier of its own unless `tiers` says otherwise; `tiers = ... remote` needs
+     * one. */
+    if (!p->tiers_set && cfg->remote[0])
+        cfg->tiers |= CM_TIER_REMOTE;
+    if (p->tiers_set && (cfg->tiers & CM_TIER_REMOTE) && !cfg->remote[0])
+        cm_diag_map(&p->d, CM_DIAG_ERROR, &p->tiers_map, 0,
+                    "'tiers' names remote, but [cache] has no 'remote = URL'");
     if (!p->max_entry_set) {
         cfg->shared_max_entry = cfg->shared_size / SHARED_MAX_ENTRY_DIV;
         return;

@@ -11,7 +11,11 @@
  * a miss it is what the original left.
  *
  * What it does not do: hooking (got.c), variant set-up (bind.c), key encoding (key.c), storage
- * (memtier.c), formatting (report.c).
+ * (memtier.c, shared.c, remote_tier.c), formatting (report.c).
+ *
+ * Tier order: memory, then shared, then remote; a hit in a later tier fills the earlier ones (not
+ * in readonly mode). A miss everywhere runs the original and stores its result in every tier
+ * (the remote one through its background writer).
  *
  * Hot path budget (a memory hit): no lock, no allocation once this thread's buffers exist, no
  * system call, no call into a hooked libc function; counters are per-thread plain stores.
@@ -28,6 +32,7 @@
 #include "guard.h"
 #include "key.h"
 #include "memtier.h"
+#include "remote_tier.h"
 #include "shared.h"
 #include "stats.h"
 #include "tls.h"
@@ -208,6 +213,26 @@ static int shared_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
     return 1;
 }
 
+/* Answer from the remote tier if it has the entry (and fill the shared and memory tiers). */
+static int remote_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
+                      struct cm_callinfo *ci, const struct cm_fullkey *fk, const struct memkey *mk,
+                      int shared)
+{
+    const uint8_t *v;
+    long n = cm_remote_get(fn, fk, &v);
+    if (n < 0 || cm_value_restore(fn, f, ci, v, (uint32_t)n) < 0)
+        return 0;
+    if (fn->mode != CM_MODE_READONLY) {
+        mem_store(fn, mk, v, (uint32_t)n);
+        if (shared)
+            cm_shared_put(fn, fk, v, (uint32_t)n);
+    }
+    if (ts)
+        CM_STAT_ADD(ts, fn->id, hit_remote, 1);
+    cm_shared_flush_stats(0);
+    return 1;
+}
+
 /*
  * Everything after the memory tier could not answer (or was not asked, in writeonly mode):
  * the shared tier, single-flight, running the original, recording the result in every tier.
@@ -220,13 +245,20 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
 {
     uint8_t kbuf[STACK_BUF] __attribute__((aligned(8)));
     struct cm_fullkey fk;
-    int shared = cm_shared_seg && !ci->process_local &&
-                 cm_shared_key(fn, args, alen, kbuf, sizeof(kbuf), &fk) == 0;
+    /* The full key serves the shared and the remote tier; calls whose key only means something
+     * inside this process (handles) stay out of both. */
+    int keyed = (cm_shared_seg || cm_remote_reads || cm_remote_writes) && !ci->process_local &&
+                cm_shared_key(fn, args, alen, kbuf, sizeof(kbuf), &fk) == 0;
+    int shared = keyed && cm_shared_seg;
     uint32_t ticket = 0;
     int flight = CM_FLIGHT_COMPUTE, err;
-    if (shared && fn->mode != CM_MODE_WRITEONLY) {
-        if (shared_hit(f, fn, ts, ci, &fk, mk))
+    if (keyed && fn->mode != CM_MODE_WRITEONLY) {
+        if (shared && shared_hit(f, fn, ts, ci, &fk, mk))
             return;
+        if (cm_remote_reads && remote_hit(f, fn, ts, ci, &fk, mk, shared))
+            return;
+    }
+    if (shared && fn->mode != CM_MODE_WRITEONLY) {
         if (fn->mode != CM_MODE_READONLY)
             flight = cm_shared_flight_begin(fn, &fk, &ticket);
         /* Look again after a wait, and after winning a claim: the winner of the previous round
@@ -250,6 +282,8 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
             mem_store(fn, mk, val, (uint32_t)vlen);
             if (shared)
                 cm_shared_put(fn, &fk, val, (uint32_t)vlen);
+            if (keyed && cm_remote_writes)
+                cm_remote_put(fn, &fk, val, (uint32_t)vlen);
         }
     }
     if (flight == CM_FLIGHT_COMPUTE_DONE)
@@ -269,14 +303,15 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
     errno = err;
 }
 
-/* A fast-path miss. Without a shared tier: run the original and record its result under the
- * word key, nothing else. With one: the general completion, which needs the canonical bytes. */
+/* A fast-path miss. With the memory tier alone: run the original and record its result under
+ * the word key, nothing else. With a shared or remote tier: the general completion, which needs
+ * the canonical bytes. */
 __attribute__((noinline)) static void fast_miss(struct cm_frame *f, struct cm_fn *fn,
                                                 const uint64_t *kw, uint64_t h)
 {
     cm_guard = 1;
     struct cm_tstats *ts = cm_stats_self();
-    if (cm_shared_seg) {
+    if (cm_shared_seg || cm_remote_reads || cm_remote_writes) {
         struct cm_callinfo ci;
         uint8_t args[STACK_BUF] __attribute__((aligned(8)));
         cm_args_read(fn, f, &ci);

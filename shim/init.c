@@ -3,9 +3,11 @@
  *
  * What it does: in a constructor, reads the CLOUDM_* environment once (include/cloudm_env.h),
  * finds and parses the config (any error: one message, nothing is installed, the program runs
- * unmemoized), sets up the memory tier and the report, and asks the hooker to patch every
+ * unmemoized), sets up the tiers (memory, shared segment, remote plugin) and the report, and
+ * asks the hooker to patch every
  * loaded object. Under `cloudm check PROGRAM` (CLOUDM_CHECK=1) it prints the hook plan and exits
- * before main. In a destructor it writes the report. A fork child resets its counters.
+ * before main. In a destructor it drains the remote writer, pushes the live statistics and writes
+ * the report. A fork child resets its counters.
  *
  * What it does not do: any per-call work (dispatch.c), hooking itself (got.c).
  */
@@ -23,6 +25,7 @@
 #include "hook.h"
 #include "log.h"
 #include "memtier.h"
+#include "remote_tier.h"
 #include "report.h"
 #include "shared.h"
 #include "stats.h"
@@ -43,8 +46,8 @@ static void after_fork_child(void)
     cm_stats_after_fork();
 }
 
-/* CLOUDM_TIERS: words "memory" and "shared" separated by spaces or commas. Returns the bits, or
- * 0 when the value is not such a list (then it is ignored, with a message). */
+/* CLOUDM_TIERS: words "memory", "shared" and "remote" separated by spaces or commas. Returns the
+ * bits, or 0 when the value is not such a list (then it is ignored, with a message). */
 static unsigned parse_tiers(const char *v)
 {
     unsigned bits = 0;
@@ -54,6 +57,8 @@ static unsigned parse_tiers(const char *v)
             bits |= CM_TIER_MEMORY;
         else if (n == 6 && strncmp(v, "shared", 6) == 0)
             bits |= CM_TIER_SHARED;
+        else if (n == 6 && strncmp(v, "remote", 6) == 0)
+            bits |= CM_TIER_REMOTE;
         else if (n)
             return 0;
         v += n;
@@ -112,14 +117,25 @@ __attribute__((constructor)) static void cm_init(void)
         if (bits)
             init_cfg.tiers = bits;
         else
-            cm_log("%s=%s is not a list of tiers (memory, shared): ignored", CLOUDM_ENV_TIERS,
+            cm_log("%s=%s is not a list of tiers (memory, shared, remote): ignored", CLOUDM_ENV_TIERS,
                    tiers);
+    }
+    /* CLOUDM_REMOTE=URL names the remote (and adds the tier unless CLOUDM_TIERS says which);
+     * CLOUDM_REMOTE=off takes it away. */
+    const char *rurl = getenv(CLOUDM_ENV_REMOTE);
+    if (rurl && strcmp(rurl, "off") == 0) {
+        init_cfg.tiers &= ~CM_TIER_REMOTE;
+    } else if (rurl && *rurl) {
+        snprintf(init_cfg.remote, sizeof(init_cfg.remote), "%s", rurl);
+        if (!(tiers && *tiers))
+            init_cfg.tiers |= CM_TIER_REMOTE;
     }
     const char *spath = getenv(CLOUDM_ENV_SHARED_PATH);
     if (spath && *spath)
         snprintf(init_cfg.shared_path, sizeof(init_cfg.shared_path), "%s", spath);
     cm_tier_memory = (init_cfg.tiers & CM_TIER_MEMORY) != 0;
     cm_shared_init(&init_cfg);
+    cm_remote_init(&init_cfg);
     init_targets = calloc((size_t)init_cfg.nfunctions, sizeof(*init_targets));
     if (!init_targets)
         goto out;
@@ -168,6 +184,7 @@ __attribute__((destructor)) static void cm_fini(void)
     if (!init_done)
         return;
     cm_guard = 1;
+    cm_remote_fini(); /* first: the writer's last stores land in the counters below */
     cm_shared_flush_stats(1);
     cm_report_write();
     cm_guard = 0;

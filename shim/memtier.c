@@ -4,8 +4,9 @@
  *
  * What it does: cm_mem_get() finds an entry and copies its value out after proving it was not
  * being rewritten while copied; cm_mem_put() stores one. Memory is fixed at cm_mem_init() time
- * (memory_size, one anonymous mapping, pages committed as touched). Nothing on the read path
- * locks, allocates or makes a system call.
+ * (memory_size, one anonymous mapping, pages committed as touched, or ahead of use by
+ * cm_mem_prefault() from a background thread: see shared.c). Nothing on the read path locks,
+ * allocates or makes a system call.
  *
  * What it does not do: decide what to cache, serialize keys or values (key.c), or survive the
  * process (the shared tier's job).
@@ -34,12 +35,16 @@
  */
 #include "memtier.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include <xxhash.h>
 
 #define RING_FLAG 0x80000000u
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels answer EINVAL */
+#endif
 
 struct ring_hdr {
     uint32_t fn;
@@ -87,6 +92,32 @@ int cm_mem_init(uint64_t size)
     ring_size = rsize;
     max_entry = rsize / 8;
     return 0;
+}
+
+int cm_mem_prefault(uint64_t *cursor, uint64_t budget)
+{
+    if (!mem_ready)
+        return 0;
+    uint64_t len = ((uint64_t)1 << (64 - cm_mem_shift)) * sizeof(struct cm_slot), at = *cursor;
+    uint8_t *p = (uint8_t *)cm_mem_slots; /* page-aligned: the start of the mapping */
+    if (at >= len)
+        return 0;
+    uint64_t n = len - at < budget ? len - at : budget;
+    int saved = errno, r;
+    if (madvise(p + at, n, MADV_POPULATE_WRITE) != 0) {
+        if (errno != EINVAL) {
+            r = -errno;
+            goto out;
+        }
+        /* Before Linux 5.14. An atomic add of 0, never a store: a store could undo a put. */
+        for (uint64_t o = 0; o < n; o += 4096)
+            __atomic_fetch_add(&((struct cm_slot *)(p + at + o))->seq, 0, __ATOMIC_RELAXED);
+    }
+    *cursor = at + n;
+    r = at + n < len;
+out:
+    errno = saved;
+    return r;
 }
 
 uint64_t cm_mem_max_entry(void)

@@ -109,6 +109,15 @@ int cm_mem_put_words(uint32_t fn, uint64_t h, const uint64_t *probe, const uint6
 /* Reserve `size` bytes (memory_size). Returns 0, or -1 (then every get misses, every put fails). */
 int cm_mem_init(uint64_t size);
 
+/*
+ * Commit the index's pages ahead of use (MADV_POPULATE_WRITE; an atomic add of 0 per page where
+ * the kernel lacks it), at most `budget` bytes per call from *cursor (0 to start). Never changes
+ * a byte, so it is safe while other threads read and write slots. For a background thread: a
+ * page first read then written costs two faults on the hit path otherwise. Returns 1 while more
+ * remains, 0 when done (or there is no tier), -errno on failure.
+ */
+int cm_mem_prefault(uint64_t *cursor, uint64_t budget);
+
 /* Largest entry (header + key + value) the ring accepts. */
 uint64_t cm_mem_max_entry(void);
 

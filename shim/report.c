@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "fn.h"
 #include "log.h"
+#include "remote_tier.h"
 #include "shared.h"
 #include "stats.h"
 
@@ -187,6 +188,39 @@ static void human(struct out *o)
             outf(o, "  bypassed %llu", (unsigned long long)a.s.bypassed);
         outf(o, "  saved ~%s\n", t);
     }
+    struct cm_remote_counters c;
+    const char *url;
+    if (cm_remote_counters(&c, &url))
+        outf(o,
+             "cloudm: remote %s  hits %llu  misses %llu  errors %llu (timeouts %llu, auth %llu)  "
+             "skipped %llu  stored %llu  store errors %llu  dropped %llu\n",
+             url, (unsigned long long)c.hits, (unsigned long long)c.misses,
+             (unsigned long long)c.errors, (unsigned long long)c.timeouts,
+             (unsigned long long)c.auth_errors, (unsigned long long)c.skipped,
+             (unsigned long long)c.puts, (unsigned long long)c.put_errors,
+             (unsigned long long)c.dropped);
+}
+
+/* The remote tier's counters: null when there is no remote tier. */
+static void json_remote(struct out *o)
+{
+    struct cm_remote_counters c;
+    const char *url;
+    if (!cm_remote_counters(&c, &url)) {
+        outf(o, "null");
+        return;
+    }
+    outf(o, "{\"url\": ");
+    json_str(o, url);
+    outf(o,
+         ", \"hits\": %llu, \"misses\": %llu, \"errors\": %llu, \"timeouts\": %llu, "
+         "\"auth_errors\": %llu, \"skipped\": %llu, \"breaker_opens\": %llu, \"stored\": %llu, "
+         "\"store_errors\": %llu, \"dropped\": %llu}",
+         (unsigned long long)c.hits, (unsigned long long)c.misses, (unsigned long long)c.errors,
+         (unsigned long long)c.timeouts, (unsigned long long)c.auth_errors,
+         (unsigned long long)c.skipped, (unsigned long long)c.breaker_opens,
+         (unsigned long long)c.puts, (unsigned long long)c.put_errors,
+         (unsigned long long)c.dropped);
 }
 
 static void json(struct out *o)
@@ -216,7 +250,9 @@ static void json(struct out *o)
         outf(o, ", \"miss_ns\": %llu, \"saved_ns\": %llu}", (unsigned long long)a.miss_ns,
              (unsigned long long)saved_ns(&a));
     }
-    outf(o, "\n]}\n");
+    outf(o, "\n], \"remote\": ");
+    json_remote(o);
+    outf(o, "}\n");
 }
 
 static int write_all(int fd, const char *p, size_t n)

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "cloudm_version.h"
+#include "kc_cmd.h"
 
 struct command {
     const char *name;
@@ -26,6 +27,7 @@ static const struct command commands[] = {
     {"profile", cm_cmd_profile, cm_usage_profile},
     {"stats", cm_cmd_stats, cm_usage_stats},
     {"clear", cm_cmd_clear, cm_usage_clear},
+    {"keycache", cm_cmd_keycache, cm_usage_keycache},
 };
 
 void cm_usage_main(FILE *f)
@@ -40,6 +42,7 @@ void cm_usage_main(FILE *f)
                "  profile  run PROGRAM unmemoized and report what a cache would save\n"
                "  stats    live statistics of the shared cache segment\n"
                "  clear    drop entries of the shared cache segment\n"
+               "  keycache run the shared remote cache server (HTTP + LMDB)\n"
                "  help     show the help of a command (cloudm help run)\n"
                "\n"
                "Options:\n"

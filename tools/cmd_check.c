@@ -146,14 +146,20 @@ static void print_function(const struct cm_function *fn)
     printf("\n");
 }
 
-/* The shared tier's settings, on the line after the [cache] summary. */
+/* The tiers and their settings, on the lines after the [cache] summary. */
 static void print_tiers(const struct cm_config *cfg)
 {
+    static const char *const names[] = {"memory", "shared", "remote"};
+    static const char *const rmodes[] = {"readwrite", "readonly", "writeonly"};
     char size[32], max[32];
+    const char *sep = "";
 
-    printf("[cache] tiers %s%s%s", cfg->tiers & CM_TIER_MEMORY ? "memory" : "",
-           cfg->tiers == (CM_TIER_MEMORY | CM_TIER_SHARED) ? " " : "",
-           cfg->tiers & CM_TIER_SHARED ? "shared" : "");
+    printf("[cache] tiers ");
+    for (int i = 0; i < 3; i++)
+        if (cfg->tiers & (1u << i)) {
+            printf("%s%s", sep, names[i]);
+            sep = " ";
+        }
     if (cfg->tiers & CM_TIER_SHARED) {
         fmt_size(cfg->shared_size, size, sizeof(size));
         fmt_size(cfg->shared_max_entry, max, sizeof(max));
@@ -161,6 +167,15 @@ static void print_tiers(const struct cm_config *cfg)
                max);
     }
     printf("\n");
+    if (cfg->tiers & CM_TIER_REMOTE) {
+        printf("[cache] remote %s, namespace %s, remote_mode %s, remote_timeout %llu ms, "
+               "flush_timeout %llu ms, token_file %s, secret_file %s\n",
+               cfg->remote, cfg->ns, rmodes[cfg->remote_mode],
+               (unsigned long long)(cfg->remote_timeout_ns / 1000000),
+               (unsigned long long)(cfg->flush_timeout_ns / 1000000),
+               cfg->token_file[0] ? cfg->token_file : "(none)",
+               cfg->secret_file[0] ? cfg->secret_file : "(none: values stored in the clear)");
+    }
 }
 
 /* Run the program with CLOUDM_CHECK=1 and wait for it. Returns 0 when it exited 0. */

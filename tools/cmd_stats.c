@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "cloudm_version.h"
 #include "seg.h"
+#include "seg_remote.h"
 
 #define MAX_ROWS 65536          /* function slots shown (a segment holds far fewer) */
 #define WATCH_MAX_SECONDS 86400 /* --watch upper bound */
@@ -180,8 +181,21 @@ static unsigned fill_percent(const struct cm_seg_info *in)
     return (unsigned)((in->used * 100 + in->data_size / 2) / in->data_size);
 }
 
-static void print_table(const char *path, const struct rows *r, const struct cm_seg_info *in)
+/* Any remote activity recorded in the segment: then the table gets a remote column and line. */
+static bool remote_used(const struct rows *r, const struct cm_remote_counters *rc)
 {
+    if (rc->hits || rc->misses || rc->errors || rc->puts || rc->dropped || rc->skipped)
+        return true;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->v[i].st.hit_remote)
+            return true;
+    return false;
+}
+
+static void print_table(const char *path, const struct rows *r, const struct cm_seg_info *in,
+                        const struct cm_remote_counters *rc)
+{
+    bool remote = remote_used(r, rc);
     char sv[32], size[32], entries[32], evictions[32], csum[32], hitp[16];
     int w = (int)strlen("function");
 
@@ -192,8 +206,10 @@ static void print_table(const char *path, const struct rows *r, const struct cm_
     if (r->n == 0) {
         printf("no function statistics yet\n");
     } else {
-        printf("%-*s  %-10s %-6s %-10s %-10s %-10s %s\n", w, "function", "calls", "hit%", "memory",
-               "shared", "misses", "saved");
+        printf("%-*s  %-10s %-6s %-10s %-10s ", w, "function", "calls", "hit%", "memory", "shared");
+        if (remote)
+            printf("%-10s ", "remote");
+        printf("%-10s %s\n", "misses", "saved");
         for (size_t i = 0; i < r->n; i++) {
             const struct cm_seg_fnstat *st = &r->v[i].st;
 
@@ -202,8 +218,11 @@ static void print_table(const char *path, const struct rows *r, const struct cm_
             else
                 snprintf(hitp, sizeof(hitp), "%.1f", 100.0 * (double)hits(st) / (double)st->calls);
             fmt_duration(saved(st), sv, sizeof(sv));
-            printf("%-*s  %-10" PRIu64 " %-6s %-10" PRIu64 " %-10" PRIu64 " %-10" PRIu64 " %s\n", w,
-                   r->v[i].name, st->calls, hitp, st->hit_mem, st->hit_shared, st->misses, sv);
+            printf("%-*s  %-10" PRIu64 " %-6s %-10" PRIu64 " %-10" PRIu64 " ", w, r->v[i].name,
+                   st->calls, hitp, st->hit_mem, st->hit_shared);
+            if (remote)
+                printf("%-10" PRIu64 " ", st->hit_remote);
+            printf("%-10" PRIu64 " %s\n", st->misses, sv);
         }
     }
     if (r->full)
@@ -215,6 +234,12 @@ static void print_table(const char *path, const struct rows *r, const struct cm_
     printf("segment %s  %s  %u%% full  %s entr%s  %s eviction%s  %s checksum failure%s\n", path,
            size, fill_percent(in), entries, in->entries == 1 ? "y" : "ies", evictions,
            in->evictions == 1 ? "" : "s", csum, in->csum_failures == 1 ? "" : "s");
+    if (remote)
+        printf("remote   hits %" PRIu64 "  misses %" PRIu64 "  errors %" PRIu64 " (timeouts %" PRIu64
+               ", auth %" PRIu64 ")  skipped %" PRIu64 "  stored %" PRIu64 "  store errors %" PRIu64
+               "  dropped writes %" PRIu64 "\n",
+               rc->hits, rc->misses, rc->errors, rc->timeouts, rc->auth_errors, rc->skipped,
+               rc->puts, rc->put_errors, rc->dropped);
 }
 
 static void json_string(const char *s)
@@ -233,7 +258,8 @@ static void json_string(const char *s)
     putchar('"');
 }
 
-static void print_json(const char *path, const struct rows *r, const struct cm_seg_info *in)
+static void print_json(const char *path, const struct rows *r, const struct cm_seg_info *in,
+                       const struct cm_remote_counters *rc)
 {
     printf("{\"cloudm\": \"%s\", \"time\": %lld, \"segment\": {\"path\": ", CLOUDM_VERSION,
            (long long)time(NULL));
@@ -261,7 +287,12 @@ static void print_json(const char *path, const struct rows *r, const struct cm_s
             printf("%.4f", (double)hits(st) / (double)st->calls);
         printf(", \"miss_ns\": %" PRIu64 ", \"saved_ns\": %" PRIu64 "}", st->miss_ns, saved(st));
     }
-    printf("]}\n");
+    printf("], \"remote\": {\"hits\": %" PRIu64 ", \"misses\": %" PRIu64 ", \"errors\": %" PRIu64
+           ", \"timeouts\": %" PRIu64 ", \"auth_errors\": %" PRIu64 ", \"skipped\": %" PRIu64
+           ", \"breaker_opens\": %" PRIu64 ", \"stored\": %" PRIu64 ", \"store_errors\": %" PRIu64
+           ", \"dropped\": %" PRIu64 "}}\n",
+           rc->hits, rc->misses, rc->errors, rc->timeouts, rc->auth_errors, rc->skipped,
+           rc->breaker_opens, rc->puts, rc->put_errors, rc->dropped);
 }
 
 static void show(struct cm_seg *s, const char *path, bool json)
@@ -274,10 +305,12 @@ static void show(struct cm_seg *s, const char *path, bool json)
     cm_seg_fn_foreach(s, add_row, &r);
     if (r.n > 1)
         qsort(r.v, r.n, sizeof(r.v[0]), by_name);
+    struct cm_remote_counters rc;
+    cm_seg_remote_get(s, &rc);
     if (json)
-        print_json(path, &r, &in);
+        print_json(path, &r, &in, &rc);
     else
-        print_table(path, &r, &in);
+        print_table(path, &r, &in, &rc);
     fflush(stdout);
     free(r.v);
 }

@@ -50,6 +50,8 @@ struct cm_remote_opts {
     uint64_t queue_bytes;    /* remote_queue_bytes: bytes queued at most (default 64 MiB) */
     uint64_t max_value;      /* values larger than this are never sent (default 64 MiB) */
     enum cm_remote_access access;
+    uint64_t expire_ns;      /* remote_expire: disuse expiry where the backend sets it (Redis
+                                TTL, refreshed on read), default 30 days */
 };
 
 /* Process-wide counters, monotonic. */
@@ -84,7 +86,9 @@ struct cm_remote_api {
     int (*put)(struct cm_remote *r, const uint8_t *key, uint32_t klen, const uint8_t sig[16],
                const uint8_t *val, uint32_t vlen);
     void (*counters)(struct cm_remote *r, struct cm_remote_counters *out);
-    /* Drain the write queue within flush_timeout, stop the writer, release everything. */
+    /* Drain the write queue within flush_timeout, stop the writer, release the connections.
+     * The handle itself stays valid for counters() afterwards (the shim reads the final counts
+     * after close); get() and put() are never called after close(). */
     void (*close)(struct cm_remote *r);
 };
 

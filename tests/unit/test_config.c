@@ -123,24 +123,64 @@ static const struct bad_case bad_cases[] = {
      "[cache]\ntiers = memory shraed\n",
      {"t.conf:2:16: error: unknown tier 'shraed' (did you mean 'shared'?)"}},
     {"tiers_unknown",
+     "[cache]\ntiers = memory, disk\n",
+     {"t.conf:2:17: error: unknown tier 'disk' (expected memory, shared or remote)"}},
+    {"tiers_remote_without_url",
      "[cache]\ntiers = memory, remote\n",
-     {"t.conf:2:17: error: unknown tier 'remote' (expected memory or shared)"}},
+     {"t.conf:2:9: error: 'tiers' names remote, but [cache] has no 'remote = URL'"}},
     {"tiers_duplicate",
      "[cache]\ntiers = shared memory Shared\n",
      {"t.conf:2:23: error: duplicate tier 'shared' in 'tiers'"}},
     {"tiers_empty",
      "[cache]\ntiers =\n",
      {"t.conf:2:8: error: empty 'tiers' (expected memory, "
-      "shared or both)"}},
+      "shared or remote)"}},
+    /* [cache] remote tier */
+    {"remote_scheme",
+     "[cache]\nremote = ftp://host/x\n",
+     {"t.conf:2:10: error: invalid remote 'ftp://host/x' (expected http://HOST[:PORT][/PREFIX], "
+      "https://..., redis://HOST[:PORT][/DB], rediss://... or redis+cluster://HOST:PORT,...)"}},
+    {"remote_redis_no_host",
+     "[cache]\nremote = redis://user:pw@/0\n",
+     {"t.conf:2:26: error: remote 'redis://user:pw@/0' has no host"}},
+    {"remote_expire_range",
+     "[cache]\nremote_expire = 0\n",
+     {"t.conf:2:17: error: remote_expire '0' out of range (1s to 3650d)"}},
+    {"remote_no_host",
+     "[cache]\nremote = http://:7878\n",
+     {"t.conf:2:17: error: remote 'http://:7878' has no host"}},
+    {"remote_userinfo",
+     "[cache]\nremote = http://u@h\n",
+     {"t.conf:2:18: error: invalid character in the host of remote 'http://u@h'"}},
+    {"remote_query",
+     "[cache]\nremote = https://h:1/p?x=1\n",
+     {"t.conf:2:23: error: invalid character in remote 'https://h:1/p?x=1' (no spaces, query or "
+      "fragment)"}},
+    {"remote_timeout_range",
+     "[cache]\nremote_timeout = 2m\n",
+     {"t.conf:2:18: error: remote_timeout '2m' out of range (1ms to 60s)"}},
+    {"remote_timeout_bad",
+     "[cache]\nremote_timeout = soon\n",
+     {"t.conf:2:18: error: invalid time 'soon' for 'remote_timeout' (expected a number with an "
+      "optional us, ms, s, m, h or d suffix)"}},
+    {"remote_mode_typo",
+     "[cache]\nremote_mode = readonyl\n",
+     {"t.conf:2:15: error: invalid remote_mode 'readonyl' (did you mean 'readonly'?)"}},
+    {"remote_queue_zero",
+     "[cache]\nremote_queue = 0\n",
+     {"t.conf:2:16: error: remote_queue '0' out of range (1 to 1M)"}},
+    {"token_file_empty",
+     "[cache]\ntoken_file =\n",
+     {"t.conf:2:13: error: empty 'token_file' (expected a file path)"}},
     {"tiers_empty_entry",
      "[cache]\ntiers = memory,,shared\n",
-     {"t.conf:2:16: error: empty entry in 'tiers' (expected memory, shared or both)"}},
+     {"t.conf:2:16: error: empty entry in 'tiers' (expected memory, shared or remote)"}},
     {"tiers_leading_comma",
      "[cache]\ntiers = , memory\n",
-     {"t.conf:2:9: error: empty entry in 'tiers' (expected memory, shared or both)"}},
+     {"t.conf:2:9: error: empty entry in 'tiers' (expected memory, shared or remote)"}},
     {"tiers_trailing_comma",
      "[cache]\ntiers = memory ,\n",
-     {"t.conf:2:16: error: empty entry in 'tiers' (expected memory, shared or both)"}},
+     {"t.conf:2:16: error: empty entry in 'tiers' (expected memory, shared or remote)"}},
     {"shared_size_bad",
      "[cache]\nshared_size = lots\n",
      {"t.conf:2:15: error: invalid size 'lots' for 'shared_size' (expected a number with an "
@@ -593,6 +633,62 @@ static void test_cache_section(void)
     cm_config_free(&cfg);
 }
 
+static void test_remote_keys(void)
+{
+    struct cm_config cfg;
+
+    /* Defaults: no remote, and the remote settings at their documented values. */
+    good("", &cfg, "");
+    ASSERT_EQ_STR(cfg.remote, "");
+    ASSERT_EQ_UINT(cfg.remote_timeout_ns, 250000000ULL);
+    ASSERT_EQ_UINT(cfg.flush_timeout_ns, 10000000000ULL);
+    ASSERT_EQ_UINT(cfg.remote_queue, 4096);
+    ASSERT_EQ_UINT(cfg.remote_queue_bytes, 64ULL << 20);
+    ASSERT_EQ_UINT(cfg.remote_max_value, 64ULL << 20);
+    ASSERT_EQ_INT(cfg.remote_mode, CM_RMODE_READWRITE);
+    ASSERT_EQ_UINT(cfg.remote_expire_ns, 30ULL * 86400 * 1000000000);
+    cm_config_free(&cfg);
+
+    /* A remote joins the default tiers; relative files are taken from the config's directory. */
+    good("[cache]\nremote = http://keycache.lan:7878/team\ntoken_file = tok\n"
+         "secret_file = /etc/cloudm/secret\nremote_timeout = 50ms\nflush_timeout = 0\n"
+         "remote_mode = ReadOnly\nremote_queue = 10\nremote_queue_bytes = 1M\n"
+         "remote_max_value = 1K\n",
+         &cfg, "");
+    ASSERT_EQ_UINT(cfg.tiers, CM_TIER_MEMORY | CM_TIER_SHARED | CM_TIER_REMOTE);
+    ASSERT_EQ_STR(cfg.remote, "http://keycache.lan:7878/team");
+    ASSERT_EQ_STR(cfg.token_file, "tok"); /* the test's config is "t.conf": no directory */
+    ASSERT_EQ_STR(cfg.secret_file, "/etc/cloudm/secret");
+    ASSERT_EQ_UINT(cfg.remote_timeout_ns, 50000000ULL);
+    ASSERT_EQ_UINT(cfg.flush_timeout_ns, 0);
+    ASSERT_EQ_INT(cfg.remote_mode, CM_RMODE_READONLY);
+    ASSERT_EQ_UINT(cfg.remote_queue, 10);
+    ASSERT_EQ_UINT(cfg.remote_queue_bytes, 1ULL << 20);
+    ASSERT_EQ_UINT(cfg.remote_max_value, 1024);
+    cm_config_free(&cfg);
+
+    ASSERT_EQ_INT(cm_config_parse("/etc/cloudm/team.conf",
+                                  "[cache]\nremote = https://h\ntoken_file = t/tok\n", 46, &cfg,
+                                  NULL, NULL),
+                  0);
+    ASSERT_EQ_INT(cfg.nerrors, 0);
+    ASSERT_EQ_STR(cfg.token_file, "/etc/cloudm/t/tok");
+    cm_config_free(&cfg);
+
+    good("[cache]\nremote = redis://u:p@10.0.0.1:6380/2\nremote_expire = 7d\n", &cfg, "");
+    ASSERT_EQ_STR(cfg.remote, "redis://u:p@10.0.0.1:6380/2");
+    ASSERT_EQ_UINT(cfg.remote_expire_ns, 7ULL * 86400 * 1000000000);
+    cm_config_free(&cfg);
+    good("[cache]\nremote = redis+cluster://127.0.0.1:7000,127.0.0.1:7001\n", &cfg, "");
+    ASSERT_EQ_UINT(cfg.tiers, CM_TIER_MEMORY | CM_TIER_SHARED | CM_TIER_REMOTE);
+    cm_config_free(&cfg);
+
+    /* An explicit `tiers` without remote keeps the remote out. */
+    good("[cache]\nremote = http://h\ntiers = memory\n", &cfg, "");
+    ASSERT_EQ_UINT(cfg.tiers, CM_TIER_MEMORY);
+    cm_config_free(&cfg);
+}
+
 static void test_shared_tier_keys(void)
 {
     static const struct {
@@ -618,6 +714,10 @@ static void test_shared_tier_keys(void)
     }
 
     /* shared_max_entry defaults to 1/16 of shared_size, whichever order the keys come in. */
+    good("[cache]\nremote = http://h:1\ntiers = remote, memory\n", &cfg, "");
+    ASSERT_EQ_UINT(cfg.tiers, CM_TIER_MEMORY | CM_TIER_REMOTE);
+    cm_config_free(&cfg);
+
     good("[cache]\nshared_size = 1G\nshared_path = /home/u/.cache/cloudm/seg-%u\n", &cfg, "");
     ASSERT_EQ_UINT(cfg.shared_size, 1ULL << 30);
     ASSERT_EQ_UINT(cfg.shared_max_entry, 64ULL << 20);
@@ -961,6 +1061,7 @@ int main(void)
     RUN_TEST(test_defaults);
     RUN_TEST(test_cache_section);
     RUN_TEST(test_shared_tier_keys);
+    RUN_TEST(test_remote_keys);
     RUN_TEST(test_singleflight);
     RUN_TEST(test_hook_identity);
     RUN_TEST(test_function_keys);

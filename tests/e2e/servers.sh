@@ -1,0 +1,108 @@
+# servers.sh - start and stop the HTTP servers the remote-tier tests talk to (sourced after
+# lib.sh, never run).
+#
+# What it does: starts `cloudm keycache`, a non-root nginx with WebDAV PUT, and the fault server
+# of tests/remote, each on 127.0.0.1 only, on a port it chose free, with its files under $CM_TMP;
+# remembers their pids and kills them all when the test script exits (replacing lib.sh's EXIT
+# trap with one that also removes $CM_TMP).
+#
+# What it does not do: install anything (.ci/install-deps does), or decide what a test expects.
+CM_SERVER_PIDS=()
+# SIGTERM first (nginx's master then stops its workers, which a SIGKILL would orphan), SIGKILL
+# what is left after 3 s.
+cm_servers_stop() {
+  local p i
+  for p in "${CM_SERVER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for ((i = 0; i < 30; i++)); do
+    for p in "${CM_SERVER_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && break; done
+    kill -0 "$p" 2>/dev/null || break
+    sleep 0.1
+  done
+  for p in "${CM_SERVER_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for p in "${CM_SERVER_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  CM_SERVER_PIDS=()
+}
+trap 'cm_servers_stop; rm -rf "$CM_TMP"' EXIT
+
+# cm_wait_file FILE [TENTHS]: wait until FILE exists and is not empty (default 10 s)
+cm_wait_file() {
+  local i
+  for ((i = 0; i < ${2:-100}; i++)); do
+    [ -s "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# cm_port_free PORT: nothing accepts connections on 127.0.0.1:PORT
+cm_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# cm_keycache_start NAME [OPTIONS...]: start `cloudm keycache` with its data in $CM_TMP/NAME.data;
+# sets CM_KC_URL (http://127.0.0.1:PORT) and CM_KC_PID. The data directory survives a restart
+# with the same NAME.
+cm_keycache_start() {
+  local name=$1; shift
+  local ready="$CM_TMP/$name.ready"
+  rm -f "$ready"
+  "$CLOUDM" keycache --listen 127.0.0.1:0 --ready-file "$ready" --data "$CM_TMP/$name.data" "$@" \
+    >>"$CM_TMP/$name.log" 2>&1 &
+  CM_KC_PID=$!
+  CM_SERVER_PIDS+=("$CM_KC_PID")
+  if ! cm_wait_file "$ready"; then
+    cm_fail "keycache $name did not start:"; tail -5 "$CM_TMP/$name.log" >&2; return 1
+  fi
+  CM_KC_URL="http://$(head -1 "$ready")"
+}
+
+# cm_nginx_start NAME: nginx serving $CM_TMP/NAME.root with WebDAV PUT and DELETE; sets
+# CM_NGINX_URL and CM_NGINX_ROOT. Needs the nginx binary (Debian package nginx).
+cm_nginx_start() {
+  local name=$1 d="$CM_TMP/$1.nginx" port tries user=""
+  CM_NGINX_ROOT="$CM_TMP/$name.root"
+  mkdir -p "$d/tmp" "$CM_NGINX_ROOT"
+  [ "$(id -u)" = 0 ] && user="user root;"
+  for tries in 1 2 3 4 5 6 7 8; do
+    port=$((20000 + RANDOM % 30000))
+    cm_port_free "$port" || continue
+    cat >"$d/nginx.conf" <<NGINX
+$user
+daemon off;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path $d/tmp/body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fastcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  server {
+    listen 127.0.0.1:$port;
+    root $CM_NGINX_ROOT;
+    client_max_body_size 64m;
+    location / {
+      dav_methods PUT DELETE;
+      create_full_put_path on;
+      dav_access user:rw;
+    }
+  }
+}
+NGINX
+    nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
+    CM_NGINX_PID=$!
+    CM_SERVER_PIDS+=("$CM_NGINX_PID")
+    local i
+    for ((i = 0; i < 50; i++)); do
+      if ! kill -0 "$CM_NGINX_PID" 2>/dev/null; then break; fi
+      if ! cm_port_free "$port"; then
+        CM_NGINX_URL="http://127.0.0.1:$port"
+        return 0
+      fi
+      sleep 0.1
+    done
+  done
+  cm_fail "nginx did not start:"; tail -5 "$d/error.log" >&2
+  return 1
+}

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# test_remote.sh - the remote tier end to end (issue 4): two "machines" (separate shared
+# segments and HOMEs) share results through `cloudm keycache` and through a plain nginx with
+# WebDAV PUT; the second machine's run is all remote hits with byte-identical output. Tokens
+# (wrong, read-only), a server killed mid-run, and 1000 results written by a program that exits
+# at once (all of them reach the server).
+#
+# Fault servers (stalls, garbage, tampering) are in test_remote_faults.sh.
+. "$CM_SRC/lib.sh"
+. "$CM_SRC/servers.sh"
+cm_require "$CM_BIN/manyprog" "$CM_BUILD/lib/libcloudm-remote.so" || cm_done
+unset CLOUDM_TIERS CLOUDM_SHARED_PATH
+
+# machine NAME: run the rest of the command line as machine NAME (its own segment and HOME).
+machine() {
+  local m=$1; shift
+  mkdir -p "$CM_TMP/home-$m"
+  HOME="$CM_TMP/home-$m" CLOUDM_SHARED_PATH="$CM_TMP/seg-$m" "$@"
+}
+# remote NAME FIELD: a field of run NAME's report "remote" object
+remote() { cm_json "$1" ".remote.$2"; }
+
+cm_plain plain "$CM_BIN/manyprog" 200 2
+N_SQ=200
+N_PACK=20
+
+# share SERVERNAME URL [EXTRA CONFIG LINES]: machine a computes and uploads, machine b reads
+share() {
+  local s=$1 url=$2 extra=${3:-}
+  local conf
+  conf=$(cm_conf "$s" <<CONF
+[cache]
+remote = $url
+$extra
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+[function lg_pack]
+signature = i32 lg_pack(out[*outlen] out, inout[8] outlen, in[n] src, u64 n, i32 level)
+CONF
+)
+  machine "$s-a" cm_memo "$s.a" "$conf" "$CM_BIN/manyprog" 200 2
+  cm_same plain "$s.a"
+  cm_expect_eq "$s: machine a computes lg_sq" "$(cm_fn "$s.a" lg_sq .misses)" $N_SQ
+  cm_expect_eq "$s: machine a remote misses" "$(remote "$s.a" misses)" $((N_SQ + N_PACK))
+  cm_expect_eq "$s: machine a stored everything" "$(remote "$s.a" stored)" $((N_SQ + N_PACK))
+  cm_expect_eq "$s: machine a remote errors" "$(remote "$s.a" errors)" 0
+  cm_expect_eq "$s: machine a dropped writes" "$(remote "$s.a" dropped)" 0
+
+  machine "$s-b" cm_memo "$s.b" "$conf" "$CM_BIN/manyprog" 200 2
+  cm_same plain "$s.b"
+  cm_expect_eq "$s: machine b lg_sq remote hits" "$(cm_fn "$s.b" lg_sq .hits.remote)" $N_SQ
+  cm_expect_eq "$s: machine b lg_sq memory hits (second round)" \
+    "$(cm_fn "$s.b" lg_sq .hits.memory)" $N_SQ
+  cm_expect_eq "$s: machine b lg_pack remote hits" "$(cm_fn "$s.b" lg_pack .hits.remote)" $N_PACK
+  cm_expect_eq "$s: machine b misses" "$(cm_fn "$s.b" lg_sq .misses)" 0
+  cm_expect_eq "$s: machine b never ran lg_sq" "$(cm_execs "$s.b" lg_sq)" 0
+  cm_expect_eq "$s: machine b never ran lg_pack" "$(cm_execs "$s.b" lg_pack)" 0
+  cm_expect_eq "$s: machine b stored nothing remotely" "$(remote "$s.b" stored)" 0
+  cm_invariant "$s.b" lg_sq
+
+  # A remote hit filled machine b's shared tier: its next run needs no remote at all.
+  machine "$s-b" cm_memo "$s.b2" "$conf" "$CM_BIN/manyprog" 200 2
+  cm_same plain "$s.b2"
+  cm_expect_eq "$s: machine b, second run: shared hits" "$(cm_fn "$s.b2" lg_sq .hits.shared)" $N_SQ
+  cm_expect_eq "$s: machine b, second run: remote lookups" \
+    "$(($(remote "$s.b2" hits) + $(remote "$s.b2" misses)))" 0
+
+  # cloudm stats on machine b's segment: remote hits per function, and the remote line.
+  machine "$s-b" "$CLOUDM" stats --json >"$CM_TMP/$s.stats.json" 2>&1
+  cm_expect_eq "$s: cloudm stats: lg_sq remote hits" \
+    "$(jq -r '.functions[] | select(.name == "lg_sq") | .hits.remote' "$CM_TMP/$s.stats.json")" $N_SQ
+  cm_expect_eq "$s: cloudm stats: remote hits" "$(jq -r .remote.hits "$CM_TMP/$s.stats.json")" \
+    $((N_SQ + N_PACK))
+  machine "$s-b" "$CLOUDM" stats >"$CM_TMP/$s.stats.txt" 2>&1
+  cm_expect_match "$s: cloudm stats table has a remote column" "$CM_TMP/$s.stats.txt" \
+    '^function +calls +hit% +memory +shared +remote +misses +saved$'
+  cm_expect_match "$s: cloudm stats remote line" "$CM_TMP/$s.stats.txt" \
+    "^remote +hits $((N_SQ + N_PACK)) +misses 0 +errors 0 "
+}
+
+# --- through cloudm keycache -------------------------------------------------------------------
+printf 'rw team-token-1\nro reader-token-2\n' >"$CM_TMP/tokens"
+echo team-token-1 >"$CM_TMP/rw.token"
+echo reader-token-2 >"$CM_TMP/ro.token"
+echo not-a-token >"$CM_TMP/bad.token"
+if cm_keycache_start kc --token-file "$CM_TMP/tokens"; then
+  share kc "$CM_KC_URL" "token_file = $CM_TMP/rw.token"
+  metrics=$(curl -s -H "Authorization: Bearer team-token-1" "$CM_KC_URL/metrics")
+  cm_expect_eq "keycache: entries after machine a" \
+    "$(echo "$metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" $((N_SQ + N_PACK))
+
+  # A wrong token: refused and counted; the program computes everything, output correct.
+  conf=$(cm_conf badtok <<CONF
+[cache]
+remote = $CM_KC_URL
+token_file = $CM_TMP/bad.token
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+)
+  machine bad cm_memo badtok "$conf" "$CM_BIN/manyprog" 200 2
+  cm_same plain badtok
+  cm_expect_ge "wrong token: auth errors counted" "$(remote badtok auth_errors)" 1
+  cm_expect_eq "wrong token: no remote hits" "$(cm_fn badtok lg_sq .hits.remote)" 0
+  cm_expect_eq "wrong token: computed" "$(cm_fn badtok lg_sq .misses)" $N_SQ
+
+  # A read-only token reads (all remote hits) and its writes are refused (new arguments).
+  conf=$(cm_conf rotok <<CONF
+[cache]
+remote = $CM_KC_URL
+token_file = $CM_TMP/ro.token
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+)
+  machine ro cm_memo rotok "$conf" "$CM_BIN/manyprog" 300 1
+  cm_plain plain300 "$CM_BIN/manyprog" 300 1
+  cm_same plain300 rotok
+  cm_expect_eq "read-only token: remote hits" "$(cm_fn rotok lg_sq .hits.remote)" $N_SQ
+  cm_expect_eq "read-only token: new arguments computed" "$(cm_fn rotok lg_sq .misses)" 100
+  cm_expect_eq "read-only token: its stores refused" "$(remote rotok store_errors)" 100
+
+  # remote_mode = readonly: never writes, whatever the token allows.
+  conf=$(cm_conf romode <<CONF
+[cache]
+remote = $CM_KC_URL
+token_file = $CM_TMP/rw.token
+remote_mode = readonly
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+)
+  machine romode cm_memo romode "$conf" "$CM_BIN/manyprog" 300 1
+  cm_same plain300 romode
+  cm_expect_eq "remote_mode = readonly: hits" "$(cm_fn romode lg_sq .hits.remote)" $N_SQ
+  cm_expect_eq "remote_mode = readonly: nothing stored" "$(remote romode stored)" 0
+  cm_expect_eq "remote_mode = readonly: no store errors" "$(remote romode store_errors)" 0
+
+  # The server is killed while a program runs: the program finishes, output correct.
+  conf=$(cm_conf killed <<CONF
+[cache]
+remote = $CM_KC_URL
+token_file = $CM_TMP/rw.token
+remote_timeout = 200ms
+flush_timeout = 1s
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+)
+  cm_plain plainslow "$CM_BIN/manyprog" 400 1
+  machine killed cm_memo killed "$conf" "$CM_BIN/manyprog" 400 1 5 &
+  runpid=$!
+  sleep 0.6
+  kill -9 "$CM_KC_PID"
+  wait "$runpid"
+  cm_same plainslow killed
+  cm_expect_ge "server killed: errors or skipped lookups" \
+    "$(($(remote killed errors) + $(remote killed skipped)))" 1
+  cm_expect_eq "server killed: every call answered" \
+    "$(cm_fn killed lg_sq '.hits.remote + .misses')" 400
+
+  # Restarted on the same data: what was acknowledged before the kill is still there.
+  if cm_keycache_start kc --token-file "$CM_TMP/tokens"; then
+    machine after cm_memo after "$(cm_conf after <<CONF
+[cache]
+remote = $CM_KC_URL
+token_file = $CM_TMP/rw.token
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+)" "$CM_BIN/manyprog" 200 2
+    cm_same plain after
+    cm_expect_eq "after a kill -9 and restart: remote hits" "$(cm_fn after lg_sq .hits.remote)" $N_SQ
+  fi
+fi
+
+# --- 1000 results, program exits at once: all on the server --------------------------------------
+if cm_keycache_start kc1000; then
+  conf=$(cm_conf k1000 <<CONF
+[cache]
+remote = $CM_KC_URL
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+)
+  cm_plain plain1000 "$CM_BIN/manyprog" 1000 1
+  machine k1000 cm_memo k1000 "$conf" "$CM_BIN/manyprog" 1000 1
+  cm_same plain1000 k1000
+  cm_expect_eq "1000 results: stored" "$(remote k1000 stored)" 1000
+  cm_expect_eq "1000 results: entries on the server" \
+    "$(curl -s "$CM_KC_URL/metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" 1000
+fi
+
+# --- through nginx with WebDAV PUT ----------------------------------------------------------------
+if command -v nginx >/dev/null && cm_nginx_start ng; then
+  share ng "$CM_NGINX_URL/cache"
+  cm_expect_eq "nginx: files under the namespace" \
+    "$(find "$CM_NGINX_ROOT/cache/default" -type f | wc -l)" $((N_SQ + N_PACK))
+  cm_expect_eq "nginx: file names are 128 hex digits" \
+    "$(find "$CM_NGINX_ROOT/cache/default" -type f -printf '%f\n' | grep -cvE '^[0-9a-f]{128}$')" 0
+else
+  cm_fail "nginx missing or not starting (install the nginx package)"
+fi
+
+cm_done

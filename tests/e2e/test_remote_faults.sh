@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# test_remote_faults.sh - the remote tier against servers that misbehave (issue 4), end to end
+# through the shim: whatever the server answers (truncated bodies, wrong lengths, garbage,
+# valid envelopes of another signature, another key's entry, 500s, tampered ciphertext, a
+# stall), the program's output is byte-identical to a plain run, no remote hit is counted, and
+# the report says what happened. A stalled server costs at most `remote_timeout` per lookup
+# until the breaker opens: the bound is asserted from the report's counts, not from wall time.
+. "$CM_SRC/lib.sh"
+. "$CM_SRC/servers.sh"
+FAULT=$CM_BUILD/bin/fault_server
+cm_require "$CM_BIN/manyprog" "$FAULT" "$CM_BUILD/lib/libcloudm-remote.so" || cm_done
+unset CLOUDM_TIERS CLOUDM_SHARED_PATH
+
+machine() {
+  local m=$1; shift
+  mkdir -p "$CM_TMP/home-$m"
+  HOME="$CM_TMP/home-$m" CLOUDM_SHARED_PATH="$CM_TMP/seg-$m" "$@"
+}
+remote() { cm_json "$1" ".remote.$2"; }
+
+# fault_start NAME MODE: sets FURL
+fault_start() {
+  local ready="$CM_TMP/$1.ready"
+  "$FAULT" --mode "$2" --ready-file "$ready" >"$CM_TMP/$1.log" 2>&1 &
+  CM_SERVER_PIDS+=($!)
+  cm_wait_file "$ready" || { cm_fail "fault server $1 did not start"; return 1; }
+  FURL="http://$(head -1 "$ready")"
+}
+setmode() { curl -s -o /dev/null "$FURL/_mode/$1"; }
+
+cm_plain plain "$CM_BIN/manyprog" 200 2
+LOOKUPS=220 # distinct calls: 200 of lg_sq, 20 of lg_pack
+
+# conf NAME URL [EXTRA]: a config with both functions
+conf() {
+  cm_conf "$1" <<CONF
+[cache]
+remote = $2
+remote_timeout = 100ms
+flush_timeout = 2s
+${3:-}
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+[function lg_pack]
+signature = i32 lg_pack(out[*outlen] out, inout[8] outlen, in[n] src, u64 n, i32 level)
+CONF
+}
+
+# all_missed RUN DESC: output identical to the plain run, no remote hit, every distinct call
+# computed, and every remote lookup accounted for as an error or skipped by the breaker.
+all_missed() {
+  cm_same plain "$1"
+  cm_expect_eq "$2: no remote hits (lg_sq)" "$(cm_fn "$1" lg_sq .hits.remote)" 0
+  cm_expect_eq "$2: no remote hits (lg_pack)" "$(cm_fn "$1" lg_pack .hits.remote)" 0
+  cm_expect_eq "$2: lg_sq computed" "$(cm_fn "$1" lg_sq .misses)" 200
+  cm_expect_eq "$2: lookups = errors + skipped" \
+    "$(($(remote "$1" errors) + $(remote "$1" skipped) + $(remote "$1" misses)))" $LOOKUPS
+  cm_expect_ge "$2: errors counted" "$(remote "$1" errors)" 1
+}
+
+fault_start fs store || cm_done
+c=$(conf clear "$FURL/t")
+machine fill cm_memo fill "$c" "$CM_BIN/manyprog" 200 2
+cm_same plain fill
+cm_expect_eq "fault server filled" "$(curl -s "$FURL/_stats" | sed -n 's/^entries //p')" $LOOKUPS
+# Sanity: the same server in store mode answers a second machine entirely.
+machine ok cm_memo ok "$c" "$CM_BIN/manyprog" 200 2
+cm_same plain ok
+cm_expect_eq "store mode: remote hits" "$(cm_fn ok lg_sq .hits.remote)" 200
+
+n=0
+for mode in truncated wronglen garbage othersig swap e500; do
+  n=$((n + 1))
+  setmode "$mode"
+  machine "m$n" cm_memo "$mode" "$c" "$CM_BIN/manyprog" 200 2
+  all_missed "$mode" "$mode"
+  # With 500s to everything (reads and writes) the breaker opens, with one line on stderr. (In
+  # the other modes the server accepts the writes, and a write that succeeds counts as the
+  # server answering, so failed reads need not come 5 in a row.)
+  [ "$mode" != e500 ] ||
+    cm_expect_match "$mode: breaker message on stderr" "$CM_TMP/$mode.err" "cloudm: remote .*failures in a row"
+done
+
+# Encrypted: a second machine with the secret reads everything; tampered ciphertext (checksum
+# recomputed, so only the AES-GCM tag can tell) is rejected; another secret sees nothing.
+setmode store
+head -c 48 /dev/urandom | base64 >"$CM_TMP/secret"
+head -c 48 /dev/urandom | base64 >"$CM_TMP/secret2"
+s=$(conf sec "$FURL/enc" "secret_file = $CM_TMP/secret")
+s2=$(conf sec2 "$FURL/enc" "secret_file = $CM_TMP/secret2")
+machine efill cm_memo efill "$s" "$CM_BIN/manyprog" 200 2
+cm_same plain efill
+machine eok cm_memo eok "$s" "$CM_BIN/manyprog" 200 2
+cm_same plain eok
+cm_expect_eq "secret: remote hits" "$(cm_fn eok lg_sq .hits.remote)" 200
+# With the secret the keys are HMACs: none of them equals the plain SHA-512 key the clear run
+# stored for the same calls.
+curl -s "$FURL/_keys" | sed -n 's|^/*t/default/||p' | sort >"$CM_TMP/clear.keys"
+curl -s "$FURL/_keys" | sed -n 's|^/*enc/default/||p' | sort >"$CM_TMP/enc.keys"
+cm_expect_eq "secret: entries stored" "$(wc -l <"$CM_TMP/enc.keys")" $LOOKUPS
+cm_expect_eq "secret: no key equal to a clear key" "$(comm -12 "$CM_TMP/clear.keys" "$CM_TMP/enc.keys" | wc -l)" 0
+machine eother cm_memo eother "$s2" "$CM_BIN/manyprog" 200 2
+cm_same plain eother
+cm_expect_eq "another secret: no remote hits" "$(cm_fn eother lg_sq .hits.remote)" 0
+cm_expect_eq "another secret: plain misses, not errors" "$(remote eother errors)" 0
+setmode tamper
+machine etamper cm_memo etamper "$s" "$CM_BIN/manyprog" 200 2
+all_missed etamper "tampered ciphertext"
+
+# A clear entry where an encrypted one is expected (or the reverse) is refused too.
+setmode store
+machine mixed cm_memo mixed "$s" "$CM_BIN/manyprog" 200 2
+cm_same plain mixed
+
+# --- a server that accepts connections and never answers ------------------------------------------
+fault_start st stall || cm_done
+c=$(conf stall "$FURL/t")
+machine stall cm_memo stall "$c" "$CM_BIN/manyprog" 200 2
+cm_same plain stall
+t=$(remote stall timeouts)
+o=$(remote stall breaker_opens)
+cm_expect_ge "stall: timeouts counted" "$t" 5
+cm_expect_ge "stall: breaker opened" "$o" 1
+# Each timed-out lookup cost at most remote_timeout; the breaker bounds how many there are: 5
+# to open it, then one probe per back-off (1 s, 2 s, ...), of which a short run sees at most 2.
+cm_expect_le "stall: lookups that waited (<= 5 per opening + 2 probes)" "$t" $((5 * o + 2))
+cm_expect_ge "stall: lookups skipped without waiting" "$(remote stall skipped)" $((LOOKUPS - t))
+cm_expect_eq "stall: nothing stored" "$(remote stall stored)" 0
+
+cm_done

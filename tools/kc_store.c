@@ -1,0 +1,768 @@
+/*
+ * kc_store.c - the keycache store on LMDB (kc_store.h).
+ *
+ * What it does: keeps four LMDB databases in one environment and changes them together, one
+ * transaction per operation, so a crash at any moment leaves them consistent:
+ *   "val"   store key -> value bytes
+ *   "atime" store key -> last access, u64 milliseconds since the epoch (native order)
+ *   "lru"   big-endian u64 last access, then the store key -> empty: entries oldest first
+ *   "meta"  "bytes" -> u64, the store size (sum over entries of key + value length)
+ * Puts and deletes commit with LMDB's sync on (durable when they return). Reads never open a
+ * write transaction: a hit records its key and time in an in-memory table, written to "atime"
+ * and "lru" by kc_store_flush (the caller runs it every second or so).
+ *
+ * What it does not do: no HTTP, no key validation, no threads of its own.
+ *
+ * DESIGN
+ * - LRU is exact up to the flush: entries are evicted in the order of their last recorded
+ *   access; a read not yet flushed (at most one flush interval old) does not count yet. A crash
+ *   loses the unflushed access times only (expiry then comes a little earlier).
+ * - The pending-touch table is two fixed-size open-addressing hash tables (TOUCH_SLOTS each)
+ *   behind one mutex: readers insert into the active one; kc_store_flush swaps them under the
+ *   mutex and writes the full one without holding it (flush_mu serializes flushes). When the
+ *   active table is 3/4 full, further reads are not recorded until the next flush (counted in
+ *   touches_dropped): memory stays bounded whatever the read rate.
+ * - A put first removes the old entry, then evicts from the head of "lru" until the new entry
+ *   fits under max_size, then inserts, all in one transaction: the store never exceeds
+ *   max_size. A value that cannot fit even in an empty store is -ENOSPC (507).
+ * - Group commit: puts and deletes queue up (wq_*, under wq_mu); the first waiting writer
+ *   without a leader runs every queued write in one transaction, each in a child transaction
+ *   (a 507 or 404 affects that write only), commits once with sync, then wakes the others.
+ *   Each caller returns only after the commit that contains its write: still durable when
+ *   acknowledged, with one fsync per batch instead of one per write.
+ * - The map is 2 x max_size + 4 x max_value + 64 MiB (a sparse file): LMDB's page overhead for
+ *   small values and the indexes stay well inside it; MDB_MAP_FULL is reported as -ENOSPC.
+ * - One server per directory: an flock on DIR/keycache.lock, held while open.
+ */
+#include "kc_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KEY_MAX 255          /* longest store key (kc_proto's is 193) */
+#define TOUCH_SLOTS 8192     /* per pending-touch table (power of two) */
+#define SWEEP_BATCH 1024     /* deletions per sweep transaction */
+#define MIB (1024ull * 1024)
+
+struct touch {
+    uint64_t ms;  /* 0 = empty slot */
+    uint16_t len;
+    char key[KEY_MAX];
+};
+
+struct touch_table {
+    struct touch *slot; /* TOUCH_SLOTS */
+    size_t used;
+};
+
+/* A put (val != NULL) or delete waiting for the group commit; lives on the caller's stack. */
+struct wop {
+    const char *key;
+    size_t klen;
+    const void *val;
+    size_t len;
+    int rc;        /* result, valid once done */
+    bool replaced; /* put: an entry was replaced */
+    bool done;     /* guarded by wq_mu */
+    struct wop *next;
+};
+
+struct kc_store {
+    MDB_env *env;
+    MDB_dbi val, atime, lru, meta;
+    uint64_t max_size, expire_ms;
+    int lock_fd;
+    pthread_mutex_t touch_mu; /* guards tables[] and active */
+    pthread_mutex_t flush_mu; /* one flush at a time */
+    struct touch_table tables[2];
+    int active;
+    uint64_t evictions, expiries, dropped; /* relaxed atomics */
+    pthread_mutex_t wq_mu;                 /* guards the write queue and the fields below */
+    pthread_cond_t wq_cond;                /* a batch is done */
+    struct wop *wq_head, **wq_tail;        /* writes waiting for the next batch */
+    bool wq_leader;                        /* a writer is running a batch */
+    uint64_t batches;                      /* batches committed (stats) */
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t hash(const char *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    return h;
+}
+
+static void be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t from_be64(const unsigned char *p)
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static int mkdirs(char *path)
+{
+    struct stat st;
+
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            *p = c;
+            return -errno;
+        }
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    if (stat(path, &st) != 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* ---- meta ------------------------------------------------------------------------------- */
+
+static int meta_bytes(struct kc_store *s, MDB_txn *txn, uint64_t *bytes)
+{
+    MDB_val k = {5, "bytes"}, v;
+    int rc = mdb_get(txn, s->meta, &k, &v);
+
+    if (rc == MDB_NOTFOUND) {
+        *bytes = 0;
+        return 0;
+    }
+    if (rc != 0 || v.mv_size != sizeof(uint64_t))
+        return -EIO;
+    memcpy(bytes, v.mv_data, sizeof(*bytes));
+    return 0;
+}
+
+static int set_meta_bytes(struct kc_store *s, MDB_txn *txn, uint64_t bytes)
+{
+    MDB_val k = {5, "bytes"}, v = {sizeof(bytes), &bytes};
+
+    return mdb_put(txn, s->meta, &k, &v, 0);
+}
+
+/* ---- entries inside a write transaction --------------------------------------------------- */
+
+static int lru_key(unsigned char *buf, uint64_t ms, const char *key, size_t klen)
+{
+    be64(buf, ms);
+    memcpy(buf + 8, key, klen);
+    return 0;
+}
+
+/* Removes `key` from the three entry databases; *freed = key + value bytes. */
+static int remove_entry(struct kc_store *s, MDB_txn *txn, const char *key, size_t klen,
+                        uint64_t *freed)
+{
+    MDB_val k = {klen, (void *)key}, v, lk;
+    unsigned char lbuf[8 + KEY_MAX];
+    uint64_t ms;
+    int rc;
+
+    rc = mdb_get(txn, s->val, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return -ENOENT;
+    if (rc != 0)
+        return rc;
+    *freed = klen + v.mv_size;
+    rc = mdb_del(txn, s->val, &k, NULL);
+    if (rc != 0)
+        return rc;
+    rc = mdb_get(txn, s->atime, &k, &v);
+    if (rc == 0 && v.mv_size == sizeof(ms)) {
+        memcpy(&ms, v.mv_data, sizeof(ms));
+        lru_key(lbuf, ms, key, klen);
+        lk.mv_size = 8 + klen;
+        lk.mv_data = lbuf;
+        rc = mdb_del(txn, s->lru, &lk, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    rc = mdb_del(txn, s->atime, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Removes entries from the head of "lru" (oldest first). Stops when *bytes <= limit, when the
+ * head is not older than `older_than` (0 = no age condition), or after `max` removals.
+ * Adds the removals to *n. */
+static int remove_oldest(struct kc_store *s, MDB_txn *txn, uint64_t *bytes, uint64_t limit,
+                         uint64_t older_than, size_t max, uint64_t *n)
+{
+    MDB_cursor *c;
+    MDB_val k, v;
+    char key[KEY_MAX];
+    int rc = 0;
+
+    rc = mdb_cursor_open(txn, s->lru, &c);
+    if (rc != 0)
+        return rc;
+    while (max-- > 0 && (older_than != 0 || *bytes > limit)) {
+        uint64_t freed = 0;
+        size_t klen;
+
+        rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+            break;
+        }
+        if (rc != 0)
+            break;
+        if (k.mv_size <= 8 || k.mv_size > 8 + KEY_MAX) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (older_than != 0 && from_be64(k.mv_data) >= older_than)
+            break;
+        klen = k.mv_size - 8;
+        memcpy(key, (char *)k.mv_data + 8, klen);
+        rc = mdb_cursor_del(c, 0);
+        if (rc != 0)
+            break;
+        rc = remove_entry(s, txn, key, klen, &freed);
+        if (rc == -ENOENT)
+            rc = 0; /* an index entry without its value: already gone */
+        if (rc != 0)
+            break;
+        *bytes -= freed < *bytes ? freed : *bytes;
+        (*n)++;
+    }
+    mdb_cursor_close(c);
+    return rc;
+}
+
+static int map_error(int rc)
+{
+    if (rc == 0)
+        return 0;
+    if (rc == -ENOENT || rc == -ENOSPC || rc == -ENOMEM)
+        return rc;
+    if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
+        return -ENOSPC;
+    return -EIO;
+}
+
+/* ---- open / close ------------------------------------------------------------------------- */
+
+static int open_dbs(struct kc_store *s, char *err, size_t errsz)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint64_t bytes = 0;
+    MDB_val mk = {5, "bytes"};
+    int rc;
+
+    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0)
+        goto fail;
+    if ((rc = mdb_dbi_open(txn, "val", MDB_CREATE, &s->val)) != 0 ||
+        (rc = mdb_dbi_open(txn, "atime", MDB_CREATE, &s->atime)) != 0 ||
+        (rc = mdb_dbi_open(txn, "lru", MDB_CREATE, &s->lru)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0)
+        goto abort;
+    rc = mdb_get(txn, s->meta, &mk, &v);
+    if (rc == MDB_NOTFOUND) {
+        /* A new store (or one from before "meta"): count it once. */
+        rc = mdb_cursor_open(txn, s->val, &c);
+        if (rc != 0)
+            goto abort;
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            bytes += k.mv_size + v.mv_size;
+        mdb_cursor_close(c);
+        if (rc != MDB_NOTFOUND)
+            goto abort;
+        rc = set_meta_bytes(s, txn, bytes);
+        if (rc != 0)
+            goto abort;
+    } else if (rc != 0) {
+        goto abort;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0)
+        goto fail;
+    return 0;
+
+abort:
+    mdb_txn_abort(txn);
+fail:
+    snprintf(err, errsz, "cannot open the store: %s", mdb_strerror(rc));
+    return -1;
+}
+
+int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *err, size_t errsz)
+{
+    struct kc_store *s;
+    char path[4096];
+    uint64_t map;
+    int rc, dead;
+
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        snprintf(err, errsz, "out of memory");
+        return -1;
+    }
+    s->lock_fd = -1;
+    s->max_size = o->max_size;
+    s->expire_ms = o->expire_ms;
+    pthread_mutex_init(&s->touch_mu, NULL);
+    pthread_mutex_init(&s->flush_mu, NULL);
+    pthread_mutex_init(&s->wq_mu, NULL);
+    pthread_cond_init(&s->wq_cond, NULL);
+    s->wq_tail = &s->wq_head;
+    for (int i = 0; i < 2; i++) {
+        s->tables[i].slot = calloc(TOUCH_SLOTS, sizeof(struct touch));
+        if (s->tables[i].slot == NULL) {
+            snprintf(err, errsz, "out of memory");
+            goto fail;
+        }
+    }
+    if (snprintf(path, sizeof(path), "%s", o->dir) >= (int)sizeof(path) - 32) {
+        snprintf(err, errsz, "%s: path too long", o->dir);
+        goto fail;
+    }
+    rc = mkdirs(path);
+    if (rc != 0) {
+        snprintf(err, errsz, "%s: cannot create the directory: %s", o->dir, strerror(-rc));
+        goto fail;
+    }
+    snprintf(path, sizeof(path), "%s/keycache.lock", o->dir);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0) {
+        snprintf(err, errsz, "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errsz, "%s: another keycache server uses this directory", o->dir);
+        goto fail;
+    }
+    map = 2 * o->max_size + 4 * o->max_value + 64 * MIB;
+    if (o->max_size > (1ull << 44) || o->max_value > (1ull << 40)) {
+        snprintf(err, errsz, "store too large for this server (at most 16T)");
+        goto fail;
+    }
+    map = (map + 65535) & ~65535ull;
+    if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
+        (rc = mdb_env_set_maxreaders(s->env, 256)) != 0 ||
+        (rc = mdb_env_set_mapsize(s->env, (size_t)map)) != 0) {
+        snprintf(err, errsz, "cannot set up LMDB: %s", mdb_strerror(rc));
+        goto fail;
+    }
+    /* Sync stays on: a put is on disk when kc_store_put returns. */
+    rc = mdb_env_open(s->env, o->dir, MDB_NOTLS, 0600);
+    if (rc != 0) {
+        snprintf(err, errsz, "%s: cannot open the store: %s", o->dir, mdb_strerror(rc));
+        goto fail;
+    }
+    mdb_reader_check(s->env, &dead); /* reader slots of a killed server */
+    if (open_dbs(s, err, errsz) != 0)
+        goto fail;
+    *out = s;
+    return 0;
+
+fail:
+    kc_store_close(s);
+    return -1;
+}
+
+void kc_store_close(struct kc_store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->env != NULL) {
+        kc_store_flush(s);
+        mdb_env_close(s->env);
+    }
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    free(s->tables[0].slot);
+    free(s->tables[1].slot);
+    pthread_mutex_destroy(&s->touch_mu);
+    pthread_mutex_destroy(&s->flush_mu);
+    pthread_mutex_destroy(&s->wq_mu);
+    pthread_cond_destroy(&s->wq_cond);
+    free(s);
+}
+
+/* ---- access times ------------------------------------------------------------------------- */
+
+static void touch(struct kc_store *s, const char *key, size_t klen, uint64_t ms)
+{
+    size_t i = (size_t)hash(key, klen) & (TOUCH_SLOTS - 1);
+    struct touch_table *t;
+
+    pthread_mutex_lock(&s->touch_mu);
+    t = &s->tables[s->active];
+    for (;; i = (i + 1) & (TOUCH_SLOTS - 1)) {
+        struct touch *e = &t->slot[i];
+
+        if (e->ms == 0) {
+            if (t->used >= TOUCH_SLOTS / 4 * 3) {
+                __atomic_fetch_add(&s->dropped, 1, __ATOMIC_RELAXED);
+                break;
+            }
+            e->ms = ms;
+            e->len = (uint16_t)klen;
+            memcpy(e->key, key, klen);
+            t->used++;
+            break;
+        }
+        if (e->len == klen && memcmp(e->key, key, klen) == 0) {
+            if (ms > e->ms)
+                e->ms = ms;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->touch_mu);
+}
+
+/* Sets `key`'s access time to `ms` when it exists and is older (write transaction). */
+static int set_atime(struct kc_store *s, MDB_txn *txn, const char *key, size_t klen, uint64_t ms,
+                     bool create)
+{
+    MDB_val k = {klen, (void *)key}, v, lk = {8 + klen, NULL}, empty = {0, ""};
+    unsigned char lbuf[8 + KEY_MAX];
+    uint64_t old;
+    int rc;
+
+    lk.mv_data = lbuf;
+    rc = mdb_get(txn, s->atime, &k, &v);
+    if (rc == MDB_NOTFOUND && !create)
+        return 0; /* deleted since it was read */
+    if (rc == 0) {
+        if (v.mv_size != sizeof(old))
+            return MDB_CORRUPTED;
+        memcpy(&old, v.mv_data, sizeof(old));
+        if (old >= ms)
+            return 0;
+        lru_key(lbuf, old, key, klen);
+        rc = mdb_del(txn, s->lru, &lk, NULL);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+            return rc;
+    } else if (rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    v.mv_size = sizeof(ms);
+    v.mv_data = &ms;
+    rc = mdb_put(txn, s->atime, &k, &v, 0);
+    if (rc != 0)
+        return rc;
+    lru_key(lbuf, ms, key, klen);
+    return mdb_put(txn, s->lru, &lk, &empty, 0);
+}
+
+int kc_store_flush(struct kc_store *s)
+{
+    struct touch_table *t;
+    MDB_txn *txn = NULL;
+    int rc = 0;
+
+    pthread_mutex_lock(&s->flush_mu);
+    pthread_mutex_lock(&s->touch_mu);
+    t = &s->tables[s->active];
+    s->active ^= 1;
+    pthread_mutex_unlock(&s->touch_mu);
+    if (t->used == 0)
+        goto out;
+    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    for (size_t i = 0; rc == 0 && i < TOUCH_SLOTS; i++) {
+        struct touch *e = &t->slot[i];
+
+        if (e->ms != 0)
+            rc = set_atime(s, txn, e->key, e->len, e->ms, false);
+    }
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+out:
+    memset(t->slot, 0, TOUCH_SLOTS * sizeof(*t->slot));
+    t->used = 0;
+    pthread_mutex_unlock(&s->flush_mu);
+    return rc == 0 ? 0 : -EIO;
+}
+
+/* ---- operations --------------------------------------------------------------------------- */
+
+int kc_store_get(struct kc_store *s, const char *key, size_t klen, size_t *len,
+                 int (*copy)(void *ctx, const void *val, size_t len), void *ctx)
+{
+    MDB_txn *txn;
+    MDB_val k = {klen, (void *)key}, v;
+    int rc;
+
+    if (klen == 0 || klen > KEY_MAX)
+        return -ENOENT;
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return -EIO;
+    rc = mdb_get(txn, s->val, &k, &v);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc == MDB_NOTFOUND ? -ENOENT : -EIO;
+    }
+    *len = v.mv_size;
+    rc = copy != NULL ? copy(ctx, v.mv_data, v.mv_size) : 0;
+    mdb_txn_abort(txn);
+    if (rc == 0)
+        touch(s, key, klen, now_ms());
+    return rc;
+}
+
+/* ---- writes: group commit ------------------------------------------------------------------ */
+
+/* Puts the entry in (a child of) the batch transaction. */
+static int apply_put(struct kc_store *s, MDB_txn *txn, struct wop *op, uint64_t *evicted)
+{
+    MDB_val k = {op->klen, (void *)op->key}, v = {op->len, NULL};
+    uint64_t bytes, freed = 0, need = op->klen + op->len;
+    int rc;
+
+    rc = meta_bytes(s, txn, &bytes);
+    if (rc != 0)
+        return rc;
+    rc = remove_entry(s, txn, op->key, op->klen, &freed);
+    if (rc == 0) {
+        op->replaced = true;
+        bytes -= freed < bytes ? freed : bytes;
+    } else if (rc != -ENOENT) {
+        return rc;
+    }
+    if (bytes + need > s->max_size) {
+        rc = remove_oldest(s, txn, &bytes, s->max_size - need, 0, SIZE_MAX, evicted);
+        if (rc != 0)
+            return rc;
+        if (bytes + need > s->max_size)
+            return -ENOSPC;
+    }
+    rc = mdb_put(txn, s->val, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return rc;
+    if (op->len > 0)
+        memcpy(v.mv_data, op->val, op->len);
+    rc = set_atime(s, txn, op->key, op->klen, now_ms(), true);
+    if (rc != 0)
+        return rc;
+    return set_meta_bytes(s, txn, bytes + need);
+}
+
+static int apply_delete(struct kc_store *s, MDB_txn *txn, struct wop *op)
+{
+    uint64_t bytes, freed = 0;
+    int rc;
+
+    rc = meta_bytes(s, txn, &bytes);
+    if (rc == 0)
+        rc = remove_entry(s, txn, op->key, op->klen, &freed);
+    if (rc == 0)
+        rc = set_meta_bytes(s, txn, bytes - (freed < bytes ? freed : bytes));
+    return rc;
+}
+
+/* Runs `ops` (a list) in one transaction, each in its own child transaction so a failing one
+ * (507, 404) leaves the others in; one synced commit for all. Sets each op's rc. */
+static void run_batch(struct kc_store *s, struct wop *ops)
+{
+    MDB_txn *txn, *child;
+    uint64_t evicted = 0, ev;
+    int rc;
+
+    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    for (struct wop *op = ops; op != NULL; op = op->next) {
+        if (rc != 0) {
+            op->rc = rc;
+            continue;
+        }
+        ev = 0;
+        op->rc = mdb_txn_begin(s->env, txn, 0, &child);
+        if (op->rc == 0) {
+            op->rc = op->val != NULL ? apply_put(s, child, op, &ev) : apply_delete(s, child, op);
+            if (op->rc == 0)
+                op->rc = mdb_txn_commit(child);
+            else
+                mdb_txn_abort(child);
+        }
+        if (op->rc == 0)
+            evicted += ev;
+        else
+            op->replaced = false;
+    }
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        if (rc == 0)
+            __atomic_fetch_add(&s->evictions, evicted, __ATOMIC_RELAXED);
+    }
+    for (struct wop *op = ops; op != NULL; op = op->next) {
+        if (op->rc == 0 && rc != 0) {
+            op->rc = rc;
+            op->replaced = false;
+        }
+        op->rc = map_error(op->rc);
+    }
+}
+
+/* Queues `op` and waits for its result. The first waiting writer without a leader becomes the
+ * leader: it takes every queued op (up to the whole queue), runs them as one batch, marks them
+ * done and wakes the others; writers that arrive meanwhile form the next batch. */
+static int submit(struct kc_store *s, struct wop *op)
+{
+    op->rc = 0;
+    op->done = false;
+    op->replaced = false;
+    op->next = NULL;
+    pthread_mutex_lock(&s->wq_mu);
+    *s->wq_tail = op;
+    s->wq_tail = &op->next;
+    while (!op->done) {
+        if (!s->wq_leader) {
+            struct wop *batch = s->wq_head;
+
+            s->wq_leader = true;
+            s->wq_head = NULL;
+            s->wq_tail = &s->wq_head;
+            pthread_mutex_unlock(&s->wq_mu);
+            run_batch(s, batch);
+            pthread_mutex_lock(&s->wq_mu);
+            for (struct wop *o = batch, *next; o != NULL; o = next) {
+                next = o->next; /* o may go away as soon as done is set */
+                o->done = true;
+            }
+            s->wq_leader = false;
+            s->batches++;
+            pthread_cond_broadcast(&s->wq_cond);
+        } else {
+            pthread_cond_wait(&s->wq_cond, &s->wq_mu);
+        }
+    }
+    pthread_mutex_unlock(&s->wq_mu);
+    return op->rc;
+}
+
+int kc_store_put(struct kc_store *s, const char *key, size_t klen, const void *val, size_t len,
+                 bool *replaced)
+{
+    struct wop op = {0};
+    int rc;
+
+    *replaced = false;
+    if (klen == 0 || klen > KEY_MAX)
+        return -EINVAL;
+    if (klen + len > s->max_size)
+        return -ENOSPC;
+    op.key = key;
+    op.klen = klen;
+    op.val = val != NULL ? val : ""; /* non-NULL marks a put */
+    op.len = len;
+    rc = submit(s, &op);
+    *replaced = rc == 0 && op.replaced;
+    return rc;
+}
+
+int kc_store_delete(struct kc_store *s, const char *key, size_t klen)
+{
+    struct wop op = {0};
+
+    if (klen == 0 || klen > KEY_MAX)
+        return -ENOENT;
+    op.key = key;
+    op.klen = klen;
+    return submit(s, &op);
+}
+
+/* One batch of expiry (older_than != 0) or eviction; *more when the batch was full. */
+static int sweep_batch(struct kc_store *s, uint64_t older_than, uint64_t *count, bool *more)
+{
+    MDB_txn *txn;
+    uint64_t bytes, before, n = 0;
+    int rc;
+
+    *more = false;
+    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0)
+        return -EIO;
+    rc = meta_bytes(s, txn, &bytes);
+    before = bytes;
+    if (rc == 0)
+        rc = remove_oldest(s, txn, &bytes, s->max_size, older_than, SWEEP_BATCH, &n);
+    if (rc == 0 && bytes != before)
+        rc = set_meta_bytes(s, txn, bytes);
+    if (rc != 0 || n == 0) {
+        mdb_txn_abort(txn);
+        return rc == 0 ? 0 : -EIO;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0)
+        return -EIO;
+    __atomic_fetch_add(count, n, __ATOMIC_RELAXED);
+    *more = n == SWEEP_BATCH;
+    return 0;
+}
+
+int kc_store_sweep(struct kc_store *s)
+{
+    uint64_t now = now_ms();
+    bool more = true;
+    int rc;
+
+    rc = kc_store_flush(s);
+    if (rc == 0 && s->expire_ms != 0 && now > s->expire_ms)
+        for (more = true; rc == 0 && more;)
+            rc = sweep_batch(s, now - s->expire_ms, &s->expiries, &more);
+    for (more = true; rc == 0 && more;)
+        rc = sweep_batch(s, 0, &s->evictions, &more);
+    return rc;
+}
+
+void kc_store_stats(struct kc_store *s, struct kc_store_stats *st)
+{
+    MDB_txn *txn;
+    MDB_stat ms;
+
+    memset(st, 0, sizeof(*st));
+    st->max_bytes = s->max_size;
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (mdb_stat(txn, s->val, &ms) == 0)
+            st->entries = ms.ms_entries;
+        meta_bytes(s, txn, &st->bytes);
+        mdb_txn_abort(txn);
+    }
+    st->evictions = __atomic_load_n(&s->evictions, __ATOMIC_RELAXED);
+    st->expiries = __atomic_load_n(&s->expiries, __ATOMIC_RELAXED);
+    st->touches_dropped = __atomic_load_n(&s->dropped, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&s->wq_mu);
+    st->write_batches = s->batches;
+    pthread_mutex_unlock(&s->wq_mu);
+}

@@ -1,0 +1,71 @@
+/*
+ * kc_store.h - the keycache's persistent store: values in LMDB, last-access times, expiry and
+ * least-recently-used eviction under a size limit.
+ *
+ * What it does: get, put, delete of opaque values under "ns/key" store keys; durable puts (the
+ * LMDB commit is synced before kc_store_put returns); reads are recorded in memory and written
+ * to LMDB in batches (kc_store_flush); kc_store_sweep removes entries unused for `expire_ms`
+ * and evicts the least recently used ones while the store is over `max_size`.
+ *
+ * What it does not do: no HTTP, no validation of keys (kc_proto does that), no threads of its
+ * own: the caller runs kc_store_flush/kc_store_sweep periodically (keycache.c). All functions
+ * are thread-safe.
+ */
+#ifndef KC_STORE_H
+#define KC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kc_store;
+
+struct kc_store_opts {
+    const char *dir;    /* the LMDB environment's directory (created 0700 with its parents) */
+    uint64_t max_size;  /* store size limit: sum over entries of key + value bytes */
+    uint64_t max_value; /* largest value accepted (sizes the map) */
+    uint64_t expire_ms; /* remove entries not read nor written for this long; 0 = never */
+};
+
+/* Opens (creating when needed) the store. Returns 0 and *out, or -1 with a message in `err`
+ * (directory not creatable, used by another keycache server, not an LMDB store, ...). */
+int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *err, size_t errsz);
+/* Flushes pending access times and closes. `s` may be NULL. */
+void kc_store_close(struct kc_store *s);
+
+/*
+ * Looks `key` (`klen` bytes) up. On a hit sets *len to the value's length, calls `copy` (when
+ * not NULL) with the value while it is valid (inside a read transaction: copy it, do not keep
+ * the pointer), records the access and returns `copy`'s result (0 when `copy` is NULL).
+ * Returns -ENOENT on a miss (`copy` not called) or -EIO on a store error.
+ */
+int kc_store_get(struct kc_store *s, const char *key, size_t klen, size_t *len,
+                 int (*copy)(void *ctx, const void *val, size_t len), void *ctx);
+
+/*
+ * Stores `len` bytes under `key`, durably (synced commit), evicting least recently used entries
+ * first when the store would go over max_size. *replaced tells whether an entry was replaced.
+ * Returns 0, -ENOSPC when it does not fit even after eviction (or the map is full), -EIO.
+ */
+int kc_store_put(struct kc_store *s, const char *key, size_t klen, const void *val, size_t len,
+                 bool *replaced);
+
+/* Deletes `key`, durably. Returns 0, -ENOENT when absent, -EIO. */
+int kc_store_delete(struct kc_store *s, const char *key, size_t klen);
+
+/* Writes the access times recorded since the last flush (one transaction). Returns 0 or -EIO. */
+int kc_store_flush(struct kc_store *s);
+
+/* Flushes access times, removes entries older than expire_ms (relative to now) and evicts while
+ * over max_size. Returns 0 or -EIO. */
+int kc_store_sweep(struct kc_store *s);
+
+struct kc_store_stats {
+    uint64_t entries, bytes, max_bytes; /* current, from the store */
+    uint64_t evictions, expiries;       /* since this process opened the store */
+    uint64_t touches_dropped;           /* access times not recorded (pending table full) */
+    uint64_t write_batches;             /* group commits (each holds one or more writes) */
+};
+void kc_store_stats(struct kc_store *s, struct kc_store_stats *st);
+
+#endif
