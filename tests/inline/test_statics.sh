@@ -31,6 +31,10 @@ for b in O0 O2 Os O0_cet O2_cet Os_cet O2_nopie; do
     cm_expect_eq "m_$b $f execs = misses" "$(cm_execs "m_$b" "$f")" "$(cm_fn "m_$b" "$f" .misses)"
   done
   cm_counts "m_$b" brfirst 1000 990 10
+  cm_counts "m_$b" manyargs 1000 940 60
+  cm_expect_eq "m_$b manyargs execs (stack arguments keyed)" "$(cm_execs "m_$b" manyargs)" 60
+  cm_counts "m_$b" fill 1000 994 6
+  cm_expect_eq "m_$b fill execs (void, out buffer)" "$(cm_execs "m_$b" fill)" 6
   cm_expect_eq "m_$b brfirst execs (7 positive arguments)" "$(cm_execs "m_$b" brfirst)" 7
   cm_expect_match "m_$b: no writable and executable mapping" "$CM_TMP/m_$b.err" '^statics: rwx mappings 0$'
   cm_invariant "m_$b" fib

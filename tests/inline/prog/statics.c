@@ -54,6 +54,23 @@ __attribute__((noinline, noclone)) static unsigned keepregs(unsigned a, unsigned
     return h;
 }
 
+/* manyargs: eight integer arguments, two of them on the stack, and a double. */
+__attribute__((noinline, noclone)) static long manyargs(long a, long b, long c, long d, long e,
+                                                        long f, double x, long g, long h)
+{
+    execs[5]++;
+    return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h + (long)(x * 10);
+}
+
+/* fill: no return value, results through an out buffer. */
+static unsigned long fill_execs;
+__attribute__((noinline, noclone)) static void fill(double *out, int n)
+{
+    fill_execs++;
+    for (int i = 0; i < 8; i++)
+        out[i] = n * 0.5 + i * i;
+}
+
 /* loopy: a loop branching back to its second instruction (inside the displaced bytes). */
 long loopy(long n);
 __asm__(".text\n"
@@ -133,6 +150,10 @@ int main(int argc, char **argv)
         unsigned k1 = (unsigned)i * 3u, k2 = (unsigned)i ^ 0x55u;
         unsigned k = keepregs((unsigned)(i % 30), 7u);
         usum += k + k1 * k2;
+        long m = manyargs(i % 3, 1, 2, 3, 4, 5, (i % 4) * 0.5, 6, i % 5);
+        double buf[8];
+        fill(buf, i % 6);
+        sum += m + (long)(buf[i % 8] * 4);
         sum += w;
         dsum += p;
         if (i % 100 == 0)
@@ -148,5 +169,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "statics: execs %s %lu\n", names[i], execs[i]);
     fprintf(stderr, "statics: execs brfirst %lu\nstatics: rwx mappings %d\n", brfirst_execs,
             rwx_mappings());
+    fprintf(stderr, "statics: execs manyargs %lu\nstatics: execs fill %lu\n", execs[5],
+            fill_execs);
     return 0;
 }
