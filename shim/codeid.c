@@ -291,6 +291,8 @@ static int put_data_ref(struct walk *w, XXH3_state_t *h, uintptr_t t, size_t siz
         while (hi < sec->hi && hi - t < 256 && *(const char *)hi)
             hi++;
     }
+    if (lo < sec->lo)
+        lo = sec->lo;
     if (hi > sec->hi)
         hi = sec->hi;
     uint64_t off = t - lo;

@@ -41,7 +41,13 @@ static struct cobj *cobjs;
 
 static int cache_dir(char *buf, size_t len)
 {
-    const char *d = getenv(CLOUDM_ENV_ID_CACHE);
+    static const char *env;
+    static int env_read; /* the variable is read once (hook lock held) */
+    if (!env_read) {
+        env = getenv(CLOUDM_ENV_ID_CACHE);
+        env_read = 1;
+    }
+    const char *d = env;
     if (d && strcmp(d, "off") == 0)
         return -1;
     if (d && *d)

@@ -124,9 +124,13 @@ int cm_symtab_debug_path(const uint8_t *id, size_t idlen, char *buf, size_t bufl
 {
     if (idlen < 2)
         return -ENOENT;
-    const char *dirs = getenv(CLOUDM_ENV_DEBUG_DIR);
-    if (!dirs || !*dirs)
-        dirs = "/usr/lib/debug";
+    static const char *env; /* read once (callers hold the hook lock) */
+    if (!env) {
+        env = getenv(CLOUDM_ENV_DEBUG_DIR);
+        if (!env || !*env)
+            env = "/usr/lib/debug";
+    }
+    const char *dirs = env;
     char hex[2 * 32 + 1];
     for (size_t i = 0; i < idlen && i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", id[i]);
