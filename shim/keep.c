@@ -31,6 +31,10 @@ extern char cm_entry_keep[];
 
 void cm_dispatch_keep(struct cm_frame *f, struct cm_keep_area *k)
 {
+    /* The descriptor was published by patching code, which no memory model sees; this acquire
+     * pairs with bind()'s release of cm_nfns so race detectors (and the compiler) see the
+     * descriptor as written before this call. A plain load on x86. */
+    (void)__atomic_load_n(&cm_nfns, __ATOMIC_ACQUIRE);
     cm_dispatch(f);
     switch (f->fn->sig->ret.kind) {
     case CM_K_VOID:
