@@ -116,11 +116,20 @@ static void describe_rec(FILE *out, const struct rec *x)
  * one is an error. Returns whether the new ones may be hooked. */
 static bool unique(const struct cm_target *tg, int ti, int first)
 {
-    int n = 0;
+    int n = 0, nlocal = 0;
+    const struct cm_objrec *obj = NULL;
+    bool one_object = true;
     for (int i = 0; i < nrecs; i++)
-        if (recs[i].target == ti && (i >= first || recs[i].state == ST_HOOKED))
+        if (recs[i].target == ti && (i >= first || recs[i].state == ST_HOOKED)) {
             n++;
-    if (n <= 1)
+            nlocal += recs[i].def.local;
+            one_object &= !obj || obj == recs[i].obj;
+            obj = recs[i].obj;
+        }
+    /* Global definitions of one name in one object are its symbol versions (libm's
+     * lgamma@GLIBC_2.2.5 and lgamma@@GLIBC_2.23): distinct functions, each hooked as its own
+     * variant, as GOT hooking would. */
+    if (n <= 1 || (one_object && nlocal == 0))
         return true;
     char buf[2048];
     size_t len = 0;

@@ -273,6 +273,36 @@ static void *entry_for(int target, const struct cm_resolved *res)
     return entry;
 }
 
+struct version_ctx {
+    uintptr_t addr;
+    const char *version;
+    bool hidden;
+};
+
+static bool version_at(const struct cm_dyn *d, size_t i, void *p)
+{
+    struct version_ctx *c = p;
+    if (!cm_dyn_is_def(d, i, false) || d->dd_base + d->dd_symtab[i].st_value != c->addr)
+        return false;
+    bool hidden;
+    const char *v = cm_dyn_symversion(d, i, &hidden);
+    if (!c->version || (c->hidden && !hidden)) { /* prefer the default version of an alias */
+        c->version = v;
+        c->hidden = hidden;
+    }
+    return false;
+}
+
+/* The version of the exported symbol `name` at `code` in r, or NULL (unversioned, static). */
+static const char *code_version(struct cm_objrec *r, const char *name, void *code)
+{
+    if (!r->or_dyn_ok)
+        return NULL;
+    struct version_ctx c = {.addr = (uintptr_t)code};
+    cm_dyn_foreach_named(&r->or_dyn, name, version_at, &c);
+    return c.version;
+}
+
 void *cm_hook_bind_code_locked(int ti, struct cm_objrec *provider, void *code, size_t size,
                                void *original)
 {
@@ -288,6 +318,7 @@ void *cm_hook_bind_code_locked(int ti, struct cm_objrec *provider, void *code, s
         capbindings = cap;
     }
     struct cm_binding b = {.target = ti,
+                           .version = code_version(provider, targets[ti].name, code),
                            .original = original,
                            .provider = &provider->or_pub,
                            .code = code,
