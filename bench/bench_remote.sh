@@ -4,7 +4,7 @@
 # keep-alive GET of the same stored object, in the same run, from nginx (WebDAV PUT, non-root,
 # temporary prefix, 127.0.0.1) and, when BUILD_DIR/bin/cloudm has the keycache subcommand, from
 # `cloudm keycache`. Prints a Markdown table of p50/p99 in microseconds. Target: plugin p50 hit
-# <= 150 us. Needs nginx, curl, python3 (to pick free ports). Speed is never asserted.
+# <= 150 us. Needs nginx and curl. Speed is never asserted.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -26,7 +26,14 @@ trap cleanup EXIT
 
 cc -O2 -D_GNU_SOURCE -I"$top/shim/remote" "$here/bench_remote.c" -o "$tmp/bench_remote" \
   $(pkg-config --cflags --libs libcurl) -ldl
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A port nothing listens on (bash's /dev/tcp: no python on a minimal Debian).
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
 
 # nginx: one worker, WebDAV PUT, everything under $tmp.
 port=$(free_port)

@@ -61,11 +61,10 @@ enum key_id {
 
 /* In enum key_id order: the id of a key is K_MODE or K_SIGNATURE plus its index here. */
 static const char *const cache_keys[] = {
-    "mode",          "namespace",      "memory_size",  "report",      "strict",
-    "tiers",         "shared_path",    "shared_size",  "shared_max_entry",
-    "remote",        "token_file",     "secret_file",  "remote_timeout",
-    "flush_timeout", "remote_mode",    "remote_queue", "remote_queue_bytes",
-    "remote_max_value", "remote_expire"};
+    "mode",         "namespace",          "memory_size",      "report",           "strict",
+    "tiers",        "shared_path",        "shared_size",      "shared_max_entry", "remote",
+    "token_file",   "secret_file",        "remote_timeout",   "flush_timeout",    "remote_mode",
+    "remote_queue", "remote_queue_bytes", "remote_max_value", "remote_expire"};
 static const char *const function_keys[] = {
     "signature", "object", "mode", "salt", "reads", "writes", "errno", "min_time", "singleflight",
     "hook",      "identity"};
@@ -116,7 +115,7 @@ struct parse {
     bool shared_size_bad; /* shared_size was given but invalid: no comparison */
     /* `tiers` naming remote needs `remote`: checked at the end, where `tiers` was. */
     struct cm_srcmap tiers_map;
-    bool tiers_set;       /* tiers parsed cleanly */
+    bool tiers_set; /* tiers parsed cleanly */
 };
 
 static const char *sec_label(const struct parse *p, char *buf, size_t size)
@@ -364,35 +363,18 @@ static void set_namespace(struct parse *p, const struct cm_ini_key *k)
     memcpy(p->cfg->ns, k->value, k->vlen + 1);
 }
 
-static void set_memory_size(struct parse *p, const struct cm_ini_key *k)
+/* A size or time key with a range: `parse` reads the value (cm_parse_size or cm_parse_time),
+ * `what` names its kind in the message. Returns 0 and *out, or -1 after reporting. */
+static int get_ranged(struct parse *p, const struct cm_ini_key *k,
+                      int (*parse)(const char *, uint64_t *), const char *what, uint64_t lo,
+                      uint64_t hi, const char *range, uint64_t *out)
 {
     uint64_t v;
 
-    if (cm_parse_size(k->value, &v) < 0) {
-        VERR(p, k, 0,
-             "invalid size '%.*s' for 'memory_size' (expected a number with an optional "
-             "K, M, G or T suffix)",
-             quote_len(k), k->value);
-        return;
-    }
-    if (v < MEMORY_SIZE_MIN || v > MEMORY_SIZE_MAX) {
-        VERR(p, k, 0, "memory_size '%.*s' out of range (4K to 1T)", quote_len(k), k->value);
-        return;
-    }
-    p->cfg->memory_size = v;
-}
-
-/* A size key with a range: returns 0 and *out, or -1 after reporting. */
-static int get_size(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
-                    const char *range, uint64_t *out)
-{
-    uint64_t v;
-
-    if (cm_parse_size(k->value, &v) < 0) {
-        VERR(p, k, 0,
-             "invalid size '%.*s' for '%s' (expected a number with an optional K, M, G or T "
-             "suffix)",
-             quote_len(k), k->value, k->name);
+    if (parse(k->value, &v) < 0) {
+        VERR(p, k, 0, "invalid %s '%.*s' for '%s' (expected a number with an optional %s suffix)",
+             what, quote_len(k), k->value, k->name,
+             parse == cm_parse_size ? "K, M, G or T" : "us, ms, s, m, h or d");
         return -1;
     }
     if (v < lo || v > hi) {
@@ -401,6 +383,18 @@ static int get_size(struct parse *p, const struct cm_ini_key *k, uint64_t lo, ui
     }
     *out = v;
     return 0;
+}
+
+static int get_size(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
+                    const char *range, uint64_t *out)
+{
+    return get_ranged(p, k, cm_parse_size, "size", lo, hi, range, out);
+}
+
+static int get_time(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
+                    const char *range, uint64_t *out)
+{
+    return get_ranged(p, k, cm_parse_time, "time", lo, hi, range, out);
 }
 
 static void set_shared_size(struct parse *p, const struct cm_ini_key *k)
@@ -575,26 +569,6 @@ static void set_remote_mode(struct parse *p, const struct cm_ini_key *k)
              quote_len(k), k->value);
 }
 
-/* A time key with a range (nanoseconds). */
-static void set_time_range(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
-                           const char *range, uint64_t *out)
-{
-    uint64_t v;
-
-    if (cm_parse_time(k->value, &v) < 0) {
-        VERR(p, k, 0,
-             "invalid time '%.*s' for '%s' (expected a number with an optional us, ms, s, m, h "
-             "or d suffix)",
-             quote_len(k), k->value, k->name);
-        return;
-    }
-    if (v < lo || v > hi) {
-        VERR(p, k, 0, "%s '%.*s' out of range (%s)", k->name, quote_len(k), k->value, range);
-        return;
-    }
-    *out = v;
-}
-
 static void set_singleflight(struct parse *p, const struct cm_ini_key *k)
 {
     static const char *const words[] = {"yes", "no", "auto"};
@@ -634,15 +608,6 @@ static void set_word(struct parse *p, const struct cm_ini_key *k, const char *co
     else
         VERR(p, k, 0, "invalid %s '%.*s' (expected %s, %s or %s)", k->name, quote_len(k),
              k->value, words[0], words[1], words[2]);
-}
-
-static void set_min_time(struct parse *p, const struct cm_ini_key *k)
-{
-    if (cm_parse_time(k->value, &p->fn.min_time_ns) < 0)
-        VERR(p, k, 0,
-             "invalid time '%.*s' for 'min_time' (expected a number with an optional "
-             "us, ms, s, m, h or d suffix)",
-             quote_len(k), k->value);
 }
 
 /* `NAME:SIZE, NAME:SIZE` for reads and writes. */
@@ -820,7 +785,7 @@ static void on_key(void *u, const struct cm_ini_key *k)
         set_namespace(p, k);
         break;
     case K_MEMORY_SIZE:
-        set_memory_size(p, k);
+        get_size(p, k, MEMORY_SIZE_MIN, MEMORY_SIZE_MAX, "4K to 1T", &p->cfg->memory_size);
         break;
     case K_REPORT:
         copy_value(p, k, p->cfg->report, sizeof(p->cfg->report));
@@ -850,10 +815,10 @@ static void on_key(void *u, const struct cm_ini_key *k)
         set_file(p, k, p->cfg->secret_file, sizeof(p->cfg->secret_file));
         break;
     case K_REMOTE_TIMEOUT:
-        set_time_range(p, k, 1000000ULL, 60000000000ULL, "1ms to 60s", &p->cfg->remote_timeout_ns);
+        get_time(p, k, 1000000ULL, 60000000000ULL, "1ms to 60s", &p->cfg->remote_timeout_ns);
         break;
     case K_FLUSH_TIMEOUT:
-        set_time_range(p, k, 0, 3600000000000ULL, "0 to 1h", &p->cfg->flush_timeout_ns);
+        get_time(p, k, 0, 3600000000000ULL, "0 to 1h", &p->cfg->flush_timeout_ns);
         break;
     case K_REMOTE_MODE:
         set_remote_mode(p, k);
@@ -871,8 +836,8 @@ static void on_key(void *u, const struct cm_ini_key *k)
         get_size(p, k, 1, 1ULL << 32, "1 to 4G", &p->cfg->remote_max_value);
         break;
     case K_REMOTE_EXPIRE:
-        set_time_range(p, k, 1000000000ULL, 3650ULL * 86400 * 1000000000ULL, "1s to 3650d",
-                       &p->cfg->remote_expire_ns);
+        get_time(p, k, 1000000000ULL, 3650ULL * 86400 * 1000000000ULL, "1s to 3650d",
+                 &p->cfg->remote_expire_ns);
         break;
     case K_SIGNATURE:
         set_signature(p, k);
@@ -896,7 +861,7 @@ static void on_key(void *u, const struct cm_ini_key *k)
         set_bool(p, k, &p->fn.save_errno);
         break;
     case K_MIN_TIME:
-        set_min_time(p, k);
+        get_time(p, k, 0, UINT64_MAX, "", &p->fn.min_time_ns);
         break;
     case K_SINGLEFLIGHT:
         set_singleflight(p, k);

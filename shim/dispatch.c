@@ -112,9 +112,8 @@ static inline uint64_t fast_word(const struct cm_fn *fn, const struct cm_frame *
 /* A hit for a key of exactly n words (n constant in each instantiation): build the key into
  * kw[5-n .. 4] (the slot positions), hash it, probe both ways of its set. *hp receives the hash
  * for the miss path. */
-static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, struct cm_frame *f,
-                                                          const int n, uint64_t *kw,
-                                                          uint64_t *hp);
+static inline __attribute__((always_inline)) int
+fast_hit_n(struct cm_fn *fn, struct cm_frame *f, const int n, uint64_t *kw, uint64_t *hp);
 
 /* Value words: the raw return register (none for void), then `writes` globals, then errno: the
  * canonical value layout (docs/keys.md), so the shared tier can hold the same bytes. */
@@ -148,8 +147,7 @@ static inline void fast_restore(const struct cm_fn *fn, struct cm_frame *f, cons
 }
 
 static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, struct cm_frame *f,
-                                                          const int n, uint64_t *kw,
-                                                          uint64_t *hp)
+                                                            const int n, uint64_t *kw, uint64_t *hp)
 {
     uint64_t h = fn->seed, vw[5];
     for (int i = 5 - n; i < 5; i++) {

@@ -117,8 +117,8 @@ __attribute__((constructor)) static void cm_init(void)
         if (bits)
             init_cfg.tiers = bits;
         else
-            cm_log("%s=%s is not a list of tiers (memory, shared, remote): ignored", CLOUDM_ENV_TIERS,
-                   tiers);
+            cm_log("%s=%s is not a list of tiers (memory, shared, remote): ignored",
+                   CLOUDM_ENV_TIERS, tiers);
     }
     /* CLOUDM_REMOTE=URL names the remote (and adds the tier unless CLOUDM_TIERS says which);
      * CLOUDM_REMOTE=off takes it away. */

@@ -90,7 +90,7 @@ static void json_str(struct out *o, const char *s)
 
 struct agg {
     struct cm_stat s;
-    uint64_t miss_ns; /* s.miss_ticks converted */
+    uint64_t miss_ns;      /* s.miss_ticks converted */
     uint64_t mean_miss_ns; /* this process's mean miss, else the segment's (all processes) */
     uint64_t distinct;
     int profile;
@@ -236,9 +236,10 @@ static void json(struct out *o)
         aggregate(i, &a);
         outf(o, "%s\n  {\"name\": ", i ? "," : "");
         json_str(o, rep_cfg->functions[i].name);
-        outf(o, ", \"hooked\": %s, \"calls\": %llu, \"hits\": {\"memory\": %llu, \"shared\": %llu, "
-                "\"remote\": %llu}, \"misses\": %llu, \"errors\": %llu, \"bypassed\": %llu, "
-                "\"distinct\": ",
+        outf(o,
+             ", \"hooked\": %s, \"calls\": %llu, \"hits\": {\"memory\": %llu, \"shared\": %llu, "
+             "\"remote\": %llu}, \"misses\": %llu, \"errors\": %llu, \"bypassed\": %llu, "
+             "\"distinct\": ",
              cm_bind_hooked(i) ? "true" : "false", (unsigned long long)a.s.calls,
              (unsigned long long)a.s.hit_mem, (unsigned long long)a.s.hit_shared,
              (unsigned long long)a.s.hit_remote, (unsigned long long)a.s.misses,

@@ -235,9 +235,9 @@ static void print_table(const char *path, const struct rows *r, const struct cm_
            size, fill_percent(in), entries, in->entries == 1 ? "y" : "ies", evictions,
            in->evictions == 1 ? "" : "s", csum, in->csum_failures == 1 ? "" : "s");
     if (remote)
-        printf("remote   hits %" PRIu64 "  misses %" PRIu64 "  errors %" PRIu64 " (timeouts %" PRIu64
-               ", auth %" PRIu64 ")  skipped %" PRIu64 "  stored %" PRIu64 "  store errors %" PRIu64
-               "  dropped writes %" PRIu64 "\n",
+        printf("remote   hits %" PRIu64 "  misses %" PRIu64 "  errors %" PRIu64
+               " (timeouts %" PRIu64 ", auth %" PRIu64 ")  skipped %" PRIu64 "  stored %" PRIu64
+               "  store errors %" PRIu64 "  dropped writes %" PRIu64 "\n",
                rc->hits, rc->misses, rc->errors, rc->timeouts, rc->auth_errors, rc->skipped,
                rc->puts, rc->put_errors, rc->dropped);
 }

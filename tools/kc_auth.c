@@ -99,8 +99,8 @@ int kc_auth_load(const char *path, struct kc_auth **out, char *err, size_t errsz
         }
         for (size_t i = 0; i < tl; i++) {
             if (tok[i] <= ' ' || tok[i] >= 0x7f) {
-                snprintf(err, errsz, "%s:%d: token has a character that is not visible ASCII",
-                         path, lineno);
+                snprintf(err, errsz, "%s:%d: token has a character that is not visible ASCII", path,
+                         lineno);
                 goto fail;
             }
         }

@@ -180,8 +180,7 @@ static enum MHD_Result do_get(struct kc_http *h, struct MHD_Connection *c, struc
         return reply_text(c, 404, "not found\n", &q->v);
     }
     if (rc == -EBUSY)
-        return reply_text(c, 503, "server busy: too many large values being sent, retry\n",
-                          &q->v);
+        return reply_text(c, 503, "server busy: too many large values being sent, retry\n", &q->v);
     if (rc != 0)
         return reply_text(c, 500, "store error\n", &q->v);
     if (head)
@@ -246,23 +245,24 @@ static enum MHD_Result do_delete(struct kc_http *h, struct MHD_Connection *c, st
     return reply_empty(c, 204, q->v.method);
 }
 
-/* First call: classify; answer everything but a PUT right away. */
+/* First call (headers read, no body yet): classify. Answers now only errors of requests that
+ * announce a body (and 503 for a PUT over the budget); the rest waits for the final call. */
 static enum MHD_Result first_call(struct kc_http *h, struct MHD_Connection *c, struct req *q,
                                   const char *url, const char *method)
 {
+    const char *auth =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     struct kc_request rq;
     const char *tok = NULL;
     size_t toklen = 0;
+
     memset(&rq, 0, sizeof(rq));
     rq.method = method;
     rq.url = url;
-    if (!kc_bearer_token(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_AUTHORIZATION),
-                         &tok, &toklen))
+    if (!kc_bearer_token(auth, &tok, &toklen))
         tok = NULL;
     rq.role = kc_auth_role(h->o.auth, tok, toklen);
-    if (h->o.auth != NULL && tok == NULL &&
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) != NULL)
+    if (h->o.auth != NULL && tok == NULL && auth != NULL)
         rq.role = KC_ROLE_UNKNOWN; /* an Authorization header we cannot use */
     rq.content_length =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -411,12 +411,11 @@ int kc_http_start(const struct kc_http_opts *o, struct kc_http **out, char *err,
         flags |= MHD_USE_TLS;
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, o->addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 1 ? o->threads : 0),
-        MHD_OPTION_CONNECTION_LIMIT, o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        o->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->header_limit, MHD_OPTION_NOTIFY_COMPLETED,
-        completed, h,
+        MHD_OPTION_SOCK_ADDR, o->addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(o->threads > 1 ? o->threads : 0), MHD_OPTION_CONNECTION_LIMIT,
+        o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        o->header_limit, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
         o->tls_cert_pem != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, o->tls_cert_pem,
         MHD_OPTION_HTTPS_MEM_KEY, o->tls_key_pem, MHD_OPTION_END);
     if (h->d == NULL) {

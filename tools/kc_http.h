@@ -21,18 +21,18 @@ struct kc_http;
 struct kc_http_opts {
     const struct sockaddr *addr; /* where to listen */
     socklen_t addrlen;
-    unsigned threads;            /* worker threads (MHD thread pool) */
-    unsigned max_connections;    /* all clients together */
-    unsigned max_per_ip;         /* per client address */
-    unsigned timeout_s;          /* idle connection timeout, seconds */
-    size_t header_limit;         /* per-connection memory: request line + headers must fit */
-    uint64_t max_value;          /* PUT bodies longer than this get 413 */
-    uint64_t upload_budget;      /* PUT body bytes being received at once, and (separately)
-                                    GET values over 64 KiB being sent at once: 503 beyond */
-    const char *tls_cert_pem;    /* both NULL, or both PEM text (kept alive by the caller) */
+    unsigned threads;         /* worker threads (MHD thread pool) */
+    unsigned max_connections; /* all clients together */
+    unsigned max_per_ip;      /* per client address */
+    unsigned timeout_s;       /* idle connection timeout, seconds */
+    size_t header_limit;      /* per-connection memory: request line + headers must fit */
+    uint64_t max_value;       /* PUT bodies longer than this get 413 */
+    uint64_t upload_budget;   /* PUT body bytes being received at once, and (separately)
+                                 GET values over 64 KiB being sent at once: 503 beyond */
+    const char *tls_cert_pem; /* both NULL, or both PEM text (kept alive by the caller) */
     const char *tls_key_pem;
     struct kc_store *store;
-    const struct kc_auth *auth;  /* NULL = no token file: everyone may read and write */
+    const struct kc_auth *auth; /* NULL = no token file: everyone may read and write */
 };
 
 /* Starts listening. Returns 0 and *out, or -1 with a message in `err`. */

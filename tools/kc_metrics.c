@@ -21,8 +21,7 @@ enum { KC_STATUS_LIST(ST_INDEX) ST_OTHER, ST_COUNT };
 
 static const int status_codes[] = {
 #define ST_CODE(s) s,
-    KC_STATUS_LIST(ST_CODE)
-};
+    KC_STATUS_LIST(ST_CODE)};
 
 static const char *const method_names[KC_M_COUNT] = {"GET", "HEAD", "PUT", "DELETE", "OTHER"};
 
@@ -135,7 +134,8 @@ char *kc_metrics_render(const struct kc_store_stats *st, size_t *len)
             if (v == 0)
                 continue;
             if (s == ST_OTHER)
-                put(&b, "cloudm_keycache_requests_total{method=\"%s\",code=\"other\"} %" PRIu64 "\n",
+                put(&b,
+                    "cloudm_keycache_requests_total{method=\"%s\",code=\"other\"} %" PRIu64 "\n",
                     method_names[m], v);
             else
                 put(&b, "cloudm_keycache_requests_total{method=\"%s\",code=\"%d\"} %" PRIu64 "\n",

@@ -40,8 +40,8 @@ static void reply(struct kc_verdict *v, int status, const char *reason)
 
 static bool ns_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 static bool hex_char(char c)
@@ -107,8 +107,8 @@ void kc_classify(const struct kc_request *rq, struct kc_verdict *v)
     v->method = kc_method_of(rq->method);
     if (v->method == KC_M_OTHER) {
         reply(v, 405, "method not allowed\n");
-        v->allow = strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0 ? ALLOW_READ
-                                                                                 : ALLOW_ENTRY;
+        v->allow =
+            strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0 ? ALLOW_READ : ALLOW_ENTRY;
         return;
     }
     write = v->method == KC_M_PUT || v->method == KC_M_DELETE;

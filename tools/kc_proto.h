@@ -56,12 +56,12 @@ struct kc_request {
 struct kc_verdict {
     enum kc_action action;
     enum kc_method method;
-    int status;           /* KC_ACT_REPLY: the HTTP status; otherwise 0 */
-    const char *reason;   /* KC_ACT_REPLY: one line ending in "\n" (static string) */
-    const char *allow;    /* status 405: the Allow header value; NULL otherwise */
-    bool www_auth;        /* status 401: send WWW-Authenticate: Bearer */
-    uint64_t length;      /* KC_ACT_PUT: the announced body length (<= max_value) */
-    size_t skey_len;      /* entry actions: strlen(skey) */
+    int status;                 /* KC_ACT_REPLY: the HTTP status; otherwise 0 */
+    const char *reason;         /* KC_ACT_REPLY: one line ending in "\n" (static string) */
+    const char *allow;          /* status 405: the Allow header value; NULL otherwise */
+    bool www_auth;              /* status 401: send WWW-Authenticate: Bearer */
+    uint64_t length;            /* KC_ACT_PUT: the announced body length (<= max_value) */
+    size_t skey_len;            /* entry actions: strlen(skey) */
     char skey[KC_SKEY_MAX + 1]; /* entry actions: "ns/key", NUL-terminated */
 };
 

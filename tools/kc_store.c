@@ -17,11 +17,8 @@
  * - LRU is exact up to the flush: entries are evicted in the order of their last recorded
  *   access; a read not yet flushed (at most one flush interval old) does not count yet. A crash
  *   loses the unflushed access times only (expiry then comes a little earlier).
- * - The pending-touch table is two fixed-size open-addressing hash tables (TOUCH_SLOTS each)
- *   behind one mutex: readers insert into the active one; kc_store_flush swaps them under the
- *   mutex and writes the full one without holding it (flush_mu serializes flushes). When the
- *   active table is 3/4 full, further reads are not recorded until the next flush (counted in
- *   touches_dropped): memory stays bounded whatever the read rate.
+ * - Pending access times live in kc_touch (bounded: when its table is full, further reads are
+ *   not recorded until the next flush, counted in touches_dropped).
  * - A put first removes the old entry, then evicts from the head of "lru" until the new entry
  *   fits under max_size, then inserts, all in one transaction: the store never exceeds
  *   max_size. A value that cannot fit even in an empty store is -ENOSPC (507).
@@ -33,8 +30,13 @@
  * - The map is 2 x max_size + 4 x max_value + 64 MiB (a sparse file): LMDB's page overhead for
  *   small values and the indexes stay well inside it; MDB_MAP_FULL is reported as -ENOSPC.
  * - One server per directory: an flock on DIR/keycache.lock, held while open.
+ * - Reads use one read-only transaction per thread, reset after each read and renewed for the
+ *   next (MDB_NOTLS; the store keeps a list of them, guarded by rt_mu, to abort at close). The
+ *   map holds up to 1024 readers: more than enough for the worker threads.
  */
 #include "kc_store.h"
+
+#include "kc_touch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,21 +50,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KEY_MAX 255          /* longest store key (kc_proto's is 193) */
-#define TOUCH_SLOTS 8192     /* per pending-touch table (power of two) */
-#define SWEEP_BATCH 1024     /* deletions per sweep transaction */
+#define KEY_MAX 255      /* longest store key (kc_proto's is 193) */
+#define SWEEP_BATCH 1024 /* deletions per sweep transaction */
 #define MIB (1024ull * 1024)
-
-struct touch {
-    uint64_t ms;  /* 0 = empty slot */
-    uint16_t len;
-    char key[KEY_MAX];
-};
-
-struct touch_table {
-    struct touch *slot; /* TOUCH_SLOTS */
-    size_t used;
-};
 
 /* A put (val != NULL) or delete waiting for the group commit; lives on the caller's stack. */
 struct wop {
@@ -81,17 +71,29 @@ struct kc_store {
     MDB_dbi val, atime, lru, meta;
     uint64_t max_size, expire_ms;
     int lock_fd;
-    pthread_mutex_t touch_mu; /* guards tables[] and active */
-    pthread_mutex_t flush_mu; /* one flush at a time */
-    struct touch_table tables[2];
-    int active;
-    uint64_t evictions, expiries, dropped; /* relaxed atomics */
-    pthread_mutex_t wq_mu;                 /* guards the write queue and the fields below */
-    pthread_cond_t wq_cond;                /* a batch is done */
-    struct wop *wq_head, **wq_tail;        /* writes waiting for the next batch */
-    bool wq_leader;                        /* a writer is running a batch */
-    uint64_t batches;                      /* batches committed (stats) */
+    struct kc_touch *touch;         /* reads not yet written to "atime" / "lru" */
+    uint64_t evictions, expiries;   /* relaxed atomics */
+    pthread_mutex_t wq_mu;          /* guards the write queue and the fields below */
+    pthread_cond_t wq_cond;         /* a batch is done */
+    struct wop *wq_head, **wq_tail; /* writes waiting for the next batch */
+    bool wq_leader;                 /* a writer is running a batch */
+    uint64_t batches;               /* batches committed (stats) */
+    uint64_t id;                    /* tells this store's cached read txns apart */
+    pthread_mutex_t rt_mu;          /* guards rtxns */
+    struct rtxn *rtxns;             /* every thread's cached read transaction */
 };
+
+/* A worker thread's read transaction, kept reset between reads and renewed for the next one
+ * (cheaper than begin/abort: no allocation, the reader slot is kept). Registered in the store
+ * so kc_store_close can abort those of threads that have exited. */
+struct rtxn {
+    MDB_txn *txn;
+    struct rtxn *next;
+};
+
+static uint64_t next_store_id = 1; /* atomic */
+static __thread uint64_t tl_store_id;
+static __thread struct rtxn *tl_rtxn;
 
 static uint64_t now_ms(void)
 {
@@ -99,15 +101,6 @@ static uint64_t now_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t hash(const char *k, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
-    return h;
 }
 
 static void be64(unsigned char *p, uint64_t v)
@@ -338,17 +331,15 @@ int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *er
     s->lock_fd = -1;
     s->max_size = o->max_size;
     s->expire_ms = o->expire_ms;
-    pthread_mutex_init(&s->touch_mu, NULL);
-    pthread_mutex_init(&s->flush_mu, NULL);
+    s->wq_tail = &s->wq_head;
     pthread_mutex_init(&s->wq_mu, NULL);
     pthread_cond_init(&s->wq_cond, NULL);
-    s->wq_tail = &s->wq_head;
-    for (int i = 0; i < 2; i++) {
-        s->tables[i].slot = calloc(TOUCH_SLOTS, sizeof(struct touch));
-        if (s->tables[i].slot == NULL) {
-            snprintf(err, errsz, "out of memory");
-            goto fail;
-        }
+    pthread_mutex_init(&s->rt_mu, NULL);
+    s->id = __atomic_fetch_add(&next_store_id, 1, __ATOMIC_RELAXED);
+    s->touch = kc_touch_new(o->flush_hint, o->flush_hint_ctx);
+    if (s->touch == NULL) {
+        snprintf(err, errsz, "out of memory");
+        goto fail;
     }
     if (snprintf(path, sizeof(path), "%s", o->dir) >= (int)sizeof(path) - 32) {
         snprintf(err, errsz, "%s: path too long", o->dir);
@@ -376,7 +367,7 @@ int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *er
     }
     map = (map + 65535) & ~65535ull;
     if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
-        (rc = mdb_env_set_maxreaders(s->env, 256)) != 0 ||
+        (rc = mdb_env_set_maxreaders(s->env, 1024)) != 0 ||
         (rc = mdb_env_set_mapsize(s->env, (size_t)map)) != 0) {
         snprintf(err, errsz, "cannot set up LMDB: %s", mdb_strerror(rc));
         goto fail;
@@ -404,50 +395,23 @@ void kc_store_close(struct kc_store *s)
         return;
     if (s->env != NULL) {
         kc_store_flush(s);
+        for (struct rtxn *r = s->rtxns, *next; r != NULL; r = next) {
+            next = r->next;
+            mdb_txn_abort(r->txn);
+            free(r);
+        }
         mdb_env_close(s->env);
     }
+    pthread_mutex_destroy(&s->rt_mu);
     if (s->lock_fd >= 0)
         close(s->lock_fd);
-    free(s->tables[0].slot);
-    free(s->tables[1].slot);
-    pthread_mutex_destroy(&s->touch_mu);
-    pthread_mutex_destroy(&s->flush_mu);
+    kc_touch_free(s->touch);
     pthread_mutex_destroy(&s->wq_mu);
     pthread_cond_destroy(&s->wq_cond);
     free(s);
 }
 
 /* ---- access times ------------------------------------------------------------------------- */
-
-static void touch(struct kc_store *s, const char *key, size_t klen, uint64_t ms)
-{
-    size_t i = (size_t)hash(key, klen) & (TOUCH_SLOTS - 1);
-    struct touch_table *t;
-
-    pthread_mutex_lock(&s->touch_mu);
-    t = &s->tables[s->active];
-    for (;; i = (i + 1) & (TOUCH_SLOTS - 1)) {
-        struct touch *e = &t->slot[i];
-
-        if (e->ms == 0) {
-            if (t->used >= TOUCH_SLOTS / 4 * 3) {
-                __atomic_fetch_add(&s->dropped, 1, __ATOMIC_RELAXED);
-                break;
-            }
-            e->ms = ms;
-            e->len = (uint16_t)klen;
-            memcpy(e->key, key, klen);
-            t->used++;
-            break;
-        }
-        if (e->len == klen && memcmp(e->key, key, klen) == 0) {
-            if (ms > e->ms)
-                e->ms = ms;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&s->touch_mu);
-}
 
 /* Sets `key`'s access time to `ms` when it exists and is older (write transaction). */
 static int set_atime(struct kc_store *s, MDB_txn *txn, const char *key, size_t klen, uint64_t ms,
@@ -484,38 +448,75 @@ static int set_atime(struct kc_store *s, MDB_txn *txn, const char *key, size_t k
     return mdb_put(txn, s->lru, &lk, &empty, 0);
 }
 
+struct flush_ctx {
+    struct kc_store *s;
+    MDB_txn *txn; /* begun on the first key */
+};
+
+static int flush_one(void *ctx, const char *key, size_t klen, uint64_t ms)
+{
+    struct flush_ctx *f = ctx;
+    int rc;
+
+    if (f->txn == NULL) {
+        rc = mdb_txn_begin(f->s->env, NULL, 0, &f->txn);
+        if (rc != 0) {
+            f->txn = NULL;
+            return rc;
+        }
+    }
+    return set_atime(f->s, f->txn, key, klen, ms, false);
+}
+
 int kc_store_flush(struct kc_store *s)
 {
-    struct touch_table *t;
-    MDB_txn *txn = NULL;
-    int rc = 0;
+    struct flush_ctx f = {s, NULL};
+    int rc;
 
-    pthread_mutex_lock(&s->flush_mu);
-    pthread_mutex_lock(&s->touch_mu);
-    t = &s->tables[s->active];
-    s->active ^= 1;
-    pthread_mutex_unlock(&s->touch_mu);
-    if (t->used == 0)
-        goto out;
-    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    for (size_t i = 0; rc == 0 && i < TOUCH_SLOTS; i++) {
-        struct touch *e = &t->slot[i];
-
-        if (e->ms != 0)
-            rc = set_atime(s, txn, e->key, e->len, e->ms, false);
+    rc = kc_touch_drain(s->touch, flush_one, &f);
+    if (f.txn != NULL) {
+        if (rc == 0)
+            rc = mdb_txn_commit(f.txn);
+        else
+            mdb_txn_abort(f.txn);
     }
-    if (rc == 0)
-        rc = mdb_txn_commit(txn);
-    else
-        mdb_txn_abort(txn);
-out:
-    memset(t->slot, 0, TOUCH_SLOTS * sizeof(*t->slot));
-    t->used = 0;
-    pthread_mutex_unlock(&s->flush_mu);
     return rc == 0 ? 0 : -EIO;
 }
 
-/* ---- operations --------------------------------------------------------------------------- */
+/* This thread's read transaction on `s`, renewed; give it back with read_end(). */
+static int read_begin(struct kc_store *s, MDB_txn **txn)
+{
+    struct rtxn *r;
+    int rc;
+
+    if (tl_store_id == s->id && tl_rtxn != NULL) {
+        rc = mdb_txn_renew(tl_rtxn->txn);
+        if (rc == 0)
+            *txn = tl_rtxn->txn;
+        return rc;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return ENOMEM;
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
+    if (rc != 0) {
+        free(r);
+        return rc;
+    }
+    pthread_mutex_lock(&s->rt_mu);
+    r->next = s->rtxns;
+    s->rtxns = r;
+    pthread_mutex_unlock(&s->rt_mu);
+    tl_store_id = s->id;
+    tl_rtxn = r;
+    *txn = r->txn;
+    return 0;
+}
+
+static void read_end(MDB_txn *txn)
+{
+    mdb_txn_reset(txn);
+}
 
 int kc_store_get(struct kc_store *s, const char *key, size_t klen, size_t *len,
                  int (*copy)(void *ctx, const void *val, size_t len), void *ctx)
@@ -526,19 +527,19 @@ int kc_store_get(struct kc_store *s, const char *key, size_t klen, size_t *len,
 
     if (klen == 0 || klen > KEY_MAX)
         return -ENOENT;
-    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    rc = read_begin(s, &txn);
     if (rc != 0)
         return -EIO;
     rc = mdb_get(txn, s->val, &k, &v);
     if (rc != 0) {
-        mdb_txn_abort(txn);
+        read_end(txn);
         return rc == MDB_NOTFOUND ? -ENOENT : -EIO;
     }
     *len = v.mv_size;
     rc = copy != NULL ? copy(ctx, v.mv_data, v.mv_size) : 0;
-    mdb_txn_abort(txn);
+    read_end(txn);
     if (rc == 0)
-        touch(s, key, klen, now_ms());
+        kc_touch_record(s->touch, key, klen, now_ms());
     return rc;
 }
 
@@ -753,15 +754,15 @@ void kc_store_stats(struct kc_store *s, struct kc_store_stats *st)
 
     memset(st, 0, sizeof(*st));
     st->max_bytes = s->max_size;
-    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+    if (read_begin(s, &txn) == 0) {
         if (mdb_stat(txn, s->val, &ms) == 0)
             st->entries = ms.ms_entries;
         meta_bytes(s, txn, &st->bytes);
-        mdb_txn_abort(txn);
+        read_end(txn);
     }
     st->evictions = __atomic_load_n(&s->evictions, __ATOMIC_RELAXED);
     st->expiries = __atomic_load_n(&s->expiries, __ATOMIC_RELAXED);
-    st->touches_dropped = __atomic_load_n(&s->dropped, __ATOMIC_RELAXED);
+    st->touches_dropped = kc_touch_dropped(s->touch);
     pthread_mutex_lock(&s->wq_mu);
     st->write_batches = s->batches;
     pthread_mutex_unlock(&s->wq_mu);

@@ -25,6 +25,10 @@ struct kc_store_opts {
     uint64_t max_size;  /* store size limit: sum over entries of key + value bytes */
     uint64_t max_value; /* largest value accepted (sizes the map) */
     uint64_t expire_ms; /* remove entries not read nor written for this long; 0 = never */
+    /* Called (from a reading thread, quickly, may be NULL) when enough reads are pending that
+     * kc_store_flush should run now rather than at its next tick. */
+    void (*flush_hint)(void *ctx);
+    void *flush_hint_ctx;
 };
 
 /* Opens (creating when needed) the store. Returns 0 and *out, or -1 with a message in `err`

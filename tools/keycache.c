@@ -33,10 +33,10 @@
 
 #define CMD "keycache"
 #define MIB (1024ull * 1024)
-#define FLUSH_NS 1000000000ull      /* access times are written at least this often */
-#define STOP_GRACE_MS 5000          /* in-flight requests get this long at shutdown */
-#define HEADER_LIMIT (32 * 1024)    /* per-connection memory: request line + headers */
-#define PEM_MAX (1024 * 1024)       /* certificate or key file */
+#define FLUSH_NS 1000000000ull   /* access times are written at least this often */
+#define STOP_GRACE_MS 5000       /* in-flight requests get this long at shutdown */
+#define HEADER_LIMIT (32 * 1024) /* per-connection memory: request line + headers */
+#define PEM_MAX (1024 * 1024)    /* certificate or key file */
 
 void cm_usage_keycache(FILE *f)
 {
@@ -118,9 +118,10 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         static const char *const names[] = {
-            "--listen", "--ready-file", "--data", "--max-size", "--expire", "--max-value",
-            "--token-file", "--tls-cert", "--tls-key", "--threads", "--sweep-interval",
-            "--idle-timeout", "--max-connections", "--max-per-ip", "--max-buffered"};
+            "--listen",          "--ready-file", "--data",           "--max-size",
+            "--expire",          "--max-value",  "--token-file",     "--tls-cert",
+            "--tls-key",         "--threads",    "--sweep-interval", "--idle-timeout",
+            "--max-connections", "--max-per-ip", "--max-buffered"};
         const char *name = NULL;
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -152,8 +153,8 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
             o->tls_key = v;
         } else if (strcmp(name, "--max-size") == 0) {
             if (cm_parse_size(v, &o->max_size) != 0 || o->max_size < 4096)
-                return usage_error("invalid %s '%s' (a size like 512M or 10G, at least 4K)",
-                                   name, v);
+                return usage_error("invalid %s '%s' (a size like 512M or 10G, at least 4K)", name,
+                                   v);
         } else if (strcmp(name, "--max-value") == 0) {
             if (cm_parse_size(v, &o->max_value) != 0 || o->max_value > (1ull << 32))
                 return usage_error("invalid %s '%s' (a size like 64M, at most 4G)", name, v);
@@ -162,12 +163,11 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
                 return usage_error("invalid %s '%s' (a size like 256M)", name, v);
         } else if (strcmp(name, "--expire") == 0) {
             if (cm_parse_time(v, &o->expire_ns) != 0)
-                return usage_error("invalid %s '%s' (a time like 30d, 12h or 0 = never)", name,
-                                   v);
+                return usage_error("invalid %s '%s' (a time like 30d, 12h or 0 = never)", name, v);
         } else if (strcmp(name, "--sweep-interval") == 0) {
             if (cm_parse_time(v, &o->sweep_ns) != 0 || o->sweep_ns < 10000000ull)
-                return usage_error("invalid %s '%s' (a time like 1m or 500ms, at least 10ms)",
-                                   name, v);
+                return usage_error("invalid %s '%s' (a time like 1m or 500ms, at least 10ms)", name,
+                                   v);
         } else if (strcmp(name, "--idle-timeout") == 0) {
             if (cm_parse_time(v, &o->idle_ns) != 0 || o->idle_ns < 1000000000ull ||
                 o->idle_ns > 86400ull * 1000000000ull)
@@ -196,7 +196,7 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
 static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
     char host[256];
-    const char *colon, *port;
+    const char *given = s, *colon, *port;
     struct addrinfo hints, *res = NULL;
     size_t hl;
     int rc;
@@ -237,7 +237,7 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
     return 0;
 bad:
     fprintf(stderr, "cloudm " CMD ": invalid --listen '%s' (HOST:PORT, e.g. 127.0.0.1:7878)\n",
-            s);
+            given);
     return -1;
 }
 
@@ -324,7 +324,18 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Maintenance on the main thread until SIGTERM/SIGINT. */
+static pthread_t main_thread;
+
+/* kc_store's flush hint: wake the maintenance loop (SIGUSR1 is blocked everywhere and taken by
+ * sigtimedwait in serve()). */
+static void wake_main(void *ctx)
+{
+    (void)ctx;
+    pthread_kill(main_thread, SIGUSR1);
+}
+
+/* Maintenance on the main thread until SIGTERM/SIGINT: flush access times every tick or when
+ * woken, sweep every sweep_ns. */
 static void serve(struct kc_store *store, uint64_t sweep_ns)
 {
     uint64_t tick = sweep_ns < FLUSH_NS ? sweep_ns : FLUSH_NS;
@@ -336,6 +347,7 @@ static void serve(struct kc_store *store, uint64_t sweep_ns)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
     for (;;) {
         sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT)
@@ -408,16 +420,20 @@ int cm_cmd_keycache(int argc, char **argv)
     so.max_size = o.max_size;
     so.max_value = o.max_value;
     so.expire_ms = o.expire_ns / 1000000ull;
+    so.flush_hint = wake_main;
+    so.flush_hint_ctx = NULL;
+    main_thread = pthread_self();
+    /* Block the signals serve() waits for before any thread exists: every thread inherits it. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (kc_store_open(&so, &store, err, sizeof(err)) != 0) {
         fprintf(stderr, "cloudm " CMD ": %s\n", err);
         goto out;
     }
 
-    /* Workers inherit this mask: only the main thread takes SIGTERM/SIGINT (sigtimedwait). */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     memset(&ho, 0, sizeof(ho));
@@ -442,8 +458,7 @@ int cm_cmd_keycache(int argc, char **argv)
     if (o.ready_file != NULL) {
         rc = write_ready(o.ready_file, host, kc_http_port(http));
         if (rc != 0) {
-            fprintf(stderr, "cloudm " CMD ": --ready-file %s: %s\n", o.ready_file,
-                    strerror(-rc));
+            fprintf(stderr, "cloudm " CMD ": --ready-file %s: %s\n", o.ready_file, strerror(-rc));
             goto out;
         }
     }

@@ -62,6 +62,7 @@ struct cm_remote {
     struct cm_remote *rm_next; /* g_list */
     _Atomic uint64_t c_hits, c_misses, c_errors, c_timeouts, c_skipped, c_puts, c_put_errors,
         c_dropped, c_auth_errors;
+    atomic_int rm_said_read_auth, rm_said_write_refused; /* their one log line was printed */
 };
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -364,6 +365,9 @@ static long r_get(struct cm_remote *r, const uint8_t *key, uint32_t klen, const 
         break;
     case CM_BE_AUTH:
         atomic_fetch_add_explicit(&r->c_auth_errors, 1, memory_order_relaxed);
+        if (!atomic_exchange(&r->rm_said_read_auth, 1))
+            rlog(r, "remote %s refuses to be read with this token (%s): check token_file",
+                 r->rm_url, why[0] ? why : "401/403");
         break;
     default:
         break;
@@ -393,6 +397,7 @@ static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64
     uint8_t raw[CM_RKEY_LEN];
     char hex[CM_RKEY_HEX + 1], why[160] = "";
     size_t need = cm_env_size(it->wi_vlen, r->rm_keys.rk_secret);
+    uint64_t limit;
     long n;
     int ticket, rc;
 
@@ -420,6 +425,11 @@ static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64
     if (n < 0)
         goto local_failure;
     cm_rkey_hex(raw, hex);
+    /* No PUT outlives flush_timeout, so one in flight when close() starts cannot hold the
+     * exit longer than the flush budget. */
+    limit = cm_rnow() + r->rm_flush_ns;
+    if (deadline == 0 || deadline > limit)
+        deadline = limit;
     rc = r->rm_be->be_ops->be_put(r->rm_be, hex, b->b_data, (size_t)n, deadline, why, sizeof(why));
     if (rc == CM_BE_OK) {
         atomic_fetch_add_explicit(&r->c_puts, 1, memory_order_relaxed);
@@ -427,11 +437,17 @@ static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64
         return CM_WRITER_DONE;
     }
     if (rc == CM_BE_AUTH || rc == CM_BE_REFUSED) {
-        /* The server is up and said no: retrying will not change its mind. */
+        /* The server is up and said no: retrying will not change its mind. It is no evidence
+         * that reads work (a read-only token, a full store), so it only answers a probe and
+         * never resets the breaker's count of failed reads. */
         if (rc == CM_BE_AUTH)
             atomic_fetch_add_explicit(&r->c_auth_errors, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&r->c_put_errors, 1, memory_order_relaxed);
-        report(r, ticket, 1, "");
+        if (!atomic_exchange(&r->rm_said_write_refused, 1))
+            rlog(r, "remote %s refuses stores (%s); they are counted as store errors", r->rm_url,
+                 why[0] ? why : "4xx");
+        if (ticket == CM_BRK_PROBE)
+            report(r, ticket, 1, "");
         return CM_WRITER_DONE;
     }
     report(r, ticket, 0, why);

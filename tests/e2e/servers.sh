@@ -24,6 +24,10 @@ cm_servers_stop() {
 }
 trap 'cm_servers_stop; rm -rf "$CM_TMP"' EXIT
 
+# Tools the tests run themselves must not get the sanitizer runtime lib.sh puts in LD_PRELOAD
+# for sanitizer builds (an uninstrumented curl with libasan preloaded can hang in its resolver).
+cm_curl() { env -u LD_PRELOAD curl "$@"; }
+
 # cm_wait_file FILE [TENTHS]: wait until FILE exists and is not empty (default 10 s)
 cm_wait_file() {
   local i
@@ -90,7 +94,7 @@ http {
   }
 }
 NGINX
-    nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
+    env -u LD_PRELOAD nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
     CM_NGINX_PID=$!
     CM_SERVER_PIDS+=("$CM_NGINX_PID")
     local i

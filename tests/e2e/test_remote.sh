@@ -85,7 +85,7 @@ echo reader-token-2 >"$CM_TMP/ro.token"
 echo not-a-token >"$CM_TMP/bad.token"
 if cm_keycache_start kc --token-file "$CM_TMP/tokens"; then
   share kc "$CM_KC_URL" "token_file = $CM_TMP/rw.token"
-  metrics=$(curl -s -H "Authorization: Bearer team-token-1" "$CM_KC_URL/metrics")
+  metrics=$(cm_curl -s -H "Authorization: Bearer team-token-1" "$CM_KC_URL/metrics")
   cm_expect_eq "keycache: entries after machine a" \
     "$(echo "$metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" $((N_SQ + N_PACK))
 
@@ -188,7 +188,53 @@ CONF
   cm_same plain1000 k1000
   cm_expect_eq "1000 results: stored" "$(remote k1000 stored)" 1000
   cm_expect_eq "1000 results: entries on the server" \
-    "$(curl -s "$CM_KC_URL/metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" 1000
+    "$(cm_curl -s "$CM_KC_URL/metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" 1000
+fi
+
+# --- configuration problems turn the tier off with one line; the program runs on ------------
+conf=$(cm_conf notok <<CONF
+[cache]
+remote = http://127.0.0.1:9
+token_file = $CM_TMP/no-such-token
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+)
+machine notok cm_memo notok "$conf" "$CM_BIN/manyprog" 200 2
+cm_same plain notok
+cm_expect_match "missing token file: one message" "$CM_TMP/notok.err" "^cloudm: remote tier off: .*no-such-token"
+cm_expect_eq "missing token file: the message is printed once" \
+  "$(grep -c 'remote tier off' "$CM_TMP/notok.err")" 1
+cm_expect_eq "missing token file: shared and memory tiers still work" \
+  "$(cm_fn notok lg_sq .hits.memory)" $N_SQ
+cm_expect_eq "missing token file: no remote object in the report" "$(cm_json notok .remote)" null
+CLOUDM_REMOTE_LIB=$CM_TMP/nothing.so machine nolib cm_memo nolib "$conf" "$CM_BIN/manyprog" 200 2
+cm_same plain nolib
+cm_expect_match "plugin missing: one message" "$CM_TMP/nolib.err" "^cloudm: remote tier off: "
+
+# --- fork: a child's results reach the server before it exits; the parent goes on -------------
+if cm_keycache_start kcfork; then
+  conf=$(cm_conf fork <<CONF
+[cache]
+remote = $CM_KC_URL
+tiers = memory remote
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+)
+  cm_plain forkplain "$CM_BIN/forker" fork
+  machine fork cm_run fork -c "$conf" --report="$CM_TMP/fork-%p.json" -- "$CM_BIN/forker" fork
+  cm_same forkplain fork
+  ppid=$(sed -n 's/^forker: parent pid //p' "$CM_TMP/fork.err")
+  cpid=$(sed -n 's/^forker: child pid //p' "$CM_TMP/fork.err")
+  cp "$CM_TMP/fork-$ppid.json" "$CM_TMP/forkp.json" 2>/dev/null
+  cp "$CM_TMP/fork-$cpid.json" "$CM_TMP/forkc.json" 2>/dev/null
+  cm_expect_eq "fork: the child stored its 10 results" "$(remote forkc stored)" 10
+  cm_expect_eq "fork: the parent reads them from the server" "$(cm_fn forkp lg_sq .hits.remote)" 10
+  cm_expect_eq "fork: the parent computes the other 5" "$(cm_fn forkp lg_sq .misses)" 5
+  cm_expect_eq "fork: the parent stored those 5" "$(remote forkp stored)" 5
+  cm_expect_eq "fork: entries on the server" \
+    "$(cm_curl -s "$CM_KC_URL/metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" 15
 fi
 
 # --- through nginx with WebDAV PUT ----------------------------------------------------------------

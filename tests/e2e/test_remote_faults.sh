@@ -26,7 +26,7 @@ fault_start() {
   cm_wait_file "$ready" || { cm_fail "fault server $1 did not start"; return 1; }
   FURL="http://$(head -1 "$ready")"
 }
-setmode() { curl -s -o /dev/null "$FURL/_mode/$1"; }
+setmode() { cm_curl -s -o /dev/null "$FURL/_mode/$1"; }
 
 cm_plain plain "$CM_BIN/manyprog" 200 2
 LOOKUPS=220 # distinct calls: 200 of lg_sq, 20 of lg_pack
@@ -62,7 +62,7 @@ fault_start fs store || cm_done
 c=$(conf clear "$FURL/t")
 machine fill cm_memo fill "$c" "$CM_BIN/manyprog" 200 2
 cm_same plain fill
-cm_expect_eq "fault server filled" "$(curl -s "$FURL/_stats" | sed -n 's/^entries //p')" $LOOKUPS
+cm_expect_eq "fault server filled" "$(cm_curl -s "$FURL/_stats" | sed -n 's/^entries //p')" $LOOKUPS
 # Sanity: the same server in store mode answers a second machine entirely.
 machine ok cm_memo ok "$c" "$CM_BIN/manyprog" 200 2
 cm_same plain ok
@@ -95,8 +95,8 @@ cm_same plain eok
 cm_expect_eq "secret: remote hits" "$(cm_fn eok lg_sq .hits.remote)" 200
 # With the secret the keys are HMACs: none of them equals the plain SHA-512 key the clear run
 # stored for the same calls.
-curl -s "$FURL/_keys" | sed -n 's|^/*t/default/||p' | sort >"$CM_TMP/clear.keys"
-curl -s "$FURL/_keys" | sed -n 's|^/*enc/default/||p' | sort >"$CM_TMP/enc.keys"
+cm_curl -s "$FURL/_keys" | sed -n 's|^/*t/default/||p' | sort >"$CM_TMP/clear.keys"
+cm_curl -s "$FURL/_keys" | sed -n 's|^/*enc/default/||p' | sort >"$CM_TMP/enc.keys"
 cm_expect_eq "secret: entries stored" "$(wc -l <"$CM_TMP/enc.keys")" $LOOKUPS
 cm_expect_eq "secret: no key equal to a clear key" "$(comm -12 "$CM_TMP/clear.keys" "$CM_TMP/enc.keys" | wc -l)" 0
 machine eother cm_memo eother "$s2" "$CM_BIN/manyprog" 200 2

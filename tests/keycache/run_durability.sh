@@ -66,6 +66,11 @@ done <"$TMP/acked"
 check_eq "acknowledged PUTs lost after 5 SIGKILLs ($total acknowledged)" "$missing" 0
 entries=$(curl -s "http://$KC_ADDR/metrics" | awk '$1 == "cloudm_keycache_entries" { print $2 }')
 check "entries ($entries) >= acknowledged ($total)" test "${entries:-0}" -ge "$total"
+# a large value (default --max-value 64M) round-trips intact
+head -c $((8 * 1024 * 1024 + 7)) /dev/urandom >"$TMP/big"
+check_eq "PUT 8 MiB" "$(kc_code -X PUT --data-binary @"$TMP/big" "http://$KC_ADDR/big/$(kc_key big)")" 201
+curl -s --max-time 20 -o "$TMP/big.got" "http://$KC_ADDR/big/$(kc_key big)"
+check "GET 8 MiB: same bytes" cmp -s "$TMP/big" "$TMP/big.got"
 kc_stop
 check_eq "SIGTERM exit status" "$KC_RC" 0
 kc_done

@@ -119,8 +119,7 @@ static void test_auth_order(void)
 
     /* healthz needs no token */
     ASSERT_EQ_INT(classify("GET", "/healthz", KC_ROLE_MISSING, NULL, NULL).action, KC_ACT_HEALTH);
-    ASSERT_EQ_INT(classify("HEAD", "/healthz", KC_ROLE_UNKNOWN, NULL, NULL).action,
-                  KC_ACT_HEALTH);
+    ASSERT_EQ_INT(classify("HEAD", "/healthz", KC_ROLE_UNKNOWN, NULL, NULL).action, KC_ACT_HEALTH);
     v = classify("GET", "/metrics", KC_ROLE_MISSING, NULL, NULL);
     ASSERT_EQ_INT(v.status, 401);
     ASSERT_TRUE(v.www_auth);

@@ -16,10 +16,15 @@
  *                              opens and later lookups are skipped
  *   hammer FIRST COUNT SECS    read and write for SECS seconds whatever happens (a failover
  *                              test runs beside it): never a wrong value
+ *   fork FIRST COUNT           read stored keys, fork; child and parent both read them again
+ *                              and the child writes COUNT new keys (FIRST+COUNT...): every
+ *                              value right in both (a connection shared across the fork would
+ *                              mix their replies), the child's writes all acknowledged
  *   bench COUNT THREADS SECS   (bench/bench_redis.sh) store COUNT values of --size bytes, then
  *                              time each get of one thread (p50, p99) and count the gets of
  *                              THREADS threads in SECS seconds; prints "bench P50_US P99_US
- *                              GETS_PER_S", every get checked
+ *                              GETS_PER_S PUTS_PER_S" (puts: queued, written by the plugin's
+ *                              writer and flushed), every get checked
  * Each run prints its final counters as one line "counters hits=.. misses=.. ...".
  *
  * What it does not do: start or inspect servers (the scripts do: redis-cli for TTLs and keys).
@@ -33,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cm_remote.h"
@@ -289,6 +295,67 @@ static int cmd_down(pid_t pid, long first, long count)
     return 0;
 }
 
+/* Reads keys [first, first+count) once; wrong answers. */
+static int read_all(struct cm_remote *r, long first, long count)
+{
+    static uint8_t v[32768];
+    uint8_t k[32];
+    int bad = 0;
+
+    for (long i = first; i < first + count; i++) {
+        const uint8_t *got = NULL;
+        uint32_t kl = key_of(i, k), vl = value_of(i, v);
+
+        if (api->get(r, k, kl, sig, &got) != (long)vl || memcmp(got, v, vl) != 0)
+            bad++;
+    }
+    return bad;
+}
+
+static int cmd_fork(long first, long count)
+{
+    struct cm_remote *r = r_open();
+    struct cm_remote_counters c;
+    int status = 0;
+    pid_t pid;
+
+    CHECK_EQ("before fork", read_all(r, first, count), 0);
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        static uint8_t v[32768];
+        uint8_t k[32];
+        int bad = 0;
+
+        for (int round = 0; round < 3; round++)
+            bad += read_all(r, first, count);
+        for (long i = first + count; i < first + 2 * count; i++) {
+            uint32_t kl = key_of(i, k), vl = value_of(i, v);
+
+            api->put(r, k, kl, sig, v, vl);
+        }
+        api->close(r);
+        api->counters(r, &c);
+        if (bad != 0 || c.puts != (uint64_t)count || c.errors != 0) {
+            fprintf(stderr, "FAIL child: %d wrong values, %llu puts, %llu errors\n", bad,
+                    (unsigned long long)c.puts, (unsigned long long)c.errors);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    CHECK_GE("fork", pid, 1);
+    for (int round = 0; round < 3; round++)
+        CHECK_EQ("parent after fork", read_all(r, first, count), 0);
+    CHECK_EQ("child",
+             waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+    CHECK_EQ("parent reads the child's writes", read_all(r, first + count, count), 0);
+    api->close(r);
+    print_counters(r, &c);
+    CHECK_EQ("parent errors", c.errors, 0);
+    free(r);
+    return 0;
+}
+
 static int cmd_hammer(long first, long count, double secs)
 {
     struct cm_remote *r = r_open();
@@ -347,10 +414,13 @@ static int cmd_bench(long count, int threads, double secs)
     static uint8_t v[32768];
     uint8_t k[32];
     long gets = 0, bad = 0;
+    double put_s;
 
     if (lat == NULL || threads < 1 || threads > 16 || fixed_size > sizeof(v))
         return 2;
+    put_s = now_s();
     cmd_put(0, count);
+    put_s = now_s() - put_s;
     r = r_open();
     for (long i = 0; i < count; i++) { /* warm: one connection per thread */
         const uint8_t *got;
@@ -381,8 +451,8 @@ static int cmd_bench(long count, int threads, double secs)
     api->close(r);
     print_counters(r, &c);
     CHECK_EQ("bench: wrong or missing values", bad, 0);
-    printf("bench %.1f %.1f %.0f\n", lat[count / 2] / 1e3, lat[count * 99 / 100] / 1e3,
-           gets / secs);
+    printf("bench %.1f %.1f %.0f %.0f\n", lat[count / 2] / 1e3, lat[count * 99 / 100] / 1e3,
+           gets / secs, count / put_s);
     free(lat);
     free(r);
     return 0;
@@ -390,10 +460,9 @@ static int cmd_bench(long count, int threads, double secs)
 
 static void usage(void)
 {
-    fprintf(
-        stderr,
-        "usage: redis_driver LIB URL [--ns NS] [--expire S] [--max-value N] "
-        "[--timeout-ms N] [--flush-ms N] [--secret FILE] [--threads N] [--size N] CMD ARGS...\n");
+    fprintf(stderr, "usage: redis_driver LIB URL [--ns NS] [--expire S] [--max-value N] "
+                    "[--timeout-ms N] [--flush-ms N] [--token FILE] [--secret FILE] [--threads N] "
+                    "[--size N] CMD ARGS...\n");
     exit(2);
 }
 
@@ -417,8 +486,8 @@ int main(int argc, char **argv)
                                    .secret_file = "",
                                    .timeout_ns = 250000000u,
                                    .flush_timeout_ns = 5000000000u,
-                                   .queue_entries = 4096,
-                                   .queue_bytes = 64u << 20,
+                                   .queue_entries = 1u << 20,
+                                   .queue_bytes = 1ull << 30,
                                    .max_value = 64u << 20,
                                    .access = CM_REMOTE_READWRITE,
                                    .expire_ns = 0};
@@ -431,6 +500,8 @@ int main(int argc, char **argv)
             opts.max_value = strtoull(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--timeout-ms") == 0)
             opts.timeout_ns = strtoull(argv[i + 1], NULL, 10) * 1000000ull;
+        else if (strcmp(argv[i], "--token") == 0)
+            opts.token_file = argv[i + 1];
         else if (strcmp(argv[i], "--secret") == 0)
             opts.secret_file = argv[i + 1];
         else if (strcmp(argv[i], "--size") == 0)
@@ -453,6 +524,8 @@ int main(int argc, char **argv)
         rc = cmd_limit();
     else if (strcmp(cmd, "down") == 0 && argc - i == 3)
         rc = cmd_down((pid_t)atol(argv[i]), atol(argv[i + 1]), atol(argv[i + 2]));
+    else if (strcmp(cmd, "fork") == 0 && argc - i == 2)
+        rc = cmd_fork(atol(argv[i]), atol(argv[i + 1]));
     else if (strcmp(cmd, "bench") == 0 && argc - i == 3)
         rc = cmd_bench(atol(argv[i]), atoi(argv[i + 1]), atof(argv[i + 2]));
     else if (strcmp(cmd, "hammer") == 0 && argc - i == 3)

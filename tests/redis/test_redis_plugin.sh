@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # test_redis_plugin.sh - libcloudm-remote.so's Redis backend (redis://) driven through the
 # plugin interface (redis_driver) against redis-server instances this script starts: round trips
-# (one and four threads), namespaces as key prefixes, TTL set on write and refreshed on read
+# (one and four threads), namespaces as key prefixes, fork (the child's own connections), URLs
+# refused at open, TTL set on write and refreshed on read
 # (checked with redis-cli TTL), a short remote_expire really expiring, encrypted values, values
-# at remote_max_value and one byte above, AUTH (password, ACL user, wrong password), SELECT, a
-# stalled server (CLIENT PAUSE: timeouts within remote_timeout), rediss:// refused at open with
-# its reason, and the server killed mid-run (errors counted, the breaker opens, never a wrong
-# value).
+# at remote_max_value and one byte above, AUTH (password in the URL or token_file, ACL user,
+# wrong password), SELECT, a stalled server (CLIENT PAUSE: timeouts within remote_timeout),
+# rediss:// refused at open with its reason, and the server killed mid-run (errors counted, the
+# breaker opens, never a wrong value).
 . "$CM_SRC/lib.sh"
 . "$CM_SRC/servers.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/redis_lib.sh"
@@ -48,6 +49,24 @@ drive get "$U" --threads 4 get 0 200 hit
 drive miss "$U" get 1000 50 miss
 drive otherns "$U" --ns other get 0 20 miss
 
+# --- fork: the child opens its own connections ----------------------------------------------------
+drive forkput "$U" --ns fork put 0 30
+drive fork "$U" --ns fork fork 0 30
+
+# --- URLs refused at open -----------------------------------------------------------------------------
+badurl() {
+  "$CM_REDIS_DRIVER" "$so" "$1" get 0 1 miss >/dev/null 2>"$CM_TMP/badurl.err"
+  cm_expect_match "refused at open: $1" "$CM_TMP/badurl.err" "$2"
+}
+badurl "redis://" "has no host"
+badurl "redis://127.0.0.1:0" "bad host or port"
+badurl "redis://127.0.0.1:65536" "bad host or port"
+badurl "redis://a:1,b:2" "several hosts need redis\+cluster://"
+badurl "redis+cluster://a:1,b:2/3" "database 0 only"
+badurl "redis://h/x" "database number"
+badurl "redis://u:p%zz@h" "bad user or password"
+badurl "redis+cluster://a:1," "empty host"
+
 # --- TTL: remote_expire on write, refreshed on read ----------------------------------------------
 k=$(rcli $P --scan --pattern 'default:*' | head -1)
 ttl_between $P "$k" $((30 * 86400 - 120)) $((30 * 86400)) "default remote_expire (30d)"
@@ -83,6 +102,8 @@ if cm_redis_start auth --requirepass s3cret; then
   cm_expect_eq "SELECT 3: none in db 0" "$(rcli $A -a s3cret --no-auth-warning -n 0 dbsize)" 0
   rcli $A -a s3cret --no-auth-warning acl setuser cmuser on '>p%w@2' '~*' '+@all' >/dev/null
   drive acl "redis://cmuser:p%25w%402@127.0.0.1:$A/3" get 0 10 hit
+  echo s3cret >"$CM_TMP/pw"
+  drive token "redis://127.0.0.1:$A/3" --token "$CM_TMP/pw" get 0 10 hit
   drive noauth "redis://127.0.0.1:$A/3" get 0 3 error
   cm_expect_eq "no password: auth errors" "$(counter noauth auth_errors)" 3
   drive wrongpw "redis://:nope@127.0.0.1:$A/3" get 0 3 error

@@ -160,7 +160,8 @@ queue)
   # 40 (or 39, with one already taken off by the writer) dropped at put, the rest at the flush
   # deadline: all 50 counted, none sent.
   expect '.dropped == 50 and .puts == 0 and .put_errors == 0'
-  [ $((end_ms - start_ms)) -lt 3000 ] || fail "close took $((end_ms - start_ms)) ms"
+  # The PUT in flight when close() starts is bounded by the flush budget too.
+  [ $((end_ms - start_ms)) -lt 2000 ] || fail "close took $((end_ms - start_ms)) ms"
   ;;
 https)
   # A self-signed certificate: the plugin verifies certificates (system CA store) and must
@@ -173,7 +174,7 @@ https)
   drive get 3 --expect error
   expect '.errors == 3 and .hits == 0 and .misses == 0'
   drive put 2 --flush-ms 2000
-  expect '.puts == 0 and .put_errors >= 1'
+  expect '.puts == 0 and .put_errors + .dropped == 2'
   [ "$(curl -sfk "https://$addr/_stats" | awk '$1 == "entries" {print $2}')" = 0 ] ||
     fail "a write reached the untrusted server"
   ;;
