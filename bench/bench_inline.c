@@ -31,7 +31,7 @@ __attribute__((noinline, noclone)) static double work50(double x)
 }
 
 #define START_FN(i)                                                                                \
-    __attribute__((noinline, noclone)) static long start##i(long x)                               \
+    __attribute__((noinline, noclone)) static long start##i(long x)                                \
     {                                                                                              \
         long r = x;                                                                                \
         for (int k = 0; k < 20; k++)                                                               \
@@ -54,8 +54,8 @@ int main(int argc, char **argv)
     if (argc < 2)
         return 2;
     if (!strcmp(argv[1], "start")) {
-        long s = start0(1) + start1(2) + start2(3) + start3(4) + start4(5) + start5(6) +
-                 start6(7) + start7(8) + start8(9) + start9(10);
+        long s = start0(1) + start1(2) + start2(3) + start3(4) + start4(5) + start5(6) + start6(7) +
+                 start7(8) + start8(9) + start9(10);
         printf("start %ld\n", s);
         return 0;
     }

@@ -65,9 +65,9 @@ static const char *const cache_keys[] = {
     "tiers",        "shared_path",        "shared_size",      "shared_max_entry", "remote",
     "token_file",   "secret_file",        "remote_timeout",   "flush_timeout",    "remote_mode",
     "remote_queue", "remote_queue_bytes", "remote_max_value", "remote_expire"};
-static const char *const function_keys[] = {
-    "signature", "object", "mode", "salt", "reads", "writes", "errno", "min_time", "singleflight",
-    "hook",      "identity"};
+static const char *const function_keys[] = {"signature",    "object", "mode",    "salt",
+                                            "reads",        "writes", "errno",   "min_time",
+                                            "singleflight", "hook",   "identity"};
 #define NCACHE_KEYS (sizeof(cache_keys) / sizeof(cache_keys[0]))
 #define NFUNCTION_KEYS (sizeof(function_keys) / sizeof(function_keys[0]))
 
@@ -606,8 +606,8 @@ static void set_word(struct parse *p, const struct cm_ini_key *k, const char *co
         VERR(p, k, 0, "invalid %s '%.*s' (did you mean '%s'?)", k->name, quote_len(k), k->value,
              best);
     else
-        VERR(p, k, 0, "invalid %s '%.*s' (expected %s, %s or %s)", k->name, quote_len(k),
-             k->value, words[0], words[1], words[2]);
+        VERR(p, k, 0, "invalid %s '%.*s' (expected %s, %s or %s)", k->name, quote_len(k), k->value,
+             words[0], words[1], words[2]);
 }
 
 /* `NAME:SIZE, NAME:SIZE` for reads and writes. */

@@ -127,13 +127,12 @@ static void set_identity(struct cm_fn *fn, const struct cm_binding *b)
         if (cm_codeid(b->provider, b->code, fn->codeid + 1, &reason, &cached) == 0) {
             fn->codeid[0] = 'C';
             fn->codeid_len = 17;
-            snprintf(why, sizeof(bind_idwhy[0]), "code (normalized code at %p in %s%s)",
-                     b->code, path, cached ? ", from the identity cache" : "");
+            snprintf(why, sizeof(bind_idwhy[0]), "code (normalized code at %p in %s%s)", b->code,
+                     path, cached ? ", from the identity cache" : "");
             cm_debug("%s: code identity %s", fn->cfg->name, cached ? "from the cache" : "computed");
             return;
         }
-        cm_debug("%s: no code identity (%s): the object's identity is used", fn->cfg->name,
-                 reason);
+        cm_debug("%s: no code identity (%s): the object's identity is used", fn->cfg->name, reason);
         snprintf(why, sizeof(bind_idwhy[0]), "object (no code identity: %s), %s", reason, path);
         return;
     }

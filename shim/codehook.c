@@ -27,9 +27,9 @@ struct rec {
     int target;
     struct cm_objrec *obj;
     struct cm_symdef def;
-    char symfrom[256];  /* file whose .symtab listed it ("" = .dynsym only) */
-    int state;          /* enum state */
-    const char *why;    /* ST_REFUSED: the patcher's reason (a static string) */
+    char symfrom[256]; /* file whose .symtab listed it ("" = .dynsym only) */
+    int state;         /* enum state */
+    const char *why;   /* ST_REFUSED: the patcher's reason (a static string) */
 };
 
 enum state { ST_PENDING = 0, ST_HOOKED, ST_REFUSED, ST_AMBIGUOUS, ST_DECLINED };
@@ -96,8 +96,7 @@ static void scan_object(struct cm_objrec *r, const struct cm_target *tg, int nt)
 static void *bind_site(struct cm_inline_site *s, void *ctx)
 {
     (void)ctx;
-    return cm_hook_bind_code_locked(s->target, s->obj, (void *)s->fn, s->fnsize,
-                                    (void *)s->tramp);
+    return cm_hook_bind_code_locked(s->target, s->obj, (void *)s->fn, s->fnsize, (void *)s->tramp);
 }
 
 static void describe_rec(FILE *out, const struct rec *x)
@@ -137,10 +136,12 @@ static bool unique(const struct cm_target *tg, int ti, int first)
         if (recs[i].target != ti)
             continue;
         const char *base = strrchr(recs[i].obj->or_pub.path, '/');
-        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "\n    %s at %p%s%s (pick it with "
-                                "`object = %s%s%s`)", recs[i].obj->or_pub.path,
-                                (void *)recs[i].def.addr, recs[i].def.file[0] ? " from " : "",
-                                recs[i].def.file, base ? base + 1 : recs[i].obj->or_pub.path,
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len,
+                                "\n    %s at %p%s%s (pick it with "
+                                "`object = %s%s%s`)",
+                                recs[i].obj->or_pub.path, (void *)recs[i].def.addr,
+                                recs[i].def.file[0] ? " from " : "", recs[i].def.file,
+                                base ? base + 1 : recs[i].obj->or_pub.path,
                                 recs[i].def.file[0] ? ":" : "", recs[i].def.file);
         if (len >= sizeof(buf))
             len = sizeof(buf) - 1;

@@ -43,16 +43,16 @@
 struct impset {
     struct imp {
         const char *name, *version; /* in the object's dynamic string table */
-    } *v;
+    } * v;
     int n, cap;
     bool overflow; /* more than CM_IDCACHE_MAX_IMPORTS: not cached */
 };
 
 struct memo {
     uintptr_t addr;
-    uint8_t id[16];      /* local identity: imports by name only */
-    int depth;           /* >= 0: being hashed at this depth; -1: done */
-    struct impset imps;  /* done: everything it reaches */
+    uint8_t id[16];     /* local identity: imports by name only */
+    int depth;          /* >= 0: being hashed at this depth; -1: done */
+    struct impset imps; /* done: everything it reaches */
 };
 
 struct idobj {
@@ -218,8 +218,7 @@ static int hash_fn(struct walk *w, const struct cm_sym *f, int depth, uint8_t ou
 
 /* A reference from code to code at t. Returns the lowest depth of a function still being hashed
  * that this reference used (INT32_MAX if none). */
-static int put_code_ref(struct walk *w, XXH3_state_t *h, uintptr_t t, int depth,
-                        struct impset *cur)
+static int put_code_ref(struct walk *w, XXH3_state_t *h, uintptr_t t, int depth, struct impset *cur)
 {
     const struct cm_objsyms *s = &w->io->s;
     const struct cm_sect *sec = cm_symtab_sect(s, t);
@@ -439,7 +438,7 @@ int cm_codeid(const struct cm_object *o, const void *code, uint8_t out[16], cons
             return -ENOMEM;
         }
     }
-    static struct cm_idrec r; /* hook lock held */
+    static struct cm_idrec r;                      /* hook lock held */
     static char bufs[CM_IDCACHE_MAX_IMPORTS][256]; /* (64 KiB: not on a host thread stack) */
     r.off = off;
     memcpy(r.local, m->id, 16);

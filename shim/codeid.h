@@ -23,8 +23,9 @@ struct cm_object;
 
 /*
  * Identity of the function at `code` in object `o` (its size from the object's symbol tables).
- * Writes 16 bytes to out; *cached tells whether the on-disk cache (idcache.h) answered. Returns 0, or a negative errno (no symbol at that address, unreadable
- * file...), with a short reason in *why. Hook lock held (it resolves imports).
+ * Writes 16 bytes to out; *cached tells whether the on-disk cache (idcache.h) answered. Returns 0,
+ * or a negative errno (no symbol at that address, unreadable file...), with a short reason in *why.
+ * Hook lock held (it resolves imports).
  */
 int cm_codeid(const struct cm_object *o, const void *code, uint8_t out[16], const char **why,
               int *cached);

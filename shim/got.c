@@ -9,8 +9,9 @@
  *
  * Inline hooks (codehook.c) are made first in each pass; their bindings share this table.
  *
- * What it does not do: no code patching itself (inline.c); no R_X86_64_64 data pointers to functions (e.g. a vtable-like table of `&sin` in a data
- * section); never reads a slot's current value as an original (it may be the lazy PLT stub).
+ * What it does not do: no code patching itself (inline.c); no R_X86_64_64 data pointers to
+ * functions (e.g. a vtable-like table of `&sin` in a data section); never reads a slot's current
+ * value as an original (it may be the lazy PLT stub).
  *
  * Page protection: the protections of an object's pages are read from /proc/self/maps once per
  * object and pass; a slot on a page without write permission (full RELRO, or -fno-plt slots in
@@ -209,8 +210,7 @@ static int slot_store(struct protmap *m, uintptr_t slot, void *val)
 
 /* ---- bindings ------------------------------------------------------------------------------ */
 
-bool cm_hook_target_matches(const struct cm_target *t, const struct cm_objrec *p,
-                            const char *file)
+bool cm_hook_target_matches(const struct cm_target *t, const struct cm_objrec *p, const char *file)
 {
     if (!t->object_glob || !t->object_glob[0])
         return true;

@@ -40,8 +40,7 @@ bool cm_hook_active(void);
 int cm_hook_targets(const struct cm_target **out);
 /* Whether target `t` accepts a definition in object `r` whose source file is `file` ("" when
  * unknown): `object =` glob over the path or basename, then the optional ":GLOB" over file. */
-bool cm_hook_target_matches(const struct cm_target *t, const struct cm_objrec *r,
-                            const char *file);
+bool cm_hook_target_matches(const struct cm_target *t, const struct cm_objrec *r, const char *file);
 /* An inline hook of target `ti`: the function at `code` (size bytes) in `provider` now starts
  * with a jump; `original` is its relocated trampoline. Asks bind() (original = the trampoline)
  * and records (ti, code) -> entry so GOT slots and dlsym reaching `code` get the same entry.

@@ -23,8 +23,8 @@ struct cm_object;
 #define CM_IDCACHE_MAX_IMPORTS 256 /* imports remembered per function (more: not cached) */
 
 struct cm_idrec {
-    uint64_t off;                           /* function address - load bias */
-    uint8_t local[16];                      /* local identity (providers not included) */
+    uint64_t off;      /* function address - load bias */
+    uint8_t local[16]; /* local identity (providers not included) */
     int nimps;
     const char *imps[CM_IDCACHE_MAX_IMPORTS]; /* "name" or "name@version" */
 };

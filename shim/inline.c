@@ -42,13 +42,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define PATCH_LEN 5              /* jmp rel32 */
-#define SLOT 128                 /* bytes per function in a trampoline page */
+#define PATCH_LEN 5 /* jmp rel32 */
+#define SLOT 128    /* bytes per function in a trampoline page */
 #define RELAY_OFF 64
 #define DATA_OFF 96
-#define MAX_DECODE (16u << 20)   /* the branch scan decodes at most this much of one function */
-#define MAX_MAPS 8192            /* mappings considered when looking for a gap */
-#define REACH 0x7ff00000ll       /* what a rel32 may reach, with a margin */
+#define MAX_DECODE (16u << 20) /* the branch scan decodes at most this much of one function */
+#define MAX_MAPS 8192          /* mappings considered when looking for a gap */
+#define REACH 0x7ff00000ll     /* what a rel32 may reach, with a margin */
 
 /* Provided by the dispatcher (keep.c); absent in the hook layer's test harness. */
 extern int cm_keep_relay_info(void *entry, void **fn, void **keep_entry, int *bypass)
@@ -61,8 +61,8 @@ static bool decode(uintptr_t at, size_t avail, ZydisDecodedInstruction *in,
                    ZydisDecodedOperand *ops)
 {
     if (!decoder_ready) {
-        if (ZYAN_FAILED(ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64,
-                                         ZYDIS_STACK_WIDTH_64)))
+        if (ZYAN_FAILED(
+                ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64)))
             return false;
         decoder_ready = true;
     }
@@ -241,8 +241,7 @@ static int read_maps(uintptr_t *lo, uintptr_t *hi, int max, uintptr_t want, int 
             }
             if (want >= a && want < b)
                 *want_prot = (perms[0] == 'r' ? PROT_READ : 0) |
-                             (perms[1] == 'w' ? PROT_WRITE : 0) |
-                             (perms[2] == 'x' ? PROT_EXEC : 0);
+                             (perms[1] == 'w' ? PROT_WRITE : 0) | (perms[2] == 'x' ? PROT_EXEC : 0);
         }
         size_t used = (size_t)(nl + 1 - buf);
         memmove(buf, nl + 1, len - used);
@@ -435,10 +434,10 @@ static void sync_cores(void)
 {
     static int registered;
     if (!registered)
-        registered = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
-                             0, 0) == 0
-                         ? 1
-                         : -1;
+        registered =
+            syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) == 0
+                ? 1
+                : -1;
     if (registered > 0)
         syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0);
     __builtin___clear_cache((char *)0, (char *)0);

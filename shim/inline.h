@@ -26,14 +26,14 @@ struct cm_objrec;
 struct cm_inline_site {
     int target;
     struct cm_objrec *obj;
-    uintptr_t fn;        /* the function's address */
-    size_t fnsize;       /* its symbol size */
-    uintptr_t patch;     /* where the jump is written: fn, or fn + 4 after endbr64 */
-    int len;             /* displaced bytes (>= 5) */
-    int ninsn;           /* displaced instructions */
-    uint8_t ioff[16];    /* offset of each displaced instruction from `patch` */
-    const char *why;     /* non-NULL: refused, and why */
-    uintptr_t tramp;     /* the trampoline (the variant's original) once built */
+    uintptr_t fn;     /* the function's address */
+    size_t fnsize;    /* its symbol size */
+    uintptr_t patch;  /* where the jump is written: fn, or fn + 4 after endbr64 */
+    int len;          /* displaced bytes (>= 5) */
+    int ninsn;        /* displaced instructions */
+    uint8_t ioff[16]; /* offset of each displaced instruction from `patch` */
+    const char *why;  /* non-NULL: refused, and why */
+    uintptr_t tramp;  /* the trampoline (the variant's original) once built */
 };
 
 /* Decode and check: fills site->patch, len, ioff; sets site->why on refusal. Reads only

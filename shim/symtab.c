@@ -168,7 +168,8 @@ int cm_symtab_scan(const struct cm_object *o, const char *const *names, int n,
     if (rc > 0 && from)
         snprintf(from, fromlen, "%s", o->path);
     char dbg[4096];
-    if (rc == 0 && o->id_is_build_id && cm_symtab_debug_path(o->id, o->idlen, dbg, sizeof(dbg)) == 0 &&
+    if (rc == 0 && o->id_is_build_id &&
+        cm_symtab_debug_path(o->id, o->idlen, dbg, sizeof(dbg)) == 0 &&
         scan_file(&s, dbg, SHT_SYMTAB) > 0 && from)
         snprintf(from, fromlen, "%s", dbg);
     scan_file(&s, o->path, SHT_DYNSYM);
@@ -296,7 +297,8 @@ int cm_symtab_load(const struct cm_object *o, struct cm_objsyms *out)
     struct loader l = {.o = o, .s = out};
     int rc = load_file(&l, o->path, SHT_SYMTAB, true);
     char dbg[4096];
-    if (rc == 0 && o->id_is_build_id && cm_symtab_debug_path(o->id, o->idlen, dbg, sizeof(dbg)) == 0)
+    if (rc == 0 && o->id_is_build_id &&
+        cm_symtab_debug_path(o->id, o->idlen, dbg, sizeof(dbg)) == 0)
         rc = load_file(&l, dbg, SHT_SYMTAB, false);
     if (rc >= 0)
         rc = load_file(&l, o->path, SHT_DYNSYM, false);

@@ -21,11 +21,11 @@
 struct cm_object;
 
 struct cm_symdef {
-    int target;        /* index into the names array */
-    uintptr_t addr;    /* runtime address (load bias + st_value) */
-    size_t size;       /* st_size (0 when unknown) */
-    bool local;        /* STB_LOCAL: a `static` function */
-    char file[64];     /* source file of a local symbol ("" when unknown) */
+    int target;     /* index into the names array */
+    uintptr_t addr; /* runtime address (load bias + st_value) */
+    size_t size;    /* st_size (0 when unknown) */
+    bool local;     /* STB_LOCAL: a `static` function */
+    char file[64];  /* source file of a local symbol ("" when unknown) */
 };
 
 /*
@@ -39,10 +39,10 @@ int cm_symtab_scan(const struct cm_object *o, const char *const *names, int n,
 
 /* Every function and data symbol and every allocated section of an object (code identity). */
 struct cm_sym {
-    uintptr_t addr;   /* runtime address */
+    uintptr_t addr; /* runtime address */
     size_t size;
-    uint32_t name;    /* offset into cm_objsyms.names */
-    uint8_t is_func;  /* STT_FUNC (else STT_OBJECT) */
+    uint32_t name;   /* offset into cm_objsyms.names */
+    uint8_t is_func; /* STT_FUNC (else STT_OBJECT) */
 };
 struct cm_sect {
     uintptr_t lo, hi; /* runtime range */

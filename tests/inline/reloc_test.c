@@ -25,8 +25,8 @@ static uintptr_t place(const uint8_t *bytes, size_t len)
 {
     long pg = sysconf(_SC_PAGESIZE);
     if (!code_page) {
-        code_page = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                         -1, 0);
+        code_page =
+            mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (code_page == MAP_FAILED)
             abort();
     } else {
@@ -78,8 +78,8 @@ static void test_refusals(void)
     static const uint8_t jrcxz[] = {0xe3, 0x04, 0x48, 0x8d, 0x47, 0x01, 0xc3, 0x31, 0xc0, 0xc3};
     refused(jrcxz, sizeof(jrcxz), "the displaced bytes contain a branch that cannot be widened");
     /* xor eax,eax; 1: add rax,rdi; dec rdi; jg 1b; ret: a loop back into the displaced bytes */
-    static const uint8_t loop[] = {0x31, 0xc0, 0x48, 0x01, 0xf8, 0x48, 0xff, 0xcf,
-                                   0x7f, 0xf8, 0xc3};
+    static const uint8_t loop[] = {0x31, 0xc0, 0x48, 0x01, 0xf8, 0x48,
+                                   0xff, 0xcf, 0x7f, 0xf8, 0xc3};
     refused(loop, sizeof(loop), "a branch in the function jumps into the displaced bytes");
     /* jmp +3 as the first instruction: it leaves before 5 bytes are covered */
     static const uint8_t jmpfirst[] = {0xeb, 0x03, 0x90, 0x90, 0x90, 0x48, 0x89, 0xf8, 0xc3};
@@ -90,8 +90,8 @@ static void test_refusals(void)
 }
 
 /* test rdi,rdi; jle 1f; lea rax,[rdi+1]; ret; 1: xor eax,eax; ret */
-static const uint8_t jle_fn[] = {0x48, 0x85, 0xff, 0x7e, 0x05, 0x48, 0x8d, 0x47,
-                                 0x01, 0xc3, 0x31, 0xc0, 0xc3};
+static const uint8_t jle_fn[] = {0x48, 0x85, 0xff, 0x7e, 0x05, 0x48, 0x8d,
+                                 0x47, 0x01, 0xc3, 0x31, 0xc0, 0xc3};
 
 static void test_short_branch_widened(void)
 {

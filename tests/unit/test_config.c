@@ -779,8 +779,8 @@ static void test_hook_identity(void)
         const char *key, *text;
         int want;
     } rows[] = {
-        {"hook", "auto", CM_HOOK_AUTO},         {"hook", "got", CM_HOOK_GOT},
-        {"hook", "INLINE", CM_HOOK_INLINE},     {"identity", "code", CM_IDENT_CODE},
+        {"hook", "auto", CM_HOOK_AUTO},          {"hook", "got", CM_HOOK_GOT},
+        {"hook", "INLINE", CM_HOOK_INLINE},      {"identity", "code", CM_IDENT_CODE},
         {"identity", "object", CM_IDENT_OBJECT}, {"identity", "name", CM_IDENT_NAME},
     };
     struct cm_config cfg;
@@ -794,8 +794,8 @@ static void test_hook_identity(void)
     ASSERT_EQ_INT(f->identity, CM_IDENT_CODE);
     cm_config_free(&cfg);
     for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        snprintf(text, sizeof(text), "[function f]\nsignature = f64 f(f64)\n%s = %s\n",
-                 rows[i].key, rows[i].text);
+        snprintf(text, sizeof(text), "[function f]\nsignature = f64 f(f64)\n%s = %s\n", rows[i].key,
+                 rows[i].text);
         f = good(text, &cfg, "f");
         REQUIRE(f != NULL);
         ASSERT_EQ_INT(rows[i].key[0] == 'h' ? f->hook : f->identity, rows[i].want);

@@ -8,7 +8,8 @@
  * loop whose values gcc may keep in call-clobbered registers, -fipa-ra), and two hand-written
  * functions: brfirst (a short conditional branch among its first bytes) and two the patcher
  * must refuse: loopy (a branch into its first bytes) and callfirst (a
- * call among them). weigh is also called once through a pointer. Prints every result on stdout and "statics: execs NAME N" lines on stderr.
+ * call among them). weigh is also called once through a pointer. Prints every result on stdout and
+ * "statics: execs NAME N" lines on stderr.
  *
  * What it does not do: time anything. Argument: a repeat count (default 1000).
  */
@@ -162,14 +163,12 @@ int main(int argc, char **argv)
     long f = fib(30) + weigh_ptr(7); /* an indirect call lands on endbr64, then the jump */
     long l = loopy(10) + loopy(20);
     long c = callfirst(5) + callfirst(6);
-    printf("sum %ld dsum %.6f usum %u fib %ld loopy %ld callfirst %ld\n", sum, dsum, usum, f, l,
-           c);
+    printf("sum %ld dsum %.6f usum %u fib %ld loopy %ld callfirst %ld\n", sum, dsum, usum, f, l, c);
     static const char *const names[] = {"weigh", "poly", "fib", "keepregs", "helper_twice"};
     for (int i = 0; i < 5; i++)
         fprintf(stderr, "statics: execs %s %lu\n", names[i], execs[i]);
     fprintf(stderr, "statics: execs brfirst %lu\nstatics: rwx mappings %d\n", brfirst_execs,
             rwx_mappings());
-    fprintf(stderr, "statics: execs manyargs %lu\nstatics: execs fill %lu\n", execs[5],
-            fill_execs);
+    fprintf(stderr, "statics: execs manyargs %lu\nstatics: execs fill %lu\n", execs[5], fill_execs);
     return 0;
 }
