@@ -27,6 +27,7 @@ shm=$(mktemp -d -p "${CM_BENCH_SHM:-/dev/shm}" 2>/dev/null || mktemp -d)
 trap 'rm -rf "$tmp" "$shm"' EXIT
 unset CLOUDM_CONFIG CLOUDM_MODE CLOUDM_REPORT CLOUDM_DISABLE CLOUDM_TIERS
 export CLOUDM_SHARED_PATH="$shm/seg-%u"
+export CLOUDM_ID_CACHE="$tmp/ids" # never the user's code identity cache
 
 # The memory-tier rows keep measuring the memory tier alone (tiers = memory); the shared tier
 # has its own rows below (both.conf: the default tiers).
