@@ -2,6 +2,7 @@
 # test_libm.sh - `hook = inline` on a versioned library function: libm's lgamma, whose two
 # versions (lgamma@GLIBC_2.2.5, lgamma@@GLIBC_2.23) are different code in one object.
 #
+# `object = libm.so*` picks libm's definitions (under ASan, libasan defines lgamma too).
 # Proves: both versions are patched as separate variants (not reported as a duplicate name);
 # tests/e2e's mathprog gives output identical to the plain run, signgam and errno included
 # (`writes`, `errno = yes` through the register-preserving entry), with the same exact counts
@@ -15,11 +16,13 @@ CONF=$(cm_conf libm <<'C'
 signature = f64 lgamma(f64 x)
 writes = signgam:4
 hook = inline
+object = libm.so*
 
 [function log]
 signature = f64 log(f64 x)
 errno = yes
 hook = inline
+object = libm.so*
 C
 )
 cm_plain plain "$PROG"
