@@ -154,9 +154,10 @@ void cm_inline_plan(struct cm_inline_site *s)
             s->why = "the function is too short (it leaves before the patched bytes end)";
             return;
         }
-        if (in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) {
-            bool ok = (cat == ZYDIS_CATEGORY_COND_BR || cat == ZYDIS_CATEGORY_UNCOND_BR)
-                          ? branch_target(&in, ops, at) != 0
+        if (in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) { /* jmp/jcc rel, or a RIP-relative
+                                                            operand (jmp *x(%rip) included) */
+            bool ok = branch_target(&in, ops, at) != 0
+                          ? cat == ZYDIS_CATEGORY_COND_BR || cat == ZYDIS_CATEGORY_UNCOND_BR
                           : riprel_target(&in, ops, at) != 0 && in.raw.disp.size == 32;
             if (!ok) {
                 s->why = "the displaced bytes contain a relative operand the relocator does "
@@ -331,9 +332,9 @@ static int emit_trampoline(struct cm_inline_site *s, uint8_t *buf, uintptr_t rt)
         if (!decode(at, s->fn + s->fnsize - at, &in, ops))
             goto bad;
         ZydisInstructionCategory cat = in.meta.category;
-        if ((in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) &&
+        uintptr_t t = branch_target(&in, ops, at);
+        if ((in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) && t &&
             (cat == ZYDIS_CATEGORY_COND_BR || cat == ZYDIS_CATEGORY_UNCOND_BR)) {
-            uintptr_t t = branch_target(&in, ops, at);
             if (cat == ZYDIS_CATEGORY_UNCOND_BR) {
                 buf[o] = 0xe9;
                 if (!put_rel32(buf + o + 1, rt + (uintptr_t)o + 5, t))
@@ -350,8 +351,8 @@ static int emit_trampoline(struct cm_inline_site *s, uint8_t *buf, uintptr_t rt)
         }
         memcpy(buf + o, (const void *)at, in.length);
         if (in.attributes & ZYDIS_ATTRIB_IS_RELATIVE) {
-            uintptr_t t = riprel_target(&in, ops, at);
-            if (!put_rel32(buf + o + in.raw.disp.offset, rt + (uintptr_t)o + in.length, t))
+            uintptr_t m = riprel_target(&in, ops, at);
+            if (!put_rel32(buf + o + in.raw.disp.offset, rt + (uintptr_t)o + in.length, m))
                 goto far;
         }
         o += in.length;

@@ -132,6 +132,27 @@ static void test_riprel_after_endbr(void)
     ASSERT_EQ_INT(((fn1)s.tramp)(7), want); /* the displacement now reaches the same data */
 }
 
+static long seventy(long x)
+{
+    return 70 + x;
+}
+
+/* jmp *8(%rip) (a tail call through a pointer), then the pointer: displaced whole */
+static void test_indirect_jump_first(void)
+{
+    uint8_t b[16] = {0xff, 0x25, 0x02, 0, 0, 0, 0xcc, 0xcc};
+    long (*p)(long) = seventy;
+    memcpy(b + 8, &p, 8);
+    uintptr_t f = place(b, sizeof(b));
+    ASSERT_EQ_INT(((fn1)f)(1), 71);
+    struct cm_inline_site s = plan(f, 8);
+    REQUIRE(s.why == NULL);
+    ASSERT_EQ_INT(s.len, 6);
+    ASSERT_EQ_INT(cm_inline_patch(&s, 1, bind_entry, NULL), 1);
+    ASSERT_EQ_INT(((fn1)f)(1), 1001);
+    ASSERT_EQ_INT(((fn1)s.tramp)(2), 72); /* the relocated jmp still reads the same pointer */
+}
+
 static void test_no_wx_mapping(void)
 {
     uintptr_t f = place(jle_fn, sizeof(jle_fn));
@@ -158,6 +179,7 @@ int main(void)
     RUN_TEST(test_refusals);
     RUN_TEST(test_short_branch_widened);
     RUN_TEST(test_riprel_after_endbr);
+    RUN_TEST(test_indirect_jump_first);
     RUN_TEST(test_no_wx_mapping);
     return cm_test_summary();
 }
