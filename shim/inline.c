@@ -203,15 +203,19 @@ static long raw_mprotect(uintptr_t addr, size_t len, int prot)
     return ret;
 }
 
-/* Read /proc/self/maps: ranges into lo[]/hi[], protections of the page holding `want` into
- * *want_prot (-1 if unmapped). Returns the number of ranges. */
-static int read_maps(uintptr_t *lo, uintptr_t *hi, int max, uintptr_t want, int *want_prot)
+/* The process's mappings, read once per cm_inline_patch() (hook lock held). */
+static struct {
+    uintptr_t lo[MAX_MAPS], hi[MAX_MAPS];
+    int prot[MAX_MAPS];
+    int n;
+} maps;
+
+static void load_maps(void)
 {
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    int n = 0;
-    *want_prot = -1;
+    maps.n = 0;
     if (fd < 0)
-        return 0;
+        return;
     char buf[8192];
     size_t len = 0;
     bool eof = false;
@@ -234,22 +238,27 @@ static int read_maps(uintptr_t *lo, uintptr_t *hi, int max, uintptr_t want, int 
         *nl = '\0';
         unsigned long a, b;
         char perms[8];
-        if (sscanf(buf, "%lx-%lx %7s", &a, &b, perms) == 3) {
-            if (n < max) {
-                lo[n] = a;
-                hi[n] = b;
-                n++;
-            }
-            if (want >= a && want < b)
-                *want_prot = (perms[0] == 'r' ? PROT_READ : 0) |
-                             (perms[1] == 'w' ? PROT_WRITE : 0) | (perms[2] == 'x' ? PROT_EXEC : 0);
+        if (sscanf(buf, "%lx-%lx %7s", &a, &b, perms) == 3 && maps.n < MAX_MAPS) {
+            maps.lo[maps.n] = a;
+            maps.hi[maps.n] = b;
+            maps.prot[maps.n++] = (perms[0] == 'r' ? PROT_READ : 0) |
+                                  (perms[1] == 'w' ? PROT_WRITE : 0) |
+                                  (perms[2] == 'x' ? PROT_EXEC : 0);
         }
         size_t used = (size_t)(nl + 1 - buf);
         memmove(buf, nl + 1, len - used);
         len -= used;
     }
     close(fd);
-    return n;
+}
+
+/* The protection of the page holding addr, or -1 when unmapped. */
+static int maps_prot(uintptr_t addr)
+{
+    for (int i = 0; i < maps.n; i++)
+        if (addr >= maps.lo[i] && addr < maps.hi[i])
+            return maps.prot[i];
+    return -1;
 }
 
 static bool reach(uintptr_t a, uintptr_t b)
@@ -263,9 +272,8 @@ static bool reach(uintptr_t a, uintptr_t b)
  * brk heap). */
 static void *near_alloc(uintptr_t olo, uintptr_t ohi, size_t len)
 {
-    static uintptr_t lo[MAX_MAPS], hi[MAX_MAPS]; /* hook lock held */
-    int prot;
-    int n = read_maps(lo, hi, MAX_MAPS, 0, &prot);
+    const uintptr_t *lo = maps.lo, *hi = maps.hi;
+    int n = maps.n;
     long pg = sysconf(_SC_PAGESIZE);
     uintptr_t floor = 1u << 20; /* stay clear of mmap_min_addr and the zero page */
     for (int pass = 0; pass < 2; pass++) {
@@ -405,11 +413,9 @@ static int write_jump(struct cm_inline_site *s, uintptr_t relay)
     j[0] = 0xe9;
     if (!put_rel32(j + 1, s->patch + PATCH_LEN, relay))
         return -ERANGE;
-    static uintptr_t lo[1], hi[1];
-    int prot;
-    read_maps(lo, hi, 0, s->patch, &prot);
-    if (prot < 0)
-        return -EFAULT;
+    int prot = maps_prot(s->patch);
+    if (prot < 0 || prot != maps_prot(s->patch + PATCH_LEN - 1))
+        return -EFAULT; /* unmapped, or straddling pages of different protections */
     long pg = sysconf(_SC_PAGESIZE);
     uintptr_t p0 = s->patch & ~((uintptr_t)pg - 1);
     uintptr_t p1 = (s->patch + PATCH_LEN + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
@@ -462,6 +468,7 @@ int cm_inline_patch(struct cm_inline_site *sites, int n,
     long pg = sysconf(_SC_PAGESIZE);
     size_t len = ((size_t)todo * SLOT + (size_t)pg - 1) & ~((size_t)pg - 1);
     const struct cm_objrec *r = sites[0].obj;
+    load_maps();
     uint8_t *page = near_alloc(r ? r->or_pub.lo : olo, r ? r->or_pub.hi : ohi, len);
     if (!page) {
         for (int i = 0; i < n; i++)
