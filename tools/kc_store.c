@@ -1,8 +1,9 @@
 /*
  * kc_store.c - the keycache store on LMDB (kc_store.h).
  *
- * What it does: keeps four LMDB databases in one environment and changes them together, one
- * transaction per operation, so a crash at any moment leaves them consistent:
+ * What it does: keeps four LMDB databases in one environment and changes them together, each
+ * operation inside one transaction (group commit puts several in one), so a crash at any
+ * moment leaves them consistent:
  *   "val"   store key -> value bytes
  *   "atime" store key -> last access, u64 milliseconds since the epoch (native order)
  *   "lru"   big-endian u64 last access, then the store key -> empty: entries oldest first
@@ -22,13 +23,12 @@
  * - A put first removes the old entry, then evicts from the head of "lru" until the new entry
  *   fits under max_size, then inserts, all in one transaction: the store never exceeds
  *   max_size. A value that cannot fit even in an empty store is -ENOSPC (507).
- * - Group commit: puts and deletes queue up (wq_*, under wq_mu); the first waiting writer
- *   without a leader runs every queued write in one transaction, each in a child transaction
- *   (a 507 or 404 affects that write only), commits once with sync, then wakes the others.
- *   Each caller returns only after the commit that contains its write: still durable when
- *   acknowledged, with one fsync per batch instead of one per write.
- * - The map is 2 x max_size + 4 x max_value + 64 MiB (a sparse file): LMDB's page overhead for
- *   small values and the indexes stay well inside it; MDB_MAP_FULL is reported as -ENOSPC.
+ * - Puts and deletes are group-committed: kc_store_write.c.
+ * - The map is 8 x max_size + 4 x max_value + 64 MiB of address space (the file only grows as
+ *   pages are used): LMDB's overhead (three copies of the key, page fill) can be several times
+ *   the counted size for values of a few bytes. Should it still get more than 3/4 used, every
+ *   batch and sweep evicts the least recently used 1/16 of the entries first
+ *   (kc_store_write.c): LMDB needs free pages even to delete.
  * - One server per directory: an flock on DIR/keycache.lock, held while open.
  * - Reads use one read-only transaction per thread, reset after each read and renewed for the
  *   next (MDB_NOTLS; the store keeps a list of them, guarded by rt_mu, to abort at close). The
@@ -36,6 +36,7 @@
  */
 #include "kc_store.h"
 
+#include "kc_store_int.h"
 #include "kc_touch.h"
 
 #include <errno.h>
@@ -50,38 +51,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define KEY_MAX 255      /* longest store key (kc_proto's is 193) */
 #define SWEEP_BATCH 1024 /* deletions per sweep transaction */
 #define MIB (1024ull * 1024)
-
-/* A put (val != NULL) or delete waiting for the group commit; lives on the caller's stack. */
-struct wop {
-    const char *key;
-    size_t klen;
-    const void *val;
-    size_t len;
-    int rc;        /* result, valid once done */
-    bool replaced; /* put: an entry was replaced */
-    bool done;     /* guarded by wq_mu */
-    struct wop *next;
-};
-
-struct kc_store {
-    MDB_env *env;
-    MDB_dbi val, atime, lru, meta;
-    uint64_t max_size, expire_ms;
-    int lock_fd;
-    struct kc_touch *touch;         /* reads not yet written to "atime" / "lru" */
-    uint64_t evictions, expiries;   /* relaxed atomics */
-    pthread_mutex_t wq_mu;          /* guards the write queue and the fields below */
-    pthread_cond_t wq_cond;         /* a batch is done */
-    struct wop *wq_head, **wq_tail; /* writes waiting for the next batch */
-    bool wq_leader;                 /* a writer is running a batch */
-    uint64_t batches;               /* batches committed (stats) */
-    uint64_t id;                    /* tells this store's cached read txns apart */
-    pthread_mutex_t rt_mu;          /* guards rtxns */
-    struct rtxn *rtxns;             /* every thread's cached read transaction */
-};
 
 /* A worker thread's read transaction, kept reset between reads and renewed for the next one
  * (cheaper than begin/abort: no allocation, the reader slot is kept). Registered in the store
@@ -95,7 +66,7 @@ static uint64_t next_store_id = 1; /* atomic */
 static __thread uint64_t tl_store_id;
 static __thread struct rtxn *tl_rtxn;
 
-static uint64_t now_ms(void)
+uint64_t kc_store_now_ms(void)
 {
     struct timespec ts;
 
@@ -145,7 +116,7 @@ static int mkdirs(char *path)
 
 /* ---- meta ------------------------------------------------------------------------------- */
 
-static int meta_bytes(struct kc_store *s, MDB_txn *txn, uint64_t *bytes)
+int kc_store_meta_bytes(struct kc_store *s, MDB_txn *txn, uint64_t *bytes)
 {
     MDB_val k = {5, "bytes"}, v;
     int rc = mdb_get(txn, s->meta, &k, &v);
@@ -160,7 +131,7 @@ static int meta_bytes(struct kc_store *s, MDB_txn *txn, uint64_t *bytes)
     return 0;
 }
 
-static int set_meta_bytes(struct kc_store *s, MDB_txn *txn, uint64_t bytes)
+int kc_store_set_meta_bytes(struct kc_store *s, MDB_txn *txn, uint64_t bytes)
 {
     MDB_val k = {5, "bytes"}, v = {sizeof(bytes), &bytes};
 
@@ -177,8 +148,8 @@ static int lru_key(unsigned char *buf, uint64_t ms, const char *key, size_t klen
 }
 
 /* Removes `key` from the three entry databases; *freed = key + value bytes. */
-static int remove_entry(struct kc_store *s, MDB_txn *txn, const char *key, size_t klen,
-                        uint64_t *freed)
+int kc_store_remove_entry(struct kc_store *s, MDB_txn *txn, const char *key, size_t klen,
+                          uint64_t *freed)
 {
     MDB_val k = {klen, (void *)key}, v, lk;
     unsigned char lbuf[8 + KEY_MAX];
@@ -211,8 +182,8 @@ static int remove_entry(struct kc_store *s, MDB_txn *txn, const char *key, size_
 /* Removes entries from the head of "lru" (oldest first). Stops when *bytes <= limit, when the
  * head is not older than `older_than` (0 = no age condition), or after `max` removals.
  * Adds the removals to *n. */
-static int remove_oldest(struct kc_store *s, MDB_txn *txn, uint64_t *bytes, uint64_t limit,
-                         uint64_t older_than, size_t max, uint64_t *n)
+int kc_store_remove_oldest(struct kc_store *s, MDB_txn *txn, uint64_t *bytes, uint64_t limit,
+                           uint64_t older_than, size_t max, uint64_t *n)
 {
     MDB_cursor *c;
     MDB_val k, v;
@@ -244,7 +215,7 @@ static int remove_oldest(struct kc_store *s, MDB_txn *txn, uint64_t *bytes, uint
         rc = mdb_cursor_del(c, 0);
         if (rc != 0)
             break;
-        rc = remove_entry(s, txn, key, klen, &freed);
+        rc = kc_store_remove_entry(s, txn, key, klen, &freed);
         if (rc == -ENOENT)
             rc = 0; /* an index entry without its value: already gone */
         if (rc != 0)
@@ -256,7 +227,7 @@ static int remove_oldest(struct kc_store *s, MDB_txn *txn, uint64_t *bytes, uint
     return rc;
 }
 
-static int map_error(int rc)
+int kc_store_map_error(int rc)
 {
     if (rc == 0)
         return 0;
@@ -298,7 +269,7 @@ static int open_dbs(struct kc_store *s, char *err, size_t errsz)
         mdb_cursor_close(c);
         if (rc != MDB_NOTFOUND)
             goto abort;
-        rc = set_meta_bytes(s, txn, bytes);
+        rc = kc_store_set_meta_bytes(s, txn, bytes);
         if (rc != 0)
             goto abort;
     } else if (rc != 0) {
@@ -360,11 +331,11 @@ int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *er
         snprintf(err, errsz, "%s: another keycache server uses this directory", o->dir);
         goto fail;
     }
-    map = 2 * o->max_size + 4 * o->max_value + 64 * MIB;
-    if (o->max_size > (1ull << 44) || o->max_value > (1ull << 40)) {
-        snprintf(err, errsz, "store too large for this server (at most 16T)");
+    if (o->max_size > (1ull << 42) || o->max_value > (1ull << 40)) {
+        snprintf(err, errsz, "store too large for this server (at most 4T)");
         goto fail;
     }
+    map = o->map_size != 0 ? o->map_size : 8 * o->max_size + 4 * o->max_value + 64 * MIB;
     map = (map + 65535) & ~65535ull;
     if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
         (rc = mdb_env_set_maxreaders(s->env, 1024)) != 0 ||
@@ -414,8 +385,8 @@ void kc_store_close(struct kc_store *s)
 /* ---- access times ------------------------------------------------------------------------- */
 
 /* Sets `key`'s access time to `ms` when it exists and is older (write transaction). */
-static int set_atime(struct kc_store *s, MDB_txn *txn, const char *key, size_t klen, uint64_t ms,
-                     bool create)
+int kc_store_set_atime(struct kc_store *s, MDB_txn *txn, const char *key, size_t klen, uint64_t ms,
+                       bool create)
 {
     MDB_val k = {klen, (void *)key}, v, lk = {8 + klen, NULL}, empty = {0, ""};
     unsigned char lbuf[8 + KEY_MAX];
@@ -465,7 +436,7 @@ static int flush_one(void *ctx, const char *key, size_t klen, uint64_t ms)
             return rc;
         }
     }
-    return set_atime(f->s, f->txn, key, klen, ms, false);
+    return kc_store_set_atime(f->s, f->txn, key, klen, ms, false);
 }
 
 int kc_store_flush(struct kc_store *s)
@@ -539,168 +510,8 @@ int kc_store_get(struct kc_store *s, const char *key, size_t klen, size_t *len,
     rc = copy != NULL ? copy(ctx, v.mv_data, v.mv_size) : 0;
     read_end(txn);
     if (rc == 0)
-        kc_touch_record(s->touch, key, klen, now_ms());
+        kc_touch_record(s->touch, key, klen, kc_store_now_ms());
     return rc;
-}
-
-/* ---- writes: group commit ------------------------------------------------------------------ */
-
-/* Puts the entry in (a child of) the batch transaction. */
-static int apply_put(struct kc_store *s, MDB_txn *txn, struct wop *op, uint64_t *evicted)
-{
-    MDB_val k = {op->klen, (void *)op->key}, v = {op->len, NULL};
-    uint64_t bytes, freed = 0, need = op->klen + op->len;
-    int rc;
-
-    rc = meta_bytes(s, txn, &bytes);
-    if (rc != 0)
-        return rc;
-    rc = remove_entry(s, txn, op->key, op->klen, &freed);
-    if (rc == 0) {
-        op->replaced = true;
-        bytes -= freed < bytes ? freed : bytes;
-    } else if (rc != -ENOENT) {
-        return rc;
-    }
-    if (bytes + need > s->max_size) {
-        rc = remove_oldest(s, txn, &bytes, s->max_size - need, 0, SIZE_MAX, evicted);
-        if (rc != 0)
-            return rc;
-        if (bytes + need > s->max_size)
-            return -ENOSPC;
-    }
-    rc = mdb_put(txn, s->val, &k, &v, MDB_RESERVE);
-    if (rc != 0)
-        return rc;
-    if (op->len > 0)
-        memcpy(v.mv_data, op->val, op->len);
-    rc = set_atime(s, txn, op->key, op->klen, now_ms(), true);
-    if (rc != 0)
-        return rc;
-    return set_meta_bytes(s, txn, bytes + need);
-}
-
-static int apply_delete(struct kc_store *s, MDB_txn *txn, struct wop *op)
-{
-    uint64_t bytes, freed = 0;
-    int rc;
-
-    rc = meta_bytes(s, txn, &bytes);
-    if (rc == 0)
-        rc = remove_entry(s, txn, op->key, op->klen, &freed);
-    if (rc == 0)
-        rc = set_meta_bytes(s, txn, bytes - (freed < bytes ? freed : bytes));
-    return rc;
-}
-
-/* Runs `ops` (a list) in one transaction, each in its own child transaction so a failing one
- * (507, 404) leaves the others in; one synced commit for all. Sets each op's rc. */
-static void run_batch(struct kc_store *s, struct wop *ops)
-{
-    MDB_txn *txn, *child;
-    uint64_t evicted = 0, ev;
-    int rc;
-
-    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    for (struct wop *op = ops; op != NULL; op = op->next) {
-        if (rc != 0) {
-            op->rc = rc;
-            continue;
-        }
-        ev = 0;
-        op->rc = mdb_txn_begin(s->env, txn, 0, &child);
-        if (op->rc == 0) {
-            op->rc = op->val != NULL ? apply_put(s, child, op, &ev) : apply_delete(s, child, op);
-            if (op->rc == 0)
-                op->rc = mdb_txn_commit(child);
-            else
-                mdb_txn_abort(child);
-        }
-        if (op->rc == 0)
-            evicted += ev;
-        else
-            op->replaced = false;
-    }
-    if (rc == 0) {
-        rc = mdb_txn_commit(txn);
-        if (rc == 0)
-            __atomic_fetch_add(&s->evictions, evicted, __ATOMIC_RELAXED);
-    }
-    for (struct wop *op = ops; op != NULL; op = op->next) {
-        if (op->rc == 0 && rc != 0) {
-            op->rc = rc;
-            op->replaced = false;
-        }
-        op->rc = map_error(op->rc);
-    }
-}
-
-/* Queues `op` and waits for its result. The first waiting writer without a leader becomes the
- * leader: it takes every queued op (up to the whole queue), runs them as one batch, marks them
- * done and wakes the others; writers that arrive meanwhile form the next batch. */
-static int submit(struct kc_store *s, struct wop *op)
-{
-    op->rc = 0;
-    op->done = false;
-    op->replaced = false;
-    op->next = NULL;
-    pthread_mutex_lock(&s->wq_mu);
-    *s->wq_tail = op;
-    s->wq_tail = &op->next;
-    while (!op->done) {
-        if (!s->wq_leader) {
-            struct wop *batch = s->wq_head;
-
-            s->wq_leader = true;
-            s->wq_head = NULL;
-            s->wq_tail = &s->wq_head;
-            pthread_mutex_unlock(&s->wq_mu);
-            run_batch(s, batch);
-            pthread_mutex_lock(&s->wq_mu);
-            for (struct wop *o = batch, *next; o != NULL; o = next) {
-                next = o->next; /* o may go away as soon as done is set */
-                o->done = true;
-            }
-            s->wq_leader = false;
-            s->batches++;
-            pthread_cond_broadcast(&s->wq_cond);
-        } else {
-            pthread_cond_wait(&s->wq_cond, &s->wq_mu);
-        }
-    }
-    pthread_mutex_unlock(&s->wq_mu);
-    return op->rc;
-}
-
-int kc_store_put(struct kc_store *s, const char *key, size_t klen, const void *val, size_t len,
-                 bool *replaced)
-{
-    struct wop op = {0};
-    int rc;
-
-    *replaced = false;
-    if (klen == 0 || klen > KEY_MAX)
-        return -EINVAL;
-    if (klen + len > s->max_size)
-        return -ENOSPC;
-    op.key = key;
-    op.klen = klen;
-    op.val = val != NULL ? val : ""; /* non-NULL marks a put */
-    op.len = len;
-    rc = submit(s, &op);
-    *replaced = rc == 0 && op.replaced;
-    return rc;
-}
-
-int kc_store_delete(struct kc_store *s, const char *key, size_t klen)
-{
-    struct wop op = {0};
-
-    if (klen == 0 || klen > KEY_MAX)
-        return -ENOENT;
-    op.key = key;
-    op.klen = klen;
-    return submit(s, &op);
 }
 
 /* One batch of expiry (older_than != 0) or eviction; *more when the batch was full. */
@@ -714,12 +525,12 @@ static int sweep_batch(struct kc_store *s, uint64_t older_than, uint64_t *count,
     rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc != 0)
         return -EIO;
-    rc = meta_bytes(s, txn, &bytes);
+    rc = kc_store_meta_bytes(s, txn, &bytes);
     before = bytes;
     if (rc == 0)
-        rc = remove_oldest(s, txn, &bytes, s->max_size, older_than, SWEEP_BATCH, &n);
+        rc = kc_store_remove_oldest(s, txn, &bytes, s->max_size, older_than, SWEEP_BATCH, &n);
     if (rc == 0 && bytes != before)
-        rc = set_meta_bytes(s, txn, bytes);
+        rc = kc_store_set_meta_bytes(s, txn, bytes);
     if (rc != 0 || n == 0) {
         mdb_txn_abort(txn);
         return rc == 0 ? 0 : -EIO;
@@ -734,11 +545,13 @@ static int sweep_batch(struct kc_store *s, uint64_t older_than, uint64_t *count,
 
 int kc_store_sweep(struct kc_store *s)
 {
-    uint64_t now = now_ms();
+    uint64_t now = kc_store_now_ms();
     bool more = true;
     int rc;
 
     rc = kc_store_flush(s);
+    if (rc == 0 && kc_store_check_map(s) != 0)
+        rc = -EIO;
     if (rc == 0 && s->expire_ms != 0 && now > s->expire_ms)
         for (more = true; rc == 0 && more;)
             rc = sweep_batch(s, now - s->expire_ms, &s->expiries, &more);
@@ -757,7 +570,7 @@ void kc_store_stats(struct kc_store *s, struct kc_store_stats *st)
     if (read_begin(s, &txn) == 0) {
         if (mdb_stat(txn, s->val, &ms) == 0)
             st->entries = ms.ms_entries;
-        meta_bytes(s, txn, &st->bytes);
+        kc_store_meta_bytes(s, txn, &st->bytes);
         read_end(txn);
     }
     st->evictions = __atomic_load_n(&s->evictions, __ATOMIC_RELAXED);

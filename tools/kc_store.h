@@ -25,6 +25,7 @@ struct kc_store_opts {
     uint64_t max_size;  /* store size limit: sum over entries of key + value bytes */
     uint64_t max_value; /* largest value accepted (sizes the map) */
     uint64_t expire_ms; /* remove entries not read nor written for this long; 0 = never */
+    uint64_t map_size;  /* LMDB map size; 0 = 8 x max_size + 4 x max_value + 64 MiB */
     /* Called (from a reading thread, quickly, may be NULL) when enough reads are pending that
      * kc_store_flush should run now rather than at its next tick. */
     void (*flush_hint)(void *ctx);

@@ -66,6 +66,8 @@ void cm_usage_keycache(FILE *f)
             "  --max-buffered SIZE     PUT bodies buffered at once, all clients; the same again\n"
             "                          for GET values over 64K being sent (default 4 x\n"
             "                          --max-value, at least 256M); 503 beyond\n"
+            "  --map-size SIZE         LMDB map size (default 8 x --max-size + 4 x\n"
+            "                          --max-value + 64M; address space, not disk)\n"
             "  -h, --help              show this help\n"
             "\n"
             "SIZE: 4096, 64K, 10M, 2G, 1T. TIME: 500ms, 10s, 5m, 2h, 30d.\n"
@@ -75,7 +77,7 @@ void cm_usage_keycache(FILE *f)
 
 struct kc_opts {
     const char *listen, *ready_file, *data, *token_file, *tls_cert, *tls_key;
-    uint64_t max_size, max_value, expire_ns, sweep_ns, idle_ns, max_buffered;
+    uint64_t max_size, max_value, expire_ns, sweep_ns, idle_ns, max_buffered, map_size;
     unsigned threads, max_conn, max_per_ip;
 };
 
@@ -121,7 +123,7 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
             "--listen",          "--ready-file", "--data",           "--max-size",
             "--expire",          "--max-value",  "--token-file",     "--tls-cert",
             "--tls-key",         "--threads",    "--sweep-interval", "--idle-timeout",
-            "--max-connections", "--max-per-ip", "--max-buffered"};
+            "--max-connections", "--max-per-ip", "--max-buffered",   "--map-size"};
         const char *name = NULL;
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -152,15 +154,19 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
         } else if (strcmp(name, "--tls-key") == 0) {
             o->tls_key = v;
         } else if (strcmp(name, "--max-size") == 0) {
-            if (cm_parse_size(v, &o->max_size) != 0 || o->max_size < 4096)
-                return usage_error("invalid %s '%s' (a size like 512M or 10G, at least 4K)", name,
-                                   v);
+            if (cm_parse_size(v, &o->max_size) != 0 || o->max_size < 4096 ||
+                o->max_size > (4ull << 40))
+                return usage_error("invalid %s '%s' (a size like 512M or 10G, 4K to 4T)", name, v);
         } else if (strcmp(name, "--max-value") == 0) {
             if (cm_parse_size(v, &o->max_value) != 0 || o->max_value > (1ull << 32))
                 return usage_error("invalid %s '%s' (a size like 64M, at most 4G)", name, v);
         } else if (strcmp(name, "--max-buffered") == 0) {
             if (cm_parse_size(v, &o->max_buffered) != 0 || o->max_buffered == 0)
                 return usage_error("invalid %s '%s' (a size like 256M)", name, v);
+        } else if (strcmp(name, "--map-size") == 0) {
+            if (cm_parse_size(v, &o->map_size) != 0 || o->map_size < 1024 * 1024 ||
+                o->map_size > (1ull << 46))
+                return usage_error("invalid %s '%s' (a size like 64G, 1M to 64T)", name, v);
         } else if (strcmp(name, "--expire") == 0) {
             if (cm_parse_time(v, &o->expire_ns) != 0)
                 return usage_error("invalid %s '%s' (a time like 30d, 12h or 0 = never)", name, v);
@@ -420,6 +426,7 @@ int cm_cmd_keycache(int argc, char **argv)
     so.max_size = o.max_size;
     so.max_value = o.max_value;
     so.expire_ms = o.expire_ns / 1000000ull;
+    so.map_size = o.map_size;
     so.flush_hint = wake_main;
     so.flush_hint_ctx = NULL;
     main_thread = pthread_self();

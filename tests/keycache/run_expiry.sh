@@ -4,6 +4,8 @@
 # 2. --max-size 8K (7 entries of 1131 bytes fit): after reading the oldest entry, new PUTs evict
 #    the least recently used ones, not the one read; restarting with --max-size 4K makes the
 #    sweep evict down to the new limit.
+# 3. --map-size 2M: the LMDB map fills before --max-size; the oldest entries are evicted to keep
+#    room and every PUT succeeds.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
@@ -52,6 +54,22 @@ kc_start --data "$TMP/lru" --max-size 4K --expire 0 --sweep-interval 200ms
 sleep 1
 check_eq "entries after shrinking to 4K" "$(kc_metric cloudm_keycache_entries x)" 3
 check_eq "sweep evictions counted" "$(kc_metric cloudm_keycache_evictions_total x)" 4
+kc_stop
+check_eq "stop (exit status)" "$KC_RC" 0
+
+# --- a tiny LMDB map (--map-size 2M) fills long before --max-size: the oldest entries are
+# evicted to keep room, every PUT still succeeds
+kc_start --data "$TMP/map" --max-size 100M --map-size 2M --expire 0
+head -c 1000 /dev/urandom >"$TMP/v1k"
+for i in $(seq 1 3000); do
+    printf 'url = "http://%s/ns/%s"\nupload-file = "%s"\n' "$KC_ADDR" "$(printf '%0128x' "$i")" "$TMP/v1k"
+done >"$TMP/up.cfg"
+codes=$(curl -s -K "$TMP/up.cfg" -o /dev/null -w '%{http_code}\n' | sort | uniq -c | awk '{ print $2 "x" $1 }' | tr '\n' ' ')
+check_eq "3000 PUTs into a 2M map" "$codes" "201x3000 "
+ev=$(kc_metric cloudm_keycache_evictions_total x)
+check "evictions counted ($ev)" test "$ev" -gt 1000
+check_eq "the newest entry is there" "$(kc_code "http://$KC_ADDR/ns/$(printf '%0128x' 3000)")" 200
+check_eq "the oldest entry was evicted" "$(kc_code "http://$KC_ADDR/ns/$(printf '%0128x' 1)")" 404
 kc_stop
 check_eq "stop (exit status)" "$KC_RC" 0
 kc_done

@@ -1,0 +1,72 @@
+/*
+ * kc_store_int.h - what kc_store.c (open, reads, access times, sweep) and kc_store_write.c
+ * (group-committed puts and deletes) share: the store's struct and the helpers that change
+ * entries inside a write transaction. Private to those two files.
+ *
+ * What it does not do: no public API (kc_store.h is that).
+ */
+#ifndef KC_STORE_INT_H
+#define KC_STORE_INT_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kc_store.h"
+
+#define KEY_MAX 255 /* longest store key (kc_proto's is 193) */
+
+/* A put (val != NULL) or delete waiting for the group commit; lives on the caller's stack. */
+struct wop {
+    const char *key;
+    size_t klen;
+    const void *val;
+    size_t len;
+    int rc;        /* result, valid once done */
+    bool replaced; /* put: an entry was replaced */
+    bool retry;    /* found the map full: run again after make_room() */
+    bool done;     /* guarded by wq_mu */
+    struct wop *next;
+};
+
+struct kc_store {
+    MDB_env *env;
+    MDB_dbi val, atime, lru, meta;
+    uint64_t max_size, expire_ms;
+    int lock_fd;
+    struct kc_touch *touch;         /* reads not yet written to "atime" / "lru" */
+    uint64_t evictions, expiries;   /* relaxed atomics */
+    pthread_mutex_t wq_mu;          /* guards the write queue and the fields below */
+    pthread_cond_t wq_cond;         /* a batch is done */
+    struct wop *wq_head, **wq_tail; /* writes waiting for the next batch */
+    bool wq_leader;                 /* a writer is running a batch */
+    uint64_t batches;               /* batches committed (stats) */
+    uint64_t id;                    /* tells this store's cached read txns apart */
+    pthread_mutex_t rt_mu;          /* guards rtxns */
+    struct rtxn *rtxns;             /* every thread's cached read transaction */
+};
+
+/* Milliseconds since the epoch (CLOCK_REALTIME: access times survive restarts). */
+uint64_t kc_store_now_ms(void);
+/* The store size kept in "meta" (0 when absent). 0 or -EIO. */
+int kc_store_meta_bytes(struct kc_store *s, MDB_txn *txn, uint64_t *bytes);
+int kc_store_set_meta_bytes(struct kc_store *s, MDB_txn *txn, uint64_t bytes);
+/* Removes `key` from "val", "atime" and "lru"; *freed = key + value bytes. 0, -ENOENT or an
+ * LMDB code. */
+int kc_store_remove_entry(struct kc_store *s, MDB_txn *txn, const char *key, size_t klen,
+                          uint64_t *freed);
+/* Removes entries oldest first while *bytes > limit (or, when older_than != 0, while the
+ * oldest is older than it), at most `max`; adds them to *n and lowers *bytes. */
+int kc_store_remove_oldest(struct kc_store *s, MDB_txn *txn, uint64_t *bytes, uint64_t limit,
+                           uint64_t older_than, size_t max, uint64_t *n);
+/* Sets `key`'s access time to `ms` when newer (creating it when `create`). */
+int kc_store_set_atime(struct kc_store *s, MDB_txn *txn, const char *key, size_t klen, uint64_t ms,
+                       bool create);
+/* LMDB or negative errno -> 0, -ENOENT, -ENOSPC, -ENOMEM or -EIO. */
+int kc_store_map_error(int rc);
+/* Evicts when the LMDB map is more than 3/4 used (kc_store_write.c). 0 or an LMDB code. */
+int kc_store_check_map(struct kc_store *s);
+
+#endif

@@ -1,0 +1,287 @@
+/*
+ * kc_store_write.c - the keycache store's puts and deletes, group-committed (kc_store.h).
+ *
+ * What it does: queues writes; the first waiting writer without a leader runs every queued
+ * write in one LMDB transaction, each in a child transaction (a 507 or 404 affects that write
+ * only), commits once with sync and wakes the others. Each caller returns only after the
+ * commit that contains its write: durable when acknowledged, one fsync per batch.
+ * Also keeps the LMDB map from filling up (kc_store_check_map, make_room).
+ *
+ * What it does not do: no reads, no sweep (kc_store.c), no HTTP.
+ *
+ * DESIGN: the queue (wq_head/wq_tail), wq_leader and every op's `done` are guarded by wq_mu;
+ * an op lives on its caller's stack until `done`, so the leader reads `next` before setting it.
+ */
+#include "kc_store_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ---- writes: group commit ------------------------------------------------------------------ */
+
+/* Puts the entry in (a child of) the batch transaction. */
+static int apply_put(struct kc_store *s, MDB_txn *txn, struct wop *op, uint64_t *evicted)
+{
+    MDB_val k = {op->klen, (void *)op->key}, v = {op->len, NULL};
+    uint64_t bytes, freed = 0, need = op->klen + op->len;
+    int rc;
+
+    rc = kc_store_meta_bytes(s, txn, &bytes);
+    if (rc != 0)
+        return rc;
+    rc = kc_store_remove_entry(s, txn, op->key, op->klen, &freed);
+    if (rc == 0) {
+        op->replaced = true;
+        bytes -= freed < bytes ? freed : bytes;
+    } else if (rc != -ENOENT) {
+        return rc;
+    }
+    if (bytes + need > s->max_size) {
+        rc = kc_store_remove_oldest(s, txn, &bytes, s->max_size - need, 0, SIZE_MAX, evicted);
+        if (rc != 0)
+            return rc;
+        if (bytes + need > s->max_size)
+            return -ENOSPC;
+    }
+    rc = mdb_put(txn, s->val, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return rc;
+    if (op->len > 0)
+        memcpy(v.mv_data, op->val, op->len);
+    rc = kc_store_set_atime(s, txn, op->key, op->klen, kc_store_now_ms(), true);
+    if (rc != 0)
+        return rc;
+    return kc_store_set_meta_bytes(s, txn, bytes + need);
+}
+
+static int apply_delete(struct kc_store *s, MDB_txn *txn, struct wop *op)
+{
+    uint64_t bytes, freed = 0;
+    int rc;
+
+    rc = kc_store_meta_bytes(s, txn, &bytes);
+    if (rc == 0)
+        rc = kc_store_remove_entry(s, txn, op->key, op->klen, &freed);
+    if (rc == 0)
+        rc = kc_store_set_meta_bytes(s, txn, bytes - (freed < bytes ? freed : bytes));
+    return rc;
+}
+
+/* Runs the ops of the list `ops` that have `retry` set (all when `all`) in one transaction,
+ * each in its own child transaction so a failing one (507, 404) leaves the others in; one
+ * synced commit for all. Sets each op's rc to 0 or an LMDB / negative errno code. */
+static void run_batch_once(struct kc_store *s, struct wop *ops, bool all)
+{
+    MDB_txn *txn, *child;
+    uint64_t evicted = 0, ev;
+    int rc;
+
+    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    for (struct wop *op = ops; op != NULL; op = op->next) {
+        if (!all && !op->retry)
+            continue;
+        op->replaced = false;
+        if (rc != 0) {
+            op->rc = rc;
+            continue;
+        }
+        ev = 0;
+        op->rc = mdb_txn_begin(s->env, txn, 0, &child);
+        if (op->rc == 0) {
+            op->rc = op->val != NULL ? apply_put(s, child, op, &ev) : apply_delete(s, child, op);
+            if (op->rc == 0)
+                op->rc = mdb_txn_commit(child);
+            else
+                mdb_txn_abort(child);
+        }
+        if (op->rc == 0)
+            evicted += ev;
+        else
+            op->replaced = false;
+    }
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        if (rc == 0)
+            __atomic_fetch_add(&s->evictions, evicted, __ATOMIC_RELAXED);
+    }
+    for (struct wop *op = ops; op != NULL; op = op->next) {
+        if ((all || op->retry) && op->rc == 0 && rc != 0) {
+            op->rc = rc;
+            op->replaced = false;
+        }
+    }
+}
+
+/* Pages of the map in use: LMDB's high-water mark minus the pages on its free list (each
+ * free-list record is a page-number list whose first word is its length). LMDB lets only a
+ * read-only transaction open a cursor on the free list. */
+static int map_used(struct kc_store *s, uint64_t *used, uint64_t *pages)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    uint64_t freep = 0;
+    size_t n;
+    int rc;
+
+    rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_env_info(s->env, &info)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0 ||
+        (rc = mdb_cursor_open(txn, 0, &c)) != 0) { /* 0: LMDB's free-list database */
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    *pages = info.me_mapsize / st.ms_psize;
+    while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+        if (v.mv_size >= sizeof(n)) {
+            memcpy(&n, v.mv_data, sizeof(n));
+            freep += n;
+        }
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    *used = info.me_last_pgno + 1 > freep ? info.me_last_pgno + 1 - freep : 0;
+    return 0;
+}
+
+/* Evicts the least recently used 1/16 of the entries (at least 16) in one transaction; when
+ * `only_if_full`, only if more than 3/4 of the map's pages are in use. LMDB needs free pages
+ * even to delete (copy-on-write), so this must run before the map is full, not after.
+ * Returns 0 or an LMDB code. */
+static int make_room(struct kc_store *s, bool only_if_full)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    uint64_t bytes, n = 0, used, pages;
+    size_t count;
+    int rc;
+
+    if (only_if_full) {
+        rc = map_used(s, &used, &pages);
+        if (rc != 0 || used <= pages / 4 * 3)
+            return rc;
+    }
+    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+    rc = mdb_stat(txn, s->val, &st);
+    if (rc == 0)
+        rc = kc_store_meta_bytes(s, txn, &bytes);
+    count = st.ms_entries / 16 > 16 ? st.ms_entries / 16 : 16;
+    if (rc == 0)
+        rc = kc_store_remove_oldest(s, txn, &bytes, 0, 0, count, &n);
+    if (rc == 0)
+        rc = kc_store_set_meta_bytes(s, txn, bytes);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc == 0)
+        __atomic_fetch_add(&s->evictions, n, __ATOMIC_RELAXED);
+    return rc;
+}
+
+int kc_store_check_map(struct kc_store *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+        return 0;
+    /* Cheap test first: the file never grew past 3/4 of the map. */
+    if ((info.me_last_pgno + 1) <= info.me_mapsize / st.ms_psize / 4 * 3)
+        return 0;
+    return make_room(s, true);
+}
+
+/* One batch, after making room when the map is getting full; writes that still found the map
+ * full are retried once after evicting more. */
+static void run_batch(struct kc_store *s, struct wop *ops)
+{
+    bool retry = false;
+
+    kc_store_check_map(s);
+    run_batch_once(s, ops, true);
+    for (struct wop *op = ops; op != NULL; op = op->next) {
+        op->retry = op->rc == MDB_MAP_FULL;
+        retry = retry || op->retry;
+    }
+    if (retry && make_room(s, false) == 0)
+        run_batch_once(s, ops, false);
+    for (struct wop *op = ops; op != NULL; op = op->next)
+        op->rc = kc_store_map_error(op->rc);
+}
+
+/* Queues `op` and waits for its result. The first waiting writer without a leader becomes the
+ * leader: it takes every queued op (up to the whole queue), runs them as one batch, marks them
+ * done and wakes the others; writers that arrive meanwhile form the next batch. */
+static int submit(struct kc_store *s, struct wop *op)
+{
+    op->rc = 0;
+    op->done = false;
+    op->replaced = false;
+    op->next = NULL;
+    pthread_mutex_lock(&s->wq_mu);
+    *s->wq_tail = op;
+    s->wq_tail = &op->next;
+    while (!op->done) {
+        if (!s->wq_leader) {
+            struct wop *batch = s->wq_head;
+
+            s->wq_leader = true;
+            s->wq_head = NULL;
+            s->wq_tail = &s->wq_head;
+            pthread_mutex_unlock(&s->wq_mu);
+            run_batch(s, batch);
+            pthread_mutex_lock(&s->wq_mu);
+            for (struct wop *o = batch, *next; o != NULL; o = next) {
+                next = o->next; /* o may go away as soon as done is set */
+                o->done = true;
+            }
+            s->wq_leader = false;
+            s->batches++;
+            pthread_cond_broadcast(&s->wq_cond);
+        } else {
+            pthread_cond_wait(&s->wq_cond, &s->wq_mu);
+        }
+    }
+    pthread_mutex_unlock(&s->wq_mu);
+    return op->rc;
+}
+
+int kc_store_put(struct kc_store *s, const char *key, size_t klen, const void *val, size_t len,
+                 bool *replaced)
+{
+    struct wop op = {0};
+    int rc;
+
+    *replaced = false;
+    if (klen == 0 || klen > KEY_MAX)
+        return -EINVAL;
+    if (klen + len > s->max_size)
+        return -ENOSPC;
+    op.key = key;
+    op.klen = klen;
+    op.val = val != NULL ? val : ""; /* non-NULL marks a put */
+    op.len = len;
+    rc = submit(s, &op);
+    *replaced = rc == 0 && op.replaced;
+    return rc;
+}
+
+int kc_store_delete(struct kc_store *s, const char *key, size_t klen)
+{
+    struct wop op = {0};
+
+    if (klen == 0 || klen > KEY_MAX)
+        return -ENOENT;
+    op.key = key;
+    op.klen = klen;
+    return submit(s, &op);
+}
