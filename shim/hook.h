@@ -9,7 +9,7 @@
  * loaded later (dlopen/dlmopen wrappers, patched before dlopen returns) and makes dlsym/dlvsym of
  * a target return the entry.
  *
- * Targets whose `hook` asks for it are also patched inline (codehook.c, inline.c): their
+ * Targets whose `hook` asks for it are also patched inline (codehook.c, arch/x86_64/inline.c): their
  * definitions are found in the objects' symbol tables and their first bytes redirected.
  *
  * What it does not do: no memoization, no key or cache logic, and it never patches libcloudm
