@@ -8,7 +8,8 @@
  * in several objects) is an error: none is hooked, and one message lists the candidates and how
  * to pick one. A single candidate is planned and patched (inline.c) and bound through the hook
  * layer (cm_hook_bind_code_locked). Every candidate is remembered with its outcome for
- * `cloudm check`.
+ * `cloudm check`. What a scan found is recorded per name in the identity cache (idcache.h), so
+ * a later process with the same build-id skips reading the symbol tables.
  *
  * What it does not do: no instruction decoding or patching itself (inline.c), no ELF reading
  * (symtab.c), no GOT slots (got.c).
@@ -16,6 +17,7 @@
  * DESIGN: all state is protected by the hook lock (got.c); records are append-only.
  */
 #include "hookint.h"
+#include "idcache.h"
 #include "inline.h"
 #include "log.h"
 #include "symtab.h"
@@ -56,6 +58,34 @@ static struct rec *add_rec(void)
     return &recs[nrecs++];
 }
 
+/* The definitions of the wanted names from the identity cache (idcache.h), if every one was
+ * recorded by an earlier process and no debug file appeared since a scan without .symtab.
+ * Returns the number found (into a malloc'd *out), or -1 to scan the file. */
+static int cached_defs(struct cm_objrec *r, const char **names, int nt, struct cm_symdef **out)
+{
+    struct cm_symdef *defs = calloc((size_t)nt * CM_IDCACHE_MAX_SYMDEFS + 1, sizeof(*defs));
+    int n = 0;
+    char dbg[4096];
+    for (int i = 0; defs && i < nt; i++) {
+        if (!names[i][0])
+            continue;
+        bool had = false;
+        int k = cm_idcache_syms(&r->or_pub, names[i], defs + n, CM_IDCACHE_MAX_SYMDEFS, &had);
+        if (k < 0 || (!had && r->or_pub.id_is_build_id &&
+                      cm_symtab_debug_path(r->or_pub.id, r->or_pub.idlen, dbg, sizeof(dbg)) == 0)) {
+            free(defs);
+            return -1;
+        }
+        for (int j = 0; j < k; j++)
+            defs[n + j].target = i;
+        n += k;
+    }
+    if (!defs)
+        return -1;
+    *out = defs;
+    return n;
+}
+
 /* Collect the candidates of the targets that want inline hooks in object r. */
 static void scan_object(struct cm_objrec *r, const struct cm_target *tg, int nt)
 {
@@ -70,15 +100,33 @@ static void scan_object(struct cm_objrec *r, const struct cm_target *tg, int nt)
         return;
     }
     struct cm_symdef *defs;
-    int ndefs;
-    char from[256];
-    int rc = cm_symtab_scan(&r->or_pub, names, nt, &defs, &ndefs, from, sizeof(from));
-    free(names);
-    if (rc < 0) {
-        cm_log("%s: cannot read its symbol table (%s): no inline hooks there", r->or_pub.path,
-               strerror(-rc));
-        return;
+    int ndefs = cached_defs(r, names, nt, &defs);
+    char from[256] = "the identity cache";
+    if (ndefs >= 0)
+        cm_debug("%s: inline candidates from the identity cache", r->or_pub.path);
+    if (ndefs < 0) {
+        int rc = cm_symtab_scan(&r->or_pub, names, nt, &defs, &ndefs, from, sizeof(from));
+        if (rc < 0) {
+            cm_log("%s: cannot read its symbol table (%s): no inline hooks there", r->or_pub.path,
+                   strerror(-rc));
+            free(names);
+            return;
+        }
+        for (int i = 0; i < nt; i++) { /* remember what this scan found, name by name */
+            if (!names[i][0])
+                continue;
+            struct cm_symdef mine[CM_IDCACHE_MAX_SYMDEFS];
+            int k = 0;
+            for (int j = 0; j < ndefs; j++)
+                if (defs[j].target == i && k <= CM_IDCACHE_MAX_SYMDEFS) {
+                    if (k < CM_IDCACHE_MAX_SYMDEFS)
+                        mine[k] = defs[j];
+                    k++;
+                }
+            cm_idcache_add_syms(&r->or_pub, names[i], mine, k, from[0] != '\0');
+        }
     }
+    free(names);
     for (int i = 0; i < ndefs; i++) {
         if (!cm_hook_target_matches(&tg[defs[i].target], r, defs[i].file))
             continue;

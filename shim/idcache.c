@@ -29,10 +29,19 @@
 #define MAX_FILE (8u << 20)
 #define MAX_RECS 65536
 
+struct symrec {
+    char *name;
+    bool had_symtab;
+    int n;
+    struct cm_symdef defs[CM_IDCACHE_MAX_SYMDEFS]; /* addr holds the offset from the load bias */
+};
+
 struct cobj {
     const struct cm_object *o;
     struct cm_idrec **recs;
     int n, cap;
+    struct symrec *syms; /* symbol look-ups */
+    int nsyms, capsyms;
     char path[4096]; /* "" when the object is not cached */
     struct cobj *next;
 };
@@ -137,6 +146,57 @@ bad:
     return NULL;
 }
 
+static void keep_sym(struct cobj *c, const struct symrec *r)
+{
+    if (c->nsyms == c->capsyms) {
+        int cap = c->capsyms ? 2 * c->capsyms : 16;
+        if (cap > MAX_RECS)
+            return;
+        struct symrec *v = realloc(c->syms, (size_t)cap * sizeof(*v));
+        if (!v)
+            return;
+        c->syms = v;
+        c->capsyms = cap;
+    }
+    c->syms[c->nsyms++] = *r;
+}
+
+/* "S name had n (off size local file)*n" (the leading "S " already consumed). */
+static void parse_sym_line(struct cobj *c, char *line)
+{
+    char *save = NULL, *end;
+    char *name = strtok_r(line, " ", &save);
+    char *had = strtok_r(NULL, " ", &save);
+    char *ntok = strtok_r(NULL, " ", &save);
+    if (!name || !had || !ntok || (strcmp(had, "0") && strcmp(had, "1")))
+        return;
+    long n = strtol(ntok, &end, 10);
+    if (*end || n < 0 || n > CM_IDCACHE_MAX_SYMDEFS)
+        return;
+    struct symrec r = {.had_symtab = had[0] == '1', .n = (int)n};
+    for (long i = 0; i < n; i++) {
+        char *off = strtok_r(NULL, " ", &save), *size = strtok_r(NULL, " ", &save);
+        char *local = strtok_r(NULL, " ", &save), *file = strtok_r(NULL, " ", &save);
+        if (!off || !size || !local || !file)
+            return;
+        struct cm_symdef *d = &r.defs[i];
+        errno = 0;
+        d->addr = (uintptr_t)strtoull(off, &end, 16);
+        if (*end || errno)
+            return;
+        d->size = (size_t)strtoull(size, &end, 10);
+        if (*end || errno)
+            return;
+        d->local = local[0] == '1';
+        snprintf(d->file, sizeof(d->file), "%s", strcmp(file, "-") ? file : "");
+    }
+    if (strtok_r(NULL, " ", &save) || !(r.name = strdup(name)))
+        return;
+    keep_sym(c, &r);
+}
+
+static void append(struct cobj *c, const char *line, size_t n);
+
 static void load(struct cobj *c)
 {
     int fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -160,6 +220,10 @@ static void load(struct cobj *c)
     char *line = buf;
     for (char *nl; (nl = memchr(line, '\n', len - (size_t)(line - buf))) != NULL; line = nl + 1) {
         *nl = '\0'; /* a last line without its newline is incomplete: ignored */
+        if (line[0] == 'S' && line[1] == ' ') {
+            parse_sym_line(c, line + 2);
+            continue;
+        }
         struct cm_idrec *r = parse_line(line);
         if (r)
             keep(c, r);
@@ -229,6 +293,13 @@ void cm_idcache_add(const struct cm_object *o, const struct cm_idrec *rec)
     }
     line[n++] = '\n';
     keep(c, copy);
+    append(c, line, (size_t)n);
+    free(line);
+}
+
+/* Append one complete line to the object's file (creating its directory). */
+static void append(struct cobj *c, const char *line, size_t n)
+{
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s", c->path);
     char *slash = strrchr(dir, '/');
@@ -238,12 +309,56 @@ void cm_idcache_add(const struct cm_object *o, const struct cm_idrec *rec)
     }
     int fd = open(c->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd >= 0) {
-        if (write(fd, line, (size_t)n) != n)
+        if (write(fd, line, n) != (ssize_t)n)
             cm_debug("identity cache %s: short write", c->path);
         close(fd);
     } else {
         cm_log_once("idcache", "cannot write the code identity cache %s: %s", c->path,
                     strerror(errno));
     }
-    free(line);
+}
+
+int cm_idcache_syms(const struct cm_object *o, const char *name, struct cm_symdef *out, int max,
+                    bool *had_symtab)
+{
+    struct cobj *c = cobj_of(o);
+    for (int i = 0; c && i < c->nsyms; i++) {
+        const struct symrec *r = &c->syms[i];
+        if (strcmp(r->name, name) != 0)
+            continue;
+        int k = 0;
+        for (int j = 0; j < r->n && k < max; j++) {
+            out[k] = r->defs[j];
+            out[k].target = 0;
+            out[k++].addr = o->base + r->defs[j].addr;
+        }
+        *had_symtab = r->had_symtab;
+        return k;
+    }
+    return -1;
+}
+
+void cm_idcache_add_syms(const struct cm_object *o, const char *name, const struct cm_symdef *defs,
+                         int n, bool had_symtab)
+{
+    struct cobj *c = cobj_of(o);
+    if (!c || !c->path[0] || n > CM_IDCACHE_MAX_SYMDEFS || strchr(name, ' '))
+        return;
+    struct symrec r = {.had_symtab = had_symtab, .n = n};
+    char line[256 + CM_IDCACHE_MAX_SYMDEFS * 120];
+    size_t len = (size_t)snprintf(line, sizeof(line), "S %s %d %d", name, had_symtab, n);
+    for (int i = 0; i < n && len < sizeof(line); i++) {
+        if (strchr(defs[i].file, ' '))
+            return;
+        r.defs[i] = defs[i];
+        r.defs[i].addr = defs[i].addr - o->base;
+        len += (size_t)snprintf(line + len, sizeof(line) - len, " %llx %zu %d %s",
+                                (unsigned long long)r.defs[i].addr, defs[i].size, defs[i].local,
+                                defs[i].file[0] ? defs[i].file : "-");
+    }
+    if (len >= sizeof(line) - 1 || !(r.name = strdup(name)))
+        return;
+    line[len++] = '\n';
+    keep_sym(c, &r);
+    append(c, line, len);
 }

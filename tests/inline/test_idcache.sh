@@ -2,7 +2,8 @@
 # test_idcache.sh - the on-disk code identity cache ($CLOUDM_ID_CACHE/<build-id>.ids).
 #
 # Proves: the first process computes the identity and writes one line for the function (with
-# the imports its code reaches, e.g. sqrt); the second takes it from the cache and gets the same
+# the imports its code reaches, e.g. sqrt) and one for the symbol look-up of its name; the
+# second takes both from the cache (no symbol table read) and gets the same
 # identity and the same shared-tier hits; garbage and a truncated last line in the file are
 # ignored; CLOUDM_ID_CACHE=off computes every time and writes nothing.
 . "$CM_E2E/lib.sh"
@@ -27,13 +28,15 @@ identity() { # identity NAME: run cloudm check, print target's identity
 CLOUDM_DEBUG=1 cm_run r1 -c "$CONF" --report="$CM_TMP/r1.json" -- "$PROG"
 cm_same plain r1
 cm_expect_match "first run computes" "$CM_TMP/r1.err" "target: code identity computed"
-cm_expect_eq "one line in the cache file" "$(wc -l <"$FILE" 2>/dev/null)" 1
+cm_expect_eq "one identity line in the cache file" "$(grep -vc '^S ' "$FILE" 2>/dev/null)" 1
 cm_expect_match "the line lists sqrt among the imports" "$FILE" '^[0-9a-f]+ [0-9a-f]{32} [0-9]+ .*sqrt'
+cm_expect_match "and the symbol look-up: one static definition, from .symtab" "$FILE" '^S target 1 1 [0-9a-f]+ [0-9]+ 1 ident\.c$'
 cm_counts r1 target 200 180 20
 
 CLOUDM_DEBUG=1 cm_run r2 -c "$CONF" --report="$CM_TMP/r2.json" -- "$PROG"
 cm_same plain r2
 cm_expect_match "second run reads the cache" "$CM_TMP/r2.err" "target: code identity from the cache"
+cm_expect_match "second run skips the symbol tables" "$CM_TMP/r2.err" "ident_base: inline candidates from the identity cache"
 cm_counts r2 target 200 200 0
 id1=$(identity c1)
 cm_expect_match "check says it came from the cache" "$CM_TMP/c1.check" 'from the identity cache\)$'
