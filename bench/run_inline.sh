@@ -59,4 +59,4 @@ echo "| static function of ~50 ns, called directly, plain (inline-hook baseline)
 echo "| same, inline-hooked, mode = off | $off | $(r "$off" "$plain")x | <= 1.2x |"
 echo "| same, inline-hooked, memory-tier hit | $hit | $(r "$hit" "$plain")x | |"
 echo "| start-up, 20 MB text (20000 symbols), 10 static functions inline-hooked, code identities computed (us per process) | $st_cold | +$(d "$st_cold" "$st_plain") us over plain ($st_plain) | |"
-echo "| same, code identities from the on-disk identity cache | $st_warm | +$(d "$st_warm" "$st_plain") us over plain ($st_plain) | |"
+echo "| same, symbol look-ups and code identities from the on-disk identity cache | $st_warm | +$(d "$st_warm" "$st_plain") us over plain ($st_plain) | |"
