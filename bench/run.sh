@@ -3,7 +3,8 @@
 # call measured in the same run, next to the target from the issue.
 #
 # Usage: bash bench/run.sh [BUILD_DIR]   (default ./build; built here if needed)
-# Prints a Markdown table. Numbers vary by machine; ratios are what to compare. The memory-tier
+# Prints a Markdown table, then the remote tier's tables (bench_remote.sh, bench_keycache.sh,
+# bench_redis.sh). Numbers vary by machine; ratios are what to compare. The memory-tier
 # rows run with `tiers = memory`; the shared-tier rows (issue 3) use segments in a private
 # directory under /dev/shm, never the user's own, and cmbench_seg compares the segment with LMDB
 # (liblmdb-dev; "n/a" without it). Scaling rows need an otherwise idle machine: each is the best
@@ -166,3 +167,14 @@ fi
 echo "| shared-segment hits per second, 2 processes vs 1 | $p2 vs $p1 | ${scaling}x (LMDB: ${lmdb_scaling}x) | >= 1.8x |"
 echo "| start-up, 30 libraries, 10 functions (us per process) | $st_memo | +$(d "$st_memo" "$st_plain") us over plain ($st_plain) | <= +5000 us |"
 bash "$here/run_inline.sh" "$build" # inline hooks (issue 5): rows of their own
+
+# --- the remote tier (issues 4 and 6): each script prints its own table, with its baseline
+# measured in the same run (libcurl GET from nginx; nginx serving files; Redis vs keycache).
+# They need nginx, wrk and redis-server (bash .ci/install-deps installs them); a missing tool
+# skips its table with a line saying so.
+for b in remote keycache redis; do
+  echo
+  if bash "$here/bench_$b.sh" "$build" 2>"$tmp/bench_$b.err"; then :; else
+    echo "(bench_$b.sh did not run: $(tail -1 "$tmp/bench_$b.err"))"
+  fi
+done

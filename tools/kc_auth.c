@@ -58,7 +58,9 @@ int kc_auth_load(const char *path, struct kc_auth **out, char *err, size_t errsz
         return -1;
     }
     a = calloc(1, sizeof(*a));
-    if (a == NULL || (a->v = calloc(KC_AUTH_MAX, sizeof(*a->v))) == NULL) {
+    if (a != NULL)
+        a->v = calloc(KC_AUTH_MAX, sizeof(*a->v));
+    if (a == NULL || a->v == NULL) {
         snprintf(err, errsz, "%s: out of memory", path);
         goto fail;
     }

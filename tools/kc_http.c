@@ -20,6 +20,11 @@
  *   sent), each bounded by opts.upload_budget (503 beyond it): memory stays bounded however
  *   many clients upload or read large values at once. Smaller values are bounded by the
  *   connection limit (64 KiB each).
+ * - PUT and DELETE: on the final call the write goes to the store's writer thread
+ *   (kc_store_write) and the connection is suspended; the writer's done callback stores the
+ *   result (`written`, release) and resumes it; the handler, called again, answers. The worker
+ *   thread never waits for the disk, and q stays alive until then (a suspended connection is
+ *   not completed).
  * - Errors for a request that announces a body (413 and 411 for a PUT, any error for another
  *   method with a body) are sent from the first call, before any body byte is read;
  *   libmicrohttpd then closes the connection instead of reading the body. Everything else is
@@ -60,6 +65,10 @@ struct req {
     size_t len, cap;
     uint64_t reserved; /* taken from kc_http.reserved */
     bool failed;       /* a reply was queued before the body was complete */
+    bool submitted;    /* PUT/DELETE: handed to the store's writer, connection suspended */
+    int written;       /* atomic: the writer reported the result (w.rc, w.replaced) */
+    struct kc_write w;
+    struct MHD_Connection *conn;
 };
 
 int kc_http_has_tls(void)
@@ -217,32 +226,59 @@ static enum MHD_Result do_metrics(struct kc_http *h, struct MHD_Connection *c, s
     return queue(c, r, 200, q->v.method);
 }
 
-static enum MHD_Result do_put(struct kc_http *h, struct MHD_Connection *c, struct req *q)
+/* The store's writer thread: the write is committed (or failed); wake the connection, whose
+ * handler is then called again and answers (answer_write). */
+static void write_done(struct kc_write *w)
 {
-    bool replaced;
+    struct req *q = w->ctx;
+
+    __atomic_store_n(&q->written, 1, __ATOMIC_RELEASE);
+    MHD_resume_connection(q->conn);
+}
+
+/* PUT and DELETE, final call: hand the write to the store's writer thread and suspend the
+ * connection meanwhile, so this worker thread goes on serving other connections. */
+static enum MHD_Result submit_write(struct kc_http *h, struct MHD_Connection *c, struct req *q)
+{
     int rc;
 
-    if (q->len != q->v.length)
+    if (q->v.action == KC_ACT_PUT && q->len != q->v.length) {
+        q->failed = true;
         return reply_text(c, 400, "body shorter than Content-Length\n", &q->v);
-    rc = kc_store_put(h->o.store, q->v.skey, q->v.skey_len, q->body, q->len, &replaced);
+    }
+    q->submitted = true;
+    q->conn = c;
+    q->w.key = q->v.skey;
+    q->w.klen = q->v.skey_len;
+    q->w.val = q->v.action == KC_ACT_PUT ? (q->body != NULL ? q->body : "") : NULL;
+    q->w.len = q->len;
+    q->w.done = write_done;
+    q->w.ctx = q;
+    MHD_suspend_connection(c);
+    rc = kc_store_write(h->o.store, &q->w);
+    if (rc != 0) {
+        q->w.rc = rc; /* refused at once: answer on the next call all the same */
+        write_done(&q->w);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result answer_write(struct MHD_Connection *c, struct req *q)
+{
+    int rc = q->w.rc;
+
+    q->failed = true;
+    if (rc == -ENOENT && q->v.action == KC_ACT_DELETE)
+        return reply_text(c, 404, "not found\n", &q->v);
     if (rc == -ENOSPC)
         return reply_text(c, 507, "store full: the value does not fit even after eviction\n",
                           &q->v);
     if (rc != 0)
         return reply_text(c, 500, "store error\n", &q->v);
+    if (q->v.action == KC_ACT_DELETE)
+        return reply_empty(c, 204, q->v.method);
     kc_metrics_bytes_in(q->len);
-    return reply_empty(c, replaced ? 204 : 201, q->v.method);
-}
-
-static enum MHD_Result do_delete(struct kc_http *h, struct MHD_Connection *c, struct req *q)
-{
-    int rc = kc_store_delete(h->o.store, q->v.skey, q->v.skey_len);
-
-    if (rc == -ENOENT)
-        return reply_text(c, 404, "not found\n", &q->v);
-    if (rc != 0)
-        return reply_text(c, 500, "store error\n", &q->v);
-    return reply_empty(c, 204, q->v.method);
+    return reply_empty(c, q->w.replaced ? 204 : 201, q->v.method);
 }
 
 /* First call (headers read, no body yet): classify. Answers now only errors of requests that
@@ -343,25 +379,32 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
         return MHD_YES;
     }
+    if (q->submitted) {
+        if (__atomic_load_n(&q->written, __ATOMIC_ACQUIRE) == 0 || q->failed)
+            return MHD_YES; /* not resumed by the writer yet (should not happen), or answered */
+        return answer_write(c, q);
+    }
     if (q->failed)
         return MHD_YES;
-    q->failed = true; /* answered now, whatever happens */
     switch (q->v.action) {
+    case KC_ACT_PUT:
+    case KC_ACT_DELETE:
+        return submit_write(h, c, q);
     case KC_ACT_REPLY:
-        return reply_text(c, q->v.status, q->v.reason, &q->v);
+        break;
     case KC_ACT_HEALTH:
+        q->failed = true;
         return reply_text(c, 200, "ok\n", &q->v);
     case KC_ACT_METRICS:
+        q->failed = true;
         return do_metrics(h, c, q);
     case KC_ACT_GET:
     case KC_ACT_HEAD:
+        q->failed = true;
         return do_get(h, c, q);
-    case KC_ACT_DELETE:
-        return do_delete(h, c, q);
-    case KC_ACT_PUT:
-        break;
     }
-    return do_put(h, c, q);
+    q->failed = true;
+    return reply_text(c, q->v.status, q->v.reason, &q->v);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -393,7 +436,11 @@ int kc_http_start(const struct kc_http_opts *o, struct kc_http **out, char *err,
 {
     struct kc_http *h;
     const union MHD_DaemonInfo *info;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
+    /* Optional options (thread pool, TLS) go in an array; unused slots stay MHD_OPTION_END. */
+    struct MHD_OptionItem extra[4] = {{MHD_OPTION_END, 0, NULL}};
+    int n = 0;
 
     h = calloc(1, sizeof(*h));
     if (h == NULL) {
@@ -409,15 +456,18 @@ int kc_http_start(const struct kc_http_opts *o, struct kc_http **out, char *err,
         flags |= MHD_USE_IPv6;
     if (o->tls_cert_pem != NULL)
         flags |= MHD_USE_TLS;
+    if (o->threads > 1)
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL};
+    if (o->tls_cert_pem != NULL) {
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert_pem};
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key_pem};
+    }
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, o->addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(o->threads > 1 ? o->threads : 0), MHD_OPTION_CONNECTION_LIMIT,
-        o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        o->header_limit, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-        o->tls_cert_pem != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, o->tls_cert_pem,
-        MHD_OPTION_HTTPS_MEM_KEY, o->tls_key_pem, MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, o->addr, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        o->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->header_limit,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (h->d == NULL) {
         snprintf(err, errsz, "cannot start the HTTP server (address in use or not available?)");
         free(h);
@@ -449,6 +499,8 @@ void kc_http_stop(struct kc_http *h, unsigned grace_ms)
             break;
         nanosleep(&ts, NULL);
     }
+    /* Writes still queued complete now, while their suspended connections still exist. */
+    kc_store_stop_writes(h->o.store);
     MHD_stop_daemon(h->d);
     free(h);
 }

@@ -42,7 +42,8 @@ unsigned kc_http_port(struct kc_http *h);
 /* True when libmicrohttpd was built with TLS. */
 int kc_http_has_tls(void);
 /* Stops accepting new connections, waits up to `grace_ms` for requests being handled to end,
- * then stops the daemon and frees `h`. */
+ * commits the store's queued writes and stops its writer (kc_store_stop_writes: their
+ * connections are answered), then stops the daemon and frees `h`. */
 void kc_http_stop(struct kc_http *h, unsigned grace_ms);
 
 #endif

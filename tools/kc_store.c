@@ -23,7 +23,7 @@
  * - A put first removes the old entry, then evicts from the head of "lru" until the new entry
  *   fits under max_size, then inserts, all in one transaction: the store never exceeds
  *   max_size. A value that cannot fit even in an empty store is -ENOSPC (507).
- * - Puts and deletes are group-committed: kc_store_write.c.
+ * - Puts and deletes are group-committed by the writer thread: kc_store_write.c.
  * - The map is 8 x max_size + 4 x max_value + 64 MiB of address space (the file only grows as
  *   pages are used): LMDB's overhead (three copies of the key, page fill) can be several times
  *   the counted size for values of a few bytes. Should it still get more than 3/4 used, every
@@ -252,10 +252,14 @@ static int open_dbs(struct kc_store *s, char *err, size_t errsz)
     rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc != 0)
         goto fail;
-    if ((rc = mdb_dbi_open(txn, "val", MDB_CREATE, &s->val)) != 0 ||
-        (rc = mdb_dbi_open(txn, "atime", MDB_CREATE, &s->atime)) != 0 ||
-        (rc = mdb_dbi_open(txn, "lru", MDB_CREATE, &s->lru)) != 0 ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0)
+    rc = mdb_dbi_open(txn, "val", MDB_CREATE, &s->val);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "atime", MDB_CREATE, &s->atime);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "lru", MDB_CREATE, &s->lru);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta);
+    if (rc != 0)
         goto abort;
     rc = mdb_get(txn, s->meta, &mk, &v);
     if (rc == MDB_NOTFOUND) {
@@ -337,9 +341,14 @@ int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *er
     }
     map = o->map_size != 0 ? o->map_size : 8 * o->max_size + 4 * o->max_value + 64 * MIB;
     map = (map + 65535) & ~65535ull;
-    if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
-        (rc = mdb_env_set_maxreaders(s->env, 1024)) != 0 ||
-        (rc = mdb_env_set_mapsize(s->env, (size_t)map)) != 0) {
+    rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, 4);
+    if (rc == 0)
+        rc = mdb_env_set_maxreaders(s->env, 1024);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->env, (size_t)map);
+    if (rc != 0) {
         snprintf(err, errsz, "cannot set up LMDB: %s", mdb_strerror(rc));
         goto fail;
     }
@@ -352,6 +361,10 @@ int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *er
     mdb_reader_check(s->env, &dead); /* reader slots of a killed server */
     if (open_dbs(s, err, errsz) != 0)
         goto fail;
+    if (kc_store_writer_start(s) != 0) {
+        snprintf(err, errsz, "cannot start the writer thread");
+        goto fail;
+    }
     *out = s;
     return 0;
 
@@ -364,6 +377,7 @@ void kc_store_close(struct kc_store *s)
 {
     if (s == NULL)
         return;
+    kc_store_stop_writes(s);
     if (s->env != NULL) {
         kc_store_flush(s);
         for (struct rtxn *r = s->rtxns, *next; r != NULL; r = next) {

@@ -7,9 +7,9 @@
  * to LMDB in batches (kc_store_flush); kc_store_sweep removes entries unused for `expire_ms`
  * and evicts the least recently used ones while the store is over `max_size`.
  *
- * What it does not do: no HTTP, no validation of keys (kc_proto does that), no threads of its
- * own: the caller runs kc_store_flush/kc_store_sweep periodically (keycache.c). All functions
- * are thread-safe.
+ * What it does not do: no HTTP, no validation of keys (kc_proto does that). Its one thread is
+ * the writer (group commit); the caller runs kc_store_flush/kc_store_sweep periodically
+ * (keycache.c). All functions are thread-safe.
  */
 #ifndef KC_STORE_H
 #define KC_STORE_H
@@ -57,6 +57,33 @@ int kc_store_put(struct kc_store *s, const char *key, size_t klen, const void *v
 
 /* Deletes `key`, durably. Returns 0, -ENOENT when absent, -EIO. */
 int kc_store_delete(struct kc_store *s, const char *key, size_t klen);
+
+/*
+ * The same without waiting: a put (val != NULL) or a delete (val == NULL) for the store's
+ * writer thread, which group-commits it with the others queued and then calls done(w) (on the
+ * writer thread; w->rc and w->replaced are set as kc_store_put / kc_store_delete would return
+ * them). The caller fills key, klen, val, len, done and ctx and keeps `w` and the bytes it
+ * points to alive until done is called. Returns 0 when queued, or a negative errno at once
+ * (done is then not called): -EINVAL bad key, -ENOSPC value larger than the store.
+ */
+struct kc_write {
+    const char *key;
+    size_t klen;
+    const void *val; /* NULL = delete */
+    size_t len;
+    void (*done)(struct kc_write *w);
+    void *ctx;
+    int rc;        /* out */
+    bool replaced; /* out: a put replaced an entry */
+    /* private to kc_store */
+    bool retry;
+    struct kc_write *next;
+};
+int kc_store_write(struct kc_store *s, struct kc_write *w);
+
+/* Commits the queued writes (their done is called) and stops the writer thread; later writes
+ * are refused (-ESHUTDOWN). Idempotent; kc_store_close does it too. */
+void kc_store_stop_writes(struct kc_store *s);
 
 /* Writes the access times recorded since the last flush (one transaction). Returns 0 or -EIO. */
 int kc_store_flush(struct kc_store *s);

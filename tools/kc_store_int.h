@@ -18,34 +18,23 @@
 
 #define KEY_MAX 255 /* longest store key (kc_proto's is 193) */
 
-/* A put (val != NULL) or delete waiting for the group commit; lives on the caller's stack. */
-struct wop {
-    const char *key;
-    size_t klen;
-    const void *val;
-    size_t len;
-    int rc;        /* result, valid once done */
-    bool replaced; /* put: an entry was replaced */
-    bool retry;    /* found the map full: run again after make_room() */
-    bool done;     /* guarded by wq_mu */
-    struct wop *next;
-};
-
 struct kc_store {
     MDB_env *env;
     MDB_dbi val, atime, lru, meta;
     uint64_t max_size, expire_ms;
     int lock_fd;
-    struct kc_touch *touch;         /* reads not yet written to "atime" / "lru" */
-    uint64_t evictions, expiries;   /* relaxed atomics */
-    pthread_mutex_t wq_mu;          /* guards the write queue and the fields below */
-    pthread_cond_t wq_cond;         /* a batch is done */
-    struct wop *wq_head, **wq_tail; /* writes waiting for the next batch */
-    bool wq_leader;                 /* a writer is running a batch */
-    uint64_t batches;               /* batches committed (stats) */
-    uint64_t id;                    /* tells this store's cached read txns apart */
-    pthread_mutex_t rt_mu;          /* guards rtxns */
-    struct rtxn *rtxns;             /* every thread's cached read transaction */
+    struct kc_touch *touch;              /* reads not yet written to "atime" / "lru" */
+    uint64_t evictions, expiries;        /* relaxed atomics */
+    pthread_mutex_t wq_mu;               /* guards the write queue and the fields below */
+    pthread_cond_t wq_cond;              /* the queue is not empty, or wq_stop */
+    struct kc_write *wq_head, **wq_tail; /* writes waiting for the next batch */
+    bool wq_stop;                        /* the writer thread drains the queue and ends */
+    bool wq_running;                     /* the writer thread was started */
+    pthread_t wq_thread;                 /* the writer */
+    uint64_t batches;                    /* batches committed (stats) */
+    uint64_t id;                         /* tells this store's cached read txns apart */
+    pthread_mutex_t rt_mu;               /* guards rtxns */
+    struct rtxn *rtxns;                  /* every thread's cached read transaction */
 };
 
 /* Milliseconds since the epoch (CLOCK_REALTIME: access times survive restarts). */
@@ -68,5 +57,7 @@ int kc_store_set_atime(struct kc_store *s, MDB_txn *txn, const char *key, size_t
 int kc_store_map_error(int rc);
 /* Evicts when the LMDB map is more than 3/4 used (kc_store_write.c). 0 or an LMDB code. */
 int kc_store_check_map(struct kc_store *s);
+/* Starts the writer thread (kc_store_write.c; kc_store_stop_writes stops it). */
+int kc_store_writer_start(struct kc_store *s);
 
 #endif

@@ -1,26 +1,29 @@
 /*
  * kc_store_write.c - the keycache store's puts and deletes, group-committed (kc_store.h).
  *
- * What it does: queues writes; the first waiting writer without a leader runs every queued
- * write in one LMDB transaction, each in a child transaction (a 507 or 404 affects that write
- * only), commits once with sync and wakes the others. Each caller returns only after the
- * commit that contains its write: durable when acknowledged, one fsync per batch.
+ * What it does: queues writes for the writer thread, which runs every queued write in one LMDB
+ * transaction, each in a child transaction (a 507 or 404 affects that write only), commits
+ * once with sync and then reports each write's result (kc_write.done). A write is reported
+ * only after the commit that contains it: durable when acknowledged, one fsync per batch, and
+ * the threads that queue writes (the HTTP workers) never wait for a disk.
  * Also keeps the LMDB map from filling up (kc_store_check_map, make_room).
  *
  * What it does not do: no reads, no sweep (kc_store.c), no HTTP.
  *
- * DESIGN: the queue (wq_head/wq_tail), wq_leader and every op's `done` are guarded by wq_mu;
- * an op lives on its caller's stack until `done`, so the leader reads `next` before setting it.
+ * DESIGN: the queue (wq_head/wq_tail) and wq_stop are guarded by wq_mu; a queued write belongs
+ * to the writer thread until its done() call, after which the writer never touches it again
+ * (it reads `next` first). kc_store_writer_stop lets the writer finish what is queued.
  */
 #include "kc_store_int.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 /* ---- writes: group commit ------------------------------------------------------------------ */
 
 /* Puts the entry in (a child of) the batch transaction. */
-static int apply_put(struct kc_store *s, MDB_txn *txn, struct wop *op, uint64_t *evicted)
+static int apply_put(struct kc_store *s, MDB_txn *txn, struct kc_write *op, uint64_t *evicted)
 {
     MDB_val k = {op->klen, (void *)op->key}, v = {op->len, NULL};
     uint64_t bytes, freed = 0, need = op->klen + op->len;
@@ -54,7 +57,7 @@ static int apply_put(struct kc_store *s, MDB_txn *txn, struct wop *op, uint64_t 
     return kc_store_set_meta_bytes(s, txn, bytes + need);
 }
 
-static int apply_delete(struct kc_store *s, MDB_txn *txn, struct wop *op)
+static int apply_delete(struct kc_store *s, MDB_txn *txn, struct kc_write *op)
 {
     uint64_t bytes, freed = 0;
     int rc;
@@ -70,14 +73,14 @@ static int apply_delete(struct kc_store *s, MDB_txn *txn, struct wop *op)
 /* Runs the ops of the list `ops` that have `retry` set (all when `all`) in one transaction,
  * each in its own child transaction so a failing one (507, 404) leaves the others in; one
  * synced commit for all. Sets each op's rc to 0 or an LMDB / negative errno code. */
-static void run_batch_once(struct kc_store *s, struct wop *ops, bool all)
+static void run_batch_once(struct kc_store *s, struct kc_write *ops, bool all)
 {
     MDB_txn *txn, *child;
     uint64_t evicted = 0, ev;
     int rc;
 
     rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    for (struct wop *op = ops; op != NULL; op = op->next) {
+    for (struct kc_write *op = ops; op != NULL; op = op->next) {
         if (!all && !op->retry)
             continue;
         op->replaced = false;
@@ -104,7 +107,7 @@ static void run_batch_once(struct kc_store *s, struct wop *ops, bool all)
         if (rc == 0)
             __atomic_fetch_add(&s->evictions, evicted, __ATOMIC_RELAXED);
     }
-    for (struct wop *op = ops; op != NULL; op = op->next) {
+    for (struct kc_write *op = ops; op != NULL; op = op->next) {
         if ((all || op->retry) && op->rc == 0 && rc != 0) {
             op->rc = rc;
             op->replaced = false;
@@ -129,13 +132,18 @@ static int map_used(struct kc_store *s, uint64_t *used, uint64_t *pages)
     rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != 0)
         return rc;
-    if ((rc = mdb_env_info(s->env, &info)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0 ||
-        (rc = mdb_cursor_open(txn, 0, &c)) != 0) { /* 0: LMDB's free-list database */
+    rc = mdb_env_info(s->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(s->env, &st);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, 0, &c); /* 0: LMDB's free-list database */
+    if (rc != 0) {
         mdb_txn_abort(txn);
         return rc;
     }
     *pages = info.me_mapsize / st.ms_psize;
-    while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
         if (v.mv_size >= sizeof(n)) {
             memcpy(&n, v.mv_data, sizeof(n));
             freep += n;
@@ -202,86 +210,163 @@ int kc_store_check_map(struct kc_store *s)
 
 /* One batch, after making room when the map is getting full; writes that still found the map
  * full are retried once after evicting more. */
-static void run_batch(struct kc_store *s, struct wop *ops)
+static void run_batch(struct kc_store *s, struct kc_write *ops)
 {
     bool retry = false;
 
     kc_store_check_map(s);
     run_batch_once(s, ops, true);
-    for (struct wop *op = ops; op != NULL; op = op->next) {
+    for (struct kc_write *op = ops; op != NULL; op = op->next) {
         op->retry = op->rc == MDB_MAP_FULL;
         retry = retry || op->retry;
     }
     if (retry && make_room(s, false) == 0)
         run_batch_once(s, ops, false);
-    for (struct wop *op = ops; op != NULL; op = op->next)
+    for (struct kc_write *op = ops; op != NULL; op = op->next)
         op->rc = kc_store_map_error(op->rc);
 }
 
-/* Queues `op` and waits for its result. The first waiting writer without a leader becomes the
- * leader: it takes every queued op (up to the whole queue), runs them as one batch, marks them
- * done and wakes the others; writers that arrive meanwhile form the next batch. */
-static int submit(struct kc_store *s, struct wop *op)
+/* The writer thread: takes every queued write, runs them as one batch, calls their `done`;
+ * writes queued meanwhile form the next batch. Ends when stopped and the queue is empty. */
+static void *writer(void *arg)
 {
-    op->rc = 0;
-    op->done = false;
-    op->replaced = false;
-    op->next = NULL;
-    pthread_mutex_lock(&s->wq_mu);
-    *s->wq_tail = op;
-    s->wq_tail = &op->next;
-    while (!op->done) {
-        if (!s->wq_leader) {
-            struct wop *batch = s->wq_head;
+    struct kc_store *s = arg;
+    struct kc_write *batch;
 
-            s->wq_leader = true;
-            s->wq_head = NULL;
-            s->wq_tail = &s->wq_head;
-            pthread_mutex_unlock(&s->wq_mu);
-            run_batch(s, batch);
-            pthread_mutex_lock(&s->wq_mu);
-            for (struct wop *o = batch, *next; o != NULL; o = next) {
-                next = o->next; /* o may go away as soon as done is set */
-                o->done = true;
-            }
-            s->wq_leader = false;
-            s->batches++;
-            pthread_cond_broadcast(&s->wq_cond);
-        } else {
+    pthread_mutex_lock(&s->wq_mu);
+    for (;;) {
+        while (s->wq_head == NULL && !s->wq_stop)
             pthread_cond_wait(&s->wq_cond, &s->wq_mu);
+        if (s->wq_head == NULL)
+            break;
+        batch = s->wq_head;
+        s->wq_head = NULL;
+        s->wq_tail = &s->wq_head;
+        pthread_mutex_unlock(&s->wq_mu);
+        run_batch(s, batch);
+        for (struct kc_write *w = batch, *next; w != NULL; w = next) {
+            next = w->next; /* w belongs to its caller again once done is called */
+            w->done(w);
         }
+        pthread_mutex_lock(&s->wq_mu);
+        s->batches++;
     }
     pthread_mutex_unlock(&s->wq_mu);
-    return op->rc;
+    return NULL;
+}
+
+int kc_store_writer_start(struct kc_store *s)
+{
+    sigset_t all, old;
+    int rc;
+
+    /* The writer takes no signals (the caller waits for them on its own thread). */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&s->wq_thread, NULL, writer, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        return -rc;
+    s->wq_running = true;
+    return 0;
+}
+
+void kc_store_stop_writes(struct kc_store *s)
+{
+    if (!s->wq_running)
+        return;
+    pthread_mutex_lock(&s->wq_mu);
+    s->wq_stop = true;
+    pthread_cond_signal(&s->wq_cond);
+    pthread_mutex_unlock(&s->wq_mu);
+    pthread_join(s->wq_thread, NULL);
+    s->wq_running = false;
+}
+
+int kc_store_write(struct kc_store *s, struct kc_write *w)
+{
+    if (w->klen == 0 || w->klen > KEY_MAX)
+        return w->val != NULL ? -EINVAL : -ENOENT;
+    if (w->val != NULL && w->klen + w->len > s->max_size)
+        return -ENOSPC;
+    w->rc = 0;
+    w->replaced = false;
+    w->retry = false;
+    w->next = NULL;
+    pthread_mutex_lock(&s->wq_mu);
+    if (s->wq_stop) {
+        pthread_mutex_unlock(&s->wq_mu);
+        return -ESHUTDOWN;
+    }
+    *s->wq_tail = w;
+    s->wq_tail = &w->next;
+    pthread_cond_signal(&s->wq_cond);
+    pthread_mutex_unlock(&s->wq_mu);
+    return 0;
+}
+
+/* kc_store_put / kc_store_delete: queue and wait. */
+struct waiter {
+    struct kc_write w;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool done;
+};
+
+static void wake(struct kc_write *w)
+{
+    struct waiter *x = w->ctx;
+
+    pthread_mutex_lock(&x->mu);
+    x->done = true;
+    pthread_cond_signal(&x->cond);
+    pthread_mutex_unlock(&x->mu);
+}
+
+static int write_and_wait(struct kc_store *s, struct waiter *x)
+{
+    int rc;
+
+    pthread_mutex_init(&x->mu, NULL);
+    pthread_cond_init(&x->cond, NULL);
+    x->done = false;
+    x->w.done = wake;
+    x->w.ctx = x;
+    rc = kc_store_write(s, &x->w);
+    if (rc == 0) {
+        pthread_mutex_lock(&x->mu);
+        while (!x->done)
+            pthread_cond_wait(&x->cond, &x->mu);
+        pthread_mutex_unlock(&x->mu);
+        rc = x->w.rc;
+    }
+    pthread_cond_destroy(&x->cond);
+    pthread_mutex_destroy(&x->mu);
+    return rc;
 }
 
 int kc_store_put(struct kc_store *s, const char *key, size_t klen, const void *val, size_t len,
                  bool *replaced)
 {
-    struct wop op = {0};
+    struct waiter x;
     int rc;
 
-    *replaced = false;
-    if (klen == 0 || klen > KEY_MAX)
-        return -EINVAL;
-    if (klen + len > s->max_size)
-        return -ENOSPC;
-    op.key = key;
-    op.klen = klen;
-    op.val = val != NULL ? val : ""; /* non-NULL marks a put */
-    op.len = len;
-    rc = submit(s, &op);
-    *replaced = rc == 0 && op.replaced;
+    memset(&x, 0, sizeof(x));
+    x.w.key = key;
+    x.w.klen = klen;
+    x.w.val = val != NULL ? val : ""; /* non-NULL marks a put */
+    x.w.len = len;
+    rc = write_and_wait(s, &x);
+    *replaced = rc == 0 && x.w.replaced;
     return rc;
 }
 
 int kc_store_delete(struct kc_store *s, const char *key, size_t klen)
 {
-    struct wop op = {0};
+    struct waiter x;
 
-    if (klen == 0 || klen > KEY_MAX)
-        return -ENOENT;
-    op.key = key;
-    op.klen = klen;
-    return submit(s, &op);
+    memset(&x, 0, sizeof(x));
+    x.w.key = key;
+    x.w.klen = klen;
+    return write_and_wait(s, &x);
 }

@@ -4,7 +4,7 @@
  * What it does: two fixed-size open-addressing hash tables (SLOTS each, linear probing, FNV-1a)
  * behind one mutex. Readers insert into the active table (or raise the time of a key already
  * there); a drain swaps the tables under the mutex and walks the full one without holding it,
- * so readers wait only for the swap. At half full the table asks for a drain (the pressure
+ * so readers wait only for the swap. At 1/4 full the table asks for a drain (the pressure
  * callback); at 3/4 full further new keys are dropped until the next drain: memory is fixed
  * (2 x SLOTS x ~270 bytes) whatever the read rate.
  *
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLOTS 8192 /* per table, a power of two */
+#define SLOTS 16384 /* per table, a power of two */
 
 struct slot {
     uint64_t ms; /* 0 = empty */
@@ -107,7 +107,7 @@ void kc_touch_record(struct kc_touch *t, const char *key, size_t klen, uint64_t 
             e->len = (uint16_t)klen;
             memcpy(e->key, key, klen);
             tb->used++;
-            if (tb->used >= SLOTS / 2 && !t->warned) {
+            if (tb->used >= SLOTS / 4 && !t->warned) {
                 t->warned = true;
                 warn = t->pressure != NULL;
             }

@@ -19,8 +19,8 @@
 struct kc_touch;
 
 /* Returns NULL when out of memory. `pressure` (may be NULL) is called, outside the lock, by the
- * recording thread when the table gets half full, once per drain: a hint to drain soon, before
- * records have to be dropped. It must be quick and must not call back into the table. */
+ * recording thread when the table gets 1/4 full (4096 keys), once per drain: a hint to drain soon,
+ * before records have to be dropped. It must be quick and must not call back into the table. */
 struct kc_touch *kc_touch_new(void (*pressure)(void *ctx), void *ctx);
 void kc_touch_free(struct kc_touch *t);
 

@@ -1,7 +1,7 @@
 /*
  * test_kc_touch.c - unit tests of the pending access-time table (tools/kc_touch.c): latest time
  * per key, drain empties, the bound (3/4 of the slots) with dropped records counted, early stop,
- * the pressure callback (once per drain, at half full), records from several threads at once.
+ * the pressure callback (once per drain, at 1/4 full), records from several threads at once.
  *
  * What it does not do: no LMDB (the store's use of the table is covered by run_expiry.sh).
  */
@@ -70,23 +70,23 @@ static void test_bound(void)
     char key[32];
     int n;
 
-    for (int i = 0; i < 20000; i++) {
+    for (int i = 0; i < 40000; i++) {
         n = snprintf(key, sizeof(key), "key-%d", i);
         kc_touch_record(t, key, (size_t)n, 1);
     }
     ASSERT_EQ_INT(kc_touch_drain(t, collect, &s), 0);
-    ASSERT_EQ_INT(s.n, 8192 / 4 * 3);
-    ASSERT_EQ_UINT(kc_touch_dropped(t), 20000 - 8192 / 4 * 3);
+    ASSERT_EQ_INT(s.n, 16384 / 4 * 3);
+    ASSERT_EQ_UINT(kc_touch_dropped(t), 40000 - 16384 / 4 * 3);
     /* a key already present still gets its time raised when the table is full */
-    for (int i = 0; i < 6144; i++) {
+    for (int i = 0; i < 12288; i++) {
         n = snprintf(key, sizeof(key), "k%d", i);
         kc_touch_record(t, key, (size_t)n, 1);
     }
     kc_touch_record(t, "k0", 2, 99);
     memset(&s, 0, sizeof(s));
     kc_touch_drain(t, collect, &s);
-    ASSERT_EQ_INT(s.n, 6144);
-    ASSERT_EQ_UINT(s.sum_ms, 6143 + 99);
+    ASSERT_EQ_INT(s.n, 12288);
+    ASSERT_EQ_UINT(s.sum_ms, 12287 + 99);
     kc_touch_free(t);
 }
 
@@ -122,7 +122,7 @@ static void test_pressure(void)
         kc_touch_record(t, key, (size_t)n, 1);
     }
     ASSERT_EQ_INT(calls, 0);
-    kc_touch_record(t, "half", 4, 1); /* the 4096th key: half of 8192 slots */
+    kc_touch_record(t, "quarter", 7, 1); /* the 4096th key: 1/4 of 16384 slots */
     ASSERT_EQ_INT(calls, 1);
     for (int i = 0; i < 1000; i++) {
         n = snprintf(key, sizeof(key), "q%d", i);
