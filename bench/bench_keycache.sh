@@ -7,9 +7,9 @@
 # 2 workers, 127.0.0.1, access log off) on free ports; stores the same N (default 1000) 1 KiB
 # random values in both, at /ns/<key>; checks one value from each; runs
 # `wrk -c64 -t2 -d${SECONDS}s` (default 5) with bench_keycache.lua (rotating over the keys)
-# against each, alternating, ROUNDS times (default 3), and prints the best requests/s of each
-# and their ratio keycache/nginx (best of rounds: other load on the machine only slows a run
-# down). Everything is removed on exit.
+# against each, alternating, ROUNDS times (default 3), and prints a Markdown table with the best
+# requests/s of each and their ratio keycache/nginx (best of rounds: other load on the machine
+# only slows a run down; each round is logged on stderr). Everything is removed on exit.
 #
 # What it does not do: no PUT benchmark, no warm-up beyond a 1 s wrk run each; wrk shares the
 # machine's cores with both servers, equally for both.
@@ -20,7 +20,7 @@ rounds=${3:-3}
 n=${KC_BENCH_KEYS:-1000}
 here=$(cd "$(dirname "$0")" && pwd)
 cloudm=$(cd "$build" && pwd)/bin/cloudm
-for t in wrk nginx curl python3; do
+for t in wrk nginx curl; do
     command -v "$t" >/dev/null || { echo "bench_keycache: $t not found" >&2; exit 1; }
 done
 [ -x "$cloudm" ] || { echo "bench_keycache: $cloudm not built" >&2; exit 1; }
@@ -35,8 +35,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A port nothing listens on (bash's /dev/tcp: no python on a minimal Debian).
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 30000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
 }
 
 # --- values: N keys, 1 KiB each, as files and as a curl upload list
@@ -118,7 +123,9 @@ for r in $(seq 1 "$rounds"); do
     ng_rps=$(best "$ng_rps" "$ng_r")
     kc_rps=$(best "$kc_rps" "$kc_r")
 done
-printf '%-34s %12s\n' "GET 1 KiB, $n keys, wrk -c64 -t2" "requests/s (best of $rounds)"
-printf '%-34s %12.0f\n' "nginx (static files, 2 workers)" "$ng_rps"
-printf '%-34s %12.0f\n' "cloudm keycache (2 threads)" "$kc_rps"
-printf '%-34s %12.2f\n' "ratio keycache / nginx" "$(awk -v a="$kc_rps" -v b="$ng_rps" 'BEGIN { print a / b }')"
+ratio=$(awk -v a="$kc_rps" -v b="$ng_rps" 'BEGIN { printf "%.2f", a / b }')
+echo "| GET 1 KiB, $n keys, wrk -c64 -t2 -d${secs}s (best of $rounds) | requests/s |"
+echo "|---|---|"
+printf '| nginx, static files (2 workers) | %.0f |\n' "$ng_rps"
+printf '| cloudm keycache (2 threads) | %.0f |\n' "$kc_rps"
+echo "| ratio keycache / nginx (target >= 0.8) | $ratio |"
