@@ -28,6 +28,7 @@ shm=$(mktemp -d -p "${CM_BENCH_SHM:-/dev/shm}" 2>/dev/null || mktemp -d)
 trap 'rm -rf "$tmp" "$shm"' EXIT
 unset CLOUDM_CONFIG CLOUDM_MODE CLOUDM_REPORT CLOUDM_DISABLE CLOUDM_TIERS
 export CLOUDM_SHARED_PATH="$shm/seg-%u"
+export CLOUDM_ID_CACHE="$tmp/ids" # never the user's code identity cache
 
 # The memory-tier rows keep measuring the memory tier alone (tiers = memory); the shared tier
 # has its own rows below (both.conf: the default tiers).
@@ -165,6 +166,7 @@ else
 fi
 echo "| shared-segment hits per second, 2 processes vs 1 | $p2 vs $p1 | ${scaling}x (LMDB: ${lmdb_scaling}x) | >= 1.8x |"
 echo "| start-up, 30 libraries, 10 functions (us per process) | $st_memo | +$(d "$st_memo" "$st_plain") us over plain ($st_plain) | <= +5000 us |"
+bash "$here/run_inline.sh" "$build" # inline hooks (issue 5): rows of their own
 
 # --- the remote tier (issues 4 and 6): each script prints its own table, with its baseline
 # measured in the same run (libcurl GET from nginx; nginx serving files; Redis vs keycache).

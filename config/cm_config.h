@@ -121,6 +121,20 @@ enum cm_singleflight {
     CM_SF_NO,
 };
 
+/* `hook =` per function: how calls are redirected. */
+enum cm_hook_kind {
+    CM_HOOK_AUTO = 0, /* default: GOT slots, and inline patching for the executable's functions */
+    CM_HOOK_GOT,      /* GOT slots only */
+    CM_HOOK_INLINE,   /* inline patching of every definition (and GOT slots) */
+};
+
+/* `identity =` per function: what of the function's code its keys depend on. */
+enum cm_identity {
+    CM_IDENT_CODE = 0, /* default: hash of its normalized machine code and its callees' */
+    CM_IDENT_OBJECT,   /* the build-id of the object defining it */
+    CM_IDENT_NAME,     /* only name, version and signature (and salt) */
+};
+
 /* Cache tiers, `[cache] tiers = memory shared remote` (a bit set; the order of lookups is always
  * memory, shared, remote). */
 #define CM_TIER_MEMORY 1u
@@ -146,6 +160,8 @@ struct cm_function {
     bool save_errno;              /* `errno = yes` */
     uint64_t min_time_ns;         /* store a result only if its call took at least this */
     uint8_t singleflight;         /* enum cm_singleflight, `singleflight =` */
+    uint8_t hook;                 /* enum cm_hook_kind, `hook =` */
+    uint8_t identity;             /* enum cm_identity, `identity =` */
     int line;                     /* line of the section header */
 };
 

@@ -53,7 +53,9 @@ enum key_id {
     K_WRITES,
     K_ERRNO,
     K_MIN_TIME,
-    K_SINGLEFLIGHT, /* [function] */
+    K_SINGLEFLIGHT,
+    K_HOOK,
+    K_IDENTITY, /* [function] */
     K_COUNT,
 };
 
@@ -63,8 +65,9 @@ static const char *const cache_keys[] = {
     "tiers",        "shared_path",        "shared_size",      "shared_max_entry", "remote",
     "token_file",   "secret_file",        "remote_timeout",   "flush_timeout",    "remote_mode",
     "remote_queue", "remote_queue_bytes", "remote_max_value", "remote_expire"};
-static const char *const function_keys[] = {
-    "signature", "object", "mode", "salt", "reads", "writes", "errno", "min_time", "singleflight"};
+static const char *const function_keys[] = {"signature",    "object", "mode",    "salt",
+                                            "reads",        "writes", "errno",   "min_time",
+                                            "singleflight", "hook",   "identity"};
 #define NCACHE_KEYS (sizeof(cache_keys) / sizeof(cache_keys[0]))
 #define NFUNCTION_KEYS (sizeof(function_keys) / sizeof(function_keys[0]))
 
@@ -589,6 +592,24 @@ static void set_singleflight(struct parse *p, const struct cm_ini_key *k)
              k->value);
 }
 
+/* One of `words` (nwords of them) -> its index in *out; else an error with a suggestion. */
+static void set_word(struct parse *p, const struct cm_ini_key *k, const char *const *words,
+                     int nwords, uint8_t *out)
+{
+    for (int i = 0; i < nwords; i++)
+        if (cm_word_eq(k->value, k->vlen, words[i])) {
+            *out = (uint8_t)i;
+            return;
+        }
+    const char *best = cm_did_you_mean(k->value, k->vlen, words, (size_t)nwords);
+    if (best != NULL)
+        VERR(p, k, 0, "invalid %s '%.*s' (did you mean '%s'?)", k->name, quote_len(k), k->value,
+             best);
+    else
+        VERR(p, k, 0, "invalid %s '%.*s' (expected %s, %s or %s)", k->name, quote_len(k), k->value,
+             words[0], words[1], words[2]);
+}
+
 /* `NAME:SIZE, NAME:SIZE` for reads and writes. */
 static void set_globals(struct parse *p, const struct cm_ini_key *k, struct cm_global *g,
                         uint8_t *ng)
@@ -845,6 +866,16 @@ static void on_key(void *u, const struct cm_ini_key *k)
     case K_SINGLEFLIGHT:
         set_singleflight(p, k);
         break;
+    case K_HOOK: {
+        static const char *const w[] = {"auto", "got", "inline"}; /* enum cm_hook_kind */
+        set_word(p, k, w, 3, &p->fn.hook);
+        break;
+    }
+    case K_IDENTITY: {
+        static const char *const w[] = {"code", "object", "name"}; /* enum cm_identity */
+        set_word(p, k, w, 3, &p->fn.identity);
+        break;
+    }
     default:
         break;
     }

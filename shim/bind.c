@@ -22,6 +22,7 @@
 #include <xxhash.h>
 
 #include "clock.h"
+#include "codeid.h"
 #include "fn.h"
 #include "key.h"
 #include "log.h"
@@ -104,6 +105,54 @@ static void plan_fast_path(struct cm_fn *fn)
     fn->fast = 1;
 }
 
+/* Weak: the dispatcher's unit test links bind.c without the hook layer codeid.c needs. */
+#pragma weak cm_codeid
+
+/* What each variant's key identity was derived from, for `cloudm check`. */
+static char bind_idwhy[CM_MAX_VARIANTS][160];
+
+/* identity = code: the code identity of b->code, else (with the reason recorded) the object's. */
+static void set_identity(struct cm_fn *fn, const struct cm_binding *b)
+{
+    char *why = bind_idwhy[fn->id];
+    const char *path = b->provider ? b->provider->path : "?";
+    fn->codeid_len = 0;
+    if (fn->cfg->identity == CM_IDENT_NAME) {
+        snprintf(why, sizeof(bind_idwhy[0]), "name (name, version and signature only)");
+        return;
+    }
+    if (fn->cfg->identity == CM_IDENT_CODE && b->provider && b->code && cm_codeid) {
+        const char *reason = NULL;
+        int cached = 0;
+        if (cm_codeid(b->provider, b->code, fn->codeid + 1, &reason, &cached) == 0) {
+            fn->codeid[0] = 'C';
+            fn->codeid_len = 17;
+            snprintf(why, sizeof(bind_idwhy[0]), "code (normalized code at %p in %s%s)", b->code,
+                     path, cached ? ", from the identity cache" : "");
+            cm_debug("%s: code identity %s", fn->cfg->name, cached ? "from the cache" : "computed");
+            return;
+        }
+        cm_debug("%s: no code identity (%s): the object's identity is used", fn->cfg->name, reason);
+        snprintf(why, sizeof(bind_idwhy[0]), "object (no code identity: %s), %s", reason, path);
+        return;
+    }
+    snprintf(why, sizeof(bind_idwhy[0]), "object (%s of %s)",
+             b->provider && b->provider->id_is_build_id ? "build-id" : "file hash", path);
+}
+
+void cm_bind_describe(FILE *out)
+{
+    uint32_t n = __atomic_load_n(&cm_nfns, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; i < n; i++) {
+        const struct cm_fn *fn = &cm_fns[i].fn;
+        const uint8_t *id = fn->ident;
+        fprintf(out, "%s%s%s identity ", fn->cfg->name, fn->version[0] ? "@" : "", fn->version);
+        for (int k = 0; k < 8; k++)
+            fprintf(out, "%02x", id[k]);
+        fprintf(out, "  from %s\n", bind_idwhy[i]);
+    }
+}
+
 void *cm_bind(const struct cm_binding *b)
 {
     if (!bind_cfg || b->target < 0 || b->target >= bind_cfg->nfunctions)
@@ -157,6 +206,7 @@ void *cm_bind(const struct cm_binding *b)
                    c->writes[g].name);
             return NULL;
         }
+    set_identity(fn, b);
     if (cm_key_prefix(fn, bind_cfg->ns) < 0)
         return NULL;
     fn->seed = XXH3_64bits(fn->prefix, fn->prefix_len);

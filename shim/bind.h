@@ -4,6 +4,8 @@
 #ifndef CM_BIND_H
 #define CM_BIND_H
 
+#include <stdio.h>
+
 #include "cm_config.h"
 #include "hook.h"
 
@@ -12,6 +14,10 @@ void cm_bind_setup(const struct cm_config *cfg, enum cm_mode env_mode);
 
 /* The cm_bind_cb given to cm_hook_install(). */
 void *cm_bind(const struct cm_binding *b);
+
+/* For `cloudm check`: each variant's key identity (first 8 bytes of the digest of its identity
+ * prefix) and what it was derived from. */
+void cm_bind_describe(FILE *out);
 
 /* 1 if config function `func` has at least one variant. */
 int cm_bind_hooked(int func);

@@ -56,6 +56,8 @@ struct cm_fn {
     uint64_t seg_mean_ns;            /* mean miss over all processes, from the segment (cached) */
     uint32_t seg_mean_age;           /* misses since seg_mean_ns was read */
     uint64_t flushed[8];             /* counters already added to the segment (struct cm_stat) */
+    uint8_t codeid[17];              /* identity = code: 'C' + 16-byte code identity (codeid.h) */
+    uint8_t codeid_len;              /* 0: the key uses the object's identity (or none) */
 };
 
 union cm_fn_slot {

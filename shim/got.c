@@ -7,10 +7,11 @@
  * dlopen, dlmopen, dlclose, dlsym or dlvsym gets our wrapper (dlwrap.c). Keeps the binding table
  * (target, original) -> entry for dlsym, and prints the plan for `cloudm check`.
  *
- * What it does not do: no inline code patching, so calls that never go through a GOT (direct
- * calls inside the defining object, -Bsymbolic or protected symbols, static linking) are not
- * seen; no R_X86_64_64 data pointers to functions (e.g. a vtable-like table of `&sin` in a data
- * section); never reads a slot's current value as an original (it may be the lazy PLT stub).
+ * Inline hooks (codehook.c) are made first in each pass; their bindings share this table.
+ *
+ * What it does not do: no code patching itself (inline.c); no R_X86_64_64 data pointers to
+ * functions (e.g. a vtable-like table of `&sin` in a data section); never reads a slot's current
+ * value as an original (it may be the lazy PLT stub).
  *
  * Page protection: the protections of an object's pages are read from /proc/self/maps once per
  * object and pass; a slot on a page without write permission (full RELRO, or -fno-plt slots in
@@ -37,6 +38,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -208,14 +210,28 @@ static int slot_store(struct protmap *m, uintptr_t slot, void *val)
 
 /* ---- bindings ------------------------------------------------------------------------------ */
 
-static bool provider_matches(const struct cm_target *t, const struct cm_objrec *p)
+bool cm_hook_target_matches(const struct cm_target *t, const struct cm_objrec *p, const char *file)
 {
     if (!t->object_glob || !t->object_glob[0])
         return true;
+    char glob[4096];
+    snprintf(glob, sizeof(glob), "%s", t->object_glob);
+    char *colon = strrchr(glob, ':'); /* "OBJECT:SOURCE" */
+    if (colon) {
+        *colon = '\0';
+        if (file && fnmatch(colon + 1, file, 0) != 0)
+            return false;
+        if (!glob[0])
+            return true;
+    }
     const char *path = p->or_pub.path;
     const char *base = strrchr(path, '/');
-    return fnmatch(t->object_glob, path, 0) == 0 ||
-           (base && fnmatch(t->object_glob, base + 1, 0) == 0);
+    return fnmatch(glob, path, 0) == 0 || (base && fnmatch(glob, base + 1, 0) == 0);
+}
+
+static bool provider_matches(const struct cm_target *t, const struct cm_objrec *p)
+{
+    return cm_hook_target_matches(t, p, NULL);
 }
 
 /* The entry for (target, resolved), asking bind() the first time. NULL: leave the slot. */
@@ -237,7 +253,9 @@ static void *entry_for(int target, const struct cm_resolved *res)
     struct cm_binding b = {.target = target,
                            .version = res->version,
                            .original = res->addr,
-                           .provider = &res->provider->or_pub};
+                           .provider = &res->provider->or_pub,
+                           .code = res->addr,
+                           .code_size = res->def.sym ? (size_t)res->def.sym->st_size : 0};
     void *entry = bind_cb ? bind_cb(&b) : NULL;
     struct binding *nb = &bindings[nbindings++];
     nb->target = target;
@@ -253,6 +271,73 @@ static void *entry_for(int target, const struct cm_resolved *res)
              res->version ? res->version : "", res->provider->or_pub.path, res->addr,
              entry ? "bound" : "declined");
     return entry;
+}
+
+struct version_ctx {
+    uintptr_t addr;
+    const char *version;
+    bool hidden;
+};
+
+static bool version_at(const struct cm_dyn *d, size_t i, void *p)
+{
+    struct version_ctx *c = p;
+    if (!cm_dyn_is_def(d, i, false) || d->dd_base + d->dd_symtab[i].st_value != c->addr)
+        return false;
+    bool hidden;
+    const char *v = cm_dyn_symversion(d, i, &hidden);
+    if (!c->version || (c->hidden && !hidden)) { /* prefer the default version of an alias */
+        c->version = v;
+        c->hidden = hidden;
+    }
+    return false;
+}
+
+/* The version of the exported symbol `name` at `code` in r, or NULL (unversioned, static). */
+static const char *code_version(struct cm_objrec *r, const char *name, void *code)
+{
+    if (!r->or_dyn_ok)
+        return NULL;
+    struct version_ctx c = {.addr = (uintptr_t)code};
+    cm_dyn_foreach_named(&r->or_dyn, name, version_at, &c);
+    return c.version;
+}
+
+void *cm_hook_bind_code_locked(int ti, struct cm_objrec *provider, void *code, size_t size,
+                               void *original)
+{
+    for (int i = 0; i < nbindings; i++)
+        if (bindings[i].target == ti && bindings[i].original == code)
+            return NULL; /* already reached through GOT slots with the unpatched code */
+    if (nbindings == capbindings) {
+        int cap = capbindings ? capbindings * 2 : 16;
+        struct binding *v = realloc(bindings, (size_t)cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        bindings = v;
+        capbindings = cap;
+    }
+    struct cm_binding b = {.target = ti,
+                           .version = code_version(provider, targets[ti].name, code),
+                           .original = original,
+                           .provider = &provider->or_pub,
+                           .code = code,
+                           .code_size = size,
+                           .how = 1};
+    void *entry = bind_cb ? bind_cb(&b) : NULL;
+    struct binding *nb = &bindings[nbindings++];
+    *nb = (struct binding){.target = ti, .original = code, .entry = entry, .provider = provider};
+    if (entry) {
+        nbound++;
+        cm_objrec_pin(provider);
+    }
+    return entry;
+}
+
+int cm_hook_targets(const struct cm_target **out)
+{
+    *out = targets;
+    return ntargets;
 }
 
 static int target_index(const char *name);
@@ -357,6 +442,14 @@ void cm_hook_pass_locked(void)
     cm_objects_refresh();
     cm_dlwrap_group_unknown_locked();
     const struct cm_objtab *t = cm_objects_current();
+    struct cm_objrec **fresh = t ? calloc(t->ot_n ? t->ot_n : 1, sizeof(*fresh)) : NULL;
+    int nfresh = 0;
+    for (size_t i = 0; fresh && i < t->ot_n; i++)
+        if (!t->ot_order[i]->or_hooked && cm_objrec_patchable(t->ot_order[i]))
+            fresh[nfresh++] = t->ot_order[i];
+    if (nfresh) /* inline hooks first: GOT slots reaching a patched function share its entry */
+        cm_codehook_pass_locked(fresh, nfresh);
+    free(fresh);
     for (size_t i = 0; t && i < t->ot_n; i++) {
         struct cm_objrec *r = t->ot_order[i];
         if (r->or_hooked)
@@ -452,6 +545,7 @@ int cm_hook_describe(FILE *out)
                         rel.type == R_X86_64_JUMP_SLOT ? "JUMP_SLOT" : "GLOB_DAT", v ? v : "none");
             }
         }
+        c.found += cm_codehook_describe(out, ti);
         if (!c.found) {
             fprintf(out, "  not found in any loaded object\n");
             nowhere++;

@@ -9,8 +9,11 @@
  * loaded later (dlopen/dlmopen wrappers, patched before dlopen returns) and makes dlsym/dlvsym of
  * a target return the entry.
  *
- * What it does not do: no memoization, no key or cache logic, no inline (code) patching, and it
- * never patches libcloudm itself, the dynamic loader or the vDSO.
+ * Targets whose `hook` asks for it are also patched inline (codehook.c, arch/x86_64/inline.c): their
+ * definitions are found in the objects' symbol tables and their first bytes redirected.
+ *
+ * What it does not do: no memoization, no key or cache logic, and it never patches libcloudm
+ * itself, the dynamic loader or the vDSO.
  */
 #ifndef CM_HOOK_H
 #define CM_HOOK_H
@@ -21,8 +24,14 @@ struct cm_object;
 
 struct cm_target {
     const char *name;        /* symbol name */
-    const char *object_glob; /* NULL or "": any provider; else glob over the provider's path */
+    const char *object_glob; /* NULL or "": any provider; else glob over the provider's path,
+                                optionally followed by ":GLOB" over a static's source file */
+    int hook;                /* CM_TARGET_GOT (0), CM_TARGET_AUTO or CM_TARGET_INLINE */
 };
+
+#define CM_TARGET_GOT 0    /* GOT slots only */
+#define CM_TARGET_AUTO 1   /* GOT slots, and inline patching of definitions in the executable */
+#define CM_TARGET_INLINE 2 /* inline patching of every definition, and GOT slots */
 
 /* One implementation that some caller of a target reaches. */
 struct cm_binding {
@@ -33,6 +42,9 @@ struct cm_binding {
     void *original;                   /* resolved implementation (never an IFUNC resolver, a lazy
                                          PLT stub or a canonical PLT stub) */
     const struct cm_object *provider; /* object defining it */
+    const void *code;                 /* the function's code (== original unless inline) */
+    size_t code_size;                 /* its symbol size, 0 when unknown */
+    int how;                          /* 0: reached through GOT slots; 1: inline hook */
 };
 
 /*
@@ -54,6 +66,10 @@ int cm_hook_install(const struct cm_target *targets, int n, cm_bind_cb bind);
  * or instead of cm_hook_install). Same lifetime rule for `targets`. Returns 0, -EINVAL, or
  * -EBUSY when hooks are already installed (describe then uses the installed targets). */
 int cm_hook_prepare(const struct cm_target *targets, int n);
+
+/* How many definitions of target `target` were considered for inline hooks (hooked or refused);
+ * 0 when none. */
+int cm_hook_inline_candidates(int target);
 
 /* For `cloudm check PROGRAM`: for each target, which loaded objects provide it (with version and
  * address) and which import it (with relocation types); returns the number of targets found

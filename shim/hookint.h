@@ -17,6 +17,7 @@
 #ifndef CM_HOOKINT_H
 #define CM_HOOKINT_H
 
+#include "hook.h"
 #include "objtab.h"
 
 #include <stdbool.h>
@@ -35,6 +36,24 @@ void cm_hook_pass_locked(void);
 void *cm_hook_translate_locked(const char *name, const char *version, void *addr, bool bind_new);
 /* Whether hooks are installed (set once, never cleared). */
 bool cm_hook_active(void);
+/* The installed (or prepared) targets; returns their number. */
+int cm_hook_targets(const struct cm_target **out);
+/* Whether target `t` accepts a definition in object `r` whose source file is `file` ("" when
+ * unknown): `object =` glob over the path or basename, then the optional ":GLOB" over file. */
+bool cm_hook_target_matches(const struct cm_target *t, const struct cm_objrec *r, const char *file);
+/* An inline hook of target `ti`: the function at `code` (size bytes) in `provider` now starts
+ * with a jump; `original` is its relocated trampoline. Asks bind() (original = the trampoline)
+ * and records (ti, code) -> entry so GOT slots and dlsym reaching `code` get the same entry.
+ * Returns the entry or NULL. Hook lock held. */
+void *cm_hook_bind_code_locked(int ti, struct cm_objrec *provider, void *code, size_t size,
+                               void *original);
+
+/* ---- codehook.c ---- */
+/* Inline-hook the targets that want it in the new objects objs[0..n-1] (before their GOT slots
+ * are processed). Hook lock held. */
+void cm_codehook_pass_locked(struct cm_objrec **objs, int n);
+/* For describe: the inline candidates of target `ti` and what became of them. */
+int cm_codehook_describe(FILE *out, int ti); /* returns the number of candidates */
 
 /* ---- resolve.c ---- */
 struct cm_resolved {

@@ -142,6 +142,9 @@ __attribute__((constructor)) static void cm_init(void)
     for (int i = 0; i < init_cfg.nfunctions; i++) {
         init_targets[i].name = init_cfg.functions[i].name;
         init_targets[i].object_glob = init_cfg.functions[i].object;
+        init_targets[i].hook = init_cfg.functions[i].hook == CM_HOOK_GOT      ? CM_TARGET_GOT
+                               : init_cfg.functions[i].hook == CM_HOOK_INLINE ? CM_TARGET_INLINE
+                                                                              : CM_TARGET_AUTO;
     }
     for (int i = 0; i < init_cfg.nfunctions; i++)
         if (init_cfg.functions[i].min_time_ns)
@@ -157,11 +160,12 @@ __attribute__((constructor)) static void cm_init(void)
 
     if (check) {
         cm_hook_describe(stdout);
+        cm_bind_describe(stdout);
         fflush(stdout);
         _exit(0);
     }
     for (int i = 0; i < init_cfg.nfunctions; i++)
-        if (!cm_bind_hooked(i))
+        if (!cm_bind_hooked(i) && !cm_hook_inline_candidates(i)) /* refusals said why */
             cm_log("function '%s' not found in any loaded object (it will be memoized if a "
                    "library loaded later provides it)",
                    init_cfg.functions[i].name);

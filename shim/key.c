@@ -465,7 +465,15 @@ int cm_key_prefix(struct cm_fn *fn, const char *ns)
     for (int i = 0; i < 5; i++)
         total += 4 + strlen(parts[i]);
     const struct cm_object *o = fn->provider;
-    total += 1 + (o ? o->idlen : 0);
+    const uint8_t *id = o ? o->id : NULL; /* identity = object */
+    uint8_t idlen = o ? o->idlen : 0;
+    if (fn->codeid_len) { /* identity = code */
+        id = fn->codeid;
+        idlen = fn->codeid_len;
+    } else if (fn->cfg->identity == CM_IDENT_NAME) {
+        idlen = 0;
+    }
+    total += 1 + idlen;
     uint8_t *buf = malloc(total), *p = buf;
     if (!buf)
         return -ENOMEM;
@@ -477,9 +485,9 @@ int cm_key_prefix(struct cm_fn *fn, const char *ns)
         p = put_u32(p, n);
         p = put(p, parts[i], n);
     }
-    *p++ = o ? o->idlen : 0;
-    if (o)
-        p = put(p, o->id, o->idlen);
+    *p++ = idlen;
+    if (idlen)
+        p = put(p, id, idlen);
     fn->prefix = buf;
     fn->prefix_len = (uint32_t)(p - buf);
     return 0;

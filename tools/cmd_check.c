@@ -119,7 +119,7 @@ static void print_function(const struct cm_function *fn)
     /* Only what differs from the defaults, on one indented line. */
     if (fn->mode == CM_MODE_UNSET && fn->object[0] == '\0' && fn->salt[0] == '\0' &&
         fn->nreads == 0 && fn->nwrites == 0 && !fn->save_errno && fn->min_time_ns == 0 &&
-        fn->singleflight == CM_SF_AUTO)
+        fn->singleflight == CM_SF_AUTO && fn->hook == CM_HOOK_AUTO && fn->identity == CM_IDENT_CODE)
         return;
     printf("    line %d", fn->line);
     if (fn->mode != CM_MODE_UNSET)
@@ -138,6 +138,10 @@ static void print_function(const struct cm_function *fn)
     }
     if (fn->singleflight != CM_SF_AUTO)
         printf("; singleflight %s", fn->singleflight == CM_SF_YES ? "yes" : "no");
+    if (fn->hook != CM_HOOK_AUTO)
+        printf("; hook %s", fn->hook == CM_HOOK_GOT ? "got" : "inline");
+    if (fn->identity != CM_IDENT_CODE)
+        printf("; identity %s", fn->identity == CM_IDENT_OBJECT ? "object" : "name");
     printf("\n");
 }
 

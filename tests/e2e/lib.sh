@@ -20,6 +20,7 @@ trap 'rm -rf "$CM_TMP"' EXIT
 # Keep tests independent of the developer's own config files.
 unset CLOUDM_CONFIG CLOUDM_MODE CLOUDM_DISABLE CLOUDM_REPORT CLOUDM_CHECK
 export XDG_CONFIG_HOME="$CM_TMP/xdg"
+export XDG_CACHE_HOME="$CM_TMP/xdg-cache" # the code identity cache (idcache.c)
 # Each test script gets its own shared segment, and by default the memory tier only, so counts
 # are per process as the memory-tier tests expect; shared-tier tests set CLOUDM_TIERS themselves.
 export CLOUDM_SHARED_PATH="$CM_TMP/shm-segment"

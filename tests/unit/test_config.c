@@ -219,6 +219,19 @@ static const struct bad_case bad_cases[] = {
     {"singleflight_bad",
      "[function f]\nsignature = f64 f(f64)\nsingleflight = sometimes\n",
      {"t.conf:3:16: error: invalid singleflight 'sometimes' (expected yes, no or auto)"}},
+    {"hook_typo",
+     "[function f]\nsignature = f64 f(f64)\nhook = inlin\n",
+     {"t.conf:3:8: error: invalid hook 'inlin' (did you mean 'inline'?)"}},
+    {"hook_bad",
+     "[function f]\nsignature = f64 f(f64)\nhook = plt\n",
+     {"t.conf:3:8: error: invalid hook 'plt' (expected auto, got or inline)"}},
+    {"identity_typo",
+     "[function f]\nsignature = f64 f(f64)\nidentity = objcet\n",
+     {"t.conf:3:12: error: invalid identity 'objcet' (did you mean 'object'?)"}},
+    {"identity_in_cache",
+     "[cache]\nidentity = code\n",
+     {"t.conf:2:1: error: unknown key 'identity' in [cache] (it belongs in a [function "
+      "NAME] section)"}},
     {"singleflight_in_cache",
      "[cache]\nsingleflight = yes\n",
      {"t.conf:2:1: error: unknown key 'singleflight' in [cache] (it belongs in a [function "
@@ -760,6 +773,36 @@ static void test_singleflight(void)
     }
 }
 
+static void test_hook_identity(void)
+{
+    static const struct {
+        const char *key, *text;
+        int want;
+    } rows[] = {
+        {"hook", "auto", CM_HOOK_AUTO},          {"hook", "got", CM_HOOK_GOT},
+        {"hook", "INLINE", CM_HOOK_INLINE},      {"identity", "code", CM_IDENT_CODE},
+        {"identity", "object", CM_IDENT_OBJECT}, {"identity", "name", CM_IDENT_NAME},
+    };
+    struct cm_config cfg;
+    const struct cm_function *f;
+    char text[256];
+    size_t i;
+
+    f = good("[function f]\nsignature = f64 f(f64)\n", &cfg, "f");
+    REQUIRE(f != NULL);
+    ASSERT_EQ_INT(f->hook, CM_HOOK_AUTO);
+    ASSERT_EQ_INT(f->identity, CM_IDENT_CODE);
+    cm_config_free(&cfg);
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        snprintf(text, sizeof(text), "[function f]\nsignature = f64 f(f64)\n%s = %s\n", rows[i].key,
+                 rows[i].text);
+        f = good(text, &cfg, "f");
+        REQUIRE(f != NULL);
+        ASSERT_EQ_INT(rows[i].key[0] == 'h' ? f->hook : f->identity, rows[i].want);
+        cm_config_free(&cfg);
+    }
+}
+
 static void test_function_keys(void)
 {
     struct cm_config cfg;
@@ -1020,6 +1063,7 @@ int main(void)
     RUN_TEST(test_shared_tier_keys);
     RUN_TEST(test_remote_keys);
     RUN_TEST(test_singleflight);
+    RUN_TEST(test_hook_identity);
     RUN_TEST(test_function_keys);
     RUN_TEST(test_continuation_and_long_lines);
     RUN_TEST(test_skipped_function);

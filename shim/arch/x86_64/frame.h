@@ -32,6 +32,8 @@
 #define CM_FN_SIZE 1024   /* sizeof(union cm_fn_slot), power of two */
 #define CM_MAX_VARIANTS 256 /* hooked implementations per process (stubs in the entry table) */
 #define CM_STUB_SIZE 16
+#define CMK_SIZE 320      /* struct cm_keep_area (keep.c): rdi rsi rdx rcx r8 r9 rax r10, xmm0-15 */
+#define CMK_XMM 64
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
