@@ -37,6 +37,7 @@
 #include "kc_store.h"
 
 #include "kc_store_int.h"
+#include "kc_store_redis.h"
 #include "kc_touch.h"
 
 #include <errno.h>
@@ -298,6 +299,19 @@ int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *er
     uint64_t map;
     int rc, dead;
 
+    if (o->redis_url != NULL && o->redis_url[0] != '\0') {
+        if ((s = calloc(1, sizeof(*s))) == NULL) {
+            snprintf(err, errsz, "out of memory");
+            return -1;
+        }
+        if (kc_rstore_open(o, &s->redis, err, errsz) != 0) {
+            free(s);
+            return -1;
+        }
+        *out = s;
+        return 0;
+    }
+
     s = calloc(1, sizeof(*s));
     if (s == NULL) {
         snprintf(err, errsz, "out of memory");
@@ -377,6 +391,11 @@ void kc_store_close(struct kc_store *s)
 {
     if (s == NULL)
         return;
+    if (s->redis != NULL) {
+        kc_rstore_close(s->redis);
+        free(s);
+        return;
+    }
     kc_store_stop_writes(s);
     if (s->env != NULL) {
         kc_store_flush(s);
@@ -458,6 +477,9 @@ int kc_store_flush(struct kc_store *s)
     struct flush_ctx f = {s, NULL};
     int rc;
 
+    if (s->redis != NULL)
+        return 0; /* Redis refreshes the TTL itself (GETEX) */
+
     rc = kc_touch_drain(s->touch, flush_one, &f);
     if (f.txn != NULL) {
         if (rc == 0)
@@ -509,6 +531,9 @@ int kc_store_get(struct kc_store *s, const char *key, size_t klen, size_t *len,
     MDB_txn *txn;
     MDB_val k = {klen, (void *)key}, v;
     int rc;
+
+    if (s->redis != NULL)
+        return kc_rstore_get(s->redis, key, klen, len, copy, ctx);
 
     if (klen == 0 || klen > KEY_MAX)
         return -ENOENT;
@@ -563,6 +588,9 @@ int kc_store_sweep(struct kc_store *s)
     bool more = true;
     int rc;
 
+    if (s->redis != NULL)
+        return 0; /* TTLs and maxmemory-policy are the server's */
+
     rc = kc_store_flush(s);
     if (rc == 0 && kc_store_check_map(s) != 0)
         rc = -EIO;
@@ -579,6 +607,10 @@ void kc_store_stats(struct kc_store *s, struct kc_store_stats *st)
     MDB_txn *txn;
     MDB_stat ms;
 
+    if (s->redis != NULL) {
+        kc_rstore_stats(s->redis, st);
+        return;
+    }
     memset(st, 0, sizeof(*st));
     st->max_bytes = s->max_size;
     if (read_begin(s, &txn) == 0) {

@@ -26,6 +26,9 @@ struct kc_store_opts {
     uint64_t max_value; /* largest value accepted (sizes the map) */
     uint64_t expire_ms; /* remove entries not read nor written for this long; 0 = never */
     uint64_t map_size;  /* LMDB map size; 0 = 8 x max_size + 4 x max_value + 64 MiB */
+    /* NULL or "": the LMDB store in `dir`. Else a redis:// or redis+cluster:// URL: every call
+     * below goes to the Redis store (kc_store_redis.c; dir, max_size and map_size unused). */
+    const char *redis_url;
     /* Called (from a reading thread, quickly, may be NULL) when enough reads are pending that
      * kc_store_flush should run now rather than at its next tick. */
     void (*flush_hint)(void *ctx);

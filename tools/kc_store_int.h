@@ -19,6 +19,7 @@
 #define KEY_MAX 255 /* longest store key (kc_proto's is 193) */
 
 struct kc_store {
+    struct kc_rstore *redis; /* --store redis://...: everything goes there (kc_store_redis.c) */
     MDB_env *env;
     MDB_dbi val, atime, lru, meta;
     uint64_t max_size, expire_ms;

@@ -15,6 +15,7 @@
  * (it reads `next` first). kc_store_writer_stop lets the writer finish what is queued.
  */
 #include "kc_store_int.h"
+#include "kc_store_redis.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -273,7 +274,7 @@ int kc_store_writer_start(struct kc_store *s)
 
 void kc_store_stop_writes(struct kc_store *s)
 {
-    if (!s->wq_running)
+    if (s->redis != NULL || !s->wq_running)
         return;
     pthread_mutex_lock(&s->wq_mu);
     s->wq_stop = true;
@@ -287,6 +288,8 @@ int kc_store_write(struct kc_store *s, struct kc_write *w)
 {
     if (w->klen == 0 || w->klen > KEY_MAX)
         return w->val != NULL ? -EINVAL : -ENOENT;
+    if (s->redis != NULL)
+        return kc_rstore_write(s->redis, w);
     if (w->val != NULL && w->klen + w->len > s->max_size)
         return -ENOSPC;
     w->rc = 0;

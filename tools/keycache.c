@@ -51,6 +51,10 @@ void cm_usage_keycache(FILE *f)
             "                          any free port); a non-loopback HOST needs --token-file\n"
             "  --ready-file PATH       once listening, write \"HOST:PORT\" (the real port) there\n"
             "  --data DIR              store directory (default ~/.cache/cloudm/keycache)\n"
+            "  --store URL             keep entries in Redis instead: redis://[USER:PASS@]HOST\n"
+            "                          [:PORT][/DB] or redis+cluster://HOST:PORT,... (several\n"
+            "                          keycache servers may share one; --expire becomes the\n"
+            "                          TTL, eviction is Redis's maxmemory-policy)\n"
             "  --max-size SIZE         store size limit, key + value bytes (default 10G)\n"
             "  --expire TIME           drop entries not read nor written for TIME (default 30d;\n"
             "                          0 = never)\n"
@@ -76,7 +80,7 @@ void cm_usage_keycache(FILE *f)
 }
 
 struct kc_opts {
-    const char *listen, *ready_file, *data, *token_file, *tls_cert, *tls_key;
+    const char *listen, *ready_file, *data, *token_file, *tls_cert, *tls_key, *store;
     uint64_t max_size, max_value, expire_ns, sweep_ns, idle_ns, max_buffered, map_size;
     unsigned threads, max_conn, max_per_ip;
 };
@@ -123,7 +127,8 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
             "--listen",          "--ready-file", "--data",           "--max-size",
             "--expire",          "--max-value",  "--token-file",     "--tls-cert",
             "--tls-key",         "--threads",    "--sweep-interval", "--idle-timeout",
-            "--max-connections", "--max-per-ip", "--max-buffered",   "--map-size"};
+            "--max-connections", "--max-per-ip", "--max-buffered",   "--map-size",
+            "--store"};
         const char *name = NULL;
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -147,6 +152,12 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
             o->ready_file = v;
         } else if (strcmp(name, "--data") == 0) {
             o->data = v;
+        } else if (strcmp(name, "--store") == 0) {
+            if (strncmp(v, "redis://", 8) != 0 && strncmp(v, "redis+cluster://", 16) != 0 &&
+                strcmp(v, "lmdb") != 0)
+                return usage_error("invalid %s '%s' (lmdb, redis://... or redis+cluster://...)",
+                                   name, v);
+            o->store = strcmp(v, "lmdb") == 0 ? NULL : v;
         } else if (strcmp(name, "--token-file") == 0) {
             o->token_file = v;
         } else if (strcmp(name, "--tls-cert") == 0) {
@@ -427,6 +438,7 @@ int cm_cmd_keycache(int argc, char **argv)
     so.max_value = o.max_value;
     so.expire_ms = o.expire_ns / 1000000ull;
     so.map_size = o.map_size;
+    so.redis_url = o.store;
     so.flush_hint = wake_main;
     so.flush_hint_ctx = NULL;
     main_thread = pthread_self();
@@ -470,7 +482,8 @@ int cm_cmd_keycache(int argc, char **argv)
         }
     }
     fprintf(stderr, "cloudm " CMD ": listening on %s://%s:%u, store %s\n",
-            cert != NULL ? "https" : "http", host, kc_http_port(http), o.data);
+            cert != NULL ? "https" : "http", host, kc_http_port(http),
+            o.store != NULL ? "in Redis" : o.data);
     serve(store, o.sweep_ns);
     ret = 0;
 out:

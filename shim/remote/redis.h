@@ -109,6 +109,14 @@ void cm_rthread_drop(struct cm_rthread *t, int i);
 int cm_rcommand(struct cm_rthread *t, int i, uint64_t deadline_ns, long tmo_ms, int argc,
                 const char **argv, const size_t *lens, redisReply **reply, char *why, size_t whysz);
 
+/* Runs a one-key command (argv[1] is the key) on a cluster's master for that key's slot,
+ * following MOVED and ASK redirections and refreshing the slot map after failures, all before
+ * deadline_ns. CM_BE_OK with a reply that is not a redirection (it may be another error reply),
+ * or a failure as for cm_rcommand. t must come from a pool set up with cluster = 1. */
+int cm_rcluster_command(struct cm_rthread *t, uint64_t deadline_ns, long tmo_ms, int argc,
+                        const char **argv, const size_t *lens, redisReply **reply, char *why,
+                        size_t whysz);
+
 /* Result for an error reply: CM_BE_AUTH for NOAUTH / WRONGPASS / NOPERM, else CM_BE_ERROR;
  * why gets the server's message. */
 int cm_rreply_error(const redisReply *r, char *why, size_t whysz);

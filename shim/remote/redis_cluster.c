@@ -182,11 +182,10 @@ static int redirect_node(struct cm_rthread *t, const char *msg)
     return cm_rthread_node(t, host, atoi(colon + 1));
 }
 
-/* Runs a one-key command (argv[1] is the key) on the slot's master, following redirections.
- * CM_BE_OK with a reply that is not a redirection (it may be another error reply), or a
- * failure. */
-static int route(struct cm_rthread *t, uint64_t deadline_ns, long tmo_ms, int argc,
-                 const char **argv, const size_t *lens, redisReply **reply, char *why, size_t whysz)
+/* Routes one command to the slot owner (see redis.h). */
+int cm_rcluster_command(struct cm_rthread *t, uint64_t deadline_ns, long tmo_ms, int argc,
+                        const char **argv, const size_t *lens, redisReply **reply, char *why,
+                        size_t whysz)
 {
     int slot = key_slot(argv[1], lens[1]), asking = -1, asked = 0, moved = 0;
     int rc = CM_BE_ERROR;
@@ -332,7 +331,7 @@ static int rc_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body
     }
     lens[1] = cm_rkey_name(c->rc_ns, hexkey, key);
     rc =
-        route(t, cm_rnow() + c->rc_pool.rp_timeout_ns, c->rc_tmo_ms, 4, argv, lens, &r, why, whysz);
+        cm_rcluster_command(t, cm_rnow() + c->rc_pool.rp_timeout_ns, c->rc_tmo_ms, 4, argv, lens, &r, why, whysz);
     if (rc != CM_BE_OK)
         return rc;
     switch (r->type) {
@@ -375,7 +374,7 @@ static int rc_put(struct cm_backend *b, const char *hexkey, const uint8_t *data,
         return CM_BE_TIMEOUT;
     }
     lens[1] = cm_rkey_name(c->rc_ns, hexkey, key);
-    rc = route(t, cm_rnow() + (uint64_t)ms * 1000000u, ms, 5, argv, lens, &r, why, whysz);
+    rc = cm_rcluster_command(t, cm_rnow() + (uint64_t)ms * 1000000u, ms, 5, argv, lens, &r, why, whysz);
     if (rc != CM_BE_OK)
         return rc;
     if (r->type == REDIS_REPLY_ERROR) {

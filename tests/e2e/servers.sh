@@ -28,6 +28,16 @@ trap 'cm_servers_stop; rm -rf "$CM_TMP"' EXIT
 # for sanitizer builds (an uninstrumented curl with libasan preloaded can hang in its resolver).
 cm_curl() { env -u LD_PRELOAD curl "$@"; }
 
+# machine NAME CMD...: run CMD as "machine" NAME, with its own shared segment and HOME (the
+# remote-tier tests share results between such machines).
+machine() {
+  local m=$1; shift
+  mkdir -p "$CM_TMP/home-$m"
+  HOME="$CM_TMP/home-$m" CLOUDM_SHARED_PATH="$CM_TMP/seg-$m" "$@"
+}
+# remote RUN FIELD: a field of run RUN's report "remote" object
+remote() { cm_json "$1" ".remote.$2"; }
+
 # cm_wait_file FILE [TENTHS]: wait until FILE exists and is not empty (default 10 s)
 cm_wait_file() {
   local i

@@ -11,14 +11,6 @@
 cm_require "$CM_BIN/manyprog" "$CM_BUILD/lib/libcloudm-remote.so" || cm_done
 unset CLOUDM_TIERS CLOUDM_SHARED_PATH
 
-# machine NAME: run the rest of the command line as machine NAME (its own segment and HOME).
-machine() {
-  local m=$1; shift
-  mkdir -p "$CM_TMP/home-$m"
-  HOME="$CM_TMP/home-$m" CLOUDM_SHARED_PATH="$CM_TMP/seg-$m" "$@"
-}
-# remote NAME FIELD: a field of run NAME's report "remote" object
-remote() { cm_json "$1" ".remote.$2"; }
 
 cm_plain plain "$CM_BIN/manyprog" 200 2
 N_SQ=200

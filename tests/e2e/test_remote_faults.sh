@@ -11,12 +11,6 @@ FAULT=$CM_BUILD/bin/fault_server
 cm_require "$CM_BIN/manyprog" "$FAULT" "$CM_BUILD/lib/libcloudm-remote.so" || cm_done
 unset CLOUDM_TIERS CLOUDM_SHARED_PATH
 
-machine() {
-  local m=$1; shift
-  mkdir -p "$CM_TMP/home-$m"
-  HOME="$CM_TMP/home-$m" CLOUDM_SHARED_PATH="$CM_TMP/seg-$m" "$@"
-}
-remote() { cm_json "$1" ".remote.$2"; }
 
 # fault_start NAME MODE: sets FURL
 fault_start() {

@@ -27,12 +27,6 @@ drive() {
   fi
 }
 counter() { sed -n 's/.* '"$2"'=\([0-9]*\).*/\1/p' "$CM_TMP/$1.out" | tail -1; }
-machine() {
-  local m=$1; shift
-  mkdir -p "$CM_TMP/home-$m"
-  HOME="$CM_TMP/home-$m" CLOUDM_SHARED_PATH="$CM_TMP/seg-$m" "$@"
-}
-remote() { cm_json "$1" ".remote.$2"; }
 # node_id PORT: a node's id; master_ports: the ports of the live masters
 node_id() { rcli "$1" cluster myid; }
 master_ports() {
@@ -134,5 +128,36 @@ machine e cm_memo e "$conf" "$CM_BIN/manyprog" 400 1
 cm_same plain400 e
 cm_expect_eq "last machine: all 400 remote hits" "$(cm_fn e lg_sq .hits.remote)" 400
 cm_expect_eq "last machine never ran lg_sq" "$(cm_execs e lg_sq)" 0
+
+# `cloudm keycache --store redis+cluster://` (after the failover, with the seed that died first
+# in the URL): two servers on the cluster; what one stores the other serves, and the entries
+# machine a wrote directly are there too (same Redis keys), spread over the masters.
+if cm_keycache_start kcc1 --store "redis+cluster://127.0.0.1:$victim,127.0.0.1:$replica"; then
+  KC1=$CM_KC_URL
+  cm_keycache_start kcc2 --store "$CM_CL_URL" && KC2=$CM_KC_URL
+  n_ok=0
+  for i in $(seq 1 30); do
+    k=$(printf 'kc-%d' "$i" | sha512sum | cut -c1-128)
+    [ "$(cm_curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary "v$i" "$KC1/kc/$k")" = 201 ] &&
+      [ "$(cm_curl -s "$KC2/kc/$k")" = "v$i" ] && n_ok=$((n_ok + 1))
+  done
+  cm_expect_eq "keycache on the cluster: stored by one server, served by the other" "$n_ok" 30
+  masters=0
+  for p in "${live[@]}"; do
+    [ "$(cm_cluster_role "$p")" = master ] && [ "$(rcli "$p" --scan --pattern 'kc:*' | wc -l)" -gt 0 ] &&
+      masters=$((masters + 1))
+  done
+  cm_expect_eq "keycache on the cluster: entries on every master" "$masters" 3
+  machine f cm_memo f "$(cm_conf kcf <<CONF
+[cache]
+remote = $KC2
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+)" "$CM_BIN/manyprog" 400 1
+  cm_same plain400 f
+  cm_expect_eq "a machine through the keycache reads the cluster's entries" \
+    "$(cm_fn f lg_sq .hits.remote)" 400
+fi
 
 cm_done

@@ -11,12 +11,6 @@ cm_require "$CM_BIN/manyprog" "$CM_BUILD/lib/libcloudm-remote.so" || cm_done
 command -v redis-server >/dev/null || { cm_fail "redis-server missing (package redis-server)"; cm_done; }
 unset CLOUDM_TIERS CLOUDM_SHARED_PATH
 
-machine() {
-  local m=$1; shift
-  mkdir -p "$CM_TMP/home-$m"
-  HOME="$CM_TMP/home-$m" CLOUDM_SHARED_PATH="$CM_TMP/seg-$m" "$@"
-}
-remote() { cm_json "$1" ".remote.$2"; }
 
 N_SQ=200
 N_PACK=20
