@@ -654,6 +654,43 @@ fail_url:
     return NULL;
 }
 
+int cm_rget_result(redisReply *r, struct cm_rbuf *body, char *why, size_t whysz)
+{
+    int rc;
+
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+        rc = cm_rreply_body(r, body, why, whysz);
+        break;
+    case REDIS_REPLY_NIL:
+        rc = CM_BE_MISS;
+        break;
+    case REDIS_REPLY_ERROR:
+        rc = cm_rreply_error(r, why, whysz);
+        break;
+    default:
+        snprintf(why, whysz, "redis: GETEX answered type %d", r->type);
+        rc = CM_BE_ERROR;
+        break;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int cm_rput_result(redisReply *r, char *why, size_t whysz)
+{
+    int rc = CM_BE_OK;
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        rc = cm_rreply_error(r, why, whysz);
+        /* OOM under maxmemory-policy noeviction: the server is fine, the write will not fit. */
+        if (rc == CM_BE_ERROR && r->str != NULL && strncmp(r->str, "OOM", 3) == 0)
+            rc = CM_BE_REFUSED;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 static int rs_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body, char *why,
                   size_t whysz)
 {
@@ -675,23 +712,7 @@ static int rs_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body
                      why, whysz);
     if (rc != CM_BE_OK)
         return rc;
-    switch (r->type) {
-    case REDIS_REPLY_STRING:
-        rc = cm_rreply_body(r, body, why, whysz);
-        break;
-    case REDIS_REPLY_NIL:
-        rc = CM_BE_MISS;
-        break;
-    case REDIS_REPLY_ERROR:
-        rc = cm_rreply_error(r, why, whysz);
-        break;
-    default:
-        snprintf(why, whysz, "redis: GETEX answered type %d", r->type);
-        rc = CM_BE_ERROR;
-        break;
-    }
-    freeReplyObject(r);
-    return rc;
+    return cm_rget_result(r, body, why, whysz);
 }
 
 long cm_rput_ms(long get_ms, size_t len, uint64_t deadline_ns)
@@ -731,15 +752,7 @@ static int rs_put(struct cm_backend *b, const char *hexkey, const uint8_t *data,
     rc = cm_rcommand(t, 0, cm_rnow() + (uint64_t)ms * 1000000u, ms, 5, argv, lens, &r, why, whysz);
     if (rc != CM_BE_OK)
         return rc;
-    rc = CM_BE_OK;
-    if (r->type == REDIS_REPLY_ERROR) {
-        rc = cm_rreply_error(r, why, whysz);
-        /* OOM under maxmemory-policy noeviction: the server is fine, the write will not fit. */
-        if (rc == CM_BE_ERROR && r->str != NULL && strncmp(r->str, "OOM", 3) == 0)
-            rc = CM_BE_REFUSED;
-    }
-    freeReplyObject(r);
-    return rc;
+    return cm_rput_result(r, why, whysz);
 }
 
 static void rs_close(struct cm_backend *b)

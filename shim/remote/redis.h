@@ -117,6 +117,11 @@ int cm_rcluster_command(struct cm_rthread *t, uint64_t deadline_ns, long tmo_ms,
                         const char **argv, const size_t *lens, redisReply **reply, char *why,
                         size_t whysz);
 
+/* The result of a GETEX reply (body filled on a hit), and of a SET reply (an OOM refusal is
+ * CM_BE_REFUSED); both free the reply. */
+int cm_rget_result(redisReply *r, struct cm_rbuf *body, char *why, size_t whysz);
+int cm_rput_result(redisReply *r, char *why, size_t whysz);
+
 /* Result for an error reply: CM_BE_AUTH for NOAUTH / WRONGPASS / NOPERM, else CM_BE_ERROR;
  * why gets the server's message. */
 int cm_rreply_error(const redisReply *r, char *why, size_t whysz);

@@ -330,27 +330,11 @@ static int rc_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body
         return CM_BE_ERROR;
     }
     lens[1] = cm_rkey_name(c->rc_ns, hexkey, key);
-    rc =
-        cm_rcluster_command(t, cm_rnow() + c->rc_pool.rp_timeout_ns, c->rc_tmo_ms, 4, argv, lens, &r, why, whysz);
+    rc = cm_rcluster_command(t, cm_rnow() + c->rc_pool.rp_timeout_ns, c->rc_tmo_ms, 4, argv, lens,
+                             &r, why, whysz);
     if (rc != CM_BE_OK)
         return rc;
-    switch (r->type) {
-    case REDIS_REPLY_STRING:
-        rc = cm_rreply_body(r, body, why, whysz);
-        break;
-    case REDIS_REPLY_NIL:
-        rc = CM_BE_MISS;
-        break;
-    case REDIS_REPLY_ERROR:
-        rc = cm_rreply_error(r, why, whysz);
-        break;
-    default:
-        snprintf(why, whysz, "redis: GETEX answered type %d", r->type);
-        rc = CM_BE_ERROR;
-        break;
-    }
-    freeReplyObject(r);
-    return rc;
+    return cm_rget_result(r, body, why, whysz);
 }
 
 static int rc_put(struct cm_backend *b, const char *hexkey, const uint8_t *data, size_t len,
@@ -374,16 +358,11 @@ static int rc_put(struct cm_backend *b, const char *hexkey, const uint8_t *data,
         return CM_BE_TIMEOUT;
     }
     lens[1] = cm_rkey_name(c->rc_ns, hexkey, key);
-    rc = cm_rcluster_command(t, cm_rnow() + (uint64_t)ms * 1000000u, ms, 5, argv, lens, &r, why, whysz);
+    rc = cm_rcluster_command(t, cm_rnow() + (uint64_t)ms * 1000000u, ms, 5, argv, lens, &r, why,
+                             whysz);
     if (rc != CM_BE_OK)
         return rc;
-    if (r->type == REDIS_REPLY_ERROR) {
-        rc = cm_rreply_error(r, why, whysz);
-        if (rc == CM_BE_ERROR && r->str != NULL && strncmp(r->str, "OOM", 3) == 0)
-            rc = CM_BE_REFUSED;
-    }
-    freeReplyObject(r);
-    return rc;
+    return cm_rput_result(r, why, whysz);
 }
 
 static void rc_close(struct cm_backend *b)
