@@ -604,17 +604,10 @@ void cm_rttl(uint64_t expire_ns, char out[24])
 
 /* --- the single-server backend --------------------------------------------------------------- */
 
-struct rsingle {
-    struct cm_backend rs_base;
-    struct cm_rpool rs_pool;
-    char rs_ns[65];
-    char rs_ttl[24];
-    long rs_tmo_ms; /* remote_timeout */
-};
-
-static struct cm_backend *rs_open(const struct cm_backend_conf *conf, char *err, size_t errsz)
+struct cm_backend *cm_rbackend_open(const struct cm_backend_conf *conf, int cluster,
+                                    const struct cm_backend_ops *ops, char *err, size_t errsz)
 {
-    struct rsingle *s;
+    struct cm_rbackend *b = NULL;
     struct cm_rurl *u = malloc(sizeof(*u));
 
     if (u == NULL) {
@@ -622,36 +615,35 @@ static struct cm_backend *rs_open(const struct cm_backend_conf *conf, char *err,
         return NULL;
     }
     if (cm_redis_parse_url(conf->bc_url, u, err, errsz) < 0)
-        goto fail_url;
-    if (u->ru_cluster) {
-        snprintf(err, errsz, "internal: a cluster URL reached the single-server backend");
-        goto fail_url;
+        goto out;
+    if (u->ru_cluster != cluster) {
+        snprintf(err, errsz, "internal: a %s URL reached the %s backend",
+                 u->ru_cluster ? "cluster" : "single-server",
+                 cluster ? "cluster" : "single-server");
+        goto out;
     }
     /* A token_file supplies the password when the URL has none. */
     if (u->ru_pass[0] == '\0' && conf->bc_token[0] != '\0')
         snprintf(u->ru_pass, sizeof(u->ru_pass), "%s", conf->bc_token);
-    s = calloc(1, sizeof(*s));
-    if (s == NULL) {
+    b = calloc(1, sizeof(*b));
+    if (b == NULL) {
         snprintf(err, errsz, "out of memory");
-        goto fail_url;
+        goto out;
     }
-    s->rs_base.be_ops = &cm_redis_backend;
-    snprintf(s->rs_ns, sizeof(s->rs_ns), "%s", conf->bc_ns);
-    cm_rttl(conf->bc_expire_ns, s->rs_ttl);
-    s->rs_tmo_ms = (long)((conf->bc_timeout_ns + 999999) / 1000000);
-    if (s->rs_tmo_ms < 1)
-        s->rs_tmo_ms = 1;
-    if (cm_rpool_init(&s->rs_pool, u, conf->bc_timeout_ns, 0, err, errsz) < 0) {
-        free(s);
-        goto fail_url;
+    b->rb_base.be_ops = ops;
+    snprintf(b->rb_ns, sizeof(b->rb_ns), "%s", conf->bc_ns);
+    cm_rttl(conf->bc_expire_ns, b->rb_ttl);
+    b->rb_tmo_ms = (long)((conf->bc_timeout_ns + 999999) / 1000000);
+    if (b->rb_tmo_ms < 1)
+        b->rb_tmo_ms = 1;
+    if (cm_rpool_init(&b->rb_pool, u, conf->bc_timeout_ns, cluster, err, errsz) < 0) {
+        free(b);
+        b = NULL;
     }
-    memset(u, 0, sizeof(*u));
+out:
+    memset(u, 0, sizeof(*u)); /* the password */
     free(u);
-    return &s->rs_base;
-fail_url:
-    memset(u, 0, sizeof(*u));
-    free(u);
-    return NULL;
+    return b != NULL ? &b->rb_base : NULL;
 }
 
 int cm_rget_result(redisReply *r, struct cm_rbuf *body, char *why, size_t whysz)
@@ -694,11 +686,11 @@ int cm_rput_result(redisReply *r, char *why, size_t whysz)
 static int rs_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body, char *why,
                   size_t whysz)
 {
-    struct rsingle *s = (struct rsingle *)b;
-    struct cm_rthread *t = cm_rpool_thread(&s->rs_pool);
+    struct cm_rbackend *s = (struct cm_rbackend *)b;
+    struct cm_rthread *t = cm_rpool_thread(&s->rb_pool);
     char key[CM_RKEY_MAX + 1];
-    const char *argv[4] = {"GETEX", key, "EX", s->rs_ttl};
-    size_t lens[4] = {5, 0, 2, strlen(s->rs_ttl)};
+    const char *argv[4] = {"GETEX", key, "EX", s->rb_ttl};
+    size_t lens[4] = {5, 0, 2, strlen(s->rb_ttl)};
     redisReply *r;
     int rc;
 
@@ -707,8 +699,8 @@ static int rs_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body
         snprintf(why, whysz, "out of memory");
         return CM_BE_ERROR;
     }
-    lens[1] = cm_rkey_name(s->rs_ns, hexkey, key);
-    rc = cm_rcommand(t, 0, cm_rnow() + s->rs_pool.rp_timeout_ns, s->rs_tmo_ms, 4, argv, lens, &r,
+    lens[1] = cm_rkey_name(s->rb_ns, hexkey, key);
+    rc = cm_rcommand(t, 0, cm_rnow() + s->rb_pool.rp_timeout_ns, s->rb_tmo_ms, 4, argv, lens, &r,
                      why, whysz);
     if (rc != CM_BE_OK)
         return rc;
@@ -731,12 +723,12 @@ long cm_rput_ms(long get_ms, size_t len, uint64_t deadline_ns)
 static int rs_put(struct cm_backend *b, const char *hexkey, const uint8_t *data, size_t len,
                   uint64_t deadline_ns, char *why, size_t whysz)
 {
-    struct rsingle *s = (struct rsingle *)b;
-    struct cm_rthread *t = cm_rpool_thread(&s->rs_pool);
+    struct cm_rbackend *s = (struct cm_rbackend *)b;
+    struct cm_rthread *t = cm_rpool_thread(&s->rb_pool);
     char key[CM_RKEY_MAX + 1];
-    const char *argv[5] = {"SET", key, (const char *)data, "EX", s->rs_ttl};
-    size_t lens[5] = {3, 0, len, 2, strlen(s->rs_ttl)};
-    long ms = cm_rput_ms(s->rs_tmo_ms, len, deadline_ns);
+    const char *argv[5] = {"SET", key, (const char *)data, "EX", s->rb_ttl};
+    size_t lens[5] = {3, 0, len, 2, strlen(s->rb_ttl)};
+    long ms = cm_rput_ms(s->rb_tmo_ms, len, deadline_ns);
     redisReply *r;
     int rc;
 
@@ -748,24 +740,29 @@ static int rs_put(struct cm_backend *b, const char *hexkey, const uint8_t *data,
         snprintf(why, whysz, "flush deadline passed");
         return CM_BE_TIMEOUT;
     }
-    lens[1] = cm_rkey_name(s->rs_ns, hexkey, key);
+    lens[1] = cm_rkey_name(s->rb_ns, hexkey, key);
     rc = cm_rcommand(t, 0, cm_rnow() + (uint64_t)ms * 1000000u, ms, 5, argv, lens, &r, why, whysz);
     if (rc != CM_BE_OK)
         return rc;
     return cm_rput_result(r, why, whysz);
 }
 
-static void rs_close(struct cm_backend *b)
+static struct cm_backend *rs_open(const struct cm_backend_conf *conf, char *err, size_t errsz)
 {
-    struct rsingle *s = (struct rsingle *)b;
+    return cm_rbackend_open(conf, 0, &cm_redis_backend, err, errsz);
+}
 
-    cm_rpool_close(&s->rs_pool);
+void cm_rbackend_close(struct cm_backend *b)
+{
+    struct cm_rbackend *s = (struct cm_rbackend *)b;
+
+    cm_rpool_close(&s->rb_pool);
     free(s);
 }
 
-static void rs_atfork_child(struct cm_backend *b)
+void cm_rbackend_atfork_child(struct cm_backend *b)
 {
-    cm_rpool_atfork_child(&((struct rsingle *)b)->rs_pool);
+    cm_rpool_atfork_child(&((struct cm_rbackend *)b)->rb_pool);
 }
 
 const struct cm_backend_ops cm_redis_backend = {
@@ -773,6 +770,6 @@ const struct cm_backend_ops cm_redis_backend = {
     .be_open = rs_open,
     .be_get = rs_get,
     .be_put = rs_put,
-    .be_close = rs_close,
-    .be_atfork_child = rs_atfork_child,
+    .be_close = cm_rbackend_close,
+    .be_atfork_child = cm_rbackend_atfork_child,
 };

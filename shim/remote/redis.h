@@ -117,6 +117,24 @@ int cm_rcluster_command(struct cm_rthread *t, uint64_t deadline_ns, long tmo_ms,
                         const char **argv, const size_t *lens, redisReply **reply, char *why,
                         size_t whysz);
 
+/* What the single-server and the cluster backends keep: the pool, the key prefix, the TTL and
+ * the lookup time limit. */
+struct cm_rbackend {
+    struct cm_backend rb_base;
+    struct cm_rpool rb_pool;
+    char rb_ns[65];
+    char rb_ttl[24]; /* remote_expire as an EX argument */
+    long rb_tmo_ms;  /* remote_timeout */
+};
+
+/* Sets one up from the backend conf (URL, token_file as the password when the URL has none,
+ * namespace, TTL, time limit); cluster says which kind of URL is expected. NULL with err. */
+struct cm_backend *cm_rbackend_open(const struct cm_backend_conf *conf, int cluster,
+                                    const struct cm_backend_ops *ops, char *err, size_t errsz);
+/* be_close and be_atfork_child of both backends. */
+void cm_rbackend_close(struct cm_backend *b);
+void cm_rbackend_atfork_child(struct cm_backend *b);
+
 /* The result of a GETEX reply (body filled on a hit), and of a SET reply (an OOM refusal is
  * CM_BE_REFUSED); both free the reply. */
 int cm_rget_result(redisReply *r, struct cm_rbuf *body, char *why, size_t whysz);

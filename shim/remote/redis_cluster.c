@@ -66,14 +66,6 @@ static int key_slot(const char *key, size_t n)
     return crc16(key, n) & (CM_RSLOTS - 1);
 }
 
-struct rcluster {
-    struct cm_backend rc_base;
-    struct cm_rpool rc_pool;
-    char rc_ns[65];
-    char rc_ttl[24];
-    long rc_tmo_ms; /* remote_timeout */
-};
-
 /* Fills the thread's slot map from one node's `CLUSTER SLOTS`. 0 or -1. */
 static int load_map(struct cm_rthread *t, int from, const redisReply *r)
 {
@@ -277,50 +269,18 @@ int cm_rcluster_command(struct cm_rthread *t, uint64_t deadline_ns, long tmo_ms,
 
 static struct cm_backend *rc_open(const struct cm_backend_conf *conf, char *err, size_t errsz)
 {
-    struct rcluster *c;
-    struct cm_rurl *u = malloc(sizeof(*u));
-
     pthread_once(&crc_once, crc_init);
-    if (u == NULL) {
-        snprintf(err, errsz, "out of memory");
-        return NULL;
-    }
-    if (cm_redis_parse_url(conf->bc_url, u, err, errsz) < 0)
-        goto fail_url;
-    if (u->ru_pass[0] == '\0' && conf->bc_token[0] != '\0')
-        snprintf(u->ru_pass, sizeof(u->ru_pass), "%s", conf->bc_token);
-    c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        snprintf(err, errsz, "out of memory");
-        goto fail_url;
-    }
-    c->rc_base.be_ops = &cm_redis_cluster_backend;
-    snprintf(c->rc_ns, sizeof(c->rc_ns), "%s", conf->bc_ns);
-    cm_rttl(conf->bc_expire_ns, c->rc_ttl);
-    c->rc_tmo_ms = (long)((conf->bc_timeout_ns + 999999) / 1000000);
-    if (c->rc_tmo_ms < 1)
-        c->rc_tmo_ms = 1;
-    if (cm_rpool_init(&c->rc_pool, u, conf->bc_timeout_ns, 1, err, errsz) < 0) {
-        free(c);
-        goto fail_url;
-    }
-    memset(u, 0, sizeof(*u));
-    free(u);
-    return &c->rc_base;
-fail_url:
-    memset(u, 0, sizeof(*u));
-    free(u);
-    return NULL;
+    return cm_rbackend_open(conf, 1, &cm_redis_cluster_backend, err, errsz);
 }
 
 static int rc_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body, char *why,
                   size_t whysz)
 {
-    struct rcluster *c = (struct rcluster *)b;
-    struct cm_rthread *t = cm_rpool_thread(&c->rc_pool);
+    struct cm_rbackend *c = (struct cm_rbackend *)b;
+    struct cm_rthread *t = cm_rpool_thread(&c->rb_pool);
     char key[CM_RKEY_MAX + 1];
-    const char *argv[4] = {"GETEX", key, "EX", c->rc_ttl};
-    size_t lens[4] = {5, 0, 2, strlen(c->rc_ttl)};
+    const char *argv[4] = {"GETEX", key, "EX", c->rb_ttl};
+    size_t lens[4] = {5, 0, 2, strlen(c->rb_ttl)};
     redisReply *r;
     int rc;
 
@@ -329,8 +289,8 @@ static int rc_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body
         snprintf(why, whysz, "out of memory");
         return CM_BE_ERROR;
     }
-    lens[1] = cm_rkey_name(c->rc_ns, hexkey, key);
-    rc = cm_rcluster_command(t, cm_rnow() + c->rc_pool.rp_timeout_ns, c->rc_tmo_ms, 4, argv, lens,
+    lens[1] = cm_rkey_name(c->rb_ns, hexkey, key);
+    rc = cm_rcluster_command(t, cm_rnow() + c->rb_pool.rp_timeout_ns, c->rb_tmo_ms, 4, argv, lens,
                              &r, why, whysz);
     if (rc != CM_BE_OK)
         return rc;
@@ -340,12 +300,12 @@ static int rc_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body
 static int rc_put(struct cm_backend *b, const char *hexkey, const uint8_t *data, size_t len,
                   uint64_t deadline_ns, char *why, size_t whysz)
 {
-    struct rcluster *c = (struct rcluster *)b;
-    struct cm_rthread *t = cm_rpool_thread(&c->rc_pool);
+    struct cm_rbackend *c = (struct cm_rbackend *)b;
+    struct cm_rthread *t = cm_rpool_thread(&c->rb_pool);
     char key[CM_RKEY_MAX + 1];
-    const char *argv[5] = {"SET", key, (const char *)data, "EX", c->rc_ttl};
-    size_t lens[5] = {3, 0, len, 2, strlen(c->rc_ttl)};
-    long ms = cm_rput_ms(c->rc_tmo_ms, len, deadline_ns);
+    const char *argv[5] = {"SET", key, (const char *)data, "EX", c->rb_ttl};
+    size_t lens[5] = {3, 0, len, 2, strlen(c->rb_ttl)};
+    long ms = cm_rput_ms(c->rb_tmo_ms, len, deadline_ns);
     redisReply *r;
     int rc;
 
@@ -357,7 +317,7 @@ static int rc_put(struct cm_backend *b, const char *hexkey, const uint8_t *data,
         snprintf(why, whysz, "flush deadline passed");
         return CM_BE_TIMEOUT;
     }
-    lens[1] = cm_rkey_name(c->rc_ns, hexkey, key);
+    lens[1] = cm_rkey_name(c->rb_ns, hexkey, key);
     rc = cm_rcluster_command(t, cm_rnow() + (uint64_t)ms * 1000000u, ms, 5, argv, lens, &r, why,
                              whysz);
     if (rc != CM_BE_OK)
@@ -365,24 +325,11 @@ static int rc_put(struct cm_backend *b, const char *hexkey, const uint8_t *data,
     return cm_rput_result(r, why, whysz);
 }
 
-static void rc_close(struct cm_backend *b)
-{
-    struct rcluster *c = (struct rcluster *)b;
-
-    cm_rpool_close(&c->rc_pool);
-    free(c);
-}
-
-static void rc_atfork_child(struct cm_backend *b)
-{
-    cm_rpool_atfork_child(&((struct rcluster *)b)->rc_pool);
-}
-
 const struct cm_backend_ops cm_redis_cluster_backend = {
     .be_scheme = "redis+cluster://",
     .be_open = rc_open,
     .be_get = rc_get,
     .be_put = rc_put,
-    .be_close = rc_close,
-    .be_atfork_child = rc_atfork_child,
+    .be_close = cm_rbackend_close,
+    .be_atfork_child = cm_rbackend_atfork_child,
 };
