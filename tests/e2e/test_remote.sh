@@ -95,6 +95,42 @@ CONF
   cm_expect_ge "wrong token: auth errors counted" "$(remote badtok auth_errors)" 1
   cm_expect_eq "wrong token: no remote hits" "$(cm_fn badtok lg_sq .hits.remote)" 0
   cm_expect_eq "wrong token: computed" "$(cm_fn badtok lg_sq .misses)" $N_SQ
+  cm_expect_eq "wrong token: one line says so" \
+    "$(grep -c 'refuses to be read with this token' "$CM_TMP/badtok.err")" 1
+  # Refused stores are no evidence that reads work: the failed reads still open the breaker.
+  cm_expect_ge "wrong token: the breaker opened" "$(remote badtok breaker_opens)" 1
+  cm_expect_ge "wrong token: lookups skipped" "$(remote badtok skipped)" 1
+
+  # The environment: CLOUDM_REMOTE=off takes the tier away, CLOUDM_REMOTE=URL adds one to a
+  # config that has none, and CLOUDM_TIERS can name it.
+  CLOUDM_REMOTE=off machine envoff cm_memo envoff "$CM_TMP/kc.conf" "$CM_BIN/manyprog" 200 2
+  cm_same plain envoff
+  cm_expect_eq "CLOUDM_REMOTE=off: no remote tier" "$(cm_json envoff .remote)" null
+  cm_expect_eq "CLOUDM_REMOTE=off: computed" "$(cm_fn envoff lg_sq .misses)" $N_SQ
+  noremote=$(cm_conf noremote <<CONF
+[cache]
+token_file = $CM_TMP/rw.token
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+)
+  CLOUDM_REMOTE=$CM_KC_URL machine envurl cm_memo envurl "$noremote" "$CM_BIN/manyprog" 200 2
+  cm_same plain envurl
+  cm_expect_eq "CLOUDM_REMOTE=URL: remote hits" "$(cm_fn envurl lg_sq .hits.remote)" $N_SQ
+  CLOUDM_REMOTE=$CM_KC_URL CLOUDM_TIERS="memory remote" machine envtiers cm_memo envtiers \
+    "$noremote" "$CM_BIN/manyprog" 200 2
+  cm_same plain envtiers
+  cm_expect_eq "CLOUDM_TIERS=memory remote: remote hits" "$(cm_fn envtiers lg_sq .hits.remote)" $N_SQ
+  cm_expect_eq "CLOUDM_TIERS=memory remote: no shared tier" "$(cm_fn envtiers lg_sq .hits.shared)" 0
+  CLOUDM_REMOTE=$CM_KC_URL CLOUDM_TIERS=memory machine envmem cm_memo envmem "$noremote" \
+    "$CM_BIN/manyprog" 200 2
+  cm_expect_eq "CLOUDM_TIERS without remote wins over CLOUDM_REMOTE" "$(cm_json envmem .remote)" null
+
+  # cloudm check shows the remote settings.
+  "$CLOUDM" check -c "$CM_TMP/kc.conf" >"$CM_TMP/check.out" 2>&1
+  cm_expect_match "cloudm check: remote line" "$CM_TMP/check.out" \
+    "^\\[cache\\] remote http://127\\.0\\.0\\.1:[0-9]+, namespace default, remote_mode readwrite, remote_timeout 250 ms"
+  cm_expect_match "cloudm check: tiers" "$CM_TMP/check.out" "^\\[cache\\] tiers memory shared remote"
 
   # A read-only token reads (all remote hits) and its writes are refused (new arguments).
   conf=$(cm_conf rotok <<CONF
