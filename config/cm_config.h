@@ -257,4 +257,11 @@ int cm_path_expand(const char *src, char *dst, size_t size);
 /* Shell-style glob match (`*`, `?`, `[...]`) used for `object =`; 1 on match. */
 int cm_glob_match(const char *pattern, const char *text);
 
+/* Command-line words (options.c), shared by every cloudm command. An option's value from
+ * "--opt=V", "-oV" or the next argument (`namelen`: length of the option name, dashes
+ * included); NULL after a message when it is missing. */
+const char *cm_option_value(int argc, char **argv, int *i, const char *cmd, size_t namelen);
+/* `a` is option `name`, alone or as "name=VALUE". */
+bool cm_is_option(const char *a, const char *name);
+
 #endif

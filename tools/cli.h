@@ -105,10 +105,4 @@ int cm_seg_path(const char *cmd, const char *config, char *path, size_t size);
  * segment at `path` (nothing printed), or CM_EXIT_FAIL after printing why it was refused. */
 int cm_seg_tool_open(const char *cmd, const char *path, struct cm_seg **out);
 
-/* An option's value from "--opt=V", "-oV" or the next argument (`namelen`: length of the option
- * name, dashes included); NULL after a message when it is missing. */
-const char *cm_option_value(int argc, char **argv, int *i, const char *cmd, size_t namelen);
-/* `a` is option `name`, alone or as "name=VALUE". */
-bool cm_is_option(const char *a, const char *name);
-
 #endif

@@ -13,7 +13,7 @@
 
 #include "cli.h"
 #include "cloudm_version.h"
-#include "kc_cmd.h"
+#include "keycache.h"
 
 struct command {
     const char *name;

@@ -25,31 +25,6 @@
 
 #define CM_DIAGS_MAX 1000 /* diagnostics kept for printing; later ones are only counted */
 
-/* "-c" / "--config" style option with a value: the value from "--opt=V", "-cV" or the next
- * argument. Returns NULL (after a message) when it is missing. */
-const char *cm_option_value(int argc, char **argv, int *i, const char *cmd, size_t namelen)
-{
-    const char *a = argv[*i];
-
-    if (a[namelen] == '=')
-        return a + namelen + 1;
-    if (a[1] != '-' && a[namelen] != '\0')
-        return a + namelen; /* -cFILE */
-    if (*i + 1 < argc) {
-        (*i)++;
-        return argv[*i];
-    }
-    fprintf(stderr, "cloudm %s: option '%.*s' needs a value\n", cmd, (int)namelen, a);
-    return NULL;
-}
-
-bool cm_is_option(const char *a, const char *name)
-{
-    size_t n = strlen(name);
-
-    return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
-}
-
 int cm_parse_options(int argc, char **argv, const char *cmd, unsigned allowed,
                      void (*usage)(FILE *), struct cm_launch *l)
 {

@@ -2,7 +2,7 @@
 # run.sh [TARGET] SECONDS - build one libFuzzer target with clang (libFuzzer, ASan, UBSan) in a
 # temporary directory and run it for SECONDS on a copy of its seed corpus. TARGET is
 #   config     the config and signature parser (fuzz_config.c over config/*.c; the default)
-#   keycache   the keycache's request classifier (fuzz_keycache.c over tools/kc_proto.c)
+#   keycache   the keycache's request classifier (fuzz_keycache.c over tools/keycache/kc_proto.c)
 #   envelope   the remote tier's envelope decoder (fuzz_envelope.c over shim/remote/envelope.c
 #              and rcrypto.c; it writes its own seeds)
 # Exit status is the fuzzer's: non-zero when it found a crash, a leak or a broken invariant (the
@@ -35,7 +35,7 @@ config)
   ;;
 keycache)
   # shellcheck disable=SC2086
-  "$cc" $flags -I"$top/tools" "$here/fuzz_keycache.c" "$top/tools/kc_proto.c" -o "$bin"
+  "$cc" $flags -I"$top/tools/keycache" "$here/fuzz_keycache.c" "$top/tools/keycache/kc_proto.c" -o "$bin"
   cp "$here"/corpus-keycache/* "$work/corpus/"
   opts="-max_len=1024"
   ;;

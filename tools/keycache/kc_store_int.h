@@ -1,7 +1,7 @@
 /*
  * kc_store_int.h - what kc_store.c (open, reads, access times, sweep) and kc_store_write.c
  * (group-committed puts and deletes) share: the store's struct and the helpers that change
- * entries inside a write transaction. Private to those two files.
+ * entries inside a write transaction (kc_entry.c). Private to the three files.
  *
  * What it does not do: no public API (kc_store.h is that).
  */

@@ -25,9 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cm_config.h"
 #include "kc_auth.h"
-#include "kc_cmd.h"
+#include "keycache.h"
 #include "kc_http.h"
 #include "kc_store.h"
 
@@ -90,7 +90,7 @@ static int usage_error(const char *fmt, const char *opt, const char *val)
     fprintf(stderr, "cloudm " CMD ": ");
     fprintf(stderr, fmt, opt, val);
     fputc('\n', stderr);
-    return CM_EXIT_USAGE;
+    return KC_EXIT_USAGE;
 }
 
 static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
@@ -143,7 +143,7 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
                                a[0] == '-' ? "option" : "argument", a);
         v = cm_option_value(argc, argv, &i, CMD, strlen(name));
         if (v == NULL)
-            return CM_EXIT_USAGE;
+            return KC_EXIT_USAGE;
         if (v[0] == '\0')
             return usage_error("option '%s' needs a value%s", name, "");
         if (strcmp(name, "--listen") == 0) {
@@ -392,23 +392,23 @@ int cm_cmd_keycache(int argc, char **argv)
     char err[512], host[INET6_ADDRSTRLEN + 2], defdir[PATH_MAX];
     char *cert = NULL, *key = NULL;
     sigset_t set;
-    int rc, ret = CM_EXIT_FAIL;
+    int rc, ret = KC_EXIT_FAIL;
 
     rc = parse_args(argc, argv, &o);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     if (parse_listen(o.listen, &ss, &sslen) != 0)
-        return CM_EXIT_USAGE;
+        return KC_EXIT_USAGE;
     if (o.token_file == NULL && !is_loopback(&ss)) {
         fprintf(stderr,
                 "cloudm " CMD ": refusing to listen on non-loopback address '%s' without "
                 "--token-file\n",
                 o.listen);
-        return CM_EXIT_USAGE;
+        return KC_EXIT_USAGE;
     }
     if (o.token_file != NULL && kc_auth_load(o.token_file, &auth, err, sizeof(err)) != 0) {
         fprintf(stderr, "cloudm " CMD ": --token-file %s\n", err);
-        return CM_EXIT_USAGE;
+        return KC_EXIT_USAGE;
     }
     if (o.tls_cert != NULL) {
         if (!kc_http_has_tls()) {

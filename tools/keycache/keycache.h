@@ -1,13 +1,17 @@
 /*
- * kc_cmd.h - the entry point of `cloudm keycache` (keycache.c) for the command table in
- * cloudm.c. Kept apart from cli.h so the server's files stay self-contained.
+ * keycache.h - the interface of tools/keycache/, the keycache server: the entry point of
+ * `cloudm keycache` (keycache.c) for the command table in tools/cloudm.c. The server includes
+ * nothing from tools/ (only config/ and shim/remote/), so it could become a program of its own.
  *
  * What it does not do: nothing else; the server's modules have their own headers (kc_*.h).
  */
-#ifndef KC_CMD_H
-#define KC_CMD_H
+#ifndef KC_KEYCACHE_H
+#define KC_KEYCACHE_H
 
 #include <stdio.h>
+
+#define KC_EXIT_FAIL 1  /* the server cannot start */
+#define KC_EXIT_USAGE 2 /* unknown option, bad value */
 
 /* argv[0] is "keycache". Returns the exit status: 0 after SIGTERM/SIGINT, 1 when the server
  * cannot start, 2 on a usage error. */
