@@ -1,314 +1,30 @@
 /*
- * config.c - the config file's meaning: [cache] and [function NAME] sections to struct cm_config.
+ * keyvals.c - one config key's value: checked against its grammar and range, stored in the
+ * cm_config model, with a message naming the file, line and column of the bad part and what to
+ * write instead (did-you-mean for words).
  *
- * What it does: receives sections and complete keys from ini.c, checks section kinds, key names
- * (with did-you-mean), duplicates and every value, parses signatures (signature.c), and builds
- * the cm_config model; loads a file into memory for that; finds which file to use
- * (cm_config_find).
- *
- * What it does not do: split lines (ini.c), format messages (diag.c), parse signatures or value
- * grammars itself (signature.c, values.c), or print anything. Memory: one working struct per
- * parse and the functions array (at most CM_MAX_FUNCTIONS entries), released by
- * cm_config_free(); a file is read whole, at most CM_CONFIG_MAX_BYTES.
+ * What it does not do: decide which key a line is or whether it belongs in its section
+ * (config.c), split lines (ini.c), parse signatures (signature.c) or size and time grammars
+ * (values.c).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "cloudm_env.h"
-#include "cm_config_int.h"
-
-enum sect { SEC_NONE, SEC_CACHE, SEC_FUNCTION, SEC_BAD };
-
-enum key_id {
-    K_MODE,
-    K_NAMESPACE,
-    K_MEMORY_SIZE,
-    K_REPORT,
-    K_STRICT,
-    K_TIERS,
-    K_SHARED_PATH,
-    K_SHARED_SIZE,
-    K_SHARED_MAX_ENTRY,
-    K_REMOTE,
-    K_TOKEN_FILE,
-    K_SECRET_FILE,
-    K_REMOTE_TIMEOUT,
-    K_FLUSH_TIMEOUT,
-    K_REMOTE_MODE,
-    K_REMOTE_QUEUE,
-    K_REMOTE_QUEUE_BYTES,
-    K_REMOTE_MAX_VALUE,
-    K_REMOTE_EXPIRE, /* [cache] */
-    K_SIGNATURE,
-    K_OBJECT,
-    K_FMODE,
-    K_SALT,
-    K_READS,
-    K_WRITES,
-    K_ERRNO,
-    K_MIN_TIME,
-    K_SINGLEFLIGHT,
-    K_HOOK,
-    K_IDENTITY, /* [function] */
-    K_COUNT,
-};
-
-/* In enum key_id order: the id of a key is K_MODE or K_SIGNATURE plus its index here. */
-static const char *const cache_keys[] = {
-    "mode",         "namespace",          "memory_size",      "report",           "strict",
-    "tiers",        "shared_path",        "shared_size",      "shared_max_entry", "remote",
-    "token_file",   "secret_file",        "remote_timeout",   "flush_timeout",    "remote_mode",
-    "remote_queue", "remote_queue_bytes", "remote_max_value", "remote_expire"};
-static const char *const function_keys[] = {"signature",    "object", "mode",    "salt",
-                                            "reads",        "writes", "errno",   "min_time",
-                                            "singleflight", "hook",   "identity"};
-#define NCACHE_KEYS (sizeof(cache_keys) / sizeof(cache_keys[0]))
-#define NFUNCTION_KEYS (sizeof(function_keys) / sizeof(function_keys[0]))
-
-#define MEMORY_SIZE_MIN (4ULL << 10)
-#define MEMORY_SIZE_MAX (1ULL << 40)
-#define SHARED_SIZE_MIN (1ULL << 20)
-#define SHARED_SIZE_MAX (1ULL << 40)
-#define SHARED_SIZE_DEFAULT (256ULL << 20)
-#define SHARED_PATH_DEFAULT "/dev/shm/cloudm-%u"
-#define SHARED_MAX_ENTRY_DIV 16 /* default shared_max_entry = shared_size / 16 */
-#define GLOBAL_SIZE_MAX (1U << 20)
-#define REMOTE_TIMEOUT_DEFAULT (250ULL * 1000000)  /* 250 ms */
-#define FLUSH_TIMEOUT_DEFAULT (10ULL * 1000000000) /* 10 s */
-#define REMOTE_QUEUE_DEFAULT 4096
-#define REMOTE_QUEUE_BYTES_DEFAULT (64ULL << 20)
-#define REMOTE_MAX_VALUE_DEFAULT (64ULL << 20)
-#define REMOTE_EXPIRE_DEFAULT (30ULL * 86400 * 1000000000) /* 30 days */
-#define QUOTE_MAX 60 /* characters of a bad value quoted in a message */
-
-struct seen_fn {
-    char name[CM_NAME_MAX];
-    int line;
-};
-
-struct parse {
-    struct cm_config *cfg;
-    struct cm_diag_sink d;
-    const char *file;
-    enum sect sec;
-    int sec_line, sec_col; /* header position (col of '[') */
-    int sec_nerrors;       /* d.nerrors when the section began */
-    int key_line[K_COUNT]; /* line of each key in the current section, 0 = not seen */
-    int cache_line;        /* line of [cache], 0 = none yet */
-    int sig_rc;            /* cm_signature_parse result, or -2 when no signature was parsed */
-    bool sig_typo;         /* an unknown key was reported as a misspelt `signature` */
-    struct cm_function fn; /* the [function] section being read */
-    struct seen_fn *seen;  /* every [function] section so far, for duplicates */
-    int nseen, capfn;
-    bool oom;
-    /* shared_max_entry is checked against shared_size once the whole file is read (the keys
-     * may come in either order): where its value was, and whether both values were valid. */
-    struct cm_srcmap max_entry_map;
-    char max_entry_text[QUOTE_MAX + 1];
-    bool max_entry_set;   /* shared_max_entry parsed cleanly */
-    bool shared_size_bad; /* shared_size was given but invalid: no comparison */
-    /* `tiers` naming remote needs `remote`: checked at the end, where `tiers` was. */
-    struct cm_srcmap tiers_map;
-    bool tiers_set; /* tiers parsed cleanly */
-};
-
-static const char *sec_label(const struct parse *p, char *buf, size_t size)
-{
-    if (p->sec == SEC_CACHE)
-        snprintf(buf, size, "[cache]");
-    else
-        snprintf(buf, size, "[function %s]", p->fn.name);
-    return buf;
-}
-
-static int is_ident_start(int c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-
-static int is_ident_char(int c)
-{
-    return is_ident_start(c) || (c >= '0' && c <= '9');
-}
-
-static int is_space(int c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* ---- sections ----------------------------------------------------------------------------- */
-
-static void add_function(struct parse *p)
-{
-    struct cm_config *cfg = p->cfg;
-    struct cm_function *nf;
-    int cap;
-
-    if (cfg->nfunctions == p->capfn) {
-        cap = p->capfn == 0 ? 8 : p->capfn * 2;
-        if (cap > CM_MAX_FUNCTIONS)
-            cap = CM_MAX_FUNCTIONS;
-        nf = realloc(cfg->functions, (size_t)cap * sizeof(*nf));
-        if (nf == NULL) {
-            p->oom = true;
-            return;
-        }
-        cfg->functions = nf;
-        p->capfn = cap;
-    }
-    cfg->functions[cfg->nfunctions++] = p->fn;
-}
-
-static void finish_section(struct parse *p)
-{
-    char lbl[CM_NAME_MAX + 16];
-
-    if (p->sec == SEC_FUNCTION) {
-        /* A misspelt `signature` was reported already: one mistake, one message. */
-        if (p->key_line[K_SIGNATURE] == 0 && !p->sig_typo)
-            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, p->sec_line, p->sec_col,
-                       "missing 'signature' in %s", sec_label(p, lbl, sizeof(lbl)));
-        else if (p->sig_rc == 0 && p->d.nerrors == p->sec_nerrors)
-            add_function(p);
-    }
-    p->sec = SEC_NONE;
-}
-
-static void start_function(struct parse *p, const char *name, size_t len, int line)
-{
-    struct seen_fn *ns;
-    int i, cap;
-
-    for (i = 0; i < p->nseen; i++) {
-        if (strlen(p->seen[i].name) == len && memcmp(p->seen[i].name, name, len) == 0) {
-            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, line, p->sec_col,
-                       "duplicate section [function %.*s] (first at line %d)", (int)len, name,
-                       p->seen[i].line);
-            p->sec = SEC_BAD;
-            return;
-        }
-    }
-    if (p->nseen == CM_MAX_FUNCTIONS) {
-        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, line, p->sec_col,
-                   "too many [function] sections (at most %d)", CM_MAX_FUNCTIONS);
-        p->sec = SEC_BAD;
-        return;
-    }
-    if (p->nseen % 64 == 0) {
-        cap = p->nseen + 64;
-        ns = realloc(p->seen, (size_t)cap * sizeof(*ns));
-        if (ns == NULL) {
-            p->oom = true;
-            p->sec = SEC_BAD;
-            return;
-        }
-        p->seen = ns;
-    }
-    memcpy(p->seen[p->nseen].name, name, len);
-    p->seen[p->nseen].name[len] = '\0';
-    p->seen[p->nseen].line = line;
-    p->nseen++;
-    memset(&p->fn, 0, sizeof(p->fn));
-    memcpy(p->fn.name, name, len);
-    p->fn.name[len] = '\0';
-    p->fn.line = line;
-    p->fn.mode = CM_MODE_UNSET;
-    p->sig_rc = -2;
-    p->sig_typo = false;
-    p->sec = SEC_FUNCTION;
-}
-
-static void on_section(void *u, const struct cm_ini_section *s)
-{
-    static const char *const kinds[] = {"cache", "function"};
-    struct parse *p = u;
-    const char *t = s->inner, *best;
-    size_t n = s->len, i = 0, w, r, e;
-
-    finish_section(p);
-    p->sec = SEC_BAD;
-    p->sec_line = s->line;
-    p->sec_col = s->col - 1;
-    p->sec_nerrors = p->d.nerrors;
-    memset(p->key_line, 0, sizeof(p->key_line));
-    while (i < n && is_space((unsigned char)t[i]))
-        i++;
-    for (w = i; w < n && !is_space((unsigned char)t[w]); w++)
-        ;
-    for (r = w; r < n && is_space((unsigned char)t[r]); r++)
-        ;
-    for (e = n; e > r && is_space((unsigned char)t[e - 1]); e--)
-        ;
-    if (w == i) {
-        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, p->sec_col,
-                   "empty section name (expected [cache] or [function NAME])");
-        return;
-    }
-    if (cm_word_eq(t + i, w - i, "cache")) {
-        if (r < e) {
-            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)r,
-                       "[cache] takes no name, found '%.*s'", (int)(e - r), t + r);
-        } else if (p->cache_line != 0) {
-            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, p->sec_col,
-                       "duplicate section [cache] (first at line %d)", p->cache_line);
-        } else {
-            p->cache_line = s->line;
-            p->sec = SEC_CACHE;
-        }
-        return;
-    }
-    if (cm_word_eq(t + i, w - i, "function")) {
-        size_t k;
-
-        if (r == e) {
-            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, p->sec_col,
-                       "missing function name in section header (expected [function NAME])");
-            return;
-        }
-        for (k = r; k < e && is_ident_char((unsigned char)t[k]); k++)
-            ;
-        if (k < e || !is_ident_start((unsigned char)t[r])) {
-            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)r,
-                       "invalid function name '%.*s' (expected a C identifier)",
-                       (int)(e - r > QUOTE_MAX ? QUOTE_MAX : e - r), t + r);
-            return;
-        }
-        if (e - r >= CM_NAME_MAX) {
-            cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)r,
-                       "function name too long (at most %d characters)", CM_NAME_MAX - 1);
-            return;
-        }
-        start_function(p, t + r, e - r, s->line);
-        return;
-    }
-    best = cm_did_you_mean(t + i, w - i, kinds, 2);
-    if (best != NULL)
-        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)i,
-                   "unknown section '%.*s' (did you mean '%s'?)",
-                   (int)(w - i > QUOTE_MAX ? QUOTE_MAX : w - i), t + i, best);
-    else
-        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)i,
-                   "unknown section '%.*s' (expected [cache] or [function NAME])",
-                   (int)(w - i > QUOTE_MAX ? QUOTE_MAX : w - i), t + i);
-}
+#include "cfgparse_int.h"
 
 /* ---- values ------------------------------------------------------------------------------- */
 
 /* Error at byte `off` of the key's value. */
-#define VERR(p, k, off, ...) cm_diag_map(&(p)->d, CM_DIAG_ERROR, (k)->map, (off), __VA_ARGS__)
 
 static int quote_len(const struct cm_ini_key *k)
 {
     return k->vlen > QUOTE_MAX ? QUOTE_MAX : (int)k->vlen;
 }
 
-static void copy_value(struct parse *p, const struct cm_ini_key *k, char *dst, size_t size)
+void cm_cfg_copy_value(struct parse *p, const struct cm_ini_key *k, char *dst, size_t size)
 {
     if (k->vlen >= size) {
         VERR(p, k, 0, "value of '%s' too long (at most %zu characters)", k->name, size - 1);
@@ -317,7 +33,7 @@ static void copy_value(struct parse *p, const struct cm_ini_key *k, char *dst, s
     memcpy(dst, k->value, k->vlen + 1);
 }
 
-static void set_mode(struct parse *p, const struct cm_ini_key *k, enum cm_mode *out)
+void cm_cfg_set_mode(struct parse *p, const struct cm_ini_key *k, enum cm_mode *out)
 {
     static const char *const modes[] = {"readwrite", "readonly", "writeonly", "off", "profile"};
     const char *best;
@@ -334,14 +50,14 @@ static void set_mode(struct parse *p, const struct cm_ini_key *k, enum cm_mode *
              quote_len(k), k->value);
 }
 
-static void set_bool(struct parse *p, const struct cm_ini_key *k, bool *out)
+void cm_cfg_set_bool(struct parse *p, const struct cm_ini_key *k, bool *out)
 {
     if (cm_parse_bool(k->value, out) < 0)
         VERR(p, k, 0, "invalid boolean '%.*s' for '%s' (expected yes or no)", quote_len(k),
              k->value, k->name);
 }
 
-static void set_namespace(struct parse *p, const struct cm_ini_key *k)
+void cm_cfg_set_namespace(struct parse *p, const struct cm_ini_key *k)
 {
     size_t i;
 
@@ -385,34 +101,34 @@ static int get_ranged(struct parse *p, const struct cm_ini_key *k,
     return 0;
 }
 
-static int get_size(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
+int cm_cfg_get_size(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
                     const char *range, uint64_t *out)
 {
     return get_ranged(p, k, cm_parse_size, "size", lo, hi, range, out);
 }
 
-static int get_time(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
+int cm_cfg_get_time(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
                     const char *range, uint64_t *out)
 {
     return get_ranged(p, k, cm_parse_time, "time", lo, hi, range, out);
 }
 
-static void set_shared_size(struct parse *p, const struct cm_ini_key *k)
+void cm_cfg_set_shared_size(struct parse *p, const struct cm_ini_key *k)
 {
-    if (get_size(p, k, SHARED_SIZE_MIN, SHARED_SIZE_MAX, "1M to 1T", &p->cfg->shared_size) < 0)
+    if (cm_cfg_get_size(p, k, SHARED_SIZE_MIN, SHARED_SIZE_MAX, "1M to 1T", &p->cfg->shared_size) < 0)
         p->shared_size_bad = true;
 }
 
-static void set_shared_max_entry(struct parse *p, const struct cm_ini_key *k)
+void cm_cfg_set_shared_max_entry(struct parse *p, const struct cm_ini_key *k)
 {
-    if (get_size(p, k, 1, SHARED_SIZE_MAX, "1 to 1T", &p->cfg->shared_max_entry) < 0)
+    if (cm_cfg_get_size(p, k, 1, SHARED_SIZE_MAX, "1 to 1T", &p->cfg->shared_max_entry) < 0)
         return;
     p->max_entry_map = *k->map;
     snprintf(p->max_entry_text, sizeof(p->max_entry_text), "%.*s", quote_len(k), k->value);
     p->max_entry_set = true;
 }
 
-static void set_shared_path(struct parse *p, const struct cm_ini_key *k)
+void cm_cfg_set_shared_path(struct parse *p, const struct cm_ini_key *k)
 {
     /* Relative paths would name a different file in every working directory. The `%u` stays
      * as written: whoever opens the segment expands it. */
@@ -421,12 +137,12 @@ static void set_shared_path(struct parse *p, const struct cm_ini_key *k)
              quote_len(k), k->value);
         return;
     }
-    copy_value(p, k, p->cfg->shared_path, sizeof(p->cfg->shared_path));
+    cm_cfg_copy_value(p, k, p->cfg->shared_path, sizeof(p->cfg->shared_path));
 }
 
 /* `memory shared`, `shared, memory`, `memory`: words separated by spaces and at most one comma,
  * each tier once. */
-static void set_tiers(struct parse *p, const struct cm_ini_key *k)
+void cm_cfg_set_tiers(struct parse *p, const struct cm_ini_key *k)
 {
     static const char *const names[] = {"memory", "shared", "remote"};
     static const unsigned bits[] = {CM_TIER_MEMORY, CM_TIER_SHARED, CM_TIER_REMOTE};
@@ -486,7 +202,7 @@ static void set_tiers(struct parse *p, const struct cm_ini_key *k)
  * rediss://... or redis+cluster://host:port,host:port,...: a known scheme, then a non-empty
  * host, no spaces. The rest (reachability, the prefix, the database) is the remote tier's
  * business at run time. */
-static void set_remote(struct parse *p, const struct cm_ini_key *k)
+void cm_cfg_set_remote(struct parse *p, const struct cm_ini_key *k)
 {
     static const char *const schemes[] = {"http://", "https://", "redis://", "rediss://",
                                           "redis+cluster://"};
@@ -529,11 +245,11 @@ static void set_remote(struct parse *p, const struct cm_ini_key *k)
                  quote_len(k), k->value);
             return;
         }
-    copy_value(p, k, p->cfg->remote, sizeof(p->cfg->remote));
+    cm_cfg_copy_value(p, k, p->cfg->remote, sizeof(p->cfg->remote));
 }
 
 /* token_file and secret_file: a path, relative ones taken from the config file's directory. */
-static void set_file(struct parse *p, const struct cm_ini_key *k, char *dst, size_t size)
+void cm_cfg_set_file(struct parse *p, const struct cm_ini_key *k, char *dst, size_t size)
 {
     const char *slash = strrchr(p->cfg->path, '/');
     size_t dir = k->vlen && k->value[0] != '/' && slash ? (size_t)(slash - p->cfg->path) + 1 : 0;
@@ -550,7 +266,7 @@ static void set_file(struct parse *p, const struct cm_ini_key *k, char *dst, siz
     memcpy(dst + dir, k->value, k->vlen + 1);
 }
 
-static void set_remote_mode(struct parse *p, const struct cm_ini_key *k)
+void cm_cfg_set_remote_mode(struct parse *p, const struct cm_ini_key *k)
 {
     static const char *const words[] = {"readwrite", "readonly", "writeonly"};
     const char *best;
@@ -569,7 +285,7 @@ static void set_remote_mode(struct parse *p, const struct cm_ini_key *k)
              quote_len(k), k->value);
 }
 
-static void set_singleflight(struct parse *p, const struct cm_ini_key *k)
+void cm_cfg_set_singleflight(struct parse *p, const struct cm_ini_key *k)
 {
     static const char *const words[] = {"yes", "no", "auto"};
     const char *best;
@@ -593,7 +309,7 @@ static void set_singleflight(struct parse *p, const struct cm_ini_key *k)
 }
 
 /* One of `words` (nwords of them) -> its index in *out; else an error with a suggestion. */
-static void set_word(struct parse *p, const struct cm_ini_key *k, const char *const *words,
+void cm_cfg_set_word(struct parse *p, const struct cm_ini_key *k, const char *const *words,
                      int nwords, uint8_t *out)
 {
     for (int i = 0; i < nwords; i++)
@@ -611,7 +327,7 @@ static void set_word(struct parse *p, const struct cm_ini_key *k, const char *co
 }
 
 /* `NAME:SIZE, NAME:SIZE` for reads and writes. */
-static void set_globals(struct parse *p, const struct cm_ini_key *k, struct cm_global *g,
+void cm_cfg_set_globals(struct parse *p, const struct cm_ini_key *k, struct cm_global *g,
                         uint8_t *ng)
 {
     const char *v = k->value;
@@ -685,7 +401,7 @@ static void set_globals(struct parse *p, const struct cm_ini_key *k, struct cm_g
     }
 }
 
-static void set_signature(struct parse *p, const struct cm_ini_key *k)
+void cm_cfg_set_signature(struct parse *p, const struct cm_ini_key *k)
 {
     char lbl[CM_NAME_MAX + 16];
 
@@ -700,388 +416,4 @@ static void set_signature(struct parse *p, const struct cm_ini_key *k)
              p->fn.sig.name, sec_label(p, lbl, sizeof(lbl)));
         p->sig_rc = -1;
     }
-}
-
-/* ---- keys --------------------------------------------------------------------------------- */
-
-static int key_index(const struct cm_ini_key *k, const char *const *names, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        if (cm_word_eq(k->name, strlen(k->name), names[i]))
-            return (int)i;
-    }
-    return -1;
-}
-
-static void unknown_key(struct parse *p, const struct cm_ini_key *k)
-{
-    const bool cache = p->sec == SEC_CACHE;
-    const char *const *own = cache ? cache_keys : function_keys;
-    const char *const *other = cache ? function_keys : cache_keys;
-    size_t nown = cache ? NCACHE_KEYS : NFUNCTION_KEYS;
-    size_t nother = cache ? NFUNCTION_KEYS : NCACHE_KEYS;
-    const char *best = cm_did_you_mean(k->name, strlen(k->name), own, nown);
-    char lbl[CM_NAME_MAX + 16];
-
-    sec_label(p, lbl, sizeof(lbl));
-    if (best != NULL && strcmp(best, "signature") == 0)
-        p->sig_typo = true;
-    if (best != NULL)
-        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, k->line, k->col,
-                   "unknown key '%s' in %s (did you mean '%s'?)", k->name, lbl, best);
-    else if (key_index(k, other, nother) >= 0)
-        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, k->line, k->col,
-                   "unknown key '%s' in %s (it belongs in %s)", k->name, lbl,
-                   cache ? "a [function NAME] section" : "[cache]");
-    else
-        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, k->line, k->col, "unknown key '%s' in %s",
-                   k->name, lbl);
-}
-
-static void on_key(void *u, const struct cm_ini_key *k)
-{
-    struct parse *p = u;
-    char lbl[CM_NAME_MAX + 16];
-    int idx, id;
-
-    if (p->sec == SEC_BAD)
-        return;
-    if (p->sec == SEC_NONE) {
-        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, k->line, k->col,
-                   "key '%s' outside of a section (put it under [cache] or [function NAME])",
-                   k->name);
-        return;
-    }
-    if (p->sec == SEC_CACHE) {
-        idx = key_index(k, cache_keys, NCACHE_KEYS);
-        id = idx < 0 ? -1 : K_MODE + idx;
-    } else {
-        idx = key_index(k, function_keys, NFUNCTION_KEYS);
-        id = idx < 0 ? -1 : K_SIGNATURE + idx;
-    }
-    if (id < 0) {
-        unknown_key(p, k);
-        return;
-    }
-    if (p->key_line[id] != 0) {
-        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, k->line, k->col,
-                   "duplicate key '%s' in %s (first at line %d)", k->name,
-                   sec_label(p, lbl, sizeof(lbl)), p->key_line[id]);
-        return;
-    }
-    p->key_line[id] = k->line;
-    if (k->broken) {
-        if (id == K_SIGNATURE)
-            p->sig_rc = -1;
-        return;
-    }
-    switch ((enum key_id)id) {
-    case K_MODE:
-        set_mode(p, k, &p->cfg->mode);
-        break;
-    case K_NAMESPACE:
-        set_namespace(p, k);
-        break;
-    case K_MEMORY_SIZE:
-        get_size(p, k, MEMORY_SIZE_MIN, MEMORY_SIZE_MAX, "4K to 1T", &p->cfg->memory_size);
-        break;
-    case K_REPORT:
-        copy_value(p, k, p->cfg->report, sizeof(p->cfg->report));
-        break;
-    case K_STRICT:
-        set_bool(p, k, &p->cfg->strict);
-        break;
-    case K_TIERS:
-        set_tiers(p, k);
-        break;
-    case K_SHARED_PATH:
-        set_shared_path(p, k);
-        break;
-    case K_SHARED_SIZE:
-        set_shared_size(p, k);
-        break;
-    case K_SHARED_MAX_ENTRY:
-        set_shared_max_entry(p, k);
-        break;
-    case K_REMOTE:
-        set_remote(p, k);
-        break;
-    case K_TOKEN_FILE:
-        set_file(p, k, p->cfg->token_file, sizeof(p->cfg->token_file));
-        break;
-    case K_SECRET_FILE:
-        set_file(p, k, p->cfg->secret_file, sizeof(p->cfg->secret_file));
-        break;
-    case K_REMOTE_TIMEOUT:
-        get_time(p, k, 1000000ULL, 60000000000ULL, "1ms to 60s", &p->cfg->remote_timeout_ns);
-        break;
-    case K_FLUSH_TIMEOUT:
-        get_time(p, k, 0, 3600000000000ULL, "0 to 1h", &p->cfg->flush_timeout_ns);
-        break;
-    case K_REMOTE_MODE:
-        set_remote_mode(p, k);
-        break;
-    case K_REMOTE_QUEUE: {
-        uint64_t n;
-        if (get_size(p, k, 1, 1ULL << 20, "1 to 1M", &n) == 0)
-            p->cfg->remote_queue = n;
-        break;
-    }
-    case K_REMOTE_QUEUE_BYTES:
-        get_size(p, k, 1ULL << 16, 1ULL << 40, "64K to 1T", &p->cfg->remote_queue_bytes);
-        break;
-    case K_REMOTE_MAX_VALUE:
-        get_size(p, k, 1, 1ULL << 32, "1 to 4G", &p->cfg->remote_max_value);
-        break;
-    case K_REMOTE_EXPIRE:
-        get_time(p, k, 1000000000ULL, 3650ULL * 86400 * 1000000000ULL, "1s to 3650d",
-                 &p->cfg->remote_expire_ns);
-        break;
-    case K_SIGNATURE:
-        set_signature(p, k);
-        break;
-    case K_OBJECT:
-        copy_value(p, k, p->fn.object, sizeof(p->fn.object));
-        break;
-    case K_FMODE:
-        set_mode(p, k, &p->fn.mode);
-        break;
-    case K_SALT:
-        copy_value(p, k, p->fn.salt, sizeof(p->fn.salt));
-        break;
-    case K_READS:
-        set_globals(p, k, p->fn.reads, &p->fn.nreads);
-        break;
-    case K_WRITES:
-        set_globals(p, k, p->fn.writes, &p->fn.nwrites);
-        break;
-    case K_ERRNO:
-        set_bool(p, k, &p->fn.save_errno);
-        break;
-    case K_MIN_TIME:
-        get_time(p, k, 0, UINT64_MAX, "", &p->fn.min_time_ns);
-        break;
-    case K_SINGLEFLIGHT:
-        set_singleflight(p, k);
-        break;
-    case K_HOOK: {
-        static const char *const w[] = {"auto", "got", "inline"}; /* enum cm_hook_kind */
-        set_word(p, k, w, 3, &p->fn.hook);
-        break;
-    }
-    case K_IDENTITY: {
-        static const char *const w[] = {"code", "object", "name"}; /* enum cm_identity */
-        set_word(p, k, w, 3, &p->fn.identity);
-        break;
-    }
-    default:
-        break;
-    }
-}
-
-/* ---- entry points ------------------------------------------------------------------------- */
-
-static void set_defaults(struct cm_config *cfg)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->mode = CM_MODE_READWRITE;
-    memcpy(cfg->ns, "default", sizeof("default"));
-    cfg->memory_size = 64ULL << 20;
-    cfg->tiers = CM_TIER_MEMORY | CM_TIER_SHARED;
-    memcpy(cfg->shared_path, SHARED_PATH_DEFAULT, sizeof(SHARED_PATH_DEFAULT));
-    cfg->shared_size = SHARED_SIZE_DEFAULT;
-    cfg->remote_timeout_ns = REMOTE_TIMEOUT_DEFAULT;
-    cfg->flush_timeout_ns = FLUSH_TIMEOUT_DEFAULT;
-    cfg->remote_queue = REMOTE_QUEUE_DEFAULT;
-    cfg->remote_queue_bytes = REMOTE_QUEUE_BYTES_DEFAULT;
-    cfg->remote_max_value = REMOTE_MAX_VALUE_DEFAULT;
-    cfg->remote_expire_ns = REMOTE_EXPIRE_DEFAULT;
-}
-
-/* "256M", "1T", "1536K" or a byte count: the largest unit that divides exactly. */
-static void size_text(uint64_t v, char *buf, size_t size)
-{
-    static const char units[] = "KMGT";
-    int u = -1;
-
-    while (u < 3 && v != 0 && v % 1024 == 0) {
-        v /= 1024;
-        u++;
-    }
-    if (u < 0)
-        snprintf(buf, size, "%llu", (unsigned long long)v);
-    else
-        snprintf(buf, size, "%llu%c", (unsigned long long)v, units[u]);
-}
-
-/* Values that depend on several keys, once every key has been read. */
-static void finish_cache(struct parse *p)
-{
-    struct cm_config *cfg = p->cfg;
-    char sz[32];
-
-    /* A remote is a tier of its own unless `tiers` says otherwise; `tiers = ... remote` needs
-     * one. */
-    if (!p->tiers_set && cfg->remote[0])
-        cfg->tiers |= CM_TIER_REMOTE;
-    if (p->tiers_set && (cfg->tiers & CM_TIER_REMOTE) && !cfg->remote[0])
-        cm_diag_map(&p->d, CM_DIAG_ERROR, &p->tiers_map, 0,
-                    "'tiers' names remote, but [cache] has no 'remote = URL'");
-    if (!p->max_entry_set) {
-        cfg->shared_max_entry = cfg->shared_size / SHARED_MAX_ENTRY_DIV;
-        return;
-    }
-    if (!p->shared_size_bad && cfg->shared_max_entry > cfg->shared_size) {
-        size_text(cfg->shared_size, sz, sizeof(sz));
-        cm_diag_map(&p->d, CM_DIAG_ERROR, &p->max_entry_map, 0,
-                    "shared_max_entry '%s' is larger than shared_size (%s)", p->max_entry_text, sz);
-    }
-}
-
-int cm_config_parse(const char *name, const char *text, size_t len, struct cm_config *cfg,
-                    cm_diag_fn diag, void *ctx)
-{
-    static const struct cm_ini_ops ops = {on_section, on_key};
-    struct parse *p;
-    int rc = 0;
-
-    set_defaults(cfg);
-    if (name != NULL)
-        snprintf(cfg->path, sizeof(cfg->path), "%s", name);
-    p = calloc(1, sizeof(*p));
-    if (p == NULL)
-        return -ENOMEM;
-    p->cfg = cfg;
-    p->d.fn = diag;
-    p->d.ctx = ctx;
-    p->file = cfg->path[0] != '\0' ? cfg->path : "<config>";
-    if (text == NULL)
-        len = 0;
-    if (len > CM_CONFIG_MAX_BYTES) {
-        cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, 1, 1, "config too large (more than %d bytes)",
-                   CM_CONFIG_MAX_BYTES);
-    } else {
-        rc = cm_ini_run(p->file, text, len, &ops, p, &p->d);
-        finish_section(p);
-    }
-    finish_cache(p);
-    if (p->oom)
-        rc = -ENOMEM;
-    cfg->nerrors = p->d.nerrors;
-    cfg->nwarnings = p->d.nwarnings;
-    free(p->seen);
-    free(p);
-    return rc;
-}
-
-int cm_config_load(const char *path, struct cm_config *cfg, cm_diag_fn diag, void *ctx)
-{
-    struct stat st;
-    char *buf = NULL;
-    size_t len = 0;
-    ssize_t n;
-    int fd, rc;
-
-    set_defaults(cfg);
-    if (path == NULL)
-        return -EINVAL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0) {
-        rc = -errno;
-        goto out;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        rc = -EISDIR;
-        goto out;
-    }
-    /* One byte more than the limit, so that an over-long file is seen as such. */
-    buf = malloc(CM_CONFIG_MAX_BYTES + 1);
-    if (buf == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    while (len < CM_CONFIG_MAX_BYTES + 1) {
-        n = read(fd, buf + len, CM_CONFIG_MAX_BYTES + 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    rc = cm_config_parse(path, buf, len, cfg, diag, ctx);
-out:
-    free(buf);
-    close(fd);
-    return rc;
-}
-
-void cm_config_free(struct cm_config *cfg)
-{
-    if (cfg == NULL)
-        return;
-    free(cfg->functions);
-    cfg->functions = NULL;
-    cfg->nfunctions = 0;
-}
-
-static int is_file(const char *path)
-{
-    struct stat st;
-
-    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
-}
-
-static int put_path(char *buf, size_t bufsz, const char *a, const char *b)
-{
-    int n = snprintf(buf, bufsz, "%s%s", a, b);
-
-    if (n < 0 || (size_t)n >= bufsz)
-        return -ENAMETOOLONG;
-    return 0;
-}
-
-int cm_config_find(char *buf, size_t bufsz)
-{
-    char cwd[CM_PATH_MAX], dir[CM_PATH_MAX];
-    const char *env, *home;
-    int n;
-
-    if (buf == NULL || bufsz == 0)
-        return -EINVAL;
-    env = getenv(CLOUDM_ENV_CONFIG);
-    if (env != NULL && env[0] != '\0')
-        return put_path(buf, bufsz, env, "");
-    if (is_file("cloudm.conf")) {
-        /* Absolute, so that it still names the same file after the program changes directory
-         * (and in the children that inherit CLOUDM_CONFIG). */
-        if (getcwd(cwd, sizeof(cwd)) != NULL)
-            return put_path(buf, bufsz, cwd, "/cloudm.conf");
-        return put_path(buf, bufsz, "cloudm.conf", "");
-    }
-    env = getenv("XDG_CONFIG_HOME");
-    if (env != NULL && env[0] == '/') {
-        n = snprintf(dir, sizeof(dir), "%s", env);
-    } else {
-        home = getenv("HOME");
-        if (home == NULL || home[0] == '\0')
-            return -ENOENT;
-        n = snprintf(dir, sizeof(dir), "%s/.config", home);
-    }
-    if (n < 0 || (size_t)n >= sizeof(dir))
-        return -ENOENT;
-    if (put_path(buf, bufsz, dir, "/cloudm/cloudm.conf") < 0)
-        return -ENAMETOOLONG;
-    if (!is_file(buf)) {
-        buf[0] = '\0';
-        return -ENOENT;
-    }
-    return 0;
 }

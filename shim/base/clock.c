@@ -5,7 +5,7 @@
  * ticks at a constant rate on every core, through frequency changes and idle states. The rate
  * is the ratio of elapsed ticks to elapsed CLOCK_MONOTONIC nanoseconds between two samples.
  */
-#include "clock.h"
+#include "base.h"
 
 #include <cpuid.h>
 

@@ -6,7 +6,7 @@
  * The "once" set is a small fixed table of key pointers guarded by a spin flag; past its
  * capacity, messages are still printed (better twice than never).
  */
-#include "log.h"
+#include "base.h"
 
 #include <errno.h>
 #include <stdarg.h>

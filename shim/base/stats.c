@@ -9,14 +9,13 @@
  * sequence runs out, counting stops and the report prints distinct as null: better unknown than
  * wrong.
  */
-#include "stats.h"
+#include "base.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include "fn.h"
 
 static struct cm_tstats *stats_head;
 __thread struct cm_tstats *cm_stats_mine __attribute__((tls_model("initial-exec")));

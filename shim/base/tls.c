@@ -7,13 +7,12 @@
  * A pthread key destructor unmaps everything when the thread exits; the main thread's buffers
  * are left to the kernel at exit.
  */
-#include "tls.h"
+#include "base.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <sys/mman.h>
 
-#include "frame.h"
 
 struct buf {
     uint8_t *p;

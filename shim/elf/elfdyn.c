@@ -14,7 +14,7 @@
  * (elf/get-dynamic-info.h), but not to DT_VERNEED or DT_VERDEF. We follow that rule and, should
  * a value fall outside the span, try the other interpretation before giving up.
  */
-#include "elfdyn.h"
+#include "elf.h"
 
 #include <string.h>
 

@@ -26,9 +26,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "objtab.h"
+#include "elf.h"
 
-#include "log.h"
+#include "base/base.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -22,9 +22,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "hookint.h"
+#include "elf.h"
 
-#include "log.h"
+#include "base/base.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>

@@ -9,10 +9,9 @@
  * Bounds: at most MAX_DEFS definitions are returned per call; symbols beyond a table's
  * sh_size / sh_entsize are never read.
  */
-#include "symtab.h"
+#include "elf.h"
 
 #include "cloudm_env.h"
-#include "objects.h"
 
 #include <errno.h>
 #include <fcntl.h>

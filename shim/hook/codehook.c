@@ -16,11 +16,11 @@
  *
  * DESIGN: all state is protected by the hook lock (got.c); records are append-only.
  */
-#include "hookint.h"
-#include "idcache.h"
-#include "inline.h"
-#include "log.h"
-#include "symtab.h"
+#include "hook_int.h"
+#include "ident/ident.h"
+#include "frame.h"
+#include "base/base.h"
+#include "elf/elf.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -19,7 +19,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "hookint.h"
+#include "hook_int.h"
 
 #include <elf.h>
 #include <fcntl.h>

@@ -33,9 +33,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "guard.h"
-#include "hookint.h"
-#include "log.h"
+#include "base/base.h"
+#include "hook_int.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -1,10 +1,13 @@
 /*
- * hookint.h - interfaces between the hooking files: got.c (install, patching, describe),
- * resolve.c (which implementation an importer reaches), dlwrap.c (dlopen/dlsym wrappers) and
- * dlpath.c (library search on behalf of a dlopen caller).
+ * hook_int.h - interfaces between the files of shim/hook/: table.c (the hook lock, targets
+ * and binding table), got.c (GOT slots), codehook.c (inline hooks), dlwrap.c (dlopen/dlsym
+ * wrappers), dlpath.c (library search on behalf of a dlopen caller) and install.c (the entry
+ * points and the order of a pass). Private to shim/hook/; other folders use hook.h.
  *
- * What it does: declares the shim-internal functions of those files. Nothing here is for the
- * dispatcher, which uses hook.h and objects.h.
+ * Who calls whom (no circle): install.c -> got.c, codehook.c, dlwrap.c, table.c;
+ * got.c -> dlwrap.c (the wrapper for a dl* slot), table.c; dlwrap.c -> dlpath.c, table.c;
+ * codehook.c -> table.c. table.c calls none of them: the pass it runs for the dl wrappers is the
+ * function install.c registered with the targets.
  *
  * DESIGN (shared by those files): one mutex, the hook lock, serialises installation, every
  * patching pass after dlopen/dlmopen/dlclose, and reads of the binding table by the dlsym
@@ -14,21 +17,39 @@
  * destructors may call dlopen themselves. Slots are stored with 8-byte atomic stores because other
  * threads may be calling through them.
  */
-#ifndef CM_HOOKINT_H
-#define CM_HOOKINT_H
+#ifndef CM_HOOK_INT_H
+#define CM_HOOK_INT_H
 
 #include "hook.h"
-#include "objtab.h"
+
+#include "elf/elf.h"
+
+#include <stdio.h>
 
 #include <stdbool.h>
 
-/* ---- got.c ---- */
+/* ---- table.c ---- */
 void cm_hook_lock(void);
 void cm_hook_unlock(void);
 /* Take the hook lock only if free: 0, or -EBUSY. */
 int cm_hook_trylock(void);
-/* Refresh the table and patch every object not yet processed. Hook lock held. */
+/* Run the registered pass: refresh the object table and hook every object not yet processed.
+ * Hook lock held. */
 void cm_hook_pass_locked(void);
+/* Record the targets, bind() (NULL when only preparing) and the pass to run; -EBUSY once
+ * installed. Hook lock held. */
+int cm_hook_set_targets_locked(const struct cm_target *tg, int n, cm_bind_cb bind,
+                               void (*pass)(void));
+void cm_hook_mark_installed_locked(void);
+/* Bindings that got an entry so far. Hook lock held. */
+int cm_hook_nbound_locked(void);
+/* Index of the target named `name`, or -1. */
+int cm_hook_target_index(const char *name);
+/* Whether target `t` accepts a definition in object `p` (its object glob). */
+bool cm_hook_provider_matches(const struct cm_target *t, const struct cm_objrec *p);
+/* The entry for (target, resolved implementation), asking bind() the first time; NULL: leave
+ * the caller alone. Hook lock held. */
+void *cm_hook_entry_for_locked(int target, const struct cm_resolved *res);
 /* dlsym/dlvsym answered `addr` for name (version NULL for dlsym): if that is the original of a
  * bound target named `name`, its entry; with `bind_new`, also when it is the implementation of a
  * target in the object defining it that no importer has bound yet (bound now). Else addr.
@@ -55,40 +76,11 @@ void cm_codehook_pass_locked(struct cm_objrec **objs, int n);
 /* For describe: the inline candidates of target `ti` and what became of them. */
 int cm_codehook_describe(FILE *out, int ti); /* returns the number of candidates */
 
-/* ---- resolve.c ---- */
-struct cm_resolved {
-    struct cm_objrec *provider;
-    struct cm_dyndef def; /* the definition in the provider */
-    void *addr;           /* the implementation (IFUNC resolved), or NULL */
-    const char *version;  /* def's version, or the provider's default version when that
-                             resolves to the same address (aliases); NULL unversioned */
-};
-
-/* Which implementation does `importer` reach for name@version (version NULL: unversioned)?
- * Functions only. Returns 0, or -1 when nothing in its scope defines it. Hook lock held. */
-int cm_resolve_import(struct cm_objrec *importer, const char *name, const char *version,
-                      struct cm_resolved *out);
-
-/* dlsym(RTLD_NEXT) / dlvsym(RTLD_NEXT) on behalf of code in `caller`: the first definition (any
- * type) after `caller` in its search list, resolved through the provider's handle; NULL if none.
- * Hook lock held. */
-void *cm_resolve_next(struct cm_objrec *caller, const char *name, const char *version);
-
-/* dlsym(RTLD_DEFAULT) for a caller in an RTLD_LOCAL group: search its group after the global
- * scope failed. NULL if none. Hook lock held. */
-void *cm_resolve_in_group(struct cm_objrec *caller, const char *name, const char *version);
-
-/* If `addr` is the implementation of name@version (NULL: the default) defined in `r`, fill *out
- * as cm_resolve_import would and return 0; else -1. Hook lock held. */
-int cm_resolve_definition(struct cm_objrec *r, const char *name, const char *version, void *addr,
-                          struct cm_resolved *out);
-
-/* Compute root->or_scope (breadth-first over DT_NEEDED, as glibc builds a dlopen search list).
- * Hook lock held. */
-void cm_resolve_build_scope(struct cm_objrec *root);
-
-/* Implementation of name@version in object `r` through its own handle (NULL if absent). */
-void *cm_resolve_in_object(struct cm_objrec *r, const char *name, const char *version);
+/* ---- got.c ---- */
+/* Patch the GOT slots of `r` that reach a target or a dl* function. Hook lock held. */
+void cm_got_patch_locked(struct cm_objrec *r);
+/* `cloudm check`: the objects importing `name`, one line each. Hook lock held. */
+void cm_got_describe_locked(FILE *out, const char *name);
 
 /* ---- dlwrap.c ---- */
 /* The wrapper to store in slots of `name` (dlopen, dlmopen, dlclose, dlsym, dlvsym), or NULL. */

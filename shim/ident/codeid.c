@@ -19,12 +19,10 @@
  *
  * DESIGN: called under the hook lock only (from bind()); all state here is protected by it.
  */
-#include "codeid.h"
+#include "ident.h"
 
-#include "hookint.h"
-#include "idcache.h"
-#include "log.h"
-#include "symtab.h"
+#include "base/base.h"
+#include "elf/elf.h"
 
 #include <Zydis/Zydis.h>
 #include <errno.h>

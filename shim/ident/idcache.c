@@ -12,11 +12,11 @@
  * DESIGN: all state is protected by the hook lock; records and their strings are never freed
  * (one small allocation per cached function for the life of the process).
  */
-#include "idcache.h"
+#include "ident.h"
 
 #include "cloudm_env.h"
-#include "log.h"
-#include "objects.h"
+#include "base/base.h"
+#include "elf/elf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "remote/cm_remote.h"
+
 struct cm_seg; /* one process's mapping of a segment */
 
 struct cm_seg_opts {
@@ -108,5 +110,13 @@ long cm_seg_clear(struct cm_seg *s, const char *name);
  * diagnostics. */
 void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len,
                     uint64_t *ring_off, uint64_t *ring_len);
+
+/* ---- seg_remote: the remote tier's live counters in the shared segment, for `cloudm stats`.
+ */
+/* Add one process's remote counters (relaxed atomics). */
+void cm_seg_remote_add(struct cm_seg *s, const struct cm_remote_counters *c);
+
+/* Read the totals over every process that added its counters. */
+void cm_seg_remote_get(struct cm_seg *s, struct cm_remote_counters *c);
 
 #endif

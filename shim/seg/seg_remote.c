@@ -10,7 +10,7 @@
  * What it does not do: per-function remote hits (those travel with the per-function statistics,
  * struct cm_seg_fnstat.hit_remote), any remote I/O.
  */
-#include "seg_remote.h"
+#include "seg.h"
 
 #include <string.h>
 

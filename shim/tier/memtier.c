@@ -33,7 +33,7 @@
  * - Hits compare the full key bytes, never just the hash.
  * - fork: a slot a dying thread left odd stays unusable in the child (it only costs that slot).
  */
-#include "memtier.h"
+#include "tier.h"
 
 #include <errno.h>
 #include <string.h>

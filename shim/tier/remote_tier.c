@@ -13,7 +13,7 @@
  * Why a plugin: libcurl and OpenSSL bring a dozen libraries and their constructors; programs
  * that use no remote never load them, and their start-up stays as it was.
  */
-#include "remote_tier.h"
+#include "tier.h"
 
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -22,9 +22,8 @@
 #include <string.h>
 
 #include "cloudm_env.h"
-#include "guard.h"
-#include "log.h"
-#include "seg_remote.h"
+#include "base/base.h"
+#include "seg/seg.h"
 
 int cm_remote_reads, cm_remote_writes;
 

@@ -31,7 +31,7 @@
  * segment's index as well was measured and dropped: fault-around already maps 64 KiB per fault
  * there, and the gain was within noise while the teardown cost at exit was not.
  */
-#include "shared.h"
+#include "tier.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -42,13 +42,7 @@
 
 #include <xxhash.h>
 
-#include "clock.h"
-#include "fn.h"
-#include "guard.h"
-#include "log.h"
-#include "memtier.h"
-#include "stats.h"
-#include "tls.h"
+#include "base/base.h"
 
 #define AUTO_THRESHOLD_NS 1000000ull /* singleflight = auto: calls of at least 1 ms */
 #define PREFAULT_AFTER 64u           /* shared-tier events of one thread before prefaulting */

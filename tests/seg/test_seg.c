@@ -19,8 +19,8 @@
 
 #include <xxhash.h>
 
-#include "seg.h"
-#include "seg_int.h" /* white-box: internal counters */
+#include "seg/seg.h"
+#include "seg/seg_int.h" /* white-box: internal counters */
 
 #ifdef __SANITIZE_THREAD__
 #define SLOW 10 /* ThreadSanitizer: fewer operations */
