@@ -211,6 +211,10 @@ void cm_objrec_unref(void *h);
 /* Keep `r` loaded for the life of the process (providers of bound targets). */
 void cm_objrec_pin(struct cm_objrec *r);
 
+/* fork (from the hook layer's atfork handlers, hook lock held): 0 takes the table's lock before
+ * fork, 1 releases it after, in the parent and in the child. */
+void cm_objects_atfork(int after);
+
 /* Tell the table about a namespace created by dlmopen, so objects in it get handles. */
 void cm_objects_note_lmid(long lmid);
 

@@ -44,6 +44,7 @@
 struct protmap {
     uintptr_t lo, hi;
     bool loaded;
+    int err; /* -errno when /proc/self/maps could not be read (EMFILE under a descriptor limit) */
     int n;
     struct {
         uintptr_t a, b;
@@ -92,8 +93,10 @@ static void protmap_load(struct protmap *m)
     m->loaded = true;
     m->n = 0;
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
+        m->err = -errno;
         return;
+    }
     char buf[4096], line[512];
     size_t len = 0;
     bool skipping = false; /* inside a line longer than `line` (only its start matters) */
@@ -138,7 +141,7 @@ static int slot_store(struct protmap *m, uintptr_t slot, void *val)
 {
     int prot = protmap_prot(m, slot);
     if (prot < 0)
-        return -EFAULT;
+        return m->err ? m->err : -EFAULT;
     if (prot & PROT_WRITE) {
         __atomic_store_n((void **)slot, val, __ATOMIC_RELEASE);
         return 0;
@@ -212,7 +215,11 @@ void cm_got_patch_locked(struct cm_objrec *r)
                 continue;
         }
         int rc = slot_store(m, rel.slot, val);
-        if (rc != 0 && failures++ == 0)
+        if (rc != 0 && failures++ == 0 && m->err)
+            cm_log("%s: its GOT slots cannot be patched: cannot read /proc/self/maps (needed for "
+                   "their page protections): %s",
+                   r->or_pub.path, strerror(-m->err));
+        else if (rc != 0 && failures == 1)
             cm_log("%s: cannot patch the GOT slot of %s at %p: %s", r->or_pub.path, name,
                    (void *)rel.slot, strerror(-rc));
     }

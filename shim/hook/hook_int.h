@@ -29,6 +29,9 @@
 #include <stdbool.h>
 
 /* ---- table.c ---- */
+/* Non-zero while this thread is inside a real dlopen/dlmopen/dlclose called by a dl wrapper
+ * (the wrappers count it; the lock's fork handler reads it). */
+extern __thread int cm_hook_in_real __attribute__((tls_model("initial-exec")));
 void cm_hook_lock(void);
 void cm_hook_unlock(void);
 /* Take the hook lock only if free: 0, or -EBUSY. */

@@ -1,0 +1,26 @@
+#!/bin/bash
+# test_seccomp.sh - issue 16 item 7: programs that sandbox themselves.
+#
+# Proves: with the default tiers (memory and shared), a program entering seccomp strict mode,
+# one installing an allow-list filter without clone (no new thread), and one disabling rdtsc
+# (PR_SET_TSC) all run to the end under cloudm with the plain output; under the filter, the
+# calls are still memoized (hits pushed to the segment at exit).
+. "$CM_SRC/lib.sh"
+cm_require "$CLOUDM" "$CM_BIN/sandbox" || cm_done
+export CLOUDM_TIERS="memory shared"
+conf=$(cm_conf sq <<'CONF'
+[function hd_sq]
+signature = i64 hd_sq(i64 x)
+CONF
+)
+for mode in strict filter tsc; do
+  cm_plain plain_$mode "$CM_BIN/sandbox" $mode
+  cm_expect_eq "plain $mode runs" "$(cat "$CM_TMP/plain_$mode.rc")" 0
+  rm -f "$CLOUDM_SHARED_PATH"
+  cm_run $mode -c "$conf" --report="$CM_TMP/$mode.json" -- "$CM_BIN/sandbox" $mode
+  cm_same plain_$mode $mode
+done
+"$CLOUDM" stats -c "$conf" --json >"$CM_TMP/stats.json" 2>"$CM_TMP/stats.err"
+cm_expect_eq "tsc: hd_sq hits" "$(cm_hits tsc hd_sq)" 100
+cm_expect_eq "filter: hd_sq memory hits" "$(cm_fn filter hd_sq .hits.memory)" 200
+cm_done
