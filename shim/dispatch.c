@@ -253,7 +253,7 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
     }
     if (shared && fn->mode != CM_MODE_WRITEONLY) {
         if (fn->mode != CM_MODE_READONLY)
-            flight = cm_shared_flight_begin(fn, &fk, &ticket);
+            flight = cm_shared_flight_begin(fn, &fk, &ticket, f);
         /* Look again after a wait, and after winning a claim: the winner of the previous round
          * may have stored the value between our lookup and our claim. */
         if (flight != CM_FLIGHT_COMPUTE && shared_hit(f, fn, ts, ci, &fk, mk)) {

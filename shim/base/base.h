@@ -54,12 +54,24 @@ extern int cm_debug_enabled;
  * cm_clock_calibrate() measures the rate up front (about 2 ms), done only when some function
  * has a `min_time`, which must be compared against ticks while the program runs.
  *
+ * Sandboxes (issue 16): once the program disables rdtsc for itself (PR_SET_TSC, or seccomp
+ * strict mode, which also makes the vDSO clock fault because it reads the TSC),
+ * cm_clock_sandbox() switches to the clock_gettime system call, or, under strict mode where that
+ * is fatal too, to no clock at all: every duration then reads 0 (misses are not timed, and a
+ * `min_time` is never met).
+ *
  * What it does not do: wall-clock time, anything on the hit path.
  */
-extern int cm_clock_tsc __attribute__((visibility("hidden")));
+enum { CM_CLOCK_VDSO = 0, CM_CLOCK_TSC, CM_CLOCK_SYSCALL, CM_CLOCK_NONE };
+extern int cm_clock_mode __attribute__((visibility("hidden")));
+
+uint64_t cm_clock_ns_slow(void); /* CM_CLOCK_SYSCALL / CM_CLOCK_NONE */
+uint64_t cm_ticks_slow(void);    /* CM_CLOCK_SYSCALL / CM_CLOCK_NONE */
 
 static inline uint64_t cm_clock_ns(void)
 {
+    if (__builtin_expect(cm_clock_mode >= CM_CLOCK_SYSCALL, 0))
+        return cm_clock_ns_slow();
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -67,13 +79,27 @@ static inline uint64_t cm_clock_ns(void)
 
 static inline uint64_t cm_ticks(void)
 {
-    if (cm_clock_tsc) {
+    if (cm_clock_mode == CM_CLOCK_TSC) {
         uint32_t lo, hi;
         __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
         return ((uint64_t)hi << 32) | lo;
     }
+    if (__builtin_expect(cm_clock_mode >= CM_CLOCK_SYSCALL, 0))
+        return cm_ticks_slow();
     return cm_clock_ns();
 }
+
+/* The program is about to disable the TSC (strict = 0: PR_SET_TSC, clock_gettime still works
+ * as a system call) or to enter seccomp strict mode (strict = 1: no clock at all). */
+void cm_clock_sandbox(int strict);
+
+/* ---- sandbox: what the program has forbidden itself (set through the hook layer's
+ * prctl/seccomp wrappers before the real call; never cleared). CM_SANDBOX_FILTER: a seccomp filter of unknown
+ * content: start no thread, make no optional system call (remote tier and single-flight waits
+ * off). CM_SANDBOX_STRICT: seccomp strict mode (read, write, exit, sigreturn only): the shared
+ * tier too, and no buffer growth (mmap); the memory tier goes on. */
+enum { CM_SANDBOX_NONE = 0, CM_SANDBOX_FILTER, CM_SANDBOX_STRICT, CM_SANDBOX_NOTSC = -1 };
+extern int cm_sandbox;
 
 void cm_clock_init(void);
 void cm_clock_calibrate(void);

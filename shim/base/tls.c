@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <sys/mman.h>
 
-
 struct buf {
     uint8_t *p;
     size_t cap;
@@ -53,6 +52,8 @@ static int grow(struct buf *b, size_t size)
 {
     if (b->cap >= size)
         return 0;
+    if (cm_sandbox == CM_SANDBOX_STRICT) /* mmap would kill the process: the caller degrades */
+        return -1;
     int saved_errno = errno;
     size_t cap = 4096;
     while (cap < size)
@@ -86,6 +87,8 @@ uint8_t *cm_tls_scratch(enum cm_scratch which, size_t size)
 char *cm_tls_strbuf(uint32_t id, size_t size)
 {
     if (!self.strbufs) {
+        if (cm_sandbox == CM_SANDBOX_STRICT)
+            return NULL;
         int saved_errno = errno;
         void *p = mmap(NULL, CM_MAX_VARIANTS * sizeof(struct buf), PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -4,7 +4,8 @@
  * What it does: for every loaded object other than the vDSO, ld.so and ourselves, walks its
  * JUMP_SLOT and GLOB_DAT relocations; a slot whose symbol is a target gets the entry the
  * dispatcher's bind() returns for the implementation that object reaches (resolve.c); a slot for
- * dlopen, dlmopen, dlclose, dlsym or dlvsym gets our wrapper (dlwrap.c). Keeps the binding table
+ * dlopen, dlmopen, dlclose, dlsym or dlvsym gets our wrapper (dlwrap.c), one for a credential or
+ * sandbox call (setuid family, prctl, syscall) gets syswrap.c's. Keeps the binding table
  * (target, original) -> entry through table.c, and prints the imports for `cloudm check`.
  *
  * What it does not do: no code patching (codehook.c, arch/x86_64/inline.c), no pass order
@@ -190,6 +191,8 @@ void cm_got_patch_locked(struct cm_objrec *r)
     while (cm_dyn_next_gotreloc(d, &pos, &rel)) {
         const char *name = cm_dyn_symname(d, rel.symindex);
         void *val = cm_dlwrap_for(name);
+        if (!val)
+            val = cm_syswrap_for(name);
         int ti = -1;
         if (!val) {
             ti = cm_hook_target_index(name);

@@ -5,7 +5,8 @@
  * points and the order of a pass). Private to shim/hook/; other folders use hook.h.
  *
  * Who calls whom (no circle): install.c -> got.c, codehook.c, dlwrap.c, table.c;
- * got.c -> dlwrap.c (the wrapper for a dl* slot), table.c; dlwrap.c -> dlpath.c, table.c;
+ * got.c -> dlwrap.c (the wrapper for a dl* slot), syswrap.c (credential and sandbox wrappers),
+ * table.c; dlwrap.c -> dlpath.c, table.c;
  * codehook.c -> table.c. table.c calls none of them: the pass it runs for the dl wrappers is the
  * function install.c registered with the targets.
  *
@@ -90,6 +91,11 @@ void cm_got_describe_locked(FILE *out, const char *name);
 void *cm_dlwrap_for(const char *name);
 /* Decide the dlopen group of records not seen through a wrapper (own group). Hook lock held. */
 void cm_dlwrap_group_unknown_locked(void);
+
+/* ---- syswrap.c ---- */
+/* The wrapper to store in slots of `name` when it is a credential-changing or sandboxing libc
+ * function (setuid family, setgroups, initgroups, prctl, syscall), or NULL. */
+void *cm_syswrap_for(const char *name);
 
 /* ---- dlpath.c ---- */
 /*

@@ -373,6 +373,21 @@ int cm_seg_open(const struct cm_seg_opts *o, struct cm_seg **out, char *err, siz
     return r;
 }
 
+void cm_seg_withdraw(struct cm_seg *s)
+{
+    int saved = errno;
+    if (s == NULL)
+        return;
+    /* One mmap replaces the file mapping atomically: no instant where the range is unmapped
+     * (a concurrent reader would fault) or still the file. The old file, and with it our
+     * shared flock, is released. */
+    void *m = mmap(s->base, s->size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+        munmap(s->base, s->size); /* cannot keep it safe for readers: at least drop the file */
+    errno = saved;
+}
+
 void cm_seg_close(struct cm_seg *s)
 {
     int saved = errno;
