@@ -146,6 +146,7 @@ __attribute__((constructor)) static void cm_init(void)
     }
     if (init_cfg.nfunctions == 0)
         goto out;
+    cm_stack_guard_init(); /* the main thread's; other threads' on their first hooked call */
 
     const char *tiers = getenv(CLOUDM_ENV_TIERS);
     if (tiers && *tiers) {
@@ -196,6 +197,7 @@ __attribute__((constructor)) static void cm_init(void)
 
     cm_hook_on_credentials(cm_shared_identity_changed);
     cm_hook_on_sandbox(sandboxing);
+    cm_hook_on_unbind(cm_unbind);
     if (cm_hook_install(init_targets, init_cfg.nfunctions, cm_bind) < 0)
         cm_log("hooking failed: nothing is memoized");
 

@@ -15,6 +15,7 @@
 #define CM_FN_FLAGS 8     /* struct cm_fn: uint32_t flags (CM_FN_BYPASS) */
 #define CM_FN_NSTACK 12   /* struct cm_fn: uint32_t nstack (stack words to copy) */
 #define CM_FN_BYPASS 1    /* flag: jump straight to the original */
+#define CM_FN_DEAD 2      /* flag: its library was unloaded (never bound again) */
 #define CM_FN_SIZE 1024   /* sizeof(union cm_fn_slot), power of two */
 #define CM_MAX_VARIANTS 256 /* hooked implementations per process (stubs in the entry table) */
 #define CM_STUB_SIZE 16
@@ -114,6 +115,18 @@ uint64_t cm_ns_to_ticks(uint64_t ns);
  * Initial-exec TLS: one %fs-relative load, no __tls_get_addr call.
  */
 extern __thread int cm_guard __attribute__((tls_model("initial-exec")));
+
+/* ---- stack guard (tls.c): where this thread's stack runs low. The entry code (entry.S) sends a
+ * call straight to the original when lo <= rsp < limit: memoizing needs a few hundred bytes of
+ * stack per level that a deep recursion may not have. Both 0 until known (then never). */
+struct cm_stack_guard {
+    uintptr_t limit; /* read by entry.S at offset 0 */
+    uintptr_t lo;    /* offset 8: the lowest address of the thread's stack */
+};
+extern __thread struct cm_stack_guard cm_stack_guard __attribute__((tls_model("initial-exec")));
+#define CM_STACK_RESERVE_MIN (64 * 1024) /* the guard zone: half the stack, at least this */
+/* Record this thread's stack (slow path: its first hooked call; start-up for the main thread). */
+void cm_stack_guard_init(void);
 
 /* ---- fn: the per-variant descriptor the entry code and the dispatcher share.
  *

@@ -36,6 +36,7 @@ struct cm_tstats *cm_stats_create(void)
 {
     struct cm_tstats *ts;
     int saved_errno = errno;
+    cm_stack_guard_init(); /* this thread's first hooked call */
     pthread_once(&stats_once, stats_key_init);
     for (ts = __atomic_load_n(&stats_head, __ATOMIC_ACQUIRE); ts; ts = ts->next) {
         int zero = 0;

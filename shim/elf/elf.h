@@ -325,6 +325,10 @@ void *cm_resolve_in_group(struct cm_objrec *caller, const char *name, const char
 int cm_resolve_definition(struct cm_objrec *r, const char *name, const char *version, void *addr,
                           struct cm_resolved *out);
 
+/* Whether p is a (transitive) DT_NEEDED dependency of a, or a itself: glibc keeps it loaded
+ * while a is. */
+bool cm_resolve_depends_on(struct cm_objrec *a, const struct cm_objrec *p);
+
 /* Compute root->or_scope (breadth-first over DT_NEEDED, as glibc builds a dlopen search list).
  * Hook lock held. */
 void cm_resolve_build_scope(struct cm_objrec *root);

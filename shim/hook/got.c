@@ -216,6 +216,12 @@ void cm_got_patch_locked(struct cm_objrec *r)
             val = cm_hook_entry_for_locked(ti, &res);
             if (!val)
                 continue;
+            /* The slot now reaches res.provider through our stub: if glibc does not know that r
+             * depends on it (a lazy slot it has not resolved, to an object outside r's
+             * DT_NEEDED closure), keep the provider loaded for good. Never otherwise: a
+             * plugin's lifetime is the program's (issue 16). */
+            if (res.provider != r && !cm_resolve_depends_on(r, res.provider))
+                cm_objrec_pin(res.provider);
         }
         int rc = slot_store(m, rel.slot, val);
         if (rc != 0 && failures++ == 0 && m->err)

@@ -76,6 +76,11 @@ int cm_hook_inline_candidates(int target);
  * nowhere. */
 int cm_hook_describe(FILE *out);
 
+/* Called (hook lock held, recursion guard set) for every entry bind() returned whose provider
+ * has been unloaded (dlclose): the entry is never handed out again, and a later load of a
+ * library at the same address is bound afresh. */
+void cm_hook_on_unbind(void (*fn)(void *entry));
+
 /* Called (recursion guard set, errno saved) after the program changed its credentials through
  * a libc call its GOT reaches: setuid family, setgroups, initgroups, setfsuid/setfsgid, or
  * syscall() with one of those numbers. */

@@ -37,6 +37,9 @@ void cm_hook_lock(void);
 void cm_hook_unlock(void);
 /* Take the hook lock only if free: 0, or -EBUSY. */
 int cm_hook_trylock(void);
+/* Drop the bindings whose provider is no longer loaded (after a refresh), telling the core
+ * (cm_hook_on_unbind). Hook lock held. */
+void cm_hook_forget_unloaded_locked(void);
 /* Run the registered pass: refresh the object table and hook every object not yet processed.
  * Hook lock held. */
 void cm_hook_pass_locked(void);

@@ -51,7 +51,8 @@ static int installed;
 static const struct cm_target *targets;
 static int ntargets;
 static cm_bind_cb bind_cb;
-static void (*pass_fn)(void); /* install.c's pass, registered with the targets */
+static void (*pass_fn)(void);          /* install.c's pass, registered with the targets */
+static void (*unbind_cb)(void *entry); /* told about entries whose provider was unloaded */
 static struct binding *bindings;
 static int nbindings, capbindings;
 static int nbound;      /* bindings with an entry */
@@ -195,10 +196,9 @@ void *cm_hook_entry_for_locked(int target, const struct cm_resolved *res)
     nb->entry = entry;
     nb->version = res->version;
     nb->provider = res->provider;
-    if (entry) {
-        nbound++;
-        cm_objrec_pin(res->provider); /* the original must stay valid as long as the entry */
-    }
+    if (entry)
+        nbound++; /* no pin: the provider's lifetime stays the program's (got.c pins only for
+                     importers glibc does not know depend on it) */
     cm_debug("%s%s%s from %s at %p: %s", targets[target].name, res->version ? "@" : "",
              res->version ? res->version : "", res->provider->or_pub.path, res->addr,
              entry ? "bound" : "declined");
@@ -259,10 +259,8 @@ void *cm_hook_bind_code_locked(int ti, struct cm_objrec *provider, void *code, s
     void *entry = bind_cb ? bind_cb(&b) : NULL;
     struct binding *nb = &bindings[nbindings++];
     *nb = (struct binding){.target = ti, .original = code, .entry = entry, .provider = provider};
-    if (entry) {
+    if (entry)
         nbound++;
-        cm_objrec_pin(provider);
-    }
     return entry;
 }
 
@@ -317,6 +315,31 @@ int cm_hook_set_targets_locked(const struct cm_target *tg, int n, cm_bind_cb bin
     bind_cb = bind;
     pass_fn = pass;
     return 0;
+}
+
+void cm_hook_on_unbind(void (*fn)(void *entry))
+{
+    unbind_cb = fn;
+}
+
+void cm_hook_forget_unloaded_locked(void)
+{
+    int kept = 0;
+    for (int i = 0; i < nbindings; i++) {
+        struct binding *b = &bindings[i];
+        if (b->provider->or_live) {
+            bindings[kept++] = *b;
+            continue;
+        }
+        cm_debug("%s from %s at %p: unloaded, binding dropped", targets[b->target].name,
+                 b->provider->or_pub.path, b->original);
+        if (b->entry) {
+            nbound--;
+            if (unbind_cb)
+                unbind_cb(b->entry);
+        }
+    }
+    nbindings = kept;
 }
 
 void cm_hook_pass_locked(void)

@@ -13,7 +13,7 @@ signature = i64 plug_val(i64 x)
 object    = */libplug.so
 CONF
 )
-mkdir -p "$CM_TMP/p0" "$CM_TMP/p1" "$CM_TMP/p2"
+mkdir -p "$CM_TMP/p0" "$CM_TMP/pr" "$CM_TMP/po"
 cm_plain plain "$CM_BIN/plughost" "$CM_TMP/p0" "$CM_BIN/libplug51.so" "$CM_BIN/libplug52.so"
 cm_expect_eq "plain: 3 constructors" "$(grep -c constructor "$CM_TMP/plain.out")" 3
 cm_expect_match "plain: after mv, 52" "$CM_TMP/plain.out" "^after mv: plug_val\(1\) = 52, again 52$"
