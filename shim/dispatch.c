@@ -292,19 +292,28 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
 /* A fast-path miss. With the memory tier alone: run the original and record its result under
  * the word key, nothing else. With a shared or remote tier: the general completion, which needs
  * the canonical bytes. */
+/* The fast-path miss with a shared or remote tier (out of line: its buffers would otherwise sit
+ * on the stack of every memory-only miss, and recursion pays that per level). */
+__attribute__((noinline)) static void fast_miss_tiers(struct cm_frame *f, struct cm_fn *fn,
+                                                      struct cm_tstats *ts, const uint64_t *kw,
+                                                      uint64_t h)
+{
+    struct cm_callinfo ci;
+    uint8_t args[STACK_BUF] __attribute__((aligned(8)));
+    cm_args_read(fn, f, &ci);
+    int64_t alen = cm_key_measure(fn, &ci); /* scalars only: never fails, <= 8 * params */
+    cm_key_write(fn, &ci, args);
+    struct memkey mk = {.kw = kw, .h = h};
+    complete(f, fn, ts, &ci, args, (uint32_t)alen, &mk);
+}
+
 __attribute__((noinline)) static void fast_miss(struct cm_frame *f, struct cm_fn *fn,
                                                 const uint64_t *kw, uint64_t h)
 {
     cm_guard = 1;
     struct cm_tstats *ts = cm_stats_self();
     if (cm_shared_seg || cm_remote_reads || cm_remote_writes) {
-        struct cm_callinfo ci;
-        uint8_t args[STACK_BUF] __attribute__((aligned(8)));
-        cm_args_read(fn, f, &ci);
-        int64_t alen = cm_key_measure(fn, &ci); /* scalars only: never fails, <= 8 * params */
-        cm_key_write(fn, &ci, args);
-        struct memkey mk = {.kw = kw, .h = h};
-        complete(f, fn, ts, &ci, args, (uint32_t)alen, &mk);
+        fast_miss_tiers(f, fn, ts, kw, h);
         cm_guard = 0;
         return;
     }

@@ -68,7 +68,7 @@ static void took(void)
 {
     guard_saved = cm_guard;
     cm_guard = 1;
-    owner = pthread_self();
+    __atomic_store_n(&owner, pthread_self(), __ATOMIC_RELAXED);
     __atomic_store_n(&owned, 1, __ATOMIC_RELEASE);
 }
 
@@ -96,7 +96,8 @@ void cm_hook_unlock(void)
 static void fork_prepare(void)
 {
     fork_skipped = 0;
-    if (__atomic_load_n(&owned, __ATOMIC_ACQUIRE) && pthread_equal(owner, pthread_self())) {
+    if (__atomic_load_n(&owned, __ATOMIC_ACQUIRE) &&
+        pthread_equal(__atomic_load_n(&owner, __ATOMIC_RELAXED), pthread_self())) {
         fork_skipped = 1;
         return;
     }

@@ -127,8 +127,7 @@ void cm_shared_identity_changed(void)
         uint32_t n = __atomic_load_n(&cm_nfns, __ATOMIC_ACQUIRE);
         for (uint32_t i = 0; i < n; i++) {
             struct cm_fn *fn = &cm_fns[i].fn;
-            if (fn->seg_slot >= 0 || old)
-                fn->seg_slot = cm_seg_fn_slot(cm_shared_seg, fn->seed, fn->cfg->name);
+            fn->seg_slot = cm_seg_fn_slot(cm_shared_seg, fn->seed, fn->cfg->name);
         }
     }
     __atomic_store_n(&flushing, 0, __ATOMIC_RELEASE);
