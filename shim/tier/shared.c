@@ -220,15 +220,16 @@ static uint64_t known_cost(struct cm_fn *fn)
     return mean > longest ? mean : longest;
 }
 
-/* Take a claim for the call entered at `frame` and remember it; 1 when taken. */
+/* Take a claim for the call entered at `frame` and remember it: cm_seg_flight_claim's answer (1
+ * taken, 0 someone live computes it, -1 no slot: compute without coordinating). */
 static int claim(struct cm_seg *seg, const struct cm_fullkey *fk, uint32_t *ticket, uintptr_t frame)
 {
     if (nopen == OPEN_MAX) /* 16 nested claims: compute this one without coordinating */
-        return 0;
-    if (cm_seg_flight_claim(seg, fk->h, ticket) != 1)
-        return 0;
-    open_claims[nopen++] = (struct open_claim){.frame = frame, .ticket = *ticket, .seg = seg};
-    return 1;
+        return -1;
+    int r = cm_seg_flight_claim(seg, fk->h, ticket);
+    if (r == 1)
+        open_claims[nopen++] = (struct open_claim){.frame = frame, .ticket = *ticket, .seg = seg};
+    return r;
 }
 
 int cm_shared_flight_begin(struct cm_fn *fn, const struct cm_fullkey *fk, uint32_t *ticket,
@@ -241,8 +242,11 @@ int cm_shared_flight_begin(struct cm_fn *fn, const struct cm_fullkey *fk, uint32
     if (!seg || cm_sandbox || fn->cfg->singleflight == CM_SF_NO ||
         (fn->cfg->singleflight == CM_SF_AUTO && longest < AUTO_THRESHOLD_NS))
         return CM_FLIGHT_COMPUTE; /* (under a seccomp filter: waiting makes system calls) */
-    if (claim(seg, fk, ticket, (uintptr_t)frame))
+    int r = claim(seg, fk, ticket, (uintptr_t)frame);
+    if (r == 1)
         return CM_FLIGHT_COMPUTE_DONE;
+    if (r < 0)
+        return CM_FLIGHT_COMPUTE;
     /* Someone computes it: wait a bounded time, 4x the longest call seen, 1 s to 60 s. */
     uint64_t timeout = 4 * longest;
     if (timeout < 1000000000ull)
@@ -251,7 +255,8 @@ int cm_shared_flight_begin(struct cm_fn *fn, const struct cm_fullkey *fk, uint32
         timeout = 60000000000ull;
     if (cm_seg_flight_wait(seg, fk->h, timeout) == 1)
         return CM_FLIGHT_LOOK_AGAIN;
-    return claim(seg, fk, ticket, (uintptr_t)frame) ? CM_FLIGHT_COMPUTE_DONE : CM_FLIGHT_COMPUTE;
+    return claim(seg, fk, ticket, (uintptr_t)frame) == 1 ? CM_FLIGHT_COMPUTE_DONE
+                                                         : CM_FLIGHT_COMPUTE;
 }
 
 void cm_shared_flight_end(uint32_t ticket)
