@@ -40,10 +40,12 @@ static void diag(void *ctx, enum cm_severity sev, const char *msg)
 /* The hook layer's prctl/seccomp wrappers: the program is about to sandbox itself. */
 static void sandboxing(int level)
 {
-    if (level == CM_SANDBOX_NOTSC)
+    if (level == CM_SANDBOX_NOTSC) {
         cm_clock_sandbox(0);
-    else
-        cm_tiers_sandbox(level);
+        return;
+    }
+    cm_remote_reads = cm_remote_writes = 0; /* sockets, a writer thread: never in a sandbox */
+    cm_shared_sandbox(level);
 }
 
 static void after_fork_child(void)

@@ -133,12 +133,11 @@ void cm_shared_identity_changed(void)
     __atomic_store_n(&flushing, 0, __ATOMIC_RELEASE);
 }
 
-void cm_tiers_sandbox(int level)
+void cm_shared_sandbox(int level)
 {
     if (level <= cm_sandbox)
         return;
     __atomic_store_n(&cm_sandbox, level, __ATOMIC_RELAXED);
-    cm_remote_reads = cm_remote_writes = 0; /* sockets, a writer thread: never under a filter */
     if (level == CM_SANDBOX_STRICT) {
         /* Only read, write, exit and sigreturn from now on: the segment stays mapped (munmap is
          * not allowed either) but unused, and the TSC is off. */

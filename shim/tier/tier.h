@@ -193,9 +193,9 @@ void cm_shared_flight_end(uint32_t ticket);
 void cm_shared_identity_changed(void);
 
 /* The process is about to sandbox itself (CM_SANDBOX_FILTER or CM_SANDBOX_STRICT, base.h):
- * turn off whatever could need what it forbids (remote tier; under strict mode the shared tier
- * and the TSC too). Never undone. */
-void cm_tiers_sandbox(int level);
+ * records it (no single-flight waits from now on); under strict mode the shared tier and the
+ * TSC are turned off too. Never undone. (The remote tier is the caller's to turn off.) */
+void cm_shared_sandbox(int level);
 
 /* Record a miss's duration (for singleflight = auto and the wait bound). */
 void cm_shared_note_miss(struct cm_fn *fn, uint64_t ns);
