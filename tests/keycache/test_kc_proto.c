@@ -28,8 +28,12 @@ static const char *entry(const char *ns)
 static struct kc_verdict classify(const char *method, const char *url, enum kc_role role,
                                   const char *cl, const char *te)
 {
-    struct kc_request rq = {.method = method, .url = url, .role = role, .content_length = cl,
-                            .transfer_encoding = te, .max_value = 1024};
+    struct kc_request rq = {.method = method,
+                            .url = url,
+                            .role = role,
+                            .content_length = cl,
+                            .transfer_encoding = te,
+                            .max_value = 1024};
     struct kc_verdict v;
 
     kc_classify(&rq, &v);

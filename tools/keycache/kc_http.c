@@ -527,13 +527,13 @@ int kc_http_start(const struct kc_http_opts *o, struct kc_http **out, char *err,
         extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert_pem};
         extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key_pem};
     }
-    h->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, o->addr, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-        o->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->header_limit,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, h,
-        MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                            NULL, MHD_OPTION_SOCK_ADDR, o->addr, MHD_OPTION_CONNECTION_LIMIT,
+                            o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip,
+                            MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->header_limit,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+                            notify_conn, h, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (h->d == NULL) {
         snprintf(err, errsz, "cannot start the HTTP server (address in use or not available?)");
         kc_conns_free(h->conns);

@@ -46,7 +46,12 @@ void cm_usage_keycache(FILE *f)
             "Run the shared remote cache server (HTTP, values stored in LMDB) in the\n"
             "foreground until SIGTERM or SIGINT. Protocol: docs/keycache.md.\n"
             "\n"
+            "  cloudm keycache --init DIR [--listen HOST:PORT]\n"
+            "creates DIR with a team secret (the clients' secret_file) and rw and ro tokens,\n"
+            "and prints the lines to put in the server's command and in each client's config.\n"
+            "\n"
             "Options:\n"
+            "  --init DIR              create a team secret and tokens in DIR, print the setup\n"
             "  --listen HOST:PORT      address to listen on (default 127.0.0.1:7878; port 0 =\n"
             "                          any free port); a non-loopback HOST needs --token-file\n"
             "  --ready-file PATH       once listening, write \"HOST:PORT\" (the real port) there\n"
@@ -84,7 +89,7 @@ void cm_usage_keycache(FILE *f)
 }
 
 struct kc_opts {
-    const char *listen, *ready_file, *data, *token_file, *tls_cert, *tls_key, *store;
+    const char *listen, *ready_file, *data, *token_file, *tls_cert, *tls_key, *store, *init;
     uint64_t max_size, max_value, expire_ns, sweep_ns, idle_ns, header_ns, max_buffered, map_size;
     unsigned threads, max_conn, max_per_ip;
 };
@@ -133,7 +138,7 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
             "--expire",          "--max-value",  "--token-file",     "--tls-cert",
             "--tls-key",         "--threads",    "--sweep-interval", "--idle-timeout",
             "--max-connections", "--max-per-ip", "--max-buffered",   "--map-size",
-            "--store",           "--header-timeout"};
+            "--store",           "--init",       "--header-timeout"};
         const char *name = NULL;
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -153,6 +158,8 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
             return usage_error("option '%s' needs a value%s", name, "");
         if (strcmp(name, "--listen") == 0) {
             o->listen = v;
+        } else if (strcmp(name, "--init") == 0) {
+            o->init = v;
         } else if (strcmp(name, "--ready-file") == 0) {
             o->ready_file = v;
         } else if (strcmp(name, "--data") == 0) {
@@ -422,6 +429,8 @@ int cm_cmd_keycache(int argc, char **argv)
     rc = parse_args(argc, argv, &o);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
+    if (o.init != NULL)
+        return kc_init(o.init, o.listen);
     if (parse_listen(o.listen, &ss, &sslen) != 0)
         return KC_EXIT_USAGE;
     if (o.token_file == NULL && !is_loopback(&ss)) {
