@@ -27,15 +27,10 @@
 
 #include <xxhash.h>
 
-#include "clock.h"
-#include "fn.h"
-#include "guard.h"
+#include "base/base.h"
+#include "frame.h"
 #include "key.h"
-#include "memtier.h"
-#include "remote_tier.h"
-#include "shared.h"
-#include "stats.h"
-#include "tls.h"
+#include "tier/tier.h"
 
 __thread int cm_guard __attribute__((tls_model("initial-exec")));
 
