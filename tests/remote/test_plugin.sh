@@ -273,6 +273,22 @@ item9_trust)
   grep -q "without secret_file" "$tmp/check2.out" && fail "warned with a secret_file"
   grep -q "0 errors, 0 warnings$" "$tmp/check2.out" || fail "$(cat "$tmp/check2.out")"
   ;;
+item14_breaker_log_rate)
+  # Issue 16 item 14: 16 threads against a server that fails 3 GETs in 4 make the breaker flap
+  # (requests sent before it opened close it again); it logs one change per second at most.
+  start flaky
+  drive flap 2500 2>"$tmp/flap.err"
+  expect '.breaker_opens >= 1'
+  lines=$(jq .log_lines <<<"$out")
+  [ "$lines" -ge 1 ] && [ "$lines" -le 4 ] ||
+    fail "$lines breaker lines in 2.5 s (want 1 to 4): $(head -5 "$tmp/flap.err")"
+  ;;
+item14_fork_counters)
+  # Issue 16 item 14: a fork child's counters (its report) start from zero.
+  start store
+  drive forkcount
+  expect '.misses == 3'
+  ;;
 maxvalue)
   start store
   # Values are 1 + (i * 37 % 2000) bytes: keys 0..2 are 1, 38, 75 bytes; a 50-byte limit
