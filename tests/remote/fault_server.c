@@ -104,7 +104,8 @@ static void usage(FILE *f)
                "  swap       200 with the body stored under another path (404 if there is none)\n"
                "  e500       500 to every GET and PUT\n"
                "  e401       401 to every GET and PUT\n"
-               "  flaky      GETs answer 404 (one in 4) or 500 (the others), in turn\n"
+               "  flaky      GETs answer 500 eight times, then 404 one time in 4 and 500\n"
+               "             the others\n"
                "  stall      accepts connections and never reads or answers\n"
                "In the modes that read stored bodies, absent paths answer 404.\n"
                "\n"
@@ -275,7 +276,9 @@ static enum MHD_Result on_get(struct MHD_Connection *c, const char *url, int mod
     case M_FLAKY: {
         static atomic_ulong turn;
 
-        if (atomic_fetch_add(&turn, 1) % 4 == 0)
+        unsigned long n = atomic_fetch_add(&turn, 1);
+
+        if (n >= 8 && n % 4 == 0)
             return text(c, 404, "not found\n");
         return text(c, 500, "flaky\n");
     }
