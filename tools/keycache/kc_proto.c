@@ -119,7 +119,8 @@ static const char *framing_error(const struct kc_request *rq, int *status)
         return "bad request: several Transfer-Encoding headers\n";
     if (nte == 1 && ncl == 1)
         return "bad request: both Transfer-Encoding and Content-Length\n";
-    if (nte == 1 && strcasecmp(rq->transfer_encoding, "chunked") != 0) {
+    if (nte == 1 &&
+        (rq->transfer_encoding == NULL || strcasecmp(rq->transfer_encoding, "chunked") != 0)) {
         *status = 501;
         return "transfer coding not implemented: send Content-Length (or chunked)\n";
     }
@@ -131,12 +132,13 @@ void kc_classify(const struct kc_request *rq, struct kc_verdict *v)
     const char *url = rq->url != NULL ? rq->url : "";
     const char *why;
     bool write;
+    int status;
 
     memset(v, 0, sizeof(*v));
     v->method = kc_method_of(rq->method);
-    why = framing_error(rq, &v->status);
+    why = framing_error(rq, &status);
     if (why != NULL) {
-        reply(v, v->status, why);
+        reply(v, status, why);
         v->close = true;
         return;
     }
@@ -197,7 +199,7 @@ void kc_classify(const struct kc_request *rq, struct kc_verdict *v)
         break;
     }
     /* PUT */
-    if (rq->transfer_encoding != NULL) { /* chunked: framing_error refused any other */
+    if (rq->transfer_encoding != NULL || rq->transfer_encodings != 0) { /* chunked (only) */
         reply(v, 411, "length required: chunked uploads are not accepted, send Content-Length\n");
         return;
     }
