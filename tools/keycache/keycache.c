@@ -42,13 +42,14 @@ void cm_usage_keycache(FILE *f)
 {
     fprintf(f,
             "Usage: cloudm keycache [OPTIONS]\n"
+            "       cloudm keycache --init DIR [--listen HOST:PORT]\n"
             "\n"
             "Run the shared remote cache server (HTTP, values stored in LMDB) in the\n"
             "foreground until SIGTERM or SIGINT. Protocol: docs/keycache.md.\n"
             "\n"
-            "  cloudm keycache --init DIR [--listen HOST:PORT]\n"
-            "creates DIR with a team secret (the clients' secret_file) and rw and ro tokens,\n"
-            "and prints the lines to put in the server's command and in each client's config.\n"
+            "With --init DIR it serves nothing: it creates a team secret (the clients'\n"
+            "secret_file) and rw and ro tokens in DIR, and prints the server's command and\n"
+            "the lines of each client's config.\n"
             "\n"
             "Options:\n"
             "  --init DIR              create a team secret and tokens in DIR, print the setup\n"
