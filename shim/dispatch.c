@@ -295,9 +295,10 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
 /* The fast-path miss with a shared or remote tier (out of line: its buffers would otherwise sit
  * on the stack of every memory-only miss, and recursion pays that per level). */
 __attribute__((noinline)) static void fast_miss_tiers(struct cm_frame *f, struct cm_fn *fn,
-                                                      struct cm_tstats *ts, const uint64_t *kw,
-                                                      uint64_t h)
+                                                      const uint64_t *kw, uint64_t h)
 {
+    cm_guard = 1;
+    struct cm_tstats *ts = cm_stats_self();
     struct cm_callinfo ci;
     uint8_t args[STACK_BUF] __attribute__((aligned(8)));
     cm_args_read(fn, f, &ci);
@@ -305,18 +306,15 @@ __attribute__((noinline)) static void fast_miss_tiers(struct cm_frame *f, struct
     cm_key_write(fn, &ci, args);
     struct memkey mk = {.kw = kw, .h = h};
     complete(f, fn, ts, &ci, args, (uint32_t)alen, &mk);
+    cm_guard = 0;
 }
 
+/* The fast-path miss with the memory tier alone. */
 __attribute__((noinline)) static void fast_miss(struct cm_frame *f, struct cm_fn *fn,
                                                 const uint64_t *kw, uint64_t h)
 {
     cm_guard = 1;
     struct cm_tstats *ts = cm_stats_self();
-    if (cm_shared_seg || cm_remote_reads || cm_remote_writes) {
-        fast_miss_tiers(f, fn, ts, kw, h);
-        cm_guard = 0;
-        return;
-    }
     uint64_t t0 = cm_ticks();
     cm_guard = 0;
     cm_call_original(f);
@@ -389,7 +387,10 @@ void cm_dispatch(struct cm_frame *f)
             CM_STAT_ADD(ts, fn->id, hit_mem, 1);
         return;
     }
-    fast_miss(f, fn, kw, h);
+    if (cm_shared_seg || cm_remote_reads || cm_remote_writes)
+        fast_miss_tiers(f, fn, kw, h);
+    else
+        fast_miss(f, fn, kw, h);
 }
 
 /* Every function the fast path does not take. */
