@@ -10,6 +10,10 @@
  * (unless the function is configured with `errno = yes`, then it is the recorded value) and on
  * a miss it is what the original left.
  *
+ * A sampled fraction of hits (verify = RATE) runs the original too and compares (verify.c); in
+ * probe mode (`cloudm probe`) every call runs the original under the probe's checks
+ * (probecall.c).
+ *
  * What it does not do: hooking (got.c), variant set-up (bind.c), key encoding (key.c), storage
  * (memtier.c, shared.c, remote_tier.c), formatting (report.c).
  *
@@ -30,7 +34,10 @@
 #include "base/base.h"
 #include "frame.h"
 #include "key.h"
+#include "probe/probe.h"
+#include "probecall.h"
 #include "tier/tier.h"
+#include "verify.h"
 
 __thread int cm_guard __attribute__((tls_model("initial-exec")));
 
@@ -86,6 +93,10 @@ static int lookup(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, 
     }
     if (n < 0)
         return -1;
+    if (cm_verify_sample(fn)) {
+        cm_verify_hit(fn, f, ci, v, (uint32_t)n);
+        return 0;
+    }
     return cm_value_restore(fn, f, ci, v, (uint32_t)n);
 }
 
@@ -157,6 +168,10 @@ static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, st
         r = cm_mem_slot_get_n(&set[1], fn1, h, kw, n, vw);
     if (r != fn->fast_vlen)
         return 0;
+    if (cm_verify_sample(fn)) {
+        cm_verify_hit(fn, f, NULL, (const uint8_t *)vw, (uint32_t)r);
+        return 1;
+    }
     fast_restore(fn, f, vw);
     return 1;
 }
@@ -196,7 +211,11 @@ static int shared_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
 {
     const uint8_t *v;
     long n = cm_shared_get(fk, &v);
-    if (n < 0 || cm_value_restore(fn, f, ci, v, (uint32_t)n) < 0)
+    if (n < 0 || cm_verify_seg_check(fn))
+        return 0;
+    if (cm_verify_sample(fn))
+        cm_verify_hit(fn, f, ci, v, (uint32_t)n);
+    else if (cm_value_restore(fn, f, ci, v, (uint32_t)n) < 0)
         return 0;
     if (fn->mode != CM_MODE_READONLY)
         mem_store(fn, mk, v, (uint32_t)n);
@@ -213,7 +232,11 @@ static int remote_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
 {
     const uint8_t *v;
     long n = cm_remote_get(fn, fk, &v);
-    if (n < 0 || cm_value_restore(fn, f, ci, v, (uint32_t)n) < 0)
+    if (n < 0)
+        return 0;
+    if (cm_verify_sample(fn))
+        cm_verify_hit(fn, f, ci, v, (uint32_t)n);
+    else if (cm_value_restore(fn, f, ci, v, (uint32_t)n) < 0)
         return 0;
     if (fn->mode != CM_MODE_READONLY) {
         mem_store(fn, mk, v, (uint32_t)n);
@@ -428,7 +451,14 @@ __attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct c
     if (fn->mode == CM_MODE_PROFILE) {
         if (cm_stats_distinct_add(id, h))
             __atomic_add_fetch(&fn->distinct, 1, __ATOMIC_RELAXED);
-        uint64_t dt = run_original(f, &err);
+        uint64_t dt;
+        if (cm_probe_on) { /* cloudm probe: profile mode plus the probe's checks */
+            uint64_t t0 = cm_ticks();
+            cm_probe_dispatch(f, fn, &ci, h, &err);
+            dt = cm_ticks() - t0;
+        } else {
+            dt = run_original(f, &err);
+        }
         if (ts) {
             CM_STAT_ADD(ts, id, misses, 1);
             CM_STAT_ADD(ts, id, miss_ticks, dt);

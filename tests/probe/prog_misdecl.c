@@ -1,0 +1,107 @@
+/*
+ * prog_misdecl.c - calls libmisdecl's functions in a fixed order (tests/probe/).
+ *
+ * Usage: prog_misdecl [SCENARIO...]; no argument runs every scenario. Prints results that are
+ * the same whether or not the functions are memoized correctly, so outputs can be compared
+ * byte for byte with a plain run (md_roll's numbers are not printed: probing reruns it).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+double md_lg(double x);
+void md_fill(unsigned char *buf, uint64_t n);
+void md_name(char *out, uint64_t n);
+long md_scaled(long x);
+int md_roll(int sides);
+double md_pi(int steps);
+long md_pure(long a, long b);
+extern int md_sign, md_factor;
+
+static void lg(void)
+{
+    double xs[] = {-1.5, 2.5, -1.5, 2.5};
+    for (int i = 0; i < 4; i++) {
+        double r = md_lg(xs[i]);
+        printf("lg %.2f = %.2f sign %d\n", xs[i], r, md_sign);
+    }
+}
+
+static void fill(void)
+{
+    unsigned char *buf = malloc(4096);
+    for (int k = 0; k < 3; k++) {
+        memset(buf, 0, 4096);
+        md_fill(buf, 48);
+        unsigned sum = 0;
+        for (int i = 0; i < 64; i++)
+            sum += buf[i];
+        printf("fill sum %u\n", sum);
+    }
+    free(buf);
+}
+
+static void name(void)
+{
+    char buf[64];
+    uint64_t ns[] = {16, 10, 16};
+    for (int k = 0; k < 3; k++) {
+        memset(buf, 'x', sizeof(buf));
+        md_name(buf, ns[k]);
+        buf[sizeof(buf) - 1] = 0;
+        printf("name %s\n", buf);
+    }
+}
+
+static void scaled(void)
+{
+    printf("scaled 5 = %ld\n", md_scaled(5));
+    printf("scaled 7 = %ld\n", md_scaled(7));
+    md_factor = 3;
+    printf("scaled 5 = %ld\n", md_scaled(5));
+    printf("scaled 7 = %ld\n", md_scaled(7));
+}
+
+static void roll(void)
+{
+    srand(42);
+    int ok = 0;
+    for (int i = 0; i < 6; i++) {
+        int r = md_roll(1000000);
+        ok += r >= 1 && r <= 1000000;
+    }
+    printf("roll %d in range\n", ok);
+}
+
+static void pi(void)
+{
+    for (int i = 0; i < 5; i++)
+        printf("pi %.4f\n", md_pi(7));
+}
+
+static void pure(void)
+{
+    long t = 0;
+    for (int i = 0; i < 20; i++)
+        t += md_pure(i % 4, 3);
+    printf("pure %ld\n", t);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        void (*run)(void);
+    } all[] = {{"lg", lg},     {"fill", fill}, {"name", name}, {"scaled", scaled},
+               {"roll", roll}, {"pi", pi},     {"pure", pure}};
+    int n = (int)(sizeof(all) / sizeof(all[0]));
+    for (int i = 0; i < n; i++) {
+        int want = argc < 2;
+        for (int a = 1; a < argc; a++)
+            want |= strcmp(argv[a], all[i].name) == 0;
+        if (want)
+            all[i].run();
+    }
+    return 0;
+}

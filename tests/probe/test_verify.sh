@@ -1,0 +1,48 @@
+#!/bin/bash
+# test_verify.sh - `verify = 1` on md_scaled, whose config forgets `reads = md_factor:4`: the
+# hit after the program changes md_factor is re-checked, differs, the caller gets the fresh
+# value (output identical to the plain run), and md_scaled is quarantined in this process and,
+# through the shared segment, in the next one until `cloudm clear --function md_scaled`.
+. "$CM_E2E/lib.sh"
+export CLOUDM_TIERS="memory shared"
+PROG="$CM_BIN/prog_misdecl"
+CONF="$CM_SRC/conf/verify.conf"
+
+cm_plain plain "$PROG" scaled lg
+
+cm_memo v1 "$CONF" "$PROG" scaled lg
+cm_same plain v1
+cm_expect_eq "v1: md_scaled verified" "$(cm_fn v1 md_scaled .verified)" 1
+cm_expect_eq "v1: md_scaled mismatches" "$(cm_fn v1 md_scaled .mismatches)" 1
+cm_expect_eq "v1: md_scaled quarantined" "$(cm_fn v1 md_scaled .quarantined)" true
+cm_expect_match "v1: one line naming the part" "$CM_TMP/v1.err" \
+  "^cloudm: verify: md_scaled: a cached result differs from a fresh call in the return: md_scaled is quarantined"
+cm_expect_eq "v1: that line once" "$(grep -c 'verify: md_scaled' "$CM_TMP/v1.err")" 1
+cm_expect_eq "v1: md_lg verified (every hit)" "$(cm_fn v1 md_lg .verified)" 2
+cm_expect_eq "v1: md_lg no mismatch" "$(cm_fn v1 md_lg .mismatches)" 0
+cm_expect_eq "v1: md_lg not quarantined" "$(cm_fn v1 md_lg .quarantined)" false
+
+# A second process, verify off: the segment says md_scaled is quarantined.
+"$CLOUDM" run -c "$CONF" --verify=0 --report="$CM_TMP/v2.json" -- "$PROG" scaled lg \
+  >"$CM_TMP/v2.out" 2>"$CM_TMP/v2.err"
+echo $? >"$CM_TMP/v2.rc"
+cm_same plain v2
+cm_expect_eq "v2: md_scaled quarantined" "$(cm_fn v2 md_scaled .quarantined)" true
+cm_expect_eq "v2: md_scaled served nothing" "$(cm_fn v2 md_scaled '.hits.memory + .hits.shared')" 0
+cm_expect_eq "v2: md_lg served from the segment" "$(cm_fn v2 md_lg .hits.shared)" 2
+cm_expect_match "v2: says so" "$CM_TMP/v2.err" "verify: md_scaled is quarantined in the shared segment"
+"$CLOUDM" stats >"$CM_TMP/stats.txt" 2>&1
+cm_expect_match "stats marks it" "$CM_TMP/stats.txt" "^md_scaled .*QUARANTINED$"
+cm_expect_eq "stats --json" \
+  "$("$CLOUDM" stats --json | jq -r '.functions[] | select(.name == "md_scaled") | .quarantined')" true
+
+# cloudm clear --function lifts it.
+"$CLOUDM" clear --function md_scaled >"$CM_TMP/clear.txt" 2>&1
+cm_expect_match "clear lifts the quarantine" "$CM_TMP/clear.txt" "lifted the quarantine"
+cm_memo v3 "$CONF" "$PROG" scaled
+cm_expect_eq "v3: md_scaled served again (first hit verified)" "$(cm_fn v3 md_scaled .verified)" 1
+
+# --verify without a rate, and a bad rate.
+"$CLOUDM" run --verify=2 -c "$CONF" -- "$PROG" scaled >/dev/null 2>&1
+cm_expect_eq "--verify=2 is a usage error" "$?" 2
+cm_done
