@@ -378,26 +378,55 @@ static void diff_globals(const struct cm_fn *fn, uint64_t call_ns)
     gvalid = 1;
 }
 
-/* Where the writes through region r reach: [c0, c1) of the bytes that differ, starting within
- * GAP of the region's start and continuing with gaps under GAP. */
-static void measure_param(struct pregion *r, const uint8_t *now, size_t nowlen)
+/* The memory of region r after the call, read on demand in 4 KiB steps into pafter. */
+struct after {
+    const struct pregion *r;
+    size_t have; /* bytes of pafter valid */
+    int end;     /* the mapping ended (or the region did) */
+};
+
+/* Make byte i of the region available; 0 when it cannot be. */
+static int after_need(struct after *a, size_t i)
 {
-    const uint8_t *was = pbuf.p + r->off;
-    size_t n = r->len < nowlen ? r->len : nowlen, last = 0, first = (size_t)-1;
-    for (size_t i = 0; i < n; i++) {
-        if (was[i] == now[i])
-            continue;
-        if (first == (size_t)-1) {
-            if (i >= GAP)
-                break;
-            first = i;
-        } else if (i - last > GAP) {
-            break;
-        }
-        last = i;
+    while (i >= a->have && !a->end) {
+        size_t want = a->r->len - a->have < 4096 ? a->r->len - a->have : 4096;
+        size_t got = want ? read_self(pafter.p + a->have, a->r->lo + a->have, want) : 0;
+        a->have += got;
+        a->end = got < want || a->have == a->r->len;
     }
-    r->c0 = first == (size_t)-1 ? 0 : first;
-    r->c1 = first == (size_t)-1 ? 0 : last + 1;
+    return i < a->have;
+}
+
+/* First index in [i, stop) where the bytes differ, or (size_t)-1. */
+static size_t next_diff(struct after *a, size_t i, size_t stop)
+{
+    const uint8_t *was = pbuf.p + a->r->off;
+    for (; i < stop && after_need(a, i); i++)
+        if (was[i] != pafter.p[i])
+            return i;
+    return (size_t)-1;
+}
+
+/* Where the writes through region r reach: [c0, c1) of the bytes that differ, starting within
+ * GAP of the region's start and continuing with gaps under GAP. Reads only as much of the
+ * memory after the call as that needs (pafter holds it). */
+static void measure_param(struct pregion *r)
+{
+    struct after a = {.r = r};
+    size_t first = next_diff(&a, 0, GAP < r->len ? GAP : r->len), last;
+    r->c0 = r->c1 = 0;
+    if (first == (size_t)-1)
+        return;
+    last = first;
+    for (;;) {
+        size_t stop = last + GAP + 1 < r->len ? last + GAP + 1 : r->len;
+        size_t d = next_diff(&a, last + 1, stop);
+        if (d == (size_t)-1)
+            break;
+        last = d;
+    }
+    r->c0 = first;
+    r->c1 = last + 1;
 }
 
 void cm_probe_snap_end(const struct cm_fn *fn, const struct cm_probe_args *a, uint64_t call_ns)
@@ -414,9 +443,8 @@ void cm_probe_snap_end(const struct cm_fn *fn, const struct cm_probe_args *a, ui
             continue;
         if (buf_need(&pafter, r->len) < 0)
             continue;
-        size_t got = read_self(pafter.p, r->lo, r->len);
-        measure_param(r, pafter.p, got);
-        if (r->c1 && buf_need(&side, r->c1 - r->c0) == 0) { /* the second look */
+        measure_param(r);
+            if (r->c1 && buf_need(&side, r->c1 - r->c0) == 0) { /* the second look */
             wait_like(call_ns);
             size_t n = r->c1 - r->c0;
             if (read_self(side.p, r->lo + r->c0, n) != n || memcmp(side.p, pafter.p + r->c0, n))
