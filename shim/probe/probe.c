@@ -164,6 +164,22 @@ out:
     pthread_mutex_unlock(&probe_lock);
 }
 
+void cm_probe_forget_global(uintptr_t lo, size_t len)
+{
+    pthread_mutex_lock(&probe_lock);
+    for (int f = 0; f < probe_nfns; f++) {
+        struct probe_fn *p = &probe_fns[f];
+        for (int i = 0; i < p->nglobals;) {
+            struct probe_global *g = &p->globals[i];
+            if (lo < g->addr + g->size && g->addr < lo + len)
+                p->globals[i] = p->globals[--p->nglobals];
+            else
+                i++;
+        }
+    }
+    pthread_mutex_unlock(&probe_lock);
+}
+
 void cm_probe_note_param(int func, int param, int past, uint64_t extent, int64_t declared,
                          const uint64_t *args, const uint64_t *deref)
 {

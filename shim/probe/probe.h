@@ -103,6 +103,9 @@ void cm_probe_io_count(int fd);
 /* A global the function wrote that the config does not declare. */
 void cm_probe_note_global(int func, uintptr_t addr, uint32_t size, const char *sym, const char *obj,
                           uint64_t off, int exported);
+/* A range seen changing while no probed function ran: whatever was blamed on a function there
+ * is forgotten (another thread's doing). */
+void cm_probe_forget_global(uintptr_t lo, size_t len);
 /* One observation of parameter `param` in a probed call: `extent` bytes written from its start
  * (0: none), `past`: the parameter is out/inout and the bytes lie past its declared size. */
 void cm_probe_note_param(int func, int param, int past, uint64_t extent, int64_t declared,

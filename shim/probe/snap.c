@@ -376,6 +376,7 @@ static void diff_globals(const struct cm_fn *fn, uint64_t call_ns)
         if (moved[i]) {
             if (nnoisy < MAX_NOISY)
                 noisy[nnoisy].lo = ch[i].lo, noisy[nnoisy++].len = ch[i].len;
+            cm_probe_forget_global(ch[i].lo, ch[i].len);
             continue;
         }
         if (is_noisy(ch[i].lo, ch[i].len) || declared_global(fn, ch[i].lo, ch[i].len))
