@@ -8,15 +8,19 @@
  * `*NAME`, NAME * 2/4/8 or NAME + c matches the size written in every probed call, else the
  * sizes seen), calls with the same key and different values, the immediate rerun that
  * differed, and output made while it ran. Writes them as tab-separated records:
- * "F\tFUNC\tKIND\tTEXT\tCONFIG" per finding and "C\tFUNC\tCALLS\tPROBED" per function.
+ * "F\tFUNC\tKIND\tTEXT\tCONFIG" per finding and "C\tFUNC\tCALLS\tPROBED" per function, into the
+ * CLOUDM_PROBE file at exit (cm_probe_fini).
  *
  * What it does not do: observe anything (probe.c, snap.c, pio.c); the command formats the
  * final output (tools/cmd_probe.c). Called at exit with probe_lock held.
  */
 #include "probe_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DASH "\xe2\x80\x94" /* U+2014, between a finding and its fix */
 
@@ -213,4 +217,27 @@ void cm_probe_findings_write(FILE *out, const struct cm_config *cfg)
 {
     for (int i = 0; i < cfg->nfunctions && i < probe_nfns; i++)
         function_findings(out, &cfg->functions[i], &probe_fns[i]);
+}
+
+void cm_probe_fini(void)
+{
+    if (!cm_probe_on)
+        return;
+    char path[CM_PATH_MAX];
+    if (cm_path_expand(probe_path, path, sizeof(path)) < 0)
+        return;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        cm_log("probe: cannot write %s: %s", path, strerror(errno));
+        return;
+    }
+    FILE *out = fdopen(fd, "w");
+    if (!out) {
+        close(fd);
+        return;
+    }
+    pthread_mutex_lock(&probe_lock);
+    cm_probe_findings_write(out, probe_cfg);
+    pthread_mutex_unlock(&probe_lock);
+    fclose(out);
 }

@@ -6,19 +6,16 @@
  * (snapshots, rerun): calls with arguments not seen before first, then up to a quarter of the
  * budget for repeated arguments, at most `calls` per function, one at a time in the process.
  * cm_probe_digest() keeps the first value digest per key (up to PROBE_KEYS keys per function)
- * and remembers the first pair of calls whose values differ. At exit the findings go to the
- * CLOUDM_PROBE file.
+ * and remembers the first pair of calls whose values differ.
  *
  * What it does not do: snapshots (snap.c), output counting (pio.c), wording of the findings
- * (findings.c).
+ * and the file at exit (findings.c).
  */
 #include "probe_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 int cm_probe_on;
 pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -26,7 +23,7 @@ struct probe_fn *probe_fns;
 int probe_nfns;
 const struct cm_config *probe_cfg;
 
-static char probe_path[CM_PATH_MAX];
+char probe_path[CM_PATH_MAX];
 static unsigned probe_budget = 64;
 static int probe_busy; /* a thread owns the snapshot buffers (atomic) */
 
@@ -200,27 +197,4 @@ void cm_probe_note_param(int func, int param, int past, uint64_t extent, int64_t
             p->found = 1;
     }
     pthread_mutex_unlock(&probe_lock);
-}
-
-void cm_probe_fini(void)
-{
-    if (!cm_probe_on)
-        return;
-    char path[CM_PATH_MAX];
-    if (cm_path_expand(probe_path, path, sizeof(path)) < 0)
-        return;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        cm_log("probe: cannot write %s: %s", path, strerror(errno));
-        return;
-    }
-    FILE *out = fdopen(fd, "w");
-    if (!out) {
-        close(fd);
-        return;
-    }
-    pthread_mutex_lock(&probe_lock);
-    cm_probe_findings_write(out, probe_cfg);
-    pthread_mutex_unlock(&probe_lock);
-    fclose(out);
 }

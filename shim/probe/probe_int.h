@@ -65,5 +65,6 @@ extern pthread_mutex_t probe_lock;
 extern struct probe_fn *probe_fns; /* one per config function */
 extern int probe_nfns;
 extern const struct cm_config *probe_cfg;
+extern char probe_path[CM_PATH_MAX]; /* CLOUDM_PROBE as given (%p expanded when written) */
 
 #endif

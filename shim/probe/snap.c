@@ -455,7 +455,7 @@ void cm_probe_snap_end(const struct cm_fn *fn, const struct cm_probe_args *a, ui
         if (buf_need(&pafter, r->len) < 0)
             continue;
         measure_param(r);
-            if (r->c1 && buf_need(&side, r->c1 - r->c0) == 0) { /* the second look */
+        if (r->c1 && buf_need(&side, r->c1 - r->c0) == 0) { /* the second look */
             wait_like(call_ns);
             size_t n = r->c1 - r->c0;
             if (read_self(side.p, r->lo + r->c0, n) != n || memcmp(side.p, pafter.p + r->c0, n))
