@@ -38,12 +38,13 @@
 #pragma weak cm_symtab_load
 #pragma weak cm_symtab_sect
 
-#define PARAM_SPAN (1u << 20) /* bytes snapshot through one parameter, at most */
-#define GAP 64                /* a write this far from the last one is not the same buffer's */
-#define MAX_REGIONS 256       /* writable ranges of loaded objects */
-#define MAX_CHANGES 64        /* changed global ranges examined per call */
-#define MAX_NOISY 64          /* ranges seen changing while no probed function ran */
-#define SYMCACHE 32           /* objects whose symbol tables are kept loaded */
+#define PARAM_SPAN (1u << 20)    /* bytes snapshot through one parameter, at most */
+#define GAP 64                   /* a write this far from the last one is not the same buffer's */
+#define MAX_REGIONS 256          /* writable ranges of loaded objects */
+#define MAX_CHANGES 64           /* changed global ranges examined per call */
+#define MAX_NOISY 64             /* ranges seen changing while no probed function ran */
+#define SYMCACHE 32              /* objects whose symbol tables are kept loaded */
+#define GLOBALS_MAX (256u << 20) /* writable data copied per probed call, at most */
 
 struct region {
     uintptr_t lo;
@@ -159,6 +160,14 @@ static int take_globals(void)
     for (int i = 0; i < ngregs; i++) {
         gregs[i].off = total;
         total += gregs[i].len;
+    }
+    if (total > GLOBALS_MAX) {
+        cm_log_once("probe-globals",
+                    "probe: the loaded objects hold %zu MiB of writable data "
+                    "(more than %u MiB): writes to globals are not checked",
+                    total >> 20, GLOBALS_MAX >> 20);
+        ngregs = 0;
+        return 0;
     }
     if (buf_need(&gbuf, total + 1) < 0) {
         ngregs = 0;
