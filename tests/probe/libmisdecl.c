@@ -7,7 +7,8 @@
  * config declaring it `ptr` forgets it), md_name writes n characters and a NUL into an
  * out[n] buffer (one byte past), md_scaled reads the global md_factor that the program
  * changes (a config without `reads =` memoizes stale results), md_roll uses rand(), md_pi
- * prints its progress on stderr. md_pure is a correctly declared control.
+ * prints its progress on stderr. md_pure is a correctly declared control. md_label and md_sgn
+ * also read md_factor, into an output buffer and into md_sign (verify names the part).
  *
  * What it does not do: anything useful; -O2, default visibility.
  */
@@ -60,4 +61,16 @@ double md_pi(int steps)
 long md_pure(long a, long b)
 {
     return a * 31 + b;
+}
+
+void md_label(char *out, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        out[i] = (char)('A' + (i * (uint64_t)md_factor) % 26);
+}
+
+double md_sgn(double x)
+{
+    md_sign = md_factor;
+    return x;
 }

@@ -19,6 +19,8 @@ long md_scaled(long x);
 int md_roll(int sides);
 double md_pi(int steps);
 long md_pure(long a, long b);
+void md_label(char *out, uint64_t n);
+double md_sgn(double x);
 extern int md_sign, md_factor;
 
 static void lg(void)
@@ -82,6 +84,23 @@ static void pi(void)
         printf("pi %.4f\n", md_pi(7));
 }
 
+/* md_label and md_sgn after the program changes md_factor (verify names what differs). */
+static void parts(void)
+{
+    char b[9] = {0};
+    for (int f = 2; f <= 3; f++) {
+        md_factor = f;
+        md_label(b, 8);
+        printf("label %s\n", b);
+        md_label(b, 8);
+        printf("label %s\n", b);
+        double r = md_sgn(1.5);
+        printf("sgn %.1f %d\n", r, md_sign);
+        r = md_sgn(1.5);
+        printf("sgn %.1f %d\n", r, md_sign);
+    }
+}
+
 /* Another thread keeps changing a global while md_pure runs: probe must not blame md_pure. */
 static volatile long ticker;
 static volatile int ticking;
@@ -122,11 +141,11 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         void (*run)(void);
-    } all[] = {{"lg", lg},     {"fill", fill}, {"name", name}, {"scaled", scaled},
-               {"roll", roll}, {"pi", pi},     {"pure", pure}, {"noisy", noisy}};
+    } all[] = {{"lg", lg}, {"fill", fill}, {"name", name},   {"scaled", scaled}, {"roll", roll},
+               {"pi", pi}, {"pure", pure}, {"noisy", noisy}, {"parts", parts}};
     int n = (int)(sizeof(all) / sizeof(all[0]));
     for (int i = 0; i < n; i++) {
-        int want = argc < 2 && all[i].run != noisy; /* noisy only when asked */
+        int want = argc < 2 && all[i].run != noisy && all[i].run != parts; /* only when asked */
         for (int a = 1; a < argc; a++)
             want |= strcmp(argv[a], all[i].name) == 0;
         if (want)

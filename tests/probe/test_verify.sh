@@ -42,7 +42,16 @@ cm_expect_match "clear lifts the quarantine" "$CM_TMP/clear.txt" "lifted the qua
 cm_memo v3 "$CONF" "$PROG" scaled
 cm_expect_eq "v3: md_scaled served again (first hit verified)" "$(cm_fn v3 md_scaled .verified)" 1
 
-# --verify without a rate, and a bad rate.
+# The part that differed is named: an output parameter, a `writes` global.
+cm_plain pplain "$PROG" parts
+cm_memo parts "$CM_SRC/conf/parts.conf" "$PROG" parts
+cm_same pplain parts
+cm_expect_match "parameter named" "$CM_TMP/parts.err" \
+  "verify: md_label: a cached result differs from a fresh call in the parameter 1 \(out\): md_label is quarantined"
+cm_expect_match "global named" "$CM_TMP/parts.err" \
+  "verify: md_sgn: a cached result differs from a fresh call in the global md_sign: md_sgn is quarantined"
+
+# A bad rate.
 "$CLOUDM" run --verify=2 -c "$CONF" -- "$PROG" scaled >/dev/null 2>&1
 cm_expect_eq "--verify=2 is a usage error" "$?" 2
 cm_done
