@@ -51,7 +51,22 @@ cm_expect_match "parameter named" "$CM_TMP/parts.err" \
 cm_expect_match "global named" "$CM_TMP/parts.err" \
   "verify: md_sgn: a cached result differs from a fresh call in the global md_sign: md_sgn is quarantined"
 
-# A bad rate.
+# A bad rate in the config: an error at its line and column.
+BAD=$(cm_conf bad <<'CONF'
+[cache]
+verify = 2
+[function md_pure]
+signature = i64 md_pure(i64 a, i64 b)
+verify = 0.5
+CONF
+)
+"$CLOUDM" check -c "$BAD" >"$CM_TMP/bad.out" 2>"$CM_TMP/bad.err"
+cm_expect_eq "check: bad verify is an error" "$?" 1
+cm_expect_match "check: names file:line:col" "$CM_TMP/bad.err" \
+  "bad.conf:2:10: error: invalid verify '2' \(expected a fraction from 0 to 1, e.g. 0.01 or 1%\)"
+cm_expect_match "check: per-function verify shown" "$CM_TMP/bad.out" "verify 0.5"
+
+# A bad rate on the command line.
 "$CLOUDM" run --verify=2 -c "$CONF" -- "$PROG" scaled >/dev/null 2>&1
 cm_expect_eq "--verify=2 is a usage error" "$?" 2
 cm_done
