@@ -48,6 +48,25 @@ hit01=$(best3 "$bin/cloudm" run -c "$tmp/memo.conf" --verify=0.01 -- "$bin/cmben
 hit1=$(best3 "$bin/cloudm" run -c "$tmp/memo.conf" --verify=1 -- "$bin/cmbench_calls" repeat "$NU")
 miss=$(best3 "$bin/cloudm" run -c "$tmp/memo.conf" -- "$bin/cmbench_calls" unique "$NU")
 
+# The same two hits counted in instructions by callgrind (the same number on a busy or an idle
+# machine; (count at 2N calls - count at N calls) / N, so start-up cancels), when valgrind is
+# installed.
+ir() { # ir RATE CALLS -> instructions of the whole process
+  CLOUDM_VERIFY=$1 valgrind --tool=callgrind --trace-children=yes \
+    --callgrind-out-file="$tmp/cg.%p" "$bin/cloudm" run -c "$tmp/memo.conf" -- \
+    "$bin/cmbench_calls" repeat "$2" 2>&1 >/dev/null | awk '/Collected/ { v = $4 } END { print v }'
+  rm -f "$tmp"/cg.*
+}
+NI=${CM_BENCH_IR_N:-100000}
+# cmbench_calls makes 5 passes of its N calls
+ir_per_call() { echo $(( ($(ir "$1" $((2 * NI))) - $(ir "$1" "$NI")) / (5 * NI) )); }
+if command -v valgrind >/dev/null; then
+  ir0=$(ir_per_call 0)
+  ir001=$(ir_per_call 0.001)
+else
+  ir0=n/a ir001=n/a
+fi
+
 r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 us() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (a - b) / 1000 }'; }
 if [ "${2:-}" = --header ]; then
@@ -59,5 +78,9 @@ echo "| same under cloudm probe, every call checked in full ($probed calls; snap
 echo "| memory-tier hit, verify = 0 (baseline) | $hit0 | 1.00 | |"
 echo "| memory-tier hit, verify = 0.001 | $hit001 | $(r "$hit001" "$hit0")x | <= 1.05x |"
 echo "| memory-tier hit, verify = 0.01 | $hit01 | $(r "$hit01" "$hit0")x | |"
+if [ "$ir0" != n/a ]; then
+  echo "| memory-tier hit, instructions per call (callgrind), verify = 0 (baseline) | $ir0 | 1.00 | |"
+  echo "| same, verify = 0.001 | $ir001 | $(r "$ir001" "$ir0")x | <= 1.05x |"
+fi
 echo "| miss on unique arguments, same function (baseline) | $miss | 1.00 | |"
 echo "| verified hit (verify = 1: every hit also runs the function and compares) | $hit1 | $(r "$hit1" "$miss")x | <= 1.1x |"
