@@ -215,6 +215,7 @@ void *cm_bind(const struct cm_binding *b)
     fn->flags = m == CM_MODE_OFF ? CM_FN_BYPASS : 0;
     if (m == CM_MODE_READWRITE || m == CM_MODE_READONLY)
         fn->verify_every = cm_verify_every(bind_cfg, c);
+    fn->fast_sw = (uint8_t)(fn->fast_n + (fn->verify_every ? 5 : 0));
     /* quarantined by a verified hit in another process: not served until `cloudm clear` */
     if ((m == CM_MODE_READWRITE || m == CM_MODE_READONLY) && cm_shared_seg &&
         cm_seg_quarantined(cm_shared_seg, fn->seed)) {

@@ -114,7 +114,8 @@ static inline uint64_t fast_word(const struct cm_fn *fn, const struct cm_frame *
  * kw[5-n .. 4] (the slot positions), hash it, probe both ways of its set. *hp receives the hash
  * for the miss path. */
 static inline __attribute__((always_inline)) int
-fast_hit_n(struct cm_fn *fn, struct cm_frame *f, const int n, uint64_t *kw, uint64_t *hp);
+fast_hit_n(struct cm_fn *fn, struct cm_frame *f, const int n, const int verify, uint64_t *kw,
+           uint64_t *hp);
 
 /* Value words: the raw return register (none for void), then `writes` globals, then errno: the
  * canonical value layout (docs/keys.md), so the shared tier can hold the same bytes. */
@@ -148,7 +149,8 @@ static inline void fast_restore(const struct cm_fn *fn, struct cm_frame *f, cons
 }
 
 static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, struct cm_frame *f,
-                                                            const int n, uint64_t *kw, uint64_t *hp)
+                                                            const int n, const int verify,
+                                                            uint64_t *kw, uint64_t *hp)
 {
     uint64_t h = fn->seed, vw[5];
     for (int i = 5 - n; i < 5; i++) {
@@ -163,7 +165,10 @@ static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, st
         r = cm_mem_slot_get_n(&set[1], fn1, h, kw, n, vw);
     if (r != fn->fast_vlen)
         return 0;
-    if (cm_verify_sample(fn)) {
+    /* verify is a compile-time constant here: functions without it pay nothing, the others
+     * one per-thread decrement (cm_verify_sample without its test of verify_every) */
+    if (verify && --cm_verify_left <= 0) {
+        cm_verify_left = fn->verify_every;
         cm_verify_hit(fn, f, NULL, (const uint8_t *)vw, (uint32_t)r);
         return 1;
     }
@@ -379,21 +384,36 @@ void cm_dispatch(struct cm_frame *f)
     struct cm_tstats *ts = cm_stats_mine;
     uint64_t kw[5], h;
     int hit;
-    switch (fn->fast_n) {
+    switch (fn->fast_sw) { /* key words, + 5 with verify (bind.c) */
     case 0:
-        hit = fast_hit_n(fn, f, 0, kw, &h);
+        hit = fast_hit_n(fn, f, 0, 0, kw, &h);
         break;
     case 1:
-        hit = fast_hit_n(fn, f, 1, kw, &h);
+        hit = fast_hit_n(fn, f, 1, 0, kw, &h);
         break;
     case 2:
-        hit = fast_hit_n(fn, f, 2, kw, &h);
+        hit = fast_hit_n(fn, f, 2, 0, kw, &h);
         break;
     case 3:
-        hit = fast_hit_n(fn, f, 3, kw, &h);
+        hit = fast_hit_n(fn, f, 3, 0, kw, &h);
         break;
-    default: /* 4: a key of 4 words leaves one word for the value, the most there can be */
-        hit = fast_hit_n(fn, f, 4, kw, &h);
+    case 4: /* a key of 4 words leaves one word for the value, the most there can be */
+        hit = fast_hit_n(fn, f, 4, 0, kw, &h);
+        break;
+    case 5:
+        hit = fast_hit_n(fn, f, 0, 1, kw, &h);
+        break;
+    case 6:
+        hit = fast_hit_n(fn, f, 1, 1, kw, &h);
+        break;
+    case 7:
+        hit = fast_hit_n(fn, f, 2, 1, kw, &h);
+        break;
+    case 8:
+        hit = fast_hit_n(fn, f, 3, 1, kw, &h);
+        break;
+    default:
+        hit = fast_hit_n(fn, f, 4, 1, kw, &h);
         break;
     }
     if (hit) {
