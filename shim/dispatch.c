@@ -113,9 +113,9 @@ static inline uint64_t fast_word(const struct cm_fn *fn, const struct cm_frame *
 /* A hit for a key of exactly n words (n constant in each instantiation): build the key into
  * kw[5-n .. 4] (the slot positions), hash it, probe both ways of its set. *hp receives the hash
  * for the miss path. */
-static inline __attribute__((always_inline)) int
-fast_hit_n(struct cm_fn *fn, struct cm_frame *f, const int n, const int verify, uint64_t *kw,
-           uint64_t *hp);
+static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, struct cm_frame *f,
+                                                            const int n, const int verify,
+                                                            uint64_t *kw, uint64_t *hp);
 
 /* Value words: the raw return register (none for void), then `writes` globals, then errno: the
  * canonical value layout (docs/keys.md), so the shared tier can hold the same bytes. */
