@@ -27,9 +27,9 @@ static const char *const cache_keys[] = {
     "mode",         "namespace",          "memory_size",      "report",           "strict",
     "tiers",        "shared_path",        "shared_size",      "shared_max_entry", "remote",
     "token_file",   "secret_file",        "remote_timeout",   "flush_timeout",    "remote_mode",
-    "remote_queue", "remote_queue_bytes", "remote_max_value", "remote_expire",  "verify"};
-static const char *const function_keys[] = {"signature",    "object", "mode",    "salt",
-                                            "reads",        "writes", "errno",   "min_time",
+    "remote_queue", "remote_queue_bytes", "remote_max_value", "remote_expire",    "verify"};
+static const char *const function_keys[] = {"signature",    "object", "mode",     "salt",
+                                            "reads",        "writes", "errno",    "min_time",
                                             "singleflight", "hook",   "identity", "verify"};
 #define NCACHE_KEYS (sizeof(cache_keys) / sizeof(cache_keys[0]))
 #define NFUNCTION_KEYS (sizeof(function_keys) / sizeof(function_keys[0]))

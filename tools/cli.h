@@ -28,14 +28,14 @@
 #define CM_EXIT_FOUND 3
 
 struct cm_launch {
-    const char *config; /* -c FILE as written, NULL = look it up (cm_config_find) */
-    const char *mode;   /* --mode word (validated), NULL = leave CLOUDM_MODE alone */
-    const char *report; /* "stderr" or a path as written, NULL = leave CLOUDM_REPORT alone */
-    const char *verify; /* --verify rate (validated), NULL = leave CLOUDM_VERIFY alone */
-    const char *probe;  /* `cloudm probe`: CLOUDM_PROBE (the findings file); NULL = unset it */
+    const char *config;      /* -c FILE as written, NULL = look it up (cm_config_find) */
+    const char *mode;        /* --mode word (validated), NULL = leave CLOUDM_MODE alone */
+    const char *report;      /* "stderr" or a path as written, NULL = leave CLOUDM_REPORT alone */
+    const char *verify;      /* --verify rate (validated), NULL = leave CLOUDM_VERIFY alone */
+    const char *probe;       /* `cloudm probe`: CLOUDM_PROBE (the findings file); NULL = unset it */
     const char *probe_calls; /* `cloudm probe --calls N`: CLOUDM_PROBE_CALLS */
-    bool check;         /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
-    char **argv;        /* PROGRAM and its arguments (NULL-terminated), or NULL */
+    bool check;              /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
+    char **argv;             /* PROGRAM and its arguments (NULL-terminated), or NULL */
 };
 
 /* Subcommands: argv[0] is the subcommand name. Each returns the process exit status (run and

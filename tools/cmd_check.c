@@ -119,8 +119,8 @@ static void print_function(const struct cm_function *fn)
     /* Only what differs from the defaults, on one indented line. */
     if (fn->mode == CM_MODE_UNSET && fn->object[0] == '\0' && fn->salt[0] == '\0' &&
         fn->nreads == 0 && fn->nwrites == 0 && !fn->save_errno && fn->min_time_ns == 0 &&
-        fn->singleflight == CM_SF_AUTO && fn->hook == CM_HOOK_AUTO && fn->identity == CM_IDENT_CODE &&
-        fn->verify < 0)
+        fn->singleflight == CM_SF_AUTO && fn->hook == CM_HOOK_AUTO &&
+        fn->identity == CM_IDENT_CODE && fn->verify < 0)
         return;
     printf("    line %d", fn->line);
     if (fn->mode != CM_MODE_UNSET)

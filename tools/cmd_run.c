@@ -43,8 +43,9 @@ int cm_cmd_run(int argc, char **argv)
     struct cm_launch l;
     int rc;
 
-    rc = cm_parse_options(argc, argv, "run", CM_OPT_CONFIG | CM_OPT_MODE | CM_OPT_REPORT | CM_OPT_VERIFY,
-                          cm_usage_run, &l);
+    rc = cm_parse_options(argc, argv, "run",
+                          CM_OPT_CONFIG | CM_OPT_MODE | CM_OPT_REPORT | CM_OPT_VERIFY, cm_usage_run,
+                          &l);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     if (l.argv == NULL) {
