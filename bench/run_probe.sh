@@ -51,20 +51,22 @@ miss=$(best3 "$bin/cloudm" run -c "$tmp/memo.conf" -- "$bin/cmbench_calls" uniqu
 # The same two hits counted in instructions by callgrind (the same number on a busy or an idle
 # machine; (count at 2N calls - count at N calls) / N, so start-up cancels), when valgrind is
 # installed.
-ir() { # ir RATE CALLS -> instructions of the whole process
+ir() { # ir RATE CALLS [WHAT] -> instructions of the whole process
   CLOUDM_VERIFY=$1 valgrind --tool=callgrind --trace-children=yes \
     --callgrind-out-file="$tmp/cg.%p" "$bin/cloudm" run -c "$tmp/memo.conf" -- \
-    "$bin/cmbench_calls" repeat "$2" 2>&1 >/dev/null | awk '/Collected/ { v = $4 } END { print v }'
+    "$bin/cmbench_calls" "${3:-repeat}" "$2" 2>&1 >/dev/null | awk '/Collected/ { v = $4 } END { print v }'
   rm -f "$tmp"/cg.*
 }
 NI=${CM_BENCH_IR_N:-100000}
 # cmbench_calls makes 5 passes of its N calls
-ir_per_call() { echo $(( ($(ir "$1" $((2 * NI))) - $(ir "$1" "$NI")) / (5 * NI) )); }
+ir_per_call() { echo $(( ($(ir "$1" $((2 * NI)) "${2:-}") - $(ir "$1" "$NI" "${2:-}")) / (5 * NI) )); }
 if command -v valgrind >/dev/null; then
   ir0=$(ir_per_call 0)
   ir001=$(ir_per_call 0.001)
+  ir1=$(ir_per_call 1)
+  irmiss=$(ir_per_call 0 unique)
 else
-  ir0=n/a ir001=n/a
+  ir0=n/a ir001=n/a ir1=n/a irmiss=n/a
 fi
 
 r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -84,3 +86,7 @@ if [ "$ir0" != n/a ]; then
 fi
 echo "| miss on unique arguments, same function (baseline) | $miss | 1.00 | |"
 echo "| verified hit (verify = 1: every hit also runs the function and compares) | $hit1 | $(r "$hit1" "$miss")x | <= 1.1x |"
+if [ "$irmiss" != n/a ]; then
+  echo "| miss on unique arguments, instructions per call (callgrind) (baseline) | $irmiss | 1.00 | |"
+  echo "| verified hit, instructions per call (callgrind) | $ir1 | $(r "$ir1" "$irmiss")x | <= 1.1x |"
+fi

@@ -169,7 +169,7 @@ static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, st
      * one per-thread decrement (cm_verify_sample without its test of verify_every) */
     if (verify && --cm_verify_left <= 0) {
         cm_verify_left = fn->verify_every;
-        cm_verify_hit(fn, f, NULL, (const uint8_t *)vw, (uint32_t)r);
+        cm_verify_words(fn, f, vw);
         return 1;
     }
     fast_restore(fn, f, vw);

@@ -71,16 +71,42 @@ static uint64_t tagged_len(const struct cur *c, int retptr)
     return 5ull + n;
 }
 
-/* Compare two values of fn; 0 when equal, else 1 with the differing part named in `what`. */
+/* Which part of a value differed: PART_RETURN, PART_PARAM + parameter index, PART_GLOBAL +
+ * writes index, PART_ERRNO, PART_LENGTH; PART_NONE when the values are equal. The name is
+ * formatted only for a mismatch (part_name), so an equal comparison costs no snprintf. */
+enum {
+    PART_NONE = 0,
+    PART_RETURN,
+    PART_ERRNO,
+    PART_LENGTH,
+    PART_PARAM = 0x100,
+    PART_GLOBAL = 0x200
+};
+
+static void part_name(const struct cm_fn *fn, int part, char *what, size_t n)
+{
+    if (part == PART_RETURN)
+        snprintf(what, n, "return");
+    else if (part == PART_ERRNO)
+        snprintf(what, n, "errno");
+    else if (part >= PART_GLOBAL)
+        snprintf(what, n, "global %s", fn->cfg->writes[part - PART_GLOBAL].name);
+    else if (part >= PART_PARAM)
+        snprintf(what, n, "parameter %d (%s)", part - PART_PARAM + 1,
+                 fn->sig->params[part - PART_PARAM].name);
+    else
+        snprintf(what, n, "value length");
+}
+
+/* Compare two values of fn part by part (the canonical layout, docs/keys.md). */
 static int value_diff(const struct cm_fn *fn, const struct cm_callinfo *ci, const uint8_t *a,
-                      uint32_t alen, const uint8_t *b, uint32_t blen, char *what, size_t n)
+                      uint32_t alen, const uint8_t *b, uint32_t blen)
 {
     const struct cm_signature *s = fn->sig;
     const struct cm_param *r = &s->ret;
     struct cur x = {a, a + alen}, y = {b, b + blen};
     const uint8_t *p, *q;
     uint64_t lx, ly;
-    snprintf(what, n, "return");
     switch (r->kind) {
     case CM_K_VOID:
         break;
@@ -90,41 +116,35 @@ static int value_diff(const struct cm_fn *fn, const struct cm_callinfo *ci, cons
         lx = tagged_len(&x, r->kind == CM_K_RETPTR);
         ly = tagged_len(&y, r->kind == CM_K_RETPTR);
         if (lx != ly || !(p = part(&x, lx)) || !(q = part(&y, ly)) || memcmp(p, q, lx))
-            return 1;
+            return PART_RETURN;
         break;
     default:
         if (!(p = part(&x, 8)) || !(q = part(&y, 8)))
-            return 1;
+            return PART_RETURN;
         if (memcmp(p, q, r->size && r->size < 8 ? r->size : 8))
-            return 1;
+            return PART_RETURN;
         break;
     }
     for (int j = 0; j < s->nrestore; j++) {
         int i = s->restore_order[j];
         if (!ci->args[i])
             continue;
-        snprintf(what, n, "parameter %d (%s)", i + 1, s->params[i].name);
         uint32_t nx, ny;
         if (!(p = part(&x, 4)) || !(q = part(&y, 4)))
-            return 1;
+            return PART_PARAM + i;
         memcpy(&nx, p, 4);
         memcpy(&ny, q, 4);
         if (nx != ny || !(p = part(&x, nx)) || !(q = part(&y, ny)) || memcmp(p, q, nx))
-            return 1;
+            return PART_PARAM + i;
     }
     for (int g = 0; g < fn->cfg->nwrites; g++) {
         uint32_t sz = fn->cfg->writes[g].size;
-        snprintf(what, n, "global %s", fn->cfg->writes[g].name);
         if (!(p = part(&x, sz)) || !(q = part(&y, sz)) || memcmp(p, q, sz))
-            return 1;
+            return PART_GLOBAL + g;
     }
-    if (fn->cfg->save_errno) {
-        snprintf(what, n, "errno");
-        if (!(p = part(&x, 4)) || !(q = part(&y, 4)) || memcmp(p, q, 4))
-            return 1;
-    }
-    snprintf(what, n, "value length");
-    return x.p != x.end || y.p != y.end;
+    if (fn->cfg->save_errno && (!(p = part(&x, 4)) || !(q = part(&y, 4)) || memcmp(p, q, 4)))
+        return PART_ERRNO;
+    return x.p != x.end || y.p != y.end ? PART_LENGTH : PART_NONE;
 }
 
 void cm_verify_quarantine(struct cm_fn *fn, const char *why)
@@ -182,13 +202,60 @@ void cm_verify_hit(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci,
     int64_t flen = cached ? cm_value_measure(fn, f, ci) : -1;
     uint8_t *fresh = flen >= 0 ? cm_tls_scratch(CM_SCRATCH_VAL, (size_t)flen + 1) : NULL;
     if (fresh) {
-        char what[CM_NAME_MAX + 32];
         cm_value_write(fn, f, ci, err, fresh);
         __atomic_add_fetch(&fn->verified, 1, __ATOMIC_RELAXED);
-        if (value_diff(fn, ci, cached, vlen, fresh, (uint32_t)flen, what, sizeof(what))) {
+        int diff = value_diff(fn, ci, cached, vlen, fresh, (uint32_t)flen);
+        if (diff != PART_NONE) {
+            char what[CM_NAME_MAX + 32];
+            part_name(fn, diff, what, sizeof(what));
             __atomic_add_fetch(&fn->mismatches, 1, __ATOMIC_RELAXED);
             cm_verify_quarantine(fn, what);
         }
+    }
+    errno = err;
+    cm_guard = guard;
+}
+
+/* The scalar fast path's values are words (dispatch.c): the raw return register (none for
+ * void), the `writes` globals, errno. Built and compared here without the general codec, so a
+ * verified hit of a scalar function costs a plain call and a few comparisons more than a hit. */
+void cm_verify_words(struct cm_fn *fn, struct cm_frame *f, const uint64_t *cached)
+{
+    int guard = cm_guard;
+    uint64_t was[5], now[5] = {0, 0, 0, 0, 0};
+    memcpy(was, cached, sizeof(was));
+    cm_guard = 0;
+    cm_call_original(f);
+    int err = errno;
+    cm_guard = 1;
+    const struct cm_function *c = fn->cfg;
+    uint8_t *q = (uint8_t *)now;
+    int diff = PART_NONE;
+    if (!fn->fast_ret_void) {
+        memcpy(q, fn->fast_ret_sse ? (const void *)f->ret_xmm0 : (const void *)&f->ret_rax, 8);
+        uint8_t sz = fn->sig->ret.size;
+        uint64_t mask = sz && sz < 8 ? (1ull << (8 * sz)) - 1 : ~0ull;
+        if ((now[0] ^ was[0]) & mask)
+            diff = PART_RETURN;
+        q += 8;
+    }
+    const uint8_t *w = (const uint8_t *)was + (q - (uint8_t *)now);
+    for (int g = 0; g < c->nwrites; g++) {
+        uint32_t n = c->writes[g].size;
+        memcpy(q, fn->writes_addr[g], n);
+        if (!diff && memcmp(q, w, n))
+            diff = PART_GLOBAL + g;
+        q += n;
+        w += n;
+    }
+    if (c->save_errno && !diff && memcmp(&err, w, 4))
+        diff = PART_ERRNO;
+    __atomic_add_fetch(&fn->verified, 1, __ATOMIC_RELAXED);
+    if (diff != PART_NONE) {
+        char what[CM_NAME_MAX + 32];
+        part_name(fn, diff, what, sizeof(what));
+        __atomic_add_fetch(&fn->mismatches, 1, __ATOMIC_RELAXED);
+        cm_verify_quarantine(fn, what);
     }
     errno = err;
     cm_guard = guard;

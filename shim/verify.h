@@ -43,6 +43,9 @@ uint32_t cm_verify_every(const struct cm_config *cfg, const struct cm_function *
 void cm_verify_hit(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, const uint8_t *v,
                    uint32_t vlen);
 
+/* The same for the scalar fast path: `cached` holds its value words (dispatch.c). */
+void cm_verify_words(struct cm_fn *fn, struct cm_frame *f, const uint64_t *cached);
+
 /* Stop serving fn's function in this process (every variant) and mark it in the shared
  * segment; `part` names what differed (NULL: quarantined by another process). Logs once. */
 void cm_verify_quarantine(struct cm_fn *fn, const char *part);
