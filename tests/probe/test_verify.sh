@@ -51,6 +51,16 @@ cm_expect_match "parameter named" "$CM_TMP/parts.err" \
 cm_expect_match "global named" "$CM_TMP/parts.err" \
   "verify: md_sgn: a cached result differs from a fresh call in the global md_sign: md_sgn is quarantined"
 
+# `cloudm clear` without --function lifts every quarantine (md_scaled's, and md_label's and
+# md_sgn's from the parts run: CLOUDM_TIERS puts them in the segment too).
+"$CLOUDM" run -c "$CONF" --report="$CM_TMP/v4.json" -- "$PROG" scaled >/dev/null 2>&1
+cm_expect_eq "v4: quarantined again" "$(cm_fn v4 md_scaled .quarantined)" true
+"$CLOUDM" clear >"$CM_TMP/clear2.txt" 2>&1
+cm_expect_match "clear (all) lifts them" "$CM_TMP/clear2.txt" "lifted the quarantine of 3 function variants$"
+"$CLOUDM" stats --json >"$CM_TMP/stats2.json"
+cm_expect_eq "stats: nothing quarantined" \
+  "$(jq '[.functions[] | select(.quarantined)] | length' "$CM_TMP/stats2.json")" 0
+
 # A bad rate in the config: an error at its line and column.
 BAD=$(cm_conf bad <<'CONF'
 [cache]
