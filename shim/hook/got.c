@@ -194,6 +194,8 @@ void cm_got_patch_locked(struct cm_objrec *r)
         if (!val)
             val = cm_syswrap_for(name);
         int ti = -1;
+        if (!val)
+            val = cm_hook_wrapper_for(name);
         if (!val) {
             ti = cm_hook_target_index(name);
             if (ti < 0)
