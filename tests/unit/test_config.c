@@ -977,7 +977,7 @@ static void test_find(void)
     unsetenv("CLOUDM_CONFIG");
     setenv("HOME", dir, 1);
     unsetenv("XDG_CONFIG_HOME");
-    ASSERT_EQ_INT(cm_config_find(buf, sizeof(buf)), -ENOENT);
+    ASSERT_EQ_INT(cm_config_find_in(buf, sizeof(buf), NULL), -ENOENT); /* no system config */
 
     /* $XDG_CONFIG_HOME/cloudm/cloudm.conf, defaulting to ~/.config */
     snprintf(sub, sizeof(sub), "%s/.config", dir);
@@ -989,7 +989,7 @@ static void test_find(void)
     ASSERT_EQ_INT(cm_config_find(buf, sizeof(buf)), 0);
     ASSERT_EQ_STR(buf, want);
     setenv("XDG_CONFIG_HOME", "/nonexistent-cm-test", 1);
-    ASSERT_EQ_INT(cm_config_find(buf, sizeof(buf)), -ENOENT);
+    ASSERT_EQ_INT(cm_config_find_in(buf, sizeof(buf), NULL), -ENOENT); /* no system config */
     snprintf(sub, sizeof(sub), "%s/.config", dir);
     setenv("XDG_CONFIG_HOME", sub, 1);
     ASSERT_EQ_INT(cm_config_find(buf, sizeof(buf)), 0);
