@@ -108,6 +108,11 @@ RC
   bash --rcfile "$rc" -i -c "complete_line cloudm clear -c '$conf' --function ''" \
     >"$out.fn" 2>/dev/null </dev/null
   cm_expect_eq "completion: clear --function names from the config" "$(tr '\n' ' ' <"$out.fn")" "lgamma "
+  bash --rcfile "$rc" -i -c "complete_line cloudm stats -c '$CM_TMP/memo.co'" \
+    >"$out.file" 2>/dev/null </dev/null
+  cm_expect_eq "completion: -c completes a file name" "$(tr '\n' ' ' <"$out.file")" "$CM_TMP/memo.conf "
+  bash --rcfile "$rc" -i -c "complete_line cloudm help d" >"$out.help" 2>/dev/null </dev/null
+  cm_expect_eq "completion: help COMMAND" "$(tr '\n' ' ' <"$out.help")" "doctor "
   local c o
   for c in run check profile stats clear doctor keycache; do
     bash --rcfile "$rc" -i -c "complete_line cloudm $c -" >"$out.$c" 2>/dev/null </dev/null
