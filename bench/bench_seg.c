@@ -61,7 +61,7 @@
 #include <lmdb.h>
 #endif
 
-#include "seg.h"
+#include "seg/seg.h"
 
 #define KEY_LEN 24 /* identity prefix (16) + one f64 argument (8) */
 

@@ -2,9 +2,8 @@
  * config.c - the config file's meaning: [cache] and [function NAME] sections to struct cm_config.
  *
  * What it does: receives sections and complete keys from ini.c, checks section kinds, key names
- * (with did-you-mean), duplicates and every value, parses signatures (signature.c), and builds
- * the cm_config model; loads a file into memory for that; finds which file to use
- * (cm_config_find).
+ * (with did-you-mean) and duplicates, hands each value to keyvals.c, and builds the cm_config
+ * model; loads a file into memory for that. Finding which file to use is find.c's.
  *
  * What it does not do: split lines (ini.c), format messages (diag.c), parse signatures or value
  * grammars itself (signature.c, values.c), or print anything. Memory: one working struct per
@@ -21,43 +20,7 @@
 #include <unistd.h>
 
 #include "cloudm_env.h"
-#include "cm_config_int.h"
-
-enum sect { SEC_NONE, SEC_CACHE, SEC_FUNCTION, SEC_BAD };
-
-enum key_id {
-    K_MODE,
-    K_NAMESPACE,
-    K_MEMORY_SIZE,
-    K_REPORT,
-    K_STRICT,
-    K_TIERS,
-    K_SHARED_PATH,
-    K_SHARED_SIZE,
-    K_SHARED_MAX_ENTRY,
-    K_REMOTE,
-    K_TOKEN_FILE,
-    K_SECRET_FILE,
-    K_REMOTE_TIMEOUT,
-    K_FLUSH_TIMEOUT,
-    K_REMOTE_MODE,
-    K_REMOTE_QUEUE,
-    K_REMOTE_QUEUE_BYTES,
-    K_REMOTE_MAX_VALUE,
-    K_REMOTE_EXPIRE, /* [cache] */
-    K_SIGNATURE,
-    K_OBJECT,
-    K_FMODE,
-    K_SALT,
-    K_READS,
-    K_WRITES,
-    K_ERRNO,
-    K_MIN_TIME,
-    K_SINGLEFLIGHT,
-    K_HOOK,
-    K_IDENTITY, /* [function] */
-    K_COUNT,
-};
+#include "cfgparse_int.h"
 
 /* In enum key_id order: the id of a key is K_MODE or K_SIGNATURE plus its index here. */
 static const char *const cache_keys[] = {
@@ -70,77 +33,6 @@ static const char *const function_keys[] = {"signature",    "object", "mode",   
                                             "singleflight", "hook",   "identity"};
 #define NCACHE_KEYS (sizeof(cache_keys) / sizeof(cache_keys[0]))
 #define NFUNCTION_KEYS (sizeof(function_keys) / sizeof(function_keys[0]))
-
-#define MEMORY_SIZE_MIN (4ULL << 10)
-#define MEMORY_SIZE_MAX (1ULL << 40)
-#define SHARED_SIZE_MIN (1ULL << 20)
-#define SHARED_SIZE_MAX (1ULL << 40)
-#define SHARED_SIZE_DEFAULT (256ULL << 20)
-#define SHARED_PATH_DEFAULT "/dev/shm/cloudm-%u"
-#define SHARED_MAX_ENTRY_DIV 16 /* default shared_max_entry = shared_size / 16 */
-#define GLOBAL_SIZE_MAX (1U << 20)
-#define REMOTE_TIMEOUT_DEFAULT (250ULL * 1000000)  /* 250 ms */
-#define FLUSH_TIMEOUT_DEFAULT (10ULL * 1000000000) /* 10 s */
-#define REMOTE_QUEUE_DEFAULT 4096
-#define REMOTE_QUEUE_BYTES_DEFAULT (64ULL << 20)
-#define REMOTE_MAX_VALUE_DEFAULT (64ULL << 20)
-#define REMOTE_EXPIRE_DEFAULT (30ULL * 86400 * 1000000000) /* 30 days */
-#define QUOTE_MAX 60 /* characters of a bad value quoted in a message */
-
-struct seen_fn {
-    char name[CM_NAME_MAX];
-    int line;
-};
-
-struct parse {
-    struct cm_config *cfg;
-    struct cm_diag_sink d;
-    const char *file;
-    enum sect sec;
-    int sec_line, sec_col; /* header position (col of '[') */
-    int sec_nerrors;       /* d.nerrors when the section began */
-    int key_line[K_COUNT]; /* line of each key in the current section, 0 = not seen */
-    int cache_line;        /* line of [cache], 0 = none yet */
-    int sig_rc;            /* cm_signature_parse result, or -2 when no signature was parsed */
-    bool sig_typo;         /* an unknown key was reported as a misspelt `signature` */
-    struct cm_function fn; /* the [function] section being read */
-    struct seen_fn *seen;  /* every [function] section so far, for duplicates */
-    int nseen, capfn;
-    bool oom;
-    /* shared_max_entry is checked against shared_size once the whole file is read (the keys
-     * may come in either order): where its value was, and whether both values were valid. */
-    struct cm_srcmap max_entry_map;
-    char max_entry_text[QUOTE_MAX + 1];
-    bool max_entry_set;   /* shared_max_entry parsed cleanly */
-    bool shared_size_bad; /* shared_size was given but invalid: no comparison */
-    /* `tiers` naming remote needs `remote`: checked at the end, where `tiers` was. */
-    struct cm_srcmap tiers_map;
-    bool tiers_set; /* tiers parsed cleanly */
-};
-
-static const char *sec_label(const struct parse *p, char *buf, size_t size)
-{
-    if (p->sec == SEC_CACHE)
-        snprintf(buf, size, "[cache]");
-    else
-        snprintf(buf, size, "[function %s]", p->fn.name);
-    return buf;
-}
-
-static int is_ident_start(int c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
-
-static int is_ident_char(int c)
-{
-    return is_ident_start(c) || (c >= '0' && c <= '9');
-}
-
-static int is_space(int c)
-{
-    return c == ' ' || c == '\t';
-}
 
 /* ---- sections ----------------------------------------------------------------------------- */
 
@@ -298,410 +190,6 @@ static void on_section(void *u, const struct cm_ini_section *s)
                    (int)(w - i > QUOTE_MAX ? QUOTE_MAX : w - i), t + i);
 }
 
-/* ---- values ------------------------------------------------------------------------------- */
-
-/* Error at byte `off` of the key's value. */
-#define VERR(p, k, off, ...) cm_diag_map(&(p)->d, CM_DIAG_ERROR, (k)->map, (off), __VA_ARGS__)
-
-static int quote_len(const struct cm_ini_key *k)
-{
-    return k->vlen > QUOTE_MAX ? QUOTE_MAX : (int)k->vlen;
-}
-
-static void copy_value(struct parse *p, const struct cm_ini_key *k, char *dst, size_t size)
-{
-    if (k->vlen >= size) {
-        VERR(p, k, 0, "value of '%s' too long (at most %zu characters)", k->name, size - 1);
-        return;
-    }
-    memcpy(dst, k->value, k->vlen + 1);
-}
-
-static void set_mode(struct parse *p, const struct cm_ini_key *k, enum cm_mode *out)
-{
-    static const char *const modes[] = {"readwrite", "readonly", "writeonly", "off", "profile"};
-    const char *best;
-
-    if (cm_parse_mode(k->value, out) == 0)
-        return;
-    best = cm_did_you_mean(k->value, k->vlen, modes, 5);
-    if (best != NULL)
-        VERR(p, k, 0, "invalid mode '%.*s' (did you mean '%s'?)", quote_len(k), k->value, best);
-    else
-        VERR(p, k, 0,
-             "invalid mode '%.*s' (expected readwrite, readonly, writeonly, off or "
-             "profile)",
-             quote_len(k), k->value);
-}
-
-static void set_bool(struct parse *p, const struct cm_ini_key *k, bool *out)
-{
-    if (cm_parse_bool(k->value, out) < 0)
-        VERR(p, k, 0, "invalid boolean '%.*s' for '%s' (expected yes or no)", quote_len(k),
-             k->value, k->name);
-}
-
-static void set_namespace(struct parse *p, const struct cm_ini_key *k)
-{
-    size_t i;
-
-    for (i = 0; i < k->vlen; i++) {
-        char c = k->value[i];
-
-        if (!is_ident_char((unsigned char)c) && c != '.' && c != '-')
-            break;
-    }
-    if (k->vlen == 0 || i < k->vlen || k->vlen > 64) {
-        VERR(p, k,
-             i < k->vlen    ? i
-             : k->vlen > 64 ? 64
-                            : 0,
-             "invalid namespace '%.*s' (1 to 64 characters from A-Z a-z 0-9 . _ -)", quote_len(k),
-             k->value);
-        return;
-    }
-    memcpy(p->cfg->ns, k->value, k->vlen + 1);
-}
-
-/* A size or time key with a range: `parse` reads the value (cm_parse_size or cm_parse_time),
- * `what` names its kind in the message. Returns 0 and *out, or -1 after reporting. */
-static int get_ranged(struct parse *p, const struct cm_ini_key *k,
-                      int (*parse)(const char *, uint64_t *), const char *what, uint64_t lo,
-                      uint64_t hi, const char *range, uint64_t *out)
-{
-    uint64_t v;
-
-    if (parse(k->value, &v) < 0) {
-        VERR(p, k, 0, "invalid %s '%.*s' for '%s' (expected a number with an optional %s suffix)",
-             what, quote_len(k), k->value, k->name,
-             parse == cm_parse_size ? "K, M, G or T" : "us, ms, s, m, h or d");
-        return -1;
-    }
-    if (v < lo || v > hi) {
-        VERR(p, k, 0, "%s '%.*s' out of range (%s)", k->name, quote_len(k), k->value, range);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int get_size(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
-                    const char *range, uint64_t *out)
-{
-    return get_ranged(p, k, cm_parse_size, "size", lo, hi, range, out);
-}
-
-static int get_time(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
-                    const char *range, uint64_t *out)
-{
-    return get_ranged(p, k, cm_parse_time, "time", lo, hi, range, out);
-}
-
-static void set_shared_size(struct parse *p, const struct cm_ini_key *k)
-{
-    if (get_size(p, k, SHARED_SIZE_MIN, SHARED_SIZE_MAX, "1M to 1T", &p->cfg->shared_size) < 0)
-        p->shared_size_bad = true;
-}
-
-static void set_shared_max_entry(struct parse *p, const struct cm_ini_key *k)
-{
-    if (get_size(p, k, 1, SHARED_SIZE_MAX, "1 to 1T", &p->cfg->shared_max_entry) < 0)
-        return;
-    p->max_entry_map = *k->map;
-    snprintf(p->max_entry_text, sizeof(p->max_entry_text), "%.*s", quote_len(k), k->value);
-    p->max_entry_set = true;
-}
-
-static void set_shared_path(struct parse *p, const struct cm_ini_key *k)
-{
-    /* Relative paths would name a different file in every working directory. The `%u` stays
-     * as written: whoever opens the segment expands it. */
-    if (k->vlen == 0 || k->value[0] != '/') {
-        VERR(p, k, 0, "invalid shared_path '%.*s' (expected an absolute path; %%u is the uid)",
-             quote_len(k), k->value);
-        return;
-    }
-    copy_value(p, k, p->cfg->shared_path, sizeof(p->cfg->shared_path));
-}
-
-/* `memory shared`, `shared, memory`, `memory`: words separated by spaces and at most one comma,
- * each tier once. */
-static void set_tiers(struct parse *p, const struct cm_ini_key *k)
-{
-    static const char *const names[] = {"memory", "shared", "remote"};
-    static const unsigned bits[] = {CM_TIER_MEMORY, CM_TIER_SHARED, CM_TIER_REMOTE};
-    const char *v = k->value, *best;
-    unsigned tiers = 0;
-    size_t i = 0, w, t, comma_at = 0;
-    int commas = 0;
-
-    for (;;) {
-        for (; i < k->vlen && (is_space((unsigned char)v[i]) || v[i] == ','); i++) {
-            if (v[i] != ',')
-                continue;
-            if (++commas > 1 || tiers == 0) {
-                VERR(p, k, i, "empty entry in 'tiers' (expected memory, shared or remote)");
-                return;
-            }
-            comma_at = i;
-        }
-        if (i == k->vlen)
-            break;
-        for (w = i; w < k->vlen && !is_space((unsigned char)v[w]) && v[w] != ','; w++)
-            ;
-        for (t = 0; t < 3 && !cm_word_eq(v + i, w - i, names[t]); t++)
-            ;
-        if (t == 3) {
-            best = cm_did_you_mean(v + i, w - i, names, 3);
-            if (best != NULL)
-                VERR(p, k, i, "unknown tier '%.*s' (did you mean '%s'?)",
-                     (int)(w - i > QUOTE_MAX ? QUOTE_MAX : w - i), v + i, best);
-            else
-                VERR(p, k, i, "unknown tier '%.*s' (expected memory, shared or remote)",
-                     (int)(w - i > QUOTE_MAX ? QUOTE_MAX : w - i), v + i);
-            return;
-        }
-        if (tiers & bits[t]) {
-            VERR(p, k, i, "duplicate tier '%s' in 'tiers'", names[t]);
-            return;
-        }
-        tiers |= bits[t];
-        commas = 0;
-        i = w;
-    }
-    if (tiers == 0) {
-        VERR(p, k, 0, "empty 'tiers' (expected memory, shared or remote)");
-        return;
-    }
-    if (commas > 0) {
-        VERR(p, k, comma_at, "empty entry in 'tiers' (expected memory, shared or remote)");
-        return;
-    }
-    p->cfg->tiers = tiers;
-    p->tiers_map = *k->map;
-    p->tiers_set = true;
-}
-
-/* remote = http://host[:port][/prefix], https://..., redis://[user:password@]host[:port][/db],
- * rediss://... or redis+cluster://host:port,host:port,...: a known scheme, then a non-empty
- * host, no spaces. The rest (reachability, the prefix, the database) is the remote tier's
- * business at run time. */
-static void set_remote(struct parse *p, const struct cm_ini_key *k)
-{
-    static const char *const schemes[] = {"http://", "https://", "redis://", "rediss://",
-                                          "redis+cluster://"};
-    const size_t nschemes = sizeof(schemes) / sizeof(schemes[0]);
-    size_t i, n = 0, h;
-
-    for (i = 0; i < nschemes; i++) {
-        n = strlen(schemes[i]);
-        if (k->vlen > n && strncasecmp(k->value, schemes[i], n) == 0)
-            break;
-    }
-    if (i == nschemes) {
-        VERR(p, k, 0,
-             "invalid remote '%.*s' (expected http://HOST[:PORT][/PREFIX], https://..., "
-             "redis://HOST[:PORT][/DB], rediss://... or redis+cluster://HOST:PORT,...)",
-             quote_len(k), k->value);
-        return;
-    }
-    bool http = i < 2;
-    /* Redis URLs may carry user:password@ before the host. */
-    size_t at = n;
-    if (!http)
-        for (size_t j = n; j < k->vlen && k->value[j] != '/'; j++)
-            if (k->value[j] == '@')
-                at = j + 1;
-    for (h = at; h < k->vlen && k->value[h] != '/' && k->value[h] != ':'; h++) {
-        if (is_space((unsigned char)k->value[h]) || k->value[h] == '?' || k->value[h] == '#' ||
-            k->value[h] == '@') {
-            VERR(p, k, h, "invalid character in the host of remote '%.*s'", quote_len(k), k->value);
-            return;
-        }
-    }
-    if (h == at) {
-        VERR(p, k, at, "remote '%.*s' has no host", quote_len(k), k->value);
-        return;
-    }
-    for (size_t j = h; j < k->vlen; j++)
-        if (is_space((unsigned char)k->value[j]) || k->value[j] == '?' || k->value[j] == '#') {
-            VERR(p, k, j, "invalid character in remote '%.*s' (no spaces, query or fragment)",
-                 quote_len(k), k->value);
-            return;
-        }
-    copy_value(p, k, p->cfg->remote, sizeof(p->cfg->remote));
-}
-
-/* token_file and secret_file: a path, relative ones taken from the config file's directory. */
-static void set_file(struct parse *p, const struct cm_ini_key *k, char *dst, size_t size)
-{
-    const char *slash = strrchr(p->cfg->path, '/');
-    size_t dir = k->vlen && k->value[0] != '/' && slash ? (size_t)(slash - p->cfg->path) + 1 : 0;
-
-    if (k->vlen == 0) {
-        VERR(p, k, 0, "empty '%s' (expected a file path)", k->name);
-        return;
-    }
-    if (dir + k->vlen >= size) {
-        VERR(p, k, 0, "value of '%s' too long (at most %zu characters)", k->name, size - 1 - dir);
-        return;
-    }
-    memcpy(dst, p->cfg->path, dir);
-    memcpy(dst + dir, k->value, k->vlen + 1);
-}
-
-static void set_remote_mode(struct parse *p, const struct cm_ini_key *k)
-{
-    static const char *const words[] = {"readwrite", "readonly", "writeonly"};
-    const char *best;
-
-    for (int i = 0; i < 3; i++)
-        if (cm_word_eq(k->value, k->vlen, words[i])) {
-            p->cfg->remote_mode = (enum cm_remote_mode)i;
-            return;
-        }
-    best = cm_did_you_mean(k->value, k->vlen, words, 3);
-    if (best != NULL)
-        VERR(p, k, 0, "invalid remote_mode '%.*s' (did you mean '%s'?)", quote_len(k), k->value,
-             best);
-    else
-        VERR(p, k, 0, "invalid remote_mode '%.*s' (expected readwrite, readonly or writeonly)",
-             quote_len(k), k->value);
-}
-
-static void set_singleflight(struct parse *p, const struct cm_ini_key *k)
-{
-    static const char *const words[] = {"yes", "no", "auto"};
-    const char *best;
-    bool b;
-
-    if (cm_word_eq(k->value, k->vlen, "auto")) {
-        p->fn.singleflight = CM_SF_AUTO;
-        return;
-    }
-    if (cm_parse_bool(k->value, &b) == 0) {
-        p->fn.singleflight = b ? CM_SF_YES : CM_SF_NO;
-        return;
-    }
-    best = cm_did_you_mean(k->value, k->vlen, words, 3);
-    if (best != NULL)
-        VERR(p, k, 0, "invalid singleflight '%.*s' (did you mean '%s'?)", quote_len(k), k->value,
-             best);
-    else
-        VERR(p, k, 0, "invalid singleflight '%.*s' (expected yes, no or auto)", quote_len(k),
-             k->value);
-}
-
-/* One of `words` (nwords of them) -> its index in *out; else an error with a suggestion. */
-static void set_word(struct parse *p, const struct cm_ini_key *k, const char *const *words,
-                     int nwords, uint8_t *out)
-{
-    for (int i = 0; i < nwords; i++)
-        if (cm_word_eq(k->value, k->vlen, words[i])) {
-            *out = (uint8_t)i;
-            return;
-        }
-    const char *best = cm_did_you_mean(k->value, k->vlen, words, (size_t)nwords);
-    if (best != NULL)
-        VERR(p, k, 0, "invalid %s '%.*s' (did you mean '%s'?)", k->name, quote_len(k), k->value,
-             best);
-    else
-        VERR(p, k, 0, "invalid %s '%.*s' (expected %s, %s or %s)", k->name, quote_len(k), k->value,
-             words[0], words[1], words[2]);
-}
-
-/* `NAME:SIZE, NAME:SIZE` for reads and writes. */
-static void set_globals(struct parse *p, const struct cm_ini_key *k, struct cm_global *g,
-                        uint8_t *ng)
-{
-    const char *v = k->value;
-    size_t a = 0, b, c, e, ns, ne, ss, se;
-    char num[32];
-    uint64_t size;
-    int i;
-
-    *ng = 0;
-    if (k->vlen == 0)
-        return;
-    while (a <= k->vlen) {
-        for (b = a; b < k->vlen && v[b] != ','; b++)
-            ;
-        for (ns = a; ns < b && is_space((unsigned char)v[ns]); ns++)
-            ;
-        for (e = b; e > ns && is_space((unsigned char)v[e - 1]); e--)
-            ;
-        if (ns == e) {
-            VERR(p, k, ns, "empty entry in '%s' (expected NAME:SIZE, ...)", k->name);
-            return;
-        }
-        for (c = ns; c < e && v[c] != ':'; c++)
-            ;
-        if (c == e) {
-            VERR(p, k, ns, "expected NAME:SIZE in '%s', found '%.*s'", k->name,
-                 (int)(e - ns > QUOTE_MAX ? QUOTE_MAX : e - ns), v + ns);
-            return;
-        }
-        for (ne = c; ne > ns && is_space((unsigned char)v[ne - 1]); ne--)
-            ;
-        for (ss = c + 1; ss < e && is_space((unsigned char)v[ss]); ss++)
-            ;
-        se = e;
-        for (i = (int)ns; i < (int)ne && is_ident_char((unsigned char)v[i]); i++)
-            ;
-        if (ne == ns || i < (int)ne || !is_ident_start((unsigned char)v[ns]) ||
-            ne - ns >= CM_NAME_MAX) {
-            VERR(p, k, ns, "invalid variable name '%.*s' in '%s' (expected a C identifier)",
-                 (int)(ne - ns > QUOTE_MAX ? QUOTE_MAX : ne - ns), v + ns, k->name);
-            return;
-        }
-        size = 0;
-        if (se - ss < sizeof(num)) {
-            memcpy(num, v + ss, se - ss);
-            num[se - ss] = '\0';
-            if (cm_parse_size(num, &size) < 0)
-                size = 0;
-        }
-        if (size < 1 || size > GLOBAL_SIZE_MAX) {
-            VERR(p, k, ss, "invalid size '%.*s' for '%.*s' in '%s' (1 to %u bytes)",
-                 (int)(se - ss > QUOTE_MAX ? QUOTE_MAX : se - ss), v + ss, (int)(ne - ns), v + ns,
-                 k->name, GLOBAL_SIZE_MAX);
-            return;
-        }
-        for (i = 0; i < *ng; i++) {
-            if (strlen(g[i].name) == ne - ns && memcmp(g[i].name, v + ns, ne - ns) == 0) {
-                VERR(p, k, ns, "duplicate variable '%s' in '%s'", g[i].name, k->name);
-                return;
-            }
-        }
-        if (*ng == CM_MAX_GLOBALS) {
-            VERR(p, k, ns, "too many variables in '%s' (at most %d)", k->name, CM_MAX_GLOBALS);
-            return;
-        }
-        memcpy(g[*ng].name, v + ns, ne - ns);
-        g[*ng].name[ne - ns] = '\0';
-        g[*ng].size = (uint32_t)size;
-        (*ng)++;
-        a = b + 1;
-    }
-}
-
-static void set_signature(struct parse *p, const struct cm_ini_key *k)
-{
-    char lbl[CM_NAME_MAX + 16];
-
-    if (k->vlen == 0) {
-        VERR(p, k, 0, "empty signature (expected RET NAME(PARAM, ...))");
-        p->sig_rc = -1;
-        return;
-    }
-    p->sig_rc = cm_signature_parse_map(k->value, k->vlen, &p->fn.sig, k->map, &p->d);
-    if (p->sig_rc >= 0 && strcmp(p->fn.sig.name, p->fn.name) != 0) {
-        VERR(p, k, p->fn.sig.name_col - 1u, "signature names function '%s' but the section is %s",
-             p->fn.sig.name, sec_label(p, lbl, sizeof(lbl)));
-        p->sig_rc = -1;
-    }
-}
-
 /* ---- keys --------------------------------------------------------------------------------- */
 
 static int key_index(const struct cm_ini_key *k, const char *const *names, size_t n)
@@ -779,101 +267,101 @@ static void on_key(void *u, const struct cm_ini_key *k)
     }
     switch ((enum key_id)id) {
     case K_MODE:
-        set_mode(p, k, &p->cfg->mode);
+        cm_cfg_set_mode(p, k, &p->cfg->mode);
         break;
     case K_NAMESPACE:
-        set_namespace(p, k);
+        cm_cfg_set_namespace(p, k);
         break;
     case K_MEMORY_SIZE:
-        get_size(p, k, MEMORY_SIZE_MIN, MEMORY_SIZE_MAX, "4K to 1T", &p->cfg->memory_size);
+        cm_cfg_get_size(p, k, MEMORY_SIZE_MIN, MEMORY_SIZE_MAX, "4K to 1T", &p->cfg->memory_size);
         break;
     case K_REPORT:
-        copy_value(p, k, p->cfg->report, sizeof(p->cfg->report));
+        cm_cfg_copy_value(p, k, p->cfg->report, sizeof(p->cfg->report));
         break;
     case K_STRICT:
-        set_bool(p, k, &p->cfg->strict);
+        cm_cfg_set_bool(p, k, &p->cfg->strict);
         break;
     case K_TIERS:
-        set_tiers(p, k);
+        cm_cfg_set_tiers(p, k);
         break;
     case K_SHARED_PATH:
-        set_shared_path(p, k);
+        cm_cfg_set_shared_path(p, k);
         break;
     case K_SHARED_SIZE:
-        set_shared_size(p, k);
+        cm_cfg_set_shared_size(p, k);
         break;
     case K_SHARED_MAX_ENTRY:
-        set_shared_max_entry(p, k);
+        cm_cfg_set_shared_max_entry(p, k);
         break;
     case K_REMOTE:
-        set_remote(p, k);
+        cm_cfg_set_remote(p, k);
         break;
     case K_TOKEN_FILE:
-        set_file(p, k, p->cfg->token_file, sizeof(p->cfg->token_file));
+        cm_cfg_set_file(p, k, p->cfg->token_file, sizeof(p->cfg->token_file));
         break;
     case K_SECRET_FILE:
-        set_file(p, k, p->cfg->secret_file, sizeof(p->cfg->secret_file));
+        cm_cfg_set_file(p, k, p->cfg->secret_file, sizeof(p->cfg->secret_file));
         break;
     case K_REMOTE_TIMEOUT:
-        get_time(p, k, 1000000ULL, 60000000000ULL, "1ms to 60s", &p->cfg->remote_timeout_ns);
+        cm_cfg_get_time(p, k, 1000000ULL, 60000000000ULL, "1ms to 60s", &p->cfg->remote_timeout_ns);
         break;
     case K_FLUSH_TIMEOUT:
-        get_time(p, k, 0, 3600000000000ULL, "0 to 1h", &p->cfg->flush_timeout_ns);
+        cm_cfg_get_time(p, k, 0, 3600000000000ULL, "0 to 1h", &p->cfg->flush_timeout_ns);
         break;
     case K_REMOTE_MODE:
-        set_remote_mode(p, k);
+        cm_cfg_set_remote_mode(p, k);
         break;
     case K_REMOTE_QUEUE: {
         uint64_t n;
-        if (get_size(p, k, 1, 1ULL << 20, "1 to 1M", &n) == 0)
+        if (cm_cfg_get_size(p, k, 1, 1ULL << 20, "1 to 1M", &n) == 0)
             p->cfg->remote_queue = n;
         break;
     }
     case K_REMOTE_QUEUE_BYTES:
-        get_size(p, k, 1ULL << 16, 1ULL << 40, "64K to 1T", &p->cfg->remote_queue_bytes);
+        cm_cfg_get_size(p, k, 1ULL << 16, 1ULL << 40, "64K to 1T", &p->cfg->remote_queue_bytes);
         break;
     case K_REMOTE_MAX_VALUE:
-        get_size(p, k, 1, 1ULL << 32, "1 to 4G", &p->cfg->remote_max_value);
+        cm_cfg_get_size(p, k, 1, 1ULL << 32, "1 to 4G", &p->cfg->remote_max_value);
         break;
     case K_REMOTE_EXPIRE:
-        get_time(p, k, 1000000000ULL, 3650ULL * 86400 * 1000000000ULL, "1s to 3650d",
+        cm_cfg_get_time(p, k, 1000000000ULL, 3650ULL * 86400 * 1000000000ULL, "1s to 3650d",
                  &p->cfg->remote_expire_ns);
         break;
     case K_SIGNATURE:
-        set_signature(p, k);
+        cm_cfg_set_signature(p, k);
         break;
     case K_OBJECT:
-        copy_value(p, k, p->fn.object, sizeof(p->fn.object));
+        cm_cfg_copy_value(p, k, p->fn.object, sizeof(p->fn.object));
         break;
     case K_FMODE:
-        set_mode(p, k, &p->fn.mode);
+        cm_cfg_set_mode(p, k, &p->fn.mode);
         break;
     case K_SALT:
-        copy_value(p, k, p->fn.salt, sizeof(p->fn.salt));
+        cm_cfg_copy_value(p, k, p->fn.salt, sizeof(p->fn.salt));
         break;
     case K_READS:
-        set_globals(p, k, p->fn.reads, &p->fn.nreads);
+        cm_cfg_set_globals(p, k, p->fn.reads, &p->fn.nreads);
         break;
     case K_WRITES:
-        set_globals(p, k, p->fn.writes, &p->fn.nwrites);
+        cm_cfg_set_globals(p, k, p->fn.writes, &p->fn.nwrites);
         break;
     case K_ERRNO:
-        set_bool(p, k, &p->fn.save_errno);
+        cm_cfg_set_bool(p, k, &p->fn.save_errno);
         break;
     case K_MIN_TIME:
-        get_time(p, k, 0, UINT64_MAX, "", &p->fn.min_time_ns);
+        cm_cfg_get_time(p, k, 0, UINT64_MAX, "", &p->fn.min_time_ns);
         break;
     case K_SINGLEFLIGHT:
-        set_singleflight(p, k);
+        cm_cfg_set_singleflight(p, k);
         break;
     case K_HOOK: {
         static const char *const w[] = {"auto", "got", "inline"}; /* enum cm_hook_kind */
-        set_word(p, k, w, 3, &p->fn.hook);
+        cm_cfg_set_word(p, k, w, 3, &p->fn.hook);
         break;
     }
     case K_IDENTITY: {
         static const char *const w[] = {"code", "object", "name"}; /* enum cm_identity */
-        set_word(p, k, w, 3, &p->fn.identity);
+        cm_cfg_set_word(p, k, w, 3, &p->fn.identity);
         break;
     }
     default:
@@ -1030,82 +518,4 @@ void cm_config_free(struct cm_config *cfg)
     free(cfg->functions);
     cfg->functions = NULL;
     cfg->nfunctions = 0;
-}
-
-static int is_file(const char *path)
-{
-    struct stat st;
-
-    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
-}
-
-static int put_path(char *buf, size_t bufsz, const char *a, const char *b)
-{
-    int n = snprintf(buf, bufsz, "%s%s", a, b);
-
-    if (n < 0 || (size_t)n >= bufsz)
-        return -ENAMETOOLONG;
-    return 0;
-}
-
-/* $XDG_CONFIG_HOME/cloudm/cloudm.conf (~/.config when unset or not absolute) into buf.
- * Returns 0 when it is a file, -ENOENT otherwise (buf then empty). */
-#ifndef CM_SYSCONFDIR
-#define CM_SYSCONFDIR "/etc" /* set by config/CMakeLists.txt from the install's sysconfdir */
-#endif
-
-static int find_user(char *buf, size_t bufsz)
-{
-    char dir[CM_PATH_MAX];
-    const char *env, *home;
-    int n;
-
-    env = getenv("XDG_CONFIG_HOME");
-    if (env != NULL && env[0] == '/') {
-        n = snprintf(dir, sizeof(dir), "%s", env);
-    } else {
-        home = getenv("HOME");
-        if (home == NULL || home[0] == '\0')
-            return -ENOENT;
-        n = snprintf(dir, sizeof(dir), "%s/.config", home);
-    }
-    if (n < 0 || (size_t)n >= sizeof(dir))
-        return -ENOENT;
-    if (put_path(buf, bufsz, dir, "/cloudm/cloudm.conf") < 0 || !is_file(buf)) {
-        buf[0] = '\0';
-        return -ENOENT;
-    }
-    return 0;
-}
-
-int cm_config_find_in(char *buf, size_t bufsz, const char *sysconfdir)
-{
-    char cwd[CM_PATH_MAX];
-    const char *env;
-
-    if (buf == NULL || bufsz == 0)
-        return -EINVAL;
-    env = getenv(CLOUDM_ENV_CONFIG);
-    if (env != NULL && env[0] != '\0')
-        return put_path(buf, bufsz, env, "");
-    if (is_file("cloudm.conf")) {
-        /* Absolute, so that it still names the same file after the program changes directory
-         * (and in the children that inherit CLOUDM_CONFIG). */
-        if (getcwd(cwd, sizeof(cwd)) != NULL)
-            return put_path(buf, bufsz, cwd, "/cloudm.conf");
-        return put_path(buf, bufsz, "cloudm.conf", "");
-    }
-    if (find_user(buf, bufsz) == 0)
-        return 0;
-    if (sysconfdir != NULL && sysconfdir[0] == '/') {
-        if (put_path(buf, bufsz, sysconfdir, "/cloudm/cloudm.conf") == 0 && is_file(buf))
-            return 0;
-        buf[0] = '\0';
-    }
-    return -ENOENT;
-}
-
-int cm_config_find(char *buf, size_t bufsz)
-{
-    return cm_config_find_in(buf, bufsz, CM_SYSCONFDIR);
 }

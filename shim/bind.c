@@ -21,14 +21,11 @@
 
 #include <xxhash.h>
 
-#include "clock.h"
-#include "codeid.h"
-#include "fn.h"
+#include "base/base.h"
+#include "ident/ident.h"
 #include "key.h"
-#include "log.h"
-#include "memtier.h"
-#include "shared.h"
-#include "objects.h"
+#include "tier/tier.h"
+#include "elf/elf.h"
 
 static const struct cm_config *bind_cfg;
 static enum cm_mode bind_env_mode;

@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 #include "cm_config.h"
-#include "hook.h"
+#include "hook/hook.h"
 
 /* Must be called once before cm_hook_install(): the config stays alive for the process. */
 void cm_bind_setup(const struct cm_config *cfg, enum cm_mode env_mode);

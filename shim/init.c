@@ -19,16 +19,11 @@
 
 #include "bind.h"
 #include "cloudm_env.h"
-#include "clock.h"
+#include "base/base.h"
 #include "cm_config.h"
-#include "guard.h"
-#include "hook.h"
-#include "log.h"
-#include "memtier.h"
-#include "remote_tier.h"
+#include "hook/hook.h"
+#include "tier/tier.h"
 #include "report.h"
-#include "shared.h"
-#include "stats.h"
 
 static struct cm_config init_cfg;
 static struct cm_target *init_targets;

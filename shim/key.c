@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "objects.h"
-#include "tls.h"
+#include "elf/elf.h"
+#include "base/base.h"
 
 #define MAX_BUF ((uint64_t)1 << 30) /* no single buffer or string above 1 GiB is keyed */
 

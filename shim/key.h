@@ -13,7 +13,8 @@
 
 #include <stdint.h>
 
-#include "fn.h"
+#include "base/base.h"
+#include "frame.h"
 
 /* Per-call facts gathered while measuring the key, reused when writing it. */
 struct cm_callinfo {

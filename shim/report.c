@@ -20,12 +20,8 @@
 
 #include "bind.h"
 #include "cloudm_version.h"
-#include "clock.h"
-#include "fn.h"
-#include "log.h"
-#include "remote_tier.h"
-#include "shared.h"
-#include "stats.h"
+#include "base/base.h"
+#include "tier/tier.h"
 
 static const struct cm_config *rep_cfg;
 static char rep_dest[CM_PATH_MAX];

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "seg.h"
+#include "seg/seg.h"
 
 void cm_usage_clear(FILE *f)
 {

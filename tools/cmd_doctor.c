@@ -28,7 +28,7 @@
 
 #include "cli.h"
 #include "cloudm_env.h"
-#include "cm_remote.h"
+#include "remote/cm_remote.h"
 #include "doctor.h"
 #include "preload.h"
 
@@ -51,51 +51,6 @@ void cm_usage_doctor(FILE *f)
                "\n"
                "Exit status: 0 when no check failed (warnings allowed), 1 when one did,\n"
                "2 on a usage error.\n");
-}
-
-void cm_doc_line(struct cm_doctor *d, enum cm_doc_level level, const char *what, const char *fmt,
-                 ...)
-{
-    static const char *const tags[] = {"OK  ", "WARN", "FAIL"};
-    va_list ap;
-
-    if (level == CM_DOC_WARN)
-        d->warns++;
-    else if (level == CM_DOC_FAIL)
-        d->fails++;
-    printf("%s %s: ", tags[level], what);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-}
-
-void cm_doc_note(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("     ", stdout);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-}
-
-const char *cm_doc_bytes(unsigned long long n, char *buf, size_t size)
-{
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)n;
-    int u = 0;
-
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    if (u == 0 || v == (double)(unsigned long long)v)
-        snprintf(buf, size, "%.0f %s", v, units[u]);
-    else
-        snprintf(buf, size, "%.1f %s", v, units[u]);
-    return buf;
 }
 
 /* ---- config -------------------------------------------------------------------------------- */

@@ -24,8 +24,7 @@
 
 #include "cli.h"
 #include "cloudm_version.h"
-#include "seg.h"
-#include "seg_remote.h"
+#include "seg/seg.h"
 
 #define MAX_ROWS 65536          /* function slots shown (a segment holds far fewer) */
 #define WATCH_MAX_SECONDS 86400 /* --watch upper bound */

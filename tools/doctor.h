@@ -1,7 +1,7 @@
 /*
- * doctor.h - what the two halves of `cloudm doctor` share (cmd_doctor.c: the command, the
- * config, the libraries, the remote; doctor_sys.c: the shared segment, the identity cache and
- * the kernel settings).
+ * doctor.h - what the parts of `cloudm doctor` share (cmd_doctor.c: the command, the config,
+ * the libraries, the remote; doctor_sys.c: the shared segment, the identity cache and the kernel
+ * settings; doctor_report.c: the result lines).
  *
  * What it does not do: no check changes anything on the machine (no segment, directory or file
  * is created; the remote is only read).
@@ -17,7 +17,7 @@ struct cm_doctor {
     int warns, fails; /* lines printed at each level */
 };
 
-/* One result line on stdout: "OK   what: text", "WARN ...", "FAIL ...". */
+/* doctor_report.c. One result line on stdout: "OK   what: text", "WARN ...", "FAIL ...". */
 void cm_doc_line(struct cm_doctor *d, enum cm_doc_level level, const char *what, const char *fmt,
                  ...) __attribute__((format(printf, 4, 5)));
 

@@ -22,7 +22,7 @@
 
 #include "cloudm_env.h"
 #include "doctor.h"
-#include "seg.h"
+#include "seg/seg.h"
 
 #define TMPFS_MAGIC_V 0x01021994
 #define HUGETLBFS_MAGIC_V 0x958458f6

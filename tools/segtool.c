@@ -19,7 +19,7 @@
 
 #include "cli.h"
 #include "cloudm_env.h"
-#include "seg.h"
+#include "seg/seg.h"
 
 #define DEFAULT_SHARED_PATH "/dev/shm/cloudm-%u"
 

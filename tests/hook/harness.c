@@ -12,9 +12,9 @@
  * What it does not do: no memoization; the replacements only count and forward to the original
  * they were bound to. It defines cm_guard, which the real dispatcher owns in libcloudm.so.
  */
-#include "hook.h"
-#include "log.h"
-#include "objects.h"
+#include "hook/hook.h"
+#include "base/base.h"
+#include "elf/elf.h"
 
 #include <fcntl.h>
 #include <stdio.h>

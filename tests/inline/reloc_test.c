@@ -10,7 +10,7 @@
  *
  * What it does not do: no keys, no dispatcher, no GOT.
  */
-#include "inline.h"
+#include "frame.h"
 
 #include "../unit/cm_test.h"
 

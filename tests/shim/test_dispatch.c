@@ -17,10 +17,10 @@
 #include "../unit/cm_test.h"
 #include "bind.h"
 #include "cm_config.h"
-#include "fn.h"
-#include "memtier.h"
-#include "objects.h"
-#include "stats.h"
+#include "base/base.h"
+#include "tier/tier.h"
+#include "elf/elf.h"
+#include "frame.h"
 
 /* The object table is the hooker's; this test has no loaded-object identities. */
 const struct cm_object *cm_object_at(const void *addr)

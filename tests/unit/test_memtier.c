@@ -12,7 +12,7 @@
 #include "cm_test.h"
 
 #define XXH_INLINE_ALL
-#include "../../shim/memtier.c"
+#include "../../shim/tier/memtier.c"
 
 #define CHECK ASSERT_MSG
 

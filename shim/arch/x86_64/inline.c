@@ -25,10 +25,10 @@
  * Bounds: functions are decoded at most MAX_DECODE bytes far for the branch scan (longer ones are
  * refused); at most 16 displaced instructions.
  */
-#include "inline.h"
+#include "frame.h"
 
-#include "log.h"
-#include "objtab.h"
+#include "base/base.h"
+#include "elf/elf.h"
 
 #include <Zydis/Zydis.h>
 #include <errno.h>

@@ -14,7 +14,8 @@
  */
 #include <string.h>
 
-#include "fn.h"
+#include "base/base.h"
+#include "frame.h"
 
 /* What cm_entry_keep saves and restores besides the frame (layout pinned below). */
 struct cm_keep_area {

@@ -1,0 +1,230 @@
+/*
+ * base.h - the interface of shim/base/: what every part of the shim may use. The shim's
+ * messages (log.c), the clock that times misses (clock.c), the per-thread recursion guard, the
+ * variant descriptor struct cm_fn and its table, per-thread counters (stats.c) and per-thread
+ * scratch buffers (tls.c). Its first part (offsets and sizes the entry code reads) is also
+ * included by assembly, through arch/x86_64/frame.h.
+ *
+ * What it does not do: base/ includes nothing from the rest of the shim (only config/'s
+ * cm_config.h): it is the bottom of the dependency order (docs/design.md).
+ */
+#ifndef CM_BASE_H
+#define CM_BASE_H
+
+#define CM_FN_ORIG 0      /* struct cm_fn: void *orig */
+#define CM_FN_FLAGS 8     /* struct cm_fn: uint32_t flags (CM_FN_BYPASS) */
+#define CM_FN_NSTACK 12   /* struct cm_fn: uint32_t nstack (stack words to copy) */
+#define CM_FN_BYPASS 1    /* flag: jump straight to the original */
+#define CM_FN_SIZE 1024   /* sizeof(union cm_fn_slot), power of two */
+#define CM_MAX_VARIANTS 256 /* hooked implementations per process (stubs in the entry table) */
+#define CM_STUB_SIZE 16
+
+#ifndef __ASSEMBLER__
+
+#include <stdint.h>
+#include <time.h>
+#include <stddef.h>
+
+#include "cm_config.h"
+
+/* ---- log: the shim's messages on stderr.
+ *
+ * What it does: formats one line "cloudm: ...\n" and writes it to fd 2 with a single write(2)
+ * (no stdio, so it is safe from any context that is not the hot path and never touches the
+ * host's FILE buffers). cm_log_once() prints a given message key only once per process.
+ *
+ * What it does not do: no log levels, no files; it must not be called on the hit path.
+ */
+__attribute__((format(printf, 1, 2))) void cm_log(const char *fmt, ...);
+
+/* Print at most once per process for each distinct `key` (a short static string). */
+__attribute__((format(printf, 2, 3))) void cm_log_once(const char *key, const char *fmt, ...);
+
+/* Print only when CLOUDM_DEBUG=1. */
+__attribute__((format(printf, 1, 2))) void cm_debug(const char *fmt, ...);
+
+extern int cm_debug_enabled;
+
+/* ---- clock: cheap timestamps for timing misses.
+ *
+ * What it does: cm_ticks() reads the invariant TSC (rdtsc, a few ns, no system call and no vDSO
+ * call) when the CPU advertises one, else CLOCK_MONOTONIC nanoseconds. cm_clock_init() decides
+ * which, once; cm_ticks_to_ns() converts with a rate measured between start-up and the moment of
+ * the conversion (the report, at exit), so no start-up time is spent calibrating;
+ * cm_clock_calibrate() measures the rate up front (about 2 ms), done only when some function
+ * has a `min_time`, which must be compared against ticks while the program runs.
+ *
+ * What it does not do: wall-clock time, anything on the hit path.
+ */
+extern int cm_clock_tsc __attribute__((visibility("hidden")));
+
+static inline uint64_t cm_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t cm_ticks(void)
+{
+    if (cm_clock_tsc) {
+        uint32_t lo, hi;
+        __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+        return ((uint64_t)hi << 32) | lo;
+    }
+    return cm_clock_ns();
+}
+
+void cm_clock_init(void);
+void cm_clock_calibrate(void);
+uint64_t cm_ticks_to_ns(uint64_t ticks);
+uint64_t cm_ns_to_ticks(uint64_t ns);
+
+/* ---- guard: the per-thread recursion guard.
+ *
+ * While a thread is inside cloudm's own code, cm_guard is non-zero and every hooked entry sends
+ * the call straight to the original. It is cleared while the original function itself runs, so
+ * a memoized function calling another memoized function (or itself) is memoized at every level.
+ * Initial-exec TLS: one %fs-relative load, no __tls_get_addr call.
+ */
+extern __thread int cm_guard __attribute__((tls_model("initial-exec")));
+
+/* ---- fn: the per-variant descriptor the entry code and the dispatcher share.
+ *
+ * A "variant" is one implementation of one configured function: (config function, original
+ * address). A function with two symbol versions reached by different callers has two variants,
+ * each with its own stub, descriptor, key identity and statistics slot.
+ *
+ * DESIGN: descriptors live in a fixed static array (cm_fns) so stub i can reach descriptor i
+ * with one RIP-relative lea and no relocation. A descriptor is written once, by bind() under the
+ * hook lock, before its stub address is published into any GOT slot (release fence); after that
+ * only `flags` may change (atomically) and `distinct` is counted with atomics. The first cache
+ * line holds everything the hit path reads.
+ */
+struct cm_object;
+
+struct cm_fn {
+    void *orig;                      /* CM_FN_ORIG: original implementation */
+    uint32_t flags;                  /* CM_FN_FLAGS: CM_FN_BYPASS */
+    uint32_t nstack;                 /* CM_FN_NSTACK: stack words to copy when calling orig */
+    const struct cm_function *cfg;   /* its config entry */
+    const struct cm_signature *sig;  /* &cfg->sig */
+    uint64_t seed;                   /* XXH3 seed: hash of the identity prefix */
+    uint32_t id;                     /* index in cm_fns */
+    uint32_t func;                   /* index of cfg in the config's function array */
+    uint8_t mode;                    /* effective enum cm_mode */
+    uint8_t fast;                    /* scalar-only function: key and value fit one inline slot */
+    uint8_t fast_n;                  /* keyed scalar parameters: one key word each (<= 4) */
+    uint8_t fast_klen;               /* key bytes: 8 * fast_n */
+    uint8_t fast_vlen;               /* value bytes (8 + writes + errno) */
+    uint8_t fast_ret_sse;            /* the return value lives in xmm0 */
+    uint8_t fast_ret_void;           /* no return value (value starts with the globals) */
+    uint8_t fast_side;               /* writes or errno follow the return value */
+    int16_t fast_src[5];             /* per key word: >= 0 byte offset in the frame, < 0 -1 - stack
+                                        slot; the key of n words sits in words 5-n .. 4 */
+    uint64_t fast_mask[5];           /* per key word: the bits of the declared width; 0 = not key */
+    uint64_t min_ticks;              /* min_time in cm_ticks() units */
+    const uint8_t *prefix;           /* canonical identity prefix of every key (malloc'd) */
+    uint32_t prefix_len;
+    const struct cm_object *provider;
+    char version[64];                /* version of the definition, "" when unversioned */
+    void *handle_fn[CM_MAX_PARAMS];  /* resolved handle(FUNC) per parameter */
+    void *reads_addr[CM_MAX_GLOBALS];
+    void *writes_addr[CM_MAX_GLOBALS];
+    uint64_t distinct;               /* profile mode: distinct argument sets (atomic) */
+    int seg_slot;                    /* statistics slot in the shared segment, -1 = none */
+    uint8_t ident[16];               /* XXH3-128 of the identity prefix: leads shared-tier keys */
+    uint64_t max_miss_ns;            /* longest miss seen (atomic): singleflight = auto */
+    uint64_t seg_mean_ns;            /* mean miss over all processes, from the segment (cached) */
+    uint32_t seg_mean_age;           /* misses since seg_mean_ns was read */
+    uint64_t flushed[8];             /* counters already added to the segment (struct cm_stat) */
+    uint8_t codeid[17];              /* identity = code: 'C' + 16-byte code identity (codeid.h) */
+    uint8_t codeid_len;              /* 0: the key uses the object's identity (or none) */
+};
+
+union cm_fn_slot {
+    struct cm_fn fn;
+    char pad[CM_FN_SIZE];
+};
+
+extern union cm_fn_slot cm_fns[CM_MAX_VARIANTS];
+extern uint32_t cm_nfns; /* variants bound so far (atomic) */
+extern int cm_tier_memory; /* the memory tier is in use ([cache] tiers) */
+
+/* ---- stats: per-variant call counters, kept per thread so the hit path never executes a locked
+ * instruction.
+ *
+ * DESIGN: each thread owns one block (one struct cm_stat per variant), obtained on its first
+ * hooked call (mmap, async-signal-safe) and registered in a global list. Only the owner writes
+ * its block, with relaxed atomic load+store pairs (plain mov/add, no lock prefix); readers
+ * (the report) sum all blocks with relaxed loads. When a thread exits its block is released, not
+ * freed, and the next new thread adopts it and keeps adding: sums stay right and memory stays
+ * bounded by the peak number of threads. In a fork child all counts are reset to zero.
+ */
+/* Every counted call increments exactly one outcome; `calls` is only ever computed as their sum
+ * (one store per call instead of two). */
+struct cm_stat {
+    uint64_t calls, hit_mem, hit_shared, hit_remote, misses, errors, bypassed, miss_ticks;
+};
+
+struct cm_tstats {
+    struct cm_tstats *next;  /* global list, append-only */
+    int in_use;              /* atomic: 1 while a thread owns it */
+    struct cm_stat s[CM_MAX_VARIANTS];
+};
+
+extern __thread struct cm_tstats *cm_stats_mine __attribute__((tls_model("initial-exec")));
+struct cm_tstats *cm_stats_create(void);
+
+/* This thread's block, creating it on first use; NULL if that failed (then nothing is counted). */
+static inline struct cm_tstats *cm_stats_self(void)
+{
+    struct cm_tstats *ts = cm_stats_mine;
+    return ts ? ts : cm_stats_create();
+}
+
+#define CM_STAT_ADD(ts, id, field, n)                                                              \
+    __atomic_store_n(&(ts)->s[(id)].field,                                                         \
+                     __atomic_load_n(&(ts)->s[(id)].field, __ATOMIC_RELAXED) + (n),                \
+                     __ATOMIC_RELAXED)
+
+/* Sum of every block for variant `id`. */
+void cm_stats_sum(uint32_t id, struct cm_stat *out);
+
+/* fork child: zero every block, keep only the calling thread's. */
+void cm_stats_after_fork(void);
+
+/* profile mode: record key hash `h` for variant `id`; returns 1 if it was new. The set is
+ * bounded; once full, cm_stats_distinct_overflow() is true and distinct counts are unknown. */
+int cm_stats_distinct_add(uint32_t id, uint64_t h);
+int cm_stats_distinct_overflow(void);
+
+/* ---- tls: per-thread buffers of the dispatcher.
+ *
+ * What it does: hands out this thread's scratch buffers (for keys, values and raw entries larger
+ * than the dispatcher's on-stack buffers) and the per-variant buffers that `str` return values
+ * live in on a hit ("valid until the next call of that function on this thread"). Buffers grow
+ * with mmap/mremap (async-signal-safe, never the host's malloc) and are reused, so steady-state
+ * hits allocate nothing; they are released when the thread exits.
+ *
+ * What it does not do: statistics (stats.c).
+ */
+enum cm_scratch {
+    CM_SCRATCH_KEY = 0, /* argument bytes too large for the stack */
+    CM_SCRATCH_VAL,     /* value bytes */
+    CM_SCRATCH_RAW,     /* a raw memory-tier entry */
+    CM_SCRATCH_FULL,    /* a full (prefix + arguments) shared-tier key */
+    CM_SCRATCH_SHV,     /* a value read from the shared tier */
+    CM_SCRATCH_N
+};
+
+/* A buffer of at least `size` bytes (8-byte aligned), or NULL. Contents are not preserved
+ * across growth. */
+uint8_t *cm_tls_scratch(enum cm_scratch which, size_t size);
+
+/* The `str` return buffer of variant `id` on this thread, at least `size` bytes, or NULL. */
+char *cm_tls_strbuf(uint32_t id, size_t size);
+
+#endif /* __ASSEMBLER__ */
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * tls.c - per-thread scratch and string-return buffers (see tls.h).
+ *
+ * DESIGN: one initial-exec TLS record per thread. Buffers are anonymous mappings, grown to the
+ * next power of two (at least a page), so a thread that once needed N bytes never maps again
+ * for sizes <= N. The string-return table (CM_MAX_VARIANTS entries) is mapped on first use.
+ * A pthread key destructor unmaps everything when the thread exits; the main thread's buffers
+ * are left to the kernel at exit.
+ */
+#include "base.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
+
+
+struct buf {
+    uint8_t *p;
+    size_t cap;
+};
+
+struct cm_thread {
+    struct buf scratch[CM_SCRATCH_N];
+    struct buf *strbufs; /* CM_MAX_VARIANTS entries */
+    int registered;
+};
+
+static __thread struct cm_thread self __attribute__((tls_model("initial-exec")));
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+static void release(void *arg)
+{
+    struct cm_thread *t = arg;
+    for (int i = 0; i < CM_SCRATCH_N; i++)
+        if (t->scratch[i].p)
+            munmap(t->scratch[i].p, t->scratch[i].cap);
+    if (t->strbufs) {
+        for (int i = 0; i < CM_MAX_VARIANTS; i++)
+            if (t->strbufs[i].p)
+                munmap(t->strbufs[i].p, t->strbufs[i].cap);
+        munmap(t->strbufs, CM_MAX_VARIANTS * sizeof(struct buf));
+    }
+    *t = (struct cm_thread){0};
+}
+
+static void key_init(void)
+{
+    pthread_key_create(&tls_key, release);
+}
+
+static int grow(struct buf *b, size_t size)
+{
+    if (b->cap >= size)
+        return 0;
+    int saved_errno = errno;
+    size_t cap = 4096;
+    while (cap < size)
+        cap *= 2;
+    void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        errno = saved_errno;
+        return -1;
+    }
+    if (b->p)
+        munmap(b->p, b->cap);
+    b->p = p;
+    b->cap = cap;
+    if (!self.registered) {
+        pthread_once(&tls_once, key_init);
+        pthread_setspecific(tls_key, &self);
+        self.registered = 1;
+    }
+    errno = saved_errno;
+    return 0;
+}
+
+uint8_t *cm_tls_scratch(enum cm_scratch which, size_t size)
+{
+    struct buf *b = &self.scratch[which];
+    if (b->cap < size && grow(b, size) < 0)
+        return NULL;
+    return b->p;
+}
+
+char *cm_tls_strbuf(uint32_t id, size_t size)
+{
+    if (!self.strbufs) {
+        int saved_errno = errno;
+        void *p = mmap(NULL, CM_MAX_VARIANTS * sizeof(struct buf), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        errno = saved_errno;
+        if (p == MAP_FAILED)
+            return NULL;
+        self.strbufs = p;
+    }
+    struct buf *b = &self.strbufs[id];
+    if (b->cap < size && grow(b, size) < 0)
+        return NULL;
+    return (char *)b->p;
+}

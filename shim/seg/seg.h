@@ -1,0 +1,122 @@
+/*
+ * seg.h - the machine-wide shared-memory segment: a crash-safe cache shared by every process of
+ * one user, plus live per-function statistics. Used by libcloudm.so (the shared tier) and by
+ * the `cloudm stats` / `cloudm clear` commands (the same module reads what it writes).
+ *
+ * What it does: opens or creates the segment file (mode 0600; refuses one owned by another user
+ * or writable by group/others; replaces a segment of another format or size atomically unless
+ * live processes still use it), looks entries up without taking any lock, stores entries,
+ * evicts when full, coordinates single-flight between processes, and keeps per-function
+ * counters that any process can read.
+ *
+ * What it does not do: decide what is cached or build keys (the shim), print anything (errors
+ * come back as codes plus a one-line message in a caller buffer), touch the host's errno
+ * (every function preserves it).
+ *
+ * Keys are identified by the 128-bit XXH3 hash of the canonical key bytes *and* compared in
+ * full: a hash match with different key bytes is a miss. Every entry carries an XXH3 checksum
+ * over its header fields, key and value, verified on every read.
+ */
+#ifndef CM_SEG_H
+#define CM_SEG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "remote/cm_remote.h"
+
+struct cm_seg; /* one process's mapping of a segment */
+
+struct cm_seg_opts {
+    const char *path;     /* file path, already expanded (no %u) */
+    uint64_t size;        /* total bytes when creating (shared_size); ignored when opening */
+    uint64_t max_entry;   /* largest entry (key + value) accepted by cm_seg_put */
+    int create;           /* 1: create (or replace an unused one of another format); 0: open an
+                             existing segment only, read-write (the tools) */
+};
+
+/*
+ * Open or create. Returns 0 and *out, or a negative code with a one-line reason in err:
+ *   -EPERM   owned by another user, or writable by group or others (refused, never used)
+ *   -EBUSY   another format or size, still mapped by live processes (left alone)
+ *   -ENOENT  create == 0 and there is no segment
+ *   -EINVAL  not a segment (bad magic) and create == 0
+ *   other -errno from the system
+ */
+int cm_seg_open(const struct cm_seg_opts *o, struct cm_seg **out, char *err, size_t errlen);
+void cm_seg_close(struct cm_seg *s);
+
+/*
+ * Look up: copy the value of (h, key) into v. Returns the value length, -1 on a miss, -2 when
+ * vcap is too small (*need set to the value length). Takes no lock, never blocks, makes no
+ * system call; an entry that fails its checksum or was overwritten while being copied is a
+ * miss (a bad checksum is counted and the entry dropped).
+ */
+long cm_seg_get(struct cm_seg *s, const uint8_t h[16], const uint8_t *key, uint32_t klen,
+                uint8_t *v, uint32_t vcap, uint32_t *need);
+
+/* Store (best effort). `fn_ident` tags the entry with its function (for `cloudm clear
+ * --function`). Returns 0, -E2BIG over max_entry, or another negative code when not stored. */
+int cm_seg_put(struct cm_seg *s, const uint8_t h[16], uint64_t fn_ident, const uint8_t *key,
+               uint32_t klen, const uint8_t *v, uint32_t vlen);
+
+/*
+ * Single-flight. cm_seg_flight_claim: 1 = the caller computes h (and must call
+ * cm_seg_flight_done after storing, or on failure); 0 = some live process or thread already
+ * computes it: call cm_seg_flight_wait. -1 = no slot free (compute without coordination).
+ * cm_seg_flight_wait: returns 1 once the claim is released (look the entry up again), 0 when the
+ * timeout passed or the claimer died (its claim is then broken: the caller may claim it).
+ * The wait polls with back-off; it never waits on a lock a dead process can hold.
+ */
+int cm_seg_flight_claim(struct cm_seg *s, const uint8_t h[16], uint32_t *ticket);
+void cm_seg_flight_done(struct cm_seg *s, uint32_t ticket);
+int cm_seg_flight_wait(struct cm_seg *s, const uint8_t h[16], uint64_t timeout_ns);
+/* After cm_seg_flight_claim returns 1, look the key up once more before computing: the previous
+ * claimer may have stored it just before releasing. Single-flight is best effort (see
+ * seg_flight.c): rarely, two claimers both win and compute the same value. */
+
+/* Per-function statistics, in the segment, added with relaxed atomics. */
+struct cm_seg_fnstat {
+    uint64_t calls, hit_mem, hit_shared, hit_remote, misses, errors, miss_ns, saved_ns;
+};
+
+/* The stats slot of a function (same ident + name in any process = same slot); -1 if full. */
+int cm_seg_fn_slot(struct cm_seg *s, uint64_t fn_ident, const char *name);
+void cm_seg_fn_add(struct cm_seg *s, int slot, const struct cm_seg_fnstat *delta);
+
+struct cm_seg_info {
+    uint64_t size;           /* bytes of the segment */
+    uint64_t data_size;      /* bytes available to entries */
+    uint64_t used;           /* bytes held by live entries (approximate under concurrency) */
+    uint64_t entries;        /* live entries (approximate) */
+    uint64_t evictions;      /* entries evicted to make room */
+    uint64_t csum_failures;  /* entries that failed their checksum */
+    uint64_t flight_waits;   /* single-flight waits, and waits that ended by takeover */
+    uint64_t flight_takeovers;
+};
+void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info);
+
+/* Calls cb for every function slot in use. */
+void cm_seg_fn_foreach(struct cm_seg *s,
+                       void (*cb)(void *ctx, const char *name, uint64_t fn_ident,
+                                  const struct cm_seg_fnstat *st),
+                       void *ctx);
+
+/* Drop every entry (name == NULL) or those of the functions called `name`, safely while other
+ * processes use the segment. Returns the number of entries dropped. */
+long cm_seg_clear(struct cm_seg *s, const char *name);
+
+/* Where the index and the entry ring lie in the file (byte offsets and lengths), for tests and
+ * diagnostics. */
+void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len,
+                    uint64_t *ring_off, uint64_t *ring_len);
+
+/* ---- seg_remote: the remote tier's live counters in the shared segment, for `cloudm stats`.
+ */
+/* Add one process's remote counters (relaxed atomics). */
+void cm_seg_remote_add(struct cm_seg *s, const struct cm_remote_counters *c);
+
+/* Read the totals over every process that added its counters. */
+void cm_seg_remote_get(struct cm_seg *s, struct cm_remote_counters *c);
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * tier.h - the interface of shim/tier/: the cache tiers as the dispatcher sees them. The
+ * process's memory tier (memtier.c), the shared tier over the segment (shared.c: full keys,
+ * single-flight policy, live statistics) and the remote tier's shim side (remote_tier.c: loads
+ * libcloudm-remote.so and forwards to it).
+ *
+ * What it does not do: no segment format (shim/seg/), no network (shim/remote/). tier/
+ * includes seg/, remote/'s cm_remote.h and base/.
+ */
+#ifndef CM_TIER_H
+#define CM_TIER_H
+
+#include <stdint.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "cm_config.h"
+#include "remote/cm_remote.h"
+#include "base/base.h"
+#include "seg/seg.h"
+
+/* ---- memtier: the per-process memory tier (see memtier.c for the design).
+ *
+ * The slot layout and the lookup for inline entries live here, as static inline functions, so
+ * the dispatcher's hit path compiles into one function with no call.
+ */
+/* ThreadSanitizer does not model fences: under it, every access is sequentially consistent
+ * instead, which is stronger than the protocol needs and keeps it checkable. */
+#ifdef __SANITIZE_THREAD__
+#define MO_DATA __ATOMIC_SEQ_CST
+#define FENCE(order) ((void)0)
+#else
+#define MO_DATA __ATOMIC_RELAXED
+#define FENCE(order) __atomic_thread_fence(order)
+#endif
+
+#define INLINE_MAX 40u /* bytes of key (padded to words) + value stored inside a slot */
+
+struct cm_slot {
+    uint32_t seq;  /* seqlock: odd while being written */
+    uint32_t fn;   /* variant id + 1; 0 = empty */
+    uint64_t hash;
+    uint32_t klen; /* bit 31: entry lives in the ring */
+    uint32_t vlen;
+    union {
+        uint64_t w[5]; /* inline: key words (zero-padded), then value */
+        struct {
+            uint64_t pos; /* ring position of the entry */
+            uint64_t total;
+        } r;
+    } u;
+};
+_Static_assert(sizeof(struct cm_slot) == 64, "slot must be one cache line");
+
+extern struct cm_slot *cm_mem_slots __attribute__((visibility("hidden")));
+extern unsigned cm_mem_shift __attribute__((visibility("hidden")));
+
+/* The two-way set of a hash: its high bits (the hashes below mix upwards). */
+static inline struct cm_slot *cm_mem_set(uint64_t h)
+{
+    return &cm_mem_slots[(h >> cm_mem_shift) & ~(uint64_t)1];
+}
+
+/* Index hash of a key made of words (the fast path's keys, and short canonical keys padded to
+ * words): one multiply per word, the high bits of which pick the set. Hits always compare the
+ * full key, so the hash only spreads keys, it never identifies them. */
+static inline uint64_t cm_hash_words(const uint64_t *w, uint32_t nwords, uint64_t seed)
+{
+    uint64_t h = seed;
+    for (uint32_t i = 0; i < nwords; i++)
+        h = (((h << 32) | (h >> 32)) ^ w[i]) * 0x9E3779B97F4A7C15ull;
+    return h;
+}
+
+static inline uint64_t cm_key_hash(const uint8_t *k, uint32_t klen, uint64_t seed)
+{
+    if (klen <= 40) {
+        uint64_t w[5] = {0, 0, 0, 0, 0};
+        memcpy(w, k, klen);
+        return cm_hash_words(w, (klen + 7) / 8, seed);
+    }
+    return XXH3_64bits_withSeed(k, klen, seed);
+}
+
+/*
+ * Word entries (the dispatcher's scalar fast path) use their own inline layout: the value in the
+ * first words of the slot, the key's n words in the last n, so for each key length the
+ * comparison and the copy of the value are straight-line code.
+ */
+/* Probe one slot for a key of exactly n words (n a compile-time constant: the dispatcher
+ * instantiates it per key length), held in kw[5-n .. 4]. Copies the value words into vw and
+ * returns the value length, or -1. No lock, no call, no system call. */
+static inline __attribute__((always_inline)) long
+cm_mem_slot_get_n(struct cm_slot *s, uint32_t fn1, uint64_t h, const uint64_t *kw, const int n,
+                  uint64_t *vw)
+{
+    uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+    if ((seq & 1) || __atomic_load_n(&s->fn, MO_DATA) != fn1 ||
+        __atomic_load_n(&s->hash, MO_DATA) != h ||
+        __atomic_load_n(&s->klen, MO_DATA) != 8u * (uint32_t)n)
+        return -1;
+    uint32_t vlen = __atomic_load_n(&s->vlen, MO_DATA);
+    uint64_t diff = 0;
+    for (int i = 5 - n; i < 5; i++)
+        diff |= __atomic_load_n(&s->u.w[i], MO_DATA) ^ kw[i];
+    vw[0] = __atomic_load_n(&s->u.w[0], MO_DATA);
+    if (vlen > 8) /* most values are one return register: copy the rest only when present */
+        for (int i = 1; i < 5 - n; i++)
+            vw[i] = __atomic_load_n(&s->u.w[i], MO_DATA);
+    FENCE(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&s->seq, MO_DATA) != seq || diff)
+        return -1;
+    return vlen;
+}
+
+/* Store a word entry: the key in the words of `probe` whose `kmask` is non-zero (the last
+ * klen / 8 words), the value in the first words of vw (vlen <= 40 - klen). */
+int cm_mem_put_words(uint32_t fn, uint64_t h, const uint64_t *probe, const uint64_t *kmask,
+                     uint32_t klen, const uint64_t *vw, uint32_t vlen);
+
+/* Reserve `size` bytes (memory_size). Returns 0, or -1 (then every get misses, every put fails). */
+int cm_mem_init(uint64_t size);
+
+/*
+ * Commit the index's pages ahead of use (MADV_POPULATE_WRITE; an atomic add of 0 per page where
+ * the kernel lacks it), at most `budget` bytes per call from *cursor (0 to start). Never changes
+ * a byte, so it is safe while other threads read and write slots. For a background thread: a
+ * page first read then written costs two faults on the hit path otherwise. Returns 1 while more
+ * remains, 0 when done (or there is no tier), -errno on failure.
+ */
+int cm_mem_prefault(uint64_t *cursor, uint64_t budget);
+
+/* Largest entry (header + key + value) the ring accepts. */
+uint64_t cm_mem_max_entry(void);
+
+/*
+ * Find (fn, key) and copy its value into v. `scratch` (8-byte aligned, scap bytes) receives the
+ * raw entry for ring entries. Returns the value length, -1 on a miss, or -2 when v or scratch is
+ * too small: *need is then the size that both must have for a retry.
+ */
+long cm_mem_get(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, uint8_t *v,
+                uint32_t vcap, uint8_t *scratch, uint32_t scap, uint32_t *need);
+
+/* Store (fn, key) -> value; best effort (returns -1 when not stored: slot busy, too big).
+ * `scratch` (8-byte aligned) must hold header + key + value + 8. */
+int cm_mem_put(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, const uint8_t *v,
+               uint32_t vlen, uint8_t *scratch, uint32_t scap);
+
+/* ---- shared: the shared tier as the dispatcher sees it: full keys, lookups, stores,
+ * single-flight and live statistics on top of the segment (seg.h).
+ */
+extern struct cm_seg *cm_shared_seg; /* NULL: the tier is off (not configured, or refused) */
+
+/* Open the segment named by the config (one message and no tier on any failure). */
+void cm_shared_init(const struct cm_config *cfg);
+
+/* Register a new variant's statistics slot (called by bind). */
+void cm_shared_bind(struct cm_fn *fn);
+
+/* The full key of a call: the 16-byte digest of the identity prefix ‖ canonical argument bytes,
+ * and its XXH3-128. */
+struct cm_fullkey {
+    const uint8_t *k;
+    uint32_t len;
+    uint8_t h[16];
+};
+
+/* Build fk from the argument bytes; `buf` (cap bytes) is used when it is large enough, else a
+ * per-thread scratch buffer. Returns 0 or -1. */
+int cm_shared_key(const struct cm_fn *fn, const uint8_t *args, uint32_t alen, uint8_t *buf,
+                  uint32_t cap, struct cm_fullkey *fk);
+
+/* Look up; on success *v points to a per-thread copy of the value. Returns its length or -1. */
+long cm_shared_get(const struct cm_fullkey *fk, const uint8_t **v);
+
+void cm_shared_put(const struct cm_fn *fn, const struct cm_fullkey *fk, const uint8_t *v,
+                   uint32_t vlen);
+
+/*
+ * Single-flight around computing fk. Returns CM_FLIGHT_COMPUTE_DONE (the caller computes, then
+ * calls cm_shared_flight_end(ticket)), CM_FLIGHT_COMPUTE (compute, nothing to release) or
+ * CM_FLIGHT_LOOK_AGAIN (another process finished computing: look the entry up again).
+ */
+enum { CM_FLIGHT_COMPUTE = 0, CM_FLIGHT_COMPUTE_DONE = 1, CM_FLIGHT_LOOK_AGAIN = 2 };
+int cm_shared_flight_begin(struct cm_fn *fn, const struct cm_fullkey *fk, uint32_t *ticket);
+void cm_shared_flight_end(uint32_t ticket);
+
+/* Record a miss's duration (for singleflight = auto and the wait bound). */
+void cm_shared_note_miss(struct cm_fn *fn, uint64_t ns);
+
+/* Mean duration of a miss of this function over every process that pushed statistics to the
+ * segment (0 when unknown): what a hit saved, for a process that never ran the function. */
+uint64_t cm_shared_mean_miss_ns(const struct cm_fn *fn);
+
+/* Push this process's counters to the segment: every second from slow paths, and at exit. */
+void cm_shared_flush_stats(int force);
+
+/* ---- remote_tier: the remote tier as the dispatcher sees it: load the plugin, look up, store,
+ * and the process's remote counters.
+ *
+ * The remote client itself (keys, envelope, encryption, HTTP, breaker, writer) is the plugin
+ * libcloudm-remote.so (shim/remote/, interface shim/remote/cm_remote.h), loaded only when
+ * `[cache] remote` is set.
+ */
+/* Non-zero when the tier is up and may be read / written (remote_mode applied). */
+extern int cm_remote_reads, cm_remote_writes;
+
+/* Load and open the plugin named by the config (one message and no tier on any failure). */
+void cm_remote_init(const struct cm_config *cfg);
+
+/* Look fk up; on a hit *v points to a per-thread buffer. Returns its length or -1. */
+long cm_remote_get(const struct cm_fn *fn, const struct cm_fullkey *fk, const uint8_t **v);
+
+/* Queue a store (never blocks). */
+void cm_remote_put(const struct cm_fn *fn, const struct cm_fullkey *fk, const uint8_t *v,
+                   uint32_t vlen);
+
+/* The plugin's counters (all zero when the tier is off). Returns 1 when the tier is on. */
+int cm_remote_counters(struct cm_remote_counters *c, const char **url);
+
+/* At exit: flush the write queue (flush_timeout), then add this process's remote counters to
+ * the shared segment's (for `cloudm stats`). */
+void cm_remote_fini(void);
+
+#endif
