@@ -353,7 +353,8 @@ static void check_remote(struct cm_doctor *d, const struct cm_config *cfg, const
                     err[0] != '\0' ? err : "the plugin refused the settings");
         return;
     }
-    /* A key no call produces: canonical keys start with a version byte that is never 0xff. */
+    /* A key no call produces: canonical keys start with the format version, u16 1 (docs/keys.md),
+     * never 0xffff. */
     memset(key, 0xff, sizeof(key));
     snprintf((char *)key + 1, sizeof(key) - 1, "cloudm-doctor-%d", (int)getpid());
     t0 = now_ms();
