@@ -58,8 +58,9 @@ _cloudm()
     clear) opts="-c --config --function -h --help" ;;
     doctor) opts="-c --config -h --help" ;;
     keycache)
-        opts="--listen --ready-file --data --store --max-size --expire --max-value --token-file
-              --tls-cert --tls-key --threads --sweep-interval --idle-timeout --max-connections
+        opts="--init --listen --ready-file --data --store --max-size --expire --max-value --token-file
+              --tls-cert --tls-key --threads --sweep-interval --idle-timeout --header-timeout
+              --max-connections
               --max-per-ip --max-buffered --map-size -h --help"
         ;;
     help)
@@ -95,7 +96,7 @@ _cloudm()
         _filedir
         return
         ;;
-    --data)
+    --data | --init)
         _filedir -d
         return
         ;;
@@ -108,7 +109,7 @@ _cloudm()
         return
         ;;
     --listen | --store | --max-size | --expire | --max-value | --threads | --sweep-interval | \
-        --idle-timeout | --max-connections | --max-per-ip | --max-buffered | --map-size | --watch)
+        --idle-timeout | --header-timeout | --max-connections | --max-per-ip | --max-buffered | --map-size | --watch)
         return
         ;;
     esac
