@@ -1,8 +1,8 @@
 /*
  * cloudm.c - the `cloudm` command: main, subcommand dispatch, top-level help and version.
  *
- * What it does: picks the subcommand (run, check, profile, stats, clear, doctor, keycache, help)
- * and hands it the rest of the command line; prints the general usage and the version.
+ * What it does: picks the subcommand (run, check, profile, probe, stats, clear, doctor, keycache,
+ * help) and hands it the rest of the command line; prints the general usage and the version.
  *
  * What it does not do: no option of a subcommand is parsed here (launch.c and each cmd_*.c
  * do that), and the command never links or loads libcloudm.so: it only arranges for the program
@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"run", cm_cmd_run, cm_usage_run},
     {"check", cm_cmd_check, cm_usage_check},
     {"profile", cm_cmd_profile, cm_usage_profile},
+    {"probe", cm_cmd_probe, cm_usage_probe},
     {"stats", cm_cmd_stats, cm_usage_stats},
     {"clear", cm_cmd_clear, cm_usage_clear},
     {"doctor", cm_cmd_doctor, cm_usage_doctor},
@@ -41,6 +42,8 @@ void cm_usage_main(FILE *f)
                "  run      run PROGRAM with the functions named in the config memoized\n"
                "  check    validate a config; with PROGRAM, show where each function is found\n"
                "  profile  run PROGRAM unmemoized and report what a cache would save\n"
+               "  probe    run PROGRAM and find what its config forgot (globals, buffers,\n"
+               "           hidden inputs, output)\n"
                "  stats    live statistics of the shared cache segment\n"
                "  clear    drop entries of the shared cache segment\n"
                "  doctor   check the setup: config, library, segment, remote, kernel\n"

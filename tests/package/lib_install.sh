@@ -114,7 +114,8 @@ RC
   bash --rcfile "$rc" -i -c "complete_line cloudm help d" >"$out.help" 2>/dev/null </dev/null
   cm_expect_eq "completion: help COMMAND" "$(tr '\n' ' ' <"$out.help")" "doctor "
   local c o
-  for c in run check profile stats clear doctor keycache; do
+  for c in $("$bin" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]\{1,\}\) .*/\1/p'); do
+    [ "$c" = help ] && continue
     bash --rcfile "$rc" -i -c "complete_line cloudm $c -" >"$out.$c" 2>/dev/null </dev/null
     for o in $(cm_help_options "$bin" "$c"); do
       cm_expect_match "completion: cloudm $c offers $o" "$out.$c" "^$o=?\$"

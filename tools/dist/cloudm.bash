@@ -4,7 +4,7 @@
 # values, and for `cloudm clear --function` the function names of the config the command would
 # use (-c FILE on the line, else $CLOUDM_CONFIG, ./cloudm.conf,
 # ${XDG_CONFIG_HOME:-~/.config}/cloudm/cloudm.conf, /etc/cloudm/cloudm.conf). After the
-# PROGRAM of run/check/profile it completes as for that program. It never runs cloudm.
+# PROGRAM of run/check/profile/probe it completes as for that program. It never runs cloudm.
 
 # The config file named on the command line (-c FILE, -cFILE, --config FILE, --config=FILE),
 # else the one cloudm would find.
@@ -44,16 +44,17 @@ _cloudm()
     local cur prev words cword split
     _init_completion -s || return
 
-    local cmds="run check profile stats clear doctor keycache help"
+    local cmds="run check profile probe stats clear doctor keycache help"
     if ((cword == 1)); then
         COMPREPLY=($(compgen -W "$cmds --help --version" -- "$cur"))
         return
     fi
     local cmd=${words[1]} opts=""
     case $cmd in
-    run) opts="-c --config --mode --report --report= -h --help" ;;
+    run) opts="-c --config --mode --report --report= --verify --verify= -h --help" ;;
     check) opts="-c --config -h --help" ;;
     profile) opts="-c --config --report --report= -h --help" ;;
+    probe) opts="-c --config --calls --json -h --help" ;;
     stats) opts="-c --config --json --watch -h --help" ;;
     clear) opts="-c --config --function -h --help" ;;
     doctor) opts="-c --config -h --help" ;;
@@ -72,12 +73,12 @@ _cloudm()
 
     # run, check, profile: the first word that is not an option (or what follows --) is the
     # program; from there on, complete as for that program.
-    if [[ $cmd == run || $cmd == check || $cmd == profile ]]; then
+    if [[ $cmd == run || $cmd == check || $cmd == profile || $cmd == probe ]]; then
         local i
         for ((i = 2; i < cword; i++)); do
             case ${words[i]} in
             --) _command_offset $((i + 1)); return ;;
-            -c | --config | --mode) ((i++)) ;;
+            -c | --config | --mode | --calls | --json) ((i++)) ;;
             -*) ;;
             *) _command_offset $i; return ;;
             esac
@@ -85,9 +86,16 @@ _cloudm()
     fi
 
     case $prev in
-    --report)
-        # --report=FILE (split by _init_completion); a bare --report takes no value
-        if [[ $split == true ]]; then
+    --report | --verify)
+        # --report=FILE (split by _init_completion); bare --report and --verify take no value
+        if [[ $split == true && $prev == --report ]]; then
+            _filedir
+            return
+        fi
+        ;;
+    --json)
+        # probe --json FILE; stats --json takes no value
+        if [[ $cmd == probe ]]; then
             _filedir
             return
         fi
@@ -109,7 +117,7 @@ _cloudm()
         return
         ;;
     --listen | --store | --max-size | --expire | --max-value | --threads | --sweep-interval | \
-        --idle-timeout | --header-timeout | --max-connections | --max-per-ip | --max-buffered | --map-size | --watch)
+        --idle-timeout | --header-timeout | --calls | --max-connections | --max-per-ip | --max-buffered | --map-size | --watch)
         return
         ;;
     esac
@@ -120,8 +128,8 @@ _cloudm()
         return
         ;;
     esac
-    # run, check, profile: a program
-    if [[ $cmd == run || $cmd == check || $cmd == profile ]]; then
+    # run, check, profile, probe: a program
+    if [[ $cmd == run || $cmd == check || $cmd == profile || $cmd == probe ]]; then
         COMPREPLY=($(compgen -c -- "$cur"))
         [[ $cur == */* || ${#COMPREPLY[@]} -eq 0 ]] && _filedir
     fi
