@@ -195,6 +195,6 @@ cm_expect_match "no config anywhere: one warning" "$T/none.err" "^cloudm: warnin
 # the system config last.
 (cd "$T" && "$CLOUDM" run -- "$PROBE" --print CLOUDM_CONFIG >"$T/none2.out" 2>"$T/none2.err")
 cm_expect_match "no config anywhere: the shim names the system config" "$T/none2.err" \
-  '^cloudm: no config file (.*XDG_CONFIG_HOME/cloudm/cloudm.conf, /.*/cloudm/cloudm.conf): nothing is memoized'
+  '^cloudm: no config file \(.*XDG_CONFIG_HOME/cloudm/cloudm.conf, /.*/cloudm/cloudm.conf\): nothing is memoized'
 
 cm_done
