@@ -33,7 +33,9 @@ enum key_id {
     K_REMOTE_QUEUE,
     K_REMOTE_QUEUE_BYTES,
     K_REMOTE_MAX_VALUE,
-    K_REMOTE_EXPIRE, /* [cache] */
+    K_REMOTE_EXPIRE,
+    K_SHARED_BLOB_SIZE,
+    K_CSENSITIVE, /* [cache] */
     K_SIGNATURE,
     K_OBJECT,
     K_FMODE,
@@ -44,7 +46,8 @@ enum key_id {
     K_MIN_TIME,
     K_SINGLEFLIGHT,
     K_HOOK,
-    K_IDENTITY, /* [function] */
+    K_IDENTITY,
+    K_SENSITIVE, /* [function] */
     K_COUNT,
 };
 
@@ -54,7 +57,9 @@ enum key_id {
 #define SHARED_SIZE_MAX (1ULL << 40)
 #define SHARED_SIZE_DEFAULT (256ULL << 20)
 #define SHARED_PATH_DEFAULT "/dev/shm/cloudm-%u"
-#define SHARED_MAX_ENTRY_DIV 16 /* default shared_max_entry = shared_size / 16 */
+#define SHARED_MAX_ENTRY_DEFAULT                                                                   \
+    (1ULL << 30) /* values up to 1 GiB (blob files beside the segment) */
+#define SHARED_BLOB_SIZE_DEFAULT (2ULL << 30) /* blob files: 2 GiB in all */
 #define GLOBAL_SIZE_MAX (1U << 20)
 #define REMOTE_TIMEOUT_DEFAULT (250ULL * 1000000)  /* 250 ms */
 #define FLUSH_TIMEOUT_DEFAULT (10ULL * 1000000000) /* 10 s */
@@ -126,8 +131,10 @@ void cm_cfg_copy_value(struct parse *p, const struct cm_ini_key *k, char *dst, s
 void cm_cfg_set_mode(struct parse *p, const struct cm_ini_key *k, enum cm_mode *out);
 void cm_cfg_set_bool(struct parse *p, const struct cm_ini_key *k, bool *out);
 void cm_cfg_set_namespace(struct parse *p, const struct cm_ini_key *k);
-int cm_cfg_get_size(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi, const char *range, uint64_t *out);
-int cm_cfg_get_time(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi, const char *range, uint64_t *out);
+int cm_cfg_get_size(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
+                    const char *range, uint64_t *out);
+int cm_cfg_get_time(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
+                    const char *range, uint64_t *out);
 void cm_cfg_set_shared_size(struct parse *p, const struct cm_ini_key *k);
 void cm_cfg_set_shared_max_entry(struct parse *p, const struct cm_ini_key *k);
 void cm_cfg_set_shared_path(struct parse *p, const struct cm_ini_key *k);
@@ -136,8 +143,10 @@ void cm_cfg_set_remote(struct parse *p, const struct cm_ini_key *k);
 void cm_cfg_set_file(struct parse *p, const struct cm_ini_key *k, char *dst, size_t size);
 void cm_cfg_set_remote_mode(struct parse *p, const struct cm_ini_key *k);
 void cm_cfg_set_singleflight(struct parse *p, const struct cm_ini_key *k);
-void cm_cfg_set_word(struct parse *p, const struct cm_ini_key *k, const char *const *words, int nwords, uint8_t *out);
-void cm_cfg_set_globals(struct parse *p, const struct cm_ini_key *k, struct cm_global *g, uint8_t *ng);
+void cm_cfg_set_word(struct parse *p, const struct cm_ini_key *k, const char *const *words,
+                     int nwords, uint8_t *out);
+void cm_cfg_set_globals(struct parse *p, const struct cm_ini_key *k, struct cm_global *g,
+                        uint8_t *ng);
 void cm_cfg_set_signature(struct parse *p, const struct cm_ini_key *k);
 
 #endif

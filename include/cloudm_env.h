@@ -17,10 +17,17 @@
 #define CLOUDM_ENV_DEBUG "CLOUDM_DEBUG"     /* "1": log hook decisions on stderr */
 #define CLOUDM_ENV_TIERS "CLOUDM_TIERS"     /* overrides [cache] tiers, e.g. "memory" */
 #define CLOUDM_ENV_SHARED_PATH "CLOUDM_SHARED_PATH" /* overrides [cache] shared_path */
-#define CLOUDM_ENV_DEBUG_DIR "CLOUDM_DEBUG_DIR" /* dirs holding .build-id/ (debug files) */
-#define CLOUDM_ENV_ID_CACHE "CLOUDM_ID_CACHE"   /* code identity cache directory, "off": none */
+#define CLOUDM_ENV_DEBUG_DIR "CLOUDM_DEBUG_DIR"     /* dirs holding .build-id/ (debug files) */
+#define CLOUDM_ENV_ID_CACHE "CLOUDM_ID_CACHE"       /* code identity cache directory, "off": none */
 #define CLOUDM_ENV_REMOTE "CLOUDM_REMOTE" /* overrides [cache] remote; "off": no remote tier */
-#define CLOUDM_ENV_REMOTE_LIB "CLOUDM_REMOTE_LIB" /* path of libcloudm-remote.so (default: beside
-                                                     libcloudm.so) */
+#define CLOUDM_ENV_REMOTE_LIB                                                                      \
+    "CLOUDM_REMOTE_LIB" /* path of libcloudm-remote.so (default: beside                            \
+                           libcloudm.so) */
+#define CLOUDM_ENV_CRYPTO_LIB                                                                      \
+    "CLOUDM_CRYPTO_LIB" /* path of libcloudm-crypto.so (default: beside                            \
+                           libcloudm.so) */
+#define CLOUDM_ENV_KEY_FILE                                                                        \
+    "CLOUDM_KEY_FILE" /* the per-user key of sensitive functions (default                          \
+                         $XDG_CONFIG_HOME/cloudm/sensitive.key) */
 
 #endif

@@ -129,6 +129,7 @@ __attribute__((constructor)) static void cm_init(void)
     if (spath && *spath)
         snprintf(init_cfg.shared_path, sizeof(init_cfg.shared_path), "%s", spath);
     cm_tier_memory = (init_cfg.tiers & CM_TIER_MEMORY) != 0;
+    cm_crypto_init(&init_cfg);
     cm_shared_init(&init_cfg);
     cm_remote_init(&init_cfg);
     init_targets = calloc((size_t)init_cfg.nfunctions, sizeof(*init_targets));

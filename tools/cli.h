@@ -27,8 +27,10 @@ struct cm_launch {
     const char *config; /* -c FILE as written, NULL = look it up (cm_config_find) */
     const char *mode;   /* --mode word (validated), NULL = leave CLOUDM_MODE alone */
     const char *report; /* "stderr" or a path as written, NULL = leave CLOUDM_REPORT alone */
-    bool check;         /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
-    char **argv;        /* PROGRAM and its arguments (NULL-terminated), or NULL */
+    const char *report_default; /* the report when neither --report, CLOUDM_REPORT nor the
+                                   config's `report =` names one (cloudm profile: "stderr") */
+    bool check;                 /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
+    char **argv;                /* PROGRAM and its arguments (NULL-terminated), or NULL */
 };
 
 /* Subcommands: argv[0] is the subcommand name. Each returns the process exit status (run and

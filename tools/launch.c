@@ -44,7 +44,8 @@ int cm_parse_options(int argc, char **argv, const char *cmd, unsigned allowed,
             usage(stdout);
             return 1;
         }
-        if ((allowed & CM_OPT_CONFIG) && (strncmp(a, "-c", 2) == 0 || cm_is_option(a, "--config"))) {
+        if ((allowed & CM_OPT_CONFIG) &&
+            (strncmp(a, "-c", 2) == 0 || cm_is_option(a, "--config"))) {
             l->config = cm_option_value(argc, argv, &i, cmd, a[1] == '-' ? 8 : 2);
             if (l->config == NULL)
                 goto usage_error;
@@ -259,10 +260,14 @@ int cm_run_program(struct cm_launch *l)
             cm_diags_free(&diags);
             return CM_EXIT_FAIL;
         }
+        if (cfg.report[0] != '\0')
+            l->report_default = NULL; /* the shim reads `report =` from the config itself */
         cm_config_free(&cfg);
         cm_diags_free(&diags);
         config_abs = path;
     }
+    if (l->report == NULL && l->report_default != NULL)
+        l->report = l->report_default;
     rc = cm_launch_env(l, config_abs);
     if (rc != 0)
         return rc;

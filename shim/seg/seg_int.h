@@ -27,7 +27,7 @@
 #endif
 
 #define SEG_MAGIC 0x47534d44554f4c43ull /* "CLOUDMSG" little-endian */
-#define SEG_VERSION 1u
+#define SEG_VERSION 2u            /* 2: blob entries (SEG_BLOB_FLAG), blob counters in the header */
 #define SEG_HDR_BYTES 4096u       /* header region (struct seg_hdr + reserved) */
 #define SEG_FLIGHT_SLOTS 256u     /* single-flight claim slots */
 #define SEG_FLIGHT_PROBE 16u      /* slots probed per key */
@@ -38,6 +38,10 @@
 #define SEG_MAX_SIZE (1ull << 36) /* 64 GiB: ring positions fit SEG_POS_BITS with margin */
 #define SEG_POS_BITS 36u          /* index word: ring position / 8, modulo 2^36 (512 GiB) */
 #define SEG_POS_MASK ((1ull << SEG_POS_BITS) - 1)
+#define SEG_BLOB_FLAG 0x80000000u  /* se_klen: the value is a blob reference (seg_blob.c) */
+#define SEG_BLOB_MIN (256u << 10)  /* entries above this (or a quarter of the ring) go to blobs */
+#define SEG_BLOB_REF 32u           /* bytes of a blob reference: magic, length, checksum, id */
+#define SEG_VALUE_MAX (1ull << 30) /* largest value the segment holds (in a blob file) */
 
 /* The header. Only `head` and the counters change after creation. */
 struct seg_hdr {
@@ -62,6 +66,18 @@ struct seg_hdr {
     uint64_t sh_pad3;
 };
 _Static_assert(sizeof(struct seg_hdr) == 256, "seg_hdr layout");
+
+/* Blob counters (seg_blob.c), relaxed atomics, in the header's reserved area (bytes 256..4095;
+ * the remote counters of seg_remote.c take 256..335). */
+#define SEG_BLOBCNT_OFF 512u
+struct seg_blobcnt {
+    uint64_t sb_puts;      /* blob files written and published */
+    uint64_t sb_errors;    /* blob stores that failed (ENOSPC, I/O): never a SIGBUS */
+    uint64_t sb_evictions; /* blob files removed to stay within the blob budget */
+    uint64_t sb_bad;       /* blob references whose file was missing or failed its checks */
+    uint64_t sb_pad[4];
+};
+_Static_assert(SEG_BLOBCNT_OFF + sizeof(struct seg_blobcnt) <= SEG_HDR_BYTES, "blob counters");
 _Static_assert(offsetof(struct seg_hdr, sh_head) == 128, "sh_head on its own line");
 
 /* One entry in the ring, 8-byte aligned, followed by the key (padded to 8) and the value (padded
@@ -113,8 +129,29 @@ struct cm_seg {
     uint64_t bmask;  /* buckets - 1 */
     uint8_t *ring;
     uint64_t ring_size; /* multiple of 64 */
-    uint64_t max_entry; /* key + value bytes */
+    uint64_t max_entry; /* key + value bytes, blob values included */
+    uint64_t ring_max;  /* largest entry kept in the ring; larger values go to blob files */
+    uint64_t blob_size; /* budget of the blob directory, bytes */
+    char blobdir[1024]; /* "<segment path>.blobs" */
 };
+
+/* ---- seg_blob.c: values too large for the ring, one immutable file each. */
+/* Write v into a new blob file and fill ref (SEG_BLOB_REF bytes). 0 or -errno. */
+int seg_blob_write(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *v, uint64_t vlen,
+                   uint8_t *ref);
+/* Map and verify the blob a reference names: view->v then points into a private read-only
+ * mapping of the (immutable) file. 0, or -1 (a miss: missing, replaced or corrupt). */
+int seg_blob_map(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *ref,
+                 struct cm_seg_view *view);
+/* Remove every blob file; returns how many. */
+long seg_blob_clear(struct cm_seg *s);
+/* Files and bytes in the blob directory. */
+void seg_blob_usage(struct cm_seg *s, uint64_t *files, uint64_t *bytes);
+
+static inline struct seg_blobcnt *seg_blobcnt(const struct cm_seg *s)
+{
+    return (struct seg_blobcnt *)(s->base + SEG_BLOBCNT_OFF);
+}
 
 static inline uint64_t seg_align8(uint64_t x)
 {

@@ -254,9 +254,15 @@ static int map_it(int fd, uint64_t size, const struct cm_seg_opts *o, struct cm_
     s->bmask = s->hdr->sh_buckets - 1;
     s->ring = s->base + s->hdr->sh_ring_off;
     s->ring_size = s->hdr->sh_ring_size;
-    s->max_entry = o->max_entry ? o->max_entry : size / 16;
-    if (s->max_entry > s->ring_size / 4 - 64)
-        s->max_entry = s->ring_size / 4 - 64;
+    s->ring_max = s->ring_size / 4 - 64;
+    if (s->ring_max > SEG_BLOB_MIN)
+        s->ring_max = SEG_BLOB_MIN;
+    s->max_entry = o->max_entry ? o->max_entry : SEG_VALUE_MAX;
+    if (s->max_entry > SEG_VALUE_MAX + 64 * 1024)
+        s->max_entry = SEG_VALUE_MAX + 64 * 1024; /* a 1 GiB value and its key */
+    s->blob_size = o->blob_size ? o->blob_size : 2ull << 30;
+    if (snprintf(s->blobdir, sizeof(s->blobdir), "%s.blobs", o->path) >= (int)sizeof(s->blobdir))
+        s->max_entry = s->ring_max; /* no blob directory: ring entries only */
     *out = s;
     return 0;
 }
