@@ -74,15 +74,19 @@ static int lookup(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, 
     uint32_t vcap = sizeof(vstack), scap = 0, need = 0;
     long n = cm_mem_get(fn->id, h, k, klen, v, vcap, raw, scap, &need);
     if (n == -2 && !fn->has_inout) {
-        /* A large value: restore straight from the ring (one copy per output), then make sure
-         * the ring did not overwrite it meanwhile; if it did, the outputs hold garbage and the
-         * original runs and rewrites them (why inout functions take the copying path below). */
-        const uint8_t *view;
-        uint64_t pos;
-        n = cm_mem_view(fn->id, h, k, klen, &view, &pos);
-        if (n < 0 || cm_value_restore(fn, f, ci, view, (uint32_t)n) < 0)
+        /* A large value: restore straight from the ring (one copy per output, checksummed as it
+         * is copied), then make sure the ring did not overwrite it meanwhile; if the checksum or
+         * that fails, the outputs hold garbage and the original runs and rewrites them (why
+         * inout functions take the copying path below). */
+        struct cm_memview mv;
+        struct cm_hcopy hc;
+        n = cm_mem_view(fn->id, h, k, klen, &mv);
+        if (n < 0)
             return -1;
-        return cm_mem_view_ok(pos) ? 0 : -1;
+        cm_hcopy_start(&hc, mv.kv, mv.v + mv.vlen, mv.seed, mv.csum);
+        if (cm_value_restore_with(fn, f, ci, mv.v, mv.vlen, cm_hcopy_copy, &hc) < 0)
+            return -1;
+        return cm_hcopy_finish(&hc) && cm_mem_view_ok(mv.pos) ? 0 : -1;
     }
     if (n == -2) {
         v = cm_tls_scratch(CM_SCRATCH_VAL, need);
@@ -254,10 +258,20 @@ static int shared_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
                       struct cm_callinfo *ci, const struct cm_fullkey *fk, const struct memkey *mk)
 {
     struct cm_seg_view view = {0};
-    long n = cm_shared_get(fk, &view);
+    long n = cm_shared_get(fk, &view, !fn->has_inout);
     if (n < 0)
         return 0;
-    if (cm_value_restore(fn, f, ci, view.v, (uint32_t)n) < 0) {
+    int r;
+    if (view.unverified) { /* a blob: verified while it is copied (see hcopy.c) */
+        struct cm_hcopy hc;
+        cm_hcopy_start(&hc, view.v, view.v + view.len, view.seed, view.csum);
+        r = cm_value_restore_with(fn, f, ci, view.v, (uint32_t)n, cm_hcopy_copy, &hc);
+        if (r == 0 && !cm_hcopy_finish(&hc))
+            r = -1; /* the outputs hold garbage: the original runs and rewrites them */
+    } else {
+        r = cm_value_restore(fn, f, ci, view.v, (uint32_t)n);
+    }
+    if (r < 0) {
         cm_seg_view_done(&view);
         return 0;
     }

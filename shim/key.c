@@ -375,6 +375,14 @@ static int take_u32(struct rd *r, uint32_t *v)
 int cm_value_restore(const struct cm_fn *fn, struct cm_frame *f, const struct cm_callinfo *ci,
                      const uint8_t *v, uint32_t vlen)
 {
+    return cm_value_restore_with(fn, f, ci, v, vlen, NULL, NULL);
+}
+
+int cm_value_restore_with(const struct cm_fn *fn, struct cm_frame *f,
+                          const struct cm_callinfo *ci, const uint8_t *v, uint32_t vlen,
+                          void (*copy)(void *ctx, void *dst, const uint8_t *src, size_t n),
+                          void *ctx)
+{
     const struct cm_signature *sig = fn->sig;
     const struct cm_param *r = &sig->ret;
     struct rd rd = {v, v + vlen};
@@ -465,7 +473,11 @@ int cm_value_restore(const struct cm_fn *fn, struct cm_frame *f, const struct cm
     }
     for (int j = 0; j < sig->nrestore; j++) {
         int i = sig->restore_order[j];
-        if (ci->args[i])
+        if (!ci->args[i])
+            continue;
+        if (copy)
+            copy(ctx, (void *)(uintptr_t)ci->args[i], outs[j], outlen[j]);
+        else
             memcpy((void *)(uintptr_t)ci->args[i], outs[j], outlen[j]);
     }
     for (int g = 0; g < fn->cfg->nwrites; g++) {

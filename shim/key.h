@@ -60,6 +60,13 @@ void cm_value_write(const struct cm_fn *fn, const struct cm_frame *f, const stru
 int cm_value_restore(const struct cm_fn *fn, struct cm_frame *f, const struct cm_callinfo *ci,
                      const uint8_t *v, uint32_t vlen);
 
+/* The same, copying each output buffer with copy(ctx, dst, src, n) instead of memcpy, in the
+ * order the outputs lie in v (so a copier can checksum the value while it copies it). */
+int cm_value_restore_with(const struct cm_fn *fn, struct cm_frame *f,
+                          const struct cm_callinfo *ci, const uint8_t *v, uint32_t vlen,
+                          void (*copy)(void *ctx, void *dst, const uint8_t *src, size_t n),
+                          void *ctx);
+
 /* Build the identity prefix of fn's keys (docs/keys.md) into a malloc'd buffer. */
 int cm_key_prefix(struct cm_fn *fn, const char *ns);
 

@@ -226,6 +226,7 @@ static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uin
         view->v = v;
         view->len = ev;
         view->map = NULL;
+        view->unverified = 0; /* checked above over the private copy */
     }
     return ev;
 bad:

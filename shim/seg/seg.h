@@ -67,6 +67,9 @@ struct cm_seg_view {
     uint64_t len;
     void *map; /* blob mapping to release with cm_seg_view_done(), or NULL */
     size_t maplen;
+    int defer_verify; /* in: a blob's checksum is left to the caller (one pass: copy + verify) */
+    int unverified;   /* out: it was; the value's XXH3-64 with `seed` must equal `csum` */
+    uint64_t seed, csum;
 };
 
 /*

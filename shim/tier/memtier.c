@@ -223,13 +223,13 @@ static long slot_get(struct cm_slot *s, uint32_t fn1, uint64_t h, const uint8_t 
 }
 
 /* The in-place read of a large ring entry (see tier.h). Reads ring bytes with plain loads, which
- * a concurrent overwrite makes racy: the checks on ring_head before and after (invariant R) are
- * what make the result usable, as in slot_get. Not under ThreadSanitizer (it cannot see that). */
-long cm_mem_view(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, const uint8_t **v,
-                 uint64_t *posp)
+ * a concurrent overwrite makes racy: the checks on ring_head after the copy (invariant R) and the
+ * checksum the caller computes while copying are what make the result usable, as in slot_get.
+ * Not under ThreadSanitizer (it cannot see that). */
+long cm_mem_view(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, struct cm_memview *mv)
 {
 #ifdef __SANITIZE_THREAD__
-    (void)fn, (void)h, (void)k, (void)klen, (void)v, (void)posp;
+    (void)fn, (void)h, (void)k, (void)klen, (void)mv;
     return -1;
 #else
     if (!mem_ready)
@@ -258,13 +258,14 @@ long cm_mem_view(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, const
             sizeof(hd) + (uint64_t)hd.klen + hd.vlen > total)
             continue;
         const uint8_t *kv = e + sizeof(hd);
-        if (memcmp(kv, k, klen) != 0 || entry_csum(&hd, kv) != hd.csum)
+        if (memcmp(kv, k, klen) != 0)
             continue;
-        FENCE(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&ring_head, MO_DATA) > pos + ring_size)
-            continue; /* overwritten while we checked it */
-        *v = kv + klen;
-        *posp = pos;
+        mv->v = kv + klen;
+        mv->vlen = hd.vlen;
+        mv->kv = kv;
+        mv->seed = hd.hash ^ ((uint64_t)hd.fn << 32) ^ ((uint64_t)hd.klen << 16) ^ hd.vlen;
+        mv->csum = hd.csum;
+        mv->pos = pos;
         return hd.vlen;
     }
     return -1;

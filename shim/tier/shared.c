@@ -137,8 +137,9 @@ int cm_shared_key(const struct cm_fn *fn, const uint8_t *args, uint32_t alen, ui
     return 0;
 }
 
-long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view)
+long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int defer)
 {
+    view->defer_verify = defer && !fk->sensitive;
     uint32_t need = 0, cap = 4096;
     const uint8_t *k = fk->sensitive ? fk->sk : fk->k;
     uint32_t klen = fk->sensitive ? sizeof(fk->sk) : fk->len;

@@ -142,14 +142,40 @@ long cm_mem_get(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, uint8_
                 uint8_t *scratch, uint32_t scap, uint32_t *need);
 
 /*
- * A large value without copying it: find (fn, key) among ring entries, verify it where it lies
- * (checksum, key bytes), and point *v at the value in the ring. The caller restores from *v and
- * then asks cm_mem_view_ok(*pos): only if it returns 1 were the bytes it copied stable; if not,
- * what it wrote is garbage and the call must run the original (so the caller must not use a
- * view when an output is also an input: inout). Returns the value length or -1.
+ * Checksumming while copying: a large value is verified in the same pass that copies it to the
+ * caller (each chunk is copied, then hashed from the destination while it is still in cache), so
+ * a hit reads the value once. The hash runs over [from, end) of the source in order: the bytes
+ * between copied regions are hashed from the source. cm_hcopy_finish() says whether the digest
+ * is `want`; if not, the destinations hold garbage and the caller must run the original.
  */
-long cm_mem_view(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, const uint8_t **v,
-                 uint64_t *pos);
+struct cm_hcopy {
+    XXH3_state_t st;
+    const uint8_t *done; /* source bytes before this are hashed */
+    const uint8_t *end;
+    uint64_t want;
+};
+void cm_hcopy_start(struct cm_hcopy *c, const uint8_t *from, const uint8_t *end, uint64_t seed,
+                    uint64_t want);
+void cm_hcopy_copy(void *ctx, void *dst, const uint8_t *src, size_t n); /* restore's copier */
+int cm_hcopy_finish(struct cm_hcopy *c); /* 1: the digest matched */
+
+/* A large memory-tier value where it lies in the ring (see cm_mem_view). */
+struct cm_memview {
+    const uint8_t *v; /* the value */
+    uint32_t vlen;
+    const uint8_t *kv; /* key and value: what the checksum covers */
+    uint64_t seed, csum, pos;
+};
+
+/*
+ * A large value without copying it: find (fn, key) among ring entries, check header and key
+ * where they lie and fill mv. The caller restores from mv->v through a cm_hcopy over
+ * [mv->kv, mv->v + vlen) with mv->seed and mv->csum, then asks cm_mem_view_ok(mv->pos): only if
+ * the digest matched and that returns 1 were the bytes it copied right and stable; if not, what
+ * it wrote is garbage and the call must run the original (so the caller must not use a view when
+ * an output is also an input: inout). Returns the value length or -1.
+ */
+long cm_mem_view(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, struct cm_memview *mv);
 int cm_mem_view_ok(uint64_t pos);
 
 /* Store (fn, key) -> value; best effort (returns -1 when not stored: slot busy, too big).
@@ -186,7 +212,9 @@ int cm_shared_key(const struct cm_fn *fn, const uint8_t *args, uint32_t alen, ui
 /* Look up; on success view->v points to the value: a per-thread copy (small values, and every
  * value of a sensitive function, decrypted), or a verified read-only mapping of a blob file.
  * Release with cm_seg_view_done(view). Returns its length or -1. */
-long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view);
+long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int defer);
+/* defer: a blob's checksum is not verified by the lookup (view->unverified): the caller verifies
+ * it with a cm_hcopy while restoring (never for a sensitive function: it is decrypted). */
 
 /* Values at least this large are not copied into the memory tier when the shared tier answers
  * (a blob hit is already one copy from the mapping; filling would fault in as many pages). */
