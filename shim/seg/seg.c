@@ -3,8 +3,9 @@
  * segment-wide counters. Opening/creating the file is seg_open.c; single-flight and the
  * per-function statistics are seg_flight.c.
  *
- * What it does not do: build keys, decide what is cached, print, or touch errno (no function
- * here makes a system call).
+ * What it does not do: build keys, decide what is cached, print, or touch errno. No lookup makes
+ * a system call; a store makes one (posix_fallocate) when the ring's first lap grows past the
+ * allocated part of the file (every SEG_ALLOC_CHUNK bytes), and cm_seg_get_info one (fstat).
  *
  * DESIGN
  * - Layout (seg_int.h, all offsets in the header, recomputed from the size and compared on open):
@@ -45,6 +46,11 @@
  *   a lock; the newer entry's checksum catches it (counted as a checksum failure, dropped), and
  *   the stalled writer does not publish. With the default 256 MiB ring this needs 200+ MiB of
  *   stores by others during one preemption; the stress test provokes it with a 2 MiB segment.
+ * - File space: the segment file is allocated at creation up to the ring's first chunk; a store
+ *   whose reserved region lies above sh_ring_alloc first allocates up to it (plus a chunk) and
+ *   raises sh_ring_alloc (CAS, only grows), so ring bytes are never written where the file has
+ *   no space: a full tmpfs drops the store (counted), never SIGBUS. Readers only read entries
+ *   below sh_head, which were allocated before they were written.
  * - SIGKILL at any instruction: a writer dies either before its reservation (nothing happened),
  *   after it (a region nobody references; reused next lap), or after publishing (complete).
  *   Drops/replacements are single CASes. No lock exists on these paths; the only lock in the
@@ -55,6 +61,7 @@
 #include "seg_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -334,6 +341,39 @@ static int publish(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t pos)
     return -EAGAIN;
 }
 
+/*
+ * Allocates the ring's file space up to `upto` (a ring position in the first lap; beyond the
+ * first lap everything is allocated), in SEG_ALLOC_CHUNK steps ahead of use, and raises
+ * sh_ring_alloc. Writers never touch ring bytes above sh_ring_alloc, so a full file system is an
+ * error here instead of a SIGBUS on a store. Concurrent callers may allocate the same range
+ * twice (harmless). 0, or -ENOSPC / -errno.
+ */
+static int seg_ring_alloc(struct cm_seg *s, uint64_t upto)
+{
+    uint64_t cur = __atomic_load_n(&s->hdr->sh_ring_alloc, __ATOMIC_ACQUIRE);
+    if (upto > s->ring_size)
+        upto = s->ring_size;
+    if (upto <= cur)
+        return 0;
+    uint64_t want = (upto + SEG_ALLOC_CHUNK - 1) / SEG_ALLOC_CHUNK * SEG_ALLOC_CHUNK;
+    if (want > s->ring_size)
+        want = s->ring_size;
+    int saved = errno;
+    off_t at = (off_t)((uint64_t)(s->ring - s->base) + cur);
+    int r = posix_fallocate(s->fd, at, (off_t)(want - cur));
+    if (r == ENOSPC && upto < want) { /* no room for a whole chunk: just what this store needs */
+        want = upto;
+        r = posix_fallocate(s->fd, at, (off_t)(want - cur));
+    }
+    errno = saved;
+    if (r != 0 && r != EOPNOTSUPP && r != EINVAL && r != ENOSYS)
+        return -r;
+    while (cur < want && !__atomic_compare_exchange_n(&s->hdr->sh_ring_alloc, &cur, want, 1,
+                                                      __ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
+        ;
+    return 0;
+}
+
 /* klenf: the key length, with SEG_BLOB_FLAG when v is a blob reference. */
 static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const uint8_t *key,
                   uint32_t klenf, const uint8_t *v, uint32_t vlen)
@@ -352,6 +392,13 @@ static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const
     } while (!__atomic_compare_exchange_n(&s->hdr->sh_head, &cur, start + total, 1,
                                           __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
     SEG_FENCE(__ATOMIC_RELEASE);
+    if (start + total > __atomic_load_n(&s->hdr->sh_ring_alloc, __ATOMIC_ACQUIRE) &&
+        seg_ring_alloc(s, start + total) < 0) {
+        /* no file space (a full tmpfs or disk): nothing written, the region stays unreferenced
+         * and the store is dropped and counted, never a SIGBUS */
+        CNT_ADD(seg_blobcnt(s)->sb_ring_nospace, 1);
+        return -ENOSPC;
+    }
     struct seg_ent *e = ent_at(s, start);
     uint64_t *kw = (uint64_t *)(e + 1);
     put_bytes(kw, key, klen);
@@ -487,6 +534,8 @@ void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info)
     info->blob_errors = __atomic_load_n(&seg_blobcnt(s)->sb_errors, __ATOMIC_RELAXED);
     info->blob_evictions = __atomic_load_n(&seg_blobcnt(s)->sb_evictions, __ATOMIC_RELAXED);
     info->blob_bad = __atomic_load_n(&seg_blobcnt(s)->sb_bad, __ATOMIC_RELAXED);
+    info->ring_nospace = __atomic_load_n(&seg_blobcnt(s)->sb_ring_nospace, __ATOMIC_RELAXED);
+    info->ring_alloc = __atomic_load_n(&h->sh_ring_alloc, __ATOMIC_RELAXED);
     info->blob_size = s->blob_size;
     info->ring_max = s->ring_max;
     info->max_entry = s->max_entry;

@@ -42,6 +42,7 @@
 #define SEG_BLOB_MIN (256u << 10)  /* entries above this (or a quarter of the ring) go to blobs */
 #define SEG_BLOB_REF 32u           /* bytes of a blob reference: magic, length, checksum, id */
 #define SEG_VALUE_MAX (1ull << 30) /* largest value the segment holds (in a blob file) */
+#define SEG_ALLOC_CHUNK (2ull << 20) /* the ring's file space is allocated ahead by this much */
 
 /* The header. Only `head` and the counters change after creation. */
 struct seg_hdr {
@@ -51,7 +52,9 @@ struct seg_hdr {
     uint32_t sh_pad0;
     uint64_t sh_size; /* bytes of the file */
     uint64_t sh_flight_off, sh_fn_off, sh_index_off, sh_buckets, sh_ring_off, sh_ring_size;
-    uint64_t sh_pad1[6];
+    uint64_t sh_ring_alloc; /* ring bytes allocated in the file (fallocate), grows by chunks up to
+                               sh_ring_size as the ring's first lap advances (seg.c) */
+    uint64_t sh_pad1[5];
     /* cache line 2: the ring head, alone (every put CASes it) */
     uint64_t sh_head; /* monotonically increasing ring position of the next free byte */
     uint64_t sh_pad2[7];
@@ -75,7 +78,8 @@ struct seg_blobcnt {
     uint64_t sb_errors;    /* blob stores that failed (ENOSPC, I/O): never a SIGBUS */
     uint64_t sb_evictions; /* blob files removed to stay within the blob budget */
     uint64_t sb_bad;       /* blob references whose file was missing or failed its checks */
-    uint64_t sb_pad[4];
+    uint64_t sb_ring_nospace; /* ring stores dropped: the file system had no space to grow */
+    uint64_t sb_pad[3];
 };
 _Static_assert(SEG_BLOBCNT_OFF + sizeof(struct seg_blobcnt) <= SEG_HDR_BYTES, "blob counters");
 _Static_assert(offsetof(struct seg_hdr, sh_head) == 128, "sh_head on its own line");

@@ -8,8 +8,9 @@
  *
  * DESIGN
  * - Creation is atomic: a temporary file in the same directory (O_CREAT|O_EXCL, mode 0600),
- *   sized with ftruncate + posix_fallocate (so a full tmpfs fails here with ENOSPC instead of a
- *   SIGBUS in the host later), header written, then link()ed into place (a concurrent creator
+ *   sized with ftruncate and its first part (header, statistics, index, the ring's first chunk)
+ *   allocated with posix_fallocate (so a full tmpfs fails here with ENOSPC instead of a SIGBUS
+ *   in the host later; the rest of the ring is allocated ahead of use as it fills, seg.c), header written, then link()ed into place (a concurrent creator
  *   that won keeps its file: EEXIST, we open that one) or rename()d over an old segment being
  *   replaced. Nobody can see a half-initialised segment.
  * - Live users: every process holds a shared flock() on the file while it maps it (the kernel
@@ -186,7 +187,10 @@ static int create_file(const char *path, uint64_t size, int replace, char *err, 
         r = fail(err, errlen, -errno, "%s: cannot size: %s", tmp, strerror(errno));
         goto out;
     }
-    r = posix_fallocate(fd, 0, (off_t)size);
+    /* Allocated now: header, statistics, index and the ring's first chunk; the rest of the ring
+     * as it fills (seg.c, seg_ring_alloc), so a segment costs what it holds. */
+    l.sh_ring_alloc = l.sh_ring_size < SEG_ALLOC_CHUNK ? l.sh_ring_size : SEG_ALLOC_CHUNK;
+    r = posix_fallocate(fd, 0, (off_t)(l.sh_ring_off + l.sh_ring_alloc));
     if (r != 0 && r != EOPNOTSUPP && r != EINVAL && r != ENOSYS) {
         r = fail(err, errlen, -r, "%s: cannot allocate %llu bytes: %s", tmp,
                  (unsigned long long)size, strerror(r));

@@ -134,6 +134,7 @@ cm_expect_nomatch "profile: no table on stderr when the config names a report" "
 # --- a full tmpfs ---------------------------------------------------------------------------------
 # Root only: a 48 MiB tmpfs holding the segment (16 MiB) and its blob directory; a 100 MB value
 # cannot be stored there. The store fails with ENOSPC (counted), the program is right, no SIGBUS.
+# Then an 8 MiB tmpfs that the segment's ring fills as it grows.
 mnt="$CM_TMP/tmpfs"
 if [ "$(id -u)" = 0 ] && mkdir -p "$mnt" && mount -t tmpfs -o size=48m,mode=0700 cloudm-test "$mnt" 2>/dev/null; then
   trap 'umount "$mnt" 2>/dev/null; rm -rf "$CM_TMP"' EXIT
@@ -159,6 +160,23 @@ CONF
   cm_memo full.3 "$full" "$prog" xform 9000000 1
   cm_expect_eq "full tmpfs: a 9 MB value still fits, answered by the next process" \
     "$(cm_fn full.3 big_xform .hits.shared)" 1
+  # The segment's ring grows on demand: 100 results of 100 KB (into the ring) on a tmpfs with
+  # 8 MiB left. The ring's stores beyond the space left are dropped and counted, never a SIGBUS.
+  umount "$mnt"
+  mount -t tmpfs -o size=8m,mode=0700 cloudm-test "$mnt"
+  cm_plain many.plain "$prog" many 100 100000
+  cm_memo many.1 "$full" "$prog" many 100 100000
+  cm_same many.plain many.1
+  cm_expect_eq "full tmpfs while the ring grows: exit status (no SIGBUS)" "$(cat "$CM_TMP/many.1.rc")" 0
+  "$CLOUDM" stats -c "$full" --json >"$CM_TMP/many.stats.json" 2>&1
+  cm_expect_ge "full tmpfs while the ring grows: dropped stores counted" \
+    "$(jq -r '.segment.ring_nospace' "$CM_TMP/many.stats.json")" 1
+  cm_expect_ge "full tmpfs while the ring grows: earlier entries kept" \
+    "$(jq -r '.segment.entries' "$CM_TMP/many.stats.json")" 10
+  cm_memo many.2 "$full" "$prog" many 100 100000
+  cm_same many.plain many.2
+  cm_expect_ge "full tmpfs: the entries stored are answered by the next process" \
+    "$(cm_fn many.2 big_gen .hits.shared)" 10
   export CLOUDM_SHARED_PATH=$seg
   umount "$mnt"
   trap 'rm -rf "$CM_TMP"' EXIT

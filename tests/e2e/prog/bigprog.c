@@ -6,6 +6,7 @@
  *   bigprog gen N REPEAT            big_gen(7, N) into an N-byte buffer
  *   bigprog first N                 big_first on an N-byte input (mapped, never touched)
  *   bigprog pw PASSWORD N REPEAT    big_pw(PASSWORD, N) into an N-byte buffer
+ *   bigprog many COUNT N            big_gen(i, N) for i < COUNT: COUNT distinct N-byte results
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -64,6 +65,17 @@ int main(int argc, char **argv)
             return 3;
         printf("first %u\n", big_first(src, n));
         printf("first %u\n", big_first(src, n));
+    } else if (strcmp(mode, "many") == 0 && argc >= 4) {
+        size_t len = strtoull(argv[3], NULL, 0);
+        unsigned char *dst = malloc(len);
+        uint64_t all = 0;
+        if (!dst)
+            return 3;
+        for (size_t i = 0; i < n; i++) {
+            big_gen((uint32_t)i, len, dst);
+            all ^= fnv(dst, len) + i;
+        }
+        printf("many %016llx\n", (unsigned long long)all);
     } else if (strcmp(mode, "pw") == 0 && argc >= 5) {
         size_t len = strtoull(argv[3], NULL, 0);
         int rep = atoi(argv[4]);
