@@ -378,8 +378,8 @@ int cm_value_restore(const struct cm_fn *fn, struct cm_frame *f, const struct cm
     return cm_value_restore_with(fn, f, ci, v, vlen, NULL, NULL);
 }
 
-int cm_value_restore_with(const struct cm_fn *fn, struct cm_frame *f,
-                          const struct cm_callinfo *ci, const uint8_t *v, uint32_t vlen,
+int cm_value_restore_with(const struct cm_fn *fn, struct cm_frame *f, const struct cm_callinfo *ci,
+                          const uint8_t *v, uint32_t vlen,
                           void (*copy)(void *ctx, void *dst, const uint8_t *src, size_t n),
                           void *ctx)
 {

@@ -127,10 +127,10 @@ struct cm_seg_info {
     uint64_t blob_bytes;
     uint64_t blob_size; /* the blob budget */
     uint64_t blob_puts, blob_errors, blob_evictions, blob_bad;
-    uint64_t ring_alloc;     /* ring bytes allocated so far (grows with the first lap) */
-    uint64_t ring_nospace;   /* ring stores dropped because the file system was full */
-    uint64_t ring_max;  /* largest entry kept in the ring */
-    uint64_t max_entry; /* largest entry stored at all */
+    uint64_t ring_alloc;   /* ring bytes allocated so far (grows with the first lap) */
+    uint64_t ring_nospace; /* ring stores dropped because the file system was full */
+    uint64_t ring_max;     /* largest entry kept in the ring */
+    uint64_t max_entry;    /* largest entry stored at all */
 };
 void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info);
 

@@ -38,10 +38,10 @@
 #define SEG_MAX_SIZE (1ull << 36) /* 64 GiB: ring positions fit SEG_POS_BITS with margin */
 #define SEG_POS_BITS 36u          /* index word: ring position / 8, modulo 2^36 (512 GiB) */
 #define SEG_POS_MASK ((1ull << SEG_POS_BITS) - 1)
-#define SEG_BLOB_FLAG 0x80000000u  /* se_klen: the value is a blob reference (seg_blob.c) */
-#define SEG_BLOB_MIN (256u << 10)  /* entries above this (or a quarter of the ring) go to blobs */
-#define SEG_BLOB_REF 32u           /* bytes of a blob reference: magic, length, checksum, id */
-#define SEG_VALUE_MAX (1ull << 30) /* largest value the segment holds (in a blob file) */
+#define SEG_BLOB_FLAG 0x80000000u    /* se_klen: the value is a blob reference (seg_blob.c) */
+#define SEG_BLOB_MIN (256u << 10)    /* entries above this (or a quarter of the ring) go to blobs */
+#define SEG_BLOB_REF 32u             /* bytes of a blob reference: magic, length, checksum, id */
+#define SEG_VALUE_MAX (1ull << 30)   /* largest value the segment holds (in a blob file) */
 #define SEG_ALLOC_CHUNK (2ull << 20) /* the ring's file space is allocated ahead by this much */
 
 /* The header. Only `head` and the counters change after creation. */
@@ -74,10 +74,10 @@ _Static_assert(sizeof(struct seg_hdr) == 256, "seg_hdr layout");
  * the remote counters of seg_remote.c take 256..335). */
 #define SEG_BLOBCNT_OFF 512u
 struct seg_blobcnt {
-    uint64_t sb_puts;      /* blob files written and published */
-    uint64_t sb_errors;    /* blob stores that failed (ENOSPC, I/O): never a SIGBUS */
-    uint64_t sb_evictions; /* blob files removed to stay within the blob budget */
-    uint64_t sb_bad;       /* blob references whose file was missing or failed its checks */
+    uint64_t sb_puts;         /* blob files written and published */
+    uint64_t sb_errors;       /* blob stores that failed (ENOSPC, I/O): never a SIGBUS */
+    uint64_t sb_evictions;    /* blob files removed to stay within the blob budget */
+    uint64_t sb_bad;          /* blob references whose file was missing or failed its checks */
     uint64_t sb_ring_nospace; /* ring stores dropped: the file system had no space to grow */
     uint64_t sb_pad[3];
 };

@@ -10,15 +10,19 @@
  * - Creation is atomic: a temporary file in the same directory (O_CREAT|O_EXCL, mode 0600),
  *   sized with ftruncate and its first part (header, statistics, index, the ring's first chunk)
  *   allocated with posix_fallocate (so a full tmpfs fails here with ENOSPC instead of a SIGBUS
- *   in the host later; the rest of the ring is allocated ahead of use as it fills, seg.c), header written, then link()ed into place (a concurrent creator
- *   that won keeps its file: EEXIST, we open that one) or rename()d over an old segment being
- *   replaced. Nobody can see a half-initialised segment.
+ *   in the host later; the rest of the ring is allocated ahead of use as it fills, seg.c), header
+ * written, then link()ed into place (a concurrent creator that won keeps its file: EEXIST, we open
+ * that one) or rename()d over an old segment being replaced. Nobody can see a half-initialised
+ * segment.
  * - Live users: every process holds a shared flock() on the file while it maps it (the kernel
  *   drops it when the process dies, however it dies; fork shares it, exec closes the descriptor
  *   with O_CLOEXEC). A process that must replace a segment of another format or size takes a
  *   non-blocking exclusive lock: if that fails, live processes use it: -EBUSY, left alone.
  *   Chosen over a (pid, start time) table in the header because a table needs pruning of dead
  *   pids and is itself shared state a crash can leave stale; the kernel lock cannot be.
+ * - Huge pages: mappings are MADV_HUGEPAGE, and the first part of a new file is allocated through
+ *   one with MADV_POPULATE_WRITE (huge=advise tmpfs: 2 MiB pages for the index), falling back to
+ *   posix_fallocate.
  * - After locking, the path is re-checked to still name the inode we locked (someone may have
  *   replaced it in between); if not, we start again (bounded number of rounds).
  * - A creator killed before installing its file leaves "<path>.tmp.<pid>.<hex>"; the next
@@ -38,7 +42,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -159,6 +165,35 @@ static void make_parents(const char *path)
     }
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/*
+ * Allocates the first `len` bytes of a new segment through a mapping marked MADV_HUGEPAGE, so
+ * that on a tmpfs mounted with huge=advise (where only such mappings get huge pages) the index
+ * is made of 2 MiB pages: a fresh process then maps it in a few faults and misses the TLB less
+ * (docs/shared-memory.md#huge-pages). MADV_POPULATE_WRITE fails with an error where a store would
+ * raise SIGBUS (a full tmpfs), and changes no byte. 0, or an errno value: the caller then
+ * allocates with posix_fallocate (kernels before 5.14, file systems without huge pages: same
+ * result in small pages).
+ */
+static int populate_huge(int fd, uint64_t len)
+{
+    struct statfs sf;
+    if (fstatfs(fd, &sf) != 0 || sf.f_type != TMPFS_MAGIC)
+        return EOPNOTSUPP; /* on a disk, populating would write zeros back: fallocate instead */
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED)
+        return errno;
+    int r = 0;
+    madvise(m, len, MADV_HUGEPAGE);
+    if (madvise(m, len, MADV_POPULATE_WRITE) != 0)
+        r = errno;
+    munmap(m, len);
+    return r;
+}
+
 /* Creates a fresh segment at path: link() (replace == 0) or rename() (replace == 1). */
 static int create_file(const char *path, uint64_t size, int replace, char *err, size_t errlen)
 {
@@ -190,7 +225,9 @@ static int create_file(const char *path, uint64_t size, int replace, char *err, 
     /* Allocated now: header, statistics, index and the ring's first chunk; the rest of the ring
      * as it fills (seg.c, seg_ring_alloc), so a segment costs what it holds. */
     l.sh_ring_alloc = l.sh_ring_size < SEG_ALLOC_CHUNK ? l.sh_ring_size : SEG_ALLOC_CHUNK;
-    r = posix_fallocate(fd, 0, (off_t)(l.sh_ring_off + l.sh_ring_alloc));
+    r = populate_huge(fd, l.sh_ring_off + l.sh_ring_alloc);
+    if (r != 0)
+        r = posix_fallocate(fd, 0, (off_t)(l.sh_ring_off + l.sh_ring_alloc));
     if (r != 0 && r != EOPNOTSUPP && r != EINVAL && r != ENOSYS) {
         r = fail(err, errlen, -r, "%s: cannot allocate %llu bytes: %s", tmp,
                  (unsigned long long)size, strerror(r));
@@ -248,6 +285,7 @@ static int map_it(int fd, uint64_t size, const struct cm_seg_opts *o, struct cm_
         free(s);
         return fail(err, errlen, -e, "%s: mmap: %s", o->path, strerror(e));
     }
+    madvise(m, size, MADV_HUGEPAGE); /* where the file system allows it (huge=advise) */
     s->fd = fd;
     s->base = m;
     s->size = size;

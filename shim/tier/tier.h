@@ -157,7 +157,7 @@ struct cm_hcopy {
 void cm_hcopy_start(struct cm_hcopy *c, const uint8_t *from, const uint8_t *end, uint64_t seed,
                     uint64_t want);
 void cm_hcopy_copy(void *ctx, void *dst, const uint8_t *src, size_t n); /* restore's copier */
-int cm_hcopy_finish(struct cm_hcopy *c); /* 1: the digest matched */
+int cm_hcopy_finish(struct cm_hcopy *c);                                /* 1: the digest matched */
 
 /* A large memory-tier value where it lies in the ring (see cm_mem_view). */
 struct cm_memview {
