@@ -52,7 +52,8 @@ _Static_assert(sizeof(union cm_fn_slot) == CM_FN_SIZE, "descriptor slot size");
 
 void cm_dispatch(struct cm_frame *f);
 
-#define STACK_BUF 256 /* keys and values up to this size never touch the scratch buffers */
+#define STACK_BUF 256        /* keys and values up to this size never touch the scratch buffers */
+#define VIEW_MIN (64u << 10) /* memory-tier entries from this size are restored in place */
 
 /* Run the original with the guard cleared; returns elapsed ticks and errno after it. */
 static uint64_t run_original(struct cm_frame *f, int *err)
@@ -73,21 +74,21 @@ static int lookup(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, 
     uint8_t *v = vstack, *raw = NULL;
     uint32_t vcap = sizeof(vstack), scap = 0, need = 0;
     long n = cm_mem_get(fn->id, h, k, klen, v, vcap, raw, scap, &need);
-    if (n == -2 && !fn->has_inout) {
+    if (n == -2 && !fn->has_inout && need >= VIEW_MIN) {
         /* A large value: restore straight from the ring (one copy per output, checksummed as it
          * is copied), then make sure the ring did not overwrite it meanwhile; if the checksum or
          * that fails, the outputs hold garbage and the original runs and rewrites them (why
          * inout functions take the copying path below). */
         struct cm_memview mv;
         struct cm_hcopy hc;
-        n = cm_mem_view(fn->id, h, k, klen, &mv);
-        if (n < 0)
-            return -1;
+        if (cm_mem_view(fn->id, h, k, klen, &mv) < 0)
+            goto copy; /* not there, or views unavailable (ThreadSanitizer builds) */
         cm_hcopy_start(&hc, mv.kv, mv.v + mv.vlen, mv.seed, mv.csum);
         if (cm_value_restore_with(fn, f, ci, mv.v, mv.vlen, cm_hcopy_copy, &hc) < 0)
             return -1;
         return cm_hcopy_finish(&hc) && cm_mem_view_ok(mv.pos) ? 0 : -1;
     }
+copy:
     if (n == -2) {
         v = cm_tls_scratch(CM_SCRATCH_VAL, need);
         raw = cm_tls_scratch(CM_SCRATCH_RAW, (size_t)need + klen + 64);
