@@ -35,7 +35,8 @@ enum key_id {
     K_REMOTE_MAX_VALUE,
     K_REMOTE_EXPIRE,
     K_SHARED_BLOB_SIZE,
-    K_CSENSITIVE, /* [cache] */
+    K_CSENSITIVE,
+    K_VERIFY, /* [cache] */
     K_SIGNATURE,
     K_OBJECT,
     K_FMODE,
@@ -47,7 +48,8 @@ enum key_id {
     K_SINGLEFLIGHT,
     K_HOOK,
     K_IDENTITY,
-    K_SENSITIVE, /* [function] */
+    K_SENSITIVE,
+    K_FVERIFY, /* [function] */
     K_COUNT,
 };
 
@@ -143,6 +145,7 @@ void cm_cfg_set_remote(struct parse *p, const struct cm_ini_key *k);
 void cm_cfg_set_file(struct parse *p, const struct cm_ini_key *k, char *dst, size_t size);
 void cm_cfg_set_remote_mode(struct parse *p, const struct cm_ini_key *k);
 void cm_cfg_set_singleflight(struct parse *p, const struct cm_ini_key *k);
+void cm_cfg_set_rate(struct parse *p, const struct cm_ini_key *k, double *out);
 void cm_cfg_set_word(struct parse *p, const struct cm_ini_key *k, const char *const *words,
                      int nwords, uint8_t *out);
 void cm_cfg_set_globals(struct parse *p, const struct cm_ini_key *k, struct cm_global *g,

@@ -43,10 +43,11 @@ static const char *const cache_keys[] = {"mode",
                                          "remote_max_value",
                                          "remote_expire",
                                          "shared_blob_size",
-                                         "sensitive"};
-static const char *const function_keys[] = {"signature",    "object", "mode",     "salt",
-                                            "reads",        "writes", "errno",    "min_time",
-                                            "singleflight", "hook",   "identity", "sensitive"};
+                                         "sensitive",
+                                         "verify"};
+static const char *const function_keys[] = {
+    "signature", "object",       "mode", "salt",     "reads",     "writes", "errno",
+    "min_time",  "singleflight", "hook", "identity", "sensitive", "verify"};
 #define NCACHE_KEYS (sizeof(cache_keys) / sizeof(cache_keys[0]))
 #define NFUNCTION_KEYS (sizeof(function_keys) / sizeof(function_keys[0]))
 
@@ -127,6 +128,7 @@ static void start_function(struct parse *p, const char *name, size_t len, int li
     p->fn.name[len] = '\0';
     p->fn.line = line;
     p->fn.mode = CM_MODE_UNSET;
+    p->fn.verify = -1; /* inherit [cache] verify */
     p->sig_rc = -2;
     p->sig_typo = false;
     p->sec = SEC_FUNCTION;
@@ -356,6 +358,12 @@ static void on_key(void *u, const struct cm_ini_key *k)
             p->fn.sensitive = b ? CM_SENS_YES : CM_SENS_NO;
         break;
     }
+    case K_VERIFY:
+        cm_cfg_set_rate(p, k, &p->cfg->verify);
+        break;
+    case K_FVERIFY:
+        cm_cfg_set_rate(p, k, &p->fn.verify);
+        break;
     case K_SIGNATURE:
         cm_cfg_set_signature(p, k);
         break;

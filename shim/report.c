@@ -89,7 +89,9 @@ struct agg {
     uint64_t miss_ns;      /* s.miss_ticks converted */
     uint64_t mean_miss_ns; /* this process's mean miss, else the segment's (all processes) */
     uint64_t distinct;
-    uint64_t why[CM_WHY_N]; /* bypassed calls by reason */
+    uint64_t why[CM_WHY_N];        /* bypassed calls by reason */
+    uint64_t verified, mismatches; /* verify = RATE: hits re-checked, and those that differed */
+    int quarantined;
     int profile;
 };
 
@@ -114,6 +116,9 @@ static void aggregate(int func, struct agg *a)
         a->distinct += __atomic_load_n(&fn->distinct, __ATOMIC_RELAXED);
         for (int w = 0; w < CM_WHY_N; w++)
             a->why[w] += __atomic_load_n(&fn->why[w], __ATOMIC_RELAXED);
+        a->verified += __atomic_load_n(&fn->verified, __ATOMIC_RELAXED);
+        a->mismatches += __atomic_load_n(&fn->mismatches, __ATOMIC_RELAXED);
+        a->quarantined |= __atomic_load_n(&fn->quarantined, __ATOMIC_RELAXED);
         if (fn->mode == CM_MODE_PROFILE)
             a->profile = 1;
     }
@@ -193,7 +198,10 @@ static void human(struct out *o)
                 }
             outf(o, ")");
         }
-        outf(o, "  saved ~%s\n", t);
+        if (a.verified)
+            outf(o, "  verified %llu (mismatches %llu)", (unsigned long long)a.verified,
+                 (unsigned long long)a.mismatches);
+        outf(o, "  saved ~%s%s\n", t, a.quarantined ? "  QUARANTINED" : "");
     }
     struct cm_remote_counters c;
     const char *url;
@@ -258,8 +266,12 @@ static void json(struct out *o)
         outf(o, ", \"bypass\": {");
         for (int w = 0; w < CM_WHY_N; w++)
             outf(o, "%s\"%s\": %llu", w ? ", " : "", cm_why_names[w], (unsigned long long)a.why[w]);
-        outf(o, "}, \"miss_ns\": %llu, \"saved_ns\": %llu}", (unsigned long long)a.miss_ns,
-             (unsigned long long)saved_ns(&a));
+        outf(o,
+             "}, \"miss_ns\": %llu, \"saved_ns\": %llu, \"verified\": %llu, \"mismatches\": %llu, "
+             "\"quarantined\": %s}",
+             (unsigned long long)a.miss_ns, (unsigned long long)saved_ns(&a),
+             (unsigned long long)a.verified, (unsigned long long)a.mismatches,
+             a.quarantined ? "true" : "false");
     }
     outf(o, "\n], \"remote\": ");
     json_remote(o);

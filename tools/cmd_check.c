@@ -120,7 +120,7 @@ static void print_function(const struct cm_function *fn)
     if (fn->mode == CM_MODE_UNSET && fn->object[0] == '\0' && fn->salt[0] == '\0' &&
         fn->nreads == 0 && fn->nwrites == 0 && !fn->save_errno && fn->min_time_ns == 0 &&
         fn->singleflight == CM_SF_AUTO && fn->hook == CM_HOOK_AUTO &&
-        fn->identity == CM_IDENT_CODE && fn->sensitive == CM_SENS_UNSET)
+        fn->identity == CM_IDENT_CODE && fn->sensitive == CM_SENS_UNSET && fn->verify < 0)
         return;
     printf("    line %d", fn->line);
     if (fn->mode != CM_MODE_UNSET)
@@ -145,6 +145,8 @@ static void print_function(const struct cm_function *fn)
         printf("; identity %s", fn->identity == CM_IDENT_OBJECT ? "object" : "name");
     if (fn->sensitive != CM_SENS_UNSET)
         printf("; sensitive %s", fn->sensitive == CM_SENS_YES ? "yes" : "no");
+    if (fn->verify >= 0)
+        printf("; verify %g", fn->verify);
     printf("\n");
 }
 
@@ -328,9 +330,12 @@ int cm_cmd_check(int argc, char **argv)
            plural(cfg.nfunctions), cfg.nerrors, plural(cfg.nerrors), cfg.nwarnings,
            plural(cfg.nwarnings));
     fmt_size(cfg.memory_size, size, sizeof(size));
-    printf("[cache] mode %s, namespace %s, memory_size %s, report %s, strict %s\n",
+    printf("[cache] mode %s, namespace %s, memory_size %s, report %s, strict %s",
            cm_mode_name(cfg.mode), cfg.ns, size, cfg.report[0] ? cfg.report : "none",
            cfg.strict ? "yes" : "no");
+    if (cfg.verify > 0)
+        printf(", verify %g", cfg.verify);
+    printf("\n");
     print_tiers(&cfg);
     print_limits(&cfg);
     for (int i = 0; i < cfg.nfunctions; i++)
