@@ -4,7 +4,7 @@
  * What it does: `cloudm run` with CLOUDM_MODE=profile: every configured function is always
  * called, and the report says how many calls, distinct argument sets and how much time a cache
  * would have saved ("benchmark the legacy code first"). The report goes to stderr unless
- * --report=FILE or an existing CLOUDM_REPORT says otherwise.
+ * --report=FILE, an existing CLOUDM_REPORT or the config's `report =` says otherwise.
  *
  * What it does not do: it stores nothing in any cache and does not accept --mode.
  */
@@ -51,6 +51,6 @@ int cm_cmd_profile(int argc, char **argv)
     l.mode = "profile";
     env = getenv(CLOUDM_ENV_REPORT);
     if (l.report == NULL && (env == NULL || env[0] == '\0'))
-        l.report = "stderr";
+        l.report_default = "stderr"; /* unless the config says `report =` */
     return cm_run_program(&l);
 }
