@@ -22,5 +22,10 @@
 #define CLOUDM_ENV_REMOTE "CLOUDM_REMOTE" /* overrides [cache] remote; "off": no remote tier */
 #define CLOUDM_ENV_REMOTE_LIB "CLOUDM_REMOTE_LIB" /* path of libcloudm-remote.so (default: beside
                                                      libcloudm.so) */
+#define CLOUDM_ENV_DISCOVER "CLOUDM_DISCOVER" /* observation mode: directory for the
+                                                 observation files (cloudm discover) */
+#define CLOUDM_ENV_DISCOVER_SPEC "CLOUDM_DISCOVER_SPEC" /* key plan file (cloudm_discover.h) */
+#define CLOUDM_ENV_DISCOVER_OBJECTS "CLOUDM_DISCOVER_OBJECTS" /* ':'-separated object globs */
+#define CLOUDM_ENV_DISCOVER_LIST "CLOUDM_DISCOVER_LIST" /* "1": list candidates, exit before main */
 
 #endif

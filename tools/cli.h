@@ -38,6 +38,8 @@ int cm_cmd_check(int argc, char **argv);
 int cm_cmd_profile(int argc, char **argv);
 int cm_cmd_stats(int argc, char **argv);
 int cm_cmd_clear(int argc, char **argv);
+int cm_cmd_discover(int argc, char **argv);
+int cm_cmd_inspect(int argc, char **argv);
 
 void cm_usage_main(FILE *f);
 void cm_usage_run(FILE *f);
@@ -45,6 +47,8 @@ void cm_usage_check(FILE *f);
 void cm_usage_profile(FILE *f);
 void cm_usage_stats(FILE *f);
 void cm_usage_clear(FILE *f);
+void cm_usage_discover(FILE *f);
+void cm_usage_inspect(FILE *f);
 
 /*
  * Parse `cmd`'s options (argv[0] is the subcommand) up to the first non-option or `--`; the

@@ -1,7 +1,8 @@
 /*
  * cloudm.c - the `cloudm` command: main, subcommand dispatch, top-level help and version.
  *
- * What it does: picks the subcommand (run, check, profile, stats, clear, help) and hands it the
+ * What it does: picks the subcommand (run, check, profile, discover, inspect, stats, clear,
+ * keycache, help) and hands it the
  * rest of the command line; prints the general usage and the version.
  *
  * What it does not do: no option of a subcommand is parsed here (launch.c and each cmd_*.c
@@ -27,6 +28,8 @@ static const struct command commands[] = {
     {"profile", cm_cmd_profile, cm_usage_profile},
     {"stats", cm_cmd_stats, cm_usage_stats},
     {"clear", cm_cmd_clear, cm_usage_clear},
+    {"discover", cm_cmd_discover, cm_usage_discover},
+    {"inspect", cm_cmd_inspect, cm_usage_inspect},
     {"keycache", cm_cmd_keycache, cm_usage_keycache},
 };
 
@@ -40,6 +43,8 @@ void cm_usage_main(FILE *f)
                "  run      run PROGRAM with the functions named in the config memoized\n"
                "  check    validate a config; with PROGRAM, show where each function is found\n"
                "  profile  run PROGRAM unmemoized and report what a cache would save\n"
+               "  discover run PROGRAM and find what is worth memoizing (no config needed)\n"
+               "  inspect  the signature cloudm would write for one function, and its source\n"
                "  stats    live statistics of the shared cache segment\n"
                "  clear    drop entries of the shared cache segment\n"
                "  keycache run the shared remote cache server (HTTP + LMDB)\n"

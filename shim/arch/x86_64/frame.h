@@ -27,6 +27,9 @@
 #define CMF_RET_XMM1 240
 #define CMF_SIZE 256      /* multiple of 16 */
 
+#define CM_OBS_MAX 8192   /* observed implementations per process (cloudm discover's stubs) */
+#define CM_OBS_FN_SIZE 128 /* sizeof(struct cm_obs_fn) (observe/obscall.c), power of two */
+
 #define CMK_SIZE 320      /* struct cm_keep_area (keep.c): rdi rsi rdx rcx r8 r9 rax r10, xmm0-15 */
 #define CMK_XMM 64
 
@@ -50,6 +53,12 @@ struct cm_frame {
 
 /* Entry stubs: stub i is at cm_stubs + i * CM_STUB_SIZE and dispatches descriptor cm_fns[i]. */
 extern char cm_stubs[];
+
+/* Observation stubs (cloudm discover): stub i is at cm_obs_stubs + i * CM_STUB_SIZE, loads
+ * &cm_obs_fns[i] and enters cm_obs_entry, which builds a frame like cm_entry's and calls
+ * cm_obs_call(frame). Observation records start like struct cm_fn (orig, flags, nstack) so that
+ * cm_call_original can call their originals. */
+extern char cm_obs_stubs[];
 
 /* Call f->fn->orig with the frame's argument registers and f->fn->nstack stack words copied from
  * f->stack; store rax, rdx, xmm0 and xmm1 into f->ret_*. */

@@ -1,0 +1,261 @@
+/*
+ * obscall.c - the per-call path of the observation mode and its bounded trace.
+ *
+ * What it does: cm_obs_call() keys the call (by the tool's plan: scalar registers and stack
+ * words at their declared width, string contents; else every argument register), times the
+ * original with the cycle counter around cm_call_original (which passes the caller's exact
+ * registers and stack words), adds to the function's counters and appends (key hash, function,
+ * ticks) to this thread's trace.
+ *
+ * The trace is bounded (TRACE_CHUNKS chunks of CHUNK_RECS records, 1 MiB each; a thread gets
+ * one chunk beyond that if it has none). When it is full the sampling threshold halves
+ * (spatial sampling by key hash, SHARDS: a key is traced in every call or in none) and the
+ * thread compacts its own chunks to the records still below it; the other threads' records are
+ * filtered when the file is written. Distinct counts and reuse distances are then scaled by the
+ * sampling rate (threshold / 2^64).
+ *
+ * What it does not do: no cache, no lock, no allocation on the call path (a new chunk is one
+ * mmap every 65534 traced calls); it never changes the arguments, the result or errno.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <xxhash.h>
+
+#include "base/base.h"
+#include "obs_int.h"
+
+#define CHUNK_BYTES (1u << 20)
+#define TRACE_CHUNKS 64 /* 64 MiB of trace, 4 M records, before sampling */
+
+struct chunk {
+    struct chunk *next;  /* every chunk (global list, pushed with CAS) */
+    struct chunk *tnext; /* the owner thread's chunks, oldest first */
+    uint64_t pad[2];
+    struct cm_obs_trace rec[];
+};
+
+#define CHUNK_RECS ((CHUNK_BYTES - sizeof(struct chunk)) / sizeof(struct cm_obs_trace))
+
+union cm_obs_slot cm_obs_fns[CM_OBS_MAX];
+
+static struct chunk *all_chunks;
+static int nchunks;
+static uint64_t threshold = UINT64_MAX;
+
+static __thread struct cm_obs_trace *tr_pos __attribute__((tls_model("initial-exec")));
+static __thread struct cm_obs_trace *tr_end __attribute__((tls_model("initial-exec")));
+static __thread struct chunk *tr_first __attribute__((tls_model("initial-exec")));
+static __thread struct chunk *tr_cur __attribute__((tls_model("initial-exec")));
+
+static struct chunk *chunk_new(void)
+{
+    void *p = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    struct chunk *c = p;
+    c->next = __atomic_load_n(&all_chunks, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&all_chunks, &c->next, c, 1, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED))
+        ;
+    __atomic_add_fetch(&nchunks, 1, __ATOMIC_RELAXED);
+    return c;
+}
+
+static void zero(struct cm_obs_trace *p, struct cm_obs_trace *e)
+{
+    for (; p < e; p++)
+        *p = (struct cm_obs_trace){0};
+}
+
+/* Keep only this thread's records with hash <= thr; the write position follows them. */
+static void compact_mine(uint64_t thr)
+{
+    struct chunk *wc = tr_first;
+    size_t wi = 0;
+    for (struct chunk *c = tr_first; c; c = c->tnext)
+        for (size_t i = 0; i < CHUNK_RECS && c->rec[i].fn; i++) {
+            struct cm_obs_trace t = c->rec[i];
+            if (t.hash > thr)
+                continue;
+            if (wi == CHUNK_RECS) {
+                wc = wc->tnext;
+                wi = 0;
+            }
+            wc->rec[wi++] = t;
+        }
+    tr_cur = wc;
+    tr_pos = wc->rec + wi;
+    tr_end = wc->rec + CHUNK_RECS;
+    zero(tr_pos, tr_end);
+    for (struct chunk *c = wc->tnext; c; c = c->tnext)
+        zero(c->rec, c->rec + CHUNK_RECS);
+}
+
+/* The current chunk is full (or there is none yet): move on. Leaves tr_pos NULL on failure. */
+static void trace_more(void)
+{
+    int saved = errno;
+    if (tr_cur && tr_cur->tnext) { /* a chunk freed by an earlier compaction */
+        tr_cur = tr_cur->tnext;
+        tr_pos = tr_cur->rec;
+        tr_end = tr_pos + CHUNK_RECS;
+        goto out;
+    }
+    if (!tr_first || __atomic_load_n(&nchunks, __ATOMIC_RELAXED) < TRACE_CHUNKS) {
+        struct chunk *c = chunk_new();
+        if (!c) {
+            tr_pos = tr_end = NULL;
+            goto out;
+        }
+        if (tr_cur)
+            tr_cur->tnext = c;
+        else
+            tr_first = c;
+        tr_cur = c;
+        tr_pos = c->rec;
+        tr_end = tr_pos + CHUNK_RECS;
+        goto out;
+    }
+    size_t mine = 0;
+    for (struct chunk *c = tr_first; c; c = c->tnext)
+        mine += CHUNK_RECS;
+    for (int round = 0; round < 64; round++) {
+        uint64_t thr = __atomic_load_n(&threshold, __ATOMIC_RELAXED) / 2;
+        __atomic_store_n(&threshold, thr, __ATOMIC_RELAXED);
+        compact_mine(thr);
+        size_t used = 0;
+        for (struct chunk *c = tr_first; c != tr_cur; c = c->tnext)
+            used += CHUNK_RECS;
+        used += (size_t)(tr_pos - tr_cur->rec);
+        if (used < mine - mine / 4)
+            break;
+    }
+out:
+    errno = saved;
+}
+
+static uint64_t hash_str(const char *s)
+{
+    if (!s)
+        return 0x6e756c6cu; /* NULL differs from "" */
+    return XXH3_64bits(s, strnlen(s, CM_OBS_STR_MAX)) ^ 1;
+}
+
+static uint64_t key_of(const struct cm_obs_fn *o, const struct cm_frame *f)
+{
+    uint64_t w[CM_OBS_KEY_MAX > 14 ? CM_OBS_KEY_MAX : 14];
+    if (!o->planned) {
+        memcpy(w, f->gpr, sizeof(f->gpr));
+        for (int i = 0; i < 8; i++)
+            memcpy(&w[6 + i], f->xmm[i], 8);
+        return XXH3_64bits(w, 14 * sizeof(uint64_t));
+    }
+    for (int i = 0; i < o->nkey; i++) {
+        const struct cm_obs_item *k = &o->key[i];
+        uint64_t v = 0;
+        switch (k->kind) {
+        case OBS_K_GPR:
+            v = f->gpr[k->pos];
+            break;
+        case OBS_K_XMM:
+            memcpy(&v, f->xmm[k->pos], 8);
+            break;
+        case OBS_K_STACK:
+            v = f->stack[k->pos];
+            break;
+        case OBS_K_STR:
+            v = hash_str((const char *)f->gpr[k->pos]);
+            break;
+        case OBS_K_STRSTACK:
+            v = hash_str((const char *)f->stack[k->pos]);
+            break;
+        case OBS_K_MEM: {
+            const void *b = (const void *)f->gpr[k->pos];
+            uint64_t len = f->gpr[k->width] * (k->pad ? k->pad : 1);
+            if (len > CM_OBS_BUF_MAX)
+                len = CM_OBS_BUF_MAX;
+            v = b ? XXH3_64bits_withSeed(b, (size_t)len, f->gpr[k->width]) : 0x6e756c6cu;
+            w[i] = v;
+            continue;
+        }
+        }
+        if (k->width && k->width < 8)
+            v &= (1ull << (8 * k->width)) - 1;
+        w[i] = v;
+    }
+    return XXH3_64bits(w, (size_t)o->nkey * sizeof(uint64_t));
+}
+
+void cm_obs_call(struct cm_frame *f)
+{
+    struct cm_obs_fn *o = (struct cm_obs_fn *)(void *)f->fn;
+    if (cm_guard) { /* cloudm's own call */
+        cm_call_original(f);
+        return;
+    }
+    uint64_t h = key_of(o, f);
+    uint64_t t0 = cm_ticks();
+    cm_call_original(f);
+    uint64_t dt = cm_ticks() - t0;
+    __atomic_store_n(&o->calls, __atomic_load_n(&o->calls, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&o->ticks, __atomic_load_n(&o->ticks, __ATOMIC_RELAXED) + dt,
+                     __ATOMIC_RELAXED);
+    if (h > __atomic_load_n(&threshold, __ATOMIC_RELAXED))
+        return;
+    if (tr_pos == tr_end) {
+        trace_more();
+        if (!tr_pos)
+            return;
+    }
+    tr_pos->hash = h;
+    tr_pos->ticks = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+    __atomic_store_n(&tr_pos->fn, o->id + 1, __ATOMIC_RELEASE);
+    tr_pos++;
+}
+
+uint64_t cm_obs_trace_foreach(void (*each)(const struct cm_obs_trace *t, void *ctx), void *ctx)
+{
+    uint64_t thr = __atomic_load_n(&threshold, __ATOMIC_RELAXED);
+    /* oldest chunk first: the list is newest first, and a thread's chunks were created in the
+     * order it fills them */
+    int n = 0;
+    for (struct chunk *c = __atomic_load_n(&all_chunks, __ATOMIC_ACQUIRE); c; c = c->next)
+        n++;
+    struct chunk **v = malloc((size_t)(n ? n : 1) * sizeof(*v));
+    if (!v)
+        return thr;
+    int k = n;
+    for (struct chunk *c = __atomic_load_n(&all_chunks, __ATOMIC_ACQUIRE); c && k > 0; c = c->next)
+        v[--k] = c;
+    for (int j = k; j < n; j++) {
+        struct chunk *c = v[j];
+        for (size_t i = 0; i < CHUNK_RECS; i++) {
+            struct cm_obs_trace t;
+            t.fn = __atomic_load_n(&c->rec[i].fn, __ATOMIC_ACQUIRE);
+            if (!t.fn)
+                break;
+            t.hash = c->rec[i].hash;
+            t.ticks = c->rec[i].ticks;
+            if (t.hash <= thr)
+                each(&t, ctx);
+        }
+    }
+    free(v);
+    return thr;
+}
+
+void cm_obs_after_fork(void)
+{
+    for (int i = 0; i < CM_OBS_MAX; i++) {
+        cm_obs_fns[i].fn.calls = 0;
+        cm_obs_fns[i].fn.ticks = 0;
+    }
+    all_chunks = NULL; /* the parent's chunks stay mapped, unused (copy-on-write) */
+    nchunks = 0;
+    threshold = UINT64_MAX;
+    tr_pos = tr_end = NULL;
+    tr_first = tr_cur = NULL;
+}

@@ -1,0 +1,60 @@
+#!/bin/bash
+# test_discover.sh - `cloudm discover` end to end on libdisc.so (built with -g):
+#  - the slow function with repeated arguments ranks first, the never-repeating one saves
+#    nothing, cheap ones are not worth it, C-library functions (printf, strlen, malloc) never
+#    appear;
+#  - the program's output is unchanged under discover;
+#  - the generated config passes `cloudm check` and memoizes the function with identical output
+#    (hit counts from the report);
+#  - a second run sees the first run's keys (saved across runs);
+#  - a program that dlopen's the library: its functions are observed through dlsym.
+. "$(dirname "$0")/../e2e/lib.sh"
+
+P=$CM_BIN/disc_prog
+cm_plain plain "$P"
+"$CLOUDM" discover -o "$CM_TMP/gen.conf" --json "$CM_TMP/d1.json" -- "$P" >"$CM_TMP/d1.out" 2>"$CM_TMP/d1.err"
+echo $? >"$CM_TMP/d1.rc"
+cm_same plain d1
+J=$CM_TMP/d1.json
+cm_expect_eq "rank 1" "$(jq -r '.functions[0].name' "$J")" disc_slow_repeat
+cm_expect_eq "its prototype" "$(jq -r '.functions[0].prototype_source' "$J" | cut -c1-5)" DWARF
+cm_expect_eq "its distinct keys" "$(jq -r '.functions[0].distinct' "$J")" 4
+cm_expect_eq "its calls" "$(jq -r '.functions[0].calls' "$J")" 60
+cm_expect_eq "never-repeating one saves nothing" \
+  "$(jq -r '.functions[] | select(.name=="disc_slow_unique") | .saved_within_ns' "$J")" 0
+cm_expect_eq "string keys by content" \
+  "$(jq -r '.functions[] | select(.name=="disc_slow_name") | .distinct' "$J")" 3
+cm_expect_eq "cheap ones not worth it" \
+  "$(jq -r '[.functions[] | select(.name|startswith("disc_cheap")) | .worth] | any' "$J")" false
+cm_expect_eq "no C-library function observed" \
+  "$(jq -r '[.functions[] | select(.name=="printf" or .name=="strlen" or .name=="malloc" or .name=="free" or .name=="snprintf")] | length' "$J")" 0
+cm_expect_match "table on stderr" "$CM_TMP/d1.err" '^1 +disc_slow_repeat +libdisc.so +60 +4 '
+cm_expect_match "curve in the config" "$CM_TMP/gen.conf" 'Memory tier \(LRU\) hits by entries held: 1:0 2:0 4:56'
+cm_expect_nomatch "printf never suggested" "$CM_TMP/gen.conf" 'printf|strlen|malloc'
+cm_expect_match "signature from DWARF" "$CM_TMP/gen.conf" '^signature = f64 disc_slow_repeat\(i32 n, f64 x\)$'
+cm_expect_match "string signature" "$CM_TMP/gen.conf" '^signature = i64 disc_slow_name\(str name, i32 k\)$'
+
+"$CLOUDM" check -c "$CM_TMP/gen.conf" >"$CM_TMP/check.out" 2>&1
+cm_expect_eq "generated config passes cloudm check" "$?" 0
+cm_memo memo "$CM_TMP/gen.conf" "$P"
+cm_same plain memo
+cm_expect_eq "disc_slow_repeat hits" "$(cm_fn memo disc_slow_repeat .hits.memory)" 56
+cm_expect_eq "disc_slow_name hits" "$(cm_fn memo disc_slow_name .hits.memory)" 57
+
+# across runs: the second run has seen every key before
+"$CLOUDM" discover --json "$CM_TMP/d2.json" -- "$P" >"$CM_TMP/d2.out" 2>"$CM_TMP/d2.err"
+cm_expect_eq "across runs: every call's key seen before" \
+  "$(jq -r '.functions[] | select(.name=="disc_slow_unique") | ((.saved_across_ns - .total_ns) | fabs) < 2' "$CM_TMP/d2.json")" true
+
+# dlopen + dlsym
+cm_plain dlplain "$P" --dlopen "$CM_BIN/libdisc.so"
+"$CLOUDM" discover --json "$CM_TMP/d3.json" -- "$P" --dlopen "$CM_BIN/libdisc.so" >"$CM_TMP/dl.out" 2>"$CM_TMP/dl.err"
+echo $? >"$CM_TMP/dl.rc"
+cm_same dlplain dl
+cm_expect_eq "dlopen: rank 1" "$(jq -r '.functions[0].name' "$CM_TMP/d3.json")" disc_slow_repeat
+cm_expect_eq "dlopen: calls through dlsym pointers" "$(jq -r '.functions[0].calls' "$CM_TMP/d3.json")" 60
+
+# bad usage
+"$CLOUDM" discover >/dev/null 2>"$CM_TMP/u.err"
+cm_expect_eq "missing PROGRAM is a usage error" "$?" 2
+cm_done
