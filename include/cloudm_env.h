@@ -26,6 +26,8 @@
                                                  observation files (cloudm discover) */
 #define CLOUDM_ENV_DISCOVER_SPEC "CLOUDM_DISCOVER_SPEC" /* key plan file (cloudm_discover.h) */
 #define CLOUDM_ENV_DISCOVER_OBJECTS "CLOUDM_DISCOVER_OBJECTS" /* ':'-separated object globs */
+#define CLOUDM_ENV_DISCOVER_INTERNAL "CLOUDM_DISCOVER_INTERNAL" /* "1": also the executable's
+                                                                  own functions (inline hooks) */
 #define CLOUDM_ENV_DISCOVER_LIST "CLOUDM_DISCOVER_LIST" /* "1": list candidates, exit before main */
 
 #endif

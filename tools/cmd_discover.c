@@ -12,8 +12,7 @@
  * status.
  *
  * What it does not do: it memoizes nothing and keeps nothing but the digest file of earlier
- * runs' keys ($XDG_CACHE_HOME/cloudm/discover/). Functions inside the executable (--internal)
- * are not observed yet.
+ * runs' keys ($XDG_CACHE_HOME/cloudm/discover/).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,6 +25,7 @@
 #include <xxhash.h>
 
 #include "cli.h"
+#include "cloudm_env.h"
 #include "cm_config.h"
 #include "disc.h"
 #include "proto.h"
@@ -36,7 +36,7 @@ void cm_usage_discover(FILE *f)
 {
     fprintf(f,
             "Usage: cloudm discover [-o FILE] [--html FILE] [--json FILE] [--object GLOB]...\n"
-            "                       [--header FILE]... [-I DIR]... [--top N] [--] PROGRAM "
+            "                       [--header FILE]... [-I DIR]... [--internal] [--top N] [--] PROGRAM "
             "[ARGS...]\n"
             "\n"
             "Run PROGRAM once, observing every function it and its libraries call through a\n"
@@ -52,6 +52,8 @@ void cm_usage_discover(FILE *f)
             "                   through dlsym (repeatable)\n"
             "      --header FILE  C header with prototypes, parsed with libclang (repeatable)\n"
             "  -I DIR           include directory for --header (repeatable)\n"
+            "      --internal   also the program's own functions (its symbol table; inline\n"
+            "                   hooks), static ones included\n"
             "      --top N      rows of the table and curves computed (default 20)\n"
             "  -h, --help       show this help\n"
             "\n"
@@ -69,6 +71,7 @@ struct opts {
     const char *dirs[MAX_OPTS];
     int ndirs;
     int top;
+    bool internal;
     char **argv;
 };
 
@@ -88,6 +91,10 @@ static int parse(int argc, char **argv, struct opts *o)
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             cm_usage_discover(stdout);
             return 1;
+        }
+        if (strcmp(a, "--internal") == 0) {
+            o->internal = true;
+            continue;
         }
         const char *v = NULL;
         if (strcmp(a, "-o") == 0 || strcmp(a, "-I") == 0) {
@@ -179,7 +186,7 @@ static void lookup(const struct opts *o, const char *object, const char **names,
                                  .nfiles = o->nheaders,
                                  .dirs = (const char **)o->dirs,
                                  .ndirs = o->ndirs};
-    cm_proto_lookup(object, names, n, out, &h, false);
+    cm_proto_lookup(object, names, n, out, &h, o->internal);
 }
 
 /* One prototype lookup per object for every candidate in c; writes the key plan to `spec`. */
@@ -295,6 +302,10 @@ int cm_cmd_discover(int argc, char **argv)
     char spec[PATH_MAX + 16];
     snprintf(spec, sizeof(spec), "%s/plan", dp);
 
+    if (o.internal)
+        setenv(CLOUDM_ENV_DISCOVER_INTERNAL, "1", 1);
+    else
+        unsetenv(CLOUDM_ENV_DISCOVER_INTERNAL);
     rc = disc_run(o.argv, dp, NULL, objects, true, &status);
     if (rc != 0)
         goto out;

@@ -278,6 +278,11 @@ static void name_index_build(int cap)
         name_index_put(i);
 }
 
+bool cm_hook_fed(void)
+{
+    return grow_targets != NULL;
+}
+
 int cm_hook_add_target(const char *name, const char *object_glob, int hook)
 {
     int i = cm_hook_target_index(name);

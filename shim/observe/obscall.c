@@ -18,6 +18,7 @@
  * mmap every 65534 traced calls); it never changes the arguments, the result or errno.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -216,6 +217,27 @@ void cm_obs_call(struct cm_frame *f)
     tr_pos++;
 }
 
+/* What cm_obs_entry_keep saves besides the frame (the layout of keep.c's cm_keep_area). */
+struct obs_keep {
+    uint64_t gpr[8]; /* rdi rsi rdx rcx r8 r9 rax r10 */
+    _Alignas(16) uint8_t xmm[16][16];
+};
+_Static_assert(sizeof(struct obs_keep) == CMK_SIZE, "keep area size (frame.h CMK_SIZE)");
+_Static_assert(offsetof(struct obs_keep, xmm) == CMK_XMM, "keep area xmm (frame.h CMK_XMM)");
+
+void cm_obs_call_keep(struct cm_frame *f, struct obs_keep *k);
+
+void cm_obs_call_keep(struct cm_frame *f, struct obs_keep *k)
+{
+    cm_obs_call(f);
+    /* every register the original may have returned in: what it left there (an untouched one
+     * still holds the caller's value, which the frame passed in) */
+    k->gpr[6] = f->ret_rax;
+    k->gpr[2] = f->ret_rdx;
+    memcpy(k->xmm[0], f->ret_xmm0, 16);
+    memcpy(k->xmm[1], f->ret_xmm1, 16);
+}
+
 uint64_t cm_obs_trace_foreach(void (*each)(const struct cm_obs_trace *t, void *ctx), void *ctx)
 {
     uint64_t thr = __atomic_load_n(&threshold, __ATOMIC_RELAXED);
@@ -249,7 +271,7 @@ uint64_t cm_obs_trace_foreach(void (*each)(const struct cm_obs_trace *t, void *c
 
 void cm_obs_after_fork(void)
 {
-    for (int i = 0; i < CM_OBS_MAX; i++) {
+    for (int i = 0; i < CM_OBS_MAX; i++) { /* GOT and inline records alike */
         cm_obs_fns[i].fn.calls = 0;
         cm_obs_fns[i].fn.ticks = 0;
     }

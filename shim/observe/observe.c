@@ -8,10 +8,11 @@
  * binds every implementation that is a function, is not on the built-in never-memoizable list
  * (config/nomemo.c) and whose provider matches the globs to the next observation stub. With
  * CLOUDM_DISCOVER_LIST=1 it writes the candidates (name, object) to DIR/list and exits before
- * main. At exit it writes DIR/obs.PID (include/cloudm_discover.h).
+ * main. With CLOUDM_DISCOVER_INTERNAL=1 the executable's own functions (its .symtab, or its
+ * debug file's) are targets too, inline-hooked (codehook.c) and bound to register-preserving
+ * stubs. At exit it writes DIR/obs.PID (include/cloudm_discover.h).
  *
- * What it does not do: no per-call work (obscall.c), no prototypes (the tool's), no inline
- * hooks (functions inside the executable are not observed yet: bind declines them).
+ * What it does not do: no per-call work (obscall.c), no prototypes (the tool's).
  */
 #include <errno.h>
 #include <link.h>
@@ -47,7 +48,9 @@ static struct plan *plans;
 static int nplans;
 static char *globs[MAX_GLOBS];
 static int nglobs;
-static uint32_t nobs;
+static uint32_t nobs;  /* GOT records: cm_obs_fns[0 .. nobs) */
+static uint32_t nkeep; /* inline records: cm_obs_fns[CM_OBS_MAX - nkeep .. CM_OBS_MAX) */
+static int obs_internal;
 static uint64_t start_ns;
 static char *list_buf;
 static size_t list_len, list_cap;
@@ -265,6 +268,21 @@ static void feed(const struct cm_object *obj, int late, void *ctx)
             continue;
         add_name(cm_dyn_symname(d, rel.symindex));
     }
+    if (obs_internal && r->or_kind == CM_OBJ_MAIN) {
+        struct cm_objsyms st;
+        if (cm_symtab_load(obj, &st) == 0) {
+            for (size_t i = 0; i < st.nsyms; i++) {
+                const char *nm = st.names + st.syms[i].name;
+                /* the C runtime's own (_start, _init, frame_dummy...) and main stay alone */
+                if (st.syms[i].is_func && nm[0] && nm[0] != '_' && strcmp(nm, "main") != 0 &&
+                    strcmp(nm, "frame_dummy") != 0 && !strstr(nm, "tm_clones") &&
+                    cm_hook_add_target(nm, NULL, CM_TARGET_AUTO) == -ENOSPC)
+                    cm_log_once("obs-targets", "more than %d candidate names: the rest are not "
+                                "observed", MAX_TARGETS);
+            }
+            cm_symtab_free(&st);
+        }
+    }
     if (!late && !(nglobs && glob_matches(obj->path)))
         return;
     for (size_t i = 0; i < d->dd_nsyms; i++)
@@ -291,7 +309,7 @@ static void list_add(const char *name, const char *path)
 static void *bind(const struct cm_binding *b)
 {
     const char *path = b->provider ? b->provider->path : "";
-    if (b->is_func == 0 || b->how != 0 || !b->name)
+    if (b->is_func == 0 || !b->name || (b->how != 0 && !obs_internal))
         return NULL;
     if (b->provider && is_ours(cm_objrec_of(b->provider)))
         return NULL;
@@ -301,17 +319,17 @@ static void *bind(const struct cm_binding *b)
         list_add(b->name, path);
         return NULL;
     }
-    if (nobs >= CM_OBS_MAX) {
-        cm_log_once("obs-max",
-                    "more than %d observed implementations: '%s' and later ones are "
-                    "not observed",
-                    CM_OBS_MAX, b->name);
+    if (nobs + nkeep >= CM_OBS_MAX || (b->how && nkeep >= CM_OBS_KMAX)) {
+        cm_log_once("obs-max", "more than %d observed implementations: '%s' and later ones are "
+                    "not observed", b->how ? CM_OBS_KMAX : CM_OBS_MAX, b->name);
         return NULL;
     }
-    struct cm_obs_fn *o = &cm_obs_fns[nobs].fn;
+    uint32_t id = b->how ? CM_OBS_MAX - 1 - nkeep : nobs;
+    struct cm_obs_fn *o = &cm_obs_fns[id].fn;
     memset(o, 0, sizeof(*o));
     o->orig = b->original;
-    o->id = nobs;
+    o->id = id;
+    o->how = (uint8_t)b->how;
     o->name = b->name;
     o->object = path;
     o->nstack = CM_OBS_STACK_WORDS;
@@ -322,8 +340,12 @@ static void *bind(const struct cm_binding *b)
         o->nkey = p->nkey;
         memcpy(o->key, p->key, sizeof(o->key));
     }
+    if (b->how) {
+        __atomic_store_n(&nkeep, nkeep + 1, __ATOMIC_RELEASE);
+        return cm_obs_kstubs + (size_t)(CM_OBS_MAX - 1 - id) * CM_OBS_KSTUB_SIZE;
+    }
     __atomic_store_n(&nobs, nobs + 1, __ATOMIC_RELEASE);
-    return cm_obs_stubs + (size_t)o->id * CM_STUB_SIZE;
+    return cm_obs_stubs + (size_t)id * CM_STUB_SIZE;
 }
 
 static void write_all(int fd, const void *p, size_t n)
@@ -359,6 +381,8 @@ int cm_observe_start(void)
     snprintf(obs_dir, sizeof(obs_dir), "%s", getenv(CLOUDM_ENV_DISCOVER));
     const char *l = getenv(CLOUDM_ENV_DISCOVER_LIST);
     obs_list = l && strcmp(l, "1") == 0;
+    const char *in = getenv(CLOUDM_ENV_DISCOVER_INTERNAL);
+    obs_internal = in && strcmp(in, "1") == 0;
     const char *spec = getenv(CLOUDM_ENV_DISCOVER_SPEC);
     if (spec && spec[0])
         plan_load(spec);
@@ -388,6 +412,7 @@ int cm_observe_start(void)
 
 struct out_ctx {
     int fd;
+    uint32_t nobs; /* file index of record id: id below nobs, else nobs + CM_OBS_MAX - 1 - id */
     struct cm_obs_trace buf[512];
     int n;
     uint64_t count;
@@ -396,7 +421,11 @@ struct out_ctx {
 static void out_rec(const struct cm_obs_trace *t, void *p)
 {
     struct out_ctx *c = p;
-    c->buf[c->n++] = *t;
+    c->buf[c->n] = *t;
+    uint32_t id = t->fn - 1;
+    if (id >= c->nobs)
+        c->buf[c->n].fn = c->nobs + (CM_OBS_MAX - 1 - id) + 1;
+    c->n++;
     c->count++;
     if (c->n == 512) {
         write_all(c->fd, c->buf, sizeof(c->buf));
@@ -416,13 +445,14 @@ void cm_observe_finish(void)
         return;
     }
     uint32_t n = __atomic_load_n(&nobs, __ATOMIC_ACQUIRE);
-    struct cm_obs_filehdr h = {.format = CM_OBS_FORMAT, .nfn = n, .pid = (int32_t)getpid()};
+    uint32_t nk = __atomic_load_n(&nkeep, __ATOMIC_ACQUIRE);
+    struct cm_obs_filehdr h = {.format = CM_OBS_FORMAT, .nfn = n + nk, .pid = (int32_t)getpid()};
     memcpy(h.magic, CM_OBS_MAGIC, sizeof(h.magic));
     h.ns_per_tick = (double)cm_ticks_to_ns(1ull << 32) / 4294967296.0;
     h.run_ns = cm_clock_ns() - start_ns;
     write_all(fd, &h, sizeof(h));
-    for (uint32_t i = 0; i < n; i++) {
-        const struct cm_obs_fn *o = &cm_obs_fns[i].fn;
+    for (uint32_t i = 0; i < n + nk; i++) {
+        const struct cm_obs_fn *o = &cm_obs_fns[i < n ? i : CM_OBS_MAX - 1 - (i - n)].fn;
         struct cm_obs_filefn ff = {0};
         snprintf(ff.name, sizeof(ff.name), "%s", o->name);
         snprintf(ff.object, sizeof(ff.object), "%s", o->object);
@@ -435,6 +465,7 @@ void cm_observe_finish(void)
     struct out_ctx *c = calloc(1, sizeof(*c));
     if (c) {
         c->fd = fd;
+        c->nobs = n;
         h.threshold = cm_obs_trace_foreach(out_rec, c);
         if (c->n)
             write_all(fd, c->buf, (size_t)c->n * sizeof(c->buf[0]));

@@ -7,7 +7,8 @@
 #  - the generated config passes `cloudm check` and memoizes the function with identical output
 #    (hit counts from the report);
 #  - a second run sees the first run's keys (saved across runs);
-#  - a program that dlopen's the library: its functions are observed through dlsym.
+#  - a program that dlopen's the library: its functions are observed through dlsym;
+#  - --internal: a static function of the program, through an inline hook.
 . "$(dirname "$0")/../e2e/lib.sh"
 
 P=$CM_BIN/disc_prog
@@ -53,6 +54,22 @@ echo $? >"$CM_TMP/dl.rc"
 cm_same dlplain dl
 cm_expect_eq "dlopen: rank 1" "$(jq -r '.functions[0].name' "$CM_TMP/d3.json")" disc_slow_repeat
 cm_expect_eq "dlopen: calls through dlsym pointers" "$(jq -r '.functions[0].calls' "$CM_TMP/d3.json")" 60
+
+# --internal: a static function of the program itself (inline hook, DWARF prototype)
+I=$CM_BIN/disc_internal
+cm_plain iplain "$I"
+"$CLOUDM" discover --internal -o "$CM_TMP/int.conf" --json "$CM_TMP/int.json" -- "$I" >"$CM_TMP/int.out" 2>"$CM_TMP/int.err"
+echo $? >"$CM_TMP/int.rc"
+cm_same iplain int
+cm_expect_eq "--internal: static function ranks first" "$(jq -r '.functions[0].name' "$CM_TMP/int.json")" slow_static
+cm_expect_eq "--internal: distinct" "$(jq -r '.functions[0].distinct' "$CM_TMP/int.json")" 5
+cm_expect_match "--internal: signature" "$CM_TMP/int.conf" '^signature = f64 slow_static\(i32 n, f64 x\)$'
+cm_memo imemo "$CM_TMP/int.conf" "$I"
+cm_same iplain imemo
+cm_expect_eq "--internal: config memoizes the static function" "$(cm_fn imemo slow_static .hits.memory)" 35
+"$CLOUDM" discover --json "$CM_TMP/noint.json" -- "$I" >/dev/null 2>&1
+cm_expect_eq "without --internal: not observed" \
+  "$(jq -r '[.functions[] | select(.name=="slow_static")] | length' "$CM_TMP/noint.json")" 0
 
 # bad usage
 "$CLOUDM" discover >/dev/null 2>"$CM_TMP/u.err"

@@ -39,6 +39,17 @@ cm_memo hmemo "$CM_TMP/h.conf" env LD_LIBRARY_PATH="$ND" "$P"
 cm_same plain hmemo
 cm_expect_eq "--header: config memoizes" "$(cm_fn hmemo disc_slow_repeat .hits.memory)" 56
 
+# a separate debug file found by build-id under CLOUDM_DEBUG_DIR
+mkdir -p "$CM_TMP/strip" "$CM_TMP/dbg"
+cp "$CM_BIN/libdisc.so" "$CM_TMP/strip/libdisc.so"
+id=$(readelf -n "$CM_TMP/strip/libdisc.so" | sed -n 's/.*Build ID: *\([0-9a-f]*\).*/\1/p')
+mkdir -p "$CM_TMP/dbg/.build-id/${id:0:2}"
+objcopy --only-keep-debug "$CM_TMP/strip/libdisc.so" "$CM_TMP/dbg/.build-id/${id:0:2}/${id:2}.debug"
+objcopy --strip-debug "$CM_TMP/strip/libdisc.so"
+CLOUDM_DEBUG_DIR="$CM_TMP/dbg" "$CLOUDM" inspect disc_slow_repeat --object "$CM_TMP/strip/libdisc.so" >"$CM_TMP/dbg.out" 2>&1
+cm_expect_match "debug file by build-id" "$CM_TMP/dbg.out" "^# prototype: DWARF \\($CM_TMP/dbg/.build-id/${id:0:2}/${id:2}.debug\\)"
+cm_expect_match "debug file: signature" "$CM_TMP/dbg.out" '^signature = f64 disc_slow_repeat\(i32 n, f64 x\)$'
+
 # zlib through dpkg
 Z=$CM_BIN/disc_zprog
 cm_plain zplain "$Z"
