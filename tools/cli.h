@@ -28,6 +28,7 @@ struct cm_launch {
     const char *mode;   /* --mode word (validated), NULL = leave CLOUDM_MODE alone */
     const char *report; /* "stderr" or a path as written, NULL = leave CLOUDM_REPORT alone */
     bool check;         /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
+    bool wait;          /* cm_run_program: fork, wait and return the program's status */
     char **argv;        /* PROGRAM and its arguments (NULL-terminated), or NULL */
 };
 
@@ -85,6 +86,10 @@ int cm_launch_env(const struct cm_launch *l, const char *config_abs);
 
 /* execvp(l->argv); on failure prints "cloudm: cannot run PROGRAM: ..." and returns 127. */
 int cm_exec(const struct cm_launch *l);
+
+/* Fork, exec l->argv, wait (SIGINT/SIGQUIT ignored meanwhile, as system(3) does); returns the
+ * program's exit status (128 + signal when killed), 127 when it could not be executed. */
+int cm_spawn_wait(const struct cm_launch *l);
 
 /*
  * `run` and `profile` after option parsing: resolve and parse the config, stop on errors (or

@@ -34,32 +34,33 @@
 
 void cm_usage_discover(FILE *f)
 {
-    fprintf(f,
-            "Usage: cloudm discover [-o FILE] [--html FILE] [--json FILE] [--object GLOB]...\n"
-            "                       [--header FILE]... [-I DIR]... [--internal] [--top N] [--] PROGRAM "
-            "[ARGS...]\n"
-            "\n"
-            "Run PROGRAM once, observing every function it and its libraries call through a\n"
-            "GOT slot (no config needed; the original always runs), and rank them by the time\n"
-            "a cache would save. The table goes to stderr; the program's output is its own.\n"
-            "\n"
-            "Options:\n"
-            "  -o FILE          write a config of the functions worth a cache\n"
-            "      --html FILE  write a self-contained HTML report\n"
-            "      --json FILE  write the results as JSON\n"
-            "      --object GLOB  observe only functions defined by matching objects (path or\n"
-            "                   basename); their exports are observed even when reached only\n"
-            "                   through dlsym (repeatable)\n"
-            "      --header FILE  C header with prototypes, parsed with libclang (repeatable)\n"
-            "  -I DIR           include directory for --header (repeatable)\n"
-            "      --internal   also the program's own functions (its symbol table; inline\n"
-            "                   hooks), static ones included\n"
-            "      --top N      rows of the table and curves computed (default 20)\n"
-            "  -h, --help       show this help\n"
-            "\n"
-            "Prototypes come from DWARF (the object or its debug file under $CLOUDM_DEBUG_DIR),\n"
-            "then --header files, then the headers of the Debian -dev package that ships the\n"
-            "library. See docs/discover.md.\n");
+    fprintf(
+        f,
+        "Usage: cloudm discover [-o FILE] [--html FILE] [--json FILE] [--object GLOB]...\n"
+        "                       [--header FILE]... [-I DIR]... [--internal] [--top N] [--] PROGRAM "
+        "[ARGS...]\n"
+        "\n"
+        "Run PROGRAM once, observing every function it and its libraries call through a\n"
+        "GOT slot (no config needed; the original always runs), and rank them by the time\n"
+        "a cache would save. The table goes to stderr; the program's output is its own.\n"
+        "\n"
+        "Options:\n"
+        "  -o FILE          write a config of the functions worth a cache\n"
+        "      --html FILE  write a self-contained HTML report\n"
+        "      --json FILE  write the results as JSON\n"
+        "      --object GLOB  observe only functions defined by matching objects (path or\n"
+        "                   basename); their exports are observed even when reached only\n"
+        "                   through dlsym (repeatable)\n"
+        "      --header FILE  C header with prototypes, parsed with libclang (repeatable)\n"
+        "  -I DIR           include directory for --header (repeatable)\n"
+        "      --internal   also the program's own functions (its symbol table; inline\n"
+        "                   hooks), static ones included\n"
+        "      --top N      rows of the table and curves computed (default 20)\n"
+        "  -h, --help       show this help\n"
+        "\n"
+        "Prototypes come from DWARF (the object or its debug file under $CLOUDM_DEBUG_DIR),\n"
+        "then --header files, then the headers of the Debian -dev package that ships the\n"
+        "library. See docs/discover.md.\n");
 }
 
 struct opts {
@@ -324,7 +325,7 @@ int cm_cmd_discover(int argc, char **argv)
     disc_analyze(&d, o.top);
     /* the planned flag says how calls were keyed; a prototype found only after the run (a
      * library loaded with dlopen) still gives the signature */
-    disc_print_table(&d, stderr, o.top);
+    disc_print_table(&d, stderr, o.top, "discover");
     if (o.out) {
         int w = disc_write_config(&d, o.out);
         if (w < 0) {
@@ -338,7 +339,7 @@ int cm_cmd_discover(int argc, char **argv)
         fprintf(stderr, "cloudm discover: cannot write %s\n", o.json);
         rc = CM_EXIT_FAIL;
     }
-    if (o.html && disc_write_html(&d, o.html, o.top) < 0) {
+    if (o.html && disc_write_html(&d, o.html, o.top, "discover", NULL) < 0) {
         fprintf(stderr, "cloudm discover: cannot write %s\n", o.html);
         rc = CM_EXIT_FAIL;
     }

@@ -67,19 +67,23 @@ int disc_read_list(const char *dir, void (*each)(const char *name, const char *o
 /* disc_run.c: read every DIR/obs.* into d (functions merged by name and object). */
 int disc_read_obs(const char *dir, struct disc *d);
 
+/* disc_report.c: add the JSON reports (docs/report.md) in DIR to d (cloudm profile --html). */
+int disc_read_reports(const char *dir, struct disc *d);
+
 /* disc_analyze.c: distinct keys, savings, across-run digests (read, then updated), curves for
  * the `top` best, ranking (d->fns sorted, best first), and `worth` flags. */
 void disc_analyze(struct disc *d, int top);
 
 /* disc_out.c */
-void disc_print_table(const struct disc *d, FILE *f, int top);
+void disc_print_table(const struct disc *d, FILE *f, int top, const char *cmd);
 int disc_write_config(const struct disc *d, const char *path);
 int disc_write_json(const struct disc *d, const char *path);
 /* The config text (for -o and the HTML page); malloc'd. */
 char *disc_config_text(const struct disc *d);
 
-/* disc_html.c */
-int disc_write_html(const struct disc *d, const char *path, int top);
+/* disc_html.c: `title` names the command; `config` (NULL: the generated one) is shown. */
+int disc_write_html(const struct disc *d, const char *path, int top, const char *title,
+                    const char *config);
 
 void disc_free(struct disc *d);
 

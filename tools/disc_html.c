@@ -2,6 +2,9 @@
  * disc_html.c - the HTML report of `cloudm discover --html FILE`: one self-contained page
  * (inline CSS and SVG, no script, no font, no network access).
  *
+ * (`cloudm profile --html` writes the same page from the shim's reports, with the config it
+ * ran with and no curves.)
+ *
  * What it does: a bar per function (the best `top`) of its total time, split into what a cache
  * would save ("saved", green) and what must run anyway ("must run", grey); the miss-ratio
  * curves of the best candidates (hits against entries held by the memory tier, log scale); the
@@ -160,29 +163,32 @@ static void table(FILE *f, const struct disc *d, int top)
     fprintf(f, "</table>\n");
 }
 
-int disc_write_html(const struct disc *d, const char *path, int top)
+int disc_write_html(const struct disc *d, const char *path, int top, const char *title,
+                    const char *config)
 {
     FILE *f = fopen(path, "we");
     if (!f)
         return -errno;
-    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-               "<title>cloudm discover</title>\n<style>\n"
-               "body{font-family:sans-serif;margin:2em;color:#222}\n"
-               "rect.saved{fill:#1b7837}rect.run{fill:#bbb}\n"
-               "line.axis{stroke:#444}\n"
-               "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;"
-               "text-align:right}td:nth-child(2),td:nth-child(3){text-align:left}\n"
-               "tr.worth{background:#e6f4ea}\n"
-               "pre{background:#f6f6f6;padding:1em;overflow:auto}\n"
-               "</style></head><body>\n<h1>cloudm discover</h1>\n");
+    fprintf(f,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<title>cloudm %s</title>\n<style>\n"
+            "body{font-family:sans-serif;margin:2em;color:#222}\n"
+            "rect.saved{fill:#1b7837}rect.run{fill:#bbb}\n"
+            "line.axis{stroke:#444}\n"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;"
+            "text-align:right}td:nth-child(2),td:nth-child(3){text-align:left}\n"
+            "tr.worth{background:#e6f4ea}\n"
+            "pre{background:#f6f6f6;padding:1em;overflow:auto}\n"
+            "</style></head><body>\n<h1>cloudm %s</h1>\n",
+            title, title);
     fprintf(f, "<p id=\"summary\">%d functions observed in %d process%s; run %.1f ms%s.</p>\n",
             d->n, d->nprocs, d->nprocs == 1 ? "" : "es", (double)d->run_ns / 1e6,
             d->rate < 1 ? "; keys sampled (SHARDS), counts estimated" : "");
     bars(f, d, top);
     curves(f, d, top);
     table(f, d, top);
-    char *cfg = disc_config_text(d);
-    fprintf(f, "<h2>Generated config</h2>\n<pre id=\"config\">");
+    char *cfg = config ? strdup(config) : disc_config_text(d);
+    fprintf(f, "<h2>%s config</h2>\n<pre id=\"config\">", config ? "The" : "Generated");
     if (cfg)
         esc(f, cfg);
     fprintf(f, "</pre>\n</body></html>\n");

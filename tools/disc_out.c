@@ -62,12 +62,12 @@ static void fmt_ns(char *b, size_t n, double ns)
         snprintf(b, n, "%.0f ns", ns);
 }
 
-void disc_print_table(const struct disc *d, FILE *f, int top)
+void disc_print_table(const struct disc *d, FILE *f, int top, const char *cmd)
 {
     char run[32];
     fmt_ns(run, sizeof(run), (double)d->run_ns);
-    fprintf(f, "cloudm discover: %d functions observed in %d process%s, run %s%s\n", d->n,
-            d->nprocs, d->nprocs == 1 ? "" : "es", run,
+    fprintf(f, "cloudm %s: %d functions observed in %d process%s, run %s%s\n", cmd, d->n, d->nprocs,
+            d->nprocs == 1 ? "" : "es", run,
             d->rate < 1 ? " (keys sampled: distinct counts are estimates, marked ~)" : "");
     fprintf(f, "%-4s %-24s %-20s %10s %10s %10s %10s %10s %6s %10s  %s\n", "rank", "function",
             "object", "calls", "distinct", "total", "mean", "saved", "%run", "next run",

@@ -277,8 +277,10 @@ static void feed(const struct cm_object *obj, int late, void *ctx)
                 if (st.syms[i].is_func && nm[0] && nm[0] != '_' && strcmp(nm, "main") != 0 &&
                     strcmp(nm, "frame_dummy") != 0 && !strstr(nm, "tm_clones") &&
                     cm_hook_add_target(nm, NULL, CM_TARGET_AUTO) == -ENOSPC)
-                    cm_log_once("obs-targets", "more than %d candidate names: the rest are not "
-                                "observed", MAX_TARGETS);
+                    cm_log_once("obs-targets",
+                                "more than %d candidate names: the rest are not "
+                                "observed",
+                                MAX_TARGETS);
             }
             cm_symtab_free(&st);
         }
@@ -320,8 +322,10 @@ static void *bind(const struct cm_binding *b)
         return NULL;
     }
     if (nobs + nkeep >= CM_OBS_MAX || (b->how && nkeep >= CM_OBS_KMAX)) {
-        cm_log_once("obs-max", "more than %d observed implementations: '%s' and later ones are "
-                    "not observed", b->how ? CM_OBS_KMAX : CM_OBS_MAX, b->name);
+        cm_log_once("obs-max",
+                    "more than %d observed implementations: '%s' and later ones are "
+                    "not observed",
+                    b->how ? CM_OBS_KMAX : CM_OBS_MAX, b->name);
         return NULL;
     }
     uint32_t id = b->how ? CM_OBS_MAX - 1 - nkeep : nobs;

@@ -2,7 +2,8 @@
 # test_html.sh - `cloudm discover --html FILE` in a real headless browser (Debian's chromium):
 # the page renders (a screenshot is taken and is a non-trivial PNG), and the rendered DOM has
 # the bars (with the saved time of the top function), the miss-ratio curves, the ranked table
-# and the generated config. Skips, saying so, only when chromium is not installed.
+# and the generated config; `cloudm profile --html` too. Skips, saying so, only when chromium is
+# not installed.
 . "$(dirname "$0")/../e2e/lib.sh"
 
 CHROME=$(command -v chromium || command -v chromium-browser || true)
@@ -41,4 +42,15 @@ cm_expect_match "miss-ratio curves" "$D" '<polyline class="curve" data-fn="disc_
 cm_expect_match "ranked table" "$D" '<table id="ranked">'
 cm_expect_match "table row" "$D" '<td>1</td><td>disc_slow_repeat</td><td>libdisc.so</td><td>60</td><td>4</td>'
 cm_expect_match "generated config" "$D" '^\[function disc_slow_repeat\]'
+
+# cloudm profile --html: the same page from the shim's profile reports, with the config used
+"$CLOUDM" discover -o "$CM_TMP/gen.conf" -- "$P" >/dev/null 2>&1
+"$CLOUDM" profile -c "$CM_TMP/gen.conf" --html "$CM_TMP/p.html" -- "$P" >"$CM_TMP/p.out" 2>"$CM_TMP/p.err"
+cm_expect_eq "profile --html exit" "$?" 0
+cmp -s "$CM_TMP/p.out" "$CM_TMP/d.out"
+cm_expect_eq "profile --html: program output unchanged" "$?" 0
+browser --dump-dom "file://$CM_TMP/p.html" >"$CM_TMP/pdom.html"
+cm_expect_match "profile page: bar of the memoized function" "$CM_TMP/pdom.html" 'class="bar" data-fn="disc_slow_repeat"'
+cm_expect_match "profile page: table row" "$CM_TMP/pdom.html" '<td>1</td><td>disc_slow_repeat</td><td>disc_prog</td><td>60</td><td>4</td>'
+cm_expect_match "profile page: the config it ran with" "$CM_TMP/pdom.html" '^signature = f64 disc_slow_repeat'
 cm_done
