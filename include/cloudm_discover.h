@@ -38,7 +38,8 @@ struct cm_obs_filehdr {
     uint32_t format; /* CM_OBS_FORMAT */
     uint32_t nfn;
     uint64_t ntrace;
-    uint64_t threshold; /* a call's key hash was traced iff hash <= threshold (SHARDS rate) */
+    uint64_t threshold; /* a call was traced iff its 48-bit key hash <= threshold (SHARDS
+                           rate: (threshold + 1) / 2^48) */
     double ns_per_tick;
     uint64_t run_ns; /* from start-up to exit */
     int32_t pid;
@@ -54,12 +55,15 @@ struct cm_obs_filefn {
     uint32_t how;     /* 0: GOT slot or dlsym, 1: inline hook */
 };
 
-/* One traced call: fn is the function's index + 1 (0 = unused record). */
+/* One traced call, 8 bytes: the function's index + 1 in the top 16 bits (0 = unused record),
+ * the top 48 bits of the call's key hash below. */
 struct cm_obs_trace {
-    uint64_t hash;
-    uint32_t fn;
-    uint32_t ticks; /* saturated */
+    uint64_t word;
 };
+#define CM_OBS_HASH_MASK ((1ull << 48) - 1)
+#define CM_OBS_TRACE(fn1, h48) ((uint64_t)(fn1) << 48 | (h48))
+#define CM_OBS_TRACE_FN(w) ((uint32_t)((w) >> 48))
+#define CM_OBS_TRACE_HASH(w) ((w)&CM_OBS_HASH_MASK)
 
 #define CM_OBS_FORMAT                                                                              \
     ((uint32_t)(1u << 24 | sizeof(struct cm_obs_filehdr) << 12 | sizeof(struct cm_obs_filefn)))

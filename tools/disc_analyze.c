@@ -28,6 +28,7 @@
 #include <xxhash.h>
 
 #include "cm_config.h"
+#include "cloudm_discover.h"
 #include "disc.h"
 
 #define DIGEST_MAX (4u << 20)
@@ -213,7 +214,7 @@ static int rank_cmp(const void *a, const void *b)
 void disc_analyze(struct disc *d, int top)
 {
     d->rate =
-        d->threshold == UINT64_MAX ? 1.0 : ((double)d->threshold + 1.0) / 18446744073709551616.0;
+        d->threshold >= CM_OBS_HASH_MASK ? 1.0 : ((double)d->threshold + 1.0) / 281474976710656.0;
     size_t nprev = 0;
     uint64_t *prev = digests_load(d->digests, &nprev);
     size_t total = nprev;

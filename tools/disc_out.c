@@ -155,6 +155,8 @@ static void section(struct sb *b, const struct disc *d, const struct disc_fn *x)
     sb_add(b, "# A cache would save ~%s in this run, ~%s in a later run with the same inputs.\n",
            sv, sa);
     sb_add(b, "# Prototype: %s\n", cm_proto_source_text(&x->proto, src, sizeof(src)));
+    sb_add(b, "# Not known from a prototype: globals it reads or writes (reads =, writes =); "
+              "`cloudm probe` finds them.\n");
     if (x->nmrc > 0) {
         sb_add(b, "# Memory tier (LRU) hits by entries held:");
         for (int k = 0; k<x->nmrc; k += x->nmrc> 6 ? x->nmrc / 6 : 1)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cloudm_discover.h"
 #include "disc.h"
 
 static uint64_t num(json_object *o, const char *key)
@@ -65,7 +66,7 @@ int disc_read_reports(const char *dir, struct disc *d)
         return -errno;
     struct dirent *e;
     char path[4096];
-    d->threshold = UINT64_MAX;
+    d->threshold = CM_OBS_HASH_MASK;
     d->rate = 1;
     while ((e = readdir(dd))) {
         if (e->d_name[0] == '.')

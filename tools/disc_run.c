@@ -155,9 +155,10 @@ static int read_one(const char *path, struct disc *d)
         struct cm_obs_trace t;
         if (fread(&t, sizeof(t), 1, f) != 1)
             break;
-        if (t.fn == 0 || t.fn > h.nfn)
+        uint32_t fi = CM_OBS_TRACE_FN(t.word);
+        if (fi == 0 || fi > h.nfn)
             continue;
-        struct disc_fn *fn = &d->fns[map[t.fn - 1]];
+        struct disc_fn *fn = &d->fns[map[fi - 1]];
         if (fn->nkeys == fn->capkeys) {
             size_t cap = fn->capkeys ? 2 * fn->capkeys : 256;
             uint64_t *v = realloc(fn->keys, cap * sizeof(*v));
@@ -166,7 +167,7 @@ static int read_one(const char *path, struct disc *d)
             fn->keys = v;
             fn->capkeys = cap;
         }
-        fn->keys[fn->nkeys++] = t.hash;
+        fn->keys[fn->nkeys++] = CM_OBS_TRACE_HASH(t.word);
     }
     if (h.run_ns > d->run_ns)
         d->run_ns = h.run_ns;
@@ -183,7 +184,7 @@ int disc_read_obs(const char *dir, struct disc *d)
     DIR *dd = opendir(dir);
     if (!dd)
         return -errno;
-    d->threshold = UINT64_MAX;
+    d->threshold = CM_OBS_HASH_MASK;
     struct dirent *e;
     char path[4096];
     while ((e = readdir(dd))) {

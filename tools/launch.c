@@ -17,8 +17,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
-#include <string.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,8 +46,7 @@ int cm_parse_options(int argc, char **argv, const char *cmd, unsigned allowed,
             usage(stdout);
             return 1;
         }
-        if ((allowed & CM_OPT_CONFIG) &&
-            (strncmp(a, "-c", 2) == 0 || cm_is_option(a, "--config"))) {
+        if ((allowed & CM_OPT_CONFIG) && (strncmp(a, "-c", 2) == 0 || cm_is_option(a, "--config"))) {
             l->config = cm_option_value(argc, argv, &i, cmd, a[1] == '-' ? 8 : 2);
             if (l->config == NULL)
                 goto usage_error;

@@ -16,7 +16,9 @@
 #include "cloudm_discover.h"
 #include "frame.h"
 
-#define CM_OBS_KEY_MAX 16 /* planned key items per function */
+#define CM_OBS_KEY_MAX 16    /* planned key items per function */
+#define CM_OBS_TIME_ALL 64   /* the first calls of a function are all timed */
+#define CM_OBS_TIME_EVERY 64 /* then one call in this many, at random (a power of two) */
 
 enum {
     OBS_K_GPR = 'g',
@@ -39,7 +41,8 @@ struct cm_obs_fn {
     uint32_t flags;  /* always 0 */
     uint32_t nstack; /* stack words passed on */
     uint64_t calls;  /* relaxed load+store */
-    uint64_t ticks;  /* relaxed load+store */
+    uint64_t ticks;  /* of the timed calls; relaxed load+store */
+    uint64_t timed;  /* calls timed (the first CM_OBS_TIME_ALL, then 1 in CM_OBS_TIME_EVERY) */
     uint32_t id;
     uint8_t nkey;
     uint8_t planned; /* keyed by the plan's items; else by every argument register */
@@ -49,6 +52,7 @@ struct cm_obs_fn {
     const char *name;
     const char *object;
 };
+_Static_assert(sizeof(struct cm_obs_fn) <= CM_OBS_FN_SIZE, "frame.h CM_OBS_FN_SIZE");
 
 union cm_obs_slot {
     struct cm_obs_fn fn;
@@ -56,6 +60,11 @@ union cm_obs_slot {
 };
 
 extern union cm_obs_slot cm_obs_fns[CM_OBS_MAX];
+
+/* What reading the clock twice costs (ticks), subtracted from every timed call; measured by
+ * cm_obs_calibrate() at start-up (the least of 64 tries). */
+extern uint64_t cm_obs_tick_bias;
+void cm_obs_calibrate(void);
 
 /* The C half of cm_obs_entry. */
 void cm_obs_call(struct cm_frame *f);

@@ -398,6 +398,7 @@ int cm_observe_start(void)
             globs[nglobs++] = t;
     }
     start_ns = cm_clock_ns();
+    cm_obs_calibrate();
     obs_targets = calloc(MAX_TARGETS, sizeof(*obs_targets));
     if (!obs_targets)
         return -ENOMEM;
@@ -426,9 +427,10 @@ static void out_rec(const struct cm_obs_trace *t, void *p)
 {
     struct out_ctx *c = p;
     c->buf[c->n] = *t;
-    uint32_t id = t->fn - 1;
+    uint32_t id = CM_OBS_TRACE_FN(t->word) - 1;
     if (id >= c->nobs)
-        c->buf[c->n].fn = c->nobs + (CM_OBS_MAX - 1 - id) + 1;
+        c->buf[c->n].word =
+            CM_OBS_TRACE(c->nobs + (CM_OBS_MAX - 1 - id) + 1, CM_OBS_TRACE_HASH(t->word));
     c->n++;
     c->count++;
     if (c->n == 512) {
@@ -461,7 +463,9 @@ void cm_observe_finish(void)
         snprintf(ff.name, sizeof(ff.name), "%s", o->name);
         snprintf(ff.object, sizeof(ff.object), "%s", o->object);
         ff.calls = __atomic_load_n(&o->calls, __ATOMIC_RELAXED);
-        ff.ns = cm_ticks_to_ns(__atomic_load_n(&o->ticks, __ATOMIC_RELAXED));
+        uint64_t timed = __atomic_load_n(&o->timed, __ATOMIC_RELAXED);
+        double ns = (double)cm_ticks_to_ns(__atomic_load_n(&o->ticks, __ATOMIC_RELAXED));
+        ff.ns = timed ? (uint64_t)(ns * (double)ff.calls / (double)timed) : 0; /* estimated */
         ff.planned = o->planned;
         ff.how = o->how;
         write_all(fd, &ff, sizeof(ff));

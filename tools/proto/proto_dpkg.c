@@ -26,7 +26,35 @@ static bool ends_with(const char *s, const char *suf)
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-/* Whether list file `path` has a `*.so` entry resolving to (dev, ino). */
+/* Whether the small text file `path` is a linker script naming the file (dev, ino), as
+ * libc6-dev's libm.so does ("GROUP ( /lib/x86_64-linux-gnu/libm.so.6 ... )"). */
+static bool script_names(const char *path, dev_t dev, ino_t ino)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    if (!strstr(buf, "GROUP") && !strstr(buf, "INPUT"))
+        return false;
+    for (char *p = buf; (p = strchr(p, '/'));) {
+        size_t k = strcspn(p, " \t\n()");
+        char c = p[k];
+        p[k] = '\0';
+        struct stat st;
+        bool yes = stat(p, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+        p[k] = c;
+        if (yes)
+            return true;
+        p += k;
+    }
+    return false;
+}
+
+/* Whether list file `path` has a `*.so` entry resolving to (dev, ino), directly or through a
+ * linker script. */
 static bool owns_link(const char *path, dev_t dev, ino_t ino)
 {
     FILE *f = fopen(path, "re");
@@ -40,6 +68,9 @@ static bool owns_link(const char *path, dev_t dev, ino_t ino)
             continue;
         struct stat st;
         if (stat(line, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
+            yes = true;
+        else if (lstat(line, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < 4096 &&
+                 script_names(line, dev, ino))
             yes = true;
     }
     fclose(f);

@@ -209,6 +209,71 @@ enum cm_sig_status cm_proto_signature(const struct cm_proto *p, const char *name
     return st;
 }
 
+/* Whether `text` has `name` as a whole word. */
+static bool has_word(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = text; (p = strstr(p, name)); p += n) {
+        char b = p == text ? ' ' : p[-1], a = p[n];
+        bool wb = !(b == '_' || (b >= '0' && b <= '9') || ((b | 32) >= 'a' && (b | 32) <= 'z'));
+        bool wa = !(a == '_' || (a >= '0' && a <= '9') || ((a | 32) >= 'a' && (a | 32) <= 'z'));
+        if (wb && wa)
+            return true;
+    }
+    return false;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char *buf = malloc(1 << 20);
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
+/*
+ * Of a package's headers, the ones worth parsing for `names`: those that mention one of them;
+ * a header under bits/ (never parsed alone, e.g. glibc's bits/mathcalls.h) is replaced by the
+ * package's headers that include it. At most `max`; returns how many (pointers into hdrs).
+ */
+static int pick_headers(char **hdrs, int nh, const char *const *names, int n, const char **out,
+                        int max)
+{
+    int k = 0;
+    bool *take = calloc((size_t)(nh > 0 ? nh : 1), sizeof(*take));
+    char **text = calloc((size_t)(nh > 0 ? nh : 1), sizeof(*text));
+    for (int i = 0; take && text && i < nh; i++)
+        text[i] = read_text(hdrs[i]);
+    for (int i = 0; take && text && i < nh; i++) {
+        bool hit = false;
+        for (int j = 0; text[i] && j < n && !hit; j++)
+            hit = has_word(text[i], names[j]);
+        if (!hit)
+            continue;
+        const char *bits = strstr(hdrs[i], "/bits/");
+        if (!bits) {
+            take[i] = true;
+            continue;
+        }
+        for (int m = 0; m < nh; m++) /* who includes it */
+            if (text[m] && !strstr(hdrs[m], "/bits/") && strstr(text[m], bits + 1))
+                take[m] = true;
+    }
+    for (int i = 0; take && i < nh && k < max; i++)
+        if (take[i])
+            out[k++] = hdrs[i];
+    for (int i = 0; text && i < nh; i++)
+        free(text[i]);
+    free(text);
+    free(take);
+    return k;
+}
+
 void cm_proto_lookup(const char *object, const char *const *names, int n, struct cm_proto *out,
                      const struct cm_proto_headers *h, bool internal)
 {
@@ -246,9 +311,10 @@ void cm_proto_lookup(const char *object, const char *const *names, int n, struct
                     rest2[m2++] = rest[j];
                 }
             struct cm_proto *tmp2 = calloc((size_t)(m2 > 0 ? m2 : 1), sizeof(*tmp2));
-            if (tmp2)
-                cm_proto_clang((const char *const *)hdrs, nh, h ? h->dirs : NULL, h ? h->ndirs : 0,
-                               rest2, m2, tmp2);
+            const char *use[16];
+            int nuse = pick_headers(hdrs, nh, rest2, m2, use, 16);
+            if (tmp2 && nuse > 0)
+                cm_proto_clang(use, nuse, h ? h->dirs : NULL, h ? h->ndirs : 0, rest2, m2, tmp2);
             for (int j = 0; tmp2 && j < m2; j++)
                 if (tmp2[j].source != CM_PROTO_NONE) {
                     char f[sizeof(tmp2[j].from)];
