@@ -108,15 +108,21 @@ static void curves(FILE *f, const struct disc *d, int top)
     fprintf(f,
             "<svg id=\"mrc\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
             "role=\"img\" aria-label=\"miss-ratio curves\">\n",
-            L + W + 200, H + B + 10);
+            L + W + 200, H + B + 20);
     fprintf(f,
             "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>"
             "<line class=\"axis\" x1=\"%d\" y1=\"10\" x2=\"%d\" y2=\"%d\"/>\n",
             L, H + 10, L + W, H + 10, L, L, H + 10);
-    fprintf(f,
-            "<text x=\"%d\" y=\"%d\">entries (log2)</text><text x=\"4\" y=\"20\">hit %%</text>\n",
-            L + W / 2 - 40, H + 36);
+    fprintf(f, "<text x=\"%d\" y=\"%d\">entries held</text><text x=\"4\" y=\"20\">hits</text>\n",
+            L + W / 2 - 40, H + 44);
     double lx = log2(maxx);
+    int step = lx > 8 ? (int)ceil(lx / 8) : 1;
+    for (int k = 0; k <= (int)lx; k += step) /* x ticks: entries, powers of two */
+        fprintf(f, "<text class=\"tick\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.0f</text>\n",
+                L + (lx > 0 ? k / lx : 0) * W, H + 24, pow(2, k));
+    for (int p = 0; p <= 100; p += 50) /* y ticks: hit ratio */
+        fprintf(f, "<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%d%%</text>\n",
+                L - 6, H + 10 - p / 100.0 * H + 4, p);
     shown = 0;
     for (int i = 0; i < d->n && i < top && shown < 5; i++) {
         const struct disc_fn *x = &d->fns[i];
@@ -174,7 +180,7 @@ int disc_write_html(const struct disc *d, const char *path, int top, const char 
             "<title>cloudm %s</title>\n<style>\n"
             "body{font-family:sans-serif;margin:2em;color:#222}\n"
             "rect.saved{fill:#1b7837}rect.run{fill:#bbb}\n"
-            "line.axis{stroke:#444}\n"
+            "line.axis{stroke:#444}text.tick{font-size:11px;fill:#555}\n"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;"
             "text-align:right}td:nth-child(2),td:nth-child(3){text-align:left}\n"
             "tr.worth{background:#e6f4ea}\n"
