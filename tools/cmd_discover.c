@@ -318,6 +318,14 @@ int cm_cmd_discover(int argc, char **argv)
     if (rc != 0)
         goto out;
     disc_read_obs(dp, &d);
+    if (d.nprocs == 0) {
+        fprintf(stderr,
+                "cloudm discover: %s left no observation file: it is not dynamically linked "
+                "(libcloudm.so cannot be preloaded), or every process ended with _exit or exec\n",
+                o.argv[0]);
+        rc = CM_EXIT_FAIL;
+        goto out;
+    }
     snprintf(d.program, sizeof(d.program), "%s", o.argv[0]);
     char dg[PATH_MAX];
     digest_path(&d, dg, sizeof(dg));

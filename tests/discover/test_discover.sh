@@ -71,6 +71,11 @@ cm_expect_eq "--internal: config memoizes the static function" "$(cm_fn imemo sl
 cm_expect_eq "without --internal: not observed" \
   "$(jq -r '[.functions[] | select(.name=="slow_static")] | length' "$CM_TMP/noint.json")" 0
 
+# a statically linked program cannot be observed: said, exit 1
+"$CLOUDM" discover -- "$CM_BIN/disc_static" >"$CM_TMP/st.out" 2>"$CM_TMP/st.err"
+cm_expect_eq "static program: exit 1" "$?" 1
+cm_expect_match "static program: why" "$CM_TMP/st.err" 'left no observation file: it is not dynamically linked'
+
 # bad usage
 "$CLOUDM" discover >/dev/null 2>"$CM_TMP/u.err"
 cm_expect_eq "missing PROGRAM is a usage error" "$?" 2
