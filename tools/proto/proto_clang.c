@@ -6,16 +6,105 @@
  * records the return and parameter types from their canonical types (typedefs resolved, the
  * written spelling kept for comments).
  *
+ * libclang (and the LLVM it pulls in: tens of megabytes) is loaded with dlopen the first time a
+ * header must be parsed, never at the command's start: `cloudm run` must not pay for it.
+ *
  * What it does not do: no C++ (headers are parsed as C), no macros that expand to functions,
  * no writing or caching of parse results.
  */
 #include <clang-c/Index.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "proto.h"
+
+/* ---- libclang, loaded on first use ------------------------------------------------------- */
+
+#define CLANG_FUNCS                                                                                \
+    X(clang_createIndex)                                                                           \
+    X(clang_disposeIndex)                                                                          \
+    X(clang_parseTranslationUnit2)                                                                 \
+    X(clang_disposeTranslationUnit)                                                                \
+    X(clang_getTranslationUnitCursor)                                                              \
+    X(clang_visitChildren)                                                                         \
+    X(clang_getCursorKind)                                                                         \
+    X(clang_getCursorSpelling)                                                                     \
+    X(clang_getCString)                                                                            \
+    X(clang_disposeString)                                                                         \
+    X(clang_getCursorType)                                                                         \
+    X(clang_Cursor_getNumArguments)                                                                \
+    X(clang_Cursor_getArgument)                                                                    \
+    X(clang_getSpellingLocation)                                                                   \
+    X(clang_getCursorLocation)                                                                     \
+    X(clang_getFileName)                                                                           \
+    X(clang_getResultType)                                                                         \
+    X(clang_isFunctionTypeVariadic)                                                                \
+    X(clang_getTypeSpelling)                                                                       \
+    X(clang_getCanonicalType)                                                                      \
+    X(clang_Type_getSizeOf)                                                                        \
+    X(clang_getPointeeType)                                                                        \
+    X(clang_isConstQualifiedType)
+
+static struct {
+#define X(f) __typeof__(&f) p_##f;
+    CLANG_FUNCS
+#undef X
+} lc;
+static int lc_state; /* 0: not tried, 1: loaded, -1: not available */
+
+/* Load libclang; 0 or -ENOENT (with one message). */
+static int lc_load(void)
+{
+    if (lc_state)
+        return lc_state > 0 ? 0 : -ENOENT;
+    static const char *const names[] = {CM_LIBCLANG_PATH, "libclang-14.so.1", "libclang.so.1",
+                                        "libclang.so"};
+    void *h = NULL;
+    for (size_t i = 0; !h && i < sizeof(names) / sizeof(names[0]); i++)
+        h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    lc_state = -1;
+    if (!h) {
+        fprintf(stderr, "cloudm: libclang not found (%s): no prototypes from headers\n", dlerror());
+        return -ENOENT;
+    }
+#define X(f)                                                                                       \
+    if (!(lc.p_##f = (__typeof__(&f))dlsym(h, #f))) {                                              \
+        fprintf(stderr, "cloudm: libclang lacks %s: no prototypes from headers\n", #f);            \
+        return -ENOENT;                                                                            \
+    }
+    CLANG_FUNCS
+#undef X
+    lc_state = 1;
+    return 0;
+}
+
+/* Every call below goes through the loaded pointers. */
+#define clang_createIndex lc.p_clang_createIndex
+#define clang_disposeIndex lc.p_clang_disposeIndex
+#define clang_parseTranslationUnit2 lc.p_clang_parseTranslationUnit2
+#define clang_disposeTranslationUnit lc.p_clang_disposeTranslationUnit
+#define clang_getTranslationUnitCursor lc.p_clang_getTranslationUnitCursor
+#define clang_visitChildren lc.p_clang_visitChildren
+#define clang_getCursorKind lc.p_clang_getCursorKind
+#define clang_getCursorSpelling lc.p_clang_getCursorSpelling
+#define clang_getCString lc.p_clang_getCString
+#define clang_disposeString lc.p_clang_disposeString
+#define clang_getCursorType lc.p_clang_getCursorType
+#define clang_Cursor_getNumArguments lc.p_clang_Cursor_getNumArguments
+#define clang_Cursor_getArgument lc.p_clang_Cursor_getArgument
+#define clang_getSpellingLocation lc.p_clang_getSpellingLocation
+#define clang_getCursorLocation lc.p_clang_getCursorLocation
+#define clang_getFileName lc.p_clang_getFileName
+#define clang_getResultType lc.p_clang_getResultType
+#define clang_isFunctionTypeVariadic lc.p_clang_isFunctionTypeVariadic
+#define clang_getTypeSpelling lc.p_clang_getTypeSpelling
+#define clang_getCanonicalType lc.p_clang_getCanonicalType
+#define clang_Type_getSizeOf lc.p_clang_Type_getSizeOf
+#define clang_getPointeeType lc.p_clang_getPointeeType
+#define clang_isConstQualifiedType lc.p_clang_isConstQualifiedType
 
 struct visit {
     const char *const *names;
@@ -128,6 +217,8 @@ int cm_proto_clang(const char *const *headers, int nheaders, const char *const *
 {
     if (n <= 0 || nheaders <= 0)
         return 0;
+    if (lc_load() != 0)
+        return -ENOENT;
     CXIndex idx = clang_createIndex(0, 0);
     if (!idx)
         return -ENOMEM;
