@@ -5,9 +5,10 @@
  * something other than its arguments, or whose effect is the point of the call: I/O and files,
  * memory management, threads and synchronisation, time and clocks, random numbers, locale and
  * environment, signals, process control, dynamic loading, errno and the C runtime's own entry
- * points. The families are matched by name prefix, only for functions the C runtime's own
- * objects define (libc, libpthread, librt, libdl, ld.so, libstdc++, libgcc_s), so a user's
- * `is_prime` or `read_model` stays a candidate. `cloudm discover` never observes nor suggests
+ * points. The families are matched by name prefix, only for functions the C library's own
+ * objects define (libc, libpthread, librt, libdl, libresolv, ...), so a user's `is_prime` or
+ * `read_model` stays a candidate; the C++ runtime, the unwinder, ld.so and the sanitizer
+ * runtimes are excluded whole. `cloudm discover` never observes nor suggests
  * them; docs/discover.md lists the families. Names starting with "__" (compiler and C-runtime
  * internals) and the dl* family are excluded whoever defines them.
  *
@@ -269,10 +270,25 @@ static const char *const prefixes[] = {
     "_Zda", /* operator new/delete */
 };
 
-static const char *const runtime_objects[] = {
-    "libc.so",   "libc-",   "libpthread", "librt",   "libdl",   "ld-linux", "libstdc++", "libgcc_s",
-    "libresolv", "libutil", "libanl",     "libasan", "libtsan", "libubsan", "liblsan",
+/* The C library's objects: their functions are candidates unless a family above says no. */
+static const char *const libc_objects[] = {
+    "libc.so", "libc-", "libpthread", "librt", "libdl", "libresolv", "libutil", "libanl",
 };
+
+/* Runtimes none of whose functions is ever a candidate: the C++ runtime (its functions take
+ * objects the signature language cannot describe), the unwinder, the dynamic loader and the
+ * sanitizer runtimes (interceptors of other functions). */
+static const char *const runtime_objects[] = {
+    "libstdc++", "libgcc_s", "ld-linux", "libasan", "libtsan", "libubsan", "liblsan",
+};
+
+static bool base_in(const char *base, const char *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(base, v[i], strlen(v[i])) == 0)
+            return true;
+    return false;
+}
 
 bool cm_never_memoizable(const char *name, const char *provider)
 {
@@ -282,11 +298,9 @@ bool cm_never_memoizable(const char *name, const char *provider)
         return false;
     const char *base = strrchr(provider, '/');
     base = base ? base + 1 : provider;
-    bool runtime = false;
-    for (size_t i = 0; i < sizeof(runtime_objects) / sizeof(runtime_objects[0]); i++)
-        if (strncmp(base, runtime_objects[i], strlen(runtime_objects[i])) == 0)
-            runtime = true;
-    if (!runtime)
+    if (base_in(base, runtime_objects, sizeof(runtime_objects) / sizeof(runtime_objects[0])))
+        return true;
+    if (!base_in(base, libc_objects, sizeof(libc_objects) / sizeof(libc_objects[0])))
         return false;
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
         if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)

@@ -29,9 +29,13 @@ int disc_run(char **argv, const char *dir, const char *spec, const char *objects
              int *status)
 {
     struct cm_launch l = {.argv = argv};
+    const char *prev = getenv("LD_PRELOAD"); /* restored after the run: the next one composes */
+    char *saved = prev ? strdup(prev) : NULL;
     int rc = cm_launch_env(&l, NULL);
-    if (rc != 0)
+    if (rc != 0) {
+        free(saved);
         return rc;
+    }
     unsetenv(CLOUDM_ENV_CONFIG);
     setenv(CLOUDM_ENV_DISCOVER, dir, 1);
     if (list)
@@ -50,6 +54,7 @@ int disc_run(char **argv, const char *dir, const char *spec, const char *objects
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "cloudm discover: fork: %s\n", strerror(errno));
+        free(saved);
         return CM_EXIT_FAIL;
     }
     if (pid == 0) {
@@ -71,7 +76,11 @@ int disc_run(char **argv, const char *dir, const char *spec, const char *objects
         ;
     sigaction(SIGINT, &oi, NULL);
     sigaction(SIGQUIT, &oq, NULL);
-    unsetenv("LD_PRELOAD");
+    if (saved)
+        setenv("LD_PRELOAD", saved, 1);
+    else
+        unsetenv("LD_PRELOAD");
+    free(saved);
     *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     if (WIFEXITED(st) && WEXITSTATUS(st) == CM_EXIT_NOEXEC)
         return CM_EXIT_NOEXEC;

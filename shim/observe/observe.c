@@ -243,6 +243,8 @@ static void compute_ours(void)
                             foreign = 1;
                     }
             }
+            cm_debug("%s (%s): needed by cloudm %d, by others %d", r->or_pub.path, so, needed,
+                     foreign);
             if (needed && !foreign) {
                 ours[nours++] = r;
                 changed = 1;

@@ -6,6 +6,8 @@
  * the function (libz.so -> libz.so.1.2.13 for zlib1g's libz.so.1); the headers that package
  * installs under /usr/include are the ones to parse.
  *
+ * The file lists are read once per command and their `.so` links remembered.
+ *
  * What it does not do: it never runs dpkg or apt, and it does not install anything: a library
  * whose -dev package is not installed has no header prototype.
  */
@@ -53,28 +55,75 @@ static bool script_names(const char *path, dev_t dev, ino_t ino)
     return false;
 }
 
-/* Whether list file `path` has a `*.so` entry resolving to (dev, ino), directly or through a
- * linker script. */
-static bool owns_link(const char *path, dev_t dev, ino_t ino)
+/* Every `*.so` development link of every -dev package, read once per command. */
+struct solink {
+    dev_t dev;
+    ino_t ino;
+    char *script; /* a linker script's path (dev, ino unused), else NULL */
+    int pkg;      /* index into lists */
+};
+static struct solink *links;
+static size_t nlinks, caplinks;
+static char **lists; /* the -dev packages' list files */
+static int nlists;
+static bool scanned;
+
+static void add_link(const struct solink *l)
 {
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    char line[PATH_MAX];
-    bool yes = false;
-    while (!yes && fgets(line, sizeof(line), f)) {
-        line[strcspn(line, "\n")] = '\0';
-        if (!ends_with(line, ".so"))
-            continue;
-        struct stat st;
-        if (stat(line, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
-            yes = true;
-        else if (lstat(line, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < 4096 &&
-                 script_names(line, dev, ino))
-            yes = true;
+    if (nlinks == caplinks) {
+        size_t cap = caplinks ? 2 * caplinks : 256;
+        struct solink *v = realloc(links, cap * sizeof(*v));
+        if (!v)
+            return;
+        links = v;
+        caplinks = cap;
     }
-    fclose(f);
-    return yes;
+    links[nlinks++] = *l;
+}
+
+static void scan_lists(void)
+{
+    scanned = true;
+    DIR *d = opendir(DPKG_INFO);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[PATH_MAX], line[PATH_MAX];
+    while ((e = readdir(d))) {
+        /* only packages whose name says they carry headers and links */
+        if (!ends_with(e->d_name, ".list") || !strstr(e->d_name, "-dev"))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", DPKG_INFO, e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        char **v = realloc(lists, (size_t)(nlists + 1) * sizeof(*v));
+        if (!v) {
+            fclose(f);
+            break;
+        }
+        lists = v;
+        lists[nlists] = strdup(path);
+        while (lists[nlists] && fgets(line, sizeof(line), f)) {
+            line[strcspn(line, "\n")] = '\0';
+            if (!ends_with(line, ".so"))
+                continue;
+            struct stat st;
+            struct solink l = {.pkg = nlists};
+            if (lstat(line, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < 4096)
+                l.script = strdup(line);
+            else if (stat(line, &st) == 0) {
+                l.dev = st.st_dev;
+                l.ino = st.st_ino;
+            } else
+                continue;
+            add_link(&l);
+        }
+        fclose(f);
+        if (lists[nlists])
+            nlists++;
+    }
+    closedir(d);
 }
 
 int cm_proto_dpkg_headers(const char *object, char **out, int max, char *pkg, size_t pkgsz)
@@ -82,35 +131,29 @@ int cm_proto_dpkg_headers(const char *object, char **out, int max, char *pkg, si
     struct stat want;
     if (stat(object, &want) != 0)
         return 0;
-    DIR *d = opendir(DPKG_INFO);
-    if (!d)
+    if (!scanned)
+        scan_lists();
+    int owner = -1;
+    for (size_t i = 0; i < nlinks && owner < 0; i++)
+        if (links[i].script ? script_names(links[i].script, want.st_dev, want.st_ino)
+                            : links[i].dev == want.st_dev && links[i].ino == want.st_ino)
+            owner = links[i].pkg;
+    if (owner < 0)
         return 0;
-    struct dirent *e;
-    char path[PATH_MAX];
+    const char *name = strrchr(lists[owner], '/') + 1;
+    snprintf(pkg, pkgsz, "%.*s", (int)(strlen(name) - 5), name);
+    FILE *f = fopen(lists[owner], "re");
+    if (!f)
+        return 0;
+    char line[PATH_MAX];
     int n = 0;
-    while ((e = readdir(d)) && n == 0) {
-        if (!ends_with(e->d_name, ".list"))
-            continue;
-        /* only packages whose name says they carry headers and links */
-        if (!strstr(e->d_name, "-dev"))
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", DPKG_INFO, e->d_name);
-        if (!owns_link(path, want.st_dev, want.st_ino))
-            continue;
-        snprintf(pkg, pkgsz, "%.*s", (int)(strlen(e->d_name) - 5), e->d_name);
-        FILE *f = fopen(path, "re");
-        if (!f)
-            break;
-        char line[PATH_MAX];
-        while (n < max && fgets(line, sizeof(line), f)) {
-            line[strcspn(line, "\n")] = '\0';
-            struct stat st;
-            if (strncmp(line, "/usr/include/", 13) == 0 && ends_with(line, ".h") &&
-                stat(line, &st) == 0 && S_ISREG(st.st_mode))
-                out[n++] = strdup(line);
-        }
-        fclose(f);
+    while (n < max && fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        struct stat st;
+        if (strncmp(line, "/usr/include/", 13) == 0 && ends_with(line, ".h") &&
+            stat(line, &st) == 0 && S_ISREG(st.st_mode))
+            out[n++] = strdup(line);
     }
-    closedir(d);
+    fclose(f);
     return n;
 }
