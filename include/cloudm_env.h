@@ -20,6 +20,9 @@
 #define CLOUDM_ENV_DEBUG_DIR "CLOUDM_DEBUG_DIR" /* dirs holding .build-id/ (debug files) */
 #define CLOUDM_ENV_ID_CACHE "CLOUDM_ID_CACHE"   /* code identity cache directory, "off": none */
 #define CLOUDM_ENV_REMOTE "CLOUDM_REMOTE" /* overrides [cache] remote; "off": no remote tier */
+/* Not read by cloudm: the options the systemd unit cloudm-keycache.service passes to `cloudm
+ * keycache`, set in /etc/default/cloudm-keycache (tools/dist/). */
+#define CLOUDM_ENV_KEYCACHE_OPTS "CLOUDM_KEYCACHE_OPTS"
 #define CLOUDM_ENV_REMOTE_LIB "CLOUDM_REMOTE_LIB" /* path of libcloudm-remote.so (default: beside
                                                      libcloudm.so) */
 #define CLOUDM_ENV_DISCOVER "CLOUDM_DISCOVER" /* observation mode: directory for the
@@ -29,5 +32,8 @@
 #define CLOUDM_ENV_DISCOVER_INTERNAL "CLOUDM_DISCOVER_INTERNAL" /* "1": also the executable's
                                                                   own functions (inline hooks) */
 #define CLOUDM_ENV_DISCOVER_LIST "CLOUDM_DISCOVER_LIST" /* "1": list candidates, exit before main */
+#define CLOUDM_ENV_VERIFY "CLOUDM_VERIFY" /* overrides [cache] and per-function verify (0..1) */
+#define CLOUDM_ENV_PROBE "CLOUDM_PROBE"   /* probe mode: file the findings go to (%p = pid) */
+#define CLOUDM_ENV_PROBE_CALLS "CLOUDM_PROBE_CALLS" /* probe mode: calls checked per function */
 
 #endif

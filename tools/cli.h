@@ -22,14 +22,21 @@
 #define CM_OPT_CONFIG 0x1u /* -c FILE, --config FILE */
 #define CM_OPT_MODE 0x2u   /* --mode M */
 #define CM_OPT_REPORT 0x4u /* --report[=FILE] */
+#define CM_OPT_VERIFY 0x8u /* --verify[=RATE] */
+
+/* `cloudm probe` exits with this when it found something (0 when nothing). */
+#define CM_EXIT_FOUND 3
 
 struct cm_launch {
-    const char *config; /* -c FILE as written, NULL = look it up (cm_config_find) */
-    const char *mode;   /* --mode word (validated), NULL = leave CLOUDM_MODE alone */
-    const char *report; /* "stderr" or a path as written, NULL = leave CLOUDM_REPORT alone */
-    bool check;         /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
-    bool wait;          /* cm_run_program: fork, wait and return the program's status */
-    char **argv;        /* PROGRAM and its arguments (NULL-terminated), or NULL */
+    const char *config;      /* -c FILE as written, NULL = look it up (cm_config_find) */
+    const char *mode;        /* --mode word (validated), NULL = leave CLOUDM_MODE alone */
+    const char *report;      /* "stderr" or a path as written, NULL = leave CLOUDM_REPORT alone */
+    const char *verify;      /* --verify rate (validated), NULL = leave CLOUDM_VERIFY alone */
+    const char *probe;       /* `cloudm probe`: CLOUDM_PROBE (the findings file); NULL = unset it */
+    const char *probe_calls; /* `cloudm probe --calls N`: CLOUDM_PROBE_CALLS */
+    bool check;              /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
+    bool wait;               /* cm_run_program: fork, wait and return the program's status */
+    char **argv;             /* PROGRAM and its arguments (NULL-terminated), or NULL */
 };
 
 /* Subcommands: argv[0] is the subcommand name. Each returns the process exit status (run and
@@ -41,6 +48,8 @@ int cm_cmd_stats(int argc, char **argv);
 int cm_cmd_clear(int argc, char **argv);
 int cm_cmd_discover(int argc, char **argv);
 int cm_cmd_inspect(int argc, char **argv);
+int cm_cmd_probe(int argc, char **argv);
+int cm_cmd_doctor(int argc, char **argv);
 
 void cm_usage_main(FILE *f);
 void cm_usage_run(FILE *f);
@@ -50,6 +59,8 @@ void cm_usage_stats(FILE *f);
 void cm_usage_clear(FILE *f);
 void cm_usage_discover(FILE *f);
 void cm_usage_inspect(FILE *f);
+void cm_usage_probe(FILE *f);
+void cm_usage_doctor(FILE *f);
 
 /*
  * Parse `cmd`'s options (argv[0] is the subcommand) up to the first non-option or `--`; the

@@ -1,9 +1,9 @@
 /*
  * cloudm.c - the `cloudm` command: main, subcommand dispatch, top-level help and version.
  *
- * What it does: picks the subcommand (run, check, profile, discover, inspect, stats, clear,
- * keycache, help) and hands it the
- * rest of the command line; prints the general usage and the version.
+ * What it does: picks the subcommand (run, check, profile, probe, discover, inspect, stats, clear,
+ * doctor, keycache, help) and hands it the rest of the command line; prints the general usage
+ * and the version.
  *
  * What it does not do: no option of a subcommand is parsed here (launch.c and each cmd_*.c
  * do that), and the command never links or loads libcloudm.so: it only arranges for the program
@@ -26,10 +26,12 @@ static const struct command commands[] = {
     {"run", cm_cmd_run, cm_usage_run},
     {"check", cm_cmd_check, cm_usage_check},
     {"profile", cm_cmd_profile, cm_usage_profile},
+    {"probe", cm_cmd_probe, cm_usage_probe},
     {"stats", cm_cmd_stats, cm_usage_stats},
     {"clear", cm_cmd_clear, cm_usage_clear},
     {"discover", cm_cmd_discover, cm_usage_discover},
     {"inspect", cm_cmd_inspect, cm_usage_inspect},
+    {"doctor", cm_cmd_doctor, cm_usage_doctor},
     {"keycache", cm_cmd_keycache, cm_usage_keycache},
 };
 
@@ -45,8 +47,11 @@ void cm_usage_main(FILE *f)
                "  profile  run PROGRAM unmemoized and report what a cache would save\n"
                "  discover run PROGRAM and find what is worth memoizing (no config needed)\n"
                "  inspect  the signature cloudm would write for one function, and its source\n"
+               "  probe    run PROGRAM and find what its config forgot (globals, buffers,\n"
+               "           hidden inputs, output)\n"
                "  stats    live statistics of the shared cache segment\n"
                "  clear    drop entries of the shared cache segment\n"
+               "  doctor   check the setup: config, library, segment, remote, kernel\n"
                "  keycache run the shared remote cache server (HTTP + LMDB)\n"
                "  help     show the help of a command (cloudm help run)\n"
                "\n"
@@ -58,7 +63,8 @@ void cm_usage_main(FILE *f)
                "  cloudm check -c lgamma.conf\n"
                "  cloudm run -c lgamma.conf --report -- ./legacy_sim input.dat\n"
                "  cloudm profile -c lgamma.conf -- ./legacy_sim input.dat\n"
-               "  cloudm stats --watch 1\n");
+               "  cloudm stats --watch 1\n"
+               "  cloudm doctor\n");
 }
 
 static const struct command *find(const char *name)

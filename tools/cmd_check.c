@@ -33,7 +33,8 @@ void cm_usage_check(FILE *f)
                "\n"
                "Options:\n"
                "  -c, --config FILE  config file (default: $CLOUDM_CONFIG, ./cloudm.conf,\n"
-               "                     $XDG_CONFIG_HOME/cloudm/cloudm.conf)\n"
+               "                     $XDG_CONFIG_HOME/cloudm/cloudm.conf,\n"
+               "                     " CM_SYSCONFDIR_SHOWN "/cloudm/cloudm.conf)\n"
                "  -h, --help         show this help\n"
                "\n"
                "Exit status: 0 when the config is valid (and PROGRAM exited 0), 1 on errors\n"
@@ -119,7 +120,8 @@ static void print_function(const struct cm_function *fn)
     /* Only what differs from the defaults, on one indented line. */
     if (fn->mode == CM_MODE_UNSET && fn->object[0] == '\0' && fn->salt[0] == '\0' &&
         fn->nreads == 0 && fn->nwrites == 0 && !fn->save_errno && fn->min_time_ns == 0 &&
-        fn->singleflight == CM_SF_AUTO && fn->hook == CM_HOOK_AUTO && fn->identity == CM_IDENT_CODE)
+        fn->singleflight == CM_SF_AUTO && fn->hook == CM_HOOK_AUTO &&
+        fn->identity == CM_IDENT_CODE && fn->verify < 0)
         return;
     printf("    line %d", fn->line);
     if (fn->mode != CM_MODE_UNSET)
@@ -142,6 +144,8 @@ static void print_function(const struct cm_function *fn)
         printf("; hook %s", fn->hook == CM_HOOK_GOT ? "got" : "inline");
     if (fn->identity != CM_IDENT_CODE)
         printf("; identity %s", fn->identity == CM_IDENT_OBJECT ? "object" : "name");
+    if (fn->verify >= 0)
+        printf("; verify %g", fn->verify);
     printf("\n");
 }
 
@@ -227,7 +231,8 @@ int cm_cmd_check(int argc, char **argv)
     if (rc == -ENOENT) {
         fprintf(stderr,
                 "cloudm check: no config file: pass -c FILE, set %s, or create ./cloudm.conf "
-                "or $XDG_CONFIG_HOME/cloudm/cloudm.conf\n",
+                "or $XDG_CONFIG_HOME/cloudm/cloudm.conf or " CM_SYSCONFDIR_SHOWN
+                "/cloudm/cloudm.conf\n",
                 CLOUDM_ENV_CONFIG);
         return CM_EXIT_FAIL;
     }
@@ -259,9 +264,12 @@ int cm_cmd_check(int argc, char **argv)
            plural(cfg.nfunctions), cfg.nerrors, plural(cfg.nerrors), cfg.nwarnings,
            plural(cfg.nwarnings));
     fmt_size(cfg.memory_size, size, sizeof(size));
-    printf("[cache] mode %s, namespace %s, memory_size %s, report %s, strict %s\n",
+    printf("[cache] mode %s, namespace %s, memory_size %s, report %s, strict %s",
            cm_mode_name(cfg.mode), cfg.ns, size, cfg.report[0] ? cfg.report : "none",
            cfg.strict ? "yes" : "no");
+    if (cfg.verify > 0)
+        printf(", verify %g", cfg.verify);
+    printf("\n");
     print_tiers(&cfg);
     for (int i = 0; i < cfg.nfunctions; i++)
         print_function(&cfg.functions[i]);

@@ -80,6 +80,11 @@ int cm_hook_install_fed(struct cm_target *targets, int cap, cm_bind_cb bind, cm_
  * copied). Returns its index, -ENOSPC when the array is full, or -ENOMEM. */
 int cm_hook_add_target(const char *name, const char *object_glob, int hook);
 
+/* Extra GOT wrappers (probe mode's output counting): every GOT slot importing names[i] gets
+ * fns[i] instead of the C library's function. Call before cm_hook_install(); the arrays must
+ * stay valid for the life of the process. */
+void cm_hook_set_wrappers(const char *const *names, void *const *fns, int n);
+
 /* Record the targets for cm_hook_describe() without patching anything (`cloudm check` before
  * or instead of cm_hook_install). Same lifetime rule for `targets`. Returns 0, -EINVAL, or
  * -EBUSY when hooks are already installed (describe then uses the installed targets). */
