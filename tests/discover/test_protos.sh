@@ -34,9 +34,9 @@ echo $? >"$CM_TMP/h.rc"
 cm_same plain h
 J=$CM_TMP/h.json
 cm_expect_eq "--header: prototype from the header" \
-  "$(jq -r '.functions[0].prototype_source' "$J")" "header $CM_SRC/disc.h"
-cm_expect_eq "--header: keyed by the prototype" "$(jq -r '.functions[0].approximate_keys' "$J")" false
-cm_expect_eq "--header: distinct" "$(jq -r '.functions[0].distinct' "$J")" 4
+  "$(jq -r "$F | .prototype_source" "$J")" "header $CM_SRC/disc.h"
+cm_expect_eq "--header: keyed by the prototype" "$(jq -r "$F | .approximate_keys" "$J")" false
+cm_expect_eq "--header: distinct" "$(jq -r "$F | .distinct" "$J")" 4
 cm_expect_match "--header: signature" "$CM_TMP/h.conf" '^signature = f64 disc_slow_repeat\(i32 n, f64 x\)$'
 cm_memo hmemo "$CM_TMP/h.conf" env LD_LIBRARY_PATH="$ND" "$P"
 cm_same plain hmemo
