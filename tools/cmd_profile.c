@@ -5,9 +5,10 @@
  * What it does: `cloudm run` with CLOUDM_MODE=profile: every configured function is always
  * called, and the report says how many calls, distinct argument sets and how much time a cache
  * would have saved ("benchmark the legacy code first"). The report goes to stderr unless
- * --report=FILE or an existing CLOUDM_REPORT says otherwise. With --html FILE the program runs
- * as a child: every process's JSON report is collected in a temporary directory and turned into
- * the same self-contained page `cloudm discover --html` writes (disc_html.c), with the config.
+ * --report=FILE, an existing CLOUDM_REPORT or the config's `report =` says otherwise. With
+ * --html FILE the program runs as a child: every process's JSON report is collected in a
+ * temporary directory and turned into the same self-contained page `cloudm discover --html`
+ * writes (disc_html.c), with the config.
  *
  * What it does not do: it stores nothing in any cache and does not accept --mode.
  */
@@ -152,6 +153,6 @@ int cm_cmd_profile(int argc, char **argv)
         return profile_html(&l, html);
     env = getenv(CLOUDM_ENV_REPORT);
     if (l.report == NULL && (env == NULL || env[0] == '\0'))
-        l.report = "stderr";
+        l.report_default = "stderr"; /* unless the config says `report =` */
     return cm_run_program(&l);
 }
