@@ -278,6 +278,11 @@ int cm_path_expand(const char *src, char *dst, size_t size);
 /* Shell-style glob match (`*`, `?`, `[...]`) used for `object =`; 1 on match. */
 int cm_glob_match(const char *pattern, const char *text);
 
+/* The built-in list of C-library function families that can never be memoized (I/O, memory,
+ * threads, time, random, locale, signals, process control, ...; nomemo.c): true when `name`
+ * defined in `provider` (a path; NULL = unknown, then only the "__" and dl* names) is one. */
+bool cm_never_memoizable(const char *name, const char *provider);
+
 /* Command-line words (options.c), shared by every cloudm command. An option's value from
  * "--opt=V", "-oV" or the next argument (`namelen`: length of the option name, dashes
  * included); NULL after a message when it is missing. */

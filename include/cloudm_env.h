@@ -25,6 +25,13 @@
 #define CLOUDM_ENV_KEYCACHE_OPTS "CLOUDM_KEYCACHE_OPTS"
 #define CLOUDM_ENV_REMOTE_LIB "CLOUDM_REMOTE_LIB" /* path of libcloudm-remote.so (default: beside
                                                      libcloudm.so) */
+#define CLOUDM_ENV_DISCOVER "CLOUDM_DISCOVER" /* observation mode: directory for the
+                                                 observation files (cloudm discover) */
+#define CLOUDM_ENV_DISCOVER_SPEC "CLOUDM_DISCOVER_SPEC" /* key plan file (cloudm_discover.h) */
+#define CLOUDM_ENV_DISCOVER_OBJECTS "CLOUDM_DISCOVER_OBJECTS" /* ':'-separated object globs */
+#define CLOUDM_ENV_DISCOVER_INTERNAL "CLOUDM_DISCOVER_INTERNAL" /* "1": also the executable's
+                                                                  own functions (inline hooks) */
+#define CLOUDM_ENV_DISCOVER_LIST "CLOUDM_DISCOVER_LIST" /* "1": list candidates, exit before main */
 #define CLOUDM_ENV_VERIFY "CLOUDM_VERIFY" /* overrides [cache] and per-function verify (0..1) */
 #define CLOUDM_ENV_PROBE "CLOUDM_PROBE"   /* probe mode: file the findings go to (%p = pid) */
 #define CLOUDM_ENV_PROBE_CALLS "CLOUDM_PROBE_CALLS" /* probe mode: calls checked per function */

@@ -6,7 +6,8 @@
  * unmemoized), sets up the tiers (memory, shared segment, remote plugin) and the report, and
  * asks the hooker to patch every
  * loaded object. Under `cloudm check PROGRAM` (CLOUDM_CHECK=1) it prints the hook plan and exits
- * before main. In a destructor it drains the remote writer, pushes the live statistics and writes
+ * before main. Under `cloudm discover` (CLOUDM_DISCOVER) it starts the observation mode
+ * instead of reading a config (observe/). In a destructor it drains the remote writer, pushes the live statistics and writes
  * the report. A fork child resets its counters.
  *
  * What it does not do: any per-call work (dispatch.c), hooking itself (got.c).
@@ -22,6 +23,7 @@
 #include "cloudm_env.h"
 #include "base/base.h"
 #include "cm_config.h"
+#include "observe/observe.h"
 #include "hook/hook.h"
 #include "tier/tier.h"
 #include "probe/probe.h"
@@ -125,6 +127,12 @@ __attribute__((constructor)) static void cm_init(void)
     cm_clock_init();
     cm_debug_enabled = env_is(CLOUDM_ENV_DEBUG, "1");
     int check = env_is(CLOUDM_ENV_CHECK, "1");
+    if (cm_observe_wanted()) { /* cloudm discover: observe everything, memoize nothing */
+        if (cm_observe_start() == 0)
+            init_done = 2;
+        cm_guard = 0;
+        return;
+    }
 
     char path[CM_PATH_MAX];
     if (cm_config_find(path, sizeof(path)) < 0) {
@@ -256,6 +264,11 @@ __attribute__((destructor)) static void cm_fini(void)
     if (!init_done)
         return;
     cm_guard = 1;
+    if (init_done == 2) {
+        cm_observe_finish();
+        cm_guard = 0;
+        return;
+    }
     cm_remote_fini(); /* first: the writer's last stores land in the counters below */
     cm_shared_flush_stats(1);
     cm_report_write();

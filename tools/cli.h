@@ -37,6 +37,7 @@ struct cm_launch {
     const char *report_default; /* the report when neither --report, CLOUDM_REPORT nor the
                                    config's `report =` names one (cloudm profile: "stderr") */
     bool check;                 /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
+    bool wait;                  /* cm_run_program: fork, wait and return the program's status */
     char **argv;                /* PROGRAM and its arguments (NULL-terminated), or NULL */
 };
 
@@ -47,6 +48,8 @@ int cm_cmd_check(int argc, char **argv);
 int cm_cmd_profile(int argc, char **argv);
 int cm_cmd_stats(int argc, char **argv);
 int cm_cmd_clear(int argc, char **argv);
+int cm_cmd_discover(int argc, char **argv);
+int cm_cmd_inspect(int argc, char **argv);
 int cm_cmd_probe(int argc, char **argv);
 int cm_cmd_doctor(int argc, char **argv);
 
@@ -56,6 +59,8 @@ void cm_usage_check(FILE *f);
 void cm_usage_profile(FILE *f);
 void cm_usage_stats(FILE *f);
 void cm_usage_clear(FILE *f);
+void cm_usage_discover(FILE *f);
+void cm_usage_inspect(FILE *f);
 void cm_usage_probe(FILE *f);
 void cm_usage_doctor(FILE *f);
 
@@ -94,6 +99,10 @@ int cm_launch_env(const struct cm_launch *l, const char *config_abs);
 
 /* execvp(l->argv); on failure prints "cloudm: cannot run PROGRAM: ..." and returns 127. */
 int cm_exec(const struct cm_launch *l);
+
+/* Fork, exec l->argv, wait (SIGINT/SIGQUIT ignored meanwhile, as system(3) does); returns the
+ * program's exit status (128 + signal when killed), 127 when it could not be executed. */
+int cm_spawn_wait(const struct cm_launch *l);
 
 /*
  * `run` and `profile` after option parsing: resolve and parse the config, stop on errors (or

@@ -1,8 +1,9 @@
 /*
  * cloudm.c - the `cloudm` command: main, subcommand dispatch, top-level help and version.
  *
- * What it does: picks the subcommand (run, check, profile, probe, stats, clear, doctor, keycache,
- * help) and hands it the rest of the command line; prints the general usage and the version.
+ * What it does: picks the subcommand (run, check, profile, probe, discover, inspect, stats, clear,
+ * doctor, keycache, help) and hands it the rest of the command line; prints the general usage
+ * and the version.
  *
  * What it does not do: no option of a subcommand is parsed here (launch.c and each cmd_*.c
  * do that), and the command never links or loads libcloudm.so: it only arranges for the program
@@ -28,6 +29,8 @@ static const struct command commands[] = {
     {"probe", cm_cmd_probe, cm_usage_probe},
     {"stats", cm_cmd_stats, cm_usage_stats},
     {"clear", cm_cmd_clear, cm_usage_clear},
+    {"discover", cm_cmd_discover, cm_usage_discover},
+    {"inspect", cm_cmd_inspect, cm_usage_inspect},
     {"doctor", cm_cmd_doctor, cm_usage_doctor},
     {"keycache", cm_cmd_keycache, cm_usage_keycache},
 };
@@ -42,6 +45,8 @@ void cm_usage_main(FILE *f)
                "  run      run PROGRAM with the functions named in the config memoized\n"
                "  check    validate a config; with PROGRAM, show where each function is found\n"
                "  profile  run PROGRAM unmemoized and report what a cache would save\n"
+               "  discover run PROGRAM and find what is worth memoizing (no config needed)\n"
+               "  inspect  the signature cloudm would write for one function, and its source\n"
                "  probe    run PROGRAM and find what its config forgot (globals, buffers,\n"
                "           hidden inputs, output)\n"
                "  stats    live statistics of the shared cache segment\n"

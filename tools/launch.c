@@ -17,7 +17,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cloudm_env.h"
@@ -242,6 +244,27 @@ int cm_exec(const struct cm_launch *l)
     return CM_EXIT_NOEXEC;
 }
 
+int cm_spawn_wait(const struct cm_launch *l)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "cloudm: fork: %s\n", strerror(errno));
+        return CM_EXIT_FAIL;
+    }
+    if (pid == 0)
+        _exit(cm_exec(l));
+    struct sigaction ign = {.sa_handler = SIG_IGN}, oi, oq;
+    sigaction(SIGINT, &ign, &oi);
+    sigaction(SIGQUIT, &ign, &oq);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    sigaction(SIGINT, &oi, NULL);
+    sigaction(SIGQUIT, &oq, NULL);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 int cm_run_program(struct cm_launch *l)
 {
     char path[PATH_MAX], err[PATH_MAX + 256];
@@ -291,5 +314,5 @@ int cm_run_program(struct cm_launch *l)
     rc = cm_launch_env(l, config_abs);
     if (rc != 0)
         return rc;
-    return cm_exec(l);
+    return l->wait ? cm_spawn_wait(l) : cm_exec(l);
 }

@@ -249,8 +249,12 @@ void cm_codehook_pass_locked(struct cm_objrec **objs, int n)
             if (sites[k].why) {
                 x->state = ST_REFUSED;
                 x->why = sites[k].why;
-                cm_log("warning: function '%s' in %s is not memoized: %s", tg[x->target].name,
-                       x->obj->or_pub.path, sites[k].why);
+                if (cm_hook_fed()) /* observing every function: no warning per refusal */
+                    cm_debug("%s in %s: not observed: %s", tg[x->target].name,
+                             x->obj->or_pub.path, sites[k].why);
+                else
+                    cm_log("warning: function '%s' in %s is not memoized: %s",
+                           tg[x->target].name, x->obj->or_pub.path, sites[k].why);
             } else if (sites[k].tramp) {
                 x->state = ST_HOOKED;
                 cm_debug("%s in %s at %p: inline hook (%d bytes displaced)", tg[x->target].name,

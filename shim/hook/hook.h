@@ -45,6 +45,9 @@ struct cm_binding {
     const void *code;                 /* the function's code (== original unless inline) */
     size_t code_size;                 /* its symbol size, 0 when unknown */
     int how;                          /* 0: reached through GOT slots; 1: inline hook */
+    const char *name;                 /* the target's name */
+    int is_func;                      /* the definition is a function (or IFUNC): 1; data: 0;
+                                         unknown: -1 */
 };
 
 /*
@@ -61,6 +64,21 @@ typedef void *(*cm_bind_cb)(const struct cm_binding *b);
  * and skipped.
  */
 int cm_hook_install(const struct cm_target *targets, int n, cm_bind_cb bind);
+
+/*
+ * Observation (`cloudm discover`): like cm_hook_install, but the target list grows. Before a
+ * pass processes its new objects, `feed(obj, late, ctx)` is called for each of them (hook lock
+ * held, `late` true for objects loaded after installation) and may append targets to `targets`
+ * (room for `cap`) through cm_hook_add_target(); the names must stay valid for the life of the
+ * process. Returns like cm_hook_install.
+ */
+typedef void (*cm_feed_cb)(const struct cm_object *obj, int late, void *ctx);
+int cm_hook_install_fed(struct cm_target *targets, int cap, cm_bind_cb bind, cm_feed_cb feed,
+                        void *ctx);
+
+/* From a feed callback: append a target (no-op when a target of that name exists; the name is
+ * copied). Returns its index, -ENOSPC when the array is full, or -ENOMEM. */
+int cm_hook_add_target(const char *name, const char *object_glob, int hook);
 
 /* Extra GOT wrappers (probe mode's output counting): every GOT slot importing names[i] gets
  * fns[i] instead of the C library's function. Call before cm_hook_install(); the arrays must

@@ -48,6 +48,11 @@ void cm_hook_pass_locked(void);
 int cm_hook_set_targets_locked(const struct cm_target *tg, int n, cm_bind_cb bind,
                                void (*pass)(void));
 void cm_hook_mark_installed_locked(void);
+/* Observation: targets start empty in `tg` (room for `cap`) and grow with cm_hook_add_target.
+ * Hook lock held. */
+int cm_hook_set_growing_locked(struct cm_target *tg, int cap, cm_bind_cb bind, void (*pass)(void));
+/* Whether the targets grow (observation, cm_hook_install_fed): refusals are not warnings then. */
+bool cm_hook_fed(void);
 /* Bindings that got an entry so far. Hook lock held. */
 int cm_hook_nbound_locked(void);
 /* Index of the target named `name`, or -1. */

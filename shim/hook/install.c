@@ -22,6 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+static cm_feed_cb feed_fn; /* cm_hook_install_fed: grows the targets from each new object */
+static void *feed_ctx;
+
 /* One pass: new objects get their inline hooks, then their GOT slots (registered with the
  * targets, run by cm_hook_pass_locked from here and from the dl wrappers). */
 static void pass_locked(void)
@@ -35,6 +38,8 @@ static void pass_locked(void)
     for (size_t i = 0; fresh && i < t->ot_n; i++)
         if (!t->ot_order[i]->or_hooked && cm_objrec_patchable(t->ot_order[i]))
             fresh[nfresh++] = t->ot_order[i];
+    for (int i = 0; feed_fn && i < nfresh; i++)
+        feed_fn(&fresh[i]->or_pub, cm_hook_active(), feed_ctx);
     if (nfresh) /* inline hooks first: GOT slots reaching a patched function share its entry */
         cm_codehook_pass_locked(fresh, nfresh);
     free(fresh);
@@ -46,6 +51,26 @@ static void pass_locked(void)
         if (cm_objrec_patchable(r))
             cm_got_patch_locked(r);
     }
+}
+
+int cm_hook_install_fed(struct cm_target *tg, int cap, cm_bind_cb bind, cm_feed_cb feed,
+                        void *ctx)
+{
+    int saved = errno;
+    if (cap <= 0 || !tg || !feed)
+        return -EINVAL;
+    cm_hook_lock();
+    int rc = cm_hook_set_growing_locked(tg, cap, bind, pass_locked);
+    if (rc == 0) {
+        feed_fn = feed;
+        feed_ctx = ctx;
+        pass_locked();
+        cm_hook_mark_installed_locked();
+        rc = cm_hook_nbound_locked();
+    }
+    cm_hook_unlock();
+    errno = saved;
+    return rc;
 }
 
 int cm_hook_install(const struct cm_target *tg, int n, cm_bind_cb bind)

@@ -53,6 +53,10 @@ static int ntargets;
 static cm_bind_cb bind_cb;
 static void (*pass_fn)(void);          /* install.c's pass, registered with the targets */
 static void (*unbind_cb)(void *entry); /* told about entries whose provider was unloaded */
+static struct cm_target *grow_targets; /* cm_hook_install_fed: the array targets may grow in */
+static int grow_cap;
+static int *name_index; /* open addressing over target names: index + 1, 0 = empty */
+static size_t name_index_mask;
 static struct binding *bindings;
 static int nbindings, capbindings;
 static int nbound;      /* bindings with an entry */
@@ -189,7 +193,13 @@ void *cm_hook_entry_for_locked(int target, const struct cm_resolved *res)
                            .original = res->addr,
                            .provider = &res->provider->or_pub,
                            .code = res->addr,
-                           .code_size = res->def.sym ? (size_t)res->def.sym->st_size : 0};
+                           .code_size = res->def.sym ? (size_t)res->def.sym->st_size : 0,
+                           .name = targets[target].name,
+                           .is_func = !res->def.sym ? -1
+                                      : ELF64_ST_TYPE(res->def.sym->st_info) == STT_FUNC ||
+                                              ELF64_ST_TYPE(res->def.sym->st_info) == STT_GNU_IFUNC
+                                          ? 1
+                                          : 0};
     void *entry = bind_cb ? bind_cb(&b) : NULL;
     struct binding *nb = &bindings[nbindings++];
     nb->target = target;
@@ -256,7 +266,9 @@ void *cm_hook_bind_code_locked(int ti, struct cm_objrec *provider, void *code, s
                            .provider = &provider->or_pub,
                            .code = code,
                            .code_size = size,
-                           .how = 1};
+                           .how = 1,
+                           .name = targets[ti].name,
+                           .is_func = 1};
     void *entry = bind_cb ? bind_cb(&b) : NULL;
     struct binding *nb = &bindings[nbindings++];
     *nb = (struct binding){.target = ti, .original = code, .entry = entry, .provider = provider};
@@ -294,8 +306,72 @@ void *cm_hook_translate_locked(const char *name, const char *version, void *addr
     return entry ? entry : addr;
 }
 
+static size_t name_hash(const char *s)
+{
+    size_t h = 1469598103934665603u; /* FNV-1a: only a bucket index, never a key */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static void name_index_put(int i)
+{
+    size_t b = name_hash(targets[i].name) & name_index_mask;
+    while (name_index[b])
+        b = (b + 1) & name_index_mask;
+    name_index[b] = i + 1;
+}
+
+/* Many targets (observation): index their names so a GOT walk stays linear. Hook lock held. */
+static void name_index_build(int cap)
+{
+    free(name_index);
+    name_index = NULL;
+    if (cap < 64)
+        return;
+    size_t n = 128;
+    while (n < 2 * (size_t)cap)
+        n *= 2;
+    name_index = calloc(n, sizeof(*name_index));
+    if (!name_index)
+        return;
+    name_index_mask = n - 1;
+    for (int i = 0; i < ntargets; i++)
+        name_index_put(i);
+}
+
+bool cm_hook_fed(void)
+{
+    return grow_targets != NULL;
+}
+
+int cm_hook_add_target(const char *name, const char *object_glob, int hook)
+{
+    int i = cm_hook_target_index(name);
+    if (i >= 0)
+        return i;
+    if (!grow_targets || ntargets >= grow_cap)
+        return -ENOSPC;
+    char *copy = strdup(name); /* the object holding `name` may be unloaded later */
+    if (!copy)
+        return -ENOMEM;
+    grow_targets[ntargets] = (struct cm_target){.name = copy, .object_glob = object_glob,
+                                                .hook = hook};
+    ntargets++;
+    if (name_index)
+        name_index_put(ntargets - 1);
+    return ntargets - 1;
+}
+
 int cm_hook_target_index(const char *name)
 {
+    if (name_index) {
+        size_t b = name_hash(name) & name_index_mask;
+        for (; name_index[b]; b = (b + 1) & name_index_mask)
+            if (strcmp(targets[name_index[b] - 1].name, name) == 0)
+                return name_index[b] - 1;
+        return -1;
+    }
     for (int i = 0; i < ntargets; i++)
         if (targets[i].name[0] == name[0] && strcmp(targets[i].name, name) == 0)
             return i;
@@ -315,7 +391,21 @@ int cm_hook_set_targets_locked(const struct cm_target *tg, int n, cm_bind_cb bin
     ntargets = n;
     bind_cb = bind;
     pass_fn = pass;
+    grow_targets = NULL;
+    grow_cap = 0;
+    name_index_build(n);
     return 0;
+}
+
+int cm_hook_set_growing_locked(struct cm_target *tg, int cap, cm_bind_cb bind, void (*pass)(void))
+{
+    int rc = cm_hook_set_targets_locked(tg, 0, bind, pass);
+    if (rc == 0) {
+        grow_targets = tg;
+        grow_cap = cap;
+        name_index_build(cap);
+    }
+    return rc;
 }
 
 void cm_hook_on_unbind(void (*fn)(void *entry))

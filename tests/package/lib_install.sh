@@ -111,7 +111,7 @@ RC
   bash --rcfile "$rc" -i -c "complete_line cloudm stats -c '$CM_TMP/memo.co'" \
     >"$out.file" 2>/dev/null </dev/null
   cm_expect_eq "completion: -c completes a file name" "$(tr '\n' ' ' <"$out.file")" "$CM_TMP/memo.conf "
-  bash --rcfile "$rc" -i -c "complete_line cloudm help d" >"$out.help" 2>/dev/null </dev/null
+  bash --rcfile "$rc" -i -c "complete_line cloudm help do" >"$out.help" 2>/dev/null </dev/null
   cm_expect_eq "completion: help COMMAND" "$(tr '\n' ' ' <"$out.help")" "doctor "
   local c o
   for c in $("$bin" --help | sed -n '/^Commands:/,/^$/s/^  \([a-z]\{1,\}\) .*/\1/p'); do

@@ -44,7 +44,7 @@ _cloudm()
     local cur prev words cword split
     _init_completion -s || return
 
-    local cmds="run check profile probe stats clear doctor keycache help"
+    local cmds="run check profile probe discover inspect stats clear doctor keycache help"
     if ((cword == 1)); then
         COMPREPLY=($(compgen -W "$cmds --help --version" -- "$cur"))
         return
@@ -53,7 +53,9 @@ _cloudm()
     case $cmd in
     run) opts="-c --config --mode --report --report= --verify --verify= -h --help" ;;
     check) opts="-c --config -h --help" ;;
-    profile) opts="-c --config --report --report= -h --help" ;;
+    profile) opts="-c --config --report --report= --html -h --help" ;;
+    discover) opts="-o --output --html --json --object --header -I --internal --top -h --help" ;;
+    inspect) opts="--object --header -I --internal -h --help" ;;
     probe) opts="-c --config --calls --json -h --help" ;;
     stats) opts="-c --config --json --watch -h --help" ;;
     clear) opts="-c --config --function -h --help" ;;
@@ -73,7 +75,7 @@ _cloudm()
 
     # run, check, profile: the first word that is not an option (or what follows --) is the
     # program; from there on, complete as for that program.
-    if [[ $cmd == run || $cmd == check || $cmd == profile || $cmd == probe ]]; then
+    if [[ $cmd == run || $cmd == check || $cmd == profile || $cmd == probe || $cmd == discover ]]; then
         local i
         for ((i = 2; i < cword; i++)); do
             case ${words[i]} in
@@ -129,7 +131,7 @@ _cloudm()
         ;;
     esac
     # run, check, profile, probe: a program
-    if [[ $cmd == run || $cmd == check || $cmd == profile || $cmd == probe ]]; then
+    if [[ $cmd == run || $cmd == check || $cmd == profile || $cmd == probe || $cmd == discover ]]; then
         COMPREPLY=($(compgen -c -- "$cur"))
         [[ $cur == */* || ${#COMPREPLY[@]} -eq 0 ]] && _filedir
     fi

@@ -27,6 +27,11 @@
 #define CMF_RET_XMM1 240
 #define CMF_SIZE 256      /* multiple of 16 */
 
+#define CM_OBS_MAX 8192   /* observed implementations per process (cloudm discover's stubs) */
+#define CM_OBS_FN_SIZE 128 /* sizeof(struct cm_obs_fn) (observe/obscall.c), power of two */
+#define CM_OBS_KMAX 2048   /* of which inline-hooked (register-preserving stubs) at most */
+#define CM_OBS_KSTUB_SIZE 32
+
 #define CMK_SIZE 320      /* struct cm_keep_area (keep.c): rdi rsi rdx rcx r8 r9 rax r10, xmm0-15 */
 #define CMK_XMM 64
 
@@ -50,6 +55,17 @@ struct cm_frame {
 
 /* Entry stubs: stub i is at cm_stubs + i * CM_STUB_SIZE and dispatches descriptor cm_fns[i]. */
 extern char cm_stubs[];
+
+/* Observation stubs (cloudm discover): stub i is at cm_obs_stubs + i * CM_STUB_SIZE, loads
+ * &cm_obs_fns[i] and enters cm_obs_entry, which builds a frame like cm_entry's and calls
+ * cm_obs_call(frame). Observation records start like struct cm_fn (orig, flags, nstack) so that
+ * cm_call_original can call their originals. */
+extern char cm_obs_stubs[];
+/* Register-preserving observation stubs for inline hooks (reached by a relay's plain jump):
+ * stub j pushes r11, loads &cm_obs_fns[CM_OBS_MAX - 1 - j] and enters cm_obs_entry_keep, which
+ * saves every call-clobbered register, calls cm_obs_call_keep(frame, keep area) and restores
+ * them all but the return registers. */
+extern char cm_obs_kstubs[];
 
 /* Call f->fn->orig with the frame's argument registers and f->fn->nstack stack words copied from
  * f->stack; store rax, rdx, xmm0 and xmm1 into f->ret_*. */

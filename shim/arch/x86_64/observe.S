@@ -1,0 +1,163 @@
+/*
+ * observe.S - x86-64 entry code of the observation mode (cloudm discover).
+ *
+ * What it does: cm_obs_stubs holds CM_OBS_MAX stubs of CM_STUB_SIZE bytes; stub i (endbr64,
+ * an indirect-branch target) loads &cm_obs_fns[i] into r11 and jumps to cm_obs_entry, which
+ * saves every argument register into a struct cm_frame (frame.h) before any C code runs, calls
+ * cm_obs_call(frame) (observe/obscall.c: key, time, call the original through
+ * cm_call_original) and returns the return registers the original left in the frame.
+ *
+ * cm_obs_kstubs / cm_obs_entry_keep: the same for inline hooks (--internal), like
+ * cm_entry_keep: every call-clobbered register (rdi..r11, xmm0-15) comes back as it was except
+ * rax, rdx, xmm0 and xmm1, which hold what the original returned (a caller of a local function
+ * may keep values in registers it knows the callee leaves alone: gcc -fipa-ra).
+ *
+ * What it does not do: no bypass flag (observation always calls the original), no struct or
+ * x87 returns beyond rax:rdx and xmm0:xmm1.
+ */
+#include "frame.h"
+
+        .text
+
+        .globl  cm_obs_stubs
+        .hidden cm_obs_stubs
+        .type   cm_obs_stubs, @function
+        .p2align 4
+cm_obs_stubs:
+        .set    i, 0
+        .rept   CM_OBS_MAX
+        endbr64
+        lea     cm_obs_fns + i * CM_OBS_FN_SIZE(%rip), %r11
+        jmp     cm_obs_entry
+        .p2align 4
+        .set    i, i + 1
+        .endr
+        .size   cm_obs_stubs, . - cm_obs_stubs
+
+        .globl  cm_obs_entry
+        .hidden cm_obs_entry
+        .type   cm_obs_entry, @function
+        .p2align 4
+cm_obs_entry:
+        .cfi_startproc
+        pushq   %rbp
+        .cfi_def_cfa_offset 16
+        .cfi_offset %rbp, -16
+        movq    %rsp, %rbp
+        .cfi_def_cfa_register %rbp
+        subq    $CMF_SIZE, %rsp
+        movq    %rdi, CMF_GPR+0(%rsp)
+        movq    %rsi, CMF_GPR+8(%rsp)
+        movq    %rdx, CMF_GPR+16(%rsp)
+        movq    %rcx, CMF_GPR+24(%rsp)
+        movq    %r8,  CMF_GPR+32(%rsp)
+        movq    %r9,  CMF_GPR+40(%rsp)
+        movq    %rax, CMF_RAX(%rsp)
+        movq    %r10, CMF_R10(%rsp)
+        movaps  %xmm0, CMF_XMM+0(%rsp)
+        movaps  %xmm1, CMF_XMM+16(%rsp)
+        movaps  %xmm2, CMF_XMM+32(%rsp)
+        movaps  %xmm3, CMF_XMM+48(%rsp)
+        movaps  %xmm4, CMF_XMM+64(%rsp)
+        movaps  %xmm5, CMF_XMM+80(%rsp)
+        movaps  %xmm6, CMF_XMM+96(%rsp)
+        movaps  %xmm7, CMF_XMM+112(%rsp)
+        leaq    16(%rbp), %rax
+        movq    %rax, CMF_STACK(%rsp)
+        movq    %r11, CMF_FN(%rsp)
+        movq    %rsp, %rdi
+        call    cm_obs_call
+        movq    CMF_RET_RAX(%rsp), %rax
+        movq    CMF_RET_RDX(%rsp), %rdx
+        movaps  CMF_RET_XMM0(%rsp), %xmm0
+        movaps  CMF_RET_XMM1(%rsp), %xmm1
+        leave
+        .cfi_def_cfa %rsp, 8
+        ret
+        .cfi_endproc
+        .size   cm_obs_entry, . - cm_obs_entry
+
+        .globl  cm_obs_kstubs
+        .hidden cm_obs_kstubs
+        .type   cm_obs_kstubs, @function
+        .p2align 5
+cm_obs_kstubs:
+        .set    j, 0
+        .rept   CM_OBS_KMAX
+        endbr64
+        pushq   %r11
+        lea     cm_obs_fns + (CM_OBS_MAX - 1 - j) * CM_OBS_FN_SIZE(%rip), %r11
+        jmp     cm_obs_entry_keep
+        .p2align 5
+        .set    j, j + 1
+        .endr
+        .size   cm_obs_kstubs, . - cm_obs_kstubs
+
+        /* [rsp] = caller's r11, [rsp+8] = return address, stack arguments from rsp+16 */
+        .globl  cm_obs_entry_keep
+        .hidden cm_obs_entry_keep
+        .type   cm_obs_entry_keep, @function
+        .p2align 4
+cm_obs_entry_keep:
+        .cfi_startproc
+        .cfi_def_cfa_offset 16
+        pushq   %rbp
+        .cfi_def_cfa_offset 24
+        .cfi_offset %rbp, -24
+        movq    %rsp, %rbp
+        .cfi_def_cfa_register %rbp
+        subq    $(CMF_SIZE + CMK_SIZE), %rsp
+        andq    $-16, %rsp
+        movq    %rdi, CMF_GPR+0(%rsp)
+        movq    %rsi, CMF_GPR+8(%rsp)
+        movq    %rdx, CMF_GPR+16(%rsp)
+        movq    %rcx, CMF_GPR+24(%rsp)
+        movq    %r8,  CMF_GPR+32(%rsp)
+        movq    %r9,  CMF_GPR+40(%rsp)
+        movq    %rax, CMF_RAX(%rsp)
+        movq    %r10, CMF_R10(%rsp)
+        movaps  %xmm0, CMF_XMM+0(%rsp)
+        movaps  %xmm1, CMF_XMM+16(%rsp)
+        movaps  %xmm2, CMF_XMM+32(%rsp)
+        movaps  %xmm3, CMF_XMM+48(%rsp)
+        movaps  %xmm4, CMF_XMM+64(%rsp)
+        movaps  %xmm5, CMF_XMM+80(%rsp)
+        movaps  %xmm6, CMF_XMM+96(%rsp)
+        movaps  %xmm7, CMF_XMM+112(%rsp)
+        movq    %rdi, CMF_SIZE+0(%rsp)
+        movq    %rsi, CMF_SIZE+8(%rsp)
+        movq    %rdx, CMF_SIZE+16(%rsp)
+        movq    %rcx, CMF_SIZE+24(%rsp)
+        movq    %r8,  CMF_SIZE+32(%rsp)
+        movq    %r9,  CMF_SIZE+40(%rsp)
+        movq    %rax, CMF_SIZE+48(%rsp)
+        movq    %r10, CMF_SIZE+56(%rsp)
+        .irp    r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+        movaps  %xmm\r, CMF_SIZE+CMK_XMM+16*\r(%rsp)
+        .endr
+        leaq    24(%rbp), %rax                  /* first stack argument of the caller */
+        movq    %rax, CMF_STACK(%rsp)
+        movq    %r11, CMF_FN(%rsp)
+        movq    %rsp, %rdi
+        leaq    CMF_SIZE(%rsp), %rsi
+        call    cm_obs_call_keep
+        .irp    r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+        movaps  CMF_SIZE+CMK_XMM+16*\r(%rsp), %xmm\r
+        .endr
+        movq    CMF_SIZE+0(%rsp), %rdi
+        movq    CMF_SIZE+8(%rsp), %rsi
+        movq    CMF_SIZE+16(%rsp), %rdx
+        movq    CMF_SIZE+24(%rsp), %rcx
+        movq    CMF_SIZE+32(%rsp), %r8
+        movq    CMF_SIZE+40(%rsp), %r9
+        movq    CMF_SIZE+48(%rsp), %rax
+        movq    CMF_SIZE+56(%rsp), %r10
+        leave
+        .cfi_def_cfa %rsp, 16
+        popq    %r11
+        .cfi_def_cfa_offset 8
+        ret
+        .cfi_endproc
+        .size   cm_obs_entry_keep, . - cm_obs_entry_keep
+
+        .section .note.GNU-stack, "", @progbits

@@ -1,0 +1,365 @@
+/*
+ * cmd_discover.c - `cloudm discover [-o FILE] [--html FILE] [--json FILE] [--object GLOB]...
+ * [--header FILE]... [-I DIR]... [--top N] [--] PROGRAM [ARGS...]`.
+ *
+ * What it does: finds what is worth memoizing in a program nobody wrote a config for. It runs
+ * PROGRAM once in list mode (stopping before main) to learn which functions the program and
+ * its libraries reach through GOT slots and who defines them; looks up their prototypes (DWARF,
+ * then headers: proto/); writes the key plan; runs PROGRAM under observation (every call
+ * counted, timed and keyed; the original always runs, so the output is the program's own);
+ * ranks the functions by the time a cache would save, prints the table on stderr and writes
+ * the config (-o), a JSON result (--json) and an HTML page (--html). Exits with the program's
+ * status.
+ *
+ * What it does not do: it memoizes nothing and keeps nothing but the digest file of earlier
+ * runs' keys ($XDG_CACHE_HOME/cloudm/discover/).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "cli.h"
+#include "cloudm_env.h"
+#include "cm_config.h"
+#include "disc.h"
+#include "proto.h"
+
+#define MAX_OPTS 64
+
+void cm_usage_discover(FILE *f)
+{
+    fprintf(
+        f,
+        "Usage: cloudm discover [-o FILE] [--html FILE] [--json FILE] [--object GLOB]...\n"
+        "                       [--header FILE]... [-I DIR]... [--internal] [--top N] [--] PROGRAM "
+        "[ARGS...]\n"
+        "\n"
+        "Run PROGRAM once, observing every function it and its libraries call through a\n"
+        "GOT slot (no config needed; the original always runs), and rank them by the time\n"
+        "a cache would save. The table goes to stderr; the program's output is its own.\n"
+        "\n"
+        "Options:\n"
+        "  -o FILE          write a config of the functions worth a cache\n"
+        "      --html FILE  write a self-contained HTML report\n"
+        "      --json FILE  write the results as JSON\n"
+        "      --object GLOB  observe only functions defined by matching objects (path or\n"
+        "                   basename); their exports are observed even when reached only\n"
+        "                   through dlsym (repeatable)\n"
+        "      --header FILE  C header with prototypes, parsed with libclang (repeatable)\n"
+        "  -I DIR           include directory for --header (repeatable)\n"
+        "      --internal   also the program's own functions (its symbol table; inline\n"
+        "                   hooks), static ones included\n"
+        "      --top N      rows of the table and curves computed (default 20)\n"
+        "  -h, --help       show this help\n"
+        "\n"
+        "Prototypes come from DWARF (the object or its debug file under $CLOUDM_DEBUG_DIR),\n"
+        "then --header files, then the headers of the Debian -dev package that ships the\n"
+        "library. See docs/discover.md.\n");
+}
+
+struct opts {
+    const char *out, *html, *json;
+    const char *objects[MAX_OPTS];
+    int nobjects;
+    const char *headers[MAX_OPTS];
+    int nheaders;
+    const char *dirs[MAX_OPTS];
+    int ndirs;
+    int top;
+    bool internal;
+    char **argv;
+};
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->top = 20;
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || a[1] == '\0')
+            break;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            cm_usage_discover(stdout);
+            return 1;
+        }
+        if (strcmp(a, "--internal") == 0) {
+            o->internal = true;
+            continue;
+        }
+        const char *v = NULL;
+        if (strcmp(a, "-o") == 0 || strcmp(a, "-I") == 0) {
+            v = i + 1 < argc ? argv[++i] : NULL;
+        } else if (strncmp(a, "-I", 2) == 0) {
+            v = a + 2;
+        } else if (cm_is_option(a, "--html") || cm_is_option(a, "--json") ||
+                   cm_is_option(a, "--object") || cm_is_option(a, "--header") ||
+                   cm_is_option(a, "--top") || cm_is_option(a, "--output")) {
+            v = cm_option_value(argc, argv, &i, "discover", strcspn(a, "="));
+            if (!v)
+                goto usage;
+        } else {
+            fprintf(stderr, "cloudm discover: unknown option '%s'\n", a);
+            goto usage;
+        }
+        if (!v || !v[0]) {
+            fprintf(stderr, "cloudm discover: %s needs a value\n", a);
+            goto usage;
+        }
+        if (strcmp(a, "-o") == 0 || cm_is_option(a, "--output"))
+            o->out = v;
+        else if (a[1] == 'I' && o->ndirs < MAX_OPTS)
+            o->dirs[o->ndirs++] = v;
+        else if (cm_is_option(a, "--html"))
+            o->html = v;
+        else if (cm_is_option(a, "--json"))
+            o->json = v;
+        else if (cm_is_option(a, "--object") && o->nobjects < MAX_OPTS)
+            o->objects[o->nobjects++] = v;
+        else if (cm_is_option(a, "--header") && o->nheaders < MAX_OPTS)
+            o->headers[o->nheaders++] = v;
+        else if (cm_is_option(a, "--top")) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 100000) {
+                fprintf(stderr, "cloudm discover: --top %s: not a number from 1 to 100000\n", v);
+                goto usage;
+            }
+            o->top = (int)n;
+        }
+    }
+    if (i >= argc) {
+        fprintf(stderr, "cloudm discover: missing PROGRAM\n");
+        goto usage;
+    }
+    o->argv = argv + i;
+    return 0;
+usage:
+    fputc('\n', stderr);
+    cm_usage_discover(stderr);
+    return CM_EXIT_USAGE;
+}
+
+/* Candidates of the list run, grouped by object for one prototype pass per object. */
+struct cand {
+    char *name, *object;
+};
+struct cands {
+    struct cand *v;
+    int n, cap;
+};
+
+static void cand_add(const char *name, const char *object, void *ctx)
+{
+    struct cands *c = ctx;
+    for (int i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].name, name) == 0 && strcmp(c->v[i].object, object) == 0)
+            return;
+    if (c->n == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 64;
+        struct cand *v = realloc(c->v, (size_t)cap * sizeof(*v));
+        if (!v)
+            return;
+        c->v = v;
+        c->cap = cap;
+    }
+    c->v[c->n].name = strdup(name);
+    c->v[c->n].object = strdup(object);
+    if (c->v[c->n].name && c->v[c->n].object)
+        c->n++;
+}
+
+/* Prototypes for names[0..n) all defined by `object`. */
+static void lookup(const struct opts *o, const char *object, const char **names, int n,
+                   struct cm_proto *out)
+{
+    struct cm_proto_headers h = {.files = (const char **)o->headers,
+                                 .nfiles = o->nheaders,
+                                 .dirs = (const char **)o->dirs,
+                                 .ndirs = o->ndirs};
+    cm_proto_lookup(object, names, n, out, &h, o->internal);
+}
+
+/* One prototype lookup per object for every candidate in c; writes the key plan to `spec`. */
+static int plan(const struct opts *o, struct cands *c, const char *spec)
+{
+    FILE *f = fopen(spec, "we");
+    if (!f)
+        return -errno;
+    bool *done = calloc((size_t)(c->n ? c->n : 1), sizeof(*done));
+    const char **names = calloc((size_t)(c->n ? c->n : 1), sizeof(*names));
+    int *idx = calloc((size_t)(c->n ? c->n : 1), sizeof(*idx));
+    struct cm_proto *protos = calloc((size_t)(c->n ? c->n : 1), sizeof(*protos));
+    for (int i = 0; done && names && idx && protos && i < c->n; i++) {
+        if (done[i])
+            continue;
+        int n = 0;
+        for (int j = i; j < c->n; j++)
+            if (!done[j] && strcmp(c->v[j].object, c->v[i].object) == 0) {
+                done[j] = true;
+                idx[n] = j;
+                names[n++] = c->v[j].name;
+            }
+        lookup(o, c->v[i].object, names, n, protos);
+        for (int k = 0; k < n; k++) {
+            char line[2048];
+            if (cm_proto_plan(&protos[k], names[k], line, sizeof(line)))
+                fprintf(f, "%s\n", line);
+        }
+    }
+    free(done);
+    free(names);
+    free(idx);
+    free(protos);
+    return fclose(f) == 0 ? 0 : -errno;
+}
+
+/* After the run: the prototype and signature of every observed function, per object. */
+static void signatures(const struct opts *o, struct disc *d)
+{
+    for (int i = 0; i < d->n; i++) {
+        struct disc_fn *f = &d->fns[i];
+        if (f->proto.source != CM_PROTO_NONE || f->sig == CM_SIG_TODO)
+            continue;
+        const char *names[1] = {f->name};
+        lookup(o, f->object, names, 1, &f->proto);
+        f->sig = cm_proto_signature(&f->proto, f->name, f->sigline, sizeof(f->sigline), f->why,
+                                    sizeof(f->why));
+    }
+}
+
+static void digest_path(struct disc *d, char *buf, size_t size)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    char dir[PATH_MAX - 64];
+    if (xdg && xdg[0] == '/')
+        snprintf(dir, sizeof(dir), "%s/cloudm/discover", xdg);
+    else if (home && home[0] == '/')
+        snprintf(dir, sizeof(dir), "%s/.cache/cloudm/discover", home);
+    else {
+        d->digests = NULL;
+        return;
+    }
+    uint64_t h = XXH3_64bits(d->program, strlen(d->program));
+    snprintf(buf, size, "%.3900s/%016llx.keys", dir, (unsigned long long)h);
+    d->digests = buf;
+}
+
+/* Remove the run's directory: the list, the plan and the observation files. */
+static void rm_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char p[PATH_MAX + 300];
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+                unlink(p);
+            }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+int cm_cmd_discover(int argc, char **argv)
+{
+    struct opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    char dir[] = "/tmp/cloudm-discover.XXXXXX";
+    const char *tmp = getenv("TMPDIR");
+    char dirbuf[PATH_MAX];
+    snprintf(dirbuf, sizeof(dirbuf), "%s/cloudm-discover.XXXXXX",
+             tmp && tmp[0] == '/' ? tmp : "/tmp");
+    char *dp = mkdtemp(dirbuf);
+    if (!dp)
+        dp = mkdtemp(dir);
+    if (!dp) {
+        fprintf(stderr, "cloudm discover: cannot create a temporary directory: %s\n",
+                strerror(errno));
+        return CM_EXIT_FAIL;
+    }
+    char objects[4096] = "";
+    for (int i = 0; i < o.nobjects; i++) {
+        size_t k = strlen(objects);
+        snprintf(objects + k, sizeof(objects) - k, "%s%s", i ? ":" : "", o.objects[i]);
+    }
+    struct disc d = {0};
+    int status = 0;
+    struct cands c = {0};
+    char spec[PATH_MAX + 16];
+    snprintf(spec, sizeof(spec), "%s/plan", dp);
+
+    if (o.internal)
+        setenv(CLOUDM_ENV_DISCOVER_INTERNAL, "1", 1);
+    else
+        unsetenv(CLOUDM_ENV_DISCOVER_INTERNAL);
+    rc = disc_run(o.argv, dp, NULL, objects, true, &status);
+    if (rc != 0)
+        goto out;
+    disc_read_list(dp, cand_add, &c);
+    if (plan(&o, &c, spec) != 0)
+        fprintf(stderr, "cloudm discover: cannot write the key plan: calls keyed by registers\n");
+
+    rc = disc_run(o.argv, dp, spec, objects, false, &status);
+    if (rc != 0)
+        goto out;
+    disc_read_obs(dp, &d);
+    if (d.nprocs == 0) {
+        fprintf(stderr,
+                "cloudm discover: %s left no observation file: it is not dynamically linked "
+                "(libcloudm.so cannot be preloaded), or every process ended with _exit or exec\n",
+                o.argv[0]);
+        rc = CM_EXIT_FAIL;
+        goto out;
+    }
+    snprintf(d.program, sizeof(d.program), "%s", o.argv[0]);
+    char dg[PATH_MAX];
+    digest_path(&d, dg, sizeof(dg));
+    signatures(&o, &d);
+    disc_analyze(&d, o.top);
+    /* the planned flag says how calls were keyed; a prototype found only after the run (a
+     * library loaded with dlopen) still gives the signature */
+    disc_print_table(&d, stderr, o.top, "discover");
+    if (o.out) {
+        int w = disc_write_config(&d, o.out);
+        if (w < 0) {
+            fprintf(stderr, "cloudm discover: cannot write %s: %s\n", o.out, strerror(-w));
+            rc = CM_EXIT_FAIL;
+        } else {
+            fprintf(stderr, "cloudm discover: config written to %s\n", o.out);
+        }
+    }
+    if (o.json && disc_write_json(&d, o.json) < 0) {
+        fprintf(stderr, "cloudm discover: cannot write %s\n", o.json);
+        rc = CM_EXIT_FAIL;
+    }
+    if (o.html && disc_write_html(&d, o.html, o.top, "discover", NULL) < 0) {
+        fprintf(stderr, "cloudm discover: cannot write %s\n", o.html);
+        rc = CM_EXIT_FAIL;
+    }
+out:
+    rm_dir(dp);
+    for (int i = 0; i < c.n; i++) {
+        free(c.v[i].name);
+        free(c.v[i].object);
+    }
+    free(c.v);
+    disc_free(&d);
+    if (rc != 0)
+        return rc;
+    return status;
+}
