@@ -49,6 +49,8 @@ enum cm_kind {
     CM_K_HANDLE,   /* opaque pointer keyed by handle_fn(pointer) */
     CM_K_IGNORE,   /* passed through, not keyed (always an INTEGER-class register/slot) */
     CM_K_RETPTR,   /* return only: pointer into the buffer of parameter `ret_ref`, or NULL */
+    CM_K_INT128,   /* i128/u128 (`is_signed`): two INTEGER eightbytes, returned in rax:rdx */
+    CM_K_COMPLEX,  /* c32 (size 8: one SSE eightbyte) or c64 (size 16: two SSE eightbytes) */
 };
 
 enum cm_abi_class { CM_ABI_INT = 0, CM_ABI_SSE = 1 };
@@ -82,7 +84,8 @@ struct cm_expr {
 struct cm_param {
     char name[CM_NAME_MAX];  /* as written, or "argN" (1-based) when unnamed; "" for returns */
     uint8_t kind;            /* enum cm_kind */
-    uint8_t size;            /* CM_K_INT: 1,2,4,8; CM_K_FLOAT: 4,8; pointers: 8; else 0 */
+    uint8_t size;            /* CM_K_INT: 1,2,4,8; CM_K_FLOAT: 4,8; CM_K_INT128: 16;
+                                CM_K_COMPLEX: 8 (c32), 16 (c64); pointers: 8; else 0 */
     bool is_signed;          /* CM_K_INT */
     struct cm_expr size_expr;   /* CM_K_IN/OUT/INOUT */
     char handle_fn[CM_NAME_MAX]; /* CM_K_HANDLE: function keying the handle */
@@ -90,8 +93,10 @@ struct cm_param {
     uint8_t ret_ref;         /* CM_K_RETPTR: 0-based index of the parameter it points into */
     /* x86-64 SysV placement, filled by the parser (parameters only) */
     uint8_t abi_class;       /* enum cm_abi_class */
-    int8_t abi_reg;          /* index within the class (rdi..r9 = 0..5, xmm0..7 = 0..7), -1 = stack */
-    uint8_t abi_stack;       /* when abi_reg == -1: 8-byte slot index above the return address */
+    int8_t abi_reg;          /* index within the class (rdi..r9 = 0..5, xmm0..7 = 0..7), -1 = stack;
+                                a two-eightbyte value (i128, u128, c64) also takes abi_reg + 1 */
+    uint8_t abi_stack;       /* when abi_reg == -1: 8-byte slot index above the return address
+                                (two-eightbyte values: two slots; i128/u128 start at an even one) */
     uint16_t col;            /* 1-based column of this parameter inside the signature text */
 };
 

@@ -18,7 +18,9 @@
 
 /* Per-call facts gathered while measuring the key, reused when writing it. */
 struct cm_callinfo {
-    uint64_t args[CM_MAX_PARAMS];   /* raw values, integers extended from their declared width */
+    uint64_t args[CM_MAX_PARAMS];   /* raw values, integers extended from their declared width;
+                                       i128/u128/c32/c64: the first eightbyte */
+    uint64_t hi[CM_MAX_PARAMS];     /* i128/u128/c64: the second eightbyte (else unset) */
     uint64_t len[CM_MAX_PARAMS];    /* str/in/inout: bytes keyed; out: capacity (if known) */
     uint64_t aux[CM_MAX_PARAMS];    /* ptr: offset in its object; handle: integer or str length */
     const void *auxp[CM_MAX_PARAMS];/* ptr: struct cm_object *; handle(:str): the string */

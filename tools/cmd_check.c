@@ -87,10 +87,19 @@ static void print_place(const struct cm_param *p)
 {
     static const char *const int_regs[] = {"rdi", "rsi", "rdx", "rcx", "r8", "r9"};
 
-    if (p->abi_reg < 0)
+    /* i128/u128 and c64 take two registers or two slots: "x:rdi+rsi", "z:stack[2..3]" */
+    const int two = p->size == 16 && (p->kind == CM_K_INT128 || p->kind == CM_K_COMPLEX);
+
+    if (p->abi_reg < 0 && two)
+        printf(" %s:stack[%u..%u]", p->name, p->abi_stack, p->abi_stack + 1u);
+    else if (p->abi_reg < 0)
         printf(" %s:stack[%u]", p->name, p->abi_stack);
+    else if (p->abi_class == CM_ABI_SSE && two)
+        printf(" %s:xmm%d+xmm%d", p->name, p->abi_reg, p->abi_reg + 1);
     else if (p->abi_class == CM_ABI_SSE)
         printf(" %s:xmm%d", p->name, p->abi_reg);
+    else if (two && p->abi_reg < 5)
+        printf(" %s:%s+%s", p->name, int_regs[p->abi_reg], int_regs[p->abi_reg + 1]);
     else if (p->abi_reg < 6)
         printf(" %s:%s", p->name, int_regs[p->abi_reg]);
     else
