@@ -154,7 +154,11 @@ enum cm_remote_mode {
 };
 
 struct cm_function {
-    char name[CM_NAME_MAX];       /* section name: the symbol to hook */
+    char name[CM_NAME_MAX];       /* section name: the symbol to hook, or for a quoted C++
+                                     section the demangled signature as written (`cxx`) */
+    bool cxx;                     /* [function "ns::f(long, int)"]: found by demangling */
+    char short_name[CM_NAME_MAX]; /* the name its signature uses: `name`, or for `cxx` the
+                                     unqualified function name ("f") */
     char object[CM_PATH_MAX];     /* `object =` glob over the provider's path; "" = any */
     struct cm_signature sig;
     enum cm_mode mode;            /* CM_MODE_UNSET = [cache] mode */
@@ -244,6 +248,20 @@ int cm_signature_parse(const char *text, struct cm_signature *sig, const char *w
  */
 int cm_expr_eval(const struct cm_expr *e, const uint64_t *args, int64_t retval, uint64_t cap,
                  uint64_t *out);
+
+/*
+ * The candidate closest to word[0..len) by optimal-string-alignment distance (a transposition
+ * counts as one edit, case is ignored), or NULL when none is close enough to be a plausible
+ * typo. Words longer than 64 characters never match. (values.c; the shim's "not found" hints
+ * use it too.)
+ */
+const char *cm_did_you_mean(const char *word, size_t len, const char *const *cands, size_t n);
+
+/*
+ * Whether two C++ demangled signatures are the same text, ignoring whitespace ("pi(long,int)"
+ * and "pi(long, int)"). 1 when equal.
+ */
+int cm_cxx_name_eq(const char *a, const char *b);
 
 /* "1K" "64M" "2G" "4096" -> bytes (K/M/G/T are powers of 1024; optional trailing B/iB). */
 int cm_parse_size(const char *s, uint64_t *out);

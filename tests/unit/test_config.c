@@ -66,7 +66,20 @@ static const struct bad_case bad_cases[] = {
      {"t.conf:1:1: error: missing function name in section header (expected [function NAME])"}},
     {"function_bad_name",
      "[function 9lives]\n",
-     {"t.conf:1:11: error: invalid function name '9lives' (expected a C identifier)"}},
+     {"t.conf:1:11: error: invalid function name '9lives' (expected a C identifier, or a C++ "
+      "function's demangled signature in quotes: [function \"ns::f(long, int)\"])"}},
+    {"cxx_unqualified_name_expected",
+     "[function \"primecount::pi(long, int)\"]\nsignature = i64 primecount(i64 x, i32 t)\n",
+     {"t.conf:2:17: error: signature names function 'primecount' but the section is "
+      "[function \"primecount::pi(long, int)\"] (a C++ function's signature uses its "
+      "unqualified name, 'pi')"}},
+    {"cxx_no_parameter_list",
+     "[function \"primecount::pi\"]\nsignature = i64 pi(i64 x)\n",
+     {"t.conf:1:11: error: invalid C++ function name \"primecount::pi\" (expected the demangled "
+      "signature c++filt prints, e.g. [function \"ns::f(long, int)\"])"}},
+    {"cxx_unterminated_quote",
+     "[function \"ns::f(long)]\nsignature = i64 f(i64 x)\n",
+     {"t.conf:1:11: error: missing '\"' at the end of the C++ function name"}},
     {"duplicate_cache",
      "[cache]\nmode = off\n[cache]\nmode = readonly\n",
      {"t.conf:3:1: error: duplicate section [cache] (first at line 1)"}},
@@ -916,6 +929,36 @@ static void test_skipped_function(void)
     cm_config_free(&cfg);
 }
 
+/* C++ functions by their demangled signature: two overloads are two sections, the signature
+ * uses the unqualified name, a mangled name stays an ordinary C identifier. */
+static void test_cxx_sections(void)
+{
+    struct cm_config cfg;
+    struct msgs m;
+
+    parse("[function \"primecount::pi(long, int)\"]\nsignature = i64 pi(i64 x, ignore threads)\n"
+          "[function \" primecount::pi(__int128, int) \"]\nsignature = i128 pi(i128 x, ignore)\n"
+          "[function \"ns::Acc::add(long) const\"]\nsignature = i64 add(ptr this, i64 v)\n"
+          "[function \"ns::pick<int>(int)\"]\nsignature = i32 pick(i32)\n"
+          "[function _ZN10primecount2piEli]\nsignature = i64 _ZN10primecount2piEli(i64, i32)\n",
+          &cfg, &m);
+    ASSERT_EQ_INT(cfg.nerrors, 0);
+    ASSERT_EQ_INT(cfg.nwarnings, 0);
+    REQUIRE(cfg.nfunctions == 5);
+    ASSERT_EQ_STR(cfg.functions[0].name, "primecount::pi(long, int)");
+    ASSERT_TRUE(cfg.functions[0].cxx);
+    ASSERT_EQ_STR(cfg.functions[0].short_name, "pi");
+    ASSERT_EQ_STR(cfg.functions[1].name, "primecount::pi(__int128, int)");
+    ASSERT_EQ_STR(cfg.functions[1].sig.normalized, "i128 pi(i128, ignore)");
+    ASSERT_EQ_STR(cfg.functions[2].short_name, "add");
+    ASSERT_EQ_STR(cfg.functions[3].short_name, "pick");
+    ASSERT_TRUE(!cfg.functions[4].cxx);
+    ASSERT_EQ_STR(cfg.functions[4].short_name, "_ZN10primecount2piEli");
+    ASSERT_TRUE(cm_cxx_name_eq("ns::f(long,int)", " ns::f(long, int) "));
+    ASSERT_TRUE(!cm_cxx_name_eq("ns::f(long, int)", "ns::f(long, long)"));
+    cm_config_free(&cfg);
+}
+
 /* ---- files -------------------------------------------------------------------------------- */
 
 static void write_file(const char *path, const char *text)
@@ -1075,6 +1118,7 @@ int main(void)
     RUN_TEST(test_function_keys);
     RUN_TEST(test_continuation_and_long_lines);
     RUN_TEST(test_skipped_function);
+    RUN_TEST(test_cxx_sections);
     RUN_TEST(test_load);
     RUN_TEST(test_load_too_large);
     RUN_TEST(test_find);
