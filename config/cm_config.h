@@ -111,6 +111,7 @@ struct cm_signature {
     uint8_t nrestore;
     uint8_t restore_order[CM_MAX_PARAMS];
     char normalized[CM_SIG_TEXT_MAX]; /* canonical text (no names, single spaces), part of keys */
+    char skip_why[96];               /* cm_signature_parse returned 1: why ("variadic ...") */
     uint16_t name_col;               /* 1-based column of `name` inside the signature text */
 };
 
@@ -200,6 +201,11 @@ struct cm_config {
     enum cm_remote_mode remote_mode; /* [cache] remote_mode, default readwrite */
     int nfunctions;               /* functions that parsed cleanly (skipped ones are not here) */
     struct cm_function *functions;
+    int nskipped;                 /* functions skipped with a warning (they are never hooked) */
+    struct cm_skipped {
+        char name[CM_NAME_MAX];   /* the section's name */
+        char why[96];             /* e.g. "variadic functions cannot be memoized" */
+    } *skipped;
     int nerrors;                  /* errors reported: the config must not be used when > 0 */
     int nwarnings;                /* warnings reported (skipped functions, ...) */
 };

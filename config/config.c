@@ -57,6 +57,25 @@ static void add_function(struct parse *p)
     cfg->functions[cfg->nfunctions++] = p->fn;
 }
 
+/* A function skipped with a warning: remembered so the report can say it was not hooked. */
+static void add_skipped(struct parse *p)
+{
+    struct cm_config *cfg = p->cfg;
+    struct cm_skipped *ns;
+
+    if (cfg->nskipped % 16 == 0) {
+        ns = realloc(cfg->skipped, (size_t)(cfg->nskipped + 16) * sizeof(*ns));
+        if (ns == NULL) {
+            p->oom = true;
+            return;
+        }
+        cfg->skipped = ns;
+    }
+    ns = &cfg->skipped[cfg->nskipped++];
+    snprintf(ns->name, sizeof(ns->name), "%s", p->fn.name);
+    snprintf(ns->why, sizeof(ns->why), "%s", p->fn.sig.skip_why);
+}
+
 static void finish_section(struct parse *p)
 {
     char lbl[CM_NAME_MAX + 16];
@@ -68,6 +87,8 @@ static void finish_section(struct parse *p)
                        "missing 'signature' in %s", sec_label(p, lbl, sizeof(lbl)));
         else if (p->sig_rc == 0 && p->d.nerrors == p->sec_nerrors)
             add_function(p);
+        else if (p->sig_rc == 1 && p->d.nerrors == p->sec_nerrors)
+            add_skipped(p);
     }
     p->sec = SEC_NONE;
 }
@@ -601,4 +622,7 @@ void cm_config_free(struct cm_config *cfg)
     free(cfg->functions);
     cfg->functions = NULL;
     cfg->nfunctions = 0;
+    free(cfg->skipped);
+    cfg->skipped = NULL;
+    cfg->nskipped = 0;
 }

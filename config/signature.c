@@ -705,6 +705,7 @@ int cm_signature_parse_map(const char *text, size_t len, struct cm_signature *si
     if (parse_all(&p) < 0)
         return -1;
     if (p.skip_why != NULL) {
+        snprintf(sig->skip_why, sizeof(sig->skip_why), "%s", p.skip_why);
         if (p.skip_detail[0] != '\0')
             cm_diag_map(d, CM_DIAG_WARNING, m, 0, "function '%s' skipped: %s ('%s')", sig->name,
                         p.skip_why, p.skip_detail);

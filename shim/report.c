@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bind.h"
+#include "hook/hook.h"
 #include "cloudm_version.h"
 #include "base/base.h"
 #include "tier/tier.h"
@@ -146,12 +147,27 @@ static void human_time(char *buf, size_t n, uint64_t ns)
         snprintf(buf, n, "%.1f s", ns / 1e9);
 }
 
+/* Why configured function `i` was not hooked (its messages at start-up said more). */
+static const char *why_not_hooked(int i)
+{
+    if (cm_hook_inline_candidates(i))
+        return "inline hook refused";
+    if (rep_cfg->functions[i].cxx)
+        return "C++ function not found in any loaded object";
+    return "not found in any loaded object";
+}
+
 static void human(struct out *o)
 {
-    for (int i = 0; i < rep_cfg->nfunctions; i++) {
+    for (int i = 0; i < rep_cfg->nfunctions + rep_cfg->nskipped; i++) {
+        if (i >= rep_cfg->nfunctions) {
+            const struct cm_skipped *k = &rep_cfg->skipped[i - rep_cfg->nfunctions];
+            outf(o, "cloudm: %s  not hooked (skipped: %s)\n", k->name, k->why);
+            continue;
+        }
         const char *name = rep_cfg->functions[i].name;
         if (!cm_bind_hooked(i)) {
-            outf(o, "cloudm: %s  not hooked\n", name);
+            outf(o, "cloudm: %s  not hooked (%s)\n", name, why_not_hooked(i));
             continue;
         }
         struct agg a;
@@ -244,8 +260,25 @@ static void json(struct out *o)
             outf(o, "%llu", (unsigned long long)a.distinct);
         else
             outf(o, "null");
-        outf(o, ", \"miss_ns\": %llu, \"saved_ns\": %llu}", (unsigned long long)a.miss_ns,
+        outf(o, ", \"miss_ns\": %llu, \"saved_ns\": %llu", (unsigned long long)a.miss_ns,
              (unsigned long long)saved_ns(&a));
+        if (!cm_bind_hooked(i)) {
+            outf(o, ", \"why\": ");
+            json_str(o, why_not_hooked(i));
+        }
+        outf(o, "}");
+    }
+    for (int i = 0; i < rep_cfg->nskipped; i++) {
+        const struct cm_skipped *k = &rep_cfg->skipped[i];
+        outf(o, "%s\n  {\"name\": ", i || rep_cfg->nfunctions ? "," : "");
+        json_str(o, k->name);
+        outf(o, ", \"hooked\": false, \"calls\": 0, \"hits\": {\"memory\": 0, \"shared\": 0, "
+                "\"remote\": 0}, \"misses\": 0, \"errors\": 0, \"bypassed\": 0, \"distinct\": "
+                "null, \"miss_ns\": 0, \"saved_ns\": 0, \"why\": ");
+        char why[128];
+        snprintf(why, sizeof(why), "skipped: %s", k->why);
+        json_str(o, why);
+        outf(o, "}");
     }
     outf(o, "\n], \"remote\": ");
     json_remote(o);
