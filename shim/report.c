@@ -90,6 +90,7 @@ struct agg {
     uint64_t miss_ns;      /* s.miss_ticks converted */
     uint64_t mean_miss_ns; /* this process's mean miss, else the segment's (all processes) */
     uint64_t distinct;
+    uint64_t prof_seen; /* profile: distinct calls an earlier run made (segment's profile table) */
     int profile;
 };
 
@@ -112,6 +113,7 @@ static void aggregate(int func, struct agg *a)
         a->s.bypassed += s.bypassed;
         a->s.miss_ticks += s.miss_ticks;
         a->distinct += __atomic_load_n(&fn->distinct, __ATOMIC_RELAXED);
+        a->prof_seen += __atomic_load_n(&fn->prof_seen, __ATOMIC_RELAXED);
         if (fn->mode == CM_MODE_PROFILE)
             a->profile = 1;
     }
@@ -133,6 +135,16 @@ static uint64_t saved_ns(const struct agg *a)
     }
     uint64_t hits = a->s.hit_mem + a->s.hit_shared + a->s.hit_remote;
     return hits * a->mean_miss_ns;
+}
+
+/* Profile mode: what a cache kept across runs would have saved in this run: every call but the
+ * distinct ones no earlier run made, at the mean call time. */
+static uint64_t saved_across_ns(const struct agg *a)
+{
+    if (!a->profile || !a->s.misses || a->distinct > a->s.calls || a->prof_seen > a->distinct)
+        return 0;
+    uint64_t computed = a->distinct - a->prof_seen;
+    return (uint64_t)((double)(a->s.calls - computed) * (double)a->miss_ns / (double)a->s.misses);
 }
 
 static void human_time(char *buf, size_t n, uint64_t ns)
@@ -183,7 +195,15 @@ static void human(struct out *o)
                 outf(o, "unknown");
             else
                 outf(o, "%llu", (unsigned long long)a.distinct);
-            outf(o, "  time %s  a cache would save ~%s (profile)\n", m, t);
+            outf(o, "  time %s  a cache would save ~%s (profile)", m, t);
+            if (cm_shared_seg && !cm_stats_distinct_overflow()) {
+                char x[32];
+                human_time(x, sizeof(x), saved_across_ns(&a));
+                outf(o, "; a cache kept across runs would have saved ~%s (%llu of %llu distinct "
+                        "calls made by earlier runs)",
+                     x, (unsigned long long)a.prof_seen, (unsigned long long)a.distinct);
+            }
+            outf(o, "\n");
             continue;
         }
         outf(o, "cloudm: %s  calls %llu  hits %llu (memory %llu", name,
@@ -262,6 +282,11 @@ static void json(struct out *o)
             outf(o, "null");
         outf(o, ", \"miss_ns\": %llu, \"saved_ns\": %llu", (unsigned long long)a.miss_ns,
              (unsigned long long)saved_ns(&a));
+        if (a.profile && cm_shared_seg && !cm_stats_distinct_overflow())
+            outf(o, ", \"seen_before\": %llu, \"saved_across_runs_ns\": %llu",
+                 (unsigned long long)a.prof_seen, (unsigned long long)saved_across_ns(&a));
+        else
+            outf(o, ", \"seen_before\": null, \"saved_across_runs_ns\": null");
         if (!cm_bind_hooked(i)) {
             outf(o, ", \"why\": ");
             json_str(o, why_not_hooked(i));

@@ -10,11 +10,13 @@
  * What it does not do: the segment's layout, locking or eviction (seg.c); deciding when a call
  * is cacheable (dispatch.c).
  *
- * Statistics: the hot path only touches per-thread counters (stats.c). Slow paths call
- * cm_shared_flush_stats(0), which on every 64th call of a thread reads the clock and, at most
- * once a second, adds what changed since the last push
- * to the segment with relaxed atomics (one thread at a time; a busy flag makes the others
- * skip); the exit path forces a last push.
+ * Statistics: the hot path only touches per-thread counters (stats.c). Slow paths (misses,
+ * shared and remote hits) call cm_shared_flush_stats(0), and memory-tier hits call
+ * cm_shared_stats_tick() on every 64th hit of a thread and function; both read the coarse
+ * monotonic clock (vDSO, no system call) and, at most once a second, add what changed since the
+ * last push to the segment with relaxed atomics (one thread at a time; a busy flag makes the
+ * others skip). So a process killed with SIGKILL loses at most its last second of counts (of a
+ * thread that keeps calling); the exit path forces a last push.
  *
  * Prefault: in a fresh process every shared hit lands in a new part of the memory tier's index
  * (it fills the tier), and the first touch of each 4 KiB page there costs two page faults (the
@@ -53,6 +55,9 @@ struct cm_seg *cm_shared_seg;
 static uint64_t last_flush_ns;
 static int flushing;
 static int prefault_started; /* set once, by the thread that starts the prefault thread */
+/* This process's tag in the segment's profile table (nonzero): calls recorded under another tag
+ * were made by an earlier run (or another process). */
+static uint16_t prof_run;
 
 /* Commits the memory tier's index a chunk at a time, then ends (see the header comment). */
 static void *prefault_main(void *arg)
@@ -106,6 +111,15 @@ void cm_shared_init(const struct cm_config *cfg)
         cm_log("shared tier off: %s", err[0] ? err : strerror(-rc));
         cm_shared_seg = NULL;
     }
+    uint64_t seed[2] = {(uint64_t)getpid(), cm_clock_ns()};
+    prof_run = (uint16_t)(XXH3_64bits(seed, sizeof(seed)) | 1);
+}
+
+int cm_shared_prof_note(uint64_t h)
+{
+    if (!cm_shared_seg)
+        return -1;
+    return cm_seg_prof_note(cm_shared_seg, h, prof_run);
 }
 
 void cm_shared_bind(struct cm_fn *fn)
@@ -209,15 +223,35 @@ void cm_shared_flight_end(uint32_t ticket)
     cm_seg_flight_done(cm_shared_seg, ticket);
 }
 
+static uint64_t coarse_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void push_stats(int force);
+
+void cm_shared_stats_tick(void)
+{
+    if (cm_shared_seg)
+        push_stats(0);
+}
+
 void cm_shared_flush_stats(int force)
 {
     static __thread unsigned events __attribute__((tls_model("initial-exec")));
-    if (!cm_shared_seg || (!force && (++events & 63) != 0))
+    if (!cm_shared_seg)
         return;
-    if (!force && cm_tier_memory && events >= PREFAULT_AFTER &&
+    if (!force && cm_tier_memory && ++events >= PREFAULT_AFTER &&
         !__atomic_load_n(&prefault_started, __ATOMIC_RELAXED))
         prefault_start();
-    uint64_t now = cm_clock_ns();
+    push_stats(force);
+}
+
+static void push_stats(int force)
+{
+    uint64_t now = coarse_ns();
     if (!force && now - __atomic_load_n(&last_flush_ns, __ATOMIC_RELAXED) < 1000000000ull)
         return;
     if (__atomic_exchange_n(&flushing, 1, __ATOMIC_ACQUIRE))

@@ -192,8 +192,18 @@ void cm_shared_note_miss(struct cm_fn *fn, uint64_t ns);
  * segment (0 when unknown): what a hit saved, for a process that never ran the function. */
 uint64_t cm_shared_mean_miss_ns(const struct cm_fn *fn);
 
-/* Push this process's counters to the segment: every second from slow paths, and at exit. */
+/* Push this process's counters to the segment: at most once a second from slow paths (force
+ * 0), and at exit (force 1). */
 void cm_shared_flush_stats(int force);
+
+/* Profile mode: note the digest of a distinct call of this process in the segment's profile
+ * table. 1: an earlier run (another process) made it; 0: new; -1: unknown (no segment, or its
+ * slots are full). */
+int cm_shared_prof_note(uint64_t h);
+
+/* The same from the memory tier's hit path (every 64th hit of a thread and function): at most
+ * once a second, and never counted as shared-tier activity (prefault). */
+void cm_shared_stats_tick(void);
 
 /* ---- remote_tier: the remote tier as the dispatcher sees it: load the plugin, look up, store,
  * and the process's remote counters.
