@@ -429,7 +429,7 @@ static void on_key(void *u, const struct cm_ini_key *k)
         break;
     case K_REMOTE_EXPIRE:
         cm_cfg_get_time(p, k, 1000000000ULL, 3650ULL * 86400 * 1000000000ULL, "1s to 3650d",
-                 &p->cfg->remote_expire_ns);
+                        &p->cfg->remote_expire_ns);
         break;
     case K_SIGNATURE:
         cm_cfg_set_signature(p, k);

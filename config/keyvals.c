@@ -115,7 +115,8 @@ int cm_cfg_get_time(struct parse *p, const struct cm_ini_key *k, uint64_t lo, ui
 
 void cm_cfg_set_shared_size(struct parse *p, const struct cm_ini_key *k)
 {
-    if (cm_cfg_get_size(p, k, SHARED_SIZE_MIN, SHARED_SIZE_MAX, "1M to 1T", &p->cfg->shared_size) < 0)
+    if (cm_cfg_get_size(p, k, SHARED_SIZE_MIN, SHARED_SIZE_MAX, "1M to 1T", &p->cfg->shared_size) <
+        0)
         p->shared_size_bad = true;
 }
 

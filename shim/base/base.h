@@ -43,7 +43,7 @@ __attribute__((format(printf, 2, 3))) void cm_log_once(const char *key, const ch
 /* Print only when CLOUDM_DEBUG=1. */
 __attribute__((format(printf, 1, 2))) void cm_debug(const char *fmt, ...);
 
-extern int cm_debug_enabled;
+extern int cm_debug_enabled __attribute__((visibility("hidden")));
 
 /* ---- clock: cheap timestamps for timing misses.
  *
@@ -87,7 +87,7 @@ uint64_t cm_ns_to_ticks(uint64_t ns);
  * a memoized function calling another memoized function (or itself) is memoized at every level.
  * Initial-exec TLS: one %fs-relative load, no __tls_get_addr call.
  */
-extern __thread int cm_guard __attribute__((tls_model("initial-exec")));
+extern __thread int cm_guard __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 /* ---- fn: the per-variant descriptor the entry code and the dispatcher share.
  *
@@ -148,9 +148,11 @@ union cm_fn_slot {
     char pad[CM_FN_SIZE];
 };
 
-extern union cm_fn_slot cm_fns[CM_MAX_VARIANTS];
-extern uint32_t cm_nfns; /* variants bound so far (atomic) */
-extern int cm_tier_memory; /* the memory tier is in use ([cache] tiers) */
+/* Defined in fn.c. Hidden, so the dispatcher reaches them PC-relative, not through the GOT
+ * (-fvisibility=hidden covers definitions only, not these declarations). */
+extern union cm_fn_slot cm_fns[CM_MAX_VARIANTS] __attribute__((visibility("hidden")));
+extern uint32_t cm_nfns __attribute__((visibility("hidden"))); /* variants bound (atomic) */
+extern int cm_tier_memory __attribute__((visibility("hidden"))); /* [cache] tiers has memory */
 
 /* ---- stats: per-variant call counters, kept per thread so the hit path never executes a locked
  * instruction.
@@ -174,7 +176,8 @@ struct cm_tstats {
     struct cm_stat s[CM_MAX_VARIANTS];
 };
 
-extern __thread struct cm_tstats *cm_stats_mine __attribute__((tls_model("initial-exec")));
+extern __thread struct cm_tstats *cm_stats_mine
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
 struct cm_tstats *cm_stats_create(void);
 
 /* This thread's block, creating it on first use; NULL if that failed (then nothing is counted). */

@@ -1,13 +1,12 @@
 /*
- * backend.c - the table of remote-tier backends, selected by URL scheme, and the monotonic
- * clock they share.
+ * backend.c - the table of remote-tier backends, selected by URL scheme.
  *
- * What it does not do: talk to any server (http.c does).
+ * What it does not do: talk to any server (http.c, redis_backend.c, redis_cluster.c do), keep
+ * time (rclock.c).
  */
 #include "backend.h"
 
 #include <strings.h>
-#include <time.h>
 
 /* http.c serves http(s)://, redis.c redis:// (and refuses rediss://), redis_cluster.c the rest. */
 static const struct {
@@ -16,7 +15,8 @@ static const struct {
 } backends[] = {
     {"http://", &cm_http_backend},
     {"https://", &cm_http_backend},
-    {"redis://", &cm_redis_backend}, {"rediss://", &cm_redis_backend},
+    {"redis://", &cm_redis_backend},
+    {"rediss://", &cm_redis_backend},
     {"redis+cluster://", &cm_redis_cluster_backend},
 };
 
@@ -31,12 +31,4 @@ const struct cm_backend_ops *cm_backend_find(const char *url)
             return backends[i].ops;
     }
     return NULL;
-}
-
-uint64_t cm_rnow(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
