@@ -4,9 +4,10 @@
  * What it does: places every parameter in its x86-64 System V register or stack slot (INTEGER
  * class: rdi rsi rdx rcx r8 r9; SSE class: xmm0-7; then 8-byte stack slots in parameter order
  * across both classes; i128/u128 and c64 take two registers of their class or two slots, an
- * i128/u128 slot pair 16-byte aligned); orders the out/inout parameters for restoring on a hit (those whose
- * value another output's size dereferences first); writes the canonical text that identifies
- * the signature in cache keys (canonical type names, no parameter names, argN in expressions).
+ * i128/u128 slot pair 16-byte aligned); orders the out/inout parameters for restoring on a hit
+ * (those whose value another output's size dereferences first); writes the canonical text that
+ * identifies the signature in cache keys (canonical type names, no parameter names, argN in
+ * expressions).
  *
  * What it does not do: parse or check anything (signature.c does, before calling these), report
  * messages, or allocate.

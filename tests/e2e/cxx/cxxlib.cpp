@@ -24,7 +24,8 @@ extern "C" void cx_report(void)
             std::fprintf(stderr, "cxx: execs %s %lu\n", names[i], execs[i]);
 }
 
-namespace cx {
+namespace cx
+{
 long pi(long x, int threads)
 {
     count(C_PI_LONG);

@@ -9,11 +9,12 @@
 #ifndef CXXLIB_H
 #define CXXLIB_H
 
-namespace cx {
-long pi(long x, int threads);          /* threads does not change the result */
-double pi(double x);                   /* same name, another overload */
-__int128 pi(__int128 x, int threads);  /* primecount's shape */
-long sqr(long x);                      /* configured by its mangled name _ZN2cx3sqrEl */
+namespace cx
+{
+long pi(long x, int threads);         /* threads does not change the result */
+double pi(double x);                  /* same name, another overload */
+__int128 pi(__int128 x, int threads); /* primecount's shape */
+long sqr(long x);                     /* configured by its mangled name _ZN2cx3sqrEl */
 
 struct Acc {
     long base;

@@ -16,8 +16,8 @@ int main()
         std::printf("%d pi %ld\n", i, cx::pi(2000L + k, i % 4)); /* threads varies: ignored */
         std::printf("%d pid %a\n", i, cx::pi(k * 0.5));
         __int128 w = cx::pi(((__int128)k << 64) | 5u, i);
-        std::printf("%d pi128 %016llx%016llx\n", i, (unsigned long long)((unsigned __int128)w >> 64),
-                    (unsigned long long)w);
+        std::printf("%d pi128 %016llx%016llx\n", i,
+                    (unsigned long long)((unsigned __int128)w >> 64), (unsigned long long)w);
         std::printf("%d sqr %ld\n", i, cx::sqr(k));
         const cx::Acc &acc = k % 2 ? a : b;
         std::printf("%d add %ld\n", i, acc.add(k / 2));
