@@ -195,7 +195,7 @@ static int shared_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
         mem_store(fn, mk, v, (uint32_t)n);
     if (ts)
         CM_STAT_ADD(ts, fn->id, hit_shared, 1);
-    cm_shared_flush_stats(0);
+    cm_shared_flush_stats(CM_FLUSH_HIT);
     return 1;
 }
 
@@ -215,7 +215,7 @@ static int remote_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
     }
     if (ts)
         CM_STAT_ADD(ts, fn->id, hit_remote, 1);
-    cm_shared_flush_stats(0);
+    cm_shared_flush_stats(CM_FLUSH_HIT);
     return 1;
 }
 
@@ -284,7 +284,7 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
     }
     if (shared) {
         cm_shared_note_miss(fn, cm_ticks_to_ns(dt));
-        cm_shared_flush_stats(0);
+        cm_shared_flush_stats(CM_FLUSH_MISS);
     }
     errno = err;
 }

@@ -234,7 +234,7 @@ __attribute__((destructor)) static void cm_fini(void)
         return;
     cm_guard = 1;
     cm_remote_fini(); /* first: the writer's last stores land in the counters below */
-    cm_shared_flush_stats(1);
+    cm_shared_flush_stats(CM_FLUSH_EXIT);
     cm_report_write();
     cm_guard = 0;
 }

@@ -10,13 +10,13 @@
  * What it does not do: the segment's layout, locking or eviction (seg.c); deciding when a call
  * is cacheable (dispatch.c).
  *
- * Statistics: the hot path only touches per-thread counters (stats.c). Slow paths (misses,
- * shared and remote hits) call cm_shared_flush_stats(0), and memory-tier hits call
- * cm_shared_stats_tick() on every 64th hit of a thread and function; both read the coarse
- * monotonic clock (vDSO, no system call) and, at most once a second, add what changed since the
- * last push to the segment with relaxed atomics (one thread at a time; a busy flag makes the
- * others skip). So a process killed with SIGKILL loses at most its last second of counts (of a
- * thread that keeps calling); the exit path forces a last push.
+ * Statistics: the hot path only touches per-thread counters (stats.c). Misses (every one),
+ * shared and remote hits (every 8th of a thread) and memory-tier hits (every 64th of a thread and
+ * function, cm_shared_stats_tick) read the coarse monotonic clock (vDSO, no system call) and, at
+ * most once a second, add what changed since the last push to the segment with relaxed atomics
+ * (one thread at a time; a busy flag makes the others skip). So a process killed with SIGKILL
+ * loses about its last second of counts (of a thread that keeps calling: at most 7 shared hits or
+ * 63 memory hits more); the exit path forces a last push.
  *
  * Prefault: in a fresh process every shared hit lands in a new part of the memory tier's index
  * (it fills the tier), and the first touch of each 4 KiB page there costs two page faults (the
@@ -238,15 +238,21 @@ void cm_shared_stats_tick(void)
         push_stats(0);
 }
 
-void cm_shared_flush_stats(int force)
+void cm_shared_flush_stats(int when)
 {
     static __thread unsigned events __attribute__((tls_model("initial-exec")));
     if (!cm_shared_seg)
         return;
-    if (!force && cm_tier_memory && ++events >= PREFAULT_AFTER &&
+    if (when == CM_FLUSH_EXIT) {
+        push_stats(1);
+        return;
+    }
+    ++events;
+    if (cm_tier_memory && events >= PREFAULT_AFTER &&
         !__atomic_load_n(&prefault_started, __ATOMIC_RELAXED))
         prefault_start();
-    push_stats(force);
+    if (when == CM_FLUSH_MISS || (events & 7) == 0)
+        push_stats(0);
 }
 
 static void push_stats(int force)
