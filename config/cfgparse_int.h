@@ -33,7 +33,8 @@ enum key_id {
     K_REMOTE_QUEUE,
     K_REMOTE_QUEUE_BYTES,
     K_REMOTE_MAX_VALUE,
-    K_REMOTE_EXPIRE, /* [cache] */
+    K_REMOTE_EXPIRE,
+    K_VERIFY, /* [cache] */
     K_SIGNATURE,
     K_OBJECT,
     K_FMODE,
@@ -44,7 +45,8 @@ enum key_id {
     K_MIN_TIME,
     K_SINGLEFLIGHT,
     K_HOOK,
-    K_IDENTITY, /* [function] */
+    K_IDENTITY,
+    K_FVERIFY, /* [function] */
     K_COUNT,
 };
 
@@ -138,6 +140,7 @@ void cm_cfg_set_remote(struct parse *p, const struct cm_ini_key *k);
 void cm_cfg_set_file(struct parse *p, const struct cm_ini_key *k, char *dst, size_t size);
 void cm_cfg_set_remote_mode(struct parse *p, const struct cm_ini_key *k);
 void cm_cfg_set_singleflight(struct parse *p, const struct cm_ini_key *k);
+void cm_cfg_set_rate(struct parse *p, const struct cm_ini_key *k, double *out);
 void cm_cfg_set_word(struct parse *p, const struct cm_ini_key *k, const char *const *words,
                      int nwords, uint8_t *out);
 void cm_cfg_set_globals(struct parse *p, const struct cm_ini_key *k, struct cm_global *g,

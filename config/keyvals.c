@@ -57,6 +57,13 @@ void cm_cfg_set_bool(struct parse *p, const struct cm_ini_key *k, bool *out)
              k->value, k->name);
 }
 
+void cm_cfg_set_rate(struct parse *p, const struct cm_ini_key *k, double *out)
+{
+    if (cm_parse_rate(k->value, out) < 0)
+        VERR(p, k, 0, "invalid %s '%.*s' (expected a fraction from 0 to 1, e.g. 0.01 or 1%%)",
+             k->name, quote_len(k), k->value);
+}
+
 void cm_cfg_set_namespace(struct parse *p, const struct cm_ini_key *k)
 {
     size_t i;

@@ -24,7 +24,9 @@
 #include "hook/hook.h"
 #include "elf/elf.h"
 #include "tier/tier.h"
+#include "probe/probe.h"
 #include "report.h"
+#include "verify.h"
 
 static struct cm_config init_cfg;
 static struct cm_target *init_targets;
@@ -66,6 +68,8 @@ static void resolve_cxx(void)
 static void after_fork_child(void)
 {
     cm_stats_after_fork();
+    if (cm_probe_on)
+        cm_probe_after_fork();
 }
 
 /* CLOUDM_TIERS: words "memory", "shared" and "remote" separated by spaces or commas. Returns the
@@ -129,6 +133,28 @@ __attribute__((constructor)) static void cm_init(void)
                CLOUDM_ENV_MODE, m);
         env_mode = CM_MODE_UNSET;
     }
+    /* cloudm probe: profile mode (every call runs the original) plus the probe's checks */
+    const char *probe = getenv(CLOUDM_ENV_PROBE);
+    if (probe && *probe && init_cfg.nfunctions > 0) {
+        const char *calls = getenv(CLOUDM_ENV_PROBE_CALLS);
+        unsigned n = calls ? (unsigned)strtoul(calls, NULL, 10) : 0;
+        if (cm_probe_setup(&init_cfg, probe, n) == 0) {
+            const char *const *names;
+            void *const *fns;
+            int nw = cm_probe_io_wrappers(&names, &fns);
+            cm_hook_set_wrappers(names, fns, nw);
+            env_mode = CM_MODE_PROFILE;
+        } else {
+            cm_log("cannot set up probe mode: the program runs unprobed");
+        }
+    }
+    const char *vr = getenv(CLOUDM_ENV_VERIFY);
+    double vrate = -1;
+    if (vr && *vr && cm_parse_rate(vr, &vrate) < 0) {
+        cm_log("%s=%s is not a rate from 0 to 1: ignored", CLOUDM_ENV_VERIFY, vr);
+        vrate = -1;
+    }
+    cm_verify_setup(vrate);
     if (init_cfg.nfunctions == 0) {
         if (check) { /* every function skipped: the warnings said why, nothing to describe */
             fflush(stdout);
@@ -236,5 +262,6 @@ __attribute__((destructor)) static void cm_fini(void)
     cm_remote_fini(); /* first: the writer's last stores land in the counters below */
     cm_shared_flush_stats(CM_FLUSH_EXIT);
     cm_report_write();
+    cm_probe_fini();
     cm_guard = 0;
 }

@@ -91,6 +91,8 @@ struct agg {
     uint64_t mean_miss_ns; /* this process's mean miss, else the segment's (all processes) */
     uint64_t distinct;
     uint64_t prof_seen; /* profile: distinct calls an earlier run made (segment's profile table) */
+    uint64_t verified, mismatches; /* verify = RATE: hits re-checked, and those that differed */
+    int quarantined;
     int profile;
 };
 
@@ -114,6 +116,9 @@ static void aggregate(int func, struct agg *a)
         a->s.miss_ticks += s.miss_ticks;
         a->distinct += __atomic_load_n(&fn->distinct, __ATOMIC_RELAXED);
         a->prof_seen += __atomic_load_n(&fn->prof_seen, __ATOMIC_RELAXED);
+        a->verified += __atomic_load_n(&fn->verified, __ATOMIC_RELAXED);
+        a->mismatches += __atomic_load_n(&fn->mismatches, __ATOMIC_RELAXED);
+        a->quarantined |= __atomic_load_n(&fn->quarantined, __ATOMIC_RELAXED);
         if (fn->mode == CM_MODE_PROFILE)
             a->profile = 1;
     }
@@ -218,7 +223,10 @@ static void human(struct out *o)
             outf(o, "  errors %llu", (unsigned long long)a.s.errors);
         if (a.s.bypassed)
             outf(o, "  bypassed %llu", (unsigned long long)a.s.bypassed);
-        outf(o, "  saved ~%s\n", t);
+        if (a.verified)
+            outf(o, "  verified %llu (mismatches %llu)", (unsigned long long)a.verified,
+                 (unsigned long long)a.mismatches);
+        outf(o, "  saved ~%s%s\n", t, a.quarantined ? "  QUARANTINED" : "");
     }
     struct cm_remote_counters c;
     const char *url;
@@ -280,8 +288,12 @@ static void json(struct out *o)
             outf(o, "%llu", (unsigned long long)a.distinct);
         else
             outf(o, "null");
-        outf(o, ", \"miss_ns\": %llu, \"saved_ns\": %llu", (unsigned long long)a.miss_ns,
-             (unsigned long long)saved_ns(&a));
+        outf(o,
+             ", \"miss_ns\": %llu, \"saved_ns\": %llu, \"verified\": %llu, \"mismatches\": %llu, "
+             "\"quarantined\": %s",
+             (unsigned long long)a.miss_ns, (unsigned long long)saved_ns(&a),
+             (unsigned long long)a.verified, (unsigned long long)a.mismatches,
+             a.quarantined ? "true" : "false");
         if (a.profile && cm_shared_seg && !cm_stats_distinct_overflow())
             outf(o, ", \"seen_before\": %llu, \"saved_across_runs_ns\": %llu",
                  (unsigned long long)a.prof_seen, (unsigned long long)saved_across_ns(&a));
@@ -299,7 +311,9 @@ static void json(struct out *o)
         json_str(o, k->name);
         outf(o, ", \"hooked\": false, \"calls\": 0, \"hits\": {\"memory\": 0, \"shared\": 0, "
                 "\"remote\": 0}, \"misses\": 0, \"errors\": 0, \"bypassed\": 0, \"distinct\": "
-                "null, \"miss_ns\": 0, \"saved_ns\": 0, \"why\": ");
+                "null, \"miss_ns\": 0, \"saved_ns\": 0, \"verified\": 0, \"mismatches\": 0, "
+                "\"quarantined\": false, \"seen_before\": null, \"saved_across_runs_ns\": null, "
+                "\"why\": ");
         char why[128];
         snprintf(why, sizeof(why), "skipped: %s", k->why);
         json_str(o, why);

@@ -122,6 +122,9 @@ struct cm_fn {
     uint8_t fast_side;               /* writes or errno follow the return value */
     int16_t fast_src[5];             /* per key word: >= 0 byte offset in the frame, < 0 -1 - stack
                                         slot; the key of n words sits in words 5-n .. 4 */
+    uint8_t fast_sw;                 /* the dispatcher's case: fast_n, + 5 when verify_every */
+    uint8_t fn_pad;
+    uint32_t verify_every;           /* verify = RATE: re-check one hit in this many (0 = never) */
     uint64_t fast_mask[5];           /* per key word: the bits of the declared width; 0 = not key */
     uint64_t min_ticks;              /* min_time in cm_ticks() units */
     const uint8_t *prefix;           /* canonical identity prefix of every key (malloc'd) */
@@ -141,6 +144,9 @@ struct cm_fn {
     uint64_t flushed[8];             /* counters already added to the segment (struct cm_stat) */
     uint8_t codeid[17];              /* identity = code: 'C' + 16-byte code identity (codeid.h) */
     uint8_t codeid_len;              /* 0: the key uses the object's identity (or none) */
+    uint8_t quarantined;             /* a verified hit differed: no longer served (atomic) */
+    uint64_t verified;               /* hits re-checked against a fresh call (atomic) */
+    uint64_t mismatches;             /* ... that differed (atomic) */
 };
 
 union cm_fn_slot {
@@ -219,6 +225,7 @@ enum cm_scratch {
     CM_SCRATCH_RAW,     /* a raw memory-tier entry */
     CM_SCRATCH_FULL,    /* a full (prefix + arguments) shared-tier key */
     CM_SCRATCH_SHV,     /* a value read from the shared tier */
+    CM_SCRATCH_VFY,     /* verify: the cached value being compared; probe: the first run's value */
     CM_SCRATCH_N
 };
 

@@ -188,6 +188,8 @@ void cm_got_patch_locked(struct cm_objrec *r)
         const char *name = cm_dyn_symname(d, rel.symindex);
         void *val = cm_dlwrap_for(name);
         int ti = -1;
+        if (!val)
+            val = cm_hook_wrapper_for(name);
         if (!val) {
             ti = cm_hook_target_index(name);
             if (ti < 0)

@@ -39,12 +39,13 @@ enum mode {
     M_SWAP,
     M_E500,
     M_E401,
+    M_FLAKY,
     M_STALL,
     M_COUNT
 };
 static const char *const mode_names[M_COUNT] = {"store",    "truncated", "wronglen", "garbage",
                                                 "othersig", "tamper",    "swap",     "e500",
-                                                "e401",     "stall"};
+                                                "e401",     "flaky",     "stall"};
 
 struct entry {
     struct entry *next;
@@ -103,6 +104,8 @@ static void usage(FILE *f)
                "  swap       200 with the body stored under another path (404 if there is none)\n"
                "  e500       500 to every GET and PUT\n"
                "  e401       401 to every GET and PUT\n"
+               "  flaky      GETs answer 500 eight times, then 404 one time in 4 and 500\n"
+               "             the others\n"
                "  stall      accepts connections and never reads or answers\n"
                "In the modes that read stored bodies, absent paths answer 404.\n"
                "\n"
@@ -270,6 +273,15 @@ static enum MHD_Result on_get(struct MHD_Connection *c, const char *url, int mod
 
     atomic_fetch_add(&n_gets, 1);
     switch (mode) {
+    case M_FLAKY: {
+        static atomic_ulong turn;
+
+        unsigned long n = atomic_fetch_add(&turn, 1);
+
+        if (n >= 8 && n % 4 == 0)
+            return text(c, 404, "not found\n");
+        return text(c, 500, "flaky\n");
+    }
     case M_TRUNCATED: {
         struct MHD_Response *r =
             MHD_create_response_from_callback(1000, 100, truncated_body, NULL, NULL);
