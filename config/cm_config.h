@@ -244,6 +244,9 @@ int cm_config_find(char *buf, size_t bufsz);
  * no system config). cm_config_find() passes the install's sysconfdir (CM_SYSCONFDIR). */
 int cm_config_find_in(char *buf, size_t bufsz, const char *sysconfdir);
 
+/* The system config file cm_config_find() looks at last (for messages). */
+const char *cm_config_system_path(void);
+
 /*
  * Parse one signature on its own (used by the config parser and the fuzzer). `col0` is the
  * column of the signature's first character in its line, for messages; `where` is "FILE:LINE".

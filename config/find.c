@@ -90,3 +90,8 @@ int cm_config_find(char *buf, size_t bufsz)
 {
     return cm_config_find_in(buf, bufsz, CM_SYSCONFDIR);
 }
+
+const char *cm_config_system_path(void)
+{
+    return CM_SYSCONFDIR "/cloudm/cloudm.conf";
+}

@@ -64,8 +64,8 @@ static void plan_fast_path(struct cm_fn *fn)
     const struct cm_signature *s = &c->sig;
     uint32_t vlen = s->ret.kind == CM_K_VOID ? 0 : 8;
     int n = 0;
-    if (c->nreads || s->nrestore || (s->ret.kind != CM_K_INT && s->ret.kind != CM_K_FLOAT &&
-                                     s->ret.kind != CM_K_VOID))
+    if (c->nreads || s->nrestore ||
+        (s->ret.kind != CM_K_INT && s->ret.kind != CM_K_FLOAT && s->ret.kind != CM_K_VOID))
         return;
     int16_t src[5];
     uint64_t mask[5];
@@ -151,6 +151,20 @@ void cm_bind_describe(FILE *out)
     }
 }
 
+void cm_unbind(void *entry)
+{
+    uintptr_t off = (uintptr_t)entry - (uintptr_t)cm_stubs;
+    if ((uintptr_t)entry < (uintptr_t)cm_stubs || off % CM_STUB_SIZE ||
+        off / CM_STUB_SIZE >= __atomic_load_n(&cm_nfns, __ATOMIC_ACQUIRE))
+        return;
+    struct cm_fn *fn = &cm_fns[off / CM_STUB_SIZE].fn;
+    /* Its code is gone: a pointer the program kept still reaches the stub, which now jumps
+     * straight to where the original was, as the program's own call would. Its statistics stay
+     * in the report; a reload is a new variant with its own identity. */
+    __atomic_or_fetch(&fn->flags, CM_FN_BYPASS | CM_FN_DEAD, __ATOMIC_RELEASE);
+    cm_debug("%s (variant %u): its library was unloaded", fn->cfg->name, fn->id);
+}
+
 void *cm_bind(const struct cm_binding *b)
 {
     if (!bind_cfg || b->target < 0 || b->target >= bind_cfg->nfunctions)
@@ -158,7 +172,8 @@ void *cm_bind(const struct cm_binding *b)
     const struct cm_function *c = &bind_cfg->functions[b->target];
     uint32_t n = __atomic_load_n(&cm_nfns, __ATOMIC_ACQUIRE);
     for (uint32_t i = 0; i < n; i++)
-        if (cm_fns[i].fn.func == (uint32_t)b->target && cm_fns[i].fn.orig == b->original)
+        if (cm_fns[i].fn.func == (uint32_t)b->target && cm_fns[i].fn.orig == b->original &&
+            !(__atomic_load_n(&cm_fns[i].fn.flags, __ATOMIC_RELAXED) & CM_FN_DEAD))
             return cm_stubs + (size_t)i * CM_STUB_SIZE;
     if (n >= CM_MAX_VARIANTS) {
         cm_log_once("variants", "more than %d hooked implementations: '%s' is not memoized",

@@ -14,6 +14,9 @@ void cm_bind_setup(const struct cm_config *cfg, enum cm_mode env_mode);
 
 /* The cm_bind_cb given to cm_hook_install(). */
 void *cm_bind(const struct cm_binding *b);
+/* The hook layer's unbind callback: the variant behind `entry` lost its library (dlclose); it is
+ * bypassed from now on and never returned by cm_bind again. */
+void cm_unbind(void *entry);
 
 /* For `cloudm check`: each variant's key identity (first 8 bytes of the digest of its identity
  * prefix) and what it was derived from. */

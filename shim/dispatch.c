@@ -274,7 +274,7 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
     }
     if (shared && fn->mode != CM_MODE_WRITEONLY) {
         if (fn->mode != CM_MODE_READONLY)
-            flight = cm_shared_flight_begin(fn, &fk, &ticket);
+            flight = cm_shared_flight_begin(fn, &fk, &ticket, f);
         /* Look again after a wait, and after winning a claim: the winner of the previous round
          * may have stored the value between our lookup and our claim. */
         if (flight != CM_FLIGHT_COMPUTE && shared_hit(f, fn, ts, ci, &fk, mk)) {
@@ -320,22 +320,29 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
 /* A fast-path miss. With the memory tier alone: run the original and record its result under
  * the word key, nothing else. With a shared or remote tier: the general completion, which needs
  * the canonical bytes. */
+/* The fast-path miss with a shared or remote tier (out of line: its buffers would otherwise sit
+ * on the stack of every memory-only miss, and recursion pays that per level). */
+__attribute__((noinline)) static void fast_miss_tiers(struct cm_frame *f, struct cm_fn *fn,
+                                                      const uint64_t *kw, uint64_t h)
+{
+    cm_guard = 1;
+    struct cm_tstats *ts = cm_stats_self();
+    struct cm_callinfo ci;
+    uint8_t args[STACK_BUF] __attribute__((aligned(8)));
+    cm_args_read(fn, f, &ci);
+    int64_t alen = cm_key_measure(fn, &ci); /* scalars only: never fails, <= 8 * params */
+    cm_key_write(fn, &ci, args);
+    struct memkey mk = {.kw = kw, .h = h};
+    complete(f, fn, ts, &ci, args, (uint32_t)alen, &mk);
+    cm_guard = 0;
+}
+
+/* The fast-path miss with the memory tier alone. */
 __attribute__((noinline)) static void fast_miss(struct cm_frame *f, struct cm_fn *fn,
                                                 const uint64_t *kw, uint64_t h)
 {
     cm_guard = 1;
     struct cm_tstats *ts = cm_stats_self();
-    if (cm_shared_seg || cm_remote_reads || cm_remote_writes) {
-        struct cm_callinfo ci;
-        uint8_t args[STACK_BUF] __attribute__((aligned(8)));
-        cm_args_read(fn, f, &ci);
-        int64_t alen = cm_key_measure(fn, &ci); /* scalars only: never fails, <= 8 * params */
-        cm_key_write(fn, &ci, args);
-        struct memkey mk = {.kw = kw, .h = h};
-        complete(f, fn, ts, &ci, args, (uint32_t)alen, &mk);
-        cm_guard = 0;
-        return;
-    }
     uint64_t t0 = cm_ticks();
     cm_guard = 0;
     cm_call_original(f);
@@ -444,7 +451,10 @@ void cm_dispatch(struct cm_frame *f)
             count_hit_mem(ts, fn->id);
         return;
     }
-    fast_miss(f, fn, kw, h);
+    if (cm_shared_seg || cm_remote_reads || cm_remote_writes)
+        fast_miss_tiers(f, fn, kw, h);
+    else
+        fast_miss(f, fn, kw, h);
 }
 
 /* Every function the fast path does not take. */

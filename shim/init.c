@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "bind.h"
@@ -65,6 +66,17 @@ static void resolve_cxx(void)
     }
 }
 
+/* The hook layer's prctl/seccomp wrappers: the program is about to sandbox itself. */
+static void sandboxing(int level)
+{
+    if (level == CM_SANDBOX_NOTSC) {
+        cm_clock_sandbox(0);
+        return;
+    }
+    cm_remote_reads = cm_remote_writes = 0; /* sockets, a writer thread: never in a sandbox */
+    cm_shared_sandbox(level);
+}
+
 static void after_fork_child(void)
 {
     cm_stats_after_fork();
@@ -93,6 +105,39 @@ static unsigned parse_tiers(const char *v)
     return bits;
 }
 
+/*
+ * RLIMIT_AS (issue 16): the caches are address space the program may need. Under a finite limit
+ * they keep to a quarter of it: the memory tier to half of that share (at least 64 KiB), the
+ * shared segment (mapped whole) only if it fits in the rest, else the shared tier is off. One
+ * line says what was cut. Without a limit nothing changes.
+ */
+#define AS_SHARE_DIV 4
+
+static void fit_address_space(struct cm_config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    uint64_t budget = (uint64_t)rl.rlim_cur / AS_SHARE_DIV, mem = cfg->memory_size;
+    uint64_t shr = (cfg->tiers & CM_TIER_SHARED) ? cfg->shared_size : 0;
+    if (mem + shr <= budget)
+        return;
+    char shared_note[128] = "";
+    if (mem > budget / 2)
+        mem = budget / 2 > 64 * 1024 ? budget / 2 : 64 * 1024;
+    if (shr && mem + shr > budget) {
+        cfg->tiers &= ~CM_TIER_SHARED;
+        snprintf(shared_note, sizeof(shared_note), ", shared tier off (its segment takes %llu MiB)",
+                 (unsigned long long)(shr >> 20));
+    }
+    cm_log("RLIMIT_AS is %llu MiB: cloudm's caches keep to 1/%d of it: memory tier %llu MiB "
+           "(memory_size %llu MiB)%s",
+           (unsigned long long)((uint64_t)rl.rlim_cur >> 20), AS_SHARE_DIV,
+           (unsigned long long)(mem >> 20), (unsigned long long)(cfg->memory_size >> 20),
+           shared_note);
+    cfg->memory_size = mem;
+}
+
 static int env_is(const char *name, const char *value)
 {
     const char *v = getenv(name);
@@ -110,9 +155,9 @@ __attribute__((constructor)) static void cm_init(void)
 
     char path[CM_PATH_MAX];
     if (cm_config_find(path, sizeof(path)) < 0) {
-        cm_log("no config file ($%s, ./cloudm.conf, $XDG_CONFIG_HOME/cloudm/cloudm.conf): "
+        cm_log("no config file ($%s, ./cloudm.conf, $XDG_CONFIG_HOME/cloudm/cloudm.conf, %s): "
                "nothing is memoized",
-               CLOUDM_ENV_CONFIG);
+               CLOUDM_ENV_CONFIG, cm_config_system_path());
         goto out;
     }
     int rc = cm_config_load(path, &init_cfg, diag, check ? &check : NULL);
@@ -167,8 +212,7 @@ __attribute__((constructor)) static void cm_init(void)
         }
         goto out;
     }
-    if (cm_mem_init(init_cfg.memory_size) < 0)
-        cm_log("cannot reserve memory_size bytes for the memory tier: nothing will be cached");
+    cm_stack_guard_init(); /* the main thread's; other threads' on their first hooked call */
 
     const char *tiers = getenv(CLOUDM_ENV_TIERS);
     if (tiers && *tiers) {
@@ -192,6 +236,9 @@ __attribute__((constructor)) static void cm_init(void)
     const char *spath = getenv(CLOUDM_ENV_SHARED_PATH);
     if (spath && *spath)
         snprintf(init_cfg.shared_path, sizeof(init_cfg.shared_path), "%s", spath);
+    fit_address_space(&init_cfg);
+    if (cm_mem_init(init_cfg.memory_size) < 0)
+        cm_log("cannot reserve memory_size bytes for the memory tier: nothing will be cached");
     cm_tier_memory = (init_cfg.tiers & CM_TIER_MEMORY) != 0;
     cm_shared_init(&init_cfg);
     cm_remote_init(&init_cfg);
@@ -216,6 +263,9 @@ __attribute__((constructor)) static void cm_init(void)
     cm_report_setup(&init_cfg, rep && *rep ? rep : init_cfg.report,
                     env_mode ? env_mode : init_cfg.mode);
 
+    cm_hook_on_credentials(cm_shared_identity_changed);
+    cm_hook_on_sandbox(sandboxing);
+    cm_hook_on_unbind(cm_unbind);
     if (cm_hook_install(init_targets, init_cfg.nfunctions, cm_bind) < 0)
         cm_log("hooking failed: nothing is memoized");
 

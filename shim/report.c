@@ -27,12 +27,17 @@
 static const struct cm_config *rep_cfg;
 static char rep_dest[CM_PATH_MAX];
 static enum cm_mode rep_mode;
+static char rep_exe[CM_PATH_MAX]; /* read at start-up: a sandbox may forbid readlink at exit */
 
 void cm_report_setup(const struct cm_config *cfg, const char *dest, enum cm_mode global_mode)
 {
     rep_cfg = cfg;
     rep_mode = global_mode;
     snprintf(rep_dest, sizeof(rep_dest), "%s", dest ? dest : "");
+    if (rep_dest[0]) {
+        ssize_t n = readlink("/proc/self/exe", rep_exe, sizeof(rep_exe) - 1);
+        rep_exe[n > 0 ? n : 0] = 0;
+    }
 }
 
 /* A growable output buffer (report time only, so malloc is fine). */
@@ -265,11 +270,8 @@ static void json_remote(struct out *o)
 
 static void json(struct out *o)
 {
-    char exe[CM_PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    exe[n > 0 ? n : 0] = 0;
     outf(o, "{\"cloudm\": \"%s\", \"pid\": %d, \"program\": ", CLOUDM_VERSION, (int)getpid());
-    json_str(o, exe);
+    json_str(o, rep_exe);
     outf(o, ", \"mode\": \"%s\", \"functions\": [", cm_mode_name(rep_mode));
     for (int i = 0; i < rep_cfg->nfunctions; i++) {
         struct agg a;

@@ -15,6 +15,7 @@
 #define CM_FN_FLAGS 8     /* struct cm_fn: uint32_t flags (CM_FN_BYPASS) */
 #define CM_FN_NSTACK 12   /* struct cm_fn: uint32_t nstack (stack words to copy) */
 #define CM_FN_BYPASS 1    /* flag: jump straight to the original */
+#define CM_FN_DEAD 2      /* flag: its library was unloaded (never bound again) */
 #define CM_FN_SIZE 1024   /* sizeof(union cm_fn_slot), power of two */
 #define CM_MAX_VARIANTS 256 /* hooked implementations per process (stubs in the entry table) */
 #define CM_STUB_SIZE 16
@@ -54,12 +55,24 @@ extern int cm_debug_enabled __attribute__((visibility("hidden")));
  * cm_clock_calibrate() measures the rate up front (about 2 ms), done only when some function
  * has a `min_time`, which must be compared against ticks while the program runs.
  *
+ * Sandboxes (issue 16): once the program disables rdtsc for itself (PR_SET_TSC, or seccomp
+ * strict mode, which also makes the vDSO clock fault because it reads the TSC),
+ * cm_clock_sandbox() switches to the clock_gettime system call, or, under strict mode where that
+ * is fatal too, to no clock at all: every duration then reads 0 (misses are not timed, and a
+ * `min_time` is never met).
+ *
  * What it does not do: wall-clock time, anything on the hit path.
  */
-extern int cm_clock_tsc __attribute__((visibility("hidden")));
+enum { CM_CLOCK_VDSO = 0, CM_CLOCK_TSC, CM_CLOCK_SYSCALL, CM_CLOCK_NONE };
+extern int cm_clock_mode __attribute__((visibility("hidden")));
+
+uint64_t cm_clock_ns_slow(void); /* CM_CLOCK_SYSCALL / CM_CLOCK_NONE */
+uint64_t cm_ticks_slow(void);    /* CM_CLOCK_SYSCALL / CM_CLOCK_NONE */
 
 static inline uint64_t cm_clock_ns(void)
 {
+    if (__builtin_expect(cm_clock_mode >= CM_CLOCK_SYSCALL, 0))
+        return cm_clock_ns_slow();
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -67,13 +80,27 @@ static inline uint64_t cm_clock_ns(void)
 
 static inline uint64_t cm_ticks(void)
 {
-    if (cm_clock_tsc) {
+    if (cm_clock_mode == CM_CLOCK_TSC) {
         uint32_t lo, hi;
         __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
         return ((uint64_t)hi << 32) | lo;
     }
+    if (__builtin_expect(cm_clock_mode >= CM_CLOCK_SYSCALL, 0))
+        return cm_ticks_slow();
     return cm_clock_ns();
 }
+
+/* The program is about to disable the TSC (strict = 0: PR_SET_TSC, clock_gettime still works
+ * as a system call) or to enter seccomp strict mode (strict = 1: no clock at all). */
+void cm_clock_sandbox(int strict);
+
+/* ---- sandbox: what the program has forbidden itself (set through the hook layer's
+ * prctl/seccomp wrappers before the real call; never cleared). CM_SANDBOX_FILTER: a seccomp filter of unknown
+ * content: start no thread, make no optional system call (remote tier and single-flight waits
+ * off). CM_SANDBOX_STRICT: seccomp strict mode (read, write, exit, sigreturn only): the shared
+ * tier too, and no buffer growth (mmap); the memory tier goes on. */
+enum { CM_SANDBOX_NONE = 0, CM_SANDBOX_FILTER, CM_SANDBOX_STRICT, CM_SANDBOX_NOTSC = -1 };
+extern int cm_sandbox;
 
 void cm_clock_init(void);
 void cm_clock_calibrate(void);
@@ -88,6 +115,18 @@ uint64_t cm_ns_to_ticks(uint64_t ns);
  * Initial-exec TLS: one %fs-relative load, no __tls_get_addr call.
  */
 extern __thread int cm_guard __attribute__((tls_model("initial-exec"), visibility("hidden")));
+
+/* ---- stack guard (tls.c): where this thread's stack runs low. The entry code (entry.S) sends a
+ * call straight to the original when lo <= rsp < limit: memoizing needs a few hundred bytes of
+ * stack per level that a deep recursion may not have. Both 0 until known (then never). */
+struct cm_stack_guard {
+    uintptr_t limit; /* read by entry.S at offset 0 */
+    uintptr_t lo;    /* offset 8: the lowest address of the thread's stack */
+};
+extern __thread struct cm_stack_guard cm_stack_guard __attribute__((tls_model("initial-exec")));
+#define CM_STACK_RESERVE_MIN (64 * 1024) /* the guard zone: half the stack, at least this */
+/* Record this thread's stack (slow path: its first hooked call; start-up for the main thread). */
+void cm_stack_guard_init(void);
 
 /* ---- fn: the per-variant descriptor the entry code and the dispatcher share.
  *

@@ -8,25 +8,61 @@
 #include "base.h"
 
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-int cm_clock_tsc;
+int cm_clock_mode;
+int cm_sandbox;
 static uint64_t t0_ticks, t0_ns;
 static double ns_per_tick = 1.0;
 static int calibrated;
+
+static double rate_now(void);
 
 void cm_clock_init(void)
 {
     unsigned a, b, c, d;
     if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000007u &&
         __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)))
-        cm_clock_tsc = 1;
+        cm_clock_mode = CM_CLOCK_TSC;
     t0_ns = cm_clock_ns();
     t0_ticks = cm_ticks();
 }
 
+uint64_t cm_clock_ns_slow(void)
+{
+    struct timespec ts;
+    if (cm_clock_mode == CM_CLOCK_NONE || syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Ticks once the TSC is off: nanoseconds in the units ticks had so far (the rate measured at
+ * the switch), so durations counted before and after add up. */
+uint64_t cm_ticks_slow(void)
+{
+    uint64_t ns = cm_clock_ns_slow();
+    return ns ? (uint64_t)((double)ns / ns_per_tick) : 0;
+}
+
+void cm_clock_sandbox(int strict)
+{
+    int mode = strict ? CM_CLOCK_NONE : CM_CLOCK_SYSCALL;
+    if (mode <= cm_clock_mode)
+        return;
+    if (cm_clock_mode == CM_CLOCK_TSC && !calibrated) {
+        ns_per_tick = rate_now(); /* from start-up to now: the clocks still work */
+        calibrated = 1;
+    } else if (cm_clock_mode != CM_CLOCK_TSC) {
+        ns_per_tick = 1.0; /* ticks were nanoseconds */
+        calibrated = 1;
+    }
+    __atomic_store_n(&cm_clock_mode, mode, __ATOMIC_RELAXED);
+}
+
 static double rate_now(void)
 {
-    if (!cm_clock_tsc)
+    if (cm_clock_mode != CM_CLOCK_TSC)
         return 1.0;
     uint64_t ns = cm_clock_ns(), ticks = cm_ticks();
     if (ticks <= t0_ticks || ns <= t0_ns)
@@ -36,7 +72,7 @@ static double rate_now(void)
 
 void cm_clock_calibrate(void)
 {
-    if (!cm_clock_tsc || calibrated)
+    if (cm_clock_mode != CM_CLOCK_TSC || calibrated)
         return;
     uint64_t until = cm_clock_ns() + 2000000;
     while (cm_clock_ns() < until)

@@ -55,15 +55,20 @@ static int once_lock;
 
 void cm_log_once(const char *key, const char *fmt, ...)
 {
-    int seen = 0;
+    int seen = 0, spins = 0;
+    /* A bounded spin: a fork child may inherit the flag set by a thread that is not there; it
+     * then prints without recording (a repeated message beats a hang). */
     while (__atomic_exchange_n(&once_lock, 1, __ATOMIC_ACQUIRE))
-        ;
-    for (int i = 0; i < once_n; i++)
-        if (once_keys[i] == key || strcmp(once_keys[i], key) == 0)
-            seen = 1;
-    if (!seen && once_n < ONCE_MAX)
-        once_keys[once_n++] = key;
-    __atomic_store_n(&once_lock, 0, __ATOMIC_RELEASE);
+        if (++spins == 1 << 22)
+            break;
+    if (spins < 1 << 22) {
+        for (int i = 0; i < once_n; i++)
+            if (once_keys[i] == key || strcmp(once_keys[i], key) == 0)
+                seen = 1;
+        if (!seen && once_n < ONCE_MAX)
+            once_keys[once_n++] = key;
+        __atomic_store_n(&once_lock, 0, __ATOMIC_RELEASE);
+    }
     if (seen)
         return;
     va_list ap;

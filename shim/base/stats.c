@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-
 static struct cm_tstats *stats_head;
 __thread struct cm_tstats *cm_stats_mine __attribute__((tls_model("initial-exec")));
 static pthread_key_t stats_key;
@@ -37,6 +36,7 @@ struct cm_tstats *cm_stats_create(void)
 {
     struct cm_tstats *ts;
     int saved_errno = errno;
+    cm_stack_guard_init(); /* this thread's first hooked call */
     pthread_once(&stats_once, stats_key_init);
     for (ts = __atomic_load_n(&stats_head, __ATOMIC_ACQUIRE); ts; ts = ts->next) {
         int zero = 0;
@@ -44,9 +44,11 @@ struct cm_tstats *cm_stats_create(void)
                                         __ATOMIC_RELAXED))
             break;
     }
+    if (!ts && cm_sandbox == CM_SANDBOX_STRICT)
+        return NULL; /* seccomp strict mode: mmap would kill the process; nothing is counted */
     if (!ts) {
-        void *p = mmap(NULL, sizeof(*ts), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
+        void *p =
+            mmap(NULL, sizeof(*ts), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) {
             errno = saved_errno;
             return NULL;
@@ -94,8 +96,7 @@ void cm_stats_after_fork(void)
         memset(ts->s, 0, sizeof(ts->s));
         ts->in_use = ts == cm_stats_mine;
     }
-    for (uint32_t i = 0; i < CM_MAX_VARIANTS; i++)
-    {
+    for (uint32_t i = 0; i < CM_MAX_VARIANTS; i++) {
         cm_fns[i].fn.distinct = 0;
         memset(cm_fns[i].fn.flushed, 0, sizeof(cm_fns[i].fn.flushed));
     }
@@ -140,8 +141,7 @@ int cm_stats_distinct_add(uint32_t id, uint64_t h)
         if (cur == 0) {
             if (__atomic_compare_exchange_n(&tab[i], &cur, v, 0, __ATOMIC_RELAXED,
                                             __ATOMIC_RELAXED)) {
-                if (__atomic_add_fetch(&distinct_used, 1, __ATOMIC_RELAXED) >
-                    DISTINCT_SIZE / 4 * 3)
+                if (__atomic_add_fetch(&distinct_used, 1, __ATOMIC_RELAXED) > DISTINCT_SIZE / 4 * 3)
                     __atomic_store_n(&distinct_full, 1, __ATOMIC_RELAXED);
                 return 1;
             }

@@ -1,6 +1,12 @@
 /*
  * tls.c - per-thread scratch and string-return buffers (see tls.h).
  *
+ * Stack guard: cm_stack_guard_init() (a thread's first hooked call, through stats.c) records
+ * the thread's stack; the entry code sends calls straight to the original while rsp lies in
+ * the lower half of it (at least CM_STACK_RESERVE_MIN bytes), so deep recursion through
+ * memoized functions reaches the depth it reaches without cloudm (issue 16). Stacks smaller
+ * than 4 x CM_STACK_RESERVE_MIN, or unknown, get no guard.
+ *
  * DESIGN: one initial-exec TLS record per thread. Buffers are anonymous mappings, grown to the
  * next power of two (at least a page), so a thread that once needed N bytes never maps again
  * for sizes <= N. The string-return table (CM_MAX_VARIANTS entries) is mapped on first use.
@@ -13,7 +19,6 @@
 #include <pthread.h>
 #include <sys/mman.h>
 
-
 struct buf {
     uint8_t *p;
     size_t cap;
@@ -24,6 +29,27 @@ struct cm_thread {
     struct buf *strbufs; /* CM_MAX_VARIANTS entries */
     int registered;
 };
+
+__thread struct cm_stack_guard cm_stack_guard __attribute__((tls_model("initial-exec")));
+
+void cm_stack_guard_init(void)
+{
+    pthread_attr_t a;
+    void *lo;
+    size_t size;
+    if (cm_stack_guard.lo || cm_sandbox != CM_SANDBOX_NONE)
+        return; /* known, or pthread_getattr_np's system calls may be forbidden */
+    int saved = errno;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        if (pthread_attr_getstack(&a, &lo, &size) == 0 && lo && size >= 4 * CM_STACK_RESERVE_MIN) {
+            size_t reserve = size / 2 > CM_STACK_RESERVE_MIN ? size / 2 : CM_STACK_RESERVE_MIN;
+            cm_stack_guard.lo = (uintptr_t)lo;
+            __atomic_store_n(&cm_stack_guard.limit, (uintptr_t)lo + reserve, __ATOMIC_RELAXED);
+        }
+        pthread_attr_destroy(&a);
+    }
+    errno = saved;
+}
 
 static __thread struct cm_thread self __attribute__((tls_model("initial-exec")));
 static pthread_key_t tls_key;
@@ -53,6 +79,8 @@ static int grow(struct buf *b, size_t size)
 {
     if (b->cap >= size)
         return 0;
+    if (cm_sandbox == CM_SANDBOX_STRICT) /* mmap would kill the process: the caller degrades */
+        return -1;
     int saved_errno = errno;
     size_t cap = 4096;
     while (cap < size)
@@ -86,6 +114,8 @@ uint8_t *cm_tls_scratch(enum cm_scratch which, size_t size)
 char *cm_tls_strbuf(uint32_t id, size_t size)
 {
     if (!self.strbufs) {
+        if (cm_sandbox == CM_SANDBOX_STRICT)
+            return NULL;
         int saved_errno = errno;
         void *p = mmap(NULL, CM_MAX_VARIANTS * sizeof(struct buf), PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

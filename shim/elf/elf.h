@@ -211,6 +211,10 @@ void cm_objrec_unref(void *h);
 /* Keep `r` loaded for the life of the process (providers of bound targets). */
 void cm_objrec_pin(struct cm_objrec *r);
 
+/* fork (from the hook layer's atfork handlers, hook lock held): 0 takes the table's lock before
+ * fork, 1 releases it after, in the parent and in the child. */
+void cm_objects_atfork(int after);
+
 /* Tell the table about a namespace created by dlmopen, so objects in it get handles. */
 void cm_objects_note_lmid(long lmid);
 
@@ -339,6 +343,10 @@ void *cm_resolve_in_group(struct cm_objrec *caller, const char *name, const char
  * as cm_resolve_import would and return 0; else -1. Hook lock held. */
 int cm_resolve_definition(struct cm_objrec *r, const char *name, const char *version, void *addr,
                           struct cm_resolved *out);
+
+/* Whether p is a (transitive) DT_NEEDED dependency of a, or a itself: glibc keeps it loaded
+ * while a is. */
+bool cm_resolve_depends_on(struct cm_objrec *a, const struct cm_objrec *p);
 
 /* Compute root->or_scope (breadth-first over DT_NEEDED, as glibc builds a dlopen search list).
  * Hook lock held. */

@@ -274,6 +274,14 @@ void cm_objrec_pin(struct cm_objrec *r)
         r->or_pinned = true;
 }
 
+void cm_objects_atfork(int after)
+{
+    if (after)
+        pthread_mutex_unlock(&tab_lock);
+    else
+        pthread_mutex_lock(&tab_lock);
+}
+
 void cm_objects_note_lmid(long lmid)
 {
     if (lmid == 0)

@@ -224,6 +224,32 @@ static struct cm_objrec *needed_object(const char *name, long lmid)
     return NULL;
 }
 
+bool cm_resolve_depends_on(struct cm_objrec *a, const struct cm_objrec *p)
+{
+    const struct cm_objtab *t = cm_objects_current();
+    size_t cap = t ? t->ot_n + 1 : 1, n = 0;
+    struct cm_objrec **v = malloc(cap * sizeof(*v));
+    if (!v)
+        return false;
+    bool found = a == p;
+    v[n++] = a;
+    for (size_t q = 0; q < n && !found; q++) {
+        if (!v[q]->or_dyn_ok)
+            continue;
+        for (int k = 0; k < v[q]->or_dyn.dd_nneeded && !found; k++) {
+            struct cm_objrec *m = needed_object(v[q]->or_dyn.dd_needed[k], a->or_lmid);
+            bool dup = !m;
+            for (size_t j = 0; j < n && !dup; j++)
+                dup = v[j] == m;
+            found = m == p;
+            if (!dup && n < cap)
+                v[n++] = m;
+        }
+    }
+    free(v);
+    return found;
+}
+
 void cm_resolve_build_scope(struct cm_objrec *root)
 {
     const struct cm_objtab *t = cm_objects_current();

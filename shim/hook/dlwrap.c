@@ -41,7 +41,7 @@
 #include <limits.h>
 #include <string.h>
 
-static __thread int in_real __attribute__((tls_model("initial-exec")));
+#define in_real cm_hook_in_real /* table.c's, so its fork handler can read it */
 
 /* Lock for a wrapper's own work; false when we must not wait (see DESIGN). */
 static bool lock_for_wrapper(void)

@@ -4,7 +4,8 @@
  * What it does: for every loaded object other than the vDSO, ld.so and ourselves, walks its
  * JUMP_SLOT and GLOB_DAT relocations; a slot whose symbol is a target gets the entry the
  * dispatcher's bind() returns for the implementation that object reaches (resolve.c); a slot for
- * dlopen, dlmopen, dlclose, dlsym or dlvsym gets our wrapper (dlwrap.c). Keeps the binding table
+ * dlopen, dlmopen, dlclose, dlsym or dlvsym gets our wrapper (dlwrap.c), one for a credential or
+ * sandbox call (setuid family, prctl, syscall) gets syswrap.c's. Keeps the binding table
  * (target, original) -> entry through table.c, and prints the imports for `cloudm check`.
  *
  * What it does not do: no code patching (codehook.c, arch/x86_64/inline.c), no pass order
@@ -44,6 +45,7 @@
 struct protmap {
     uintptr_t lo, hi;
     bool loaded;
+    int err; /* -errno when /proc/self/maps could not be read (EMFILE under a descriptor limit) */
     int n;
     struct {
         uintptr_t a, b;
@@ -92,8 +94,10 @@ static void protmap_load(struct protmap *m)
     m->loaded = true;
     m->n = 0;
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
+        m->err = -errno;
         return;
+    }
     char buf[4096], line[512];
     size_t len = 0;
     bool skipping = false; /* inside a line longer than `line` (only its start matters) */
@@ -138,7 +142,7 @@ static int slot_store(struct protmap *m, uintptr_t slot, void *val)
 {
     int prot = protmap_prot(m, slot);
     if (prot < 0)
-        return -EFAULT;
+        return m->err ? m->err : -EFAULT;
     if (prot & PROT_WRITE) {
         __atomic_store_n((void **)slot, val, __ATOMIC_RELEASE);
         return 0;
@@ -187,6 +191,8 @@ void cm_got_patch_locked(struct cm_objrec *r)
     while (cm_dyn_next_gotreloc(d, &pos, &rel)) {
         const char *name = cm_dyn_symname(d, rel.symindex);
         void *val = cm_dlwrap_for(name);
+        if (!val)
+            val = cm_syswrap_for(name);
         int ti = -1;
         if (!val)
             val = cm_hook_wrapper_for(name);
@@ -212,9 +218,19 @@ void cm_got_patch_locked(struct cm_objrec *r)
             val = cm_hook_entry_for_locked(ti, &res);
             if (!val)
                 continue;
+            /* The slot now reaches res.provider through our stub: if glibc does not know that r
+             * depends on it (a lazy slot it has not resolved, to an object outside r's
+             * DT_NEEDED closure), keep the provider loaded for good. Never otherwise: a
+             * plugin's lifetime is the program's (issue 16). */
+            if (res.provider != r && !cm_resolve_depends_on(r, res.provider))
+                cm_objrec_pin(res.provider);
         }
         int rc = slot_store(m, rel.slot, val);
-        if (rc != 0 && failures++ == 0)
+        if (rc != 0 && failures++ == 0 && m->err)
+            cm_log("%s: its GOT slots cannot be patched: cannot read /proc/self/maps (needed for "
+                   "their page protections): %s",
+                   r->or_pub.path, strerror(-m->err));
+        else if (rc != 0 && failures == 1)
             cm_log("%s: cannot patch the GOT slot of %s at %p: %s", r->or_pub.path, name,
                    (void *)rel.slot, strerror(-rc));
     }

@@ -84,4 +84,19 @@ int cm_hook_inline_candidates(int target);
  * nowhere. */
 int cm_hook_describe(FILE *out);
 
+/* Called (hook lock held, recursion guard set) for every entry bind() returned whose provider
+ * has been unloaded (dlclose): the entry is never handed out again, and a later load of a
+ * library at the same address is bound afresh. */
+void cm_hook_on_unbind(void (*fn)(void *entry));
+
+/* Called (recursion guard set, errno saved) after the program changed its credentials through
+ * a libc call its GOT reaches: setuid family, setgroups, initgroups, setfsuid/setfsgid, or
+ * syscall() with one of those numbers. */
+void cm_hook_on_credentials(void (*fn)(void));
+
+/* Called before the program sandboxes itself through prctl() or syscall(SYS_seccomp or
+ * SYS_prctl): level CM_SANDBOX_FILTER or CM_SANDBOX_STRICT (seccomp), or CM_SANDBOX_NOTSC
+ * (PR_SET_TSC to PR_TSC_SIGSEGV: rdtsc will fault). */
+void cm_hook_on_sandbox(void (*fn)(int level));
+
 #endif

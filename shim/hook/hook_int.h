@@ -5,7 +5,8 @@
  * points and the order of a pass). Private to shim/hook/; other folders use hook.h.
  *
  * Who calls whom (no circle): install.c -> got.c, codehook.c, dlwrap.c, table.c;
- * got.c -> dlwrap.c (the wrapper for a dl* slot), table.c; dlwrap.c -> dlpath.c, table.c;
+ * got.c -> dlwrap.c (the wrapper for a dl* slot), syswrap.c (credential and sandbox wrappers),
+ * table.c; dlwrap.c -> dlpath.c, table.c;
  * codehook.c -> table.c. table.c calls none of them: the pass it runs for the dl wrappers is the
  * function install.c registered with the targets.
  *
@@ -29,10 +30,16 @@
 #include <stdbool.h>
 
 /* ---- table.c ---- */
+/* Non-zero while this thread is inside a real dlopen/dlmopen/dlclose called by a dl wrapper
+ * (the wrappers count it; the lock's fork handler reads it). */
+extern __thread int cm_hook_in_real __attribute__((tls_model("initial-exec")));
 void cm_hook_lock(void);
 void cm_hook_unlock(void);
 /* Take the hook lock only if free: 0, or -EBUSY. */
 int cm_hook_trylock(void);
+/* Drop the bindings whose provider is no longer loaded (after a refresh), telling the core
+ * (cm_hook_on_unbind). Hook lock held. */
+void cm_hook_forget_unloaded_locked(void);
 /* Run the registered pass: refresh the object table and hook every object not yet processed.
  * Hook lock held. */
 void cm_hook_pass_locked(void);
@@ -90,6 +97,11 @@ void cm_got_describe_locked(FILE *out, const char *name);
 void *cm_dlwrap_for(const char *name);
 /* Decide the dlopen group of records not seen through a wrapper (own group). Hook lock held. */
 void cm_dlwrap_group_unknown_locked(void);
+
+/* ---- syswrap.c ---- */
+/* The wrapper to store in slots of `name` when it is a credential-changing or sandboxing libc
+ * function (setuid family, setgroups, initgroups, prctl, syscall), or NULL. */
+void *cm_syswrap_for(const char *name);
 
 /* ---- dlpath.c ---- */
 /*

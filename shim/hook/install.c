@@ -27,6 +27,7 @@
 static void pass_locked(void)
 {
     cm_objects_refresh();
+    cm_hook_forget_unloaded_locked(); /* before binding anything new loaded at the same place */
     cm_dlwrap_group_unknown_locked();
     const struct cm_objtab *t = cm_objects_current();
     struct cm_objrec **fresh = t ? calloc(t->ot_n ? t->ot_n : 1, sizeof(*fresh)) : NULL;

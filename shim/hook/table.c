@@ -13,8 +13,16 @@
  * this one and never on each other through it.
  *
  * DESIGN: `lock` serialises install, every later pass and the binding table; `installed` is
- * written once under it and read with acquire loads. Bindings are append-only; entries never
- * change once bind() answered.
+ * written once under it and read with acquire loads. Bindings are appended, and removed only
+ * when their provider has been unloaded (cm_hook_forget_unloaded_locked); an entry never
+ * changes once bind() answered.
+ *
+ * fork: pthread_atfork handlers (registered at install) take the lock before fork and release it
+ * after, in the parent and in the child, so a child never inherits it held by a thread that does
+ * not exist there, nor a half-updated table (issue 16: a thread inside dlsym() while another
+ * forks). The objects table's lock is taken inside it (cm_objects_atfork). A fork from a
+ * thread that already holds the lock (a signal handler interrupting a pass) skips the handlers:
+ * `owner` tells.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -43,34 +51,91 @@ static int installed;
 static const struct cm_target *targets;
 static int ntargets;
 static cm_bind_cb bind_cb;
-static void (*pass_fn)(void); /* install.c's pass, registered with the targets */
+static void (*pass_fn)(void);          /* install.c's pass, registered with the targets */
+static void (*unbind_cb)(void *entry); /* told about entries whose provider was unloaded */
 static struct binding *bindings;
 static int nbindings, capbindings;
 static int nbound;      /* bindings with an entry */
 static int guard_saved; /* the holder's cm_guard before it took `lock` (protected by `lock`) */
+__thread int cm_hook_in_real __attribute__((tls_model("initial-exec")));
+static pthread_t owner; /* the holder (valid while owned != 0) */
+static int owned;       /* atomic: the lock is held */
+static __thread int fork_skipped __attribute__((tls_model("initial-exec"))); /* 1 own, 2 busy */
 
 /* The guard is saved and restored rather than counted, because code we call while holding the
  * lock (bind()) may set cm_guard to 0 or 1 itself. */
+static void took(void)
+{
+    guard_saved = cm_guard;
+    cm_guard = 1;
+    __atomic_store_n(&owner, pthread_self(), __ATOMIC_RELAXED);
+    __atomic_store_n(&owned, 1, __ATOMIC_RELEASE);
+}
+
 void cm_hook_lock(void)
 {
     pthread_mutex_lock(&lock);
-    guard_saved = cm_guard;
-    cm_guard = 1;
+    took();
 }
 
 int cm_hook_trylock(void)
 {
     if (pthread_mutex_trylock(&lock) != 0)
         return -EBUSY;
-    guard_saved = cm_guard;
-    cm_guard = 1;
+    took();
     return 0;
 }
 
 void cm_hook_unlock(void)
 {
+    __atomic_store_n(&owned, 0, __ATOMIC_RELEASE);
     cm_guard = guard_saved;
     pthread_mutex_unlock(&lock);
+}
+
+static void fork_prepare(void)
+{
+    fork_skipped = 0;
+    if (__atomic_load_n(&owned, __ATOMIC_ACQUIRE) &&
+        pthread_equal(__atomic_load_n(&owner, __ATOMIC_RELAXED), pthread_self())) {
+        fork_skipped = 1;
+        return;
+    }
+    /* Inside a real dlopen/dlclose (a constructor forks) this thread holds glibc's loader lock,
+     * which a pass holding our lock may be waiting for: do not wait. */
+    if (cm_hook_in_real) {
+        if (cm_hook_trylock() != 0) {
+            fork_skipped = 2;
+            return;
+        }
+    } else {
+        cm_hook_lock();
+    }
+    cm_objects_atfork(0);
+}
+
+static void fork_parent(void)
+{
+    if (fork_skipped)
+        return;
+    cm_objects_atfork(1);
+    cm_hook_unlock();
+}
+
+static void fork_child(void)
+{
+    if (fork_skipped == 2) { /* held by a thread that does not exist here: start afresh */
+        pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+        memcpy(&lock, &fresh, sizeof(lock));
+        __atomic_store_n(&owned, 0, __ATOMIC_RELAXED);
+        return;
+    }
+    fork_parent();
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 bool cm_hook_active(void)
@@ -132,10 +197,9 @@ void *cm_hook_entry_for_locked(int target, const struct cm_resolved *res)
     nb->entry = entry;
     nb->version = res->version;
     nb->provider = res->provider;
-    if (entry) {
-        nbound++;
-        cm_objrec_pin(res->provider); /* the original must stay valid as long as the entry */
-    }
+    if (entry)
+        nbound++; /* no pin: the provider's lifetime stays the program's (got.c pins only for
+                     importers glibc does not know depend on it) */
     cm_debug("%s%s%s from %s at %p: %s", targets[target].name, res->version ? "@" : "",
              res->version ? res->version : "", res->provider->or_pub.path, res->addr,
              entry ? "bound" : "declined");
@@ -196,10 +260,8 @@ void *cm_hook_bind_code_locked(int ti, struct cm_objrec *provider, void *code, s
     void *entry = bind_cb ? bind_cb(&b) : NULL;
     struct binding *nb = &bindings[nbindings++];
     *nb = (struct binding){.target = ti, .original = code, .entry = entry, .provider = provider};
-    if (entry) {
+    if (entry)
         nbound++;
-        cm_objrec_pin(provider);
-    }
     return entry;
 }
 
@@ -245,13 +307,40 @@ int cm_hook_target_index(const char *name)
 int cm_hook_set_targets_locked(const struct cm_target *tg, int n, cm_bind_cb bind,
                                void (*pass)(void))
 {
+    static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
     if (installed)
         return -EBUSY;
+    pthread_once(&atfork_once, register_atfork);
     targets = tg;
     ntargets = n;
     bind_cb = bind;
     pass_fn = pass;
     return 0;
+}
+
+void cm_hook_on_unbind(void (*fn)(void *entry))
+{
+    unbind_cb = fn;
+}
+
+void cm_hook_forget_unloaded_locked(void)
+{
+    int kept = 0;
+    for (int i = 0; i < nbindings; i++) {
+        struct binding *b = &bindings[i];
+        if (b->provider->or_live) {
+            bindings[kept++] = *b;
+            continue;
+        }
+        cm_debug("%s from %s at %p: unloaded, binding dropped", targets[b->target].name,
+                 b->provider->or_pub.path, b->original);
+        if (b->entry) {
+            nbound--;
+            if (unbind_cb)
+                unbind_cb(b->entry);
+        }
+    }
+    nbindings = kept;
 }
 
 void cm_hook_pass_locked(void)

@@ -45,6 +45,10 @@ struct cm_seg_opts {
  */
 int cm_seg_open(const struct cm_seg_opts *o, struct cm_seg **out, char *err, size_t errlen);
 void cm_seg_close(struct cm_seg *s);
+/* Withdraw a mapping other threads may still be reading: its range becomes anonymous zero
+ * memory (lookups running meanwhile miss, stores land nowhere) and the file is released. `s`
+ * stays allocated and must not be used for anything else. */
+void cm_seg_withdraw(struct cm_seg *s);
 
 /*
  * Look up: copy the value of (h, key) into v. Returns the value length, -1 on a miss, -2 when

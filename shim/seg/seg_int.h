@@ -113,7 +113,6 @@ _Static_assert(sizeof(struct cm_seg_fnstat) == 64, "cm_seg_fnstat is 8 counters"
 
 /* One process's mapping. */
 struct cm_seg {
-    int fd; /* open while mapped: holds the shared flock that marks us a live user */
     uint8_t *base;
     uint64_t size;
     struct seg_hdr *hdr;

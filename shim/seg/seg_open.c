@@ -13,11 +13,14 @@
  *   that won keeps its file: EEXIST, we open that one) or rename()d over an old segment being
  *   replaced. Nobody can see a half-initialised segment.
  * - Live users: every process holds a shared flock() on the file while it maps it (the kernel
- *   drops it when the process dies, however it dies; fork shares it, exec closes the descriptor
- *   with O_CLOEXEC). A process that must replace a segment of another format or size takes a
- *   non-blocking exclusive lock: if that fails, live processes use it: -EBUSY, left alone.
- *   Chosen over a (pid, start time) table in the header because a table needs pruning of dead
- *   pids and is itself shared state a crash can leave stale; the kernel lock cannot be.
+ *   drops it when the process dies, however it dies; fork shares it, exec drops it). The
+ *   descriptor is closed right after mmap: a flock belongs to the open file description, which
+ *   the MAP_SHARED mapping keeps referenced, so the lock lasts exactly as long as the mapping
+ *   and the host keeps every descriptor it is allowed (issue 16). A process that must replace a
+ * segment of another format or size takes a non-blocking exclusive lock: if that fails, live
+ * processes use it: -EBUSY, left alone. Chosen over a (pid, start time) table in the header because
+ * a table needs pruning of dead pids and is itself shared state a crash can leave stale; the kernel
+ * lock cannot be.
  * - After locking, the path is re-checked to still name the inode we locked (someone may have
  *   replaced it in between); if not, we start again (bounded number of rounds).
  * - A creator killed before installing its file leaves "<path>.tmp.<pid>.<hex>"; the next
@@ -237,19 +240,23 @@ static int lock_shared(int fd)
     return -EBUSY;
 }
 
+/* Maps the file and closes fd (always). */
 static int map_it(int fd, uint64_t size, const struct cm_seg_opts *o, struct cm_seg **out,
                   char *err, size_t errlen)
 {
     struct cm_seg *s = calloc(1, sizeof(*s));
-    if (s == NULL)
+    if (s == NULL) {
+        close(fd);
         return fail(err, errlen, -ENOMEM, "out of memory");
+    }
     void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED) {
         int e = errno;
         free(s);
+        close(fd);
         return fail(err, errlen, -e, "%s: mmap: %s", o->path, strerror(e));
     }
-    s->fd = fd;
+    close(fd); /* the mapping holds the file, and with it our shared flock */
     s->base = m;
     s->size = size;
     s->hdr = m;
@@ -320,10 +327,7 @@ static int open_once(const struct cm_seg_opts *o, uint64_t size, struct cm_seg *
     }
     int c = check_hdr(&h, (uint64_t)st.st_size, o->create ? size : 0);
     if (c == 0) {
-        r = map_it(fd, (uint64_t)st.st_size, o, out, err, errlen);
-        if (r < 0)
-            goto fail;
-        return 0;
+        return map_it(fd, (uint64_t)st.st_size, o, out, err, errlen);
     }
     if (c == 2) {
         r = fail(err, errlen, -EINVAL, "%s: exists and is not a cloudm segment (left alone)",
@@ -376,13 +380,27 @@ int cm_seg_open(const struct cm_seg_opts *o, struct cm_seg **out, char *err, siz
     return r;
 }
 
+void cm_seg_withdraw(struct cm_seg *s)
+{
+    int saved = errno;
+    if (s == NULL)
+        return;
+    /* One mmap replaces the file mapping atomically: no instant where the range is unmapped
+     * (a concurrent reader would fault) or still the file. The old file, and with it our
+     * shared flock, is released. */
+    void *m = mmap(s->base, s->size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED)
+        munmap(s->base, s->size); /* cannot keep it safe for readers: at least drop the file */
+    errno = saved;
+}
+
 void cm_seg_close(struct cm_seg *s)
 {
     int saved = errno;
     if (s == NULL)
         return;
-    munmap(s->base, s->size);
-    close(s->fd);
+    munmap(s->base, s->size); /* releases the file, and with it the shared flock */
     free(s);
     errno = saved;
 }

@@ -18,26 +18,26 @@
  * loses about its last second of counts (of a thread that keeps calling: at most 7 shared hits or
  * 63 memory hits more); the exit path forces a last push.
  *
- * Prefault: in a fresh process every shared hit lands in a new part of the memory tier's index
- * (it fills the tier), and the first touch of each 4 KiB page there costs two page faults (the
- * probe maps the zero page, the fill copies it): ~2.5 us each on the test VM, so the first
- * thousands of hits cost ~5 us instead of ~0.6. Once a thread has made PREFAULT_AFTER
- * shared-tier lookups or stores (the process evidently answers from the segment), one
- * short-lived background thread commits the memory tier's index (at most PREFAULT_MAX bytes,
- * MADV_POPULATE_WRITE: never changes a byte) and ends: ~6 ms of the other core for the default
- * 16 MiB index. It is started from that slow path (one clone, once per process), not at
- * start-up, because committed pages would cost every process 16 MiB of RSS and ~1 ms at exit
- * (page-table teardown); short runs never start it. It blocks every signal, runs with the recursion
- * guard set (nothing it calls is memoized), touches no byte of the host's or of the tier's, and
- * dies with exec (a forked child inherits the started flag, not the thread). Prefaulting the
- * segment's index as well was measured and dropped: fault-around already maps 64 KiB per fault
- * there, and the gain was within noise while the teardown cost at exit was not.
+ * Single-flight claims and abandoned calls (issue 16): a memoized function left by longjmp() or
+ * a C++ exception never reaches cm_shared_flight_end(). Each thread keeps a small stack of the
+ * claims it holds, with the entry frame address of the call that took each one; a claim whose
+ * frame lies at or below a new call's frame (the stack grows down: the new call is not nested
+ * inside it) belongs to a call that was abandoned, and is released then. Ending a claim also
+ * releases those taken above it. A claim released that way (or dropped because the stack is
+ * full) is never released twice.
+ *
+ * No thread: an earlier version started a thread to prefault the memory tier after 64
+ * shared-tier events; product rule 2 (and seccomp filters without clone) forbid threads in the
+ * host, so the first touches of the memory tier's pages are simply paid by the calls (bench/).
+ *
+ * Identity changes: cm_shared_identity_changed() (the hook layer's setuid-family wrappers)
+ * withdraws the segment, replaces its mapping with anonymous memory (a lookup running in
+ * another thread meanwhile reads zeros: a miss; no thread can reach the old user's file
+ * afterwards) and opens the segment of the new identity (shared_path re-expanded), if allowed.
  */
 #include "tier.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,57 +47,51 @@
 #include "base/base.h"
 
 #define AUTO_THRESHOLD_NS 1000000ull /* singleflight = auto: calls of at least 1 ms */
-#define PREFAULT_AFTER 64u           /* shared-tier events of one thread before prefaulting */
-#define PREFAULT_CHUNK (1ull << 20)  /* bytes committed per madvise */
-#define PREFAULT_MAX (64ull << 20)   /* bytes committed at most (a 256 MiB memory_size) */
+#define OPEN_MAX 16                  /* claims one thread can hold at once (nested calls) */
 
 struct cm_seg *cm_shared_seg;
+static const struct cm_config *shared_cfg; /* for reopening after an identity change */
 static uint64_t last_flush_ns;
 static int flushing;
-static int prefault_started; /* set once, by the thread that starts the prefault thread */
 /* This process's tag in the segment's profile table (nonzero): calls recorded under another tag
  * were made by an earlier run (or another process). */
 static uint16_t prof_run;
 
-/* Commits the memory tier's index a chunk at a time, then ends (see the header comment). */
-static void *prefault_main(void *arg)
+/* The claims this thread holds, oldest first (see the header comment). */
+struct open_claim {
+    uintptr_t frame;     /* entry frame of the call that holds it */
+    uint32_t ticket;
+    struct cm_seg *seg;  /* the segment it lives in */
+};
+static __thread struct open_claim open_claims[OPEN_MAX] __attribute__((tls_model("initial-exec")));
+static __thread int nopen __attribute__((tls_model("initial-exec")));
+
+static void release_above(int keep)
 {
-    (void)arg;
-    cm_guard = 1;
-    uint64_t at = 0;
-    while (at < PREFAULT_MAX && cm_mem_prefault(&at, PREFAULT_CHUNK) > 0)
-        ;
-    return NULL;
+    while (nopen > keep) {
+        struct open_claim *c = &open_claims[--nopen];
+        cm_seg_flight_done(c->seg, c->ticket);
+    }
 }
 
-static void prefault_start(void)
+/* Release the claims of calls that can no longer be running: those whose frame is at or below
+ * `frame` (not an ancestor of the call entered there). */
+static void release_abandoned(uintptr_t frame)
 {
-    if (__atomic_exchange_n(&prefault_started, 1, __ATOMIC_RELAXED))
-        return;
-    pthread_attr_t a;
-    pthread_t t;
-    sigset_t all, old;
-    int saved = errno;
-    if (pthread_attr_init(&a) != 0)
-        return;
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    sigfillset(&all); /* the thread starts with every signal blocked: it never runs a handler */
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_create(&t, &a, prefault_main, NULL); /* best effort: no thread, no prefault */
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&a);
-    errno = saved;
+    int keep = nopen;
+    while (keep > 0 && open_claims[keep - 1].frame <= frame)
+        keep--;
+    release_above(keep);
 }
 
-void cm_shared_init(const struct cm_config *cfg)
+/* Open the configured segment as the current identity; 0 or -1 (said why, once). */
+static int shared_open(const struct cm_config *cfg)
 {
-    if (!(cfg->tiers & CM_TIER_SHARED))
-        return;
     char path[CM_PATH_MAX], err[512] = "";
     if (cm_path_expand(cfg->shared_path[0] ? cfg->shared_path : "/dev/shm/cloudm-%u", path,
                        sizeof(path)) < 0) {
         cm_log("shared tier off: shared_path too long");
-        return;
+        return -1;
     }
     struct cm_seg_opts o = {.path = path,
                             .size = cfg->shared_size ? cfg->shared_size : 256ull << 20,
@@ -106,10 +100,54 @@ void cm_shared_init(const struct cm_config *cfg)
                                                                                    : 256ull << 20) /
                                                                      16,
                             .create = 1};
-    int rc = cm_seg_open(&o, &cm_shared_seg, err, sizeof(err));
+    struct cm_seg *seg = NULL;
+    int rc = cm_seg_open(&o, &seg, err, sizeof(err));
     if (rc < 0) {
         cm_log("shared tier off: %s", err[0] ? err : strerror(-rc));
-        cm_shared_seg = NULL;
+        return -1;
+    }
+    __atomic_store_n(&cm_shared_seg, seg, __ATOMIC_RELEASE);
+    return 0;
+}
+
+void cm_shared_init(const struct cm_config *cfg)
+{
+    if (!(cfg->tiers & CM_TIER_SHARED))
+        return;
+    shared_cfg = cfg;
+    shared_open(cfg);
+}
+
+void cm_shared_identity_changed(void)
+{
+    if (!shared_cfg || cm_sandbox == CM_SANDBOX_STRICT)
+        return;
+    /* Keep the flusher out while slots change segment (bounded: it never blocks). */
+    for (int i = 0; i < 1 << 20 && __atomic_exchange_n(&flushing, 1, __ATOMIC_ACQUIRE); i++)
+        ;
+    struct cm_seg *old = __atomic_exchange_n(&cm_shared_seg, NULL, __ATOMIC_ACQ_REL);
+    if (old)
+        cm_seg_withdraw(old);
+    if (shared_open(shared_cfg) == 0) {
+        uint32_t n = __atomic_load_n(&cm_nfns, __ATOMIC_ACQUIRE);
+        for (uint32_t i = 0; i < n; i++) {
+            struct cm_fn *fn = &cm_fns[i].fn;
+            fn->seg_slot = cm_seg_fn_slot(cm_shared_seg, fn->seed, fn->cfg->name);
+        }
+    }
+    __atomic_store_n(&flushing, 0, __ATOMIC_RELEASE);
+}
+
+void cm_shared_sandbox(int level)
+{
+    if (level <= cm_sandbox)
+        return;
+    __atomic_store_n(&cm_sandbox, level, __ATOMIC_RELAXED);
+    if (level == CM_SANDBOX_STRICT) {
+        /* Only read, write, exit and sigreturn from now on: the segment stays mapped (munmap is
+         * not allowed either) but unused, and the TSC is off. */
+        __atomic_store_n(&cm_shared_seg, NULL, __ATOMIC_RELEASE);
+        cm_clock_sandbox(1);
     }
     uint64_t seed[2] = {(uint64_t)getpid(), cm_clock_ns()};
     prof_run = (uint16_t)(XXH3_64bits(seed, sizeof(seed)) | 1);
@@ -195,13 +233,29 @@ static uint64_t known_cost(struct cm_fn *fn)
     return mean > longest ? mean : longest;
 }
 
-int cm_shared_flight_begin(struct cm_fn *fn, const struct cm_fullkey *fk, uint32_t *ticket)
+/* Take a claim for the call entered at `frame` and remember it: cm_seg_flight_claim's answer (1
+ * taken, 0 someone live computes it, -1 no slot: compute without coordinating). */
+static int claim(struct cm_seg *seg, const struct cm_fullkey *fk, uint32_t *ticket, uintptr_t frame)
 {
+    if (nopen == OPEN_MAX) /* 16 nested claims: compute this one without coordinating */
+        return -1;
+    int r = cm_seg_flight_claim(seg, fk->h, ticket);
+    if (r == 1)
+        open_claims[nopen++] = (struct open_claim){.frame = frame, .ticket = *ticket, .seg = seg};
+    return r;
+}
+
+int cm_shared_flight_begin(struct cm_fn *fn, const struct cm_fullkey *fk, uint32_t *ticket,
+                           const void *frame)
+{
+    struct cm_seg *seg = __atomic_load_n(&cm_shared_seg, __ATOMIC_ACQUIRE);
+    if (nopen)
+        release_abandoned((uintptr_t)frame);
     uint64_t longest = known_cost(fn);
-    if (fn->cfg->singleflight == CM_SF_NO ||
+    if (!seg || cm_sandbox || fn->cfg->singleflight == CM_SF_NO ||
         (fn->cfg->singleflight == CM_SF_AUTO && longest < AUTO_THRESHOLD_NS))
-        return CM_FLIGHT_COMPUTE;
-    int r = cm_seg_flight_claim(cm_shared_seg, fk->h, ticket);
+        return CM_FLIGHT_COMPUTE; /* (under a seccomp filter: waiting makes system calls) */
+    int r = claim(seg, fk, ticket, (uintptr_t)frame);
     if (r == 1)
         return CM_FLIGHT_COMPUTE_DONE;
     if (r < 0)
@@ -212,15 +266,21 @@ int cm_shared_flight_begin(struct cm_fn *fn, const struct cm_fullkey *fk, uint32
         timeout = 1000000000ull;
     if (timeout > 60000000000ull)
         timeout = 60000000000ull;
-    if (cm_seg_flight_wait(cm_shared_seg, fk->h, timeout) == 1)
+    if (cm_seg_flight_wait(seg, fk->h, timeout) == 1)
         return CM_FLIGHT_LOOK_AGAIN;
-    return cm_seg_flight_claim(cm_shared_seg, fk->h, ticket) == 1 ? CM_FLIGHT_COMPUTE_DONE
-                                                                   : CM_FLIGHT_COMPUTE;
+    return claim(seg, fk, ticket, (uintptr_t)frame) == 1 ? CM_FLIGHT_COMPUTE_DONE
+                                                         : CM_FLIGHT_COMPUTE;
 }
 
 void cm_shared_flight_end(uint32_t ticket)
 {
-    cm_seg_flight_done(cm_shared_seg, ticket);
+    for (int i = nopen - 1; i >= 0; i--)
+        if (open_claims[i].ticket == ticket) {
+            release_above(i + 1); /* nested calls abandoned inside this one */
+            release_above(i);
+            return;
+        }
+    /* not held any more: released as abandoned already */
 }
 
 static uint64_t coarse_ns(void)
@@ -247,11 +307,7 @@ void cm_shared_flush_stats(int when)
         push_stats(1);
         return;
     }
-    ++events;
-    if (cm_tier_memory && events >= PREFAULT_AFTER &&
-        !__atomic_load_n(&prefault_started, __ATOMIC_RELAXED))
-        prefault_start();
-    if (when == CM_FLUSH_MISS || (events & 7) == 0)
+    if (when == CM_FLUSH_MISS || (++events & 7) == 0)
         push_stats(0);
 }
 

@@ -182,8 +182,20 @@ void cm_shared_put(const struct cm_fn *fn, const struct cm_fullkey *fk, const ui
  * CM_FLIGHT_LOOK_AGAIN (another process finished computing: look the entry up again).
  */
 enum { CM_FLIGHT_COMPUTE = 0, CM_FLIGHT_COMPUTE_DONE = 1, CM_FLIGHT_LOOK_AGAIN = 2 };
-int cm_shared_flight_begin(struct cm_fn *fn, const struct cm_fullkey *fk, uint32_t *ticket);
+int cm_shared_flight_begin(struct cm_fn *fn, const struct cm_fullkey *fk, uint32_t *ticket,
+                           const void *frame);
+/* `frame`: the entry frame of the call (struct cm_frame *): claims of this thread's calls whose
+ * frame is at or below it were abandoned (longjmp, exception) and are released first. */
 void cm_shared_flight_end(uint32_t ticket);
+
+/* The process's credentials changed (setuid family, setgroups): withdraw the old identity's
+ * segment (no thread can reach it afterwards) and open the new identity's, if allowed. */
+void cm_shared_identity_changed(void);
+
+/* The process is about to sandbox itself (CM_SANDBOX_FILTER or CM_SANDBOX_STRICT, base.h):
+ * records it (no single-flight waits from now on); under strict mode the shared tier and the
+ * TSC are turned off too. Never undone. (The remote tier is the caller's to turn off.) */
+void cm_shared_sandbox(int level);
 
 /* Record a miss's duration (for singleflight = auto and the wait bound). */
 void cm_shared_note_miss(struct cm_fn *fn, uint64_t ns);

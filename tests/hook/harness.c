@@ -33,6 +33,7 @@ struct rep {
     const char *provider;
     void *orig;
     long calls;
+    int unbound; /* its provider was unloaded: reusable for the same function (issue 16) */
 };
 
 static struct cm_target targets[MAX_TARGETS];
@@ -58,13 +59,14 @@ typedef double (*dfn)(double);
         return ((dfn)dreps[i].orig)(x);                                                            \
     }
 IREP(0)
-IREP(1) IREP(2) IREP(3) IREP(4) IREP(5) IREP(6) IREP(7) IREP(8) IREP(9) IREP(10) IREP(11) IREP(12)
-    IREP(13) IREP(14) IREP(15) IREP(16) IREP(17) IREP(18) IREP(19) IREP(20) IREP(21) IREP(22)
-        IREP(23) IREP(24) IREP(25) IREP(26) IREP(27) IREP(28) IREP(29) IREP(30) IREP(31) DREP(0)
-            DREP(1) DREP(2) DREP(3) DREP(4) DREP(5) DREP(6) DREP(7) DREP(8) DREP(9) DREP(10)
-                DREP(11) DREP(12) DREP(13) DREP(14) DREP(15) DREP(16) DREP(17) DREP(18) DREP(19)
-                    DREP(20) DREP(21) DREP(22) DREP(23) DREP(24) DREP(25) DREP(26) DREP(27) DREP(28)
-                        DREP(29) DREP(30) DREP(31)
+IREP(1)
+IREP(2) IREP(3) IREP(4) IREP(5) IREP(6) IREP(7) IREP(8) IREP(9) IREP(10) IREP(11) IREP(12) IREP(13)
+    IREP(14) IREP(15) IREP(16) IREP(17) IREP(18) IREP(19) IREP(20) IREP(21) IREP(22) IREP(23)
+        IREP(24) IREP(25) IREP(26) IREP(27) IREP(28) IREP(29) IREP(30) IREP(31) DREP(0) DREP(1)
+            DREP(2) DREP(3) DREP(4) DREP(5) DREP(6) DREP(7) DREP(8) DREP(9) DREP(10) DREP(11)
+                DREP(12) DREP(13) DREP(14) DREP(15) DREP(16) DREP(17) DREP(18) DREP(19) DREP(20)
+                    DREP(21) DREP(22) DREP(23) DREP(24) DREP(25) DREP(26) DREP(27) DREP(28) DREP(29)
+                        DREP(30) DREP(31)
 
                             static void *const ientries[NREP] = {
                                 (void *)irep0,  (void *)irep1,  (void *)irep2,  (void *)irep3,
@@ -83,12 +85,41 @@ static void *const dentries[NREP] = {
     (void *)drep24, (void *)drep25, (void *)drep26, (void *)drep27, (void *)drep28, (void *)drep29,
     (void *)drep30, (void *)drep31};
 
+/* A library reloaded after dlclose is bound afresh: reuse the replacement its previous load
+ * had, so counts add up over reloads and 32 replacements last. */
+static void *reuse(const struct cm_binding *b, const char *base, struct rep *v, void *const *e,
+                   int n)
+{
+    const char *version = b->version ? b->version : "none";
+    for (int i = 0; i < n; i++)
+        if (v[i].unbound && v[i].name == targets[b->target].name &&
+            strcmp(v[i].provider, base) == 0 && strcmp(v[i].version, version) == 0) {
+            v[i].orig = b->original;
+            v[i].unbound = 0;
+            return e[i];
+        }
+    return NULL;
+}
+
+static void unbind(void *entry)
+{
+    for (int i = 0; i < nireps; i++)
+        if (ientries[i] == entry)
+            ireps[i].unbound = 1;
+    for (int i = 0; i < ndreps; i++)
+        if (dentries[i] == entry)
+            dreps[i].unbound = 1;
+}
+
 static void *bind(const struct cm_binding *b)
 {
     const char *base = strrchr(b->provider->path, '/');
     base = base ? base + 1 : b->provider->path;
     struct rep *r;
-    void *entry;
+    void *entry = is_double[b->target] ? reuse(b, base, dreps, dentries, ndreps)
+                                       : reuse(b, base, ireps, ientries, nireps);
+    if (entry)
+        return entry;
     if (is_double[b->target]) {
         if (ndreps == NREP)
             return NULL;
@@ -154,6 +185,7 @@ __attribute__((constructor)) static void harness_init(void)
         targets[ntargets].object_glob = glob;
         ntargets++;
     }
+    cm_hook_on_unbind(unbind);
     int rc = cm_hook_install(targets, ntargets, bind);
     if (rc < 0)
         cm_log("harness: cm_hook_install failed: %d", rc);

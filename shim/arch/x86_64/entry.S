@@ -6,7 +6,10 @@
  *   cm_stubs: CM_MAX_VARIANTS stubs of CM_STUB_SIZE bytes. Stub i (an indirect-branch target,
  *     so it starts with endbr64) loads &cm_fns[i] into r11 and jumps to cm_entry.
  *   cm_entry: if the descriptor's CM_FN_BYPASS flag is set, tail-jumps to the original without
- *     touching anything else (mode = off costs a test and an indirect jump). Otherwise it saves
+ *     touching anything else (mode = off costs a test and an indirect jump). So it does when the
+ *     thread's stack runs low (rsp inside the lower part of the thread's own stack that
+ *     cm_stack_guard, per-thread, describes; base/tls.c): deep recursion through memoized
+ *     functions then costs no more stack than without cloudm. Otherwise it saves
  *     every argument register (rdi rsi rdx rcx r8 r9, rax, r10, xmm0-7) into a struct cm_frame
  *     on a 16-byte aligned stack *before any C code runs* (so compiler-generated memcpy or
  *     vector code in the dispatcher cannot clobber an argument), records where the caller's
@@ -54,6 +57,18 @@ cm_entry:
         pushq   %rbp
         .cfi_def_cfa_offset 16
         .cfi_offset %rbp, -16
+        movq    cm_stack_guard@gottpoff(%rip), %rbp
+        cmpq    %fs:(%rbp), %rsp                /* rsp >= limit (0 until known): room enough */
+        jae     2f
+        cmpq    %fs:8(%rbp), %rsp               /* below the thread's stack: not ours to judge */
+        jb      2f
+        .cfi_remember_state
+        popq    %rbp                            /* the stack runs low: straight to the original */
+        .cfi_def_cfa_offset 8
+        .cfi_restore %rbp
+        jmp     *CM_FN_ORIG(%r11)
+        .cfi_restore_state
+2:
         movq    %rsp, %rbp
         .cfi_def_cfa_register %rbp
         subq    $CMF_SIZE, %rsp                 /* rsp is 16-aligned: entry rsp+8 was */
@@ -102,6 +117,24 @@ cm_entry_keep:
         pushq   %rbp
         .cfi_def_cfa_offset 24
         .cfi_offset %rbp, -24
+        movq    cm_stack_guard@gottpoff(%rip), %rbp
+        cmpq    %fs:(%rbp), %rsp
+        jae     2f
+        cmpq    %fs:8(%rbp), %rsp
+        jb      2f
+        .cfi_remember_state
+        movq    8(%rsp), %rbp                   /* the stack runs low: the caller's r11 back, */
+        movq    CM_FN_ORIG(%r11), %r11          /* and on to the original through the red zone */
+        movq    %r11, 8(%rsp)
+        movq    %rbp, %r11
+        popq    %rbp
+        .cfi_def_cfa_offset 16
+        .cfi_restore %rbp
+        leaq    8(%rsp), %rsp
+        .cfi_def_cfa_offset 8
+        jmp     *-8(%rsp)
+        .cfi_restore_state
+2:
         movq    %rsp, %rbp
         .cfi_def_cfa_register %rbp
         subq    $(CMF_SIZE + CMK_SIZE), %rsp

@@ -1,0 +1,54 @@
+#!/bin/bash
+# test_deep_recursion.sh - issue 16 item 2: deep recursion through memoized functions.
+#
+# Proves: hd_ra and hd_rb (two libraries calling each other through their PLTs, both memoized)
+# recurse to a depth of 200 000 under cloudm as they do plain (when the thread's stack runs low,
+# calls go straight to the original); at depth 1000 every level is memoized (misses counted)
+# and the stack each memoized level costs stays bounded. Prints the bytes per level measured.
+. "$CM_SRC/lib.sh"
+cm_require "$CLOUDM" "$CM_BIN/deep" || cm_done
+conf=$(cm_conf rec <<'CONF'
+[function hd_ra]
+signature = i64 hd_ra(i64 n)
+[function hd_rb]
+signature = i64 hd_rb(i64 n)
+CONF
+)
+ulimit -s 8192
+# The bound on a memoized level's stack (instrumented frames are larger under the sanitizers).
+maxb=${CM_DEEP_MAX_BYTES:-3072}
+[ -n "${CLOUDM_TEST_PRELOAD:-}" ] && maxb=8192
+for tiers in memory "memory shared"; do
+  tag=${tiers// /_}
+  cm_plain plain "$CM_BIN/deep" 200000
+  cm_expect_eq "plain depth 200000 works" "$(cat "$CM_TMP/plain.rc")" 0
+  CLOUDM_SHARED_PATH=$CM_TMP/seg_deep_$tag CLOUDM_TIERS=$tiers cm_run deep_$tag -c "$conf" --report="$CM_TMP/deep_$tag.json" -- "$CM_BIN/deep" 200000
+  cm_same plain deep_$tag
+  cm_plain plain1k "$CM_BIN/deep" 1000
+  CLOUDM_SHARED_PATH=$CM_TMP/seg_shallow_$tag CLOUDM_TIERS=$tiers cm_run shallow_$tag -c "$conf" --report="$CM_TMP/shallow_$tag.json" -- "$CM_BIN/deep" 1000
+  cm_same plain1k shallow_$tag
+  cm_expect_eq "$tiers depth 1000: every level memoized (hd_ra calls)" \
+    "$(cm_fn shallow_$tag hd_ra .calls)" 501
+  plainb=$(sed -n 's/^deep: bytes per level //p' "$CM_TMP/plain1k.err")
+  memob=$(sed -n 's/^deep: bytes per level //p' "$CM_TMP/shallow_$tag.err")
+  echo "tiers $tiers: stack per level: plain $plainb bytes, memoized $memob bytes"
+  cm_expect_le "$tiers: stack per memoized level" "$memob" "$maxb"
+done
+# Inline hooks (functions the program calls directly, patched in place; hook = auto).
+iconf=$(cm_conf inl <<'CONF'
+[function hd_ia]
+signature = i64 hd_ia(i64 n)
+[function hd_ib]
+signature = i64 hd_ib(i64 n)
+CONF
+)
+cm_plain iplain "$CM_BIN/deep" 200000 inline
+cm_expect_eq "plain inline depth 200000 works" "$(cat "$CM_TMP/iplain.rc")" 0
+CLOUDM_TIERS=memory cm_run ideep -c "$iconf" --report="$CM_TMP/ideep.json" -- "$CM_BIN/deep" 200000 inline
+cm_same iplain ideep
+cm_plain iplain1k "$CM_BIN/deep" 1000 inline
+CLOUDM_TIERS=memory cm_run ishallow -c "$iconf" --report="$CM_TMP/ishallow.json" -- "$CM_BIN/deep" 1000 inline
+cm_same iplain1k ishallow
+cm_expect_eq "inline depth 1000: every level memoized (hd_ia calls)" "$(cm_fn ishallow hd_ia .calls)" 501
+echo "inline hooks: stack per level: plain $(sed -n 's/^deep: bytes per level //p' "$CM_TMP/iplain1k.err") bytes, memoized $(sed -n 's/^deep: bytes per level //p' "$CM_TMP/ishallow.err") bytes"
+cm_done
