@@ -115,6 +115,8 @@ void cm_shared_init(const struct cm_config *cfg)
     if (!(cfg->tiers & CM_TIER_SHARED))
         return;
     shared_cfg = cfg;
+    uint64_t seed[2] = {(uint64_t)getpid(), cm_clock_ns()};
+    prof_run = (uint16_t)(XXH3_64bits(seed, sizeof(seed)) | 1);
     shared_open(cfg);
 }
 
@@ -149,8 +151,6 @@ void cm_shared_sandbox(int level)
         __atomic_store_n(&cm_shared_seg, NULL, __ATOMIC_RELEASE);
         cm_clock_sandbox(1);
     }
-    uint64_t seed[2] = {(uint64_t)getpid(), cm_clock_ns()};
-    prof_run = (uint16_t)(XXH3_64bits(seed, sizeof(seed)) | 1);
 }
 
 int cm_shared_prof_note(uint64_t h)
