@@ -34,6 +34,8 @@ enum key_id {
     K_REMOTE_QUEUE_BYTES,
     K_REMOTE_MAX_VALUE,
     K_REMOTE_EXPIRE,
+    K_SHARED_BLOB_SIZE,
+    K_CSENSITIVE,
     K_VERIFY, /* [cache] */
     K_SIGNATURE,
     K_OBJECT,
@@ -46,6 +48,7 @@ enum key_id {
     K_SINGLEFLIGHT,
     K_HOOK,
     K_IDENTITY,
+    K_SENSITIVE,
     K_FVERIFY, /* [function] */
     K_COUNT,
 };
@@ -56,7 +59,9 @@ enum key_id {
 #define SHARED_SIZE_MAX (1ULL << 40)
 #define SHARED_SIZE_DEFAULT (256ULL << 20)
 #define SHARED_PATH_DEFAULT "/dev/shm/cloudm-%u"
-#define SHARED_MAX_ENTRY_DIV 16 /* default shared_max_entry = shared_size / 16 */
+#define SHARED_MAX_ENTRY_DEFAULT                                                                   \
+    (1ULL << 30) /* values up to 1 GiB (blob files beside the segment) */
+#define SHARED_BLOB_SIZE_DEFAULT (2ULL << 30) /* blob files: 2 GiB in all */
 #define GLOBAL_SIZE_MAX (1U << 20)
 #define REMOTE_TIMEOUT_DEFAULT (250ULL * 1000000)  /* 250 ms */
 #define FLUSH_TIMEOUT_DEFAULT (10ULL * 1000000000) /* 10 s */

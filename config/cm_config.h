@@ -17,13 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CM_MAX_PARAMS 24   /* parameters per signature */
-#define CM_MAX_GLOBALS 8   /* entries in `reads =` and in `writes =` */
-#define CM_EXPR_MAX 32     /* operations in one compiled size expression */
-#define CM_NAME_MAX 128    /* symbol, parameter, handle-function and global names (with NUL) */
+#define CM_MAX_PARAMS 24     /* parameters per signature */
+#define CM_MAX_GLOBALS 8     /* entries in `reads =` and in `writes =` */
+#define CM_EXPR_MAX 32       /* operations in one compiled size expression */
+#define CM_NAME_MAX 128      /* symbol, parameter, handle-function and global names (with NUL) */
 #define CM_SIG_TEXT_MAX 1024 /* normalized signature text (with NUL) */
 #define CM_PATH_MAX 1024
-#define CM_MAX_FUNCTIONS 1024 /* [function] sections per config */
+#define CM_MAX_FUNCTIONS 1024         /* [function] sections per config */
 #define CM_CONFIG_MAX_BYTES (1 << 20) /* config file size */
 
 enum cm_mode {
@@ -68,16 +68,16 @@ enum cm_op {
 };
 
 struct cm_expr_op {
-    uint8_t op;     /* enum cm_op */
-    uint8_t width;  /* CM_OP_DEREF: 1, 2, 4 or 8 */
-    uint16_t arg;   /* CM_OP_PARAM / CM_OP_DEREF: 0-based parameter index */
-    int64_t value;  /* CM_OP_CONST */
+    uint8_t op;    /* enum cm_op */
+    uint8_t width; /* CM_OP_DEREF: 1, 2, 4 or 8 */
+    uint16_t arg;  /* CM_OP_PARAM / CM_OP_DEREF: 0-based parameter index */
+    int64_t value; /* CM_OP_CONST */
 };
 
 struct cm_expr {
-    uint8_t n;           /* number of ops; 0 = no expression */
-    bool uses_retval;    /* contains CM_OP_RETVAL */
-    bool uses_deref;     /* contains CM_OP_DEREF */
+    uint8_t n;        /* number of ops; 0 = no expression */
+    bool uses_retval; /* contains CM_OP_RETVAL */
+    bool uses_deref;  /* contains CM_OP_DEREF */
     struct cm_expr_op ops[CM_EXPR_MAX];
 };
 
@@ -89,8 +89,8 @@ struct cm_param {
     bool is_signed;          /* CM_K_INT */
     struct cm_expr size_expr;   /* CM_K_IN/OUT/INOUT */
     char handle_fn[CM_NAME_MAX]; /* CM_K_HANDLE: function keying the handle */
-    bool handle_str;         /* CM_K_HANDLE: handle_fn returns const char * (handle(F:str)) */
-    uint8_t ret_ref;         /* CM_K_RETPTR: 0-based index of the parameter it points into */
+    bool handle_str;             /* CM_K_HANDLE: handle_fn returns const char * (handle(F:str)) */
+    uint8_t ret_ref;             /* CM_K_RETPTR: 0-based index of the parameter it points into */
     /* x86-64 SysV placement, filled by the parser (parameters only) */
     uint8_t abi_class;       /* enum cm_abi_class */
     int8_t abi_reg;          /* index within the class (rdi..r9 = 0..5, xmm0..7 = 0..7), -1 = stack;
@@ -101,10 +101,10 @@ struct cm_param {
 };
 
 struct cm_signature {
-    char name[CM_NAME_MAX];          /* function name written in the signature */
-    struct cm_param ret;             /* return value */
+    char name[CM_NAME_MAX]; /* function name written in the signature */
+    struct cm_param ret;    /* return value */
     uint8_t nparams;
-    uint8_t nstack;                  /* 8-byte stack slots the caller passes */
+    uint8_t nstack; /* 8-byte stack slots the caller passes */
     struct cm_param params[CM_MAX_PARAMS];
     /* Order in which out/inout buffers are restored on a hit: indices of parameters of kind
      * OUT/INOUT, those referenced by another output's `*NAME` first. */
@@ -141,6 +141,9 @@ enum cm_identity {
     CM_IDENT_NAME,     /* only name, version and signature (and salt) */
 };
 
+/* `sensitive =` per function: no argument or result byte is stored readable in any tier. */
+enum cm_sensitive { CM_SENS_UNSET = 0, CM_SENS_NO, CM_SENS_YES };
+
 /* Cache tiers, `[cache] tiers = memory shared remote` (a bit set; the order of lookups is always
  * memory, shared, remote). */
 #define CM_TIER_MEMORY 1u
@@ -162,47 +165,51 @@ struct cm_function {
                                      unqualified function name ("f") */
     char object[CM_PATH_MAX];     /* `object =` glob over the provider's path; "" = any */
     struct cm_signature sig;
-    enum cm_mode mode;            /* CM_MODE_UNSET = [cache] mode */
+    enum cm_mode mode; /* CM_MODE_UNSET = [cache] mode */
     char salt[CM_NAME_MAX];
     uint8_t nreads, nwrites;
     struct cm_global reads[CM_MAX_GLOBALS];
     struct cm_global writes[CM_MAX_GLOBALS];
-    bool save_errno;              /* `errno = yes` */
-    uint64_t min_time_ns;         /* store a result only if its call took at least this */
-    uint8_t singleflight;         /* enum cm_singleflight, `singleflight =` */
-    uint8_t hook;                 /* enum cm_hook_kind, `hook =` */
-    uint8_t identity;             /* enum cm_identity, `identity =` */
-    double verify;                /* `verify =`: fraction of hits re-checked, 0..1; -1 = the
-                                     [cache] value */
-    int line;                     /* line of the section header */
+    bool save_errno;      /* `errno = yes` */
+    uint64_t min_time_ns; /* store a result only if its call took at least this */
+    uint8_t singleflight; /* enum cm_singleflight, `singleflight =` */
+    uint8_t hook;         /* enum cm_hook_kind, `hook =` */
+    uint8_t identity;     /* enum cm_identity, `identity =` */
+    double verify;        /* `verify =`: fraction of hits re-checked, 0..1; -1 = the
+                             [cache] value */
+    uint8_t sensitive;    /* enum cm_sensitive, `sensitive =` (unset: [cache] sensitive) */
+    int line;             /* line of the section header */
 };
 
 struct cm_config {
-    char path[CM_PATH_MAX];       /* file it came from ("" for a buffer) */
-    enum cm_mode mode;            /* [cache] mode, default CM_MODE_READWRITE */
-    char ns[65];                  /* [cache] namespace, [A-Za-z0-9._-]{1,64}, default "default" */
-    uint64_t memory_size;         /* [cache] memory_size bytes, default 64 MiB */
-    char report[CM_PATH_MAX];     /* [cache] report: "" none, "stderr", or a path (may hold %p) */
-    bool strict;                  /* [cache] strict */
-    unsigned tiers;               /* [cache] tiers: CM_TIER_* bits, default memory | shared, and
-                                     remote too when `remote` is set */
+    char path[CM_PATH_MAX];        /* file it came from ("" for a buffer) */
+    enum cm_mode mode;             /* [cache] mode, default CM_MODE_READWRITE */
+    char ns[65];                   /* [cache] namespace, [A-Za-z0-9._-]{1,64}, default "default" */
+    uint64_t memory_size;          /* [cache] memory_size bytes, default 64 MiB */
+    char report[CM_PATH_MAX];      /* [cache] report: "" none, "stderr", or a path (may hold %p) */
+    bool strict;                   /* [cache] strict */
+    unsigned tiers;                /* [cache] tiers: CM_TIER_* bits, default memory | shared, and
+                                      remote too when `remote` is set */
     char shared_path[CM_PATH_MAX]; /* [cache] shared_path, default "/dev/shm/cloudm-%u" (%u = uid,
                                      expanded by the user of the value, not the parser) */
-    uint64_t shared_size;         /* [cache] shared_size, default 256 MiB */
-    uint64_t shared_max_entry;    /* [cache] shared_max_entry, default shared_size / 16 */
-    char remote[CM_PATH_MAX];     /* [cache] remote: "" none, else http(s)://host[:port][/prefix],
-                                     redis://, rediss:// or redis+cluster:// */
-    char token_file[CM_PATH_MAX]; /* [cache] token_file: "" none; relative = to the config's dir */
+    uint64_t shared_size;          /* [cache] shared_size, default 256 MiB */
+    uint64_t shared_max_entry;     /* [cache] shared_max_entry: largest entry of the shared tier,
+                                      default 1 GiB (large values live in blob files) */
+    uint64_t shared_blob_size;     /* [cache] shared_blob_size: blob files in all, default 2 GiB */
+    bool sensitive;                /* [cache] sensitive: default of every function's `sensitive` */
+    char remote[CM_PATH_MAX];      /* [cache] remote: "" none, else http(s)://host[:port][/prefix],
+                                      redis://, rediss:// or redis+cluster:// */
+    char token_file[CM_PATH_MAX];  /* [cache] token_file: "" none; relative = to the config's dir */
     char secret_file[CM_PATH_MAX]; /* [cache] secret_file: "" none (values stored in the clear) */
-    uint64_t remote_timeout_ns;   /* [cache] remote_timeout, default 250 ms */
-    uint64_t flush_timeout_ns;    /* [cache] flush_timeout, default 10 s */
-    uint64_t remote_queue;        /* [cache] remote_queue: queued writes at most, default 4096 */
-    uint64_t remote_queue_bytes;  /* [cache] remote_queue_bytes, default 64 MiB */
-    uint64_t remote_max_value;    /* [cache] remote_max_value, default 64 MiB */
-    uint64_t remote_expire_ns;    /* [cache] remote_expire: Redis TTL refreshed on read, 30 d */
+    uint64_t remote_timeout_ns;    /* [cache] remote_timeout, default 250 ms */
+    uint64_t flush_timeout_ns;     /* [cache] flush_timeout, default 10 s */
+    uint64_t remote_queue;         /* [cache] remote_queue: queued writes at most, default 4096 */
+    uint64_t remote_queue_bytes;   /* [cache] remote_queue_bytes, default 64 MiB */
+    uint64_t remote_max_value;     /* [cache] remote_max_value, default 64 MiB */
+    uint64_t remote_expire_ns;     /* [cache] remote_expire: Redis TTL refreshed on read, 30 d */
     enum cm_remote_mode remote_mode; /* [cache] remote_mode, default readwrite */
-    double verify;                /* [cache] verify: fraction of hits re-checked, 0..1, default 0 */
-    int nfunctions;               /* functions that parsed cleanly (skipped ones are not here) */
+    double verify;  /* [cache] verify: fraction of hits re-checked, 0..1, default 0 */
+    int nfunctions; /* functions that parsed cleanly (skipped ones are not here) */
     struct cm_function *functions;
     int nskipped;                 /* functions skipped with a warning (they are never hooked) */
     struct cm_skipped {
@@ -225,7 +232,8 @@ typedef void (*cm_diag_fn)(void *ctx, enum cm_severity sev, const char *msg);
  */
 int cm_config_load(const char *path, struct cm_config *cfg, cm_diag_fn diag, void *ctx);
 
-/* The same over a buffer of `len` bytes (need not be NUL-terminated); `name` is used in messages. */
+/* The same over a buffer of `len` bytes (need not be NUL-terminated); `name` is used in messages.
+ */
 int cm_config_parse(const char *name, const char *text, size_t len, struct cm_config *cfg,
                     cm_diag_fn diag, void *ctx);
 

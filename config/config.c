@@ -23,14 +23,31 @@
 #include "cfgparse_int.h"
 
 /* In enum key_id order: the id of a key is K_MODE or K_SIGNATURE plus its index here. */
-static const char *const cache_keys[] = {
-    "mode",         "namespace",          "memory_size",      "report",           "strict",
-    "tiers",        "shared_path",        "shared_size",      "shared_max_entry", "remote",
-    "token_file",   "secret_file",        "remote_timeout",   "flush_timeout",    "remote_mode",
-    "remote_queue", "remote_queue_bytes", "remote_max_value", "remote_expire",    "verify"};
-static const char *const function_keys[] = {"signature",    "object", "mode",     "salt",
-                                            "reads",        "writes", "errno",    "min_time",
-                                            "singleflight", "hook",   "identity", "verify"};
+static const char *const cache_keys[] = {"mode",
+                                         "namespace",
+                                         "memory_size",
+                                         "report",
+                                         "strict",
+                                         "tiers",
+                                         "shared_path",
+                                         "shared_size",
+                                         "shared_max_entry",
+                                         "remote",
+                                         "token_file",
+                                         "secret_file",
+                                         "remote_timeout",
+                                         "flush_timeout",
+                                         "remote_mode",
+                                         "remote_queue",
+                                         "remote_queue_bytes",
+                                         "remote_max_value",
+                                         "remote_expire",
+                                         "shared_blob_size",
+                                         "sensitive",
+                                         "verify"};
+static const char *const function_keys[] = {
+    "signature", "object",       "mode", "salt",     "reads",     "writes", "errno",
+    "min_time",  "singleflight", "hook", "identity", "sensitive", "verify"};
 #define NCACHE_KEYS (sizeof(cache_keys) / sizeof(cache_keys[0]))
 #define NFUNCTION_KEYS (sizeof(function_keys) / sizeof(function_keys[0]))
 
@@ -432,6 +449,19 @@ static void on_key(void *u, const struct cm_ini_key *k)
         cm_cfg_get_time(p, k, 1000000000ULL, 3650ULL * 86400 * 1000000000ULL, "1s to 3650d",
                         &p->cfg->remote_expire_ns);
         break;
+    case K_SHARED_BLOB_SIZE:
+        cm_cfg_get_size(p, k, 1ULL << 20, 1ULL << 40, "1M to 1T", &p->cfg->shared_blob_size);
+        break;
+    case K_CSENSITIVE:
+        cm_cfg_set_bool(p, k, &p->cfg->sensitive);
+        break;
+    case K_SENSITIVE: {
+        bool b = false, bad = cm_parse_bool(k->value, &b) < 0;
+        cm_cfg_set_bool(p, k, &b); /* the message, when bad */
+        if (!bad)
+            p->fn.sensitive = b ? CM_SENS_YES : CM_SENS_NO;
+        break;
+    }
     case K_VERIFY:
         cm_cfg_set_rate(p, k, &p->cfg->verify);
         break;
@@ -497,29 +527,14 @@ static void set_defaults(struct cm_config *cfg)
     cfg->remote_queue_bytes = REMOTE_QUEUE_BYTES_DEFAULT;
     cfg->remote_max_value = REMOTE_MAX_VALUE_DEFAULT;
     cfg->remote_expire_ns = REMOTE_EXPIRE_DEFAULT;
-}
-
-/* "256M", "1T", "1536K" or a byte count: the largest unit that divides exactly. */
-static void size_text(uint64_t v, char *buf, size_t size)
-{
-    static const char units[] = "KMGT";
-    int u = -1;
-
-    while (u < 3 && v != 0 && v % 1024 == 0) {
-        v /= 1024;
-        u++;
-    }
-    if (u < 0)
-        snprintf(buf, size, "%llu", (unsigned long long)v);
-    else
-        snprintf(buf, size, "%llu%c", (unsigned long long)v, units[u]);
+    cfg->shared_max_entry = SHARED_MAX_ENTRY_DEFAULT;
+    cfg->shared_blob_size = SHARED_BLOB_SIZE_DEFAULT;
 }
 
 /* Values that depend on several keys, once every key has been read. */
 static void finish_cache(struct parse *p)
 {
     struct cm_config *cfg = p->cfg;
-    char sz[32];
 
     /* A remote is a tier of its own unless `tiers` says otherwise; `tiers = ... remote` needs
      * one. */
@@ -528,15 +543,8 @@ static void finish_cache(struct parse *p)
     if (p->tiers_set && (cfg->tiers & CM_TIER_REMOTE) && !cfg->remote[0])
         cm_diag_map(&p->d, CM_DIAG_ERROR, &p->tiers_map, 0,
                     "'tiers' names remote, but [cache] has no 'remote = URL'");
-    if (!p->max_entry_set) {
-        cfg->shared_max_entry = cfg->shared_size / SHARED_MAX_ENTRY_DIV;
-        return;
-    }
-    if (!p->shared_size_bad && cfg->shared_max_entry > cfg->shared_size) {
-        size_text(cfg->shared_size, sz, sizeof(sz));
-        cm_diag_map(&p->d, CM_DIAG_ERROR, &p->max_entry_map, 0,
-                    "shared_max_entry '%s' is larger than shared_size (%s)", p->max_entry_text, sz);
-    }
+    /* shared_max_entry may exceed shared_size: values too large for the segment's ring live in
+     * blob files beside it (shared_blob_size in all). */
 }
 
 int cm_config_parse(const char *name, const char *text, size_t len, struct cm_config *cfg,

@@ -17,8 +17,8 @@
 #define CLOUDM_ENV_DEBUG "CLOUDM_DEBUG"     /* "1": log hook decisions on stderr */
 #define CLOUDM_ENV_TIERS "CLOUDM_TIERS"     /* overrides [cache] tiers, e.g. "memory" */
 #define CLOUDM_ENV_SHARED_PATH "CLOUDM_SHARED_PATH" /* overrides [cache] shared_path */
-#define CLOUDM_ENV_DEBUG_DIR "CLOUDM_DEBUG_DIR" /* dirs holding .build-id/ (debug files) */
-#define CLOUDM_ENV_ID_CACHE "CLOUDM_ID_CACHE"   /* code identity cache directory, "off": none */
+#define CLOUDM_ENV_DEBUG_DIR "CLOUDM_DEBUG_DIR"     /* dirs holding .build-id/ (debug files) */
+#define CLOUDM_ENV_ID_CACHE "CLOUDM_ID_CACHE"       /* code identity cache directory, "off": none */
 #define CLOUDM_ENV_REMOTE "CLOUDM_REMOTE" /* overrides [cache] remote; "off": no remote tier */
 /* Not read by cloudm: the options the systemd unit cloudm-keycache.service passes to `cloudm
  * keycache`, set in /etc/default/cloudm-keycache (tools/dist/). */
@@ -28,5 +28,11 @@
 #define CLOUDM_ENV_VERIFY "CLOUDM_VERIFY" /* overrides [cache] and per-function verify (0..1) */
 #define CLOUDM_ENV_PROBE "CLOUDM_PROBE"   /* probe mode: file the findings go to (%p = pid) */
 #define CLOUDM_ENV_PROBE_CALLS "CLOUDM_PROBE_CALLS" /* probe mode: calls checked per function */
+#define CLOUDM_ENV_CRYPTO_LIB                                                                      \
+    "CLOUDM_CRYPTO_LIB" /* path of libcloudm-crypto.so (default:                                   \
+                           beside libcloudm.so) */
+#define CLOUDM_ENV_KEY_FILE                                                                        \
+    "CLOUDM_KEY_FILE" /* the per-user key of sensitive functions (default                          \
+                         $XDG_CONFIG_HOME/cloudm/sensitive.key) */
 
 #endif

@@ -220,13 +220,24 @@ void *cm_bind(const struct cm_binding *b)
             return NULL;
         }
     set_identity(fn, b);
+    fn->sensitive =
+        c->sensitive == CM_SENS_YES || (c->sensitive == CM_SENS_UNSET && bind_cfg->sensitive);
+    fn->key_crypto = (cm_remote_reads || cm_remote_writes) && cm_crypto;
+    for (int i = 0; i < c->sig.nparams; i++)
+        if (c->sig.params[i].kind == CM_K_INOUT)
+            fn->has_inout = 1;
+    fn->remote_ok = !fn->sensitive || cm_remote_has_secret();
+    if (!fn->remote_ok && (cm_remote_reads || cm_remote_writes))
+        cm_log("function '%s' is sensitive: its entries stay on this machine (the remote tier "
+               "holds sensitive entries only under secret_file)",
+               c->name);
     if (cm_key_prefix(fn, bind_cfg->ns) < 0)
         return NULL;
     fn->seed = XXH3_64bits(fn->prefix, fn->prefix_len);
     cm_shared_bind(fn);
     fn->min_ticks = c->min_time_ns ? cm_ns_to_ticks(c->min_time_ns) : 0;
-    if (cm_tier_memory && (m == CM_MODE_READWRITE || m == CM_MODE_READONLY))
-        plan_fast_path(fn); /* the fast path is the memory tier's */
+    if (cm_tier_memory && !fn->sensitive && (m == CM_MODE_READWRITE || m == CM_MODE_READONLY))
+        plan_fast_path(fn); /* the fast path is the memory tier's (never a sensitive function's) */
     fn->flags = m == CM_MODE_OFF ? CM_FN_BYPASS : 0;
     if (m == CM_MODE_READWRITE || m == CM_MODE_READONLY)
         fn->verify_every = cm_verify_every(bind_cfg, c);

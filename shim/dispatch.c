@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -58,7 +59,8 @@ _Static_assert(sizeof(union cm_fn_slot) == CM_FN_SIZE, "descriptor slot size");
 
 void cm_dispatch(struct cm_frame *f);
 
-#define STACK_BUF 256 /* keys and values up to this size never touch the scratch buffers */
+#define STACK_BUF 256        /* keys and values up to this size never touch the scratch buffers */
+#define VIEW_MIN (64u << 10) /* memory-tier entries from this size are restored in place */
 
 /* Run the original with the guard cleared; returns elapsed ticks and errno after it. */
 static uint64_t run_original(struct cm_frame *f, int *err)
@@ -79,6 +81,21 @@ static int lookup(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, 
     uint8_t *v = vstack, *raw = NULL;
     uint32_t vcap = sizeof(vstack), scap = 0, need = 0;
     long n = cm_mem_get(fn->id, h, k, klen, v, vcap, raw, scap, &need);
+    if (n == -2 && !fn->has_inout && !fn->verify_every && need >= VIEW_MIN) {
+        /* A large value: restore straight from the ring (one copy per output, checksummed as it
+         * is copied), then make sure the ring did not overwrite it meanwhile; if the checksum or
+         * that fails, the outputs hold garbage and the original runs and rewrites them (why
+         * inout functions take the copying path below). */
+        struct cm_memview mv;
+        struct cm_hcopy hc;
+        if (cm_mem_view(fn->id, h, k, klen, &mv) < 0)
+            goto copy; /* not there, or views unavailable (ThreadSanitizer builds) */
+        cm_hcopy_start(&hc, mv.kv, mv.v + mv.vlen, mv.seed, mv.csum);
+        if (cm_value_restore_with(fn, f, ci, mv.v, mv.vlen, cm_hcopy_copy, &hc) < 0)
+            return -1;
+        return cm_hcopy_finish(&hc) && cm_mem_view_ok(mv.pos) ? 0 : -1;
+    }
+copy:
     if (n == -2) {
         v = cm_tls_scratch(CM_SCRATCH_VAL, need);
         raw = cm_tls_scratch(CM_SCRATCH_RAW, (size_t)need + klen + 64);
@@ -187,7 +204,7 @@ struct memkey {
 
 static void mem_store(struct cm_fn *fn, const struct memkey *mk, const uint8_t *v, uint32_t vlen)
 {
-    if (!cm_tier_memory)
+    if (!cm_tier_memory || fn->sensitive) /* a sensitive value is never kept in the clear */
         return;
     if (mk->kw) {
         uint64_t vw[5] = {0, 0, 0, 0, 0};
@@ -203,20 +220,91 @@ static void mem_store(struct cm_fn *fn, const struct memkey *mk, const uint8_t *
         cm_mem_put(fn->id, mk->h, mk->k, mk->klen, v, vlen, raw, (uint32_t)rawsz);
 }
 
+const char *const cm_why_names[CM_WHY_N] = {"input_too_large", "value_too_large",
+                                            "sensitive_no_key"};
+
+static void size_text(char *buf, size_t n, uint64_t v)
+{
+    if (v >= (1ull << 30) && v % (1ull << 30) == 0)
+        snprintf(buf, n, "%lluG", (unsigned long long)(v >> 30));
+    else if (v >= (1ull << 20))
+        snprintf(buf, n, "%.1fM", v / 1048576.0);
+    else
+        snprintf(buf, n, "%lluK", (unsigned long long)(v >> 10));
+}
+
+/* A bypassed call: counted by reason, explained on stderr once per variant and reason. */
+static void bypass(struct cm_fn *fn, struct cm_tstats *ts, enum cm_why why, uint64_t bytes)
+{
+    if (ts)
+        CM_STAT_ADD(ts, fn->id, bypassed, 1);
+    __atomic_add_fetch(&fn->why[why], 1, __ATOMIC_RELAXED);
+    uint32_t bit = 1u << why;
+    if (__atomic_fetch_or(&fn->why_logged, bit, __ATOMIC_RELAXED) & bit)
+        return;
+    char a[32], b[32];
+    const char *name = fn->cfg->name;
+    switch (why) {
+    case CM_WHY_INPUT_SIZE:
+        cm_log("%s: calls with an argument over 1 GiB are not cached (bypassed): no setting "
+               "lifts this limit",
+               name);
+        break;
+    case CM_WHY_VALUE_SIZE: {
+        char m[96], sh[96];
+        size_text(a, sizeof(a), cm_mem_max_entry());
+        size_text(b, sizeof(b), cm_shared_seg ? cm_seg_max_entry(cm_shared_seg) : 0);
+        if (cm_tier_memory && !fn->sensitive)
+            snprintf(m, sizeof(m), "the memory tier holds %s (raise memory_size)", a);
+        else
+            snprintf(m, sizeof(m), "the memory tier is not used");
+        if (cm_shared_seg)
+            snprintf(sh, sizeof(sh), "the shared tier %s (raise shared_max_entry, up to 1G)", b);
+        else
+            snprintf(sh, sizeof(sh), "the shared tier is off (add it to tiers)");
+        cm_log("%s: a result of %llu bytes is not cached (bypassed): %s, %s", name,
+               (unsigned long long)bytes, m, sh);
+        break;
+    }
+    default:
+        cm_log("%s: sensitive = yes, but the per-user key could not be loaded: calls are not "
+               "cached (bypassed); see the message above, or set CLOUDM_KEY_FILE",
+               name);
+        break;
+    }
+}
+
 /* Answer from the shared tier if it has the entry (and fill the memory tier). */
 static int shared_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
                       struct cm_callinfo *ci, const struct cm_fullkey *fk, const struct memkey *mk)
 {
-    const uint8_t *v;
-    long n = cm_shared_get(fk, &v);
-    if (n < 0 || cm_verify_seg_check(fn))
+    struct cm_seg_view view = {0};
+    long n = cm_shared_get(fk, &view, !fn->has_inout && !fn->verify_every);
+    if (n < 0)
         return 0;
-    if (cm_verify_sample(fn))
-        cm_verify_hit(fn, f, ci, v, (uint32_t)n);
-    else if (cm_value_restore(fn, f, ci, v, (uint32_t)n) < 0)
+    if (cm_verify_seg_check(fn)) {
+        cm_seg_view_done(&view);
         return 0;
-    if (fn->mode != CM_MODE_READONLY)
-        mem_store(fn, mk, v, (uint32_t)n);
+    }
+    int r = 0;
+    if (cm_verify_sample(fn)) /* verify_every: the view was verified by the lookup */
+        cm_verify_hit(fn, f, ci, view.v, (uint32_t)n);
+    else if (view.unverified) { /* a blob: verified while it is copied (see hcopy.c) */
+        struct cm_hcopy hc;
+        cm_hcopy_start(&hc, view.v, view.v + view.len, view.seed, view.csum);
+        r = cm_value_restore_with(fn, f, ci, view.v, (uint32_t)n, cm_hcopy_copy, &hc);
+        if (r == 0 && !cm_hcopy_finish(&hc))
+            r = -1; /* the outputs hold garbage: the original runs and rewrites them */
+    } else {
+        r = cm_value_restore(fn, f, ci, view.v, (uint32_t)n);
+    }
+    if (r < 0) {
+        cm_seg_view_done(&view);
+        return 0;
+    }
+    if (fn->mode != CM_MODE_READONLY && n < CM_SHARED_NOFILL)
+        mem_store(fn, mk, view.v, (uint32_t)n);
+    cm_seg_view_done(&view);
     if (ts)
         CM_STAT_ADD(ts, fn->id, hit_shared, 1);
     cm_shared_flush_stats(CM_FLUSH_HIT);
@@ -261,7 +349,8 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
     struct cm_fullkey fk;
     /* The full key serves the shared and the remote tier; calls whose key only means something
      * inside this process (handles) stay out of both. */
-    int keyed = (cm_shared_seg || cm_remote_reads || cm_remote_writes) && !ci->process_local &&
+    int rreads = cm_remote_reads && fn->remote_ok, rwrites = cm_remote_writes && fn->remote_ok;
+    int keyed = (cm_shared_seg || rreads || rwrites) && !ci->process_local &&
                 cm_shared_key(fn, args, alen, kbuf, sizeof(kbuf), &fk) == 0;
     int shared = keyed && cm_shared_seg;
     uint32_t ticket = 0;
@@ -269,7 +358,7 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
     if (keyed && fn->mode != CM_MODE_WRITEONLY) {
         if (shared && shared_hit(f, fn, ts, ci, &fk, mk))
             return;
-        if (cm_remote_reads && remote_hit(f, fn, ts, ci, &fk, mk, shared))
+        if (rreads && remote_hit(f, fn, ts, ci, &fk, mk, shared))
             return;
     }
     if (shared && fn->mode != CM_MODE_WRITEONLY) {
@@ -286,23 +375,32 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
             flight = CM_FLIGHT_COMPUTE;
     }
     uint64_t dt = run_original(f, &err);
-    int bad = 0;
+    int bad = 0, big = 0;
     if (fn->mode != CM_MODE_READONLY && dt >= fn->min_ticks) {
         int64_t vlen = cm_value_measure(fn, f, ci);
-        uint8_t *val = vlen >= 0 ? cm_tls_scratch(CM_SCRATCH_VAL, (size_t)vlen + 1) : NULL;
         bad = vlen < 0;
+        /* Which tiers can hold it: a value no tier holds is a bypass, explained once. */
+        uint64_t vl = vlen < 0 ? 0 : (uint64_t)vlen;
+        int in_mem = cm_tier_memory && !fn->sensitive && vl + alen + 64 <= cm_mem_max_entry();
+        int in_shared = shared && vl + CM_SEAL_OVERHEAD + fk.len <= cm_seg_max_entry(cm_shared_seg);
+        int in_remote = keyed && rwrites && vl <= cm_remote_max_value;
+        big = !bad && (vl > CM_VALUE_MAX || (!in_mem && !in_shared && !in_remote));
+        uint8_t *val = !bad && !big ? cm_tls_scratch(CM_SCRATCH_VAL, (size_t)vlen + 1) : NULL;
         if (val) {
             cm_value_write(fn, f, ci, err, val);
-            mem_store(fn, mk, val, (uint32_t)vlen);
-            if (shared)
+            if (in_mem)
+                mem_store(fn, mk, val, (uint32_t)vlen);
+            if (in_shared)
                 cm_shared_put(fn, &fk, val, (uint32_t)vlen);
-            if (keyed && cm_remote_writes)
+            if (in_remote)
                 cm_remote_put(fn, &fk, val, (uint32_t)vlen);
         }
+        if (big)
+            bypass(fn, ts, CM_WHY_VALUE_SIZE, vl);
     }
     if (flight == CM_FLIGHT_COMPUTE_DONE)
         cm_shared_flight_end(ticket);
-    if (ts) {
+    if (ts && !big) {
         if (bad) {
             CM_STAT_ADD(ts, fn->id, errors, 1);
         } else {
@@ -468,14 +566,14 @@ __attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct c
     cm_args_read(fn, f, &ci);
     int64_t klen = cm_key_measure(fn, &ci);
     int err;
-    if (klen < 0 || (uint64_t)klen > cm_mem_max_entry()) {
+    if (klen < 0 || (fn->sensitive && !cm_sens_ready() && fn->mode != CM_MODE_PROFILE)) {
         run_original(f, &err);
-        if (ts) {
-            if (klen < 0)
-                CM_STAT_ADD(ts, id, errors, 1);
-            else
-                CM_STAT_ADD(ts, id, bypassed, 1);
-        }
+        if (klen >= 0)
+            bypass(fn, ts, CM_WHY_SENSITIVE, 0);
+        else if (ci.too_large)
+            bypass(fn, ts, CM_WHY_INPUT_SIZE, 0);
+        else if (ts)
+            CM_STAT_ADD(ts, id, errors, 1);
         goto out;
     }
     uint8_t kstack[STACK_BUF] __attribute__((aligned(8)));
@@ -513,7 +611,7 @@ __attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct c
         }
         goto out;
     }
-    if (cm_tier_memory && fn->mode != CM_MODE_WRITEONLY &&
+    if (cm_tier_memory && !fn->sensitive && fn->mode != CM_MODE_WRITEONLY &&
         lookup(fn, f, &ci, h, k, (uint32_t)klen) == 0) {
         if (ts)
             count_hit_mem(ts, id);

@@ -240,6 +240,7 @@ __attribute__((constructor)) static void cm_init(void)
     if (cm_mem_init(init_cfg.memory_size) < 0)
         cm_log("cannot reserve memory_size bytes for the memory tier: nothing will be cached");
     cm_tier_memory = (init_cfg.tiers & CM_TIER_MEMORY) != 0;
+    cm_crypto_init(&init_cfg);
     cm_shared_init(&init_cfg);
     cm_remote_init(&init_cfg);
     init_targets = calloc((size_t)init_cfg.nfunctions, sizeof(*init_targets));

@@ -4,9 +4,11 @@
  * Arguments are encoded in parameter order: integers at their declared width, little-endian
  * (the ABI leaves the upper bits of a narrow integer's register undefined, so they never reach
  * a key); floats by bit pattern; i128/u128 as 16 bytes and c32/c64 as 8/16 bytes of bit
- * pattern (real part first); strings and input buffers as tag, 32-bit length and bytes;
- * NULL as tag 0. No padding bytes and no raw addresses, except a `ptr` outside every loaded
- * object, which marks the call process-local.
+ * pattern (real part first); strings and input buffers as tag, 32-bit length and bytes, or,
+ * above CM_KEY_DIGEST_MIN bytes, as tag, 64-bit length and a digest (XXH3-128 for the local
+ * tiers, SHA-256 from libcloudm-crypto.so when the keys reach the remote tier); NULL as tag 0. No
+ * padding bytes and no raw addresses, except a `ptr` outside every loaded object, which marks the
+ * call process-local.
  *
  * Values: the return value (8 raw bytes of rax or xmm0; 16 of rax:rdx for i128/u128; 8 of xmm0
  * for c32, 8 of xmm0 then 8 of xmm1 for c64; strings as tag + length + bytes;
@@ -19,10 +21,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "elf/elf.h"
+#include "tier/tier.h"
 #include "base/base.h"
 
 #define MAX_BUF ((uint64_t)1 << 30) /* no single buffer or string above 1 GiB is keyed */
+#define TAG_XXH 2                   /* tag of a digested input: u64 length + XXH3-128 (16 bytes) */
+#define TAG_SHA 3                   /* tag of a digested input: u64 length + SHA-256 (32 bytes) */
+
+/* A large input: its digest into ci->dig[i], once per call. Returns the bytes it takes in the
+ * key. */
+static uint64_t digest_input(const struct cm_fn *fn, struct cm_callinfo *ci, int i, const void *p)
+{
+    if (fn->key_crypto && cm_crypto) {
+        ci->tag[i] = TAG_SHA;
+        cm_crypto->sha256(p, ci->len[i], ci->dig[i]);
+        return 1 + 8 + 32;
+    }
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(p, ci->len[i]));
+    memcpy(ci->dig[i], c.digest, 16);
+    ci->tag[i] = TAG_XXH;
+    return 1 + 8 + 16;
+}
 
 static inline uint8_t *put(uint8_t *p, const void *src, size_t n)
 {
@@ -73,11 +96,11 @@ void cm_args_read(const struct cm_fn *fn, const struct cm_frame *f, struct cm_ca
         ci->args[i] = extend(p, raw);
         if (p->size == 16) { /* i128/u128 and c64: the second eightbyte follows the first */
             if (p->abi_reg < 0)
-                ci->hi[i] = f->stack[p->abi_stack + 1];
+                ci->aux[i] = f->stack[p->abi_stack + 1];
             else if (p->abi_class == CM_ABI_SSE)
-                memcpy(&ci->hi[i], f->xmm[p->abi_reg + 1], 8);
+                memcpy(&ci->aux[i], f->xmm[p->abi_reg + 1], 8);
             else
-                ci->hi[i] = f->gpr[p->abi_reg + 1];
+                ci->aux[i] = f->gpr[p->abi_reg + 1];
         }
     }
     ci->process_local = 0;
@@ -93,6 +116,7 @@ int64_t cm_key_measure(const struct cm_fn *fn, struct cm_callinfo *ci)
 {
     const struct cm_signature *sig = fn->sig;
     uint64_t total = 0;
+    ci->too_large = 0;
     for (int i = 0; i < sig->nparams; i++) {
         const struct cm_param *p = &sig->params[i];
         const void *ptr = (const void *)(uintptr_t)ci->args[i];
@@ -104,28 +128,24 @@ int64_t cm_key_measure(const struct cm_fn *fn, struct cm_callinfo *ci)
             total += p->size;
             break;
         case CM_K_STR:
-            if (!ptr) {
-                ci->tag[i] = 0;
-                total += 1;
-            } else {
-                ci->tag[i] = 1;
-                ci->len[i] = strlen(ptr);
-                if (ci->len[i] > MAX_BUF)
-                    return -1;
-                total += 5 + ci->len[i];
-            }
-            break;
         case CM_K_IN:
         case CM_K_INOUT:
             if (!ptr) {
                 ci->tag[i] = 0;
                 total += 1;
-            } else {
-                ci->tag[i] = 1;
-                if (cm_expr_eval(&p->size_expr, ci->args, 0, MAX_BUF, &ci->len[i]) < 0)
-                    return -1;
-                total += 5 + ci->len[i];
+                break;
             }
+            ci->tag[i] = 1;
+            if (p->kind == CM_K_STR) {
+                ci->len[i] = strlen(ptr);
+            } else if (cm_expr_eval(&p->size_expr, ci->args, 0, UINT64_MAX, &ci->len[i]) < 0) {
+                return -1;
+            }
+            if (ci->len[i] > MAX_BUF) {
+                ci->too_large = 1;
+                return -1;
+            }
+            total += ci->len[i] > CM_KEY_DIGEST_MIN ? digest_input(fn, ci, i, ptr) : 5 + ci->len[i];
             break;
         case CM_K_OUT:
             ci->tag[i] = ptr != NULL;
@@ -203,15 +223,18 @@ void cm_key_write(const struct cm_fn *fn, const struct cm_callinfo *ci, uint8_t 
         case CM_K_COMPLEX:
             p = put_u64(p, ci->args[i]);
             if (pa->size == 16)
-                p = put_u64(p, ci->hi[i]);
+                p = put_u64(p, ci->aux[i]);
             break;
         case CM_K_STR:
         case CM_K_IN:
         case CM_K_INOUT:
             *p++ = ci->tag[i];
-            if (ci->tag[i]) {
+            if (ci->tag[i] == 1) {
                 p = put_u32(p, (uint32_t)ci->len[i]);
                 p = put(p, ptr, ci->len[i]);
+            } else if (ci->tag[i]) {
+                p = put_u64(p, ci->len[i]);
+                p = put(p, ci->dig[i], ci->tag[i] == TAG_SHA ? 32 : 16);
             }
             break;
         case CM_K_OUT:
@@ -245,8 +268,7 @@ void cm_key_write(const struct cm_fn *fn, const struct cm_callinfo *ci, uint8_t 
         p = put(p, fn->reads_addr[g], fn->cfg->reads[g].size);
 }
 
-int64_t cm_value_measure(const struct cm_fn *fn, const struct cm_frame *f,
-                         struct cm_callinfo *ci)
+int64_t cm_value_measure(const struct cm_fn *fn, const struct cm_frame *f, struct cm_callinfo *ci)
 {
     const struct cm_signature *sig = fn->sig;
     const struct cm_param *r = &sig->ret;
@@ -304,8 +326,8 @@ int64_t cm_value_measure(const struct cm_fn *fn, const struct cm_frame *f,
     return (int64_t)total;
 }
 
-void cm_value_write(const struct cm_fn *fn, const struct cm_frame *f,
-                    const struct cm_callinfo *ci, int err, uint8_t *out)
+void cm_value_write(const struct cm_fn *fn, const struct cm_frame *f, const struct cm_callinfo *ci,
+                    int err, uint8_t *out)
 {
     const struct cm_signature *sig = fn->sig;
     const struct cm_param *r = &sig->ret;
@@ -383,6 +405,14 @@ static int take_u32(struct rd *r, uint32_t *v)
 
 int cm_value_restore(const struct cm_fn *fn, struct cm_frame *f, const struct cm_callinfo *ci,
                      const uint8_t *v, uint32_t vlen)
+{
+    return cm_value_restore_with(fn, f, ci, v, vlen, NULL, NULL);
+}
+
+int cm_value_restore_with(const struct cm_fn *fn, struct cm_frame *f, const struct cm_callinfo *ci,
+                          const uint8_t *v, uint32_t vlen,
+                          void (*copy)(void *ctx, void *dst, const uint8_t *src, size_t n),
+                          void *ctx)
 {
     const struct cm_signature *sig = fn->sig;
     const struct cm_param *r = &sig->ret;
@@ -491,7 +521,11 @@ int cm_value_restore(const struct cm_fn *fn, struct cm_frame *f, const struct cm
     }
     for (int j = 0; j < sig->nrestore; j++) {
         int i = sig->restore_order[j];
-        if (ci->args[i])
+        if (!ci->args[i])
+            continue;
+        if (copy)
+            copy(ctx, (void *)(uintptr_t)ci->args[i], outs[j], outlen[j]);
+        else
             memcpy((void *)(uintptr_t)ci->args[i], outs[j], outlen[j]);
     }
     for (int g = 0; g < fn->cfg->nwrites; g++) {
@@ -526,7 +560,7 @@ int cm_key_prefix(struct cm_fn *fn, const char *ns)
     if (!buf)
         return -ENOMEM;
     p = put(p, "CMK1", 4);
-    uint16_t ver = 1;
+    uint16_t ver = CM_KEY_FORMAT;
     p = put(p, &ver, 2);
     for (int i = 0; i < 5; i++) {
         uint32_t n = (uint32_t)strlen(parts[i]);

@@ -96,6 +96,7 @@ struct agg {
     uint64_t mean_miss_ns; /* this process's mean miss, else the segment's (all processes) */
     uint64_t distinct;
     uint64_t prof_seen; /* profile: distinct calls an earlier run made (segment's profile table) */
+    uint64_t why[CM_WHY_N];        /* bypassed calls by reason */
     uint64_t verified, mismatches; /* verify = RATE: hits re-checked, and those that differed */
     int quarantined;
     int profile;
@@ -121,6 +122,8 @@ static void aggregate(int func, struct agg *a)
         a->s.miss_ticks += s.miss_ticks;
         a->distinct += __atomic_load_n(&fn->distinct, __ATOMIC_RELAXED);
         a->prof_seen += __atomic_load_n(&fn->prof_seen, __ATOMIC_RELAXED);
+        for (int w = 0; w < CM_WHY_N; w++)
+            a->why[w] += __atomic_load_n(&fn->why[w], __ATOMIC_RELAXED);
         a->verified += __atomic_load_n(&fn->verified, __ATOMIC_RELAXED);
         a->mismatches += __atomic_load_n(&fn->mismatches, __ATOMIC_RELAXED);
         a->quarantined |= __atomic_load_n(&fn->quarantined, __ATOMIC_RELAXED);
@@ -226,8 +229,16 @@ static void human(struct out *o)
         outf(o, ")  misses %llu", (unsigned long long)a.s.misses);
         if (a.s.errors)
             outf(o, "  errors %llu", (unsigned long long)a.s.errors);
-        if (a.s.bypassed)
-            outf(o, "  bypassed %llu", (unsigned long long)a.s.bypassed);
+        if (a.s.bypassed) {
+            outf(o, "  bypassed %llu (", (unsigned long long)a.s.bypassed);
+            for (int w = 0, first = 1; w < CM_WHY_N; w++)
+                if (a.why[w]) {
+                    outf(o, "%s%s %llu", first ? "" : ", ", cm_why_names[w],
+                         (unsigned long long)a.why[w]);
+                    first = 0;
+                }
+            outf(o, ")");
+        }
         if (a.verified)
             outf(o, "  verified %llu (mismatches %llu)", (unsigned long long)a.verified,
                  (unsigned long long)a.mismatches);
@@ -290,8 +301,11 @@ static void json(struct out *o)
             outf(o, "%llu", (unsigned long long)a.distinct);
         else
             outf(o, "null");
+        outf(o, ", \"bypass\": {");
+        for (int w = 0; w < CM_WHY_N; w++)
+            outf(o, "%s\"%s\": %llu", w ? ", " : "", cm_why_names[w], (unsigned long long)a.why[w]);
         outf(o,
-             ", \"miss_ns\": %llu, \"saved_ns\": %llu, \"verified\": %llu, \"mismatches\": %llu, "
+             "}, \"miss_ns\": %llu, \"saved_ns\": %llu, \"verified\": %llu, \"mismatches\": %llu, "
              "\"quarantined\": %s",
              (unsigned long long)a.miss_ns, (unsigned long long)saved_ns(&a),
              (unsigned long long)a.verified, (unsigned long long)a.mismatches,

@@ -34,8 +34,10 @@ struct cm_launch {
     const char *verify;      /* --verify rate (validated), NULL = leave CLOUDM_VERIFY alone */
     const char *probe;       /* `cloudm probe`: CLOUDM_PROBE (the findings file); NULL = unset it */
     const char *probe_calls; /* `cloudm probe --calls N`: CLOUDM_PROBE_CALLS */
-    bool check;              /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
-    char **argv;             /* PROGRAM and its arguments (NULL-terminated), or NULL */
+    const char *report_default; /* the report when neither --report, CLOUDM_REPORT nor the
+                                   config's `report =` names one (cloudm profile: "stderr") */
+    bool check;                 /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
+    char **argv;                /* PROGRAM and its arguments (NULL-terminated), or NULL */
 };
 
 /* Subcommands: argv[0] is the subcommand name. Each returns the process exit status (run and

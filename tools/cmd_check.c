@@ -133,7 +133,7 @@ static void print_function(const struct cm_function *fn)
     if (fn->mode == CM_MODE_UNSET && fn->object[0] == '\0' && fn->salt[0] == '\0' &&
         fn->nreads == 0 && fn->nwrites == 0 && !fn->save_errno && fn->min_time_ns == 0 &&
         fn->singleflight == CM_SF_AUTO && fn->hook == CM_HOOK_AUTO &&
-        fn->identity == CM_IDENT_CODE && fn->verify < 0)
+        fn->identity == CM_IDENT_CODE && fn->sensitive == CM_SENS_UNSET && fn->verify < 0)
         return;
     printf("    line %d", fn->line);
     if (fn->mode != CM_MODE_UNSET)
@@ -156,9 +156,77 @@ static void print_function(const struct cm_function *fn)
         printf("; hook %s", fn->hook == CM_HOOK_GOT ? "got" : "inline");
     if (fn->identity != CM_IDENT_CODE)
         printf("; identity %s", fn->identity == CM_IDENT_OBJECT ? "object" : "name");
+    if (fn->sensitive != CM_SENS_UNSET)
+        printf("; sensitive %s", fn->sensitive == CM_SENS_YES ? "yes" : "no");
     if (fn->verify >= 0)
         printf("; verify %g", fn->verify);
     printf("\n");
+}
+
+/* Is this parameter name made of a word that names a secret (api_token, passwd, pinCode)? */
+static bool secret_like(const char *name)
+{
+    static const char *const words[] = {
+        "pass",  "passwd", "password", "passphrase", "pw",          "pwd",    "key", "secret",
+        "token", "pin",    "cred",     "credential", "credentials", "apikey", "otp", "private"};
+    char w[CM_NAME_MAX];
+    size_t n = 0;
+    for (const char *p = name;; p++) {
+        bool end = *p == '\0' || *p == '_' || *p == '-' || (*p >= '0' && *p <= '9') ||
+                   (n > 0 && *p >= 'A' && *p <= 'Z');
+        if (end && n > 0) {
+            w[n] = '\0';
+            for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (strcmp(w, words[i]) == 0 || strncmp(w, "password", 8) == 0)
+                    return true;
+            n = 0;
+        }
+        if (*p == '\0')
+            return false;
+        if (*p != '_' && *p != '-' && !(*p >= '0' && *p <= '9') && n + 1 < sizeof(w))
+            w[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    }
+}
+
+/* A function whose parameters look like secrets but that is not sensitive: one warning each. */
+static void warn_secrets(const struct cm_config *cfg, const char *file)
+{
+    for (int i = 0; i < cfg->nfunctions; i++) {
+        const struct cm_function *fn = &cfg->functions[i];
+        if (fn->sensitive == CM_SENS_YES || (fn->sensitive == CM_SENS_UNSET && cfg->sensitive))
+            continue;
+        for (int j = 0; j < fn->sig.nparams; j++)
+            if (secret_like(fn->sig.params[j].name))
+                printf("%s:%d: warning: parameter '%s' of %s is named like a secret: write "
+                       "`sensitive = yes` in [function %s] so that no argument or result of it is "
+                       "stored readable (docs/security.md)\n",
+                       file, fn->line, fn->sig.params[j].name, fn->name, fn->name);
+    }
+}
+
+/* Effective size limits: what is cached where, and the setting that moves each limit. */
+static void print_limits(const struct cm_config *cfg)
+{
+    char m[32], me[32], bs[32], rv[32];
+    uint64_t slots = 1, size = cfg->memory_size < 65536 ? 65536 : cfg->memory_size;
+    while (slots * 2 <= size / 4 / 64)
+        slots *= 2;
+    uint64_t mem_max = ((size - slots * 64) & ~(uint64_t)4095) / 4;
+    fmt_size(mem_max, m, sizeof(m));
+    fmt_size(cfg->shared_max_entry < (1ull << 30) ? cfg->shared_max_entry : 1ull << 30, me,
+             sizeof(me));
+    fmt_size(cfg->shared_blob_size, bs, sizeof(bs));
+    fmt_size(cfg->remote_max_value, rv, sizeof(rv));
+    printf("[cache] limits: inputs over 1K are keyed by length + digest, over 1G never (bypassed); "
+           "results up to %s in the memory tier (memory_size)",
+           m);
+    if (cfg->tiers & CM_TIER_SHARED)
+        printf(", up to %s in the shared tier (shared_max_entry; over 256K as blob files, %s in "
+               "all: shared_blob_size)",
+               me, bs);
+    if (cfg->tiers & CM_TIER_REMOTE)
+        printf(", up to %s remotely (remote_max_value)", rv);
+    printf("; a result no tier holds is bypassed and explained once\n");
 }
 
 /* The tiers and their settings, on the lines after the [cache] summary. */
@@ -283,8 +351,10 @@ int cm_cmd_check(int argc, char **argv)
         printf(", verify %g", cfg.verify);
     printf("\n");
     print_tiers(&cfg);
+    print_limits(&cfg);
     for (int i = 0; i < cfg.nfunctions; i++)
         print_function(&cfg.functions[i]);
+    warn_secrets(&cfg, shown);
     if (cfg.nerrors > 0 || (cfg.strict && parser_warnings > 0))
         status = CM_EXIT_FAIL;
     int cfg_errors = cfg.nerrors > 0;

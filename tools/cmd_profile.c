@@ -5,8 +5,9 @@
  * called, and the report says how many calls, distinct argument sets and how much time a cache
  * would have saved ("benchmark the legacy code first"), in this run and across runs (the shim
  * records each distinct call's key digest in the shared segment's profile table). The report
- * goes to stderr unless --report=FILE or an existing CLOUDM_REPORT says otherwise. --reset
- * empties the profile table (through the segment module, like `cloudm clear`).
+ * goes to stderr unless --report=FILE, an existing CLOUDM_REPORT or the config's `report =`
+ * says otherwise. --reset empties the profile table (through the segment module, like `cloudm
+ * clear`).
  *
  * What it does not do: it stores nothing in any cache and does not accept --mode.
  */
@@ -106,7 +107,7 @@ int cm_cmd_profile(int argc, char **argv)
     l.mode = "profile";
     env = getenv(CLOUDM_ENV_REPORT);
     if (l.report == NULL && (env == NULL || env[0] == '\0'))
-        l.report = "stderr";
+        l.report_default = "stderr"; /* unless the config says `report =` */
     rc = cm_run_program(&l);
     free(av);
     return rc;

@@ -280,10 +280,14 @@ int cm_run_program(struct cm_launch *l)
             cm_diags_free(&diags);
             return CM_EXIT_FAIL;
         }
+        if (cfg.report[0] != '\0')
+            l->report_default = NULL; /* the shim reads `report =` from the config itself */
         cm_config_free(&cfg);
         cm_diags_free(&diags);
         config_abs = path;
     }
+    if (l->report == NULL && l->report_default != NULL)
+        l->report = l->report_default;
     rc = cm_launch_env(l, config_abs);
     if (rc != 0)
         return rc;

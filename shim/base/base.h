@@ -142,50 +142,66 @@ void cm_stack_guard_init(void);
  */
 struct cm_object;
 
+/* Why a call was bypassed (passed to the original, nothing cached): docs/report.md. */
+enum cm_why {
+    CM_WHY_INPUT_SIZE = 0, /* a str/in/inout argument over 1 GiB: never keyed */
+    CM_WHY_VALUE_SIZE,     /* the result is larger than every configured tier holds */
+    CM_WHY_SENSITIVE,      /* sensitive = yes, but no per-user key or crypto library */
+    CM_WHY_N
+};
+extern const char *const cm_why_names[CM_WHY_N];
+
 struct cm_fn {
-    void *orig;                      /* CM_FN_ORIG: original implementation */
-    uint32_t flags;                  /* CM_FN_FLAGS: CM_FN_BYPASS */
-    uint32_t nstack;                 /* CM_FN_NSTACK: stack words to copy when calling orig */
-    const struct cm_function *cfg;   /* its config entry */
-    const struct cm_signature *sig;  /* &cfg->sig */
-    uint64_t seed;                   /* XXH3 seed: hash of the identity prefix */
-    uint32_t id;                     /* index in cm_fns */
-    uint32_t func;                   /* index of cfg in the config's function array */
-    uint8_t mode;                    /* effective enum cm_mode */
-    uint8_t fast;                    /* scalar-only function: key and value fit one inline slot */
-    uint8_t fast_n;                  /* keyed scalar parameters: one key word each (<= 4) */
-    uint8_t fast_klen;               /* key bytes: 8 * fast_n */
-    uint8_t fast_vlen;               /* value bytes (8 + writes + errno) */
-    uint8_t fast_ret_sse;            /* the return value lives in xmm0 */
-    uint8_t fast_ret_void;           /* no return value (value starts with the globals) */
-    uint8_t fast_side;               /* writes or errno follow the return value */
-    int16_t fast_src[5];             /* per key word: >= 0 byte offset in the frame, < 0 -1 - stack
-                                        slot; the key of n words sits in words 5-n .. 4 */
-    uint8_t fast_sw;                 /* the dispatcher's case: fast_n, + 5 when verify_every */
+    void *orig;                     /* CM_FN_ORIG: original implementation */
+    uint32_t flags;                 /* CM_FN_FLAGS: CM_FN_BYPASS */
+    uint32_t nstack;                /* CM_FN_NSTACK: stack words to copy when calling orig */
+    const struct cm_function *cfg;  /* its config entry */
+    const struct cm_signature *sig; /* &cfg->sig */
+    uint64_t seed;                  /* XXH3 seed: hash of the identity prefix */
+    uint32_t id;                    /* index in cm_fns */
+    uint32_t func;                  /* index of cfg in the config's function array */
+    uint8_t mode;                   /* effective enum cm_mode */
+    uint8_t fast;                   /* scalar-only function: key and value fit one inline slot */
+    uint8_t fast_n;                 /* keyed scalar parameters: one key word each (<= 4) */
+    uint8_t fast_klen;              /* key bytes: 8 * fast_n */
+    uint8_t fast_vlen;              /* value bytes (8 + writes + errno) */
+    uint8_t fast_ret_sse;           /* the return value lives in xmm0 */
+    uint8_t fast_ret_void;          /* no return value (value starts with the globals) */
+    uint8_t fast_side;              /* writes or errno follow the return value */
+    int16_t fast_src[5];            /* per key word: >= 0 byte offset in the frame, < 0 -1 - stack
+                                       slot; the key of n words sits in words 5-n .. 4 */
+    uint8_t fast_sw;                /* the dispatcher's case: fast_n, + 5 when verify_every */
     uint8_t fn_pad;
-    uint32_t verify_every;           /* verify = RATE: re-check one hit in this many (0 = never) */
-    uint64_t fast_mask[5];           /* per key word: the bits of the declared width; 0 = not key */
-    uint64_t min_ticks;              /* min_time in cm_ticks() units */
-    const uint8_t *prefix;           /* canonical identity prefix of every key (malloc'd) */
+    uint32_t verify_every; /* verify = RATE: re-check one hit in this many (0 = never) */
+    uint64_t fast_mask[5]; /* per key word: the bits of the declared width; 0 = not key */
+    uint64_t min_ticks;    /* min_time in cm_ticks() units */
+    const uint8_t *prefix; /* canonical identity prefix of every key (malloc'd) */
     uint32_t prefix_len;
     const struct cm_object *provider;
-    char version[64];                /* version of the definition, "" when unversioned */
-    void *handle_fn[CM_MAX_PARAMS];  /* resolved handle(FUNC) per parameter */
+    char version[64];               /* version of the definition, "" when unversioned */
+    void *handle_fn[CM_MAX_PARAMS]; /* resolved handle(FUNC) per parameter */
     void *reads_addr[CM_MAX_GLOBALS];
     void *writes_addr[CM_MAX_GLOBALS];
-    uint64_t distinct;               /* profile mode: distinct argument sets (atomic) */
-    uint64_t prof_seen;              /* profile mode: of those, made by an earlier run (atomic) */
-    int seg_slot;                    /* statistics slot in the shared segment, -1 = none */
-    uint8_t ident[16];               /* XXH3-128 of the identity prefix: leads shared-tier keys */
-    uint64_t max_miss_ns;            /* longest miss seen (atomic): singleflight = auto */
-    uint64_t seg_mean_ns;            /* mean miss over all processes, from the segment (cached) */
-    uint32_t seg_mean_age;           /* misses since seg_mean_ns was read */
-    uint64_t flushed[8];             /* counters already added to the segment (struct cm_stat) */
-    uint8_t codeid[17];              /* identity = code: 'C' + 16-byte code identity (codeid.h) */
-    uint8_t codeid_len;              /* 0: the key uses the object's identity (or none) */
-    uint8_t quarantined;             /* a verified hit differed: no longer served (atomic) */
-    uint64_t verified;               /* hits re-checked against a fresh call (atomic) */
-    uint64_t mismatches;             /* ... that differed (atomic) */
+    uint64_t distinct;      /* profile mode: distinct argument sets (atomic) */
+    uint64_t prof_seen;     /* profile mode: of those, made by an earlier run (atomic) */
+    int seg_slot;           /* statistics slot in the shared segment, -1 = none */
+    uint8_t ident[16];      /* XXH3-128 of the identity prefix: leads shared-tier keys */
+    uint64_t max_miss_ns;   /* longest miss seen (atomic): singleflight = auto */
+    uint64_t seg_mean_ns;   /* mean miss over all processes, from the segment (cached) */
+    uint32_t seg_mean_age;  /* misses since seg_mean_ns was read */
+    uint64_t flushed[8];    /* counters already added to the segment (struct cm_stat) */
+    uint8_t codeid[17];     /* identity = code: 'C' + 16-byte code identity (codeid.h) */
+    uint8_t codeid_len;     /* 0: the key uses the object's identity (or none) */
+    uint8_t quarantined;    /* a verified hit differed: no longer served (atomic) */
+    uint64_t verified;      /* hits re-checked against a fresh call (atomic) */
+    uint64_t mismatches;    /* ... that differed (atomic) */
+    uint8_t sensitive;      /* sensitive = yes: keyed digests, sealed values, no memory
+                               tier, remote only under secret_file */
+    uint8_t key_crypto;     /* large inputs enter the key as SHA-256 (remote tier on) */
+    uint8_t has_inout;      /* some inout parameter: hits restore from private copies */
+    uint8_t remote_ok;      /* the remote tier may hold this function's entries */
+    uint32_t why_logged;    /* bypass reasons already explained on stderr (atomic bits) */
+    uint64_t why[CM_WHY_N]; /* bypassed calls by reason (atomic; slow path only) */
 };
 
 union cm_fn_slot {
@@ -196,7 +212,7 @@ union cm_fn_slot {
 /* Defined in fn.c. Hidden, so the dispatcher reaches them PC-relative, not through the GOT
  * (-fvisibility=hidden covers definitions only, not these declarations). */
 extern union cm_fn_slot cm_fns[CM_MAX_VARIANTS] __attribute__((visibility("hidden")));
-extern uint32_t cm_nfns __attribute__((visibility("hidden"))); /* variants bound (atomic) */
+extern uint32_t cm_nfns __attribute__((visibility("hidden")));   /* variants bound (atomic) */
 extern int cm_tier_memory __attribute__((visibility("hidden"))); /* [cache] tiers has memory */
 
 /* ---- stats: per-variant call counters, kept per thread so the hit path never executes a locked
@@ -216,8 +232,8 @@ struct cm_stat {
 };
 
 struct cm_tstats {
-    struct cm_tstats *next;  /* global list, append-only */
-    int in_use;              /* atomic: 1 while a thread owns it */
+    struct cm_tstats *next; /* global list, append-only */
+    int in_use;             /* atomic: 1 while a thread owns it */
     struct cm_stat s[CM_MAX_VARIANTS];
 };
 
@@ -264,6 +280,7 @@ enum cm_scratch {
     CM_SCRATCH_RAW,     /* a raw memory-tier entry */
     CM_SCRATCH_FULL,    /* a full (prefix + arguments) shared-tier key */
     CM_SCRATCH_SHV,     /* a value read from the shared tier */
+    CM_SCRATCH_SEAL,    /* a sensitive function's sealed value */
     CM_SCRATCH_VFY,     /* verify: the cached value being compared; probe: the first run's value */
     CM_SCRATCH_N
 };

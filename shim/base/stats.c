@@ -99,6 +99,7 @@ void cm_stats_after_fork(void)
     for (uint32_t i = 0; i < CM_MAX_VARIANTS; i++) {
         cm_fns[i].fn.distinct = 0;
         memset(cm_fns[i].fn.flushed, 0, sizeof(cm_fns[i].fn.flushed));
+        memset(cm_fns[i].fn.why, 0, sizeof(cm_fns[i].fn.why));
     }
     if (distinct_tab)
         memset(distinct_tab, 0, DISTINCT_SIZE * sizeof(uint64_t));

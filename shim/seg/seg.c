@@ -3,8 +3,9 @@
  * segment-wide counters. Opening/creating the file is seg_open.c; single-flight and the
  * per-function statistics are seg_flight.c.
  *
- * What it does not do: build keys, decide what is cached, print, or touch errno (no function
- * here makes a system call).
+ * What it does not do: build keys, decide what is cached, print, or touch errno. No lookup makes
+ * a system call; a store makes one (posix_fallocate) when the ring's first lap grows past the
+ * allocated part of the file (every SEG_ALLOC_CHUNK bytes), and cm_seg_get_info one (fstat).
  *
  * DESIGN
  * - Layout (seg_int.h, all offsets in the header, recomputed from the size and compared on open):
@@ -45,6 +46,11 @@
  *   a lock; the newer entry's checksum catches it (counted as a checksum failure, dropped), and
  *   the stalled writer does not publish. With the default 256 MiB ring this needs 200+ MiB of
  *   stores by others during one preemption; the stress test provokes it with a 2 MiB segment.
+ * - File space: the segment file is allocated at creation up to the ring's first chunk; a store
+ *   whose reserved region lies above sh_ring_alloc first allocates up to it (plus a chunk) and
+ *   raises sh_ring_alloc (CAS, only grows), so ring bytes are never written where the file has
+ *   no space: a full tmpfs drops the store (counted), never SIGBUS. Readers only read entries
+ *   below sh_head, which were allocated before they were written.
  * - SIGKILL at any instruction: a writer dies either before its reservation (nothing happened),
  *   after it (a region nobody references; reused next lap), or after publishing (complete).
  *   Drops/replacements are single CASes. No lock exists on these paths; the only lock in the
@@ -55,7 +61,11 @@
 #include "seg_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <xxhash.h>
 
@@ -66,7 +76,7 @@ static uint64_t seg_csum(uint64_t pos, uint64_t h0, uint64_t h1, uint64_t fn, co
 {
     uint64_t seed = pos ^ h0 ^ (h1 * 0x9E3779B97F4A7C15ull) ^ (fn * 0xC2B2AE3D27D4EB4Full) ^
                     ((uint64_t)klen << 32 | vlen);
-    uint64_t ks = XXH3_64bits_withSeed(k, klen, seed);
+    uint64_t ks = XXH3_64bits_withSeed(k, klen & ~SEG_BLOB_FLAG, seed); /* the flag: seed only */
     return XXH3_64bits_withSeed(v, vlen, ks);
 }
 
@@ -159,7 +169,8 @@ static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const
 
 /* Probe one word whose tag matched. Returns as cm_seg_get. */
 static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uint64_t h1,
-                  const uint8_t *key, uint32_t klen, uint8_t *v, uint32_t vcap, uint32_t *need)
+                  const uint8_t *key, uint32_t klen, uint8_t *v, uint32_t vcap, uint32_t *need,
+                  struct cm_seg_view *view)
 {
     uint64_t head = head_acq(s);
     uint64_t pos = seg_word_pos(w, head);
@@ -177,7 +188,8 @@ static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uin
     uint64_t epos = ld(&e->se_pos), eh0 = ld(&e->se_h0), eh1 = ld(&e->se_h1);
     uint64_t efn = ld(&e->se_fn), ecs = ld(&e->se_csum);
     uint64_t lens = ld((const uint64_t *)&e->se_klen);
-    uint32_t ek = (uint32_t)lens, ev = (uint32_t)(lens >> 32); /* x86-64: little-endian */
+    uint32_t ekf = (uint32_t)lens, ev = (uint32_t)(lens >> 32); /* x86-64: little-endian */
+    uint32_t ek = ekf & ~SEG_BLOB_FLAG;
     if (epos != pos) {
         SEG_FENCE(__ATOMIC_ACQUIRE);
         if (ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
@@ -192,6 +204,8 @@ static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uin
     const uint64_t *kw = (const uint64_t *)(e + 1);
     if (cmp_bytes(kw, key, klen) != 0)
         return -1;
+    if ((ekf & SEG_BLOB_FLAG) && (!view || ev != SEG_BLOB_REF))
+        return -1; /* a blob reference, for a caller that cannot map blobs */
     if (ev > vcap) {
         SEG_FENCE(__ATOMIC_ACQUIRE);
         if (!ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
@@ -204,11 +218,24 @@ static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uin
     uint64_t head2 = __atomic_load_n(&s->hdr->sh_head, SEG_MO);
     if (!ent_live(s, pos, head2))
         return -1; /* overwritten while we copied: a miss, nothing wrong */
-    if (seg_csum(pos, h0, h1, efn, key, klen, v, ev) != ecs)
+    if (seg_csum(pos, h0, h1, efn, key, ekf, v, ev) != ecs)
         goto corrupt; /* stable (R held after the copy) and wrong */
     /* second chance: a hit in the oldest quarter moves the entry to the head */
     if (head2 - pos > s->ring_size - s->ring_size / 4)
-        (void)put_at(s, h0, h1, efn, key, klen, v, ev);
+        (void)put_at(s, h0, h1, efn, key, ekf, v, ev);
+    if (ekf & SEG_BLOB_FLAG) {
+        if (seg_blob_map(s, h0, h1, v, view) < 0) {
+            CNT_ADD(seg_blobcnt(s)->sb_bad, 1);
+            return -1;
+        }
+        return (long)view->len;
+    }
+    if (view) {
+        view->v = v;
+        view->len = ev;
+        view->map = NULL;
+        view->unverified = 0; /* checked above over the private copy */
+    }
     return ev;
 bad:
     /* impossible lengths: corruption only if the header was stable while we read it */
@@ -224,6 +251,27 @@ corrupt:
 long cm_seg_get(struct cm_seg *s, const uint8_t h[16], const uint8_t *key, uint32_t klen,
                 uint8_t *v, uint32_t vcap, uint32_t *need)
 {
+    return cm_seg_lookup(s, h, key, klen, v, vcap, need, NULL);
+}
+
+uint64_t cm_seg_max_entry(const struct cm_seg *s)
+{
+    return s ? s->max_entry : 0;
+}
+
+void cm_seg_view_done(struct cm_seg_view *view)
+{
+    if (view->map) {
+        int saved = errno;
+        munmap(view->map, view->maplen);
+        errno = saved;
+        view->map = NULL;
+    }
+}
+
+long cm_seg_lookup(struct cm_seg *s, const uint8_t h[16], const uint8_t *key, uint32_t klen,
+                   uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view)
+{
     uint64_t h0, h1;
     if (s == NULL)
         return -1;
@@ -235,7 +283,7 @@ long cm_seg_get(struct cm_seg *s, const uint8_t h[16], const uint8_t *key, uint3
         uint64_t w = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
         if ((w >> SEG_POS_BITS) != tag)
             continue;
-        long r = probe(s, &b[i], w, h0, h1, key, klen, v, vcap, need);
+        long r = probe(s, &b[i], w, h0, h1, key, klen, v, vcap, need, view);
         if (r != -1)
             return r;
     }
@@ -294,9 +342,52 @@ static int publish(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t pos)
     return -EAGAIN;
 }
 
-static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const uint8_t *key,
-                  uint32_t klen, const uint8_t *v, uint32_t vlen)
+/*
+ * Allocates the ring's file space up to `upto` (a ring position in the first lap; beyond the
+ * first lap everything is allocated), in SEG_ALLOC_CHUNK steps ahead of use, and raises
+ * sh_ring_alloc. Writers never touch ring bytes above sh_ring_alloc, so a full file system is an
+ * error here instead of a SIGBUS on a store. Concurrent callers may allocate the same range
+ * twice (harmless). 0, or -ENOSPC / -errno.
+ */
+static int seg_ring_alloc(struct cm_seg *s, uint64_t upto)
 {
+    uint64_t cur = __atomic_load_n(&s->hdr->sh_ring_alloc, __ATOMIC_ACQUIRE);
+    if (upto > s->ring_size)
+        upto = s->ring_size;
+    if (upto <= cur)
+        return 0;
+    uint64_t want = (upto + SEG_ALLOC_CHUNK - 1) / SEG_ALLOC_CHUNK * SEG_ALLOC_CHUNK;
+    if (want > s->ring_size)
+        want = s->ring_size;
+    if (__atomic_load_n(&s->sandboxed, __ATOMIC_RELAXED))
+        return -EPERM; /* a sandbox may kill the process for an open() */
+    int saved = errno;
+    int fd = seg_file(s); /* the mapping keeps no descriptor: one for this allocation */
+    if (fd < 0) {
+        errno = saved;
+        return fd;
+    }
+    off_t at = (off_t)((uint64_t)(s->ring - s->base) + cur);
+    int r = posix_fallocate(fd, at, (off_t)(want - cur));
+    if (r == ENOSPC && upto < want) { /* no room for a whole chunk: just what this store needs */
+        want = upto;
+        r = posix_fallocate(fd, at, (off_t)(want - cur));
+    }
+    close(fd);
+    errno = saved;
+    if (r != 0 && r != EOPNOTSUPP && r != EINVAL && r != ENOSYS)
+        return -r;
+    while (cur < want && !__atomic_compare_exchange_n(&s->hdr->sh_ring_alloc, &cur, want, 1,
+                                                      __ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
+        ;
+    return 0;
+}
+
+/* klenf: the key length, with SEG_BLOB_FLAG when v is a blob reference. */
+static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const uint8_t *key,
+                  uint32_t klenf, const uint8_t *v, uint32_t vlen)
+{
+    uint32_t klen = klenf & ~SEG_BLOB_FLAG;
     uint64_t total = seg_ent_total(klen, vlen);
     uint64_t rs = s->ring_size;
     if ((uint64_t)klen + vlen > s->max_entry || total > rs / 4)
@@ -310,6 +401,13 @@ static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const
     } while (!__atomic_compare_exchange_n(&s->hdr->sh_head, &cur, start + total, 1,
                                           __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
     SEG_FENCE(__ATOMIC_RELEASE);
+    if (start + total > __atomic_load_n(&s->hdr->sh_ring_alloc, __ATOMIC_ACQUIRE) &&
+        seg_ring_alloc(s, start + total) < 0) {
+        /* no file space (a full tmpfs or disk): nothing written, the region stays unreferenced
+         * and the store is dropped and counted, never a SIGBUS */
+        CNT_ADD(seg_blobcnt(s)->sb_ring_nospace, 1);
+        return -ENOSPC;
+    }
     struct seg_ent *e = ent_at(s, start);
     uint64_t *kw = (uint64_t *)(e + 1);
     put_bytes(kw, key, klen);
@@ -317,8 +415,8 @@ static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const
     st(&e->se_h0, h0);
     st(&e->se_h1, h1);
     st(&e->se_fn, fn);
-    st(&e->se_csum, seg_csum(start, h0, h1, fn, key, klen, v, vlen));
-    st((uint64_t *)&e->se_klen, (uint64_t)vlen << 32 | klen);
+    st(&e->se_csum, seg_csum(start, h0, h1, fn, key, klenf, v, vlen));
+    st((uint64_t *)&e->se_klen, (uint64_t)vlen << 32 | klenf);
     st(&e->se_pos, start);
     /* a writer stalled for a whole lap of the ring: its entry is already gone (and its late
      * stores may have hit a newer entry, which that entry's checksum catches) */
@@ -337,6 +435,20 @@ int cm_seg_put(struct cm_seg *s, const uint8_t h[16], uint64_t fn_ident, const u
         return -EINVAL;
     memcpy(&h0, h, 8);
     memcpy(&h1, h + 8, 8);
+    if ((uint64_t)klen + vlen > s->max_entry || klen >= SEG_BLOB_FLAG)
+        return -E2BIG;
+    if (seg_ent_total(klen, vlen) > s->ring_max) {
+        uint8_t ref[SEG_BLOB_REF];
+        int r = seg_blob_write(s, h0, h1, v, vlen, ref);
+        if (r < 0) {
+            CNT_ADD(seg_blobcnt(s)->sb_errors, 1);
+            return r;
+        }
+        r = put_at(s, h0, h1, fn_ident, key, klen | SEG_BLOB_FLAG, ref, sizeof(ref));
+        if (r == 0)
+            CNT_ADD(seg_blobcnt(s)->sb_puts, 1);
+        return r;
+    }
     return put_at(s, h0, h1, fn_ident, key, klen, v, vlen);
 }
 
@@ -394,6 +506,8 @@ long cm_seg_clear(struct cm_seg *s, const char *name)
         if (__atomic_compare_exchange_n(&s->index[i], &w, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
             dropped++;
     }
+    if (name == NULL)
+        seg_blob_clear(s); /* one function's blobs are orphans now: the blob budget ages them out */
     return dropped;
 }
 
@@ -423,7 +537,24 @@ void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info)
         if (ld(&e->se_pos) != p)
             continue;
         info->entries++;
-        info->used += seg_ent_total((uint32_t)lens, (uint32_t)(lens >> 32));
+        info->used += seg_ent_total((uint32_t)lens & ~SEG_BLOB_FLAG, (uint32_t)(lens >> 32));
+    }
+    info->blob_puts = __atomic_load_n(&seg_blobcnt(s)->sb_puts, __ATOMIC_RELAXED);
+    info->blob_errors = __atomic_load_n(&seg_blobcnt(s)->sb_errors, __ATOMIC_RELAXED);
+    info->blob_evictions = __atomic_load_n(&seg_blobcnt(s)->sb_evictions, __ATOMIC_RELAXED);
+    info->blob_bad = __atomic_load_n(&seg_blobcnt(s)->sb_bad, __ATOMIC_RELAXED);
+    info->ring_nospace = __atomic_load_n(&seg_blobcnt(s)->sb_ring_nospace, __ATOMIC_RELAXED);
+    info->ring_alloc = __atomic_load_n(&h->sh_ring_alloc, __ATOMIC_RELAXED);
+    info->blob_size = s->blob_size;
+    info->ring_max = s->ring_max;
+    info->max_entry = s->max_entry;
+    seg_blob_usage(s, &info->blob_files, &info->blob_bytes);
+    struct stat st;
+    int fd = seg_file(s);
+    if (fd >= 0) {
+        if (fstat(fd, &st) == 0)
+            info->allocated = (uint64_t)st.st_blocks * 512;
+        close(fd);
     }
 }
 
@@ -434,4 +565,9 @@ void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len, 
     *index_len = (s->bmask + 1) * 64;
     *ring_off = (uint64_t)(s->ring - s->base);
     *ring_len = s->ring_size;
+}
+
+void cm_seg_sandboxed(struct cm_seg *s)
+{
+    __atomic_store_n(&s->sandboxed, 1, __ATOMIC_RELAXED);
 }

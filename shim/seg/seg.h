@@ -28,11 +28,14 @@
 struct cm_seg; /* one process's mapping of a segment */
 
 struct cm_seg_opts {
-    const char *path;     /* file path, already expanded (no %u) */
-    uint64_t size;        /* total bytes when creating (shared_size); ignored when opening */
-    uint64_t max_entry;   /* largest entry (key + value) accepted by cm_seg_put */
-    int create;           /* 1: create (or replace an unused one of another format); 0: open an
-                             existing segment only, read-write (the tools) */
+    const char *path;   /* file path, already expanded (no %u) */
+    uint64_t size;      /* total bytes when creating (shared_size); ignored when opening */
+    uint64_t max_entry; /* largest entry (key + value) accepted by cm_seg_put; entries above
+                           the ring's limit (256 KiB or a quarter of the ring) are stored as
+                           blob files in "<path>.blobs/" (0: 1 GiB) */
+    uint64_t blob_size; /* bytes of blob files in all (0: 2 GiB); oldest removed first */
+    int create;         /* 1: create (or replace an unused one of another format); 0: open an
+                           existing segment only, read-write (the tools) */
 };
 
 /*
@@ -58,6 +61,32 @@ void cm_seg_withdraw(struct cm_seg *s);
  */
 long cm_seg_get(struct cm_seg *s, const uint8_t h[16], const uint8_t *key, uint32_t klen,
                 uint8_t *v, uint32_t vcap, uint32_t *need);
+
+/* Largest key + value cm_seg_put accepts (blob files included). */
+uint64_t cm_seg_max_entry(const struct cm_seg *s);
+
+/* A value as a lookup found it: copied into the caller's buffer, or mapped from a blob file. */
+struct cm_seg_view {
+    const uint8_t *v; /* the value */
+    uint64_t len;
+    void *map; /* blob mapping to release with cm_seg_view_done(), or NULL */
+    size_t maplen;
+    int defer_verify; /* in: a blob's checksum is left to the caller (one pass: copy + verify) */
+    int unverified;   /* out: it was; the value's XXH3-64 with `seed` must equal `csum` */
+    uint64_t seed, csum;
+};
+
+/*
+ * Like cm_seg_get, but a value held in a blob file is not copied: view->v points into a
+ * read-only mapping of the file, verified (length, key hash, checksum) before it is returned.
+ * Inline values are copied into v as by cm_seg_get and view->v = v. Returns the value length,
+ * -1 on a miss, -2 when vcap is too small for an inline value (*need set). Blob hits make
+ * system calls (open, fstat, mmap, close); inline hits make none.
+ */
+long cm_seg_lookup(struct cm_seg *s, const uint8_t h[16], const uint8_t *key, uint32_t klen,
+                   uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view);
+/* Release what cm_seg_lookup mapped (nothing for inline values). */
+void cm_seg_view_done(struct cm_seg_view *view);
 
 /* Store (best effort). `fn_ident` tags the entry with its function (for `cloudm clear
  * --function`). Returns 0, -E2BIG over max_entry, or another negative code when not stored. */
@@ -89,14 +118,23 @@ int cm_seg_fn_slot(struct cm_seg *s, uint64_t fn_ident, const char *name);
 void cm_seg_fn_add(struct cm_seg *s, int slot, const struct cm_seg_fnstat *delta);
 
 struct cm_seg_info {
-    uint64_t size;           /* bytes of the segment */
-    uint64_t data_size;      /* bytes available to entries */
-    uint64_t used;           /* bytes held by live entries (approximate under concurrency) */
-    uint64_t entries;        /* live entries (approximate) */
-    uint64_t evictions;      /* entries evicted to make room */
-    uint64_t csum_failures;  /* entries that failed their checksum */
-    uint64_t flight_waits;   /* single-flight waits, and waits that ended by takeover */
+    uint64_t size;          /* bytes of the segment */
+    uint64_t data_size;     /* bytes available to entries */
+    uint64_t used;          /* bytes held by live entries (approximate under concurrency) */
+    uint64_t entries;       /* live entries (approximate) */
+    uint64_t evictions;     /* entries evicted to make room */
+    uint64_t csum_failures; /* entries that failed their checksum */
+    uint64_t flight_waits;  /* single-flight waits, and waits that ended by takeover */
     uint64_t flight_takeovers;
+    uint64_t allocated;  /* bytes of RAM or disk the segment file occupies (st_blocks) */
+    uint64_t blob_files; /* blob files beside the segment, and their bytes */
+    uint64_t blob_bytes;
+    uint64_t blob_size; /* the blob budget */
+    uint64_t blob_puts, blob_errors, blob_evictions, blob_bad;
+    uint64_t ring_alloc;   /* ring bytes allocated so far (grows with the first lap) */
+    uint64_t ring_nospace; /* ring stores dropped because the file system was full */
+    uint64_t ring_max;     /* largest entry kept in the ring */
+    uint64_t max_entry;    /* largest entry stored at all */
 };
 void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info);
 
@@ -112,8 +150,8 @@ long cm_seg_clear(struct cm_seg *s, const char *name);
 
 /* Where the index and the entry ring lie in the file (byte offsets and lengths), for tests and
  * diagnostics. */
-void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len,
-                    uint64_t *ring_off, uint64_t *ring_len);
+void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len, uint64_t *ring_off,
+                    uint64_t *ring_len);
 
 /* ---- seg_prof: the profile table (cloudm profile across runs). Only key digests are kept.
  * Note the 64-bit digest h of a distinct call made by profiling run `run` (nonzero). Returns 1
@@ -142,5 +180,10 @@ void cm_seg_remote_add(struct cm_seg *s, const struct cm_remote_counters *c);
 
 /* Read the totals over every process that added its counters. */
 void cm_seg_remote_get(struct cm_seg *s, struct cm_remote_counters *c);
+
+/* The host entered a sandbox (seccomp): from now on the segment opens no file (the ring stops
+ * growing, blob values are neither written nor read: stores needing either are dropped, such
+ * lookups miss). Entries already in the mapped ring keep working. */
+void cm_seg_sandboxed(struct cm_seg *s);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "seg.h"
 
@@ -27,11 +28,11 @@
 #endif
 
 #define SEG_MAGIC 0x47534d44554f4c43ull /* "CLOUDMSG" little-endian */
-#define SEG_VERSION 2u /* 2: the profile table (sh_prof_off, sh_prof_slots) */
+#define SEG_VERSION 3u /* 2: blob entries (SEG_BLOB_FLAG), the ring's file space grown on demand; 3: the profile table (sh_prof_off, sh_prof_slots) */
 #define SEG_HDR_BYTES                                                                              \
     4096u                         /* header region (struct seg_hdr + reserved: remote counters at  \
-                                     256 (seg_remote.c), quarantine table in the last 512 bytes    \
-                                     (seg_quar.c)) */
+                                     256 (seg_remote.c), blob counters at 512 (seg_blob.c),        \
+                                     quarantine table in the last 512 bytes (seg_quar.c)) */
 #define SEG_FLIGHT_SLOTS 256u     /* single-flight claim slots */
 #define SEG_FLIGHT_PROBE 16u      /* slots probed per key */
 #define SEG_FN_SLOTS 512u         /* per-function statistics slots */
@@ -41,6 +42,11 @@
 #define SEG_MAX_SIZE (1ull << 36) /* 64 GiB: ring positions fit SEG_POS_BITS with margin */
 #define SEG_POS_BITS 36u          /* index word: ring position / 8, modulo 2^36 (512 GiB) */
 #define SEG_POS_MASK ((1ull << SEG_POS_BITS) - 1)
+#define SEG_BLOB_FLAG 0x80000000u    /* se_klen: the value is a blob reference (seg_blob.c) */
+#define SEG_BLOB_MIN (256u << 10)    /* entries above this (or a quarter of the ring) go to blobs */
+#define SEG_BLOB_REF 32u             /* bytes of a blob reference: magic, length, checksum, id */
+#define SEG_VALUE_MAX (1ull << 30)   /* largest value the segment holds (in a blob file) */
+#define SEG_ALLOC_CHUNK (2ull << 20) /* the ring's file space is allocated ahead by this much */
 #define SEG_PROF_DIV 1024u        /* profile table slots: one per KiB of segment (0.8 %) */
 #define SEG_PROF_MIN 1024u
 #define SEG_PROF_PROBE 16u        /* slots probed per key digest */
@@ -54,9 +60,11 @@ struct seg_hdr {
     uint32_t sh_pad0;
     uint64_t sh_size; /* bytes of the file */
     uint64_t sh_flight_off, sh_fn_off, sh_index_off, sh_buckets, sh_ring_off, sh_ring_size;
+    uint64_t sh_ring_alloc; /* ring bytes allocated in the file (fallocate), grows by chunks up to
+                               sh_ring_size as the ring's first lap advances (seg.c) */
     uint64_t sh_prof_off;   /* the profile table: sh_prof_slots words (seg_prof.c) */
     uint64_t sh_prof_slots; /* a power of two: size / SEG_PROF_DIV, at least SEG_PROF_MIN */
-    uint64_t sh_pad1[4];
+    uint64_t sh_pad1[3];
     /* cache line 2: the ring head, alone (every put CASes it) */
     uint64_t sh_head; /* monotonically increasing ring position of the next free byte */
     uint64_t sh_pad2[7];
@@ -71,6 +79,19 @@ struct seg_hdr {
     uint64_t sh_pad3;
 };
 _Static_assert(sizeof(struct seg_hdr) == 256, "seg_hdr layout");
+
+/* Blob counters (seg_blob.c), relaxed atomics, in the header's reserved area (bytes 256..4095;
+ * the remote counters of seg_remote.c take 256..335). */
+#define SEG_BLOBCNT_OFF 512u
+struct seg_blobcnt {
+    uint64_t sb_puts;         /* blob files written and published */
+    uint64_t sb_errors;       /* blob stores that failed (ENOSPC, I/O): never a SIGBUS */
+    uint64_t sb_evictions;    /* blob files removed to stay within the blob budget */
+    uint64_t sb_bad;          /* blob references whose file was missing or failed its checks */
+    uint64_t sb_ring_nospace; /* ring stores dropped: the file system had no space to grow */
+    uint64_t sb_pad[3];
+};
+_Static_assert(SEG_BLOBCNT_OFF + sizeof(struct seg_blobcnt) <= SEG_HDR_BYTES, "blob counters");
 _Static_assert(offsetof(struct seg_hdr, sh_head) == 128, "sh_head on its own line");
 
 /* One entry in the ring, 8-byte aligned, followed by the key (padded to 8) and the value (padded
@@ -124,8 +145,37 @@ struct cm_seg {
     uint64_t bmask;  /* buckets - 1 */
     uint8_t *ring;
     uint64_t ring_size; /* multiple of 64 */
-    uint64_t max_entry; /* key + value bytes */
+    uint64_t max_entry; /* key + value bytes, blob values included */
+    uint64_t ring_max;  /* largest entry kept in the ring; larger values go to blob files */
+    uint64_t blob_size; /* budget of the blob directory, bytes */
+    char blobdir[1024]; /* "<segment path>.blobs" */
+    char path[1024];    /* the segment file, reopened only to grow the ring (seg_file) */
+    dev_t dev;          /* the mapped inode: a reopened path must still name it */
+    ino_t ino;
+    int sandboxed; /* cm_seg_sandboxed: no file is opened any more (no growth, no blobs) */
 };
+
+/* A descriptor of the mapped segment file, opened by path for one operation (the mapping keeps
+ * none): the caller closes it. -errno, or -ESTALE when the path names another file now. */
+int seg_file(const struct cm_seg *s);
+
+/* ---- seg_blob.c: values too large for the ring, one immutable file each. */
+/* Write v into a new blob file and fill ref (SEG_BLOB_REF bytes). 0 or -errno. */
+int seg_blob_write(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *v, uint64_t vlen,
+                   uint8_t *ref);
+/* Map and verify the blob a reference names: view->v then points into a private read-only
+ * mapping of the (immutable) file. 0, or -1 (a miss: missing, replaced or corrupt). */
+int seg_blob_map(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *ref,
+                 struct cm_seg_view *view);
+/* Remove every blob file; returns how many. */
+long seg_blob_clear(struct cm_seg *s);
+/* Files and bytes in the blob directory. */
+void seg_blob_usage(struct cm_seg *s, uint64_t *files, uint64_t *bytes);
+
+static inline struct seg_blobcnt *seg_blobcnt(const struct cm_seg *s)
+{
+    return (struct seg_blobcnt *)(s->base + SEG_BLOBCNT_OFF);
+}
 
 static inline uint64_t seg_align8(uint64_t x)
 {

@@ -8,19 +8,26 @@
  *
  * DESIGN
  * - Creation is atomic: a temporary file in the same directory (O_CREAT|O_EXCL, mode 0600),
- *   sized with ftruncate + posix_fallocate (so a full tmpfs fails here with ENOSPC instead of a
- *   SIGBUS in the host later), header written, then link()ed into place (a concurrent creator
- *   that won keeps its file: EEXIST, we open that one) or rename()d over an old segment being
- *   replaced. Nobody can see a half-initialised segment.
+ *   sized with ftruncate and its first part (header, statistics, index, the ring's first chunk)
+ *   allocated with posix_fallocate (so a full tmpfs fails here with ENOSPC instead of a SIGBUS
+ *   in the host later; the rest of the ring is allocated ahead of use as it fills, seg.c), header
+ * written, then link()ed into place (a concurrent creator that won keeps its file: EEXIST, we open
+ * that one) or rename()d over an old segment being replaced. Nobody can see a half-initialised
+ * segment.
  * - Live users: every process holds a shared flock() on the file while it maps it (the kernel
  *   drops it when the process dies, however it dies; fork shares it, exec drops it). The
  *   descriptor is closed right after mmap: a flock belongs to the open file description, which
  *   the MAP_SHARED mapping keeps referenced, so the lock lasts exactly as long as the mapping
- *   and the host keeps every descriptor it is allowed (issue 16). A process that must replace a
- * segment of another format or size takes a non-blocking exclusive lock: if that fails, live
- * processes use it: -EBUSY, left alone. Chosen over a (pid, start time) table in the header because
- * a table needs pruning of dead pids and is itself shared state a crash can leave stale; the kernel
- * lock cannot be.
+ *   and the host keeps every descriptor it is allowed (issue 16). Growing the ring reopens the
+ *   file by its path for the posix_fallocate and closes it again, after checking it is still
+ *   the inode that is mapped (seg_file). A process that must replace a segment of another
+ *   format or size takes a non-blocking exclusive lock: if that fails, live processes use it:
+ *   -EBUSY, left alone. Chosen over a (pid, start time) table in the header because a table
+ *   needs pruning of dead pids and is itself shared state a crash can leave stale; the kernel
+ *   lock cannot be.
+ * - Huge pages: mappings are MADV_HUGEPAGE, and the first part of a new file is allocated through
+ *   one with MADV_POPULATE_WRITE (huge=advise tmpfs: 2 MiB pages for the index), falling back to
+ *   posix_fallocate.
  * - After locking, the path is re-checked to still name the inode we locked (someone may have
  *   replaced it in between); if not, we start again (bounded number of rounds).
  * - A creator killed before installing its file leaves "<path>.tmp.<pid>.<hex>"; the next
@@ -40,7 +47,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -166,6 +175,35 @@ static void make_parents(const char *path)
     }
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+/*
+ * Allocates the first `len` bytes of a new segment through a mapping marked MADV_HUGEPAGE, so
+ * that on a tmpfs mounted with huge=advise (where only such mappings get huge pages) the index
+ * is made of 2 MiB pages: a fresh process then maps it in a few faults and misses the TLB less
+ * (docs/shared-memory.md#huge-pages). MADV_POPULATE_WRITE fails with an error where a store would
+ * raise SIGBUS (a full tmpfs), and changes no byte. 0, or an errno value: the caller then
+ * allocates with posix_fallocate (kernels before 5.14, file systems without huge pages: same
+ * result in small pages).
+ */
+static int populate_huge(int fd, uint64_t len)
+{
+    struct statfs sf;
+    if (fstatfs(fd, &sf) != 0 || sf.f_type != TMPFS_MAGIC)
+        return EOPNOTSUPP; /* on a disk, populating would write zeros back: fallocate instead */
+    void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED)
+        return errno;
+    int r = 0;
+    madvise(m, len, MADV_HUGEPAGE);
+    if (madvise(m, len, MADV_POPULATE_WRITE) != 0)
+        r = errno;
+    munmap(m, len);
+    return r;
+}
+
 /* Creates a fresh segment at path: link() (replace == 0) or rename() (replace == 1). */
 static int create_file(const char *path, uint64_t size, int replace, char *err, size_t errlen)
 {
@@ -194,7 +232,12 @@ static int create_file(const char *path, uint64_t size, int replace, char *err, 
         r = fail(err, errlen, -errno, "%s: cannot size: %s", tmp, strerror(errno));
         goto out;
     }
-    r = posix_fallocate(fd, 0, (off_t)size);
+    /* Allocated now: header, statistics, index and the ring's first chunk; the rest of the ring
+     * as it fills (seg.c, seg_ring_alloc), so a segment costs what it holds. */
+    l.sh_ring_alloc = l.sh_ring_size < SEG_ALLOC_CHUNK ? l.sh_ring_size : SEG_ALLOC_CHUNK;
+    r = populate_huge(fd, l.sh_ring_off + l.sh_ring_alloc);
+    if (r != 0)
+        r = posix_fallocate(fd, 0, (off_t)(l.sh_ring_off + l.sh_ring_alloc));
     if (r != 0 && r != EOPNOTSUPP && r != EINVAL && r != ENOSYS) {
         r = fail(err, errlen, -r, "%s: cannot allocate %llu bytes: %s", tmp,
                  (unsigned long long)size, strerror(r));
@@ -256,6 +299,13 @@ static int map_it(int fd, uint64_t size, const struct cm_seg_opts *o, struct cm_
         close(fd);
         return fail(err, errlen, -e, "%s: mmap: %s", o->path, strerror(e));
     }
+    madvise(m, size, MADV_HUGEPAGE); /* where the file system allows it (huge=advise) */
+    struct stat st;
+    if (fstat(fd, &st) == 0) { /* seg_file() reopens this inode to grow the ring */
+        s->dev = st.st_dev;
+        s->ino = st.st_ino;
+    }
+    snprintf(s->path, sizeof(s->path), "%s", o->path);
     close(fd); /* the mapping holds the file, and with it our shared flock */
     s->base = m;
     s->size = size;
@@ -268,9 +318,15 @@ static int map_it(int fd, uint64_t size, const struct cm_seg_opts *o, struct cm_
     s->bmask = s->hdr->sh_buckets - 1;
     s->ring = s->base + s->hdr->sh_ring_off;
     s->ring_size = s->hdr->sh_ring_size;
-    s->max_entry = o->max_entry ? o->max_entry : size / 16;
-    if (s->max_entry > s->ring_size / 4 - 64)
-        s->max_entry = s->ring_size / 4 - 64;
+    s->ring_max = s->ring_size / 4 - 64;
+    if (s->ring_max > SEG_BLOB_MIN)
+        s->ring_max = SEG_BLOB_MIN;
+    s->max_entry = o->max_entry ? o->max_entry : SEG_VALUE_MAX;
+    if (s->max_entry > SEG_VALUE_MAX + 64 * 1024)
+        s->max_entry = SEG_VALUE_MAX + 64 * 1024; /* a 1 GiB value and its key */
+    s->blob_size = o->blob_size ? o->blob_size : 2ull << 30;
+    if (snprintf(s->blobdir, sizeof(s->blobdir), "%s.blobs", o->path) >= (int)sizeof(s->blobdir))
+        s->max_entry = s->ring_max; /* no blob directory: ring entries only */
     *out = s;
     return 0;
 }
@@ -403,4 +459,17 @@ void cm_seg_close(struct cm_seg *s)
     munmap(s->base, s->size); /* releases the file, and with it the shared flock */
     free(s);
     errno = saved;
+}
+
+int seg_file(const struct cm_seg *s)
+{
+    int fd = open(s->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_dev != s->dev || st.st_ino != s->ino) {
+        close(fd);
+        return -ESTALE;
+    }
+    return fd;
 }

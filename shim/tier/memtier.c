@@ -15,10 +15,10 @@
  * - Index: 2-way set-associative array of 64-byte, cache-line aligned slots. A slot holds the
  *   variant id (+1, 0 = empty), the 64-bit key hash, lengths, and either the key (zero-padded
  *   to whole words) and the value inline (when both fit in 40 bytes: every scalar function) or
- *   the position of the entry in the ring. Each slot is a seqlock: writers make `seq` odd with a CAS (a busy slot is
- *   simply not written: storing is best effort), write the fields, then publish seq+2 with
- *   release; readers load seq (acquire), copy, fence (acquire), reload seq and discard the copy
- *   if it changed or was odd. Every field is accessed with relaxed atomics, so the protocol is
+ *   the position of the entry in the ring. Each slot is a seqlock: writers make `seq` odd with a
+ * CAS (a busy slot is simply not written: storing is best effort), write the fields, then publish
+ * seq+2 with release; readers load seq (acquire), copy, fence (acquire), reload seq and discard the
+ * copy if it changed or was odd. Every field is accessed with relaxed atomics, so the protocol is
  *   data-race free in the C11 sense (and under ThreadSanitizer).
  * - Ring: larger entries (header, key, value, 8-byte aligned) are appended to a ring buffer
  *   addressed by a monotonically increasing 64-bit position `ring_head`. A writer reserves space
@@ -90,7 +90,7 @@ int cm_mem_init(uint64_t size)
     cm_mem_shift = 64u - (unsigned)__builtin_ctzll(nslots);
     ring = (uint8_t *)p + nslots * sizeof(struct cm_slot);
     ring_size = rsize;
-    max_entry = rsize / 8;
+    max_entry = rsize / 4; /* a 9 MB value fits the default 64 MiB tier */
     return 0;
 }
 
@@ -162,8 +162,7 @@ static long slot_get(struct cm_slot *s, uint32_t fn1, uint64_t h, const uint8_t 
     uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
     if (seq & 1)
         return -1;
-    if (__atomic_load_n(&s->fn, MO_DATA) != fn1 ||
-        __atomic_load_n(&s->hash, MO_DATA) != h)
+    if (__atomic_load_n(&s->fn, MO_DATA) != fn1 || __atomic_load_n(&s->hash, MO_DATA) != h)
         return -1;
     uint32_t sk = __atomic_load_n(&s->klen, MO_DATA);
     uint32_t vlen = __atomic_load_n(&s->vlen, MO_DATA);
@@ -223,8 +222,64 @@ static long slot_get(struct cm_slot *s, uint32_t fn1, uint64_t h, const uint8_t 
     return hd.vlen;
 }
 
-long cm_mem_get(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, uint8_t *v,
-                uint32_t vcap, uint8_t *scratch, uint32_t scap, uint32_t *need)
+/* The in-place read of a large ring entry (see tier.h). Reads ring bytes with plain loads, which
+ * a concurrent overwrite makes racy: the checks on ring_head after the copy (invariant R) and the
+ * checksum the caller computes while copying are what make the result usable, as in slot_get.
+ * Not under ThreadSanitizer (it cannot see that). */
+long cm_mem_view(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, struct cm_memview *mv)
+{
+#ifdef __SANITIZE_THREAD__
+    (void)fn, (void)h, (void)k, (void)klen, (void)mv;
+    return -1;
+#else
+    if (!mem_ready)
+        return -1;
+    struct cm_slot *set = cm_mem_set(h);
+    for (int i = 0; i < 2; i++) {
+        struct cm_slot *s = &set[i];
+        uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+        if ((seq & 1) || __atomic_load_n(&s->fn, MO_DATA) != fn + 1 ||
+            __atomic_load_n(&s->hash, MO_DATA) != h ||
+            __atomic_load_n(&s->klen, MO_DATA) != (klen | RING_FLAG))
+            continue;
+        uint64_t pos = __atomic_load_n(&s->u.r.pos, MO_DATA);
+        uint64_t total = __atomic_load_n(&s->u.r.total, MO_DATA);
+        FENCE(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&s->seq, MO_DATA) != seq)
+            continue;
+        if (total < sizeof(struct ring_hdr) || total > ring_size ||
+            (pos % ring_size) + total > ring_size ||
+            __atomic_load_n(&ring_head, __ATOMIC_ACQUIRE) > pos + ring_size)
+            continue;
+        struct ring_hdr hd;
+        const uint8_t *e = ring + pos % ring_size;
+        memcpy(&hd, e, sizeof(hd));
+        if (hd.fn != fn + 1 || hd.hash != h || hd.klen != klen ||
+            sizeof(hd) + (uint64_t)hd.klen + hd.vlen > total)
+            continue;
+        const uint8_t *kv = e + sizeof(hd);
+        if (memcmp(kv, k, klen) != 0)
+            continue;
+        mv->v = kv + klen;
+        mv->vlen = hd.vlen;
+        mv->kv = kv;
+        mv->seed = hd.hash ^ ((uint64_t)hd.fn << 32) ^ ((uint64_t)hd.klen << 16) ^ hd.vlen;
+        mv->csum = hd.csum;
+        mv->pos = pos;
+        return hd.vlen;
+    }
+    return -1;
+#endif
+}
+
+int cm_mem_view_ok(uint64_t pos)
+{
+    FENCE(__ATOMIC_ACQUIRE);
+    return __atomic_load_n(&ring_head, MO_DATA) <= pos + ring_size;
+}
+
+long cm_mem_get(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, uint8_t *v, uint32_t vcap,
+                uint8_t *scratch, uint32_t scap, uint32_t *need)
 {
     if (!mem_ready)
         return -1;
@@ -240,8 +295,7 @@ static int slot_lock(struct cm_slot *s, uint32_t *seq)
     uint32_t cur = __atomic_load_n(&s->seq, MO_DATA);
     if (cur & 1)
         return -1;
-    if (!__atomic_compare_exchange_n(&s->seq, &cur, cur + 1, 0, __ATOMIC_SEQ_CST,
-                                     __ATOMIC_RELAXED))
+    if (!__atomic_compare_exchange_n(&s->seq, &cur, cur + 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         return -1;
     FENCE(__ATOMIC_RELEASE);
     *seq = cur;

@@ -26,10 +26,12 @@
 #include "seg/seg.h"
 
 int cm_remote_reads, cm_remote_writes;
+uint64_t cm_remote_max_value;
 
 static const struct cm_remote_api *api;
 static struct cm_remote *rt;
 static char rt_url[CM_PATH_MAX];
+static int remote_secret; /* secret_file set: remote keys are HMACs and values encrypted */
 
 static void host_log(const char *fmt, ...)
 {
@@ -68,6 +70,10 @@ void cm_remote_init(const struct cm_config *cfg)
     if (!(cfg->tiers & CM_TIER_REMOTE) || !url[0])
         return;
     char path[CM_PATH_MAX];
+    if (!cm_crypto) { /* large inputs enter remote keys as SHA-256 */
+        cm_log("remote tier off: libcloudm-crypto.so is needed for remote keys");
+        return;
+    }
     if (plugin_path(path, sizeof(path)) < 0) {
         cm_log("remote tier off: cannot locate libcloudm-remote.so");
         return;
@@ -114,6 +120,13 @@ void cm_remote_init(const struct cm_config *cfg)
     rt = r;
     cm_remote_reads = cfg->remote_mode != CM_RMODE_WRITEONLY;
     cm_remote_writes = cfg->remote_mode != CM_RMODE_READONLY;
+    remote_secret = cfg->secret_file[0] != 0;
+    cm_remote_max_value = cfg->remote_max_value;
+}
+
+int cm_remote_has_secret(void)
+{
+    return remote_secret;
 }
 
 long cm_remote_get(const struct cm_fn *fn, const struct cm_fullkey *fk, const uint8_t **v)

@@ -95,10 +95,8 @@ static int shared_open(const struct cm_config *cfg)
     }
     struct cm_seg_opts o = {.path = path,
                             .size = cfg->shared_size ? cfg->shared_size : 256ull << 20,
-                            .max_entry = cfg->shared_max_entry ? cfg->shared_max_entry
-                                                               : (cfg->shared_size ? cfg->shared_size
-                                                                                   : 256ull << 20) /
-                                                                     16,
+                            .max_entry = cfg->shared_max_entry,
+                            .blob_size = cfg->shared_blob_size,
                             .create = 1};
     struct cm_seg *seg = NULL;
     int rc = cm_seg_open(&o, &seg, err, sizeof(err));
@@ -145,6 +143,9 @@ void cm_shared_sandbox(int level)
     if (level <= cm_sandbox)
         return;
     __atomic_store_n(&cm_sandbox, level, __ATOMIC_RELAXED);
+    struct cm_seg *seg = __atomic_load_n(&cm_shared_seg, __ATOMIC_ACQUIRE);
+    if (seg)
+        cm_seg_sandboxed(seg); /* no more open(): ring growth and blob files stop */
     if (level == CM_SANDBOX_STRICT) {
         /* Only read, write, exit and sigreturn from now on: the segment stays mapped (munmap is
          * not allowed either) but unused, and the TSC is off. */
@@ -178,43 +179,68 @@ int cm_shared_key(const struct cm_fn *fn, const uint8_t *args, uint32_t alen, ui
     memcpy(p, fn->ident, 16);
     memcpy(p + 16, args, alen);
     XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits(p, total));
+    fk->sensitive = fn->sensitive;
+    if (fn->sensitive) { /* the segment sees a keyed digest, never the argument bytes */
+        cm_sens_digest(p, total, fk->sk);
+        XXH128_canonicalFromHash(&c, XXH3_128bits(fk->sk, sizeof(fk->sk)));
+    } else {
+        XXH128_canonicalFromHash(&c, XXH3_128bits(p, total));
+    }
     memcpy(fk->h, c.digest, 16);
     fk->k = p;
     fk->len = total;
     return 0;
 }
 
-long cm_shared_get(const struct cm_fullkey *fk, const uint8_t **v)
+long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int defer)
 {
+    view->defer_verify = defer && !fk->sensitive;
     uint32_t need = 0, cap = 4096;
+    const uint8_t *k = fk->sensitive ? fk->sk : fk->k;
+    uint32_t klen = fk->sensitive ? sizeof(fk->sk) : fk->len;
     uint8_t *b = cm_tls_scratch(CM_SCRATCH_SHV, cap);
     if (!b)
         return -1;
-    long n = cm_seg_get(cm_shared_seg, fk->h, fk->k, fk->len, b, cap, &need);
+    long n = cm_seg_lookup(cm_shared_seg, fk->h, k, klen, b, cap, &need, view);
     if (n == -2) {
         cap = need;
         if (!(b = cm_tls_scratch(CM_SCRATCH_SHV, cap)))
             return -1;
-        n = cm_seg_get(cm_shared_seg, fk->h, fk->k, fk->len, b, cap, &need);
+        n = cm_seg_lookup(cm_shared_seg, fk->h, k, klen, b, cap, &need, view);
     }
     if (n < 0)
         return -1;
-    *v = b;
+    if (fk->sensitive) { /* sealed: open into a private buffer */
+        uint8_t *pt = n >= CM_SEAL_OVERHEAD ? cm_tls_scratch(CM_SCRATCH_SEAL, (size_t)n) : NULL;
+        int ok = pt && cm_sens_open(fk->sk, view->v, (uint32_t)n, pt) == 0;
+        cm_seg_view_done(view);
+        if (!ok)
+            return -1;
+        n -= CM_SEAL_OVERHEAD;
+        view->v = pt;
+        view->len = (uint64_t)n;
+    }
     return n;
 }
 
 void cm_shared_put(const struct cm_fn *fn, const struct cm_fullkey *fk, const uint8_t *v,
                    uint32_t vlen)
 {
+    if (fk->sensitive) {
+        uint8_t *ct = cm_tls_scratch(CM_SCRATCH_SEAL, (size_t)vlen + CM_SEAL_OVERHEAD);
+        if (ct && cm_sens_seal(fk->sk, v, vlen, ct) == 0)
+            cm_seg_put(cm_shared_seg, fk->h, fn->seed, fk->sk, sizeof(fk->sk), ct,
+                       vlen + CM_SEAL_OVERHEAD);
+        return;
+    }
     cm_seg_put(cm_shared_seg, fk->h, fn->seed, fk->k, fk->len, v, vlen);
 }
 
 void cm_shared_note_miss(struct cm_fn *fn, uint64_t ns)
 {
     uint64_t cur = __atomic_load_n(&fn->max_miss_ns, __ATOMIC_RELAXED);
-    while (ns > cur && !__atomic_compare_exchange_n(&fn->max_miss_ns, &cur, ns, 1,
-                                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    while (ns > cur && !__atomic_compare_exchange_n(&fn->max_miss_ns, &cur, ns, 1, __ATOMIC_RELAXED,
+                                                    __ATOMIC_RELAXED))
         ;
 }
 

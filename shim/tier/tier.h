@@ -37,8 +37,8 @@
 #define INLINE_MAX 40u /* bytes of key (padded to words) + value stored inside a slot */
 
 struct cm_slot {
-    uint32_t seq;  /* seqlock: odd while being written */
-    uint32_t fn;   /* variant id + 1; 0 = empty */
+    uint32_t seq; /* seqlock: odd while being written */
+    uint32_t fn;  /* variant id + 1; 0 = empty */
     uint64_t hash;
     uint32_t klen; /* bit 31: entry lives in the ring */
     uint32_t vlen;
@@ -90,9 +90,9 @@ static inline uint64_t cm_key_hash(const uint8_t *k, uint32_t klen, uint64_t see
 /* Probe one slot for a key of exactly n words (n a compile-time constant: the dispatcher
  * instantiates it per key length), held in kw[5-n .. 4]. Copies the value words into vw and
  * returns the value length, or -1. No lock, no call, no system call. */
-static inline __attribute__((always_inline)) long
-cm_mem_slot_get_n(struct cm_slot *s, uint32_t fn1, uint64_t h, const uint64_t *kw, const int n,
-                  uint64_t *vw)
+static inline __attribute__((always_inline)) long cm_mem_slot_get_n(struct cm_slot *s, uint32_t fn1,
+                                                                    uint64_t h, const uint64_t *kw,
+                                                                    const int n, uint64_t *vw)
 {
     uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
     if ((seq & 1) || __atomic_load_n(&s->fn, MO_DATA) != fn1 ||
@@ -138,8 +138,45 @@ uint64_t cm_mem_max_entry(void);
  * raw entry for ring entries. Returns the value length, -1 on a miss, or -2 when v or scratch is
  * too small: *need is then the size that both must have for a retry.
  */
-long cm_mem_get(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, uint8_t *v,
-                uint32_t vcap, uint8_t *scratch, uint32_t scap, uint32_t *need);
+long cm_mem_get(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, uint8_t *v, uint32_t vcap,
+                uint8_t *scratch, uint32_t scap, uint32_t *need);
+
+/*
+ * Checksumming while copying: a large value is verified in the same pass that copies it to the
+ * caller (each chunk is copied, then hashed from the destination while it is still in cache), so
+ * a hit reads the value once. The hash runs over [from, end) of the source in order: the bytes
+ * between copied regions are hashed from the source. cm_hcopy_finish() says whether the digest
+ * is `want`; if not, the destinations hold garbage and the caller must run the original.
+ */
+struct cm_hcopy {
+    XXH3_state_t st;
+    const uint8_t *done; /* source bytes before this are hashed */
+    const uint8_t *end;
+    uint64_t want;
+};
+void cm_hcopy_start(struct cm_hcopy *c, const uint8_t *from, const uint8_t *end, uint64_t seed,
+                    uint64_t want);
+void cm_hcopy_copy(void *ctx, void *dst, const uint8_t *src, size_t n); /* restore's copier */
+int cm_hcopy_finish(struct cm_hcopy *c);                                /* 1: the digest matched */
+
+/* A large memory-tier value where it lies in the ring (see cm_mem_view). */
+struct cm_memview {
+    const uint8_t *v; /* the value */
+    uint32_t vlen;
+    const uint8_t *kv; /* key and value: what the checksum covers */
+    uint64_t seed, csum, pos;
+};
+
+/*
+ * A large value without copying it: find (fn, key) among ring entries, check header and key
+ * where they lie and fill mv. The caller restores from mv->v through a cm_hcopy over
+ * [mv->kv, mv->v + vlen) with mv->seed and mv->csum, then asks cm_mem_view_ok(mv->pos): only if
+ * the digest matched and that returns 1 were the bytes it copied right and stable; if not, what
+ * it wrote is garbage and the call must run the original (so the caller must not use a view when
+ * an output is also an input: inout). Returns the value length or -1.
+ */
+long cm_mem_view(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, struct cm_memview *mv);
+int cm_mem_view_ok(uint64_t pos);
 
 /* Store (fn, key) -> value; best effort (returns -1 when not stored: slot busy, too big).
  * `scratch` (8-byte aligned) must hold header + key + value + 8. */
@@ -160,9 +197,11 @@ void cm_shared_bind(struct cm_fn *fn);
 /* The full key of a call: the 16-byte digest of the identity prefix ‖ canonical argument bytes,
  * and its XXH3-128. */
 struct cm_fullkey {
-    const uint8_t *k;
+    const uint8_t *k; /* ident || canonical argument bytes (what the remote tier keys by) */
     uint32_t len;
-    uint8_t h[16];
+    uint8_t h[16];     /* XXH3-128 of the shared tier's key bytes */
+    uint8_t sensitive; /* the shared tier's key bytes are sk, a keyed digest of k */
+    uint8_t sk[32];
 };
 
 /* Build fk from the argument bytes; `buf` (cap bytes) is used when it is large enough, else a
@@ -170,8 +209,16 @@ struct cm_fullkey {
 int cm_shared_key(const struct cm_fn *fn, const uint8_t *args, uint32_t alen, uint8_t *buf,
                   uint32_t cap, struct cm_fullkey *fk);
 
-/* Look up; on success *v points to a per-thread copy of the value. Returns its length or -1. */
-long cm_shared_get(const struct cm_fullkey *fk, const uint8_t **v);
+/* Look up; on success view->v points to the value: a per-thread copy (small values, and every
+ * value of a sensitive function, decrypted), or a verified read-only mapping of a blob file.
+ * Release with cm_seg_view_done(view). Returns its length or -1. */
+long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int defer);
+/* defer: a blob's checksum is not verified by the lookup (view->unverified): the caller verifies
+ * it with a cm_hcopy while restoring (never for a sensitive function: it is decrypted). */
+
+/* Values at least this large are not copied into the memory tier when the shared tier answers
+ * (a blob hit is already one copy from the mapping; filling would fault in as many pages). */
+#define CM_SHARED_NOFILL (256u << 10)
 
 void cm_shared_put(const struct cm_fn *fn, const struct cm_fullkey *fk, const uint8_t *v,
                    uint32_t vlen);
@@ -220,6 +267,32 @@ int cm_shared_prof_note(uint64_t h);
  * once a second, and never counted as shared-tier activity (prefault). */
 void cm_shared_stats_tick(void);
 
+/* ---- crypto: libcloudm-crypto.so (SHA-256 for remote keys, sealing for sensitive functions)
+ * and the per-user key of sensitive functions (docs/security.md).
+ */
+extern const struct cm_crypto_api *cm_crypto; /* NULL: not loaded */
+
+/* Load the crypto library when the config needs it (a remote tier, or a sensitive function), and
+ * the per-user key when some function is sensitive. One message on any failure. */
+void cm_crypto_init(const struct cm_config *cfg);
+
+/* Non-zero once the per-user key is loaded: sensitive functions can use the shared tier. */
+int cm_sens_ready(void);
+
+/* Keyed digest (HMAC-SHA256 under the per-user key) of a sensitive call's canonical key. */
+void cm_sens_digest(const uint8_t *k, uint32_t klen, uint8_t out[32]);
+
+/* Seal v under the per-user key, bound to the keyed digest `sk`: out receives vlen +
+ * CM_SEAL_OVERHEAD bytes. 0 or -1. */
+int cm_sens_seal(const uint8_t sk[32], const uint8_t *v, uint32_t vlen, uint8_t *out);
+
+/* Open a sealed value into out (n - CM_SEAL_OVERHEAD bytes). 0, or -1 (forged, corrupt, other
+ * key). */
+int cm_sens_open(const uint8_t sk[32], const uint8_t *in, uint32_t n, uint8_t *out);
+
+/* Path of the per-user key file (for `cloudm check` and the docs). 0 or -1. */
+int cm_sens_key_path(char *buf, size_t n);
+
 /* ---- remote_tier: the remote tier as the dispatcher sees it: load the plugin, look up, store,
  * and the process's remote counters.
  *
@@ -233,6 +306,11 @@ extern int cm_remote_writes __attribute__((visibility("hidden")));
 
 /* Load and open the plugin named by the config (one message and no tier on any failure). */
 void cm_remote_init(const struct cm_config *cfg);
+
+extern uint64_t cm_remote_max_value; /* remote_max_value: larger values are never sent */
+
+/* Non-zero when the remote tier encrypts values (secret_file): sensitive functions may use it. */
+int cm_remote_has_secret(void);
 
 /* Look fk up; on a hit *v points to a per-thread buffer. Returns its length or -1. */
 long cm_remote_get(const struct cm_fn *fn, const struct cm_fullkey *fk, const uint8_t **v);

@@ -54,9 +54,27 @@ static void t_basic(void)
     ASSERT_EQ_INT(put_kv(s, 1, 300, 7), 0);
     cm_seg_get_info(s, &in);
     ASSERT_EQ_UINT(in.entries, 1);
-    /* too big */
+    /* larger than the ring keeps (256 KiB): a blob file beside the segment, read through a view
+     * (cm_seg_get, which cannot map blobs, misses) */
     static uint8_t big[1 << 20];
-    ASSERT_EQ_INT(cm_seg_put(s, x.h, 7, x.k, x.klen, big, sizeof(big)), -E2BIG);
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 13 + 1);
+    ASSERT_EQ_INT(cm_seg_put(s, x.h, 7, x.k, x.klen, big, sizeof(big)), 0);
+    ASSERT_EQ_INT(cm_seg_get(s, x.h, x.k, x.klen, small, 1, &need), -1);
+    {
+        uint8_t ref[64];
+        struct cm_seg_view view = {0};
+        ASSERT_EQ_INT(cm_seg_lookup(s, x.h, x.k, x.klen, ref, sizeof(ref), &need, &view),
+                      (long)sizeof(big));
+        ASSERT_TRUE(view.map != NULL);
+        ASSERT_EQ_MEM(view.v, big, sizeof(big));
+        cm_seg_view_done(&view);
+        cm_seg_get_info(s, &in);
+        ASSERT_EQ_UINT(in.blob_files, 1);
+        ASSERT_TRUE(in.blob_bytes > sizeof(big));
+    }
+    /* too big: over max_entry (1 GiB by default) */
+    ASSERT_EQ_INT(cm_seg_put(s, x.h, 7, x.k, x.klen, big, (1u << 30) + 65536), -E2BIG);
     /* function stats and clear by name */
     int a = cm_seg_fn_slot(s, 7, "solve"), b = cm_seg_fn_slot(s, 9, "other");
     ASSERT_TRUE(a >= 0 && b >= 0 && a != b);

@@ -33,7 +33,9 @@ static void test_defaults(void)
     ASSERT_EQ_UINT(cfg.tiers, CM_TIER_MEMORY | CM_TIER_SHARED);
     ASSERT_EQ_STR(cfg.shared_path, "/dev/shm/cloudm-%u");
     ASSERT_EQ_UINT(cfg.shared_size, 256ULL << 20);
-    ASSERT_EQ_UINT(cfg.shared_max_entry, 16ULL << 20);
+    ASSERT_EQ_UINT(cfg.shared_max_entry, 1ULL << 30);
+    ASSERT_EQ_UINT(cfg.shared_blob_size, 2ULL << 30);
+    ASSERT_EQ_INT(cfg.sensitive, false);
     cm_config_free(&cfg);
 
     good("; only comments\n# and blank lines\n\n[cache]\n", &cfg, "");
@@ -148,20 +150,29 @@ static void test_shared_tier_keys(void)
         cm_config_free(&cfg);
     }
 
-    /* shared_max_entry defaults to 1/16 of shared_size, whichever order the keys come in. */
+    /* shared_max_entry defaults to 1 GiB whatever shared_size is (large values live in blob
+     * files beside the segment), and may exceed shared_size. */
     good("[cache]\nremote = http://h:1\ntiers = remote, memory\n", &cfg, "");
     ASSERT_EQ_UINT(cfg.tiers, CM_TIER_MEMORY | CM_TIER_REMOTE);
     cm_config_free(&cfg);
 
     good("[cache]\nshared_size = 1G\nshared_path = /home/u/.cache/cloudm/seg-%u\n", &cfg, "");
     ASSERT_EQ_UINT(cfg.shared_size, 1ULL << 30);
-    ASSERT_EQ_UINT(cfg.shared_max_entry, 64ULL << 20);
+    ASSERT_EQ_UINT(cfg.shared_max_entry, 1ULL << 30);
     ASSERT_EQ_STR(cfg.shared_path, "/home/u/.cache/cloudm/seg-%u");
     cm_config_free(&cfg);
 
     good("[cache]\nshared_max_entry = 1M\nshared_size = 1M\n", &cfg, "");
     ASSERT_EQ_UINT(cfg.shared_size, 1ULL << 20);
     ASSERT_EQ_UINT(cfg.shared_max_entry, 1ULL << 20);
+    cm_config_free(&cfg);
+
+    good("[cache]\nshared_max_entry = 512M\nshared_size = 2M\nsensitive = yes\n"
+         "[function f]\nsignature = int f(str pw)\nsensitive = no\n",
+         &cfg, "");
+    ASSERT_EQ_UINT(cfg.shared_max_entry, 512ULL << 20);
+    ASSERT_EQ_INT(cfg.sensitive, true);
+    ASSERT_EQ_INT(cfg.functions[0].sensitive, CM_SENS_NO);
     cm_config_free(&cfg);
 
     good("[cache]\nshared_size = 1T\nshared_max_entry = 4096\n", &cfg, "");
