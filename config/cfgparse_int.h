@@ -109,7 +109,7 @@ static inline const char *sec_label(const struct parse *p, char *buf, size_t siz
     if (p->sec == SEC_CACHE)
         snprintf(buf, size, "[cache]");
     else
-        snprintf(buf, size, "[function %s]", p->fn.name);
+        snprintf(buf, size, p->fn.cxx ? "[function \"%s\"]" : "[function %s]", p->fn.name);
     return buf;
 }
 

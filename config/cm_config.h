@@ -49,6 +49,8 @@ enum cm_kind {
     CM_K_HANDLE,   /* opaque pointer keyed by handle_fn(pointer) */
     CM_K_IGNORE,   /* passed through, not keyed (always an INTEGER-class register/slot) */
     CM_K_RETPTR,   /* return only: pointer into the buffer of parameter `ret_ref`, or NULL */
+    CM_K_INT128,   /* i128/u128 (`is_signed`): two INTEGER eightbytes, returned in rax:rdx */
+    CM_K_COMPLEX,  /* c32 (size 8: one SSE eightbyte) or c64 (size 16: two SSE eightbytes) */
 };
 
 enum cm_abi_class { CM_ABI_INT = 0, CM_ABI_SSE = 1 };
@@ -80,19 +82,22 @@ struct cm_expr {
 };
 
 struct cm_param {
-    char name[CM_NAME_MAX];      /* as written, or "argN" (1-based) when unnamed; "" for returns */
-    uint8_t kind;                /* enum cm_kind */
-    uint8_t size;                /* CM_K_INT: 1,2,4,8; CM_K_FLOAT: 4,8; pointers: 8; else 0 */
-    bool is_signed;              /* CM_K_INT */
-    struct cm_expr size_expr;    /* CM_K_IN/OUT/INOUT */
+    char name[CM_NAME_MAX];  /* as written, or "argN" (1-based) when unnamed; "" for returns */
+    uint8_t kind;            /* enum cm_kind */
+    uint8_t size;            /* CM_K_INT: 1,2,4,8; CM_K_FLOAT: 4,8; CM_K_INT128: 16;
+                                CM_K_COMPLEX: 8 (c32), 16 (c64); pointers: 8; else 0 */
+    bool is_signed;          /* CM_K_INT */
+    struct cm_expr size_expr;   /* CM_K_IN/OUT/INOUT */
     char handle_fn[CM_NAME_MAX]; /* CM_K_HANDLE: function keying the handle */
     bool handle_str;             /* CM_K_HANDLE: handle_fn returns const char * (handle(F:str)) */
     uint8_t ret_ref;             /* CM_K_RETPTR: 0-based index of the parameter it points into */
     /* x86-64 SysV placement, filled by the parser (parameters only) */
-    uint8_t abi_class; /* enum cm_abi_class */
-    int8_t abi_reg;    /* index within the class (rdi..r9 = 0..5, xmm0..7 = 0..7), -1 = stack */
-    uint8_t abi_stack; /* when abi_reg == -1: 8-byte slot index above the return address */
-    uint16_t col;      /* 1-based column of this parameter inside the signature text */
+    uint8_t abi_class;       /* enum cm_abi_class */
+    int8_t abi_reg;          /* index within the class (rdi..r9 = 0..5, xmm0..7 = 0..7), -1 = stack;
+                                a two-eightbyte value (i128, u128, c64) also takes abi_reg + 1 */
+    uint8_t abi_stack;       /* when abi_reg == -1: 8-byte slot index above the return address
+                                (two-eightbyte values: two slots; i128/u128 start at an even one) */
+    uint16_t col;            /* 1-based column of this parameter inside the signature text */
 };
 
 struct cm_signature {
@@ -106,7 +111,8 @@ struct cm_signature {
     uint8_t nrestore;
     uint8_t restore_order[CM_MAX_PARAMS];
     char normalized[CM_SIG_TEXT_MAX]; /* canonical text (no names, single spaces), part of keys */
-    uint16_t name_col;                /* 1-based column of `name` inside the signature text */
+    char skip_why[96];               /* cm_signature_parse returned 1: why ("variadic ...") */
+    uint16_t name_col;               /* 1-based column of `name` inside the signature text */
 };
 
 struct cm_global {
@@ -152,8 +158,12 @@ enum cm_remote_mode {
 };
 
 struct cm_function {
-    char name[CM_NAME_MAX];   /* section name: the symbol to hook */
-    char object[CM_PATH_MAX]; /* `object =` glob over the provider's path; "" = any */
+    char name[CM_NAME_MAX];       /* section name: the symbol to hook, or for a quoted C++
+                                     section the demangled signature as written (`cxx`) */
+    bool cxx;                     /* [function "ns::f(long, int)"]: found by demangling */
+    char short_name[CM_NAME_MAX]; /* the name its signature uses: `name`, or for `cxx` the
+                                     unqualified function name ("f") */
+    char object[CM_PATH_MAX];     /* `object =` glob over the provider's path; "" = any */
     struct cm_signature sig;
     enum cm_mode mode; /* CM_MODE_UNSET = [cache] mode */
     char salt[CM_NAME_MAX];
@@ -201,8 +211,13 @@ struct cm_config {
     double verify;  /* [cache] verify: fraction of hits re-checked, 0..1, default 0 */
     int nfunctions; /* functions that parsed cleanly (skipped ones are not here) */
     struct cm_function *functions;
-    int nerrors;   /* errors reported: the config must not be used when > 0 */
-    int nwarnings; /* warnings reported (skipped functions, ...) */
+    int nskipped;                 /* functions skipped with a warning (they are never hooked) */
+    struct cm_skipped {
+        char name[CM_NAME_MAX];   /* the section's name */
+        char why[96];             /* e.g. "variadic functions cannot be memoized" */
+    } *skipped;
+    int nerrors;                  /* errors reported: the config must not be used when > 0 */
+    int nwarnings;                /* warnings reported (skipped functions, ...) */
 };
 
 enum cm_severity { CM_DIAG_ERROR = 0, CM_DIAG_WARNING = 1 };
@@ -258,6 +273,20 @@ int cm_signature_parse(const char *text, struct cm_signature *sig, const char *w
  */
 int cm_expr_eval(const struct cm_expr *e, const uint64_t *args, int64_t retval, uint64_t cap,
                  uint64_t *out);
+
+/*
+ * The candidate closest to word[0..len) by optimal-string-alignment distance (a transposition
+ * counts as one edit, case is ignored), or NULL when none is close enough to be a plausible
+ * typo. Words longer than 64 characters never match. (values.c; the shim's "not found" hints
+ * use it too.)
+ */
+const char *cm_did_you_mean(const char *word, size_t len, const char *const *cands, size_t n);
+
+/*
+ * Whether two C++ demangled signatures are the same text, ignoring whitespace ("pi(long,int)"
+ * and "pi(long, int)"). 1 when equal.
+ */
+int cm_cxx_name_eq(const char *a, const char *b);
 
 /* "1K" "64M" "2G" "4096" -> bytes (K/M/G/T are powers of 1024; optional trailing B/iB). */
 int cm_parse_size(const char *s, uint64_t *out);

@@ -82,13 +82,6 @@ void cm_diag_at(struct cm_diag_sink *d, enum cm_severity sev, const char *file, 
 void cm_diag_map(struct cm_diag_sink *d, enum cm_severity sev, const struct cm_srcmap *m,
                  size_t off, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/*
- * The candidate closest to word[0..len) by optimal-string-alignment distance (a transposition
- * counts as one edit), or NULL when none is close enough to be a plausible typo. Words longer
- * than 64 characters never match.
- */
-const char *cm_did_you_mean(const char *word, size_t len, const char *const *cands, size_t n);
-
 /* Case-insensitive comparison of s[0..len) with the NUL-terminated word. */
 int cm_word_eq(const char *s, size_t len, const char *word);
 

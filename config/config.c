@@ -74,6 +74,25 @@ static void add_function(struct parse *p)
     cfg->functions[cfg->nfunctions++] = p->fn;
 }
 
+/* A function skipped with a warning: remembered so the report can say it was not hooked. */
+static void add_skipped(struct parse *p)
+{
+    struct cm_config *cfg = p->cfg;
+    struct cm_skipped *ns;
+
+    if (cfg->nskipped % 16 == 0) {
+        ns = realloc(cfg->skipped, (size_t)(cfg->nskipped + 16) * sizeof(*ns));
+        if (ns == NULL) {
+            p->oom = true;
+            return;
+        }
+        cfg->skipped = ns;
+    }
+    ns = &cfg->skipped[cfg->nskipped++];
+    snprintf(ns->name, sizeof(ns->name), "%s", p->fn.name);
+    snprintf(ns->why, sizeof(ns->why), "%s", p->fn.sig.skip_why);
+}
+
 static void finish_section(struct parse *p)
 {
     char lbl[CM_NAME_MAX + 16];
@@ -85,8 +104,53 @@ static void finish_section(struct parse *p)
                        "missing 'signature' in %s", sec_label(p, lbl, sizeof(lbl)));
         else if (p->sig_rc == 0 && p->d.nerrors == p->sec_nerrors)
             add_function(p);
+        else if (p->sig_rc == 1 && p->d.nerrors == p->sec_nerrors)
+            add_skipped(p);
     }
     p->sec = SEC_NONE;
+}
+
+/*
+ * The unqualified name of a demangled C++ function signature: "ns::C::f(long, int) const" -> "f",
+ * "ns::g<int>(int)" -> "g". Returns its length (and *start), or 0 when the text is not
+ * `QUALIFIED-NAME(PARAMS)[ QUALIFIERS]` with an identifier as its last name component.
+ */
+static size_t cxx_short_name(const char *t, size_t n, size_t *start)
+{
+    size_t lp, end, b;
+    int depth = 0;
+
+    for (lp = 0; lp < n; lp++) { /* the parameter list: the first '(' outside template args */
+        if (t[lp] == '<')
+            depth++;
+        else if (t[lp] == '>')
+            depth--;
+        else if (t[lp] == '(' && depth == 0)
+            break;
+    }
+    if (lp == n || memchr(t + lp, ')', n - lp) == NULL)
+        return 0;
+    end = lp;
+    while (end > 0 && is_space((unsigned char)t[end - 1]))
+        end--;
+    if (end > 0 && t[end - 1] == '>') { /* template arguments of the function itself */
+        depth = 0;
+        while (end > 0) {
+            end--;
+            if (t[end] == '>')
+                depth++;
+            else if (t[end] == '<' && --depth == 0)
+                break;
+        }
+        if (depth != 0)
+            return 0;
+    }
+    for (b = end; b > 0 && is_ident_char((unsigned char)t[b - 1]); b--)
+        ;
+    if (b == end || !is_ident_start((unsigned char)t[b]))
+        return 0;
+    *start = b;
+    return end - b;
 }
 
 static void start_function(struct parse *p, const char *name, size_t len, int line)
@@ -126,6 +190,8 @@ static void start_function(struct parse *p, const char *name, size_t len, int li
     memset(&p->fn, 0, sizeof(p->fn));
     memcpy(p->fn.name, name, len);
     p->fn.name[len] = '\0';
+    memcpy(p->fn.short_name, name, len);
+    p->fn.short_name[len] = '\0';
     p->fn.line = line;
     p->fn.mode = CM_MODE_UNSET;
     p->fn.verify = -1; /* inherit [cache] verify */
@@ -181,11 +247,49 @@ static void on_section(void *u, const struct cm_ini_section *s)
                        "missing function name in section header (expected [function NAME])");
             return;
         }
+        if (t[r] == '"') { /* a C++ function by its demangled signature */
+            size_t q = r + 1, qe = e, sn, ss = 0;
+
+            if (e - r < 2 || t[e - 1] != '"') {
+                cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)r,
+                           "missing '\"' at the end of the C++ function name");
+                return;
+            }
+            qe = e - 1;
+            while (q < qe && is_space((unsigned char)t[q]))
+                q++;
+            while (qe > q && is_space((unsigned char)t[qe - 1]))
+                qe--;
+            sn = cxx_short_name(t + q, qe - q, &ss);
+            if (sn == 0 || memchr(t + q, '"', qe - q) != NULL) {
+                cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)r,
+                           "invalid C++ function name %.*s (expected the demangled signature "
+                           "c++filt prints, e.g. [function \"ns::f(long, int)\"])",
+                           (int)(e - r > QUOTE_MAX ? QUOTE_MAX : e - r), t + r);
+                return;
+            }
+            if (qe - q >= CM_NAME_MAX) {
+                cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)r,
+                           "C++ function name too long (at most %d characters; the mangled "
+                           "name works too)",
+                           CM_NAME_MAX - 1);
+                return;
+            }
+            start_function(p, t + q, qe - q, s->line);
+            if (p->sec == SEC_FUNCTION) {
+                p->fn.cxx = true;
+                memcpy(p->fn.short_name, t + q + ss, sn);
+                p->fn.short_name[sn] = '\0';
+            }
+            return;
+        }
         for (k = r; k < e && is_ident_char((unsigned char)t[k]); k++)
             ;
         if (k < e || !is_ident_start((unsigned char)t[r])) {
             cm_diag_at(&p->d, CM_DIAG_ERROR, p->file, s->line, s->col + (int)r,
-                       "invalid function name '%.*s' (expected a C identifier)",
+                       "invalid function name '%.*s' (expected a C identifier, or a C++ "
+                       "function's demangled signature in quotes: [function \"ns::f(long, "
+                       "int)\"])",
                        (int)(e - r > QUOTE_MAX ? QUOTE_MAX : e - r), t + r);
             return;
         }
@@ -533,4 +637,7 @@ void cm_config_free(struct cm_config *cfg)
     free(cfg->functions);
     cfg->functions = NULL;
     cfg->nfunctions = 0;
+    free(cfg->skipped);
+    cfg->skipped = NULL;
+    cfg->nskipped = 0;
 }

@@ -187,9 +187,19 @@ static int parse_deref(struct lexer *lx)
     if (p < 0)
         return unknown_param(lx);
     t = &lx->sig->params[p];
-    if (t->kind != CM_K_IN && t->kind != CM_K_INOUT) {
+    /* An out[...] size is evaluated after the call, so it may also read a length the function
+     * wrote through an out[1|2|4|8] parameter (lzo's `*dst_len`); an input size may not. */
+    if (t->kind == CM_K_OUT && lx->sig->params[lx->self].kind != CM_K_OUT) {
         cm_diag_map(lx->d, CM_DIAG_ERROR, lx->m, lx->base + at,
-                    "'*%.*s' reads through '%s', which is not an in[...] or inout[...] parameter",
+                    "'*%.*s' reads through '%s', an out[...] parameter: only out[...] sizes may "
+                    "(they are evaluated after the call); declare '%s' inout[...] to use it here",
+                    (int)lx->tlen, lx->text + lx->tstart, t->name, t->name);
+        return -1;
+    }
+    if (t->kind != CM_K_IN && t->kind != CM_K_INOUT && t->kind != CM_K_OUT) {
+        cm_diag_map(lx->d, CM_DIAG_ERROR, lx->m, lx->base + at,
+                    "'*%.*s' reads through '%s', which is not an in[...], out[...] or inout[...] "
+                    "parameter",
                     (int)lx->tlen, lx->text + lx->tstart, t->name);
         return -1;
     }

@@ -419,9 +419,16 @@ void cm_cfg_set_signature(struct parse *p, const struct cm_ini_key *k)
         return;
     }
     p->sig_rc = cm_signature_parse_map(k->value, k->vlen, &p->fn.sig, k->map, &p->d);
-    if (p->sig_rc >= 0 && strcmp(p->fn.sig.name, p->fn.name) != 0) {
-        VERR(p, k, p->fn.sig.name_col - 1u, "signature names function '%s' but the section is %s",
-             p->fn.sig.name, sec_label(p, lbl, sizeof(lbl)));
+    if (p->sig_rc >= 0 && strcmp(p->fn.sig.name, p->fn.short_name) != 0) {
+        if (p->fn.cxx)
+            VERR(p, k, p->fn.sig.name_col - 1u,
+                 "signature names function '%s' but the section is %s (a C++ function's "
+                 "signature uses its unqualified name, '%s')",
+                 p->fn.sig.name, sec_label(p, lbl, sizeof(lbl)), p->fn.short_name);
+        else
+            VERR(p, k, p->fn.sig.name_col - 1u,
+                 "signature names function '%s' but the section is %s", p->fn.sig.name,
+                 sec_label(p, lbl, sizeof(lbl)));
         p->sig_rc = -1;
     }
 }

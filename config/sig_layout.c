@@ -3,9 +3,11 @@
  *
  * What it does: places every parameter in its x86-64 System V register or stack slot (INTEGER
  * class: rdi rsi rdx rcx r8 r9; SSE class: xmm0-7; then 8-byte stack slots in parameter order
- * across both classes); orders the out/inout parameters for restoring on a hit (those whose
- * value another output's size dereferences first); writes the canonical text that identifies
- * the signature in cache keys (canonical type names, no parameter names, argN in expressions).
+ * across both classes; i128/u128 and c64 take two registers of their class or two slots, an
+ * i128/u128 slot pair 16-byte aligned); orders the out/inout parameters for restoring on a hit
+ * (those whose value another output's size dereferences first); writes the canonical text that
+ * identifies the signature in cache keys (canonical type names, no parameter names, argN in
+ * expressions).
  *
  * What it does not do: parse or check anything (signature.c does, before calling these), report
  * messages, or allocate.
@@ -26,16 +28,27 @@ void cm_sig_place(struct cm_signature *s)
 
     for (i = 0; i < s->nparams; i++) {
         struct cm_param *prm = &s->params[i];
-        const bool sse = prm->kind == CM_K_FLOAT;
+        const bool sse = prm->kind == CM_K_FLOAT || prm->kind == CM_K_COMPLEX;
+        /* eightbytes: __int128 is two INTEGER ones, double _Complex two SSE ones */
+        const int words = (prm->kind == CM_K_INT128 || prm->kind == CM_K_COMPLEX) ? prm->size / 8
+                                                                                   : 1;
 
         prm->abi_class = sse ? CM_ABI_SSE : CM_ABI_INT;
-        if (sse && nsse < 8) {
-            prm->abi_reg = (int8_t)nsse++;
-        } else if (!sse && ngpr < 6) {
-            prm->abi_reg = (int8_t)ngpr++;
+        if (sse && nsse + words <= 8) {
+            prm->abi_reg = (int8_t)nsse;
+            nsse += words;
+        } else if (!sse && ngpr + words <= 6) {
+            prm->abi_reg = (int8_t)ngpr;
+            ngpr += words;
         } else {
+            /* psABI 3.2.3: when not every eightbyte gets a register, the whole argument goes
+             * on the stack and the registers left stay free for later arguments; __int128 is
+             * 16-byte aligned there (double _Complex only 8). */
             prm->abi_reg = -1;
-            prm->abi_stack = (uint8_t)nstack++;
+            if (prm->kind == CM_K_INT128 && (nstack & 1))
+                nstack++;
+            prm->abi_stack = (uint8_t)nstack;
+            nstack += words;
         }
     }
     s->nstack = (uint8_t)nstack;
@@ -102,6 +115,12 @@ static void type_text(const struct cm_param *prm, struct tbuf *t)
     case CM_K_FLOAT:
         snprintf(tmp, sizeof(tmp), "f%d", prm->size * 8);
         tput(t, tmp);
+        return;
+    case CM_K_INT128:
+        tput(t, prm->is_signed ? "i128" : "u128");
+        return;
+    case CM_K_COMPLEX:
+        tput(t, prm->size == 8 ? "c32" : "c64");
         return;
     case CM_K_STR:
         tput(t, "str");

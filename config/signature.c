@@ -7,7 +7,7 @@
  * restored, and writes the normalized text that identifies the signature in cache keys.
  * (Placement, restore order and normalized text are computed by sig_layout.c.)
  * Functions that cannot be memoized (variadic, struct/union by value, long double, vectors,
- * _Complex, __int128) are parsed to the end and then reported with one warning.
+ * __float128) are parsed to the end and then reported with one warning.
  *
  * What it does not do: know about the config file (config.c maps positions for it), evaluate
  * expressions, or touch the process. Only the first error of a signature is reported. No
@@ -186,6 +186,9 @@ static const struct scalar scalars[] = {
     {"uint32_t", CM_K_INT, 4, false}, {"uint64_t", CM_K_INT, 8, false},
     {"intptr_t", CM_K_INT, 8, true},  {"uintptr_t", CM_K_INT, 8, false},
     {"ptrdiff_t", CM_K_INT, 8, true}, {"off_t", CM_K_INT, 8, true},
+    {"i128", CM_K_INT128, 16, true},  {"u128", CM_K_INT128, 16, false},
+    {"__int128_t", CM_K_INT128, 16, true}, {"__uint128_t", CM_K_INT128, 16, false},
+    {"c32", CM_K_COMPLEX, 8, true},   {"c64", CM_K_COMPLEX, 16, true},
 };
 #define NSCALARS (sizeof(scalars) / sizeof(scalars[0]))
 
@@ -249,15 +252,33 @@ static int parse_cwords(struct sparser *p, struct cm_param *prm)
         n[CW_INT] > 1 || n[CW_FLOAT] + n[CW_DOUBLE] > 1 || n[CW_COMPLEX] > 1 || n[CW_LONG] > 2)
         goto invalid;
     if (n[CW_COMPLEX]) {
-        skip(p, "_Complex types cannot be memoized", "", 0);
+        /* float _Complex = c32, double _Complex = c64, in any word order */
+        if (n[CW_FLOAT] && total == 2) {
+            set_scalar(prm, CM_K_COMPLEX, 8, true);
+            return 0;
+        }
+        if (n[CW_DOUBLE] && total == 2) {
+            set_scalar(prm, CM_K_COMPLEX, 16, true);
+            return 0;
+        }
+        if (n[CW_DOUBLE] && n[CW_LONG] == 1 && total == 3) {
+            skip(p, "'long double _Complex' cannot be memoized", "", 0);
+            set_scalar(prm, CM_K_IGNORE, 8, false);
+            return 0;
+        }
+        if (n[CW_SIGNED] + n[CW_UNSIGNED] + n[CW_CHAR] + n[CW_SHORT] + n[CW_INT] + n[CW_LONG] +
+                n[CW_INT128] ==
+            0)
+            return err_at(p, start, "invalid type '%.*s' (write 'float _Complex' or 'double "
+                          "_Complex', or c32 / c64)", len, p->text + start);
+        skip(p, "integer _Complex types cannot be memoized", "", 0);
         set_scalar(prm, CM_K_IGNORE, 8, false);
         return 0;
     }
     if (n[CW_INT128]) {
         if (total - n[CW_SIGNED] - n[CW_UNSIGNED] != 1)
             goto invalid;
-        skip(p, "128-bit integers cannot be memoized", "", 0);
-        set_scalar(prm, CM_K_IGNORE, 8, false);
+        set_scalar(prm, CM_K_INT128, 16, !n[CW_UNSIGNED]);
         return 0;
     }
     if (n[CW_FLOAT] || n[CW_DOUBLE]) {
@@ -464,12 +485,6 @@ static int parse_type(struct sparser *p, struct cm_param *prm, int idx)
     }
     if (is_vector_type(p)) {
         skip(p, "vector types cannot be memoized", p->text + p->ts, p->tl);
-        set_scalar(prm, CM_K_IGNORE, 8, false);
-        next(p);
-        return 0;
-    }
-    if (is_word(p, "__int128_t") || is_word(p, "__uint128_t")) {
-        skip(p, "128-bit integers cannot be memoized", "", 0);
         set_scalar(prm, CM_K_IGNORE, 8, false);
         next(p);
         return 0;
@@ -690,6 +705,7 @@ int cm_signature_parse_map(const char *text, size_t len, struct cm_signature *si
     if (parse_all(&p) < 0)
         return -1;
     if (p.skip_why != NULL) {
+        snprintf(sig->skip_why, sizeof(sig->skip_why), "%s", p.skip_why);
         if (p.skip_detail[0] != '\0')
             cm_diag_map(d, CM_DIAG_WARNING, m, 0, "function '%s' skipped: %s ('%s')", sig->name,
                         p.skip_why, p.skip_detail);

@@ -2,8 +2,9 @@
  * values.c - the small value grammars of the config file, and "did you mean".
  *
  * What it does: parses sizes ("64M"), times ("250ms"), modes, booleans; matches `object =` globs;
- * finds the closest known word to a misspelt one (optimal string alignment distance); expands
- * %u / %p / %% in path templates (shared_path, report) for the shim and the tools alike.
+ * finds the closest known word to a misspelt one (optimal string alignment distance); compares
+ * C++ demangled signatures ignoring whitespace; expands %u / %p / %% in path templates
+ * (shared_path, report) for the shim and the tools alike.
  *
  * What it does not do: no messages (callers report, with positions), no allocation, no locale:
  * everything here is plain ASCII and reentrant.
@@ -373,4 +374,20 @@ int cm_path_expand(const char *src, char *dst, size_t size)
         return -ENAMETOOLONG;
     dst[j] = '\0';
     return 0;
+}
+
+int cm_cxx_name_eq(const char *a, const char *b)
+{
+    for (;;) {
+        while (*a == ' ' || *a == '\t')
+            a++;
+        while (*b == ' ' || *b == '\t')
+            b++;
+        if (*a != *b)
+            return 0;
+        if (*a == '\0')
+            return 1;
+        a++;
+        b++;
+    }
 }

@@ -307,7 +307,7 @@ static int shared_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
     cm_seg_view_done(&view);
     if (ts)
         CM_STAT_ADD(ts, fn->id, hit_shared, 1);
-    cm_shared_flush_stats(0);
+    cm_shared_flush_stats(CM_FLUSH_HIT);
     return 1;
 }
 
@@ -331,7 +331,7 @@ static int remote_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
     }
     if (ts)
         CM_STAT_ADD(ts, fn->id, hit_remote, 1);
-    cm_shared_flush_stats(0);
+    cm_shared_flush_stats(CM_FLUSH_HIT);
     return 1;
 }
 
@@ -410,7 +410,7 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
     }
     if (shared) {
         cm_shared_note_miss(fn, cm_ticks_to_ns(dt));
-        cm_shared_flush_stats(0);
+        cm_shared_flush_stats(CM_FLUSH_MISS);
     }
     errno = err;
 }
@@ -473,6 +473,27 @@ __attribute__((noinline)) static void fast_miss(struct cm_frame *f, struct cm_fn
 
 static void dispatch_slow(struct cm_frame *f, struct cm_fn *fn);
 
+/* Every 64th memory hit of a thread and function: let the shared segment's statistics follow
+ * (at most once a second; a process killed with SIGKILL loses at most its last second). */
+__attribute__((noinline, cold)) static void hit_tick(void)
+{
+    if (!cm_shared_seg)
+        return;
+    int g = cm_guard;
+    cm_guard = 1;
+    cm_shared_stats_tick();
+    cm_guard = g;
+}
+
+/* Count a memory hit; one test of the new count on the hit path. */
+static inline __attribute__((always_inline)) void count_hit_mem(struct cm_tstats *ts, uint32_t id)
+{
+    uint64_t n = __atomic_load_n(&ts->s[id].hit_mem, __ATOMIC_RELAXED) + 1;
+    __atomic_store_n(&ts->s[id].hit_mem, n, __ATOMIC_RELAXED);
+    if (__builtin_expect((n & 63) == 0, 0))
+        hit_tick();
+}
+
 /* Called by cm_entry. The fast path is inlined here and calls nothing on a hit (so it needs no
  * guard); everything else is out of line. */
 void cm_dispatch(struct cm_frame *f)
@@ -525,7 +546,7 @@ void cm_dispatch(struct cm_frame *f)
         if (!ts) /* first call on this thread: its counters do not exist yet */
             ts = cm_stats_self();
         if (ts)
-            CM_STAT_ADD(ts, fn->id, hit_mem, 1);
+            count_hit_mem(ts, fn->id);
         return;
     }
     if (cm_shared_seg || cm_remote_reads || cm_remote_writes)
@@ -570,8 +591,12 @@ __attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct c
                      : 0;
 
     if (fn->mode == CM_MODE_PROFILE) {
-        if (cm_stats_distinct_add(id, h))
+        if (cm_stats_distinct_add(id, h)) {
             __atomic_add_fetch(&fn->distinct, 1, __ATOMIC_RELAXED);
+            /* across runs: only the digest goes to the segment, never argument bytes */
+            if (!ci.process_local && cm_shared_prof_note(h) == 1)
+                __atomic_add_fetch(&fn->prof_seen, 1, __ATOMIC_RELAXED);
+        }
         uint64_t dt;
         if (cm_probe_on) { /* cloudm probe: profile mode plus the probe's checks */
             uint64_t t0 = cm_ticks();
@@ -589,7 +614,7 @@ __attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct c
     if (cm_tier_memory && !fn->sensitive && fn->mode != CM_MODE_WRITEONLY &&
         lookup(fn, f, &ci, h, k, (uint32_t)klen) == 0) {
         if (ts)
-            CM_STAT_ADD(ts, id, hit_mem, 1);
+            count_hit_mem(ts, id);
         cm_guard = 0;
         return;
     }

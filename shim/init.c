@@ -25,6 +25,7 @@
 #include "cm_config.h"
 #include "observe/observe.h"
 #include "hook/hook.h"
+#include "elf/elf.h"
 #include "tier/tier.h"
 #include "probe/probe.h"
 #include "report.h"
@@ -33,12 +34,38 @@
 static struct cm_config init_cfg;
 static struct cm_target *init_targets;
 static int init_done;
+static int report_only; /* nothing to hook (every function skipped), but a report to write */
 
 static void diag(void *ctx, enum cm_severity sev, const char *msg)
 {
-    (void)ctx;
     (void)sev;
+    if (ctx) /* under `cloudm check PROGRAM`: the command printed the config's messages already */
+        return;
     cm_log("%s", msg);
+}
+
+static void hint_log(void *ctx, const char *text)
+{
+    (void)ctx;
+    cm_log("%s", text);
+}
+
+/* C++ functions named by their demangled signature: find their mangled names among the objects
+ * loaded now (a library dlopen'ed later is matched by the mangled name only). */
+static void resolve_cxx(void)
+{
+    for (int i = 0; i < init_cfg.nfunctions; i++) {
+        const struct cm_function *f = &init_cfg.functions[i];
+        if (!f->cxx)
+            continue;
+        init_targets[i].cxx = f->name;
+        char mangled[CM_NAME_MAX * 4];
+        if (cm_names_find_cxx(f->name, f->short_name, mangled, sizeof(mangled)) == 0) {
+            char *m = strdup(mangled);
+            if (m)
+                init_targets[i].name = m; /* kept for the life of the process */
+        }
+    }
 }
 
 /* The hook layer's prctl/seccomp wrappers: the program is about to sandbox itself. */
@@ -141,13 +168,14 @@ __attribute__((constructor)) static void cm_init(void)
                CLOUDM_ENV_CONFIG, cm_config_system_path());
         goto out;
     }
-    int rc = cm_config_load(path, &init_cfg, diag, NULL);
+    int rc = cm_config_load(path, &init_cfg, diag, check ? &check : NULL);
     if (rc < 0) {
         cm_log("cannot read config %s: %s: nothing is memoized", path, strerror(-rc));
         goto out;
     }
     if (init_cfg.nerrors > 0) {
-        cm_log("%s has errors: nothing is memoized", path);
+        if (!check)
+            cm_log("%s has errors: nothing is memoized", path);
         goto out;
     }
 
@@ -180,8 +208,18 @@ __attribute__((constructor)) static void cm_init(void)
         vrate = -1;
     }
     cm_verify_setup(vrate);
-    if (init_cfg.nfunctions == 0)
+    if (init_cfg.nfunctions == 0) {
+        if (check) { /* every function skipped: the warnings said why, nothing to describe */
+            fflush(stdout);
+            _exit(0);
+        }
+        if (init_cfg.nskipped) { /* the report still says which were not hooked, and why */
+            const char *rep = getenv(CLOUDM_ENV_REPORT);
+            cm_report_setup(&init_cfg, rep && *rep ? rep : init_cfg.report, init_cfg.mode);
+            report_only = 1;
+        }
         goto out;
+    }
     cm_stack_guard_init(); /* the main thread's; other threads' on their first hooked call */
 
     const char *tiers = getenv(CLOUDM_ENV_TIERS);
@@ -222,7 +260,9 @@ __attribute__((constructor)) static void cm_init(void)
         init_targets[i].hook = init_cfg.functions[i].hook == CM_HOOK_GOT      ? CM_TARGET_GOT
                                : init_cfg.functions[i].hook == CM_HOOK_INLINE ? CM_TARGET_INLINE
                                                                               : CM_TARGET_AUTO;
+        init_targets[i].short_name = init_cfg.functions[i].short_name;
     }
+    resolve_cxx();
     for (int i = 0; i < init_cfg.nfunctions; i++)
         if (init_cfg.functions[i].min_time_ns)
             cm_clock_calibrate(); /* min_time is compared in ticks while the program runs */
@@ -244,11 +284,20 @@ __attribute__((constructor)) static void cm_init(void)
         fflush(stdout);
         _exit(0);
     }
-    for (int i = 0; i < init_cfg.nfunctions; i++)
-        if (!cm_bind_hooked(i) && !cm_hook_inline_candidates(i)) /* refusals said why */
+    for (int i = 0; i < init_cfg.nfunctions; i++) {
+        const struct cm_function *f = &init_cfg.functions[i];
+        if (cm_bind_hooked(i) || cm_hook_inline_candidates(i)) /* refusals said why */
+            continue;
+        if (f->cxx)
+            cm_log("C++ function \"%s\" not found in any loaded object (it will be memoized if "
+                   "a library loaded later provides it under its mangled name)",
+                   f->name);
+        else
             cm_log("function '%s' not found in any loaded object (it will be memoized if a "
                    "library loaded later provides it)",
-                   init_cfg.functions[i].name);
+                   f->name);
+        cm_names_hints(f->name, f->short_name, f->cxx, hint_log, NULL);
+    }
     pthread_atfork(NULL, NULL, after_fork_child);
     init_done = 1;
 out:
@@ -261,6 +310,11 @@ out:
 
 __attribute__((destructor)) static void cm_fini(void)
 {
+    if (report_only) {
+        cm_guard = 1;
+        cm_report_write();
+        cm_guard = 0;
+    }
     if (!init_done)
         return;
     cm_guard = 1;
@@ -270,7 +324,7 @@ __attribute__((destructor)) static void cm_fini(void)
         return;
     }
     cm_remote_fini(); /* first: the writer's last stores land in the counters below */
-    cm_shared_flush_stats(1);
+    cm_shared_flush_stats(CM_FLUSH_EXIT);
     cm_report_write();
     cm_probe_fini();
     cm_guard = 0;

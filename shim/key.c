@@ -3,13 +3,15 @@
  *
  * Arguments are encoded in parameter order: integers at their declared width, little-endian
  * (the ABI leaves the upper bits of a narrow integer's register undefined, so they never reach
- * a key); floats by bit pattern; strings and input buffers as tag, 32-bit length and bytes, or,
+ * a key); floats by bit pattern; i128/u128 as 16 bytes and c32/c64 as 8/16 bytes of bit
+ * pattern (real part first); strings and input buffers as tag, 32-bit length and bytes, or,
  * above CM_KEY_DIGEST_MIN bytes, as tag, 64-bit length and a digest (XXH3-128 for the local
  * tiers, SHA-256 from libcloudm-crypto.so when the keys reach the remote tier); NULL as tag 0. No
  * padding bytes and no raw addresses, except a `ptr` outside every loaded object, which marks the
  * call process-local.
  *
- * Values: the return value (8 raw bytes of rax or xmm0; strings as tag + length + bytes;
+ * Values: the return value (8 raw bytes of rax or xmm0; 16 of rax:rdx for i128/u128; 8 of xmm0
+ * for c32, 8 of xmm0 then 8 of xmm1 for c64; strings as tag + length + bytes;
  * ptr(NAME) as tag + offset), then each non-NULL out/inout buffer in restore order as length +
  * bytes, then each `writes` global, then errno when recorded.
  */
@@ -92,6 +94,14 @@ void cm_args_read(const struct cm_fn *fn, const struct cm_frame *f, struct cm_ca
         if (p->kind == CM_K_FLOAT && p->size == 4)
             raw &= 0xffffffffu;
         ci->args[i] = extend(p, raw);
+        if (p->size == 16) { /* i128/u128 and c64: the second eightbyte follows the first */
+            if (p->abi_reg < 0)
+                ci->aux[i] = f->stack[p->abi_stack + 1];
+            else if (p->abi_class == CM_ABI_SSE)
+                memcpy(&ci->aux[i], f->xmm[p->abi_reg + 1], 8);
+            else
+                ci->aux[i] = f->gpr[p->abi_reg + 1];
+        }
     }
     ci->process_local = 0;
 }
@@ -113,6 +123,8 @@ int64_t cm_key_measure(const struct cm_fn *fn, struct cm_callinfo *ci)
         switch (p->kind) {
         case CM_K_INT:
         case CM_K_FLOAT:
+        case CM_K_INT128:
+        case CM_K_COMPLEX:
             total += p->size;
             break;
         case CM_K_STR:
@@ -207,6 +219,12 @@ void cm_key_write(const struct cm_fn *fn, const struct cm_callinfo *ci, uint8_t 
         case CM_K_FLOAT:
             p = put(p, &ci->args[i], pa->size);
             break;
+        case CM_K_INT128: /* by bit pattern, low eightbyte first (c32: both floats) */
+        case CM_K_COMPLEX:
+            p = put_u64(p, ci->args[i]);
+            if (pa->size == 16)
+                p = put_u64(p, ci->aux[i]);
+            break;
         case CM_K_STR:
         case CM_K_IN:
         case CM_K_INOUT:
@@ -293,6 +311,10 @@ int64_t cm_value_measure(const struct cm_fn *fn, const struct cm_frame *f, struc
         }
         break;
     }
+    case CM_K_INT128:
+    case CM_K_COMPLEX:
+        total += r->size;
+        break;
     default:
         total += 8;
         break;
@@ -331,6 +353,15 @@ void cm_value_write(const struct cm_fn *fn, const struct cm_frame *f, const stru
         break;
     case CM_K_FLOAT:
         p = put(p, f->ret_xmm0, 8);
+        break;
+    case CM_K_INT128: /* rax:rdx */
+        p = put_u64(p, f->ret_rax);
+        p = put_u64(p, f->ret_rdx);
+        break;
+    case CM_K_COMPLEX: /* c32: xmm0's low 8 bytes; c64: those of xmm0, then of xmm1 */
+        p = put(p, f->ret_xmm0, 8);
+        if (r->size == 16)
+            p = put(p, f->ret_xmm1, 8);
         break;
     default:
         p = put_u64(p, f->ret_rax);
@@ -412,6 +443,11 @@ int cm_value_restore_with(const struct cm_fn *fn, struct cm_frame *f, const stru
                 return -1;
         }
         break;
+    case CM_K_INT128:
+    case CM_K_COMPLEX:
+        if (!(ret = take(&rd, r->size)))
+            return -1;
+        break;
     default:
         if (!(ret = take(&rd, 8)))
             return -1;
@@ -466,6 +502,18 @@ int cm_value_restore_with(const struct cm_fn *fn, struct cm_frame *f, const stru
     case CM_K_FLOAT:
         memset(f->ret_xmm0, 0, 16);
         memcpy(f->ret_xmm0, ret, 8);
+        break;
+    case CM_K_INT128:
+        memcpy(&f->ret_rax, ret, 8);
+        memcpy(&f->ret_rdx, ret + 8, 8);
+        break;
+    case CM_K_COMPLEX:
+        memset(f->ret_xmm0, 0, 16);
+        memcpy(f->ret_xmm0, ret, 8);
+        if (r->size == 16) {
+            memset(f->ret_xmm1, 0, 16);
+            memcpy(f->ret_xmm1, ret + 8, 8);
+        }
         break;
     default:
         memcpy(&f->ret_rax, ret, 8);

@@ -20,7 +20,8 @@
 struct cm_callinfo {
     uint64_t args[CM_MAX_PARAMS];    /* raw values, integers extended from their declared width */
     uint64_t len[CM_MAX_PARAMS];     /* str/in/inout: bytes keyed; out: capacity (if known) */
-    uint64_t aux[CM_MAX_PARAMS];     /* ptr: offset in its object; handle: integer or str length */
+    uint64_t aux[CM_MAX_PARAMS];     /* ptr: offset in its object; handle: integer or str length;
+                                        i128/u128/c64: the second eightbyte */
     const void *auxp[CM_MAX_PARAMS]; /* ptr: struct cm_object *; handle(:str): the string */
     uint8_t tag[CM_MAX_PARAMS];      /* encoding tag of pointer-like parameters (0 = NULL) */
     uint8_t process_local;           /* some ptr was keyed by raw address */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bind.h"
+#include "hook/hook.h"
 #include "cloudm_version.h"
 #include "base/base.h"
 #include "tier/tier.h"
@@ -94,6 +95,7 @@ struct agg {
     uint64_t miss_ns;      /* s.miss_ticks converted */
     uint64_t mean_miss_ns; /* this process's mean miss, else the segment's (all processes) */
     uint64_t distinct;
+    uint64_t prof_seen; /* profile: distinct calls an earlier run made (segment's profile table) */
     uint64_t why[CM_WHY_N];        /* bypassed calls by reason */
     uint64_t verified, mismatches; /* verify = RATE: hits re-checked, and those that differed */
     int quarantined;
@@ -119,6 +121,7 @@ static void aggregate(int func, struct agg *a)
         a->s.bypassed += s.bypassed;
         a->s.miss_ticks += s.miss_ticks;
         a->distinct += __atomic_load_n(&fn->distinct, __ATOMIC_RELAXED);
+        a->prof_seen += __atomic_load_n(&fn->prof_seen, __ATOMIC_RELAXED);
         for (int w = 0; w < CM_WHY_N; w++)
             a->why[w] += __atomic_load_n(&fn->why[w], __ATOMIC_RELAXED);
         a->verified += __atomic_load_n(&fn->verified, __ATOMIC_RELAXED);
@@ -147,6 +150,16 @@ static uint64_t saved_ns(const struct agg *a)
     return hits * a->mean_miss_ns;
 }
 
+/* Profile mode: what a cache kept across runs would have saved in this run: every call but the
+ * distinct ones no earlier run made, at the mean call time. */
+static uint64_t saved_across_ns(const struct agg *a)
+{
+    if (!a->profile || !a->s.misses || a->distinct > a->s.calls || a->prof_seen > a->distinct)
+        return 0;
+    uint64_t computed = a->distinct - a->prof_seen;
+    return (uint64_t)((double)(a->s.calls - computed) * (double)a->miss_ns / (double)a->s.misses);
+}
+
 static void human_time(char *buf, size_t n, uint64_t ns)
 {
     if (ns < 1000)
@@ -159,12 +172,27 @@ static void human_time(char *buf, size_t n, uint64_t ns)
         snprintf(buf, n, "%.1f s", ns / 1e9);
 }
 
+/* Why configured function `i` was not hooked (its messages at start-up said more). */
+static const char *why_not_hooked(int i)
+{
+    if (cm_hook_inline_candidates(i))
+        return "inline hook refused";
+    if (rep_cfg->functions[i].cxx)
+        return "C++ function not found in any loaded object";
+    return "not found in any loaded object";
+}
+
 static void human(struct out *o)
 {
-    for (int i = 0; i < rep_cfg->nfunctions; i++) {
+    for (int i = 0; i < rep_cfg->nfunctions + rep_cfg->nskipped; i++) {
+        if (i >= rep_cfg->nfunctions) {
+            const struct cm_skipped *k = &rep_cfg->skipped[i - rep_cfg->nfunctions];
+            outf(o, "cloudm: %s  not hooked (skipped: %s)\n", k->name, k->why);
+            continue;
+        }
         const char *name = rep_cfg->functions[i].name;
         if (!cm_bind_hooked(i)) {
-            outf(o, "cloudm: %s  not hooked\n", name);
+            outf(o, "cloudm: %s  not hooked (%s)\n", name, why_not_hooked(i));
             continue;
         }
         struct agg a;
@@ -180,7 +208,15 @@ static void human(struct out *o)
                 outf(o, "unknown");
             else
                 outf(o, "%llu", (unsigned long long)a.distinct);
-            outf(o, "  time %s  a cache would save ~%s (profile)\n", m, t);
+            outf(o, "  time %s  a cache would save ~%s (profile)", m, t);
+            if (cm_shared_seg && !cm_stats_distinct_overflow()) {
+                char x[32];
+                human_time(x, sizeof(x), saved_across_ns(&a));
+                outf(o, "; a cache kept across runs would have saved ~%s (%llu of %llu distinct "
+                        "calls made by earlier runs)",
+                     x, (unsigned long long)a.prof_seen, (unsigned long long)a.distinct);
+            }
+            outf(o, "\n");
             continue;
         }
         outf(o, "cloudm: %s  calls %llu  hits %llu (memory %llu", name,
@@ -270,10 +306,34 @@ static void json(struct out *o)
             outf(o, "%s\"%s\": %llu", w ? ", " : "", cm_why_names[w], (unsigned long long)a.why[w]);
         outf(o,
              "}, \"miss_ns\": %llu, \"saved_ns\": %llu, \"verified\": %llu, \"mismatches\": %llu, "
-             "\"quarantined\": %s}",
+             "\"quarantined\": %s",
              (unsigned long long)a.miss_ns, (unsigned long long)saved_ns(&a),
              (unsigned long long)a.verified, (unsigned long long)a.mismatches,
              a.quarantined ? "true" : "false");
+        if (a.profile && cm_shared_seg && !cm_stats_distinct_overflow())
+            outf(o, ", \"seen_before\": %llu, \"saved_across_runs_ns\": %llu",
+                 (unsigned long long)a.prof_seen, (unsigned long long)saved_across_ns(&a));
+        else
+            outf(o, ", \"seen_before\": null, \"saved_across_runs_ns\": null");
+        if (!cm_bind_hooked(i)) {
+            outf(o, ", \"why\": ");
+            json_str(o, why_not_hooked(i));
+        }
+        outf(o, "}");
+    }
+    for (int i = 0; i < rep_cfg->nskipped; i++) {
+        const struct cm_skipped *k = &rep_cfg->skipped[i];
+        outf(o, "%s\n  {\"name\": ", i || rep_cfg->nfunctions ? "," : "");
+        json_str(o, k->name);
+        outf(o, ", \"hooked\": false, \"calls\": 0, \"hits\": {\"memory\": 0, \"shared\": 0, "
+                "\"remote\": 0}, \"misses\": 0, \"errors\": 0, \"bypassed\": 0, \"distinct\": "
+                "null, \"miss_ns\": 0, \"saved_ns\": 0, \"verified\": 0, \"mismatches\": 0, "
+                "\"quarantined\": false, \"seen_before\": null, \"saved_across_runs_ns\": null, "
+                "\"why\": ");
+        char why[128];
+        snprintf(why, sizeof(why), "skipped: %s", k->why);
+        json_str(o, why);
+        outf(o, "}");
     }
     outf(o, "\n], \"remote\": ");
     json_remote(o);

@@ -5,8 +5,10 @@
  * (stderr), a summary line and, per function, its normalized signature and where each parameter
  * travels in the x86-64 SysV calling convention (stdout). With PROGRAM, it then runs the program
  * with the environment of `cloudm run` plus CLOUDM_CHECK=1: the shim prints which loaded objects
- * import or provide each function and exits before main. Exit status 1 when the config has
- * errors (or warnings under `strict = yes`) or the program failed, 0 otherwise.
+ * import or provide each function and exits before main (status 0; a config with errors is not
+ * run at all, its messages are printed once, here). Exit status 1 when the config has errors (or
+ * warnings under `strict = yes`) or the program failed to start, 0 otherwise: warnings alone,
+ * functions skipped or not found, still exit 0.
  *
  * What it does not do: it does not inspect the program itself (the shim does, from inside), and
  * it never memoizes anything.
@@ -37,8 +39,9 @@ void cm_usage_check(FILE *f)
                "                     " CM_SYSCONFDIR_SHOWN "/cloudm/cloudm.conf)\n"
                "  -h, --help         show this help\n"
                "\n"
-               "Exit status: 0 when the config is valid (and PROGRAM exited 0), 1 on errors\n"
-               "(also on warnings when the config says `strict = yes`), 2 on a usage error.\n");
+               "Exit status: 0 when the config is valid (warnings alone, skipped or missing\n"
+               "functions included), 1 on errors (also on warnings when the config says\n"
+               "`strict = yes`) or when PROGRAM could not start, 2 on a usage error.\n");
 }
 
 static void print_diag(void *ctx, enum cm_severity sev, const char *msg)
@@ -88,10 +91,19 @@ static void print_place(const struct cm_param *p)
 {
     static const char *const int_regs[] = {"rdi", "rsi", "rdx", "rcx", "r8", "r9"};
 
-    if (p->abi_reg < 0)
+    /* i128/u128 and c64 take two registers or two slots: "x:rdi+rsi", "z:stack[2..3]" */
+    const int two = p->size == 16 && (p->kind == CM_K_INT128 || p->kind == CM_K_COMPLEX);
+
+    if (p->abi_reg < 0 && two)
+        printf(" %s:stack[%u..%u]", p->name, p->abi_stack, p->abi_stack + 1u);
+    else if (p->abi_reg < 0)
         printf(" %s:stack[%u]", p->name, p->abi_stack);
+    else if (p->abi_class == CM_ABI_SSE && two)
+        printf(" %s:xmm%d+xmm%d", p->name, p->abi_reg, p->abi_reg + 1);
     else if (p->abi_class == CM_ABI_SSE)
         printf(" %s:xmm%d", p->name, p->abi_reg);
+    else if (two && p->abi_reg < 5)
+        printf(" %s:%s+%s", p->name, int_regs[p->abi_reg], int_regs[p->abi_reg + 1]);
     else if (p->abi_reg < 6)
         printf(" %s:%s", p->name, int_regs[p->abi_reg]);
     else
@@ -278,9 +290,9 @@ static int run_child(const struct cm_launch *l, const char *config_abs)
     if (WIFSIGNALED(status))
         fprintf(stderr, "cloudm check: %s killed by signal %d (%s)\n", l->argv[0], WTERMSIG(status),
                 strsignal(WTERMSIG(status)));
-    else
-        fprintf(stderr, "cloudm check: %s exited with status %d\n", l->argv[0],
-                WEXITSTATUS(status));
+    else /* the shim itself exits 0 before main: this status is the program's or its loader's */
+        fprintf(stderr, "cloudm check: %s exited with status %d before cloudm could describe it\n",
+                l->argv[0], WEXITSTATUS(status));
     return CM_EXIT_FAIL;
 }
 
@@ -345,9 +357,15 @@ int cm_cmd_check(int argc, char **argv)
     warn_secrets(&cfg, shown);
     if (cfg.nerrors > 0 || (cfg.strict && parser_warnings > 0))
         status = CM_EXIT_FAIL;
+    int cfg_errors = cfg.nerrors > 0;
     cm_config_free(&cfg);
 
     l.check = true;
+    if (l.argv != NULL && cfg_errors) {
+        /* The shim would refuse this config too: starting the program shows nothing more. */
+        fprintf(stderr, "cloudm check: %s not started: the config has errors\n", l.argv[0]);
+        return status;
+    }
     if (l.argv != NULL && run_child(&l, path) != 0)
         status = CM_EXIT_FAIL;
     return status;

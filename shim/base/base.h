@@ -183,6 +183,7 @@ struct cm_fn {
     void *reads_addr[CM_MAX_GLOBALS];
     void *writes_addr[CM_MAX_GLOBALS];
     uint64_t distinct;      /* profile mode: distinct argument sets (atomic) */
+    uint64_t prof_seen;     /* profile mode: of those, made by an earlier run (atomic) */
     int seg_slot;           /* statistics slot in the shared segment, -1 = none */
     uint8_t ident[16];      /* XXH3-128 of the identity prefix: leads shared-tier keys */
     uint64_t max_miss_ns;   /* longest miss seen (atomic): singleflight = auto */

@@ -297,6 +297,25 @@ const struct cm_sect *cm_symtab_sect(const struct cm_objsyms *s, uintptr_t a);
 /* The path of the debug file for build-id `id` that exists, written to buf; -ENOENT if none. */
 int cm_symtab_debug_path(const uint8_t *id, size_t idlen, char *buf, size_t buflen);
 
+/* ---- names: C++ names and near misses among the loaded objects' symbols (names.c).
+ * Start-up and `cloudm check` only: these read symbol tables from disk. */
+
+/* Demangle `mangled` (an "_Z..." name) with abi::__cxa_demangle into out. `may_load`: dlopen
+ * libstdc++ when the process has none. Returns 0, -ENOSYS (no demangler), -EINVAL (not a
+ * mangled name) or -ENAMETOOLONG. */
+int cm_demangle(const char *mangled, char *out, size_t outlen, int may_load);
+
+/* The mangled name of the function whose demangled signature is `want` (whitespace ignored;
+ * `short_name` is its unqualified name), defined in a loaded object. Refreshes the object
+ * table. Returns 0, or -ENOENT. */
+int cm_names_find_cxx(const char *want, const char *short_name, char *mangled, size_t mlen);
+
+/* Why the configured function `name` (a C++ signature when `cxx`) was found nowhere: calls
+ * line() with each hint, indented by two spaces (objects searched, similar names, C++
+ * functions of that unqualified name, a definition only in .symtab, a stripped executable). */
+void cm_names_hints(const char *name, const char *short_name, int cxx,
+                    void (*line)(void *ctx, const char *text), void *ctx);
+
 /* ---- resolve: which implementation an importer reaches (resolve.c) */
 struct cm_resolved {
     struct cm_objrec *provider;

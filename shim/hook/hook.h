@@ -27,6 +27,9 @@ struct cm_target {
     const char *object_glob; /* NULL or "": any provider; else glob over the provider's path,
                                 optionally followed by ":GLOB" over a static's source file */
     int hook;                /* CM_TARGET_GOT (0), CM_TARGET_AUTO or CM_TARGET_INLINE */
+    const char *cxx;         /* NULL, or the C++ demangled signature configured (then `name` is
+                                its mangled name once found, else the signature itself) */
+    const char *short_name;  /* the unqualified name (== name for C functions): for hints */
 };
 
 #define CM_TARGET_GOT 0    /* GOT slots only */

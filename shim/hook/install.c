@@ -118,6 +118,11 @@ static bool desc_def(const struct cm_dyn *d, size_t i, void *p)
     return false;
 }
 
+static void hint_line(void *ctx, const char *text)
+{
+    fprintf(ctx, "%s\n", text);
+}
+
 int cm_hook_describe(FILE *out)
 {
     int saved = errno;
@@ -129,7 +134,12 @@ int cm_hook_describe(FILE *out)
     int ntargets = cm_hook_targets(&targets);
     for (int ti = 0; ti < ntargets; ti++) {
         const char *name = targets[ti].name;
-        fprintf(out, "%s\n", name);
+        if (targets[ti].cxx && strcmp(targets[ti].cxx, name) != 0)
+            fprintf(out, "\"%s\" = %s\n", targets[ti].cxx, name);
+        else if (targets[ti].cxx)
+            fprintf(out, "\"%s\"\n", name);
+        else
+            fprintf(out, "%s\n", name);
         struct desc_ctx c = {.out = out, .name = name};
         for (size_t i = 0; t && i < t->ot_n; i++) {
             struct cm_objrec *r = t->ot_order[i];
@@ -142,6 +152,9 @@ int cm_hook_describe(FILE *out)
         c.found += cm_codehook_describe(out, ti);
         if (!c.found) {
             fprintf(out, "  not found in any loaded object\n");
+            cm_names_hints(targets[ti].cxx ? targets[ti].cxx : name,
+                           targets[ti].short_name ? targets[ti].short_name : name,
+                           targets[ti].cxx != NULL, hint_line, out);
             nowhere++;
         }
     }

@@ -153,6 +153,15 @@ long cm_seg_clear(struct cm_seg *s, const char *name);
 void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len, uint64_t *ring_off,
                     uint64_t *ring_len);
 
+/* ---- seg_prof: the profile table (cloudm profile across runs). Only key digests are kept.
+ * Note the 64-bit digest h of a distinct call made by profiling run `run` (nonzero). Returns 1
+ * when an earlier run recorded the same call, 0 when it is new (now recorded) or this run's own,
+ * -1 when it could not be recorded (its slots are full). Lock-free; never blocks. */
+int cm_seg_prof_note(struct cm_seg *s, uint64_t h, uint16_t run);
+
+/* Forget every recorded call (`cloudm profile --reset`); returns how many were recorded. */
+uint64_t cm_seg_prof_reset(struct cm_seg *s);
+
 /* ---- seg_quar: functions quarantined by `verify` (a re-checked hit differed), so that every
  * process stops serving them until `cloudm clear --function NAME`. Keyed by the same fn_ident
  * as the statistics slots; at most 63 functions at once (more are quarantined per process

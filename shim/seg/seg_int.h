@@ -28,8 +28,7 @@
 #endif
 
 #define SEG_MAGIC 0x47534d44554f4c43ull /* "CLOUDMSG" little-endian */
-#define SEG_VERSION 2u /* 2: blob entries (SEG_BLOB_FLAG), the ring's file space grown on demand   \
-                        */
+#define SEG_VERSION 3u /* 2: blob entries (SEG_BLOB_FLAG), the ring's file space grown on demand; 3: the profile table (sh_prof_off, sh_prof_slots) */
 #define SEG_HDR_BYTES                                                                              \
     4096u                         /* header region (struct seg_hdr + reserved: remote counters at  \
                                      256 (seg_remote.c), blob counters at 512 (seg_blob.c),        \
@@ -48,6 +47,10 @@
 #define SEG_BLOB_REF 32u             /* bytes of a blob reference: magic, length, checksum, id */
 #define SEG_VALUE_MAX (1ull << 30)   /* largest value the segment holds (in a blob file) */
 #define SEG_ALLOC_CHUNK (2ull << 20) /* the ring's file space is allocated ahead by this much */
+#define SEG_PROF_DIV 1024u        /* profile table slots: one per KiB of segment (0.8 %) */
+#define SEG_PROF_MIN 1024u
+#define SEG_PROF_PROBE 16u        /* slots probed per key digest */
+#define SEG_PROF_RUN_BITS 16u     /* low bits of a profile word: the run that recorded it */
 
 /* The header. Only `head` and the counters change after creation. */
 struct seg_hdr {
@@ -59,7 +62,9 @@ struct seg_hdr {
     uint64_t sh_flight_off, sh_fn_off, sh_index_off, sh_buckets, sh_ring_off, sh_ring_size;
     uint64_t sh_ring_alloc; /* ring bytes allocated in the file (fallocate), grows by chunks up to
                                sh_ring_size as the ring's first lap advances (seg.c) */
-    uint64_t sh_pad1[5];
+    uint64_t sh_prof_off;   /* the profile table: sh_prof_slots words (seg_prof.c) */
+    uint64_t sh_prof_slots; /* a power of two: size / SEG_PROF_DIV, at least SEG_PROF_MIN */
+    uint64_t sh_pad1[3];
     /* cache line 2: the ring head, alone (every put CASes it) */
     uint64_t sh_head; /* monotonically increasing ring position of the next free byte */
     uint64_t sh_pad2[7];
@@ -124,7 +129,8 @@ _Static_assert(sizeof(struct cm_seg_fnstat) == 64, "cm_seg_fnstat is 8 counters"
     (((uint64_t)SEG_VERSION << 56) ^ ((uint64_t)sizeof(struct seg_hdr) << 40) ^                    \
      ((uint64_t)sizeof(struct seg_ent) << 30) ^ ((uint64_t)sizeof(struct seg_fn) << 18) ^          \
      ((uint64_t)sizeof(struct seg_flight) << 8) ^ ((uint64_t)SEG_WAYS << 2) ^                      \
-     ((uint64_t)SEG_FN_SLOTS << 20) ^ ((uint64_t)SEG_FLIGHT_SLOTS << 44) ^ SEG_POS_BITS)
+     ((uint64_t)SEG_FN_SLOTS << 20) ^ ((uint64_t)SEG_FLIGHT_SLOTS << 44) ^ SEG_POS_BITS ^          \
+     ((uint64_t)SEG_PROF_DIV << 48) ^ ((uint64_t)SEG_PROF_RUN_BITS << 36))
 
 /* One process's mapping. */
 struct cm_seg {
@@ -134,6 +140,8 @@ struct cm_seg {
     struct seg_flight *flight;
     struct seg_fn *fns;
     uint64_t *index; /* buckets * SEG_WAYS words */
+    uint64_t *prof;  /* profile table: prof_mask + 1 words */
+    uint64_t prof_mask;
     uint64_t bmask;  /* buckets - 1 */
     uint8_t *ring;
     uint64_t ring_size; /* multiple of 64 */

@@ -86,7 +86,11 @@ int cm_seg_layout(uint64_t size, struct seg_hdr *l)
     l->sh_size = size;
     l->sh_flight_off = SEG_HDR_BYTES;
     l->sh_fn_off = l->sh_flight_off + SEG_FLIGHT_SLOTS * sizeof(struct seg_flight);
-    l->sh_index_off = l->sh_fn_off + SEG_FN_SLOTS * sizeof(struct seg_fn);
+    l->sh_prof_off = l->sh_fn_off + SEG_FN_SLOTS * sizeof(struct seg_fn);
+    l->sh_prof_slots = pow2_floor(size / SEG_PROF_DIV);
+    if (l->sh_prof_slots < SEG_PROF_MIN)
+        l->sh_prof_slots = SEG_PROF_MIN;
+    l->sh_index_off = l->sh_prof_off + l->sh_prof_slots * sizeof(uint64_t);
     /* index: 1/12 .. 1/6 of the rest (a power of two buckets), one word per 40 .. 88 bytes of
      * ring: room for the smallest entries (72 bytes: 16-byte key, 8-byte value) at a load that
      * rarely overflows an 8-way bucket */
@@ -113,6 +117,7 @@ static int check_hdr(const struct seg_hdr *h, uint64_t st_size, uint64_t want)
         (want != 0 && st_size != want) || cm_seg_layout(st_size, &l) != 0)
         return 1;
     if (h->sh_flight_off != l.sh_flight_off || h->sh_fn_off != l.sh_fn_off ||
+        h->sh_prof_off != l.sh_prof_off || h->sh_prof_slots != l.sh_prof_slots ||
         h->sh_index_off != l.sh_index_off || h->sh_buckets != l.sh_buckets ||
         h->sh_ring_off != l.sh_ring_off || h->sh_ring_size != l.sh_ring_size)
         return 1;
@@ -307,6 +312,8 @@ static int map_it(int fd, uint64_t size, const struct cm_seg_opts *o, struct cm_
     s->hdr = m;
     s->flight = (struct seg_flight *)(s->base + s->hdr->sh_flight_off);
     s->fns = (struct seg_fn *)(s->base + s->hdr->sh_fn_off);
+    s->prof = (uint64_t *)(s->base + s->hdr->sh_prof_off);
+    s->prof_mask = s->hdr->sh_prof_slots - 1;
     s->index = (uint64_t *)(s->base + s->hdr->sh_index_off);
     s->bmask = s->hdr->sh_buckets - 1;
     s->ring = s->base + s->hdr->sh_ring_off;

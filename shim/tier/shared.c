@@ -10,11 +10,13 @@
  * What it does not do: the segment's layout, locking or eviction (seg.c); deciding when a call
  * is cacheable (dispatch.c).
  *
- * Statistics: the hot path only touches per-thread counters (stats.c). Slow paths call
- * cm_shared_flush_stats(0), which on every 64th call of a thread reads the clock and, at most
- * once a second, adds what changed since the last push
- * to the segment with relaxed atomics (one thread at a time; a busy flag makes the others
- * skip); the exit path forces a last push.
+ * Statistics: the hot path only touches per-thread counters (stats.c). Misses (every one),
+ * shared and remote hits (every 8th of a thread) and memory-tier hits (every 64th of a thread and
+ * function, cm_shared_stats_tick) read the coarse monotonic clock (vDSO, no system call) and, at
+ * most once a second, add what changed since the last push to the segment with relaxed atomics
+ * (one thread at a time; a busy flag makes the others skip). So a process killed with SIGKILL
+ * loses about its last second of counts (of a thread that keeps calling: at most 7 shared hits or
+ * 63 memory hits more); the exit path forces a last push.
  *
  * Single-flight claims and abandoned calls (issue 16): a memoized function left by longjmp() or
  * a C++ exception never reaches cm_shared_flight_end(). Each thread keeps a small stack of the
@@ -51,6 +53,9 @@ struct cm_seg *cm_shared_seg;
 static const struct cm_config *shared_cfg; /* for reopening after an identity change */
 static uint64_t last_flush_ns;
 static int flushing;
+/* This process's tag in the segment's profile table (nonzero): calls recorded under another tag
+ * were made by an earlier run (or another process). */
+static uint16_t prof_run;
 
 /* The claims this thread holds, oldest first (see the header comment). */
 struct open_claim {
@@ -108,6 +113,8 @@ void cm_shared_init(const struct cm_config *cfg)
     if (!(cfg->tiers & CM_TIER_SHARED))
         return;
     shared_cfg = cfg;
+    uint64_t seed[2] = {(uint64_t)getpid(), cm_clock_ns()};
+    prof_run = (uint16_t)(XXH3_64bits(seed, sizeof(seed)) | 1);
     shared_open(cfg);
 }
 
@@ -145,6 +152,13 @@ void cm_shared_sandbox(int level)
         __atomic_store_n(&cm_shared_seg, NULL, __ATOMIC_RELEASE);
         cm_clock_sandbox(1);
     }
+}
+
+int cm_shared_prof_note(uint64_t h)
+{
+    if (!cm_shared_seg)
+        return -1;
+    return cm_seg_prof_note(cm_shared_seg, h, prof_run);
 }
 
 void cm_shared_bind(struct cm_fn *fn)
@@ -295,12 +309,37 @@ void cm_shared_flight_end(uint32_t ticket)
     /* not held any more: released as abandoned already */
 }
 
-void cm_shared_flush_stats(int force)
+static uint64_t coarse_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void push_stats(int force);
+
+void cm_shared_stats_tick(void)
+{
+    if (cm_shared_seg)
+        push_stats(0);
+}
+
+void cm_shared_flush_stats(int when)
 {
     static __thread unsigned events __attribute__((tls_model("initial-exec")));
-    if (!cm_shared_seg || (!force && (++events & 63) != 0))
+    if (!cm_shared_seg)
         return;
-    uint64_t now = cm_clock_ns();
+    if (when == CM_FLUSH_EXIT) {
+        push_stats(1);
+        return;
+    }
+    if (when == CM_FLUSH_MISS || (++events & 7) == 0)
+        push_stats(0);
+}
+
+static void push_stats(int force)
+{
+    uint64_t now = coarse_ns();
     if (!force && now - __atomic_load_n(&last_flush_ns, __ATOMIC_RELAXED) < 1000000000ull)
         return;
     if (__atomic_exchange_n(&flushing, 1, __ATOMIC_ACQUIRE))

@@ -251,8 +251,21 @@ void cm_shared_note_miss(struct cm_fn *fn, uint64_t ns);
  * segment (0 when unknown): what a hit saved, for a process that never ran the function. */
 uint64_t cm_shared_mean_miss_ns(const struct cm_fn *fn);
 
-/* Push this process's counters to the segment: every second from slow paths, and at exit. */
-void cm_shared_flush_stats(int force);
+/* Push this process's counters to the segment: at most once a second from slow paths, and at
+ * exit. `when`: CM_FLUSH_HIT after a shared or remote hit (the clock is read on every 8th of a
+ * thread's), CM_FLUSH_MISS after a miss (read every time: a miss ran the function anyway),
+ * CM_FLUSH_EXIT (push now). */
+enum { CM_FLUSH_HIT = 0, CM_FLUSH_EXIT = 1, CM_FLUSH_MISS = 2 };
+void cm_shared_flush_stats(int when);
+
+/* Profile mode: note the digest of a distinct call of this process in the segment's profile
+ * table. 1: an earlier run (another process) made it; 0: new; -1: unknown (no segment, or its
+ * slots are full). */
+int cm_shared_prof_note(uint64_t h);
+
+/* The same from the memory tier's hit path (every 64th hit of a thread and function): at most
+ * once a second, and never counted as shared-tier activity (prefault). */
+void cm_shared_stats_tick(void);
 
 /* ---- crypto: libcloudm-crypto.so (SHA-256 for remote keys, sealing for sensitive functions)
  * and the per-user key of sensitive functions (docs/security.md).

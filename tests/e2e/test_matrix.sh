@@ -6,13 +6,15 @@
 # run; every configured function (four in liblegacy, lgamma in libm) was hooked and answered
 # 950 of its 1000 calls from the memory tier with exactly 50 misses; liblegacy's functions
 # really ran only 50 times; signgam is restored on lgamma hits (the program prints it after
-# resetting it to a sentinel). A second memoized run (a new process: the memory tier is per
+# resetting it to a sentinel). The 128-bit and complex functions (i128/u128 in rdi..r9 and in
+# 16-byte aligned stack slots, c32 in one xmm, c64 in two or on the stack) print every bit of
+# their results, so a wrong placement or a key missing an eightbyte changes the output. A second memoized run (a new process: the memory tier is per
 # process) gives the same counts. First it checks that the variants really differ the way their
 # names say (ELF type, BIND_NOW, JUMP_SLOT vs GLOB_DAT), so the matrix cannot silently collapse.
 . "$CM_SRC/lib.sh"
 
 CONF=$CM_SRC/conf/matrix.conf
-LEGACY_FNS="lg_poly lg_wave lg_strhash lg_pack"
+LEGACY_FNS="lg_poly lg_wave lg_strhash lg_pack lg_i128 lg_u128_spill lg_cmul lg_c32 lg_cspill"
 
 for opt in O0 O2; do for pie in pie nopie; do for bind in lazy now; do for plt in plt noplt; do
   v=${opt}_${pie}_${bind}_${plt}

@@ -16,6 +16,8 @@
 #   strnull     `str` param: NULL differs from "", keyed by content not address
 #   out         out[n], n = 0, NULL buffer; bytes past n untouched
 #   pack        out[*outlen] + inout[8] (compress2 shape), NULL out; NULL outlen -> errors
+#   outlen      out[*dst_len] + out[8] (lzo1x_999_compress_level shape): the stale *dst_len
+#               the caller leaves is not keyed, every repeated block is a hit
 #   scale       inout[n*4]                           in        in[len]: content, NULL vs empty
 #   digits      out[retval]
 #   reads       `reads =` of a global the executable owns (copy relocation) and of one the
@@ -51,6 +53,7 @@ mstr      lg_upper        12   8  4 0    12
 strnull   lg_strkey       15  10  5 0    15
 out       lg_fill         18  12  6 0    18
 pack      lg_pack         21  12  6 3    21
+outlen    lg_lzo          12   9  3 0    12
 scale     lg_scale        15  10  5 0    15
 in        lg_crc          18  13  5 0    18
 digits    lg_digits       15  10  5 0    15

@@ -2,8 +2,8 @@
 # test_stripped.sh - a stripped program whose static functions are found in its separate debug
 # file, located through the build-id under $CLOUDM_DEBUG_DIR/.build-id/xx/yyyy.debug.
 #
-# Proves: stripped and without a debug file, the static functions are not found (one message,
-# output right); with the debug file, they are hooked exactly as in the unstripped build, and
+# Proves: stripped and without a debug file, the static functions are not found (one message
+# each, with the hint that the executable is stripped; output right); with the debug file, they are hooked exactly as in the unstripped build, and
 # `cloudm check` names the debug file the symbols came from.
 . "$CM_E2E/lib.sh"
 
@@ -23,6 +23,7 @@ cm_plain plain "$PROG"
 CLOUDM_DEBUG_DIR=$CM_TMP/nowhere cm_run nodbg -c "$CONF" --report="$CM_TMP/nodbg.json" -- "$PROG"
 cm_same plain nodbg
 cm_expect_match "without debug file: not found" "$CM_TMP/nodbg.err" "function 'weigh' not found in any loaded object"
+cm_expect_eq "without debug file: the hint says why, once" "$(grep -cxF "cloudm:   the executable $PROG is stripped (no .symtab) and has no debug file: a function compiled into it cannot be found (install its debug file under /usr/lib/debug/.build-id or set CLOUDM_DEBUG_DIR)" "$CM_TMP/nodbg.err")" 9
 cm_expect_eq "without debug file: weigh ran every time" "$(cm_execs nodbg weigh)" 1001
 
 CLOUDM_DEBUG_DIR=$CM_TMP/nowhere:$CM_TMP/dbg cm_run dbg -c "$CONF" --report="$CM_TMP/dbg.json" -- "$PROG"

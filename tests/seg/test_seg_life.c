@@ -278,11 +278,41 @@ static void t_bench(void)
     ASSERT_EQ_INT(wait_all(&c, 1), 0);
 }
 
+/* The profile table: a digest is new once, then this run's own; another run (tag) sees it as
+ * made before, also through another mapping of the file; full probes are refused, not stored;
+ * --reset forgets every recorded digest. */
+static void t_prof(void)
+{
+    char p[300];
+    seg_path(p, sizeof(p), "prof");
+    struct cm_seg *s = open_seg(p, 1 << 20, NULL);
+    REQUIRE(s != NULL);
+    uint64_t h = 0x1234567890abcdefull;
+    ASSERT_EQ_INT(cm_seg_prof_note(s, h, 7), 0);           /* new */
+    ASSERT_EQ_INT(cm_seg_prof_note(s, h, 7), 0);           /* this run's own */
+    ASSERT_EQ_INT(cm_seg_prof_note(s, h, 9), 1);           /* made by an earlier run */
+    ASSERT_EQ_INT(cm_seg_prof_note(s, h ^ 0x10000, 9), 0); /* another digest */
+    ASSERT_EQ_INT(cm_seg_prof_note(s, h, 0), -1);          /* no run tag */
+    struct cm_seg *s2 = open_seg(p, 1 << 20, NULL);        /* another process's mapping */
+    REQUIRE(s2 != NULL);
+    ASSERT_EQ_INT(cm_seg_prof_note(s2, h, 11), 1);
+    /* 16 digests on the same slot fill its probe window: the 17th is not recorded */
+    uint64_t base = 0x5555000000000000ull, n = 0;
+    for (uint64_t i = 1; i <= 16; i++)
+        n += cm_seg_prof_note(s, (base + (i << 32)) & ~(uint64_t)0xffffffff, 3) == 0;
+    ASSERT_EQ_UINT(n, 16);
+    ASSERT_EQ_INT(cm_seg_prof_note(s, base + (17ull << 32), 3), -1);
+    ASSERT_EQ_UINT(cm_seg_prof_reset(s2), 18);
+    ASSERT_EQ_INT(cm_seg_prof_note(s, h, 9), 0); /* forgotten: new again */
+    cm_seg_close(s2);
+    cm_seg_close(s);
+}
+
 int main(int argc, char **argv)
 {
     static const struct seg_test tests[] = {
         {"takeover", t_takeover}, {"small", t_small}, {"persist", t_persist},
-        {"format", t_format},     {"bench", t_bench},
+        {"format", t_format},     {"bench", t_bench}, {"prof", t_prof},
     };
     return seg_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -66,7 +66,20 @@ static const struct bad_case bad_cases[] = {
      {"t.conf:1:1: error: missing function name in section header (expected [function NAME])"}},
     {"function_bad_name",
      "[function 9lives]\n",
-     {"t.conf:1:11: error: invalid function name '9lives' (expected a C identifier)"}},
+     {"t.conf:1:11: error: invalid function name '9lives' (expected a C identifier, or a C++ "
+      "function's demangled signature in quotes: [function \"ns::f(long, int)\"])"}},
+    {"cxx_unqualified_name_expected",
+     "[function \"primecount::pi(long, int)\"]\nsignature = i64 primecount(i64 x, i32 t)\n",
+     {"t.conf:2:17: error: signature names function 'primecount' but the section is "
+      "[function \"primecount::pi(long, int)\"] (a C++ function's signature uses its "
+      "unqualified name, 'pi')"}},
+    {"cxx_no_parameter_list",
+     "[function \"primecount::pi\"]\nsignature = i64 pi(i64 x)\n",
+     {"t.conf:1:11: error: invalid C++ function name \"primecount::pi\" (expected the demangled "
+      "signature c++filt prints, e.g. [function \"ns::f(long, int)\"])"}},
+    {"cxx_unterminated_quote",
+     "[function \"ns::f(long)]\nsignature = i64 f(i64 x)\n",
+     {"t.conf:1:11: error: missing '\"' at the end of the C++ function name"}},
     {"duplicate_cache",
      "[cache]\nmode = off\n[cache]\nmode = readonly\n",
      {"t.conf:3:1: error: duplicate section [cache] (first at line 1)"}},
@@ -366,12 +379,13 @@ static const struct bad_case bad_cases[] = {
      {"t.conf:2:22: error: unknown parameter 'arg3' in size expression (did you mean 'arg2'?)"}},
     {"deref_not_input",
      "[function f]\nsignature = i32 f(out[*n] buf, u64 n)\n",
-     {"t.conf:2:23: error: '*n' reads through 'n', which is not an in[...] or inout[...] "
-      "parameter"}},
-    {"deref_out_param",
-     "[function f]\nsignature = i32 f(out[*len] buf, out[8] len)\n",
-     {"t.conf:2:23: error: '*len' reads through 'len', which is not an in[...] or inout[...] "
-      "parameter"}},
+     {"t.conf:2:23: error: '*n' reads through 'n', which is not an in[...], out[...] or "
+      "inout[...] parameter"}},
+    {"deref_out_param_in_input",
+     "[function f]\nsignature = i32 f(in[*len] buf, out[8] len)\n",
+     {"t.conf:2:22: error: '*len' reads through 'len', an out[...] parameter: only out[...] "
+      "sizes may (they are evaluated after the call); declare 'len' inout[...] to use it "
+      "here"}},
     {"deref_variable_size",
      "[function f]\nsignature = i32 f(out[*len] buf, inout[n] len, u64 n)\n",
      {"t.conf:2:23: error: '*len' needs 'len' to have a constant size of 1, 2, 4 or 8 bytes"}},
@@ -447,12 +461,19 @@ static const struct bad_case bad_cases[] = {
     {"vector",
      "[function f]\nsignature = f64 f(__m256d v)\n",
      {"t.conf:2:13: warning: function 'f' skipped: vector types cannot be memoized ('__m256d')"}},
-    {"complex",
-     "[function cabs]\nsignature = f64 cabs(double _Complex z)\n",
-     {"t.conf:2:13: warning: function 'cabs' skipped: _Complex types cannot be memoized"}},
-    {"int128",
-     "[function f]\nsignature = unsigned __int128 f(i32)\n",
-     {"t.conf:2:13: warning: function 'f' skipped: 128-bit integers cannot be memoized"}},
+    {"complex_long_double",
+     "[function cabsl]\nsignature = long double cabsl(long double _Complex z)\n",
+     {"t.conf:2:13: warning: function 'cabsl' skipped: 'long double' cannot be memoized"}},
+    {"complex_integer",
+     "[function f]\nsignature = i32 f(int _Complex z)\n",
+     {"t.conf:2:13: warning: function 'f' skipped: integer _Complex types cannot be memoized"}},
+    {"complex_alone",
+     "[function f]\nsignature = i32 f(_Complex z)\n",
+     {"t.conf:2:19: error: invalid type '_Complex' (write 'float _Complex' or 'double "
+      "_Complex', or c32 / c64)"}},
+    {"float128",
+     "[function f]\nsignature = __float128 f(i32)\n",
+     {"t.conf:2:13: warning: function 'f' skipped: 128-bit floating point cannot be memoized"}},
     {"error_beats_warning",
      "[function f]\nsignature = i32 f(str, ..., i32)\n",
      {"t.conf:2:24: error: '...' must be the last parameter"}},

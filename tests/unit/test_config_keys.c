@@ -354,6 +354,36 @@ static void test_skipped_function(void)
     cm_config_free(&cfg);
 }
 
+/* C++ functions by their demangled signature: two overloads are two sections, the signature
+ * uses the unqualified name, a mangled name stays an ordinary C identifier. */
+static void test_cxx_sections(void)
+{
+    struct cm_config cfg;
+    struct msgs m;
+
+    parse("[function \"primecount::pi(long, int)\"]\nsignature = i64 pi(i64 x, ignore threads)\n"
+          "[function \" primecount::pi(__int128, int) \"]\nsignature = i128 pi(i128 x, ignore)\n"
+          "[function \"ns::Acc::add(long) const\"]\nsignature = i64 add(ptr this, i64 v)\n"
+          "[function \"ns::pick<int>(int)\"]\nsignature = i32 pick(i32)\n"
+          "[function _ZN10primecount2piEli]\nsignature = i64 _ZN10primecount2piEli(i64, i32)\n",
+          &cfg, &m);
+    ASSERT_EQ_INT(cfg.nerrors, 0);
+    ASSERT_EQ_INT(cfg.nwarnings, 0);
+    REQUIRE(cfg.nfunctions == 5);
+    ASSERT_EQ_STR(cfg.functions[0].name, "primecount::pi(long, int)");
+    ASSERT_TRUE(cfg.functions[0].cxx);
+    ASSERT_EQ_STR(cfg.functions[0].short_name, "pi");
+    ASSERT_EQ_STR(cfg.functions[1].name, "primecount::pi(__int128, int)");
+    ASSERT_EQ_STR(cfg.functions[1].sig.normalized, "i128 pi(i128, ignore)");
+    ASSERT_EQ_STR(cfg.functions[2].short_name, "add");
+    ASSERT_EQ_STR(cfg.functions[3].short_name, "pick");
+    ASSERT_TRUE(!cfg.functions[4].cxx);
+    ASSERT_EQ_STR(cfg.functions[4].short_name, "_ZN10primecount2piEli");
+    ASSERT_TRUE(cm_cxx_name_eq("ns::f(long,int)", " ns::f(long, int) "));
+    ASSERT_TRUE(!cm_cxx_name_eq("ns::f(long, int)", "ns::f(long, long)"));
+    cm_config_free(&cfg);
+}
+
 /* ---- files -------------------------------------------------------------------------------- */
 
 static void write_file(const char *path, const char *text)
@@ -568,6 +598,7 @@ int main(void)
     RUN_TEST(test_function_keys);
     RUN_TEST(test_continuation_and_long_lines);
     RUN_TEST(test_skipped_function);
+    RUN_TEST(test_cxx_sections);
     RUN_TEST(test_load);
     RUN_TEST(test_load_too_large);
     RUN_TEST(test_find);

@@ -387,6 +387,81 @@ static void test_restore_order(void)
     ASSERT_EQ_INT(s.params[0].size_expr.ops[0].width, 2);
 }
 
+/* lzo1x_999_compress_level: an out[8] length the function writes and never reads sizes the
+ * out buffer; it is restored first and is not keyed (normalized as out[8]). */
+static void test_out_only_length(void)
+{
+    struct cm_signature s;
+
+    ASSERT_EQ_INT(cm_signature_parse("i32 lzo(in[src_len] src, u64 src_len, out[*dst_len] dst, "
+                                     "out[8] dst_len, ignore wrkmem)",
+                                     &s, NULL, 1, NULL, NULL),
+                  0);
+    ASSERT_EQ_STR(s.normalized, "i32 lzo(in[arg2], u64, out[*arg4], out[8], ignore)");
+    ASSERT_EQ_INT(s.nrestore, 2);
+    ASSERT_EQ_INT(s.restore_order[0], 3);
+    ASSERT_EQ_INT(s.restore_order[1], 2);
+    ASSERT_EQ_INT(s.params[2].size_expr.ops[0].op, CM_OP_DEREF);
+    ASSERT_EQ_INT(s.params[2].size_expr.ops[0].width, 8);
+    ASSERT_EQ_INT(s.params[3].kind, CM_K_OUT);
+    /* an input size is evaluated before the call: it may not read an out[] length */
+    ASSERT_EQ_INT(cm_signature_parse("i32 f(in[*len] buf, out[8] len)", &s, NULL, 1, NULL, NULL),
+                  -1);
+    ASSERT_EQ_INT(cm_signature_parse("i32 f(inout[*len] buf, out[4] len)", &s, NULL, 1, NULL,
+                                     NULL),
+                  -1);
+}
+
+/* psABI 3.2.3: __int128 in two INTEGER registers or a 16-byte aligned stack pair (the register
+ * left over stays free), double _Complex in two SSE registers or two slots, float _Complex in
+ * one SSE register. */
+static void test_wide_types(void)
+{
+    struct cm_signature s;
+
+    ASSERT_EQ_INT(cm_signature_parse("i128 f(i64 a, i64 b, i64 c, i64 d, i64 e, u128 x, i64 f, "
+                                     "i64 g, __int128 y, c64 z, c32 w)",
+                                     &s, NULL, 1, NULL, NULL),
+                  0);
+    ASSERT_EQ_STR(s.normalized, "i128 f(i64, i64, i64, i64, i64, u128, i64, i64, i128, c64, c32)");
+    ASSERT_EQ_INT(s.ret.kind, CM_K_INT128);
+    ASSERT_TRUE(s.ret.is_signed);
+    assert_param(&s.params[4], CM_K_INT, 8, CM_ABI_INT, 4, 0);
+    assert_param(&s.params[5], CM_K_INT128, 16, CM_ABI_INT, -1, 0);
+    ASSERT_TRUE(!s.params[5].is_signed);
+    assert_param(&s.params[6], CM_K_INT, 8, CM_ABI_INT, 5, 0);
+    assert_param(&s.params[7], CM_K_INT, 8, CM_ABI_INT, -1, 2);
+    assert_param(&s.params[8], CM_K_INT128, 16, CM_ABI_INT, -1, 4); /* slot 3 is padding */
+    assert_param(&s.params[9], CM_K_COMPLEX, 16, CM_ABI_SSE, 0, 0);
+    assert_param(&s.params[10], CM_K_COMPLEX, 8, CM_ABI_SSE, 2, 0);
+    ASSERT_EQ_INT(s.nstack, 6);
+    /* two registers while they last */
+    ASSERT_EQ_INT(cm_signature_parse("c64 f(__int128_t a, __uint128_t b, unsigned __int128 c, "
+                                     "i64 d, f64 e, f64 f, f64 g, f64 h, f64 i, f64 j, f64 k, "
+                                     "double _Complex z, float complex w)",
+                                     &s, NULL, 1, NULL, NULL),
+                  0);
+    ASSERT_EQ_STR(s.normalized,
+                  "c64 f(i128, u128, u128, i64, f64, f64, f64, f64, f64, f64, f64, c64, c32)");
+    assert_param(&s.params[0], CM_K_INT128, 16, CM_ABI_INT, 0, 0);
+    assert_param(&s.params[1], CM_K_INT128, 16, CM_ABI_INT, 2, 0);
+    assert_param(&s.params[2], CM_K_INT128, 16, CM_ABI_INT, 4, 0);
+    assert_param(&s.params[3], CM_K_INT, 8, CM_ABI_INT, -1, 0);
+    assert_param(&s.params[10], CM_K_FLOAT, 8, CM_ABI_SSE, 6, 0);
+    assert_param(&s.params[11], CM_K_COMPLEX, 16, CM_ABI_SSE, -1, 1); /* no 16-byte alignment */
+    assert_param(&s.params[12], CM_K_COMPLEX, 8, CM_ABI_SSE, 7, 0);
+    ASSERT_EQ_INT(s.nstack, 3);
+    ASSERT_EQ_INT(s.ret.kind, CM_K_COMPLEX);
+    ASSERT_EQ_INT(s.ret.size, 16);
+    /* spellings in either word order */
+    ASSERT_EQ_INT(cm_signature_parse("_Complex float f(complex double a, signed __int128 b)", &s,
+                                     NULL, 1, NULL, NULL),
+                  0);
+    ASSERT_EQ_STR(s.normalized, "c32 f(c64, i128)");
+    /* an i128 is not a size */
+    ASSERT_EQ_INT(cm_signature_parse("i32 f(in[n] b, i128 n)", &s, NULL, 1, NULL, NULL), -1);
+}
+
 static void test_signature_api(void)
 {
     struct cm_signature s;
@@ -563,6 +638,8 @@ int main(void)
     RUN_TEST(test_type_aliases);
     RUN_TEST(test_normalization);
     RUN_TEST(test_restore_order);
+    RUN_TEST(test_out_only_length);
+    RUN_TEST(test_wide_types);
     RUN_TEST(test_signature_api);
     RUN_TEST(test_expr_eval);
     RUN_TEST(test_expr_eval_malformed);

@@ -53,7 +53,7 @@ _cloudm()
     case $cmd in
     run) opts="-c --config --mode --report --report= --verify --verify= -h --help" ;;
     check) opts="-c --config -h --help" ;;
-    profile) opts="-c --config --report --report= --html -h --help" ;;
+    profile) opts="-c --config --report --report= --html --reset -h --help" ;;
     discover) opts="-o --output --html --json --object --header -I --internal --top -h --help" ;;
     inspect) opts="--object --header -I --internal -h --help" ;;
     probe) opts="-c --config --calls --json -h --help" ;;

@@ -43,6 +43,15 @@ void cm_dispatch_keep(struct cm_frame *f, struct cm_keep_area *k)
     case CM_K_FLOAT:
         memcpy(k->xmm[0], f->ret_xmm0, 16);
         break;
+    case CM_K_COMPLEX: /* c32 in xmm0, c64 in xmm0:xmm1 */
+        memcpy(k->xmm[0], f->ret_xmm0, 16);
+        if (f->fn->sig->ret.size == 16)
+            memcpy(k->xmm[1], f->ret_xmm1, 16);
+        break;
+    case CM_K_INT128: /* rax:rdx */
+        k->gpr[6] = f->ret_rax;
+        k->gpr[2] = f->ret_rdx;
+        break;
     default: /* integers and pointers: rax */
         k->gpr[6] = f->ret_rax;
         break;

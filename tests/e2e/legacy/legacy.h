@@ -59,6 +59,12 @@ enum lg_fn {
     LG_RECIP,
     LG_FIB,
     LG_OUTER,
+    LG_I128,
+    LG_U128_SPILL,
+    LG_CMUL,
+    LG_C32,
+    LG_CSPILL,
+    LG_LZO,
     LG_NFN
 };
 
@@ -141,5 +147,22 @@ int32_t lg_narrow(int8_t a, uint16_t b, int32_t c);
 double lg_recip(double x);   /* 1 / x: -0.0 and 0.0 give -inf and +inf */
 int64_t lg_fib(int32_t n);   /* recursive through its own PLT slot */
 int64_t lg_outer(int32_t x); /* calls lg_sq through the PLT */
+
+/* --- 128-bit integers and complex numbers (legacy_wide.c), used by the build matrix --------- */
+__int128 lg_i128(__int128 a, unsigned __int128 b); /* rdi:rsi, rdx:rcx -> rax:rdx */
+/* a..e take rdi..r8; x does not fit the one register left: stack[0..1]; f takes r9; g
+ * stack[2]; y stack[4..5] (16-byte aligned, slot 3 is padding) */
+unsigned __int128 lg_u128_spill(int64_t a, int64_t b, int64_t c, int64_t d, int64_t e,
+                                unsigned __int128 x, int64_t f, int64_t g, unsigned __int128 y);
+double _Complex lg_cmul(double _Complex a, double _Complex b); /* xmm0:1, xmm2:3 -> xmm0:1 */
+float _Complex lg_c32(float _Complex a, float b, float _Complex c); /* xmm0, xmm1, xmm2 */
+/* a..g take xmm0-6; z does not fit the one SSE register left: stack[0..1]; w takes xmm7; n rdi */
+double _Complex lg_cspill(double a, double b, double c, double d, double e, double f, double g,
+                          double _Complex z, float _Complex w, int32_t n);
+
+/* --- an out-only length (lzo1x_999_compress_level's shape, legacy_wide.c) --------------------
+ * Writes *dst_len (the bytes it wrote to dst) and never reads it. Returns 0, -1 on NULL. */
+int32_t lg_lzo(const void *src, uint64_t src_len, void *dst, uint64_t *dst_len, void *wrkmem,
+               const void *dict, uint64_t dict_len, void *cb, int32_t level);
 
 #endif

@@ -25,7 +25,8 @@ static const char *const fn_names[LG_NFN] = {
     "lg_factor_apply", "lg_bias_apply",  "lg_gam",      "lg_root",     "lg_table_get",
     "lg_ctx_apply",    "lg_ctx_apply_s", "lg_ctx_id",   "lg_ctx_name", "lg_format_r",
     "lg_ignore",       "lg_low32",       "lg_narrow",   "lg_recip",    "lg_fib",
-    "lg_outer",
+    "lg_outer",        "lg_i128",        "lg_u128_spill", "lg_cmul",   "lg_c32",
+    "lg_cspill",       "lg_lzo",
 };
 
 /* Not static: legacy_sig.c counts through it too (hidden, so it is not a PLT call). */

@@ -627,10 +627,31 @@ static void c_evict(void)
     printf("evict sum %llu\n", (unsigned long long)sum);
 }
 
+/* lzop's pattern: identical blocks compressed with a stale *dst_len (the previous block's
+ * size, or garbage) that the function never reads. With `out[*dst_len] dst, out[8] dst_len`
+ * the stale value is not part of the key: every identical block after the first is a hit. */
+static void c_outlen(void)
+{
+    unsigned char blocks[3][64], dst[160];
+    for (int b = 0; b < 3; b++)
+        for (int j = 0; j < 64; j++)
+            blocks[b][j] = (unsigned char)(j / (b + 2) + b);
+    uint64_t dst_len = 0xdeadbeef; /* stale from the start */
+    for (int r = 0; r < 4; r++)
+        for (int b = 0; b < 3; b++) {
+            memset(dst, 0xee, sizeof dst);
+            int rc = lg_lzo(blocks[b], 64 - b, dst, &dst_len, NULL, NULL, 0, NULL, 1);
+            printf("outlen %d %d rc %d len %llu :", r, b, rc, (unsigned long long)dst_len);
+            hex(dst, sizeof dst);
+            dst_len += (uint64_t)r * 1000 + 17; /* the caller scribbles on it between calls */
+        }
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
 } cases[] = {
+    {"outlen", c_outlen},
     {"zero", c_zero},
     {"sq", c_sq},
     {"g", c_g},
