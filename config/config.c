@@ -27,7 +27,7 @@ static const char *const cache_keys[] = {
     "mode",         "namespace",          "memory_size",      "report",           "strict",
     "tiers",        "shared_path",        "shared_size",      "shared_max_entry", "remote",
     "token_file",   "secret_file",        "remote_timeout",   "flush_timeout",    "remote_mode",
-    "remote_queue", "remote_queue_bytes", "remote_max_value", "remote_expire"};
+    "remote_queue", "remote_queue_bytes", "remote_max_value", "remote_expire",  "agent_idle"};
 static const char *const function_keys[] = {"signature",    "object", "mode",    "salt",
                                             "reads",        "writes", "errno",   "min_time",
                                             "singleflight", "hook",   "identity"};
@@ -323,6 +323,9 @@ static void on_key(void *u, const struct cm_ini_key *k)
     case K_REMOTE_MAX_VALUE:
         cm_cfg_get_size(p, k, 1, 1ULL << 32, "1 to 4G", &p->cfg->remote_max_value);
         break;
+    case K_AGENT_IDLE:
+        cm_cfg_get_time(p, k, 1000000000ULL, 86400000000000ULL, "1s to 24h", &p->cfg->agent_idle_ns);
+        break;
     case K_REMOTE_EXPIRE:
         cm_cfg_get_time(p, k, 1000000000ULL, 3650ULL * 86400 * 1000000000ULL, "1s to 3650d",
                  &p->cfg->remote_expire_ns);
@@ -386,6 +389,7 @@ static void set_defaults(struct cm_config *cfg)
     cfg->remote_queue_bytes = REMOTE_QUEUE_BYTES_DEFAULT;
     cfg->remote_max_value = REMOTE_MAX_VALUE_DEFAULT;
     cfg->remote_expire_ns = REMOTE_EXPIRE_DEFAULT;
+    cfg->agent_idle_ns = AGENT_IDLE_DEFAULT;
 }
 
 /* "256M", "1T", "1536K" or a byte count: the largest unit that divides exactly. */

@@ -23,4 +23,7 @@
 #define CLOUDM_ENV_REMOTE_LIB "CLOUDM_REMOTE_LIB" /* path of libcloudm-remote.so (default: beside
                                                      libcloudm.so) */
 
+#define CLOUDM_ENV_BIN "CLOUDM_BIN" /* the cloudm command the shim starts agents with (default:
+                                     beside libcloudm.so, then /usr/bin/cloudm) */
+
 #endif

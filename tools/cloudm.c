@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "cloudm_version.h"
+#include "agent.h"
 #include "keycache.h"
 
 struct command {
@@ -28,6 +29,7 @@ static const struct command commands[] = {
     {"stats", cm_cmd_stats, cm_usage_stats},
     {"clear", cm_cmd_clear, cm_usage_clear},
     {"keycache", cm_cmd_keycache, cm_usage_keycache},
+    {"agent", cm_cmd_agent, cm_usage_agent},
 };
 
 void cm_usage_main(FILE *f)
@@ -43,6 +45,7 @@ void cm_usage_main(FILE *f)
                "  stats    live statistics of the shared cache segment\n"
                "  clear    drop entries of the shared cache segment\n"
                "  keycache run the shared remote cache server (HTTP + LMDB)\n"
+               "  agent    start, flush or stop the agent that talks to the remote\n"
                "  help     show the help of a command (cloudm help run)\n"
                "\n"
                "Options:\n"

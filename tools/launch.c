@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "cloudm_env.h"
 #include "preload.h"
 
@@ -201,6 +202,16 @@ int cm_launch_env(const struct cm_launch *l, const char *config_abs)
         if (setenv(CLOUDM_ENV_REPORT, report, 1) != 0)
             goto fail_errno;
     }
+    /* The shim starts agents with this very command. */
+    {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+            self[n] = 0;
+            if (setenv(CLOUDM_ENV_BIN, self, 1) != 0)
+                goto fail_errno;
+        }
+    }
     /* A CLOUDM_CHECK left in the environment would turn a run into a check. */
     if (l->check ? setenv(CLOUDM_ENV_CHECK, "1", 1) : unsetenv(CLOUDM_ENV_CHECK))
         goto fail_errno;
@@ -259,6 +270,9 @@ int cm_run_program(struct cm_launch *l)
             cm_diags_free(&diags);
             return CM_EXIT_FAIL;
         }
+        /* The remote tier's agent, started before the program so its first calls can hit. */
+        if (!l->check && cfg.nerrors == 0)
+            cm_agent_prepare(&cfg);
         cm_config_free(&cfg);
         cm_diags_free(&diags);
         config_abs = path;

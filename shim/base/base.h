@@ -215,6 +215,7 @@ enum cm_scratch {
     CM_SCRATCH_RAW,     /* a raw memory-tier entry */
     CM_SCRATCH_FULL,    /* a full (prefix + arguments) shared-tier key */
     CM_SCRATCH_SHV,     /* a value read from the shared tier */
+    CM_SCRATCH_RMT,     /* an envelope copied from the agent's reply */
     CM_SCRATCH_N
 };
 

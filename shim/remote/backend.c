@@ -32,11 +32,3 @@ const struct cm_backend_ops *cm_backend_find(const char *url)
     }
     return NULL;
 }
-
-uint64_t cm_rnow(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
