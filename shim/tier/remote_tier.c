@@ -39,6 +39,7 @@ static uint64_t rt_timeout_ns, rt_max_value;
 static _Atomic uint64_t c_hits, c_misses, c_errors, c_timeouts, c_skipped, c_puts, c_dropped,
     c_auth;
 static _Atomic uint32_t msg_seen;
+static uint64_t brk_base; /* the agent's breaker openings when this process started */
 static _Atomic int said_envelope;
 
 /* libcloudm-remote.so's path: $CLOUDM_REMOTE_LIB, else beside this library. */
@@ -125,6 +126,7 @@ void cm_remote_init(const struct cm_config *cfg)
     else if (!cm_chan_agent_alive(chan))
         cm_chan_spawn(chan, agent_bin, chan_path, 0);
     atomic_store(&msg_seen, atomic_load(&chan->msg_seq));
+    brk_base = atomic_load(&chan->st.breaker_opens);
     snprintf(rt_url, sizeof(rt_url), "%s", cfg->remote);
     rt_timeout_ns = cfg->remote_timeout_ns;
     rt_max_value = cfg->remote_max_value;
@@ -257,6 +259,8 @@ int cm_remote_counters(struct cm_remote_counters *c, const char **url)
     c->puts = atomic_load(&c_puts);
     c->dropped = atomic_load(&c_dropped);
     c->auth_errors = atomic_load(&c_auth);
+    /* The breakers run in the agent: the openings while this process ran. */
+    c->breaker_opens = atomic_load(&chan->st.breaker_opens) - brk_base;
     return 1;
 }
 

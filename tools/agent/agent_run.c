@@ -68,6 +68,8 @@ static void no_enter(void)
 
 static const struct cm_remote_host host = {.log = agent_log, .thread_enter = no_enter};
 
+static void copy_counters(void);
+
 static void serve(int i)
 {
     struct cm_chan_slot *s = cm_chan_slot(H, i);
@@ -88,6 +90,7 @@ static void serve(int i)
     case CM_RAW_AUTH: result = CM_CHAN_AUTH; break;
     default: result = n >= 0 ? CM_CHAN_HIT : CM_CHAN_ERROR; break;
     }
+    copy_counters(); /* before the answer: the host's report reads the breaker count */
     cm_chan_answer(H, i, result, n > 0 ? (uint64_t)n : 0);
     atomic_fetch_sub(&H->st.inflight, 1);
     atomic_store(&last_activity, cm_chan_now());
@@ -163,6 +166,7 @@ static void send_record(struct cm_chan_rec *rec, uint64_t *flush_deadline)
         }
         sleep_ns(retry_at > now ? (retry_at - now < TICK_NS ? retry_at - now : TICK_NS) : 1000000);
     }
+    copy_counters();
     atomic_fetch_add(&H->st.sent_bytes, rec->envlen);
     atomic_fetch_sub(&H->st.inflight, 1);
     atomic_store(&last_activity, cm_chan_now());
@@ -202,22 +206,30 @@ static void *pump(void *arg)
     return NULL;
 }
 
+/* Monotonic counters copied by several threads: never let an older copy win. */
+static void store_max(_Atomic uint64_t *w, uint64_t v)
+{
+    uint64_t cur = atomic_load(w);
+    while (cur < v && !atomic_compare_exchange_weak(w, &cur, v))
+        ;
+}
+
 static void copy_counters(void)
 {
     struct cm_remote_counters c;
     int rd, wr;
     api->counters(R, &c);
     api->breakers(R, &rd, &wr);
-    atomic_store(&H->st.hits, c.hits);
-    atomic_store(&H->st.misses, c.misses);
-    atomic_store(&H->st.errors, c.errors);
-    atomic_store(&H->st.timeouts, c.timeouts);
-    atomic_store(&H->st.skipped, c.skipped);
-    atomic_store(&H->st.auth_errors, c.auth_errors);
-    atomic_store(&H->st.puts, c.puts);
-    atomic_store(&H->st.put_errors, c.put_errors);
-    atomic_store(&H->st.breaker_opens, c.breaker_opens);
-    atomic_store(&H->st.gets, c.hits + c.misses + c.errors + c.skipped);
+    store_max(&H->st.hits, c.hits);
+    store_max(&H->st.misses, c.misses);
+    store_max(&H->st.errors, c.errors);
+    store_max(&H->st.timeouts, c.timeouts);
+    store_max(&H->st.skipped, c.skipped);
+    store_max(&H->st.auth_errors, c.auth_errors);
+    store_max(&H->st.puts, c.puts);
+    store_max(&H->st.put_errors, c.put_errors);
+    store_max(&H->st.breaker_opens, c.breaker_opens);
+    store_max(&H->st.gets, c.hits + c.misses + c.errors + c.skipped);
     atomic_store(&H->st.brk_read, (uint32_t)rd);
     atomic_store(&H->st.brk_write, (uint32_t)wr);
 }
