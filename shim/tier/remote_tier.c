@@ -120,11 +120,13 @@ void cm_remote_init(const struct cm_config *cfg)
         cm_log("remote tier off: agent channel: %s", err);
         return;
     }
-    if (find_agent_bin() < 0)
+    /* The agent is started at the first lookup or store that needs it, not here: a program
+     * that never calls a memoized function starts nothing. */
+    if (find_agent_bin() < 0) {
         cm_log("remote tier: cannot find the cloudm command to start its agent (set %s)",
                CLOUDM_ENV_BIN);
-    else if (!cm_chan_agent_alive(chan))
-        cm_chan_spawn(chan, agent_bin, chan_path, 0);
+        agent_bin[0] = 0;
+    }
     atomic_store(&msg_seen, atomic_load(&chan->msg_seq));
     brk_base = atomic_load(&chan->st.breaker_opens);
     snprintf(rt_url, sizeof(rt_url), "%s", cfg->remote);

@@ -55,6 +55,7 @@ all_missed() {
 fault_start fs store || cm_done
 c=$(conf clear "$FURL/t")
 machine fill cm_memo fill "$c" "$CM_BIN/manyprog" 200 2
+machine fill cm_agent_flush "$c"
 cm_same plain fill
 cm_expect_eq "fault server filled" "$(cm_curl -s "$FURL/_stats" | sed -n 's/^entries //p')" $LOOKUPS
 # Sanity: the same server in store mode answers a second machine entirely.
