@@ -32,11 +32,6 @@
 #include "key.h"
 #include "tier/tier.h"
 
-__thread int cm_guard __attribute__((tls_model("initial-exec")));
-
-union cm_fn_slot cm_fns[CM_MAX_VARIANTS] __attribute__((aligned(64)));
-uint32_t cm_nfns;
-
 _Static_assert(offsetof(struct cm_frame, gpr) == CMF_GPR, "frame layout");
 _Static_assert(offsetof(struct cm_frame, rax) == CMF_RAX, "frame layout");
 _Static_assert(offsetof(struct cm_frame, r10) == CMF_R10, "frame layout");
@@ -169,8 +164,6 @@ struct memkey {
     const uint8_t *k; /* argument bytes (general path) */
     uint32_t klen;
 };
-
-int cm_tier_memory = 1; /* [cache] tiers includes memory (set by init) */
 
 static void mem_store(struct cm_fn *fn, const struct memkey *mk, const uint8_t *v, uint32_t vlen)
 {

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,8 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "cm_config.h"
-#include "xxhash.h"
 
 #define PAGE 4096ull
 #define ENV_OVERHEAD 88ull /* envelope header + GCM tag + checksum (shim/remote/envelope.h) */
@@ -36,6 +38,17 @@ uint64_t cm_chan_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void cm_chan_wait(_Atomic uint32_t *w, uint32_t val, uint64_t timeout_ns)
+{
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+
+void cm_chan_wake(_Atomic uint32_t *w, int n)
+{
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
 static uint64_t round_page(uint64_t n)

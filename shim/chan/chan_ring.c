@@ -21,7 +21,6 @@
 #include "chan.h"
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -30,17 +29,6 @@
 
 #define LOCK_SPINS 2000
 #define WRITER_GRACE_NS 1000000000ull /* a WRITING record older than this: is its writer alive? */
-
-void cm_chan_wait(_Atomic uint32_t *w, uint32_t val, uint64_t timeout_ns)
-{
-    struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
-    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, val, &ts, NULL, 0);
-}
-
-void cm_chan_wake(_Atomic uint32_t *w, int n)
-{
-    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, n, NULL, NULL, 0);
-}
 
 static int pid_dead(uint32_t pid)
 {

@@ -1,13 +1,12 @@
 /*
- * backend.c - the table of remote-tier backends, selected by URL scheme, and the monotonic
- * clock they share.
+ * backend.c - the table of remote-tier backends, selected by URL scheme.
  *
- * What it does not do: talk to any server (http.c does).
+ * What it does not do: talk to any server (http.c, redis_backend.c, redis_cluster.c do), keep
+ * time (rclock.c).
  */
 #include "backend.h"
 
 #include <strings.h>
-#include <time.h>
 
 /* http.c serves http(s)://, redis.c redis:// (and refuses rediss://), redis_cluster.c the rest. */
 static const struct {

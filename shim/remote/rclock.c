@@ -1,15 +1,12 @@
 /*
- * rclock.c - cm_rnow(), the remote client's monotonic clock (backend.h).
+ * rclock.c - the monotonic clock every remote backend and the writer measure deadlines with
+ * (cm_rnow, backend.h). Also compiled into the keycache for its Redis store.
  *
- * What it does: CLOCK_MONOTONIC in nanoseconds. A file of its own so that a program linking
- * its own cm_rnow (the keycache server's Redis store) does not pull a second definition out of
- * the cm_rclient archive.
- *
- * What it does not do: anything else.
+ * What it does not do: wall-clock time, timeouts themselves (each caller keeps its deadline).
  */
-#include <time.h>
-
 #include "backend.h"
+
+#include <time.h>
 
 uint64_t cm_rnow(void)
 {

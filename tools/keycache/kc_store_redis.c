@@ -43,14 +43,6 @@ struct kc_rstore {
     atomic_uint_fast64_t errors;
 };
 
-/* The backends' clock (shim/remote/backend.c is not linked here). */
-uint64_t cm_rnow(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int kc_rstore_open(const struct kc_store_opts *o, struct kc_rstore **out, char *err,
                    size_t errsz)
 {
