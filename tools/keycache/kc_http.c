@@ -425,6 +425,18 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     __atomic_fetch_sub(&h->inflight, 1, __ATOMIC_RELAXED);
 }
 
+/* Counts accepted connections (cloudm_keycache_connections_total): clients that keep their
+ * connections alive show as few. */
+static void notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
+                        enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    (void)c;
+    (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        kc_metrics_connection();
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -467,7 +479,8 @@ int kc_http_start(const struct kc_http_opts *o, struct kc_http **out, char *err,
         MHD_OPTION_SOCK_ADDR, o->addr, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         o->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->header_limit,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, h,
+        MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (h->d == NULL) {
         snprintf(err, errsz, "cannot start the HTTP server (address in use or not available?)");
         free(h);
