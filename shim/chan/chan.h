@@ -35,6 +35,7 @@
 #define CM_CHAN_HDR_BYTES 16384u /* header + slot descriptors; data areas follow */
 #define CM_CHAN_HEX 128          /* hex remote key */
 #define CM_CHAN_DEAD_NS 2000000000ull /* a heartbeat older than this: check the pid */
+#define CM_CHAN_SPAWN_NS 250000000ull /* one spawn attempt per channel per 250 ms */
 
 /* Lookup slot states. FREE -> CLAIMED (host) -> POSTED (host) -> BUSY (agent) -> DONE (agent)
  * -> FREE (host, after copying the reply). A host that gives up turns POSTED or BUSY into
@@ -168,7 +169,10 @@ void cm_chan_unmap(struct cm_chan_hdr *h);
 /* 1 when an agent holds the channel and is alive (pid checked when its heartbeat is old). */
 int cm_chan_agent_alive(struct cm_chan_hdr *h);
 
-/* Starts `bin agent --channel path` detached (see above), at most once per 2 s per channel
+/* The same, always checking the pid (after a lookup timed out). */
+int cm_chan_agent_check(struct cm_chan_hdr *h);
+
+/* Starts `bin agent --channel path` detached (see above), at most once per 250 ms per channel
  * (unless force). 0 started, 1 not now (someone else did recently), negative errno. */
 int cm_chan_spawn(struct cm_chan_hdr *h, const char *bin, const char *path, int force);
 

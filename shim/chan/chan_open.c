@@ -250,6 +250,15 @@ int cm_chan_agent_alive(struct cm_chan_hdr *h)
         return 0;
     if (cm_chan_now() - atomic_load(&h->heartbeat_ns) < CM_CHAN_DEAD_NS)
         return 1;
+    return cm_chan_agent_check(h);
+}
+
+int cm_chan_agent_check(struct cm_chan_hdr *h)
+{
+    uint32_t pid = atomic_load(&h->agent_pid);
+
+    if (pid == 0)
+        return 0;
     if (syscall(SYS_kill, (pid_t)pid, 0) == 0 || errno == EPERM)
         return 1; /* alive but stalled (stopped, overloaded): lookups time out, nothing else */
     atomic_compare_exchange_strong(&h->agent_pid, &pid, 0);
@@ -296,7 +305,7 @@ int cm_chan_spawn(struct cm_chan_hdr *h, const char *bin, const char *path, int 
     char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", NULL};
     int st;
 
-    if (!force && last != 0 && now - last < CM_CHAN_DEAD_NS)
+    if (!force && last != 0 && now - last < CM_CHAN_SPAWN_NS)
         return 1;
     if (!atomic_compare_exchange_strong(&h->spawn_ns, &last, now))
         return 1;

@@ -161,6 +161,7 @@ static int agent_ready(void)
         return 0;
     if (cm_chan_spawn(chan, agent_bin, chan_path, 0) == 0)
         return 1;
+    /* Someone started one moment ago: ask it (it answers once up). */
     return cm_chan_now() - atomic_load(&chan->spawn_ns) < 1000000000ull;
 }
 
@@ -204,7 +205,9 @@ long cm_remote_get(const struct cm_fn *fn, const struct cm_fullkey *fk, const ui
     case CM_CHAN_TIMEOUT:
         atomic_fetch_add_explicit(&c_timeouts, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&c_errors, 1, memory_order_relaxed);
-        agent_ready(); /* a dead agent is replaced now, not at the next heartbeat check */
+        /* A dead agent is replaced now, not when its heartbeat has aged. */
+        if (!cm_chan_agent_check(chan) && agent_bin[0])
+            cm_chan_spawn(chan, agent_bin, chan_path, 0);
         break;
     case CM_CHAN_SKIPPED:
         atomic_fetch_add_explicit(&c_skipped, 1, memory_order_relaxed);
