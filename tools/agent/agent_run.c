@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +71,19 @@ static const struct cm_remote_host host = {.log = agent_log, .thread_enter = no_
 
 static void copy_counters(void);
 
+#define KEEP_BYTES 65536ull           /* of a slot's data area, kept resident between replies */
+static uint64_t slot_high[CM_CHAN_SLOTS]; /* bytes the last reply in each slot touched */
+
+/* Gives the pages of a slot's data area beyond KEEP_BYTES back (MADV_REMOVE frees the file's
+ * pages, not just this mapping's): the agent's memory stays bounded by the replies in flight,
+ * whatever a server sent earlier. */
+static void slot_trim(int i, uint64_t touched)
+{
+    if (touched > KEEP_BYTES)
+        madvise(cm_chan_slot_data(H, i) + KEEP_BYTES, (size_t)(H->slot_bytes - KEEP_BYTES),
+                MADV_REMOVE);
+}
+
 static void serve(int i)
 {
     struct cm_chan_slot *s = cm_chan_slot(H, i);
@@ -77,6 +91,9 @@ static void serve(int i)
     int result;
     long n;
 
+    /* The slot's previous host has copied its reply (the slot was free): drop a large one. */
+    slot_trim(i, slot_high[i]);
+    slot_high[i] = 0;
     atomic_fetch_add(&H->st.inflight, 1);
     memcpy(hex, s->hex, CM_CHAN_HEX);
     hex[CM_CHAN_HEX] = 0;
@@ -90,6 +107,10 @@ static void serve(int i)
     case CM_RAW_AUTH: result = CM_CHAN_AUTH; break;
     default: result = n >= 0 ? CM_CHAN_HIT : CM_CHAN_ERROR; break;
     }
+    if (result == CM_CHAN_HIT)
+        slot_high[i] = (uint64_t)n;
+    else if (result == CM_CHAN_ERROR || result == CM_CHAN_TIMEOUT)
+        slot_trim(i, H->slot_bytes); /* a failed body (cut off, say) may have filled the area */
     copy_counters(); /* before the answer: the host's report reads the breaker count */
     cm_chan_answer(H, i, result, n > 0 ? (uint64_t)n : 0);
     atomic_fetch_sub(&H->st.inflight, 1);
