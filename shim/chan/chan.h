@@ -32,8 +32,8 @@
 #define CM_CHAN_MAGIC 0x4e48434du /* "MCHN" */
 #define CM_CHAN_VERSION 1         /* bumped when anything after the stable prefix changes */
 #define CM_CHAN_SLOTS 32
-#define CM_CHAN_HDR_BYTES 16384u /* header + slot descriptors; data areas follow */
-#define CM_CHAN_HEX 128          /* hex remote key */
+#define CM_CHAN_HDR_BYTES 16384u      /* header + slot descriptors; data areas follow */
+#define CM_CHAN_HEX 128               /* hex remote key */
 #define CM_CHAN_DEAD_NS 2000000000ull /* a heartbeat older than this: check the pid */
 #define CM_CHAN_SPAWN_NS 250000000ull /* one spawn attempt per channel per 250 ms */
 
@@ -41,8 +41,14 @@
  * -> FREE (host, after copying the reply). A host that gives up turns POSTED or BUSY into
  * ABANDONED; whoever sees ABANDONED next (the agent finishing, a new agent, the janitor)
  * frees it. */
-enum { CM_SLOT_FREE, CM_SLOT_CLAIMED, CM_SLOT_POSTED, CM_SLOT_BUSY, CM_SLOT_DONE,
-       CM_SLOT_ABANDONED };
+enum {
+    CM_SLOT_FREE,
+    CM_SLOT_CLAIMED,
+    CM_SLOT_POSTED,
+    CM_SLOT_BUSY,
+    CM_SLOT_DONE,
+    CM_SLOT_ABANDONED
+};
 
 /* What a lookup came back with. */
 enum cm_chan_result {
@@ -58,15 +64,15 @@ enum cm_chan_result {
 struct cm_chan_conf {
     char url[1024];
     char ns[72];
-    char token_file[1024];  /* absolute, "" none: the agent reads it */
-    char secret_id[32];     /* hash of secret_file's path: configs with different secrets get
-                               different agents (the agent never sees the secret) */
-    uint64_t timeout_ns;    /* remote_timeout */
-    uint64_t flush_ns;      /* flush_timeout: the agent's drain when it stops */
-    uint64_t max_value;     /* remote_max_value */
-    uint64_t expire_ns;     /* remote_expire */
-    uint64_t idle_ns;       /* agent_idle */
-    uint64_t queue_bytes;   /* remote_queue_bytes: the store ring */
+    char token_file[1024]; /* absolute, "" none: the agent reads it */
+    char secret_id[32];    /* hash of secret_file's path: configs with different secrets get
+                              different agents (the agent never sees the secret) */
+    uint64_t timeout_ns;   /* remote_timeout */
+    uint64_t flush_ns;     /* flush_timeout: the agent's drain when it stops */
+    uint64_t max_value;    /* remote_max_value */
+    uint64_t expire_ns;    /* remote_expire */
+    uint64_t idle_ns;      /* agent_idle */
+    uint64_t queue_bytes;  /* remote_queue_bytes: the store ring */
 };
 
 /* The agent's counters, monotonic (gauges marked). */
@@ -99,9 +105,9 @@ struct cm_chan_hdr {
     _Atomic uint32_t leader_busy; /* the leader is working: wake a helper */
     _Atomic uint32_t st_seq;      /* futex: the store pump waits here */
     _Atomic uint32_t st_sleeping;
-    _Atomic uint32_t st_lock; /* pid of the host reserving ring space, 0 free */
-    _Atomic uint64_t st_head; /* consumer position (bytes, never wraps) */
-    _Atomic uint64_t st_tail; /* producers' published position */
+    _Atomic uint32_t st_lock;    /* pid of the host reserving ring space, 0 free */
+    _Atomic uint64_t st_head;    /* consumer position (bytes, never wraps) */
+    _Atomic uint64_t st_tail;    /* producers' published position */
     _Atomic uint64_t st_records; /* gauge: records between head and tail */
     _Atomic uint32_t msg_seq;    /* bumped after msg is written */
     char msg[400];               /* the agent's last one-line message for hosts' stderr */
@@ -152,8 +158,8 @@ uint64_t cm_chan_now(void); /* CLOCK_MONOTONIC ns */
 struct cm_config;
 /* The channel of a parsed config (shared_path, remote settings; paths expanded): fills c and
  * path, and the expanded secret_file path into secret. 0 or -ENAMETOOLONG. */
-int cm_chan_for_config(const struct cm_config *cfg, struct cm_chan_conf *c, char *path,
-                       size_t size, char *secret, size_t secsz);
+int cm_chan_for_config(const struct cm_config *cfg, struct cm_chan_conf *c, char *path, size_t size,
+                       char *secret, size_t secsz);
 
 /* The channel file for conf beside the segment file seg_path ("<seg>-agent-<hash>"). */
 int cm_chan_path(const char *seg_path, const struct cm_chan_conf *c, char *out, size_t size);

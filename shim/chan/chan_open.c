@@ -56,8 +56,8 @@ static uint64_t round_page(uint64_t n)
     return (n + PAGE - 1) & ~(PAGE - 1);
 }
 
-int cm_chan_for_config(const struct cm_config *cfg, struct cm_chan_conf *c, char *path,
-                       size_t size, char *secret, size_t secsz)
+int cm_chan_for_config(const struct cm_config *cfg, struct cm_chan_conf *c, char *path, size_t size,
+                       char *secret, size_t secsz)
 {
     char seg[4096];
 
@@ -128,7 +128,8 @@ static int create(const char *path, const struct cm_chan_conf *conf, char *err, 
         rc = sys_err(err, errsz, "cannot size", tmp);
         goto out;
     }
-    struct cm_chan_hdr *h = mmap(NULL, CM_CHAN_HDR_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    struct cm_chan_hdr *h =
+        mmap(NULL, CM_CHAN_HDR_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (h == MAP_FAILED) {
         rc = sys_err(err, errsz, "cannot map", tmp);
         goto out;
@@ -149,8 +150,8 @@ out:
 
 /* Opens and checks path; maps it. NULL with errno-style *rc (-ENOENT: absent, -ESTALE: another
  * protocol version, header mapped in *old so the caller can stop its agent). */
-static struct cm_chan_hdr *map_existing(const char *path, const struct cm_chan_conf *conf,
-                                        int *rc, size_t *mapsz, char *err, size_t errsz)
+static struct cm_chan_hdr *map_existing(const char *path, const struct cm_chan_conf *conf, int *rc,
+                                        size_t *mapsz, char *err, size_t errsz)
 {
     struct stat st;
     struct cm_chan_hdr *h = NULL;

@@ -91,8 +91,8 @@ fail:
     return NULL;
 }
 
-static int k_key(const struct cm_remote_keys *k, const uint8_t *key, uint32_t klen,
-                 uint8_t raw[64], char hex[CM_REMOTE_HEX + 1])
+static int k_key(const struct cm_remote_keys *k, const uint8_t *key, uint32_t klen, uint8_t raw[64],
+                 char hex[CM_REMOTE_HEX + 1])
 {
     if (cm_rkey(&k->k, key, klen, raw) < 0)
         return -1;

@@ -192,8 +192,10 @@ static struct cm_remote *r_open(const struct cm_remote_opts *o, const struct cm_
         return NULL;
     }
     if (o->url == NULL || (ops = cm_backend_find(o->url)) == NULL) {
-        snprintf(err, errsz, "remote '%s': unsupported URL scheme (http://, https://, redis://, redis+cluster://)",
-                 o->url ? o->url : "");
+        snprintf(
+            err, errsz,
+            "remote '%s': unsupported URL scheme (http://, https://, redis://, redis+cluster://)",
+            o->url ? o->url : "");
         return NULL;
     }
     if (o->ns == NULL || !valid_ns(o->ns)) {

@@ -31,26 +31,25 @@
 
 void cm_usage_agent(FILE *f)
 {
-    fprintf(f,
-            "Usage: cloudm agent [-c FILE] [--foreground | --flush | --status | --stop]\n"
-            "\n"
-            "The agent talks to the remote cache for every program of this user that uses the\n"
-            "same remote settings; programs reach it through shared memory. The shim starts it\n"
-            "when needed and it exits after agent_idle (default 10 min) with nothing queued.\n"
-            "\n"
-            "Options:\n"
-            "  -c, --config FILE  config whose remote to serve (default: $CLOUDM_CONFIG,\n"
-            "                     ./cloudm.conf, $XDG_CONFIG_HOME/cloudm/cloudm.conf)\n"
-            "      --foreground   serve in this process, logging on stderr (debugging)\n"
-            "      --flush        wait until the agent has sent every queued store\n"
-            "                     (at most flush_timeout)\n"
-            "      --status       this config's agent and its counters, as JSON\n"
-            "      --stop         stop every agent beside the config's segment, after they\n"
-            "                     send what is queued\n"
-            "  -h, --help         show this help\n"
-            "\n"
-            "Without an option: start the agent if it is not running and print its pid.\n"
-            "`cloudm stats` lists running agents.\n");
+    fprintf(f, "Usage: cloudm agent [-c FILE] [--foreground | --flush | --status | --stop]\n"
+               "\n"
+               "The agent talks to the remote cache for every program of this user that uses the\n"
+               "same remote settings; programs reach it through shared memory. The shim starts it\n"
+               "when needed and it exits after agent_idle (default 10 min) with nothing queued.\n"
+               "\n"
+               "Options:\n"
+               "  -c, --config FILE  config whose remote to serve (default: $CLOUDM_CONFIG,\n"
+               "                     ./cloudm.conf, $XDG_CONFIG_HOME/cloudm/cloudm.conf)\n"
+               "      --foreground   serve in this process, logging on stderr (debugging)\n"
+               "      --flush        wait until the agent has sent every queued store\n"
+               "                     (at most flush_timeout)\n"
+               "      --status       this config's agent and its counters, as JSON\n"
+               "      --stop         stop every agent beside the config's segment, after they\n"
+               "                     send what is queued\n"
+               "  -h, --help         show this help\n"
+               "\n"
+               "Without an option: start the agent if it is not running and print its pid.\n"
+               "`cloudm stats` lists running agents.\n");
 }
 
 static void sleep_ms(int ms)
@@ -262,11 +261,12 @@ static int list_path(const char *path, void *arg)
     uint64_t qbytes = atomic_load(&h->st_tail) - atomic_load(&h->st_head);
     struct cm_chan_stats *s = &h->st;
     unsigned long long q = atomic_load(&h->st_records), inf = atomic_load(&s->inflight),
-                       sent = atomic_load(&s->puts), drop = atomic_load(&s->dropped) +
-                                                            atomic_load(&s->host_dropped),
+                       sent = atomic_load(&s->puts),
+                       drop = atomic_load(&s->dropped) + atomic_load(&s->host_dropped),
                        errs = atomic_load(&s->errors) + atomic_load(&s->put_errors),
                        hits = atomic_load(&s->hits), miss = atomic_load(&s->misses);
-    const char *br = brk_name(atomic_load(&s->brk_read)), *bw = brk_name(atomic_load(&s->brk_write));
+    const char *br = brk_name(atomic_load(&s->brk_read)),
+               *bw = brk_name(atomic_load(&s->brk_write));
     if (c->json) {
         fprintf(c->f,
                 "%s{\"remote\": \"%s\", \"channel\": \"%s\", \"pid\": %u, \"running\": %s, "
@@ -364,7 +364,8 @@ int cm_cmd_agent(int argc, char **argv)
         return 0;
     }
     if (!start(h, path, 3000, 1)) {
-        fprintf(stderr, "cloudm agent: the agent did not start (see `cloudm agent --foreground`)\n");
+        fprintf(stderr,
+                "cloudm agent: the agent did not start (see `cloudm agent --foreground`)\n");
         return EXIT_FAIL;
     }
     printf("cloudm agent: pid %u serves %s\n", (unsigned)atomic_load(&h->agent_pid), h->conf.url);

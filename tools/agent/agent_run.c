@@ -71,7 +71,7 @@ static const struct cm_remote_host host = {.log = agent_log, .thread_enter = no_
 
 static void copy_counters(void);
 
-#define KEEP_BYTES 65536ull           /* of a slot's data area, kept resident between replies */
+#define KEEP_BYTES 65536ull               /* of a slot's data area, kept resident between replies */
 static uint64_t slot_high[CM_CHAN_SLOTS]; /* bytes the last reply in each slot touched */
 
 /* Gives the pages of a slot's data area beyond KEEP_BYTES back (MADV_REMOVE frees the file's
@@ -101,11 +101,21 @@ static void serve(int i)
     if (n < 0)
         n = api->get_raw(R, hex, cm_chan_slot_data(H, i), H->slot_bytes);
     switch (n) {
-    case CM_RAW_MISS: result = CM_CHAN_MISS; break;
-    case CM_RAW_SKIPPED: result = CM_CHAN_SKIPPED; break;
-    case CM_RAW_TIMEOUT: result = CM_CHAN_TIMEOUT; break;
-    case CM_RAW_AUTH: result = CM_CHAN_AUTH; break;
-    default: result = n >= 0 ? CM_CHAN_HIT : CM_CHAN_ERROR; break;
+    case CM_RAW_MISS:
+        result = CM_CHAN_MISS;
+        break;
+    case CM_RAW_SKIPPED:
+        result = CM_CHAN_SKIPPED;
+        break;
+    case CM_RAW_TIMEOUT:
+        result = CM_CHAN_TIMEOUT;
+        break;
+    case CM_RAW_AUTH:
+        result = CM_CHAN_AUTH;
+        break;
+    default:
+        result = n >= 0 ? CM_CHAN_HIT : CM_CHAN_ERROR;
+        break;
     }
     if (result == CM_CHAN_HIT)
         slot_high[i] = (uint64_t)n;
