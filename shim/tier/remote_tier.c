@@ -62,7 +62,9 @@ static int find_agent_bin(void)
 {
     const char *env = getenv(CLOUDM_ENV_BIN);
     if (env && *env) {
-        snprintf(agent_bin, sizeof(agent_bin), "%s", env);
+        /* absolute: the agent is exec'ed after chdir("/") */
+        if (!realpath(env, agent_bin))
+            return -1;
         return access(agent_bin, X_OK);
     }
     Dl_info di;

@@ -29,7 +29,7 @@ cm_agents_stop() {
   for f in "$CM_TMP"/*-agent-* "$CM_TMP"/*/*-agent-*; do
     [ -f "$f" ] || continue
     case $f in *.new*) continue ;; esac
-    pid=$(od -An -tu4 -j16 -N4 "$f" 2>/dev/null | tr -d ' ')
+    pid=$(env -u LD_PRELOAD od -An -tu4 -j16 -N4 "$f" 2>/dev/null | tr -d ' ')
     [ -n "$pid" ] && [ "$pid" != 0 ] || continue
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--channel $f" && kill -9 "$pid"
   done

@@ -160,7 +160,7 @@ c=$(mkconf old "$url_a")
 machine old "$CLOUDM" agent -c "$c" >/dev/null
 oldpid=$(agent_pid old "$c")
 chan=$(ls "$CM_TMP"/seg-old-agent-* | grep -v '\.new' | head -1)
-printf '\0\0\0\0' | dd of="$chan" bs=1 seek=4 conv=notrunc status=none # version 0
+printf '\0\0\0\0' | env -u LD_PRELOAD dd of="$chan" bs=1 seek=4 conv=notrunc status=none # version 0
 machine old cm_memo old "$c" "$CM_BIN/manyprog" 400 1
 cm_same plain old
 for _ in $(seq 1 50); do kill -0 "$oldpid" 2>/dev/null || break; sleep 0.1; done

@@ -218,9 +218,13 @@ static int stop_path(const char *path, void *ctx)
     return was;
 }
 
-static int flush(struct cm_chan_hdr *h)
+/* Waits until every queued store is sent (an agent is started if none runs: the stores of a
+ * program that exited before its agent came up are waiting for one). */
+static int flush(struct cm_chan_hdr *h, const char *path)
 {
     uint64_t limit = h->conf.flush_ns / 1000000 + 1000;
+    if (atomic_load(&h->st_head) != atomic_load(&h->st_tail))
+        start(h, path, 3000, 0);
     for (uint64_t ms = 0; ms < limit; ms += 5) {
         if (atomic_load(&h->st_head) == atomic_load(&h->st_tail) &&
             atomic_load(&h->st.inflight) == 0)
@@ -355,7 +359,7 @@ int cm_cmd_agent(int argc, char **argv)
     if (foreground)
         return cm_agent_serve(path, 1);
     if (do_flush)
-        return flush(h);
+        return flush(h, path);
     if (do_status) {
         struct list_ctx c = {1, stdout, 0};
         cm_chan_unmap(h);
