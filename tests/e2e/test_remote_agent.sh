@@ -60,9 +60,10 @@ wait "$run"
 cm_same plain killed
 t=$(remote killed timeouts)
 # The first lookup after the kill waits remote_timeout and finds the agent gone; lookups posted
-# while the new one starts (exec, libcurl: ~0.1 s, more on a loaded machine) wait at most that.
+# while the new one starts (exec, libcurl: ~0.1 s; seconds on a loaded machine under a
+# sanitizer) wait at most that each. The new agent answers long before the run ends.
 cm_expect_ge "agent killed: the host noticed" "$t" 1
-cm_expect_le "agent killed: lookups that waited remote_timeout" "$t" 10
+cm_expect_le "agent killed: lookups that waited remote_timeout" "$t" 100
 cm_expect_eq "agent killed: every lookup answered or timed out, no other error" \
   "$(($(remote killed hits) + $(remote killed misses) + $(remote killed skipped) + t))" $N
 cm_expect_eq "agent killed: errors are the timeouts" "$(remote killed errors)" "$t"
