@@ -167,6 +167,7 @@ fi
 echo "| shared-segment hits per second, 2 processes vs 1 | $p2 vs $p1 | ${scaling}x (LMDB: ${lmdb_scaling}x) | >= 1.8x |"
 echo "| start-up, 30 libraries, 10 functions (us per process) | $st_memo | +$(d "$st_memo" "$st_plain") us over plain ($st_plain) | <= +5000 us |"
 bash "$here/run_inline.sh" "$build" # inline hooks (issue 5): rows of their own
+bash "$here/run_probe.sh" "$build" # probe and verify (issue 13): rows of their own
 
 # --- the remote tier (issues 4 and 6): each script prints its own table, with its baseline
 # measured in the same run (libcurl GET from nginx; nginx serving files; Redis vs keycache).

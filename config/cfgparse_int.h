@@ -33,8 +33,9 @@ enum key_id {
     K_REMOTE_QUEUE,
     K_REMOTE_QUEUE_BYTES,
     K_REMOTE_MAX_VALUE,
-    K_REMOTE_EXPIRE, /* [cache] */
-    K_AGENT_IDLE,    /* [cache] */
+    K_REMOTE_EXPIRE,
+    K_VERIFY,
+    K_AGENT_IDLE, /* [cache] */
     K_SIGNATURE,
     K_OBJECT,
     K_FMODE,
@@ -45,7 +46,8 @@ enum key_id {
     K_MIN_TIME,
     K_SINGLEFLIGHT,
     K_HOOK,
-    K_IDENTITY, /* [function] */
+    K_IDENTITY,
+    K_FVERIFY, /* [function] */
     K_COUNT,
 };
 
@@ -128,8 +130,10 @@ void cm_cfg_copy_value(struct parse *p, const struct cm_ini_key *k, char *dst, s
 void cm_cfg_set_mode(struct parse *p, const struct cm_ini_key *k, enum cm_mode *out);
 void cm_cfg_set_bool(struct parse *p, const struct cm_ini_key *k, bool *out);
 void cm_cfg_set_namespace(struct parse *p, const struct cm_ini_key *k);
-int cm_cfg_get_size(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi, const char *range, uint64_t *out);
-int cm_cfg_get_time(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi, const char *range, uint64_t *out);
+int cm_cfg_get_size(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
+                    const char *range, uint64_t *out);
+int cm_cfg_get_time(struct parse *p, const struct cm_ini_key *k, uint64_t lo, uint64_t hi,
+                    const char *range, uint64_t *out);
 void cm_cfg_set_shared_size(struct parse *p, const struct cm_ini_key *k);
 void cm_cfg_set_shared_max_entry(struct parse *p, const struct cm_ini_key *k);
 void cm_cfg_set_shared_path(struct parse *p, const struct cm_ini_key *k);
@@ -138,8 +142,11 @@ void cm_cfg_set_remote(struct parse *p, const struct cm_ini_key *k);
 void cm_cfg_set_file(struct parse *p, const struct cm_ini_key *k, char *dst, size_t size);
 void cm_cfg_set_remote_mode(struct parse *p, const struct cm_ini_key *k);
 void cm_cfg_set_singleflight(struct parse *p, const struct cm_ini_key *k);
-void cm_cfg_set_word(struct parse *p, const struct cm_ini_key *k, const char *const *words, int nwords, uint8_t *out);
-void cm_cfg_set_globals(struct parse *p, const struct cm_ini_key *k, struct cm_global *g, uint8_t *ng);
+void cm_cfg_set_rate(struct parse *p, const struct cm_ini_key *k, double *out);
+void cm_cfg_set_word(struct parse *p, const struct cm_ini_key *k, const char *const *words,
+                     int nwords, uint8_t *out);
+void cm_cfg_set_globals(struct parse *p, const struct cm_ini_key *k, struct cm_global *g,
+                        uint8_t *ng);
 void cm_cfg_set_signature(struct parse *p, const struct cm_ini_key *k);
 
 #endif

@@ -162,6 +162,8 @@ struct cm_function {
     uint8_t singleflight;         /* enum cm_singleflight, `singleflight =` */
     uint8_t hook;                 /* enum cm_hook_kind, `hook =` */
     uint8_t identity;             /* enum cm_identity, `identity =` */
+    double verify;                /* `verify =`: fraction of hits re-checked, 0..1; -1 = the
+                                     [cache] value */
     int line;                     /* line of the section header */
 };
 
@@ -190,6 +192,7 @@ struct cm_config {
     uint64_t remote_expire_ns;    /* [cache] remote_expire: Redis TTL refreshed on read, 30 d */
     uint64_t agent_idle_ns;       /* [cache] agent_idle: the agent exits after this long idle, 10 min */
     enum cm_remote_mode remote_mode; /* [cache] remote_mode, default readwrite */
+    double verify;                /* [cache] verify: fraction of hits re-checked, 0..1, default 0 */
     int nfunctions;               /* functions that parsed cleanly (skipped ones are not here) */
     struct cm_function *functions;
     int nerrors;                  /* errors reported: the config must not be used when > 0 */
@@ -248,6 +251,8 @@ int cm_parse_time(const char *s, uint64_t *out_ns);
 /* "readwrite" ... -> enum cm_mode; returns -1 for unknown words. */
 int cm_parse_mode(const char *s, enum cm_mode *out);
 const char *cm_mode_name(enum cm_mode m);
+/* A rate "0" "0.01" "1" "1e-3" "5%": a fraction from 0 to 1. Returns 0, or -1. */
+int cm_parse_rate(const char *s, double *out);
 /* yes/no/true/false/on/off/1/0 */
 int cm_parse_bool(const char *s, bool *out);
 

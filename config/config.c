@@ -27,10 +27,11 @@ static const char *const cache_keys[] = {
     "mode",         "namespace",          "memory_size",      "report",           "strict",
     "tiers",        "shared_path",        "shared_size",      "shared_max_entry", "remote",
     "token_file",   "secret_file",        "remote_timeout",   "flush_timeout",    "remote_mode",
-    "remote_queue", "remote_queue_bytes", "remote_max_value", "remote_expire",  "agent_idle"};
-static const char *const function_keys[] = {"signature",    "object", "mode",    "salt",
-                                            "reads",        "writes", "errno",   "min_time",
-                                            "singleflight", "hook",   "identity"};
+    "remote_queue", "remote_queue_bytes", "remote_max_value", "remote_expire",    "verify",
+    "agent_idle"};
+static const char *const function_keys[] = {"signature",    "object", "mode",     "salt",
+                                            "reads",        "writes", "errno",    "min_time",
+                                            "singleflight", "hook",   "identity", "verify"};
 #define NCACHE_KEYS (sizeof(cache_keys) / sizeof(cache_keys[0]))
 #define NFUNCTION_KEYS (sizeof(function_keys) / sizeof(function_keys[0]))
 
@@ -111,6 +112,7 @@ static void start_function(struct parse *p, const char *name, size_t len, int li
     p->fn.name[len] = '\0';
     p->fn.line = line;
     p->fn.mode = CM_MODE_UNSET;
+    p->fn.verify = -1; /* inherit [cache] verify */
     p->sig_rc = -2;
     p->sig_typo = false;
     p->sec = SEC_FUNCTION;
@@ -328,7 +330,13 @@ static void on_key(void *u, const struct cm_ini_key *k)
         break;
     case K_REMOTE_EXPIRE:
         cm_cfg_get_time(p, k, 1000000000ULL, 3650ULL * 86400 * 1000000000ULL, "1s to 3650d",
-                 &p->cfg->remote_expire_ns);
+                        &p->cfg->remote_expire_ns);
+        break;
+    case K_VERIFY:
+        cm_cfg_set_rate(p, k, &p->cfg->verify);
+        break;
+    case K_FVERIFY:
+        cm_cfg_set_rate(p, k, &p->fn.verify);
         break;
     case K_SIGNATURE:
         cm_cfg_set_signature(p, k);

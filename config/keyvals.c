@@ -57,6 +57,13 @@ void cm_cfg_set_bool(struct parse *p, const struct cm_ini_key *k, bool *out)
              k->value, k->name);
 }
 
+void cm_cfg_set_rate(struct parse *p, const struct cm_ini_key *k, double *out)
+{
+    if (cm_parse_rate(k->value, out) < 0)
+        VERR(p, k, 0, "invalid %s '%.*s' (expected a fraction from 0 to 1, e.g. 0.01 or 1%%)",
+             k->name, quote_len(k), k->value);
+}
+
 void cm_cfg_set_namespace(struct parse *p, const struct cm_ini_key *k)
 {
     size_t i;
@@ -115,7 +122,8 @@ int cm_cfg_get_time(struct parse *p, const struct cm_ini_key *k, uint64_t lo, ui
 
 void cm_cfg_set_shared_size(struct parse *p, const struct cm_ini_key *k)
 {
-    if (cm_cfg_get_size(p, k, SHARED_SIZE_MIN, SHARED_SIZE_MAX, "1M to 1T", &p->cfg->shared_size) < 0)
+    if (cm_cfg_get_size(p, k, SHARED_SIZE_MIN, SHARED_SIZE_MAX, "1M to 1T", &p->cfg->shared_size) <
+        0)
         p->shared_size_bad = true;
 }
 

@@ -9,6 +9,7 @@
  * everything here is plain ASCII and reentrant.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -169,6 +170,25 @@ const char *cm_mode_name(enum cm_mode m)
     if ((int)m < 0 || (size_t)m >= sizeof(mode_names) / sizeof(mode_names[0]))
         return "unknown";
     return mode_names[m];
+}
+
+int cm_parse_rate(const char *s, double *out)
+{
+    char *end;
+    if (s == NULL || !((*s >= '0' && *s <= '9') || *s == '.'))
+        return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s)
+        return -1;
+    if (*end == '%') {
+        v /= 100;
+        end++;
+    }
+    if (*end != '\0' || !(v >= 0 && v <= 1))
+        return -1;
+    *out = v;
+    return 0;
 }
 
 int cm_parse_bool(const char *s, bool *out)

@@ -26,6 +26,7 @@
 #include "key.h"
 #include "tier/tier.h"
 #include "elf/elf.h"
+#include "verify.h"
 
 static const struct cm_config *bind_cfg;
 static enum cm_mode bind_env_mode;
@@ -212,6 +213,18 @@ void *cm_bind(const struct cm_binding *b)
     if (cm_tier_memory && (m == CM_MODE_READWRITE || m == CM_MODE_READONLY))
         plan_fast_path(fn); /* the fast path is the memory tier's */
     fn->flags = m == CM_MODE_OFF ? CM_FN_BYPASS : 0;
+    if (m == CM_MODE_READWRITE || m == CM_MODE_READONLY)
+        fn->verify_every = cm_verify_every(bind_cfg, c);
+    fn->fast_sw = (uint8_t)(fn->fast_n + (fn->verify_every ? 5 : 0));
+    /* quarantined by a verified hit in another process: not served until `cloudm clear` */
+    if ((m == CM_MODE_READWRITE || m == CM_MODE_READONLY) && cm_shared_seg &&
+        cm_seg_quarantined(cm_shared_seg, fn->seed)) {
+        fn->flags = CM_FN_BYPASS;
+        fn->quarantined = 1;
+        cm_log("verify: %s is quarantined in the shared segment (a re-checked hit differed): "
+               "not served; `cloudm clear --function %s` lifts it",
+               c->name, c->name);
+    }
     cm_debug("bound %s%s%s at %p (variant %u, mode %s)", c->name, fn->version[0] ? "@" : "",
              fn->version, b->original, n, cm_mode_name(m));
     if (b->target < (int)sizeof(bind_hooked))

@@ -10,6 +10,10 @@
  * (unless the function is configured with `errno = yes`, then it is the recorded value) and on
  * a miss it is what the original left.
  *
+ * A sampled fraction of hits (verify = RATE) runs the original too and compares (verify.c); in
+ * probe mode (`cloudm probe`) every call runs the original under the probe's checks
+ * (probecall.c).
+ *
  * What it does not do: hooking (got.c), variant set-up (bind.c), key encoding (key.c), storage
  * (memtier.c, shared.c, remote_tier.c), formatting (report.c).
  *
@@ -30,7 +34,10 @@
 #include "base/base.h"
 #include "frame.h"
 #include "key.h"
+#include "probe/probe.h"
+#include "probecall.h"
 #include "tier/tier.h"
+#include "verify.h"
 
 _Static_assert(offsetof(struct cm_frame, gpr) == CMF_GPR, "frame layout");
 _Static_assert(offsetof(struct cm_frame, rax) == CMF_RAX, "frame layout");
@@ -81,6 +88,10 @@ static int lookup(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, 
     }
     if (n < 0)
         return -1;
+    if (cm_verify_sample(fn)) {
+        cm_verify_hit(fn, f, ci, v, (uint32_t)n);
+        return 0;
+    }
     return cm_value_restore(fn, f, ci, v, (uint32_t)n);
 }
 
@@ -102,8 +113,9 @@ static inline uint64_t fast_word(const struct cm_fn *fn, const struct cm_frame *
 /* A hit for a key of exactly n words (n constant in each instantiation): build the key into
  * kw[5-n .. 4] (the slot positions), hash it, probe both ways of its set. *hp receives the hash
  * for the miss path. */
-static inline __attribute__((always_inline)) int
-fast_hit_n(struct cm_fn *fn, struct cm_frame *f, const int n, uint64_t *kw, uint64_t *hp);
+static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, struct cm_frame *f,
+                                                            const int n, const int verify,
+                                                            uint64_t *kw, uint64_t *hp);
 
 /* Value words: the raw return register (none for void), then `writes` globals, then errno: the
  * canonical value layout (docs/keys.md), so the shared tier can hold the same bytes. */
@@ -137,7 +149,8 @@ static inline void fast_restore(const struct cm_fn *fn, struct cm_frame *f, cons
 }
 
 static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, struct cm_frame *f,
-                                                            const int n, uint64_t *kw, uint64_t *hp)
+                                                            const int n, const int verify,
+                                                            uint64_t *kw, uint64_t *hp)
 {
     uint64_t h = fn->seed, vw[5];
     for (int i = 5 - n; i < 5; i++) {
@@ -152,6 +165,13 @@ static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, st
         r = cm_mem_slot_get_n(&set[1], fn1, h, kw, n, vw);
     if (r != fn->fast_vlen)
         return 0;
+    /* verify is a compile-time constant here: functions without it pay nothing, the others
+     * one per-thread decrement (cm_verify_sample without its test of verify_every) */
+    if (verify && --cm_verify_left <= 0) {
+        cm_verify_left = fn->verify_every;
+        cm_verify_words(fn, f, vw);
+        return 1;
+    }
     fast_restore(fn, f, vw);
     return 1;
 }
@@ -189,7 +209,11 @@ static int shared_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
 {
     const uint8_t *v;
     long n = cm_shared_get(fk, &v);
-    if (n < 0 || cm_value_restore(fn, f, ci, v, (uint32_t)n) < 0)
+    if (n < 0 || cm_verify_seg_check(fn))
+        return 0;
+    if (cm_verify_sample(fn))
+        cm_verify_hit(fn, f, ci, v, (uint32_t)n);
+    else if (cm_value_restore(fn, f, ci, v, (uint32_t)n) < 0)
         return 0;
     if (fn->mode != CM_MODE_READONLY)
         mem_store(fn, mk, v, (uint32_t)n);
@@ -206,7 +230,11 @@ static int remote_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
 {
     const uint8_t *v;
     long n = cm_remote_get(fn, fk, &v);
-    if (n < 0 || cm_value_restore(fn, f, ci, v, (uint32_t)n) < 0)
+    if (n < 0)
+        return 0;
+    if (cm_verify_sample(fn))
+        cm_verify_hit(fn, f, ci, v, (uint32_t)n);
+    else if (cm_value_restore(fn, f, ci, v, (uint32_t)n) < 0)
         return 0;
     if (fn->mode != CM_MODE_READONLY) {
         mem_store(fn, mk, v, (uint32_t)n);
@@ -356,21 +384,36 @@ void cm_dispatch(struct cm_frame *f)
     struct cm_tstats *ts = cm_stats_mine;
     uint64_t kw[5], h;
     int hit;
-    switch (fn->fast_n) {
+    switch (fn->fast_sw) { /* key words, + 5 with verify (bind.c) */
     case 0:
-        hit = fast_hit_n(fn, f, 0, kw, &h);
+        hit = fast_hit_n(fn, f, 0, 0, kw, &h);
         break;
     case 1:
-        hit = fast_hit_n(fn, f, 1, kw, &h);
+        hit = fast_hit_n(fn, f, 1, 0, kw, &h);
         break;
     case 2:
-        hit = fast_hit_n(fn, f, 2, kw, &h);
+        hit = fast_hit_n(fn, f, 2, 0, kw, &h);
         break;
     case 3:
-        hit = fast_hit_n(fn, f, 3, kw, &h);
+        hit = fast_hit_n(fn, f, 3, 0, kw, &h);
         break;
-    default: /* 4: a key of 4 words leaves one word for the value, the most there can be */
-        hit = fast_hit_n(fn, f, 4, kw, &h);
+    case 4: /* a key of 4 words leaves one word for the value, the most there can be */
+        hit = fast_hit_n(fn, f, 4, 0, kw, &h);
+        break;
+    case 5:
+        hit = fast_hit_n(fn, f, 0, 1, kw, &h);
+        break;
+    case 6:
+        hit = fast_hit_n(fn, f, 1, 1, kw, &h);
+        break;
+    case 7:
+        hit = fast_hit_n(fn, f, 2, 1, kw, &h);
+        break;
+    case 8:
+        hit = fast_hit_n(fn, f, 3, 1, kw, &h);
+        break;
+    default:
+        hit = fast_hit_n(fn, f, 4, 1, kw, &h);
         break;
     }
     if (hit) {
@@ -421,7 +464,14 @@ __attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct c
     if (fn->mode == CM_MODE_PROFILE) {
         if (cm_stats_distinct_add(id, h))
             __atomic_add_fetch(&fn->distinct, 1, __ATOMIC_RELAXED);
-        uint64_t dt = run_original(f, &err);
+        uint64_t dt;
+        if (cm_probe_on) { /* cloudm probe: profile mode plus the probe's checks */
+            uint64_t t0 = cm_ticks();
+            cm_probe_dispatch(f, fn, &ci, h, &err);
+            dt = cm_ticks() - t0;
+        } else {
+            dt = run_original(f, &err);
+        }
         if (ts) {
             CM_STAT_ADD(ts, id, misses, 1);
             CM_STAT_ADD(ts, id, miss_ticks, dt);

@@ -23,7 +23,9 @@
 #include "cm_config.h"
 #include "hook/hook.h"
 #include "tier/tier.h"
+#include "probe/probe.h"
 #include "report.h"
+#include "verify.h"
 
 static struct cm_config init_cfg;
 static struct cm_target *init_targets;
@@ -39,6 +41,9 @@ static void diag(void *ctx, enum cm_severity sev, const char *msg)
 static void after_fork_child(void)
 {
     cm_stats_after_fork();
+    cm_remote_after_fork();
+    if (cm_probe_on)
+        cm_probe_after_fork();
 }
 
 /* CLOUDM_TIERS: words "memory", "shared" and "remote" separated by spaces or commas. Returns the
@@ -101,6 +106,28 @@ __attribute__((constructor)) static void cm_init(void)
                CLOUDM_ENV_MODE, m);
         env_mode = CM_MODE_UNSET;
     }
+    /* cloudm probe: profile mode (every call runs the original) plus the probe's checks */
+    const char *probe = getenv(CLOUDM_ENV_PROBE);
+    if (probe && *probe && init_cfg.nfunctions > 0) {
+        const char *calls = getenv(CLOUDM_ENV_PROBE_CALLS);
+        unsigned n = calls ? (unsigned)strtoul(calls, NULL, 10) : 0;
+        if (cm_probe_setup(&init_cfg, probe, n) == 0) {
+            const char *const *names;
+            void *const *fns;
+            int nw = cm_probe_io_wrappers(&names, &fns);
+            cm_hook_set_wrappers(names, fns, nw);
+            env_mode = CM_MODE_PROFILE;
+        } else {
+            cm_log("cannot set up probe mode: the program runs unprobed");
+        }
+    }
+    const char *vr = getenv(CLOUDM_ENV_VERIFY);
+    double vrate = -1;
+    if (vr && *vr && cm_parse_rate(vr, &vrate) < 0) {
+        cm_log("%s=%s is not a rate from 0 to 1: ignored", CLOUDM_ENV_VERIFY, vr);
+        vrate = -1;
+    }
+    cm_verify_setup(vrate);
     if (init_cfg.nfunctions == 0)
         goto out;
     if (cm_mem_init(init_cfg.memory_size) < 0)
@@ -182,5 +209,6 @@ __attribute__((destructor)) static void cm_fini(void)
     cm_remote_fini(); /* first: the writer's last stores land in the counters below */
     cm_shared_flush_stats(1);
     cm_report_write();
+    cm_probe_fini();
     cm_guard = 0;
 }

@@ -89,6 +89,8 @@ struct agg {
     uint64_t miss_ns;      /* s.miss_ticks converted */
     uint64_t mean_miss_ns; /* this process's mean miss, else the segment's (all processes) */
     uint64_t distinct;
+    uint64_t verified, mismatches; /* verify = RATE: hits re-checked, and those that differed */
+    int quarantined;
     int profile;
 };
 
@@ -111,6 +113,9 @@ static void aggregate(int func, struct agg *a)
         a->s.bypassed += s.bypassed;
         a->s.miss_ticks += s.miss_ticks;
         a->distinct += __atomic_load_n(&fn->distinct, __ATOMIC_RELAXED);
+        a->verified += __atomic_load_n(&fn->verified, __ATOMIC_RELAXED);
+        a->mismatches += __atomic_load_n(&fn->mismatches, __ATOMIC_RELAXED);
+        a->quarantined |= __atomic_load_n(&fn->quarantined, __ATOMIC_RELAXED);
         if (fn->mode == CM_MODE_PROFILE)
             a->profile = 1;
     }
@@ -182,7 +187,10 @@ static void human(struct out *o)
             outf(o, "  errors %llu", (unsigned long long)a.s.errors);
         if (a.s.bypassed)
             outf(o, "  bypassed %llu", (unsigned long long)a.s.bypassed);
-        outf(o, "  saved ~%s\n", t);
+        if (a.verified)
+            outf(o, "  verified %llu (mismatches %llu)", (unsigned long long)a.verified,
+                 (unsigned long long)a.mismatches);
+        outf(o, "  saved ~%s%s\n", t, a.quarantined ? "  QUARANTINED" : "");
     }
     struct cm_remote_counters c;
     const char *url;
@@ -244,8 +252,12 @@ static void json(struct out *o)
             outf(o, "%llu", (unsigned long long)a.distinct);
         else
             outf(o, "null");
-        outf(o, ", \"miss_ns\": %llu, \"saved_ns\": %llu}", (unsigned long long)a.miss_ns,
-             (unsigned long long)saved_ns(&a));
+        outf(o,
+             ", \"miss_ns\": %llu, \"saved_ns\": %llu, \"verified\": %llu, \"mismatches\": %llu, "
+             "\"quarantined\": %s}",
+             (unsigned long long)a.miss_ns, (unsigned long long)saved_ns(&a),
+             (unsigned long long)a.verified, (unsigned long long)a.mismatches,
+             a.quarantined ? "true" : "false");
     }
     outf(o, "\n], \"remote\": ");
     json_remote(o);

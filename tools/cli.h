@@ -22,13 +22,20 @@
 #define CM_OPT_CONFIG 0x1u /* -c FILE, --config FILE */
 #define CM_OPT_MODE 0x2u   /* --mode M */
 #define CM_OPT_REPORT 0x4u /* --report[=FILE] */
+#define CM_OPT_VERIFY 0x8u /* --verify[=RATE] */
+
+/* `cloudm probe` exits with this when it found something (0 when nothing). */
+#define CM_EXIT_FOUND 3
 
 struct cm_launch {
-    const char *config; /* -c FILE as written, NULL = look it up (cm_config_find) */
-    const char *mode;   /* --mode word (validated), NULL = leave CLOUDM_MODE alone */
-    const char *report; /* "stderr" or a path as written, NULL = leave CLOUDM_REPORT alone */
-    bool check;         /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
-    char **argv;        /* PROGRAM and its arguments (NULL-terminated), or NULL */
+    const char *config;      /* -c FILE as written, NULL = look it up (cm_config_find) */
+    const char *mode;        /* --mode word (validated), NULL = leave CLOUDM_MODE alone */
+    const char *report;      /* "stderr" or a path as written, NULL = leave CLOUDM_REPORT alone */
+    const char *verify;      /* --verify rate (validated), NULL = leave CLOUDM_VERIFY alone */
+    const char *probe;       /* `cloudm probe`: CLOUDM_PROBE (the findings file); NULL = unset it */
+    const char *probe_calls; /* `cloudm probe --calls N`: CLOUDM_PROBE_CALLS */
+    bool check;              /* export CLOUDM_CHECK=1 (cloudm check PROGRAM) */
+    char **argv;             /* PROGRAM and its arguments (NULL-terminated), or NULL */
 };
 
 /* Subcommands: argv[0] is the subcommand name. Each returns the process exit status (run and
@@ -38,6 +45,7 @@ int cm_cmd_check(int argc, char **argv);
 int cm_cmd_profile(int argc, char **argv);
 int cm_cmd_stats(int argc, char **argv);
 int cm_cmd_clear(int argc, char **argv);
+int cm_cmd_probe(int argc, char **argv);
 
 void cm_usage_main(FILE *f);
 void cm_usage_run(FILE *f);
@@ -45,6 +53,7 @@ void cm_usage_check(FILE *f);
 void cm_usage_profile(FILE *f);
 void cm_usage_stats(FILE *f);
 void cm_usage_clear(FILE *f);
+void cm_usage_probe(FILE *f);
 
 /*
  * Parse `cmd`'s options (argv[0] is the subcommand) up to the first non-option or `--`; the

@@ -26,6 +26,7 @@ static const struct command commands[] = {
     {"run", cm_cmd_run, cm_usage_run},
     {"check", cm_cmd_check, cm_usage_check},
     {"profile", cm_cmd_profile, cm_usage_profile},
+    {"probe", cm_cmd_probe, cm_usage_probe},
     {"stats", cm_cmd_stats, cm_usage_stats},
     {"clear", cm_cmd_clear, cm_usage_clear},
     {"keycache", cm_cmd_keycache, cm_usage_keycache},
@@ -42,6 +43,8 @@ void cm_usage_main(FILE *f)
                "  run      run PROGRAM with the functions named in the config memoized\n"
                "  check    validate a config; with PROGRAM, show where each function is found\n"
                "  profile  run PROGRAM unmemoized and report what a cache would save\n"
+               "  probe    run PROGRAM and find what its config forgot (globals, buffers,\n"
+               "           hidden inputs, output)\n"
                "  stats    live statistics of the shared cache segment\n"
                "  clear    drop entries of the shared cache segment\n"
                "  keycache run the shared remote cache server (HTTP + LMDB)\n"

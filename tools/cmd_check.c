@@ -119,7 +119,8 @@ static void print_function(const struct cm_function *fn)
     /* Only what differs from the defaults, on one indented line. */
     if (fn->mode == CM_MODE_UNSET && fn->object[0] == '\0' && fn->salt[0] == '\0' &&
         fn->nreads == 0 && fn->nwrites == 0 && !fn->save_errno && fn->min_time_ns == 0 &&
-        fn->singleflight == CM_SF_AUTO && fn->hook == CM_HOOK_AUTO && fn->identity == CM_IDENT_CODE)
+        fn->singleflight == CM_SF_AUTO && fn->hook == CM_HOOK_AUTO &&
+        fn->identity == CM_IDENT_CODE && fn->verify < 0)
         return;
     printf("    line %d", fn->line);
     if (fn->mode != CM_MODE_UNSET)
@@ -142,6 +143,8 @@ static void print_function(const struct cm_function *fn)
         printf("; hook %s", fn->hook == CM_HOOK_GOT ? "got" : "inline");
     if (fn->identity != CM_IDENT_CODE)
         printf("; identity %s", fn->identity == CM_IDENT_OBJECT ? "object" : "name");
+    if (fn->verify >= 0)
+        printf("; verify %g", fn->verify);
     printf("\n");
 }
 
@@ -218,7 +221,7 @@ int cm_cmd_check(int argc, char **argv)
     struct cm_launch l;
     struct cm_config cfg;
     const char *shown;
-    int rc, status = 0;
+    int rc, status = 0, parser_warnings;
 
     rc = cm_parse_options(argc, argv, "check", CM_OPT_CONFIG, cm_usage_check, &l);
     if (rc != 0)
@@ -242,18 +245,33 @@ int cm_cmd_check(int argc, char **argv)
         cm_config_free(&cfg);
         return CM_EXIT_FAIL;
     }
+    parser_warnings = cfg.nwarnings;
+    if ((cfg.tiers & CM_TIER_REMOTE) && cfg.secret_file[0] == '\0') {
+        /* Not a parser warning (the shim does not print it at every start, and it does not
+         * fail `strict = yes`): check's advice, counted in the summary. */
+        fprintf(stderr,
+                "%s: warning: remote %s without secret_file: values are neither encrypted nor "
+                "authenticated, so every client that can write to the server (and whoever runs "
+                "it) can plant a wrong result that this program will use; create a team secret "
+                "and tokens with `cloudm keycache --init DIR` and set secret_file\n",
+                shown, cfg.remote);
+        cfg.nwarnings++;
+    }
     fflush(stderr);
     printf("%s: %d function%s, %d error%s, %d warning%s\n", shown, cfg.nfunctions,
            plural(cfg.nfunctions), cfg.nerrors, plural(cfg.nerrors), cfg.nwarnings,
            plural(cfg.nwarnings));
     fmt_size(cfg.memory_size, size, sizeof(size));
-    printf("[cache] mode %s, namespace %s, memory_size %s, report %s, strict %s\n",
+    printf("[cache] mode %s, namespace %s, memory_size %s, report %s, strict %s",
            cm_mode_name(cfg.mode), cfg.ns, size, cfg.report[0] ? cfg.report : "none",
            cfg.strict ? "yes" : "no");
+    if (cfg.verify > 0)
+        printf(", verify %g", cfg.verify);
+    printf("\n");
     print_tiers(&cfg);
     for (int i = 0; i < cfg.nfunctions; i++)
         print_function(&cfg.functions[i]);
-    if (cfg.nerrors > 0 || (cfg.strict && cfg.nwarnings > 0))
+    if (cfg.nerrors > 0 || (cfg.strict && parser_warnings > 0))
         status = CM_EXIT_FAIL;
     cm_config_free(&cfg);
 

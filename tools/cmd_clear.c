@@ -3,7 +3,9 @@
  *
  * What it does: opens the user's shared segment (segtool.c; never creates one) and drops every
  * entry, or only those stored by the functions called NAME, through cm_seg_clear(), which is safe
- * while other processes read and write the segment; prints how many entries were dropped.
+ * while other processes read and write the segment; prints how many entries were dropped. It
+ * also lifts the quarantine `verify` put on those functions (seg_quar.c), so every process
+ * serves them again.
  *
  * What it does not do: it leaves the per-function statistics alone (they count what happened,
  * not what is stored), does not touch any process's memory tier (a running program keeps the
@@ -82,6 +84,7 @@ int cm_cmd_clear(int argc, char **argv)
     if (rc != 0)
         return rc;
     n = cm_seg_clear(s, name);
+    int lifted = cm_seg_unquarantine(s, name); /* verify's quarantine ends with the entries */
     cm_seg_close(s);
     if (n < 0) {
         fprintf(stderr, "cloudm clear: %s: %s\n", path, strerror((int)-n));
@@ -91,6 +94,8 @@ int cm_cmd_clear(int argc, char **argv)
         printf("cleared %ld entr%s of %s from %s\n", n, n == 1 ? "y" : "ies", name, path);
     else
         printf("cleared %ld entr%s from %s\n", n, n == 1 ? "y" : "ies", path);
+    if (lifted)
+        printf("lifted the quarantine of %d function variant%s\n", lifted, lifted == 1 ? "" : "s");
     return 0;
 
 usage:

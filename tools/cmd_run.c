@@ -16,7 +16,8 @@
 void cm_usage_run(FILE *f)
 {
     fprintf(f,
-            "Usage: cloudm run [-c FILE] [--mode MODE] [--report[=FILE]] [--] PROGRAM [ARGS...]\n"
+            "Usage: cloudm run [-c FILE] [--mode MODE] [--report[=FILE]] [--verify[=RATE]] [--]\n"
+            "                  PROGRAM [ARGS...]\n"
             "\n"
             "Run PROGRAM with the functions named in the config memoized.\n"
             "\n"
@@ -27,6 +28,9 @@ void cm_usage_run(FILE *f)
             "                     writeonly, off, profile (sets CLOUDM_MODE)\n"
             "      --report       print a report table on stderr when the program exits\n"
             "      --report=FILE  write a JSON report to FILE instead (%%p = process id)\n"
+            "      --verify[=RATE]  re-check this fraction of hits (default 1: every hit)\n"
+            "                     against a fresh call; a mismatch quarantines the function\n"
+            "                     (sets CLOUDM_VERIFY, overrides `verify =`)\n"
             "  -h, --help         show this help\n"
             "\n"
             "The program's exit status is passed through. cloudm itself exits 1 when the\n"
@@ -39,8 +43,9 @@ int cm_cmd_run(int argc, char **argv)
     struct cm_launch l;
     int rc;
 
-    rc = cm_parse_options(argc, argv, "run", CM_OPT_CONFIG | CM_OPT_MODE | CM_OPT_REPORT,
-                          cm_usage_run, &l);
+    rc = cm_parse_options(argc, argv, "run",
+                          CM_OPT_CONFIG | CM_OPT_MODE | CM_OPT_REPORT | CM_OPT_VERIFY, cm_usage_run,
+                          &l);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
     if (l.argv == NULL) {

@@ -55,6 +55,7 @@ struct row {
     char name[CM_NAME_MAX];
     uint64_t ident;
     struct cm_seg_fnstat st;
+    bool quarantined; /* verify found a wrong cached value: not served (seg_quar.c) */
 };
 
 struct rows {
@@ -222,7 +223,8 @@ static void print_table(const char *path, const struct rows *r, const struct cm_
                    st->calls, hitp, st->hit_mem, st->hit_shared);
             if (remote)
                 printf("%-10" PRIu64 " ", st->hit_remote);
-            printf("%-10" PRIu64 " %s\n", st->misses, sv);
+            printf("%-10" PRIu64 " %s%s\n", st->misses, sv,
+                   r->v[i].quarantined ? "  QUARANTINED" : "");
         }
     }
     if (r->full)
@@ -285,7 +287,8 @@ static void print_json(const char *path, const struct rows *r, const struct cm_s
             printf("null");
         else
             printf("%.4f", (double)hits(st) / (double)st->calls);
-        printf(", \"miss_ns\": %" PRIu64 ", \"saved_ns\": %" PRIu64 "}", st->miss_ns, saved(st));
+        printf(", \"miss_ns\": %" PRIu64 ", \"saved_ns\": %" PRIu64 ", \"quarantined\": %s}",
+               st->miss_ns, saved(st), r->v[i].quarantined ? "true" : "false");
     }
     printf("], \"remote\": {\"hits\": %" PRIu64 ", \"misses\": %" PRIu64 ", \"errors\": %" PRIu64
            ", \"timeouts\": %" PRIu64 ", \"auth_errors\": %" PRIu64 ", \"skipped\": %" PRIu64
@@ -306,6 +309,8 @@ static void show(struct cm_seg *s, const char *path, bool json)
     memset(&in, 0, sizeof(in));
     cm_seg_get_info(s, &in);
     cm_seg_fn_foreach(s, add_row, &r);
+    for (size_t i = 0; i < r.n; i++)
+        r.v[i].quarantined = cm_seg_quarantined(s, r.v[i].ident) != 0;
     if (r.n > 1)
         qsort(r.v, r.n, sizeof(r.v[0]), by_name);
     struct cm_remote_counters rc;

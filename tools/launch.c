@@ -79,6 +79,17 @@ int cm_parse_options(int argc, char **argv, const char *cmd, unsigned allowed,
             }
             continue;
         }
+        if ((allowed & CM_OPT_VERIFY) && cm_is_option(a, "--verify")) {
+            double r;
+            /* "--verify" alone re-checks every hit; "--verify=RATE" a fraction of them */
+            l->verify = a[8] == '=' ? a + 9 : "1";
+            if (cm_parse_rate(l->verify, &r) != 0) {
+                fprintf(stderr, "cloudm %s: --verify=%s is not a rate from 0 to 1\n", cmd,
+                        l->verify);
+                goto usage_error;
+            }
+            continue;
+        }
         fprintf(stderr, "cloudm %s: unknown option '%s'\n", cmd, a);
         goto usage_error;
     }
@@ -188,6 +199,8 @@ int cm_launch_env(const struct cm_launch *l, const char *config_abs)
         goto fail_errno;
     if (l->mode != NULL && setenv(CLOUDM_ENV_MODE, l->mode, 1) != 0)
         goto fail_errno;
+    if (l->verify != NULL && setenv(CLOUDM_ENV_VERIFY, l->verify, 1) != 0)
+        goto fail_errno;
     if (l->report != NULL) {
         if (strcmp(l->report, "stderr") == 0) {
             strcpy(report, "stderr");
@@ -212,6 +225,12 @@ int cm_launch_env(const struct cm_launch *l, const char *config_abs)
                 goto fail_errno;
         }
     }
+    /* Probe mode only for `cloudm probe` (a leftover would turn a run into a probe). */
+    if (l->probe ? setenv(CLOUDM_ENV_PROBE, l->probe, 1) : unsetenv(CLOUDM_ENV_PROBE))
+        goto fail_errno;
+    if (l->probe_calls ? setenv(CLOUDM_ENV_PROBE_CALLS, l->probe_calls, 1)
+                       : unsetenv(CLOUDM_ENV_PROBE_CALLS))
+        goto fail_errno;
     /* A CLOUDM_CHECK left in the environment would turn a run into a check. */
     if (l->check ? setenv(CLOUDM_ENV_CHECK, "1", 1) : unsetenv(CLOUDM_ENV_CHECK))
         goto fail_errno;

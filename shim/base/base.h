@@ -43,7 +43,7 @@ __attribute__((format(printf, 2, 3))) void cm_log_once(const char *key, const ch
 /* Print only when CLOUDM_DEBUG=1. */
 __attribute__((format(printf, 1, 2))) void cm_debug(const char *fmt, ...);
 
-extern int cm_debug_enabled;
+extern int cm_debug_enabled __attribute__((visibility("hidden")));
 
 /* ---- clock: cheap timestamps for timing misses.
  *
@@ -87,7 +87,7 @@ uint64_t cm_ns_to_ticks(uint64_t ns);
  * a memoized function calling another memoized function (or itself) is memoized at every level.
  * Initial-exec TLS: one %fs-relative load, no __tls_get_addr call.
  */
-extern __thread int cm_guard __attribute__((tls_model("initial-exec")));
+extern __thread int cm_guard __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 /* ---- fn: the per-variant descriptor the entry code and the dispatcher share.
  *
@@ -122,6 +122,9 @@ struct cm_fn {
     uint8_t fast_side;               /* writes or errno follow the return value */
     int16_t fast_src[5];             /* per key word: >= 0 byte offset in the frame, < 0 -1 - stack
                                         slot; the key of n words sits in words 5-n .. 4 */
+    uint8_t fast_sw;                 /* the dispatcher's case: fast_n, + 5 when verify_every */
+    uint8_t fn_pad;
+    uint32_t verify_every;           /* verify = RATE: re-check one hit in this many (0 = never) */
     uint64_t fast_mask[5];           /* per key word: the bits of the declared width; 0 = not key */
     uint64_t min_ticks;              /* min_time in cm_ticks() units */
     const uint8_t *prefix;           /* canonical identity prefix of every key (malloc'd) */
@@ -140,6 +143,9 @@ struct cm_fn {
     uint64_t flushed[8];             /* counters already added to the segment (struct cm_stat) */
     uint8_t codeid[17];              /* identity = code: 'C' + 16-byte code identity (codeid.h) */
     uint8_t codeid_len;              /* 0: the key uses the object's identity (or none) */
+    uint8_t quarantined;             /* a verified hit differed: no longer served (atomic) */
+    uint64_t verified;               /* hits re-checked against a fresh call (atomic) */
+    uint64_t mismatches;             /* ... that differed (atomic) */
 };
 
 union cm_fn_slot {
@@ -147,9 +153,11 @@ union cm_fn_slot {
     char pad[CM_FN_SIZE];
 };
 
-extern union cm_fn_slot cm_fns[CM_MAX_VARIANTS];
-extern uint32_t cm_nfns; /* variants bound so far (atomic) */
-extern int cm_tier_memory; /* the memory tier is in use ([cache] tiers) */
+/* Defined in fn.c. Hidden, so the dispatcher reaches them PC-relative, not through the GOT
+ * (-fvisibility=hidden covers definitions only, not these declarations). */
+extern union cm_fn_slot cm_fns[CM_MAX_VARIANTS] __attribute__((visibility("hidden")));
+extern uint32_t cm_nfns __attribute__((visibility("hidden"))); /* variants bound (atomic) */
+extern int cm_tier_memory __attribute__((visibility("hidden"))); /* [cache] tiers has memory */
 
 /* ---- stats: per-variant call counters, kept per thread so the hit path never executes a locked
  * instruction.
@@ -173,7 +181,8 @@ struct cm_tstats {
     struct cm_stat s[CM_MAX_VARIANTS];
 };
 
-extern __thread struct cm_tstats *cm_stats_mine __attribute__((tls_model("initial-exec")));
+extern __thread struct cm_tstats *cm_stats_mine
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
 struct cm_tstats *cm_stats_create(void);
 
 /* This thread's block, creating it on first use; NULL if that failed (then nothing is counted). */
@@ -215,6 +224,7 @@ enum cm_scratch {
     CM_SCRATCH_RAW,     /* a raw memory-tier entry */
     CM_SCRATCH_FULL,    /* a full (prefix + arguments) shared-tier key */
     CM_SCRATCH_SHV,     /* a value read from the shared tier */
+    CM_SCRATCH_VFY,     /* verify: the cached value being compared; probe: the first run's value */
     CM_SCRATCH_RMT,     /* an envelope copied from the agent's reply */
     CM_SCRATCH_N
 };

@@ -12,5 +12,5 @@
 __thread int cm_guard __attribute__((tls_model("initial-exec")));
 
 union cm_fn_slot cm_fns[CM_MAX_VARIANTS] __attribute__((aligned(64)));
-uint32_t cm_nfns;   /* variants bound so far (atomic) */
+uint32_t cm_nfns;       /* variants bound so far (atomic) */
 int cm_tier_memory = 1; /* [cache] tiers includes memory (set by init) */

@@ -17,10 +17,10 @@
  * the RELRO .got) is stored between mprotect(RW) and mprotect(back to exactly what it was).
  *
  * DESIGN: every function here runs under the hook lock (table.c). Objects are processed once
- * each (or_hooked, install.c); a slot store is one 8-byte atomic store, so a thread calling through the slot
- * sees either the old target or the entry. Residual race, documented in docs/hooking.md: a lazy
- * (non-BIND_NOW) slot whose first call is being resolved by ld.so in another thread at the very
- * moment we patch it may be overwritten with the original by that resolution.
+ * each (or_hooked, install.c); a slot store is one 8-byte atomic store, so a thread calling through
+ * the slot sees either the old target or the entry. Residual race, documented in docs/hooking.md: a
+ * lazy (non-BIND_NOW) slot whose first call is being resolved by ld.so in another thread at the
+ * very moment we patch it may be overwritten with the original by that resolution.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -188,6 +188,8 @@ void cm_got_patch_locked(struct cm_objrec *r)
         const char *name = cm_dyn_symname(d, rel.symindex);
         void *val = cm_dlwrap_for(name);
         int ti = -1;
+        if (!val)
+            val = cm_hook_wrapper_for(name);
         if (!val) {
             ti = cm_hook_target_index(name);
             if (ti < 0)

@@ -62,6 +62,11 @@ typedef void *(*cm_bind_cb)(const struct cm_binding *b);
  */
 int cm_hook_install(const struct cm_target *targets, int n, cm_bind_cb bind);
 
+/* Extra GOT wrappers (probe mode's output counting): every GOT slot importing names[i] gets
+ * fns[i] instead of the C library's function. Call before cm_hook_install(); the arrays must
+ * stay valid for the life of the process. */
+void cm_hook_set_wrappers(const char *const *names, void *const *fns, int n);
+
 /* Record the targets for cm_hook_describe() without patching anything (`cloudm check` before
  * or instead of cm_hook_install). Same lifetime rule for `targets`. Returns 0, -EINVAL, or
  * -EBUSY when hooks are already installed (describe then uses the installed targets). */

@@ -69,6 +69,9 @@ bool cm_hook_target_matches(const struct cm_target *t, const struct cm_objrec *r
 void *cm_hook_bind_code_locked(int ti, struct cm_objrec *provider, void *code, size_t size,
                                void *original);
 
+/* The extra wrapper for slots importing `name` (cm_hook_set_wrappers), or NULL. */
+void *cm_hook_wrapper_for(const char *name);
+
 /* ---- codehook.c ---- */
 /* Inline-hook the targets that want it in the new objects objs[0..n-1] (before their GOT slots
  * are processed). Hook lock held. */

@@ -269,3 +269,24 @@ int cm_hook_nbound_locked(void)
 {
     return nbound;
 }
+
+/* ---- extra wrappers (probe mode) ---------------------------------------------------------- */
+
+static const char *const *wrap_names;
+static void *const *wrap_fns;
+static int wrap_n;
+
+void cm_hook_set_wrappers(const char *const *names, void *const *fns, int n)
+{
+    wrap_names = names;
+    wrap_fns = fns;
+    wrap_n = n;
+}
+
+void *cm_hook_wrapper_for(const char *name)
+{
+    for (int i = 0; i < wrap_n; i++)
+        if (strcmp(wrap_names[i], name) == 0)
+            return wrap_fns[i];
+    return NULL;
+}

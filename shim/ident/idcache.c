@@ -70,16 +70,23 @@ static int cache_dir(char *buf, size_t len)
     return 0;
 }
 
-/* mkdir -p with mode 0700 for the directories we create. */
-static void make_dirs(char *path)
+/* mkdir -p with mode 0700 for the directories we create. Returns 0, or the errno of the last
+ * mkdir that failed for another reason than EEXIST (a read-only or foreign parent: EROFS,
+ * EACCES), so that a later open's ENOENT can be reported as what it really is. */
+static int make_dirs(char *path)
 {
+    int err = 0;
+
     for (char *p = path + 1; *p; p++)
         if (*p == '/') {
             *p = '\0';
-            mkdir(path, 0700);
+            if (mkdir(path, 0700) != 0 && errno != EEXIST)
+                err = errno;
             *p = '/';
         }
-    mkdir(path, 0700);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        err = errno;
+    return err;
 }
 
 static int hexval(char c)
@@ -301,17 +308,22 @@ void cm_idcache_add(const struct cm_object *o, const struct cm_idrec *rec)
 static void append(struct cobj *c, const char *line, size_t n)
 {
     char dir[4096];
+    int mkerr = 0;
     snprintf(dir, sizeof(dir), "%s", c->path);
     char *slash = strrchr(dir, '/');
     if (slash) {
         *slash = '\0';
-        make_dirs(dir);
+        mkerr = make_dirs(dir);
     }
     int fd = open(c->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd >= 0) {
         if (write(fd, line, n) != (ssize_t)n)
             cm_debug("identity cache %s: short write", c->path);
         close(fd);
+    } else if (errno == ENOENT && mkerr != 0) {
+        /* The directory could not be made: say why, not that the file is missing. */
+        cm_log_once("idcache", "cannot write the code identity cache %s: cannot create %s: %s",
+                    c->path, dir, strerror(mkerr));
     } else {
         cm_log_once("idcache", "cannot write the code identity cache %s: %s", c->path,
                     strerror(errno));

@@ -15,7 +15,8 @@ static const struct {
 } backends[] = {
     {"http://", &cm_http_backend},
     {"https://", &cm_http_backend},
-    {"redis://", &cm_redis_backend}, {"rediss://", &cm_redis_backend},
+    {"redis://", &cm_redis_backend},
+    {"rediss://", &cm_redis_backend},
     {"redis+cluster://", &cm_redis_cluster_backend},
 };
 

@@ -2,7 +2,8 @@
  * breaker.c - lock-free circuit breaker for the remote tier (see breaker.h for the policy and
  * the DESIGN notes).
  *
- * What it does not do: read a clock, log or know about HTTP.
+ * What it does not do: read a clock, log or know about HTTP (it only says when a transition
+ * is due to be logged: cm_breaker_log_due).
  */
 #include "breaker.h"
 
@@ -13,6 +14,21 @@ void cm_breaker_init(struct cm_breaker *b)
     atomic_store(&b->br_until, 0);
     atomic_store(&b->br_backoff, CM_BRK_BACKOFF_MIN);
     atomic_store(&b->br_opens, 0);
+    atomic_store(&b->br_logged, 0);
+    atomic_store(&b->br_unsaid, 0);
+}
+
+int cm_breaker_log_due(struct cm_breaker *b, uint64_t now_ns, uint32_t *unsaid)
+{
+    uint64_t last = atomic_load(&b->br_logged);
+
+    if ((last == 0 || (now_ns >= last && now_ns - last >= CM_BRK_LOG_EVERY)) &&
+        atomic_compare_exchange_strong(&b->br_logged, &last, now_ns ? now_ns : 1)) {
+        *unsaid = atomic_exchange(&b->br_unsaid, 0);
+        return 1;
+    }
+    atomic_fetch_add(&b->br_unsaid, 1);
+    return 0;
 }
 
 int cm_breaker_allow(struct cm_breaker *b, uint64_t now_ns)

@@ -8,7 +8,8 @@
  *
  * DESIGN: lock-free, every field an atomic; the caller passes the monotonic time so tests drive
  * the clock. State transitions are CASes, so only one thread reports "opened" or "closed" per
- * transition (the caller logs that one line). Stale results from requests that started before a
+ * transition; the caller logs it when cm_breaker_log_due() says so (one line per second at
+ * most, a CAS on br_logged picks the one thread). Stale results from requests that started before a
  * transition are harmless: a success closes (the server answered), a failure only counts.
  *
  * What it does not do: no clock, no logging, no I/O, no notion of what a failure is (plugin.c
@@ -34,6 +35,8 @@ struct cm_breaker {
     _Atomic uint64_t br_until;   /* monotonic ns at which an open breaker may be probed */
     _Atomic uint64_t br_backoff; /* current back-off, ns */
     _Atomic uint64_t br_opens;   /* closed -> open transitions */
+    _Atomic uint64_t br_logged;  /* monotonic ns of the last transition logged (0: none) */
+    _Atomic uint32_t br_unsaid;  /* transitions not logged since then */
 };
 
 void cm_breaker_init(struct cm_breaker *b);
@@ -42,6 +45,12 @@ int cm_breaker_allow(struct cm_breaker *b, uint64_t now_ns);
 /* Reports the outcome of a request that got ticket ALLOW or PROBE. Returns CM_BRK_OPENED when
  * this call opened the breaker, CM_BRK_CLOSED_AGAIN when it closed it, else CM_BRK_NONE. */
 int cm_breaker_report(struct cm_breaker *b, int ticket, int ok, uint64_t now_ns);
+/* A transition happened at `now_ns`: returns 1 when the caller should log it (the first, or
+ * CM_BRK_LOG_EVERY after the last logged one; *unsaid = transitions not logged in between),
+ * else 0 (it is counted for the next line). Many threads make a breaker flap: this keeps it to
+ * one line per second. */
+#define CM_BRK_LOG_EVERY 1000000000ull /* 1 s */
+int cm_breaker_log_due(struct cm_breaker *b, uint64_t now_ns, uint32_t *unsaid);
 /* The earliest time a probe may go out (meaningful while open). */
 uint64_t cm_breaker_retry_at(struct cm_breaker *b);
 

@@ -92,8 +92,18 @@ static void atfork_child(void)
         /* A probe in flight belongs to a parent thread that does not exist here: without
          * this the child's breaker would wait for its answer forever. */
         atomic_compare_exchange_strong(&r->rm_brk.br_state, &probing, CM_BRK_OPEN);
-        probing = CM_BRK_PROBING;
-        atomic_compare_exchange_strong(&r->rm_wbrk.br_state, &probing, CM_BRK_OPEN);
+        /* The child's report counts the child's requests, not the parent's. */
+        atomic_store(&r->c_hits, 0);
+        atomic_store(&r->c_misses, 0);
+        atomic_store(&r->c_errors, 0);
+        atomic_store(&r->c_timeouts, 0);
+        atomic_store(&r->c_skipped, 0);
+        atomic_store(&r->c_puts, 0);
+        atomic_store(&r->c_put_errors, 0);
+        atomic_store(&r->c_dropped, 0);
+        atomic_store(&r->c_auth_errors, 0);
+        atomic_store(&r->rm_brk.br_opens, 0);
+        atomic_store(&r->rm_wbrk.br_opens, 0);
         cm_writer_atfork_child(r->rm_wr);
         r->rm_be->be_ops->be_atfork_child(r->rm_be);
         pthread_mutex_init(&r->rm_mu, NULL);
@@ -152,18 +162,33 @@ static int valid_ns(const char *ns)
 static void report_on(struct cm_remote *r, struct cm_breaker *b, int ticket, int ok,
                       const char *why)
 {
-    int ev = cm_breaker_report(b, ticket, ok, cm_rnow());
+    uint64_t now = cm_rnow();
+    int ev = cm_breaker_report(b, ticket, ok, now);
     int rd = b == &r->rm_brk;
+    uint32_t unsaid;
+    char more[300];
 
-    if (ev == CM_BRK_OPENED)
+    /* Many threads can make the breaker flap (requests that started before it opened close
+     * it again): one line per second at most, saying how many changes it did not show. */
+    if (ev == CM_BRK_NONE || !cm_breaker_log_due(b, now, &unsaid))
+        return;
+    if (ev == CM_BRK_OPENED) {
+        snprintf(more, sizeof(more), "%s", why[0] ? why : "?");
+        if (unsaid != 0)
+            snprintf(more, sizeof(more), "%.200s; %u more changes in the last second not shown",
+                     why[0] ? why : "?", unsaid);
         rlog(r,
              rd ? "remote %s: 5 failures in a row (last: %s); not asking it for 1 s, then probing"
                 : "remote %s: 5 failed stores in a row (last: %s); not writing to it for 1 s, "
                   "then probing",
-             r->rm_url, why[0] ? why : "?");
-    else if (ev == CM_BRK_CLOSED_AGAIN)
-        rlog(r, "remote %s: %s again; breaker closed", r->rm_url,
-             rd ? "answering" : "accepting stores");
+             r->rm_url, more);
+    } else {
+        snprintf(more, sizeof(more), "%s", rd ? "answering" : "accepting stores");
+        if (unsaid != 0)
+            snprintf(more, sizeof(more), "%s (%u more changes in the last second not shown)",
+                     rd ? "answering" : "accepting stores", unsaid);
+        rlog(r, "remote %s: %s again; breaker closed", r->rm_url, more);
+    }
 }
 
 static void report(struct cm_remote *r, int ticket, int ok, const char *why)

@@ -111,6 +111,17 @@ long cm_seg_clear(struct cm_seg *s, const char *name);
 void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len,
                     uint64_t *ring_off, uint64_t *ring_len);
 
+/* ---- seg_quar: functions quarantined by `verify` (a re-checked hit differed), so that every
+ * process stops serving them until `cloudm clear --function NAME`. Keyed by the same fn_ident
+ * as the statistics slots; at most 63 functions at once (more are quarantined per process
+ * only). */
+/* Mark fn_ident quarantined. Returns 0, or -ENOSPC when the table is full. */
+int cm_seg_quarantine(struct cm_seg *s, uint64_t fn_ident);
+/* 1 when fn_ident is quarantined. No lock, no system call. */
+int cm_seg_quarantined(struct cm_seg *s, uint64_t fn_ident);
+/* Lift the quarantine of every function called `name` (NULL: of all). Returns how many. */
+int cm_seg_unquarantine(struct cm_seg *s, const char *name);
+
 /* ---- seg_remote: the remote tier's live counters in the shared segment, for `cloudm stats`.
  */
 /* Add one process's remote counters (relaxed atomics). */

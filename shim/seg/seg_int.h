@@ -28,7 +28,10 @@
 
 #define SEG_MAGIC 0x47534d44554f4c43ull /* "CLOUDMSG" little-endian */
 #define SEG_VERSION 1u
-#define SEG_HDR_BYTES 4096u       /* header region (struct seg_hdr + reserved) */
+#define SEG_HDR_BYTES                                                                              \
+    4096u                         /* header region (struct seg_hdr + reserved: remote counters at  \
+                                     256 (seg_remote.c), quarantine table in the last 512 bytes    \
+                                     (seg_quar.c)) */
 #define SEG_FLIGHT_SLOTS 256u     /* single-flight claim slots */
 #define SEG_FLIGHT_PROBE 16u      /* slots probed per key */
 #define SEG_FN_SLOTS 512u         /* per-function statistics slots */

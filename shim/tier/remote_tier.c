@@ -271,6 +271,16 @@ int cm_remote_counters(struct cm_remote_counters *c, const char **url)
     return 1;
 }
 
+void cm_remote_after_fork(void)
+{
+    _Atomic uint64_t *const c[] = {&c_hits,    &c_misses, &c_errors,  &c_timeouts,
+                                   &c_skipped, &c_puts,   &c_dropped, &c_auth};
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+        atomic_store_explicit(c[i], 0, memory_order_relaxed);
+    if (chan)
+        brk_base = atomic_load(&chan->st.breaker_opens);
+}
+
 void cm_remote_fini(void)
 {
     if (!kapi)

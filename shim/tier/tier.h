@@ -149,7 +149,7 @@ int cm_mem_put(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, const u
 /* ---- shared: the shared tier as the dispatcher sees it: full keys, lookups, stores,
  * single-flight and live statistics on top of the segment (seg.h).
  */
-extern struct cm_seg *cm_shared_seg; /* NULL: the tier is off (not configured, or refused) */
+extern struct cm_seg *cm_shared_seg __attribute__((visibility("hidden"))); /* NULL: off */
 
 /* Open the segment named by the config (one message and no tier on any failure). */
 void cm_shared_init(const struct cm_config *cfg);
@@ -203,7 +203,8 @@ void cm_shared_flush_stats(int force);
  * `[cache] remote` is set.
  */
 /* Non-zero when the tier is up and may be read / written (remote_mode applied). */
-extern int cm_remote_reads, cm_remote_writes;
+extern int cm_remote_reads __attribute__((visibility("hidden")));
+extern int cm_remote_writes __attribute__((visibility("hidden")));
 
 /* Load and open the plugin named by the config (one message and no tier on any failure). */
 void cm_remote_init(const struct cm_config *cfg);
@@ -221,5 +222,8 @@ int cm_remote_counters(struct cm_remote_counters *c, const char **url);
 /* At exit: flush the write queue (flush_timeout), then add this process's remote counters to
  * the shared segment's (for `cloudm stats`). */
 void cm_remote_fini(void);
+
+/* In a fork child: its report counts its own remote lookups and stores, not the parent's. */
+void cm_remote_after_fork(void);
 
 #endif

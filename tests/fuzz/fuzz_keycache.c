@@ -3,12 +3,15 @@
  *
  * What it does: splits the input at '\n' into method, path, Authorization, Content-Length and
  * Transfer-Encoding (missing fields are absent headers; a field "-" is an absent header too);
- * the first byte picks the caller's role and --max-value. Runs kc_bearer_token and kc_classify
- * and checks what they promise: every verdict is either an action or one of the documented
- * statuses with a one-line reason; 405 carries Allow and 401 WWW-Authenticate, nothing else
- * does; an entry action's store key is exactly the path without its leading slash and has the
- * documented shape; a PUT's length is the Content-Length and at most --max-value; writes never
- * pass for a read-only role; /healthz never needs a token; a token lies inside its header.
+ * the first byte picks the caller's role, --max-value and the number of each framing header. Runs
+ * kc_bearer_token and kc_classify and checks what they promise: every verdict is either an action
+ * or one of the documented statuses with a one-line reason; 405 carries Allow and 401
+ * WWW-Authenticate, nothing else does; a body two parsers could delimit differently (several
+ * Content-Length or Transfer-Encoding headers, or both; the counts come from the first byte too) is
+ * always a 400 with close; an entry action's store key is exactly the path without its leading
+ * slash and has the documented shape; a PUT's length is the Content-Length and at most --max-value;
+ * writes never pass for a read-only role; /healthz never needs a token; a token lies inside its
+ * header.
  *
  * What it does not do: no server and no token table (roles come from the input).
  * Build and run: tests/fuzz/run_keycache.sh SECONDS.
@@ -23,7 +26,7 @@
 
 static int valid_status(int s)
 {
-    static const int ok[] = {200, 400, 401, 403, 405, 411, 413};
+    static const int ok[] = {200, 400, 401, 403, 405, 411, 413, 501};
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
         if (ok[i] == s)
@@ -92,6 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rq.content_length = field[3];
     rq.transfer_encoding = field[4];
     rq.max_value = limits[(data[0] >> 2) & 3];
+    rq.content_lengths = (data[0] >> 4) & 3; /* 0: one when the field is there */
+    rq.transfer_encodings = (data[0] >> 6) & 3;
 
     if (kc_bearer_token(field[2], &tok, &toklen)) {
         if (toklen < 1 || toklen > KC_TOKEN_MAX || tok < field[2] ||
@@ -105,6 +110,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kc_classify(&rq, &v);
     if (v.method != kc_method_of(rq.method))
         __builtin_trap();
+    /* framing (RFC 9112 6.3): never an action on an ambiguous body; close only for those */
+    {
+        unsigned ncl =
+            rq.content_lengths == 0 && rq.content_length != NULL ? 1 : rq.content_lengths;
+        unsigned nte =
+            rq.transfer_encodings == 0 && rq.transfer_encoding != NULL ? 1 : rq.transfer_encodings;
+        int ambiguous = ncl > 1 || nte > 1 || (ncl == 1 && nte == 1);
+
+        if (ambiguous && !(v.action == KC_ACT_REPLY && v.status == 400 && v.close))
+            __builtin_trap();
+        if (v.close && !(v.action == KC_ACT_REPLY && (v.status == 400 || v.status == 501)))
+            __builtin_trap();
+    }
     if (v.action == KC_ACT_REPLY) {
         size_t n;
 

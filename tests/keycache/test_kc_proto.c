@@ -28,7 +28,12 @@ static const char *entry(const char *ns)
 static struct kc_verdict classify(const char *method, const char *url, enum kc_role role,
                                   const char *cl, const char *te)
 {
-    struct kc_request rq = {method, url, role, cl, te, 1024};
+    struct kc_request rq = {.method = method,
+                            .url = url,
+                            .role = role,
+                            .content_length = cl,
+                            .transfer_encoding = te,
+                            .max_value = 1024};
     struct kc_verdict v;
 
     kc_classify(&rq, &v);
@@ -54,8 +59,6 @@ static void test_entry_actions(void)
     v = classify("PUT", entry("ns"), KC_ROLE_RW, "0", NULL);
     ASSERT_EQ_INT(v.action, KC_ACT_PUT);
     ASSERT_EQ_UINT(v.length, 0);
-    v = classify("PUT", entry("ns"), KC_ROLE_RW, "1024", "identity");
-    ASSERT_EQ_INT(v.action, KC_ACT_PUT);
 }
 
 static void test_paths(void)
@@ -146,7 +149,7 @@ static void test_lengths(void)
 
     ASSERT_EQ_INT(classify("PUT", entry("ns"), KC_ROLE_RW, NULL, NULL).status, 411);
     ASSERT_EQ_INT(classify("PUT", entry("ns"), KC_ROLE_RW, NULL, "chunked").status, 411);
-    ASSERT_EQ_INT(classify("PUT", entry("ns"), KC_ROLE_RW, "5", "chunked").status, 411);
+    ASSERT_EQ_INT(classify("PUT", entry("ns"), KC_ROLE_RW, "5", "chunked").status, 400);
     ASSERT_EQ_INT(classify("PUT", entry("ns"), KC_ROLE_RW, "1024", NULL).action, KC_ACT_PUT);
     v = classify("PUT", entry("ns"), KC_ROLE_RW, "1025", NULL);
     ASSERT_EQ_INT(v.status, 413);
@@ -157,6 +160,62 @@ static void test_lengths(void)
     ASSERT_EQ_INT(classify("PUT", entry("ns"), KC_ROLE_RW, "", NULL).status, 400);
     ASSERT_EQ_INT(classify("PUT", entry("ns"), KC_ROLE_RW, "1 2", NULL).status, 400);
     ASSERT_EQ_INT(classify("PUT", entry("ns"), KC_ROLE_RW, "0x10", NULL).status, 400);
+}
+
+/* Issue 16 items 10 and 11: a body that two parsers could delimit differently is refused
+ * first, whatever the method, path or token, and the connection is closed. */
+static struct kc_verdict framed(const char *method, const char *cl, unsigned ncl, const char *te,
+                                unsigned nte)
+{
+    struct kc_request rq;
+    struct kc_verdict v;
+
+    memset(&rq, 0, sizeof(rq));
+    rq.method = method;
+    rq.url = entry("ns");
+    rq.role = KC_ROLE_RW;
+    rq.content_length = cl;
+    rq.content_lengths = ncl;
+    rq.transfer_encoding = te;
+    rq.transfer_encodings = nte;
+    rq.max_value = 1024;
+    kc_classify(&rq, &v);
+    return v;
+}
+
+static void test_item10_conflicting_content_length(void)
+{
+    struct kc_verdict v = framed("PUT", "3", 2, NULL, 0);
+
+    ASSERT_EQ_INT(v.status, 400);
+    ASSERT_EQ_INT(v.close, 1);
+    ASSERT_EQ_INT(strcmp(v.reason, "bad request: several Content-Length headers\n"), 0);
+    ASSERT_EQ_INT(framed("GET", "3", 2, NULL, 0).status, 400);
+    ASSERT_EQ_INT(framed("BREW", "3", 3, NULL, 0).status, 400);
+    ASSERT_EQ_INT(framed("PUT", NULL, 0, "chunked", 2).status, 400);
+    v = framed("PUT", "3", 1, NULL, 0);
+    ASSERT_EQ_INT(v.action, KC_ACT_PUT);
+    ASSERT_EQ_INT(v.close, 0);
+    v = framed("PUT", "3", 0, NULL, 0); /* a count of 0 with a value means one header */
+    ASSERT_EQ_INT(v.action, KC_ACT_PUT);
+}
+
+static void test_item11_transfer_encoding_identity(void)
+{
+    struct kc_verdict v = framed("PUT", "3", 1, "identity", 1);
+
+    ASSERT_EQ_INT(v.status, 400);
+    ASSERT_EQ_INT(v.close, 1);
+    ASSERT_EQ_INT(framed("GET", "3", 1, "identity", 1).status, 400);
+    ASSERT_EQ_INT(framed("PUT", "3", 1, "chunked", 1).status, 400);
+    v = framed("PUT", NULL, 0, "identity", 1);
+    ASSERT_EQ_INT(v.status, 501);
+    ASSERT_EQ_INT(v.close, 1);
+    ASSERT_EQ_INT(framed("GET", NULL, 0, "gzip, chunked", 1).status, 501);
+    v = framed("PUT", NULL, 0, "Chunked", 1);
+    ASSERT_EQ_INT(v.status, 411);
+    ASSERT_EQ_INT(v.close, 0);
+    ASSERT_EQ_INT(framed("GET", NULL, 0, "chunked", 1).action, KC_ACT_GET);
 }
 
 static void test_bearer(void)
@@ -253,6 +312,8 @@ int main(void)
     RUN_TEST(test_methods);
     RUN_TEST(test_auth_order);
     RUN_TEST(test_lengths);
+    RUN_TEST(test_item10_conflicting_content_length);
+    RUN_TEST(test_item11_transfer_encoding_identity);
     RUN_TEST(test_bearer);
     RUN_TEST(test_auth_file);
     return cm_test_summary();

@@ -3,7 +3,8 @@
 # build directory, over the object files):
 #   1. inside shim/, a file includes another folder only through its interface header
 #      ("folder/folder.h"; arch's frame.h bare; remote's cm_remote.h) and only folders to its
-#      right in:  core -> hook -> ident -> arch -> elf -> tier -> chan -> seg -> remote -> base
+#      right in:  core -> probe -> hook -> ident -> arch -> elf -> tier -> chan -> seg -> remote
+#      -> base
 #      (core = the files at shim/'s top). tools/keycache/ includes nothing from tools/.
 #   2. no source file (.c .h .S) over 800 lines; every .c file opens with a comment;
 #   3. shim/ holds at most 16 .c files at its top, tools/ no keycache file at its top;
@@ -15,7 +16,7 @@
 #        check_layout.sh --selftest ROOT     breaks each rule in a copy and expects a failure
 set -uo pipefail
 
-ORDER=(core hook ident arch elf tier chan seg remote base)
+ORDER=(core probe hook ident arch elf tier chan seg remote base)
 
 rank() {
   local i

@@ -41,13 +41,14 @@ enum mode {
     M_E401,
     M_SLOWGET,
     M_ENDLESS,
+    M_FLAKY,
     M_STALL,
     M_COUNT
 };
 static const char *const mode_names[M_COUNT] = {"store",    "truncated", "wronglen", "garbage",
                                                 "othersig", "tamper",    "swap",     "e500",
                                                 "e401",     "slowget",   "endless",
-                                                "stall"};
+                                                "flaky",    "stall"};
 
 struct entry {
     struct entry *next;
@@ -108,6 +109,8 @@ static void usage(FILE *f)
                "  e401       401 to every GET and PUT\n"
                "  slowget    GETs answer 200 and trickle one byte per 20 ms forever; PUTs store\n"
                "  endless    GETs answer 200 with no length and an endless body\n"
+               "  flaky      GETs answer 500 eight times, then 404 one time in 4 and 500\n"
+               "             the others\n"
                "  stall      accepts connections and never reads or answers\n"
                "In the modes that read stored bodies, absent paths answer 404.\n"
                "\n"
@@ -304,6 +307,15 @@ static enum MHD_Result on_get(struct MHD_Connection *c, const char *url, int mod
         rc = MHD_queue_response(c, 200, r);
         MHD_destroy_response(r);
         return rc;
+    }
+    case M_FLAKY: {
+        static atomic_ulong turn;
+
+        unsigned long n = atomic_fetch_add(&turn, 1);
+
+        if (n >= 8 && n % 4 == 0)
+            return text(c, 404, "not found\n");
+        return text(c, 500, "flaky\n");
     }
     case M_TRUNCATED: {
         struct MHD_Response *r =

@@ -178,12 +178,30 @@ static void *reader(void *arg)
     return NULL;
 }
 
+/* One thread of `flap`: gets for `n` milliseconds, results unchecked (the server is flaky). */
+static void *flapper(void *arg)
+{
+    struct thr *t = arg;
+    uint8_t key[64];
+    double end = now_ms() + (double)t->n;
+
+    for (long i = t->from; now_ms() < end; i++) {
+        const uint8_t *val = NULL;
+        uint32_t kl = key_of(i % 1000, key);
+
+        api->get(t->r, key, kl, SIG, &val);
+    }
+    return NULL;
+}
+
 static void usage(void)
 {
     fprintf(
         stderr,
         "usage: plugin_driver PLUGIN.so URL COMMAND [N] [options]\n"
         "commands: put N | get N --expect hit|miss|error | breaker | fork N | recover | threads N\n"
+        "          | flap MS (16 threads get for MS ms, unchecked) | forkcount (a fork child's\n"
+        "          counters start from zero)\n"
         "(recover runs $CM_DRIVER_HOOK after opening the breaker)\n"
         "options: --from I  --ns NS  --secret FILE  --token FILE  --timeout-ms T\n"
         "         --flush-ms T  --queue N  --max-value B  --access rw|ro|wo  --limit-ms T (per "
@@ -331,6 +349,43 @@ int main(int argc, char **argv)
             pthread_join(t[i].th, NULL);
             if (t[i].failures != 0)
                 FAIL("thread %d: %d wrong answers", i, t[i].failures);
+        }
+    } else if (strcmp(cmd, "flap") == 0) {
+        struct thr t[16];
+
+        for (int i = 0; i < 16; i++) {
+            t[i] = (struct thr){.r = r, .from = from + i * 1000, .n = n};
+            if (pthread_create(&t[i].th, NULL, flapper, &t[i]) != 0)
+                FAIL("pthread_create");
+        }
+        for (int i = 0; i < 16; i++)
+            pthread_join(t[i].th, NULL);
+    } else if (strcmp(cmd, "forkcount") == 0) {
+        pid_t pid;
+        int st;
+
+        /* The parent has counted 3 misses when it forks; the child counts its own only. */
+        do_gets(r, from + 900000, 3, 'm', 0);
+        pid = fork();
+        if (pid < 0) {
+            FAIL("fork failed");
+        } else if (pid == 0) {
+            struct cm_remote_counters c;
+
+            api->counters(r, &c);
+            if (c.hits + c.misses + c.errors + c.skipped + c.puts + c.put_errors + c.dropped != 0)
+                FAIL("child: counters not zero after fork (misses %llu)",
+                     (unsigned long long)c.misses);
+            do_gets(r, from + 900100, 2, 'm', 0);
+            api->counters(r, &c);
+            if (c.misses != 2)
+                FAIL("child: %llu misses after 2, expected 2", (unsigned long long)c.misses);
+            api->close(r);
+            _exit(failures == 0 ? 0 : 1);
+        } else {
+            waitpid(pid, &st, 0);
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                FAIL("child failed (status 0x%x)", st);
         }
     } else if (strcmp(cmd, "fork") == 0) {
         pid_t pid;

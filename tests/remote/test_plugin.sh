@@ -207,6 +207,88 @@ keycache)
   drive get 2 --expect error
   expect '.auth_errors == 2'
   ;;
+item9_trust)
+  # Issue 16 item 9: the safe setup in one step. `cloudm keycache --init` makes a team secret and
+  # rw/ro tokens (0600, never overwritten) and prints the server's and clients' lines; those
+  # lines work against the real server; with the secret a writer that rewrites a stored
+  # envelope and recomputes its checksum plants nothing; `cloudm check` warns on a remote
+  # without secret_file.
+  cloudm=$bin/cloudm
+  "$cloudm" keycache --init "$tmp/team" --listen 127.0.0.1:7878 >"$tmp/init.out" 2>&1 ||
+    fail "keycache --init failed: $(cat "$tmp/init.out")"
+  for f in team.secret tokens rw.token ro.token; do
+    [ "$(stat -c %a "$tmp/team/$f")" = 600 ] || fail "$f is not mode 600"
+  done
+  [ "$(stat -c %a "$tmp/team")" = 700 ] || fail "the directory is not mode 700"
+  [ "$(wc -c <"$tmp/team/team.secret")" -ge 33 ] || fail "secret shorter than 32 bytes"
+  rwt=$(head -n 1 "$tmp/team/rw.token")
+  rot=$(head -n 1 "$tmp/team/ro.token")
+  grep -qx "rw $rwt" "$tmp/team/tokens" || fail "tokens lacks the rw token"
+  grep -qx "ro $rot" "$tmp/team/tokens" || fail "tokens lacks the ro token"
+  [ "$rwt" != "$rot" ] || fail "rw and ro tokens are equal"
+  for line in "cloudm keycache --listen 127.0.0.1:7878 --token-file $tmp/team/tokens" \
+      "remote      = http://127.0.0.1:7878" "token_file  = $tmp/team/rw.token" \
+      "token_file  = $tmp/team/ro.token" "secret_file = $tmp/team/team.secret" \
+      "remote_mode = readonly"; do
+    grep -qF -- "$line" "$tmp/init.out" || fail "--init does not print '$line'"
+  done
+  cp "$tmp/team/team.secret" "$tmp/secret.before"
+  "$cloudm" keycache --init "$tmp/team" >/dev/null 2>"$tmp/init2.err" &&
+    fail "a second --init succeeded"
+  cmp -s "$tmp/team/team.secret" "$tmp/secret.before" || fail "a second --init changed the secret"
+  grep -q "exists" "$tmp/init2.err" || fail "second --init: $(cat "$tmp/init2.err")"
+
+  # The generated files with the real server: rw writes, ro reads, ro cannot write.
+  "$cloudm" keycache --listen 127.0.0.1:0 --ready-file "$tmp/ready" --data "$tmp/kc" \
+    --token-file "$tmp/team/tokens" >"$tmp/kc.log" 2>&1 &
+  srv=$!
+  for _ in $(seq 100); do [ -s "$tmp/ready" ] && break; sleep 0.05; done
+  [ -s "$tmp/ready" ] || fail "keycache did not start: $(cat "$tmp/kc.log")"
+  url="http://$(cat "$tmp/ready")/"
+  drive put 20 --token "$tmp/team/rw.token" --secret "$tmp/team/team.secret"
+  expect '.puts == 20 and .put_errors == 0'
+  drive get 20 --token "$tmp/team/ro.token" --secret "$tmp/team/team.secret" --expect hit
+  expect '.hits == 20'
+  drive put 2 --from 100 --token "$tmp/team/ro.token" --secret "$tmp/team/team.secret"
+  expect '.puts == 0 and .auth_errors == 2'
+  kill "$srv"; wait "$srv" 2>/dev/null || true; srv=
+
+  # A planting writer (payload changed, checksum recomputed) against the generated secret.
+  start store
+  drive put 10 --secret "$tmp/team/team.secret" --wait-ms 3000
+  setmode tamper
+  drive get 4 --secret "$tmp/team/team.secret" --expect error
+  expect '.errors == 4 and .hits == 0'
+
+  # cloudm check: a remote without secret_file is warned about, with the way out.
+  printf '[cache]\nremote = http://127.0.0.1:7878\n[function sq]\nsignature = i32 sq(i32)\n' \
+    >"$tmp/nosecret.conf"
+  printf '[cache]\nremote = http://127.0.0.1:7878\nsecret_file = %s\n[function sq]\nsignature = i32 sq(i32)\n' \
+    "$tmp/team/team.secret" >"$tmp/secret.conf"
+  "$cloudm" check -c "$tmp/nosecret.conf" >"$tmp/check1.out" 2>&1 || fail "check failed"
+  grep -q "warning: remote http://127.0.0.1:7878 without secret_file: .*plant.*keycache --init" \
+    "$tmp/check1.out" || fail "no warning: $(cat "$tmp/check1.out")"
+  grep -q "0 errors, 1 warning$" "$tmp/check1.out" || fail "warning not counted"
+  "$cloudm" check -c "$tmp/secret.conf" >"$tmp/check2.out" 2>&1 || fail "check failed"
+  grep -q "without secret_file" "$tmp/check2.out" && fail "warned with a secret_file"
+  grep -q "0 errors, 0 warnings$" "$tmp/check2.out" || fail "$(cat "$tmp/check2.out")"
+  ;;
+item14_breaker_log_rate)
+  # Issue 16 item 14: 16 threads against a server that fails 3 GETs in 4 make the breaker flap
+  # (requests sent before it opened close it again); it logs one change per second at most.
+  start flaky
+  drive flap 2500 2>"$tmp/flap.err"
+  expect '.breaker_opens >= 1'
+  lines=$(jq .log_lines <<<"$out")
+  [ "$lines" -ge 1 ] && [ "$lines" -le 4 ] ||
+    fail "$lines breaker lines in 2.5 s (want 1 to 4): $(head -5 "$tmp/flap.err")"
+  ;;
+item14_fork_counters)
+  # Issue 16 item 14: a fork child's counters (its report) start from zero.
+  start store
+  drive forkcount
+  expect '.misses == 3'
+  ;;
 maxvalue)
   start store
   # Values are 1 + (i * 37 % 2000) bytes: keys 0..2 are 1, 38, 75 bytes; a 50-byte limit

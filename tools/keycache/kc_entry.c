@@ -156,8 +156,10 @@ int kc_store_map_error(int rc)
 {
     if (rc == 0)
         return 0;
-    if (rc == -ENOENT || rc == -ENOSPC || rc == -ENOMEM)
+    if (rc == -ENOENT || rc == -ENOSPC || rc == -ENOMEM || rc == -EDQUOT)
         return rc;
+    if (rc == ENOSPC || rc == EDQUOT) /* LMDB returns the errno of a failed write as is */
+        return -EDQUOT;
     if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
         return -ENOSPC;
     return -EIO;

@@ -39,10 +39,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kc_auth.h"
+#include "kc_conns.h"
 #include "kc_metrics.h"
 #include "kc_proto.h"
 #include "kc_store.h"
@@ -53,6 +55,7 @@
 struct kc_http {
     struct MHD_Daemon *d;
     struct kc_http_opts o;
+    struct kc_conns *conns; /* open connections and their header deadlines */
     unsigned port;
     int inflight;      /* atomic */
     uint64_t reserved; /* atomic: PUT body bytes announced by requests being received */
@@ -104,6 +107,8 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, int status, const ch
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, v->allow);
     if (v != NULL && v->www_auth)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (v != NULL && v->close)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     if (status == 503)
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     return queue(c, r, status, v != NULL ? v->method : KC_M_OTHER);
@@ -273,12 +278,30 @@ static enum MHD_Result answer_write(struct MHD_Connection *c, struct req *q)
     if (rc == -ENOSPC)
         return reply_text(c, 507, "store full: the value does not fit even after eviction\n",
                           &q->v);
+    if (rc == -EDQUOT)
+        return reply_text(c, 507, "disk full: no space left on the store's filesystem\n", &q->v);
     if (rc != 0)
         return reply_text(c, 500, "store error\n", &q->v);
     if (q->v.action == KC_ACT_DELETE)
         return reply_empty(c, 204, q->v.method);
     kc_metrics_bytes_in(q->len);
     return reply_empty(c, q->w.replaced ? 204 : 201, q->v.method);
+}
+
+/* MHD_get_connection_values callback: counts the framing headers (libmicrohttpd's look-up
+ * returns only the first of several). */
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct kc_request *rq = cls;
+
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        rq->content_lengths++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        rq->transfer_encodings++;
+    return MHD_YES;
 }
 
 /* First call (headers read, no body yet): classify. Answers now only errors of requests that
@@ -304,14 +327,16 @@ static enum MHD_Result first_call(struct kc_http *h, struct MHD_Connection *c, s
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     rq.transfer_encoding =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &rq);
     rq.max_value = h->o.max_value;
     kc_classify(&rq, &q->v);
 
     if (q->v.action != KC_ACT_PUT) {
         /* Answer errors at once when a body is announced (the connection then closes without
-         * reading it); otherwise on the final call, so the connection stays alive. */
+         * reading it) or cannot be delimited (Connection: close); otherwise on the final call,
+         * so the connection stays alive. */
         if (q->v.action == KC_ACT_REPLY &&
-            ((rq.content_length != NULL && strcmp(rq.content_length, "0") != 0) ||
+            (q->v.close || (rq.content_length != NULL && strcmp(rq.content_length, "0") != 0) ||
              rq.transfer_encoding != NULL)) {
             q->failed = true;
             return reply_text(c, q->v.status, q->v.reason, &q->v);
@@ -360,6 +385,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
     (void)version;
     if (q == NULL) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+        if (ci != NULL)
+            kc_conns_headers_done(ci->socket_context);
         q = calloc(1, sizeof(*q));
         if (q == NULL)
             return MHD_NO;
@@ -412,9 +442,12 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     struct kc_http *h = cls;
     struct req *q = *con_cls;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
-    (void)c;
     (void)toe;
+    if (ci != NULL)
+        kc_conns_request_done(h->conns, ci->socket_context);
     if (q == NULL)
         return;
     if (q->reserved != 0)
@@ -425,16 +458,31 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     __atomic_fetch_sub(&h->inflight, 1, __ATOMIC_RELAXED);
 }
 
-/* Counts accepted connections (cloudm_keycache_connections_total): clients that keep their
- * connections alive show as few. */
+/* Connection opened or closed (before libmicrohttpd closes its socket): the header deadlines'
+ * table follows. */
 static void notify_conn(void *cls, struct MHD_Connection *c, void **socket_context,
                         enum MHD_ConnectionNotificationCode code)
 {
-    (void)cls;
-    (void)c;
-    (void)socket_context;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED)
-        kc_metrics_connection();
+    struct kc_http *h = cls;
+    const union MHD_ConnectionInfo *ci;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        kc_metrics_connection(); /* cloudm_keycache_connections_total */
+        ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci != NULL ? kc_conns_open(h->conns, ci->connect_fd) : NULL;
+    } else {
+        kc_conns_close(h->conns, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+unsigned kc_http_reap(struct kc_http *h)
+{
+    unsigned n = kc_conns_reap(h->conns);
+
+    if (n != 0)
+        kc_metrics_header_timeouts(n);
+    return n;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -460,6 +508,12 @@ int kc_http_start(const struct kc_http_opts *o, struct kc_http **out, char *err,
         return -1;
     }
     h->o = *o;
+    h->conns = kc_conns_new(o->header_ns);
+    if (h->conns == NULL) {
+        snprintf(err, errsz, "out of memory");
+        free(h);
+        return -1;
+    }
     if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
         flags |= MHD_USE_EPOLL;
     else
@@ -474,15 +528,16 @@ int kc_http_start(const struct kc_http_opts *o, struct kc_http **out, char *err,
         extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert_pem};
         extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key_pem};
     }
-    h->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, o->addr, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-        o->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->header_limit,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, h,
-        MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                            NULL, MHD_OPTION_SOCK_ADDR, o->addr, MHD_OPTION_CONNECTION_LIMIT,
+                            o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip,
+                            MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->header_limit,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION,
+                            notify_conn, h, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (h->d == NULL) {
         snprintf(err, errsz, "cannot start the HTTP server (address in use or not available?)");
+        kc_conns_free(h->conns);
         free(h);
         return -1;
     }
@@ -515,5 +570,6 @@ void kc_http_stop(struct kc_http *h, unsigned grace_ms)
     /* Writes still queued complete now, while their suspended connections still exist. */
     kc_store_stop_writes(h->o.store);
     MHD_stop_daemon(h->d);
+    kc_conns_free(h->conns);
     free(h);
 }

@@ -25,6 +25,7 @@ struct kc_http_opts {
     unsigned max_connections; /* all clients together */
     unsigned max_per_ip;      /* per client address */
     unsigned timeout_s;       /* idle connection timeout, seconds */
+    uint64_t header_ns;       /* a request's line and headers must be complete within this */
     size_t header_limit;      /* per-connection memory: request line + headers must fit */
     uint64_t max_value;       /* PUT bodies longer than this get 413 */
     uint64_t upload_budget;   /* PUT body bytes being received at once, and (separately)
@@ -39,6 +40,9 @@ struct kc_http_opts {
 int kc_http_start(const struct kc_http_opts *o, struct kc_http **out, char *err, size_t errsz);
 /* The port actually bound (useful with port 0). */
 unsigned kc_http_port(struct kc_http *h);
+/* Closes the connections whose request headers are late (--header-timeout); call it about
+ * every second. Returns how many. */
+unsigned kc_http_reap(struct kc_http *h);
 /* True when libmicrohttpd was built with TLS. */
 int kc_http_has_tls(void);
 /* Stops accepting new connections, waits up to `grace_ms` for requests being handled to end,

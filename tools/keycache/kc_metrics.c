@@ -26,7 +26,7 @@ static const int status_codes[] = {
 static const char *const method_names[KC_M_COUNT] = {"GET", "HEAD", "PUT", "DELETE", "OTHER"};
 
 static uint64_t requests[KC_M_COUNT][ST_COUNT];
-static uint64_t hits, misses, bytes_in, bytes_out, connections;
+static uint64_t hits, misses, bytes_in, bytes_out, header_timeouts, connections;
 
 static void add(uint64_t *c, uint64_t n)
 {
@@ -77,6 +77,11 @@ void kc_metrics_bytes_out(uint64_t n)
 void kc_metrics_connection(void)
 {
     add(&connections, 1);
+}
+
+void kc_metrics_header_timeouts(uint64_t n)
+{
+    add(&header_timeouts, n);
 }
 
 struct buf {
@@ -157,6 +162,10 @@ char *kc_metrics_render(const struct kc_store_stats *st, size_t *len)
             get(&bytes_in));
     counter(&b, "cloudm_keycache_bytes_out_total", "Value bytes sent in GET bodies.",
             get(&bytes_out));
+    counter(&b, "cloudm_keycache_header_timeouts_total",
+            "Connections closed because a request's headers were not complete within "
+            "--header-timeout.",
+            get(&header_timeouts));
     counter(&b, "cloudm_keycache_evictions_total",
             "Entries removed because the store was over --max-size (least recently used first).",
             st->evictions);

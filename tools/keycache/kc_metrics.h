@@ -19,7 +19,8 @@
 /* Statuses the server can answer; any other is counted as "other". */
 #define KC_STATUS_LIST(X)                                                                          \
     X(200)                                                                                         \
-    X(201) X(204) X(400) X(401) X(403) X(404) X(405) X(411) X(413) X(431) X(500) X(503) X(507)
+    X(201)                                                                                         \
+    X(204) X(400) X(401) X(403) X(404) X(405) X(411) X(413) X(431) X(500) X(501) X(503) X(507)
 
 void kc_metrics_request(enum kc_method m, int status);
 void kc_metrics_hit(uint64_t bytes_out);
@@ -27,6 +28,8 @@ void kc_metrics_miss(void);
 void kc_metrics_bytes_in(uint64_t n);
 void kc_metrics_bytes_out(uint64_t n);
 void kc_metrics_connection(void); /* a TCP connection was accepted */
+/* Connections shut down because their headers were not complete in time (kc_conns). */
+void kc_metrics_header_timeouts(uint64_t n);
 
 struct kc_store_stats;
 

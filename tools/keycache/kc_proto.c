@@ -97,14 +97,51 @@ static int parse_length(const char *s, uint64_t *out)
     return 0;
 }
 
+/* How many headers of one kind: the count given, or 1 when only the value is given. */
+static unsigned count(unsigned n, const char *value)
+{
+    return n == 0 && value != NULL ? 1 : n;
+}
+
+/* A request whose body cannot be delimited without guessing (RFC 9112 section 6.3): two
+ * parsers (a proxy and this server) could frame it differently and read the rest as another
+ * request, so it is refused and the connection closed. Returns the reason and sets *status,
+ * or NULL. Several identical Content-Length values are refused too (RFC 9112 allows either). */
+static const char *framing_error(const struct kc_request *rq, int *status)
+{
+    unsigned ncl = count(rq->content_lengths, rq->content_length);
+    unsigned nte = count(rq->transfer_encodings, rq->transfer_encoding);
+
+    *status = 400;
+    if (ncl > 1)
+        return "bad request: several Content-Length headers\n";
+    if (nte > 1)
+        return "bad request: several Transfer-Encoding headers\n";
+    if (nte == 1 && ncl == 1)
+        return "bad request: both Transfer-Encoding and Content-Length\n";
+    if (nte == 1 &&
+        (rq->transfer_encoding == NULL || strcasecmp(rq->transfer_encoding, "chunked") != 0)) {
+        *status = 501;
+        return "transfer coding not implemented: send Content-Length (or chunked)\n";
+    }
+    return NULL;
+}
+
 void kc_classify(const struct kc_request *rq, struct kc_verdict *v)
 {
     const char *url = rq->url != NULL ? rq->url : "";
     const char *why;
     bool write;
+    int status;
 
     memset(v, 0, sizeof(*v));
     v->method = kc_method_of(rq->method);
+    why = framing_error(rq, &status);
+    if (why != NULL) {
+        reply(v, status, why);
+        v->close = true;
+        return;
+    }
     if (v->method == KC_M_OTHER) {
         reply(v, 405, "method not allowed\n");
         v->allow =
@@ -162,7 +199,7 @@ void kc_classify(const struct kc_request *rq, struct kc_verdict *v)
         break;
     }
     /* PUT */
-    if (rq->transfer_encoding != NULL && strcasecmp(rq->transfer_encoding, "identity") != 0) {
+    if (rq->transfer_encoding != NULL || rq->transfer_encodings != 0) { /* chunked (only) */
         reply(v, 411, "length required: chunked uploads are not accepted, send Content-Length\n");
         return;
     }

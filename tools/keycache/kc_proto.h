@@ -48,8 +48,10 @@ struct kc_request {
     const char *method;            /* as received, e.g. "GET" */
     const char *url;               /* the path, query string already removed */
     enum kc_role role;             /* from kc_auth */
-    const char *content_length;    /* header value or NULL */
-    const char *transfer_encoding; /* header value or NULL */
+    const char *content_length;    /* header value or NULL (the first, when several) */
+    const char *transfer_encoding; /* header value or NULL (the first, when several) */
+    unsigned content_lengths;      /* how many Content-Length headers (0: 1 if content_length) */
+    unsigned transfer_encodings;   /* how many Transfer-Encoding headers (likewise) */
     uint64_t max_value;            /* --max-value in bytes */
 };
 
@@ -60,6 +62,7 @@ struct kc_verdict {
     const char *reason;         /* KC_ACT_REPLY: one line ending in "\n" (static string) */
     const char *allow;          /* status 405: the Allow header value; NULL otherwise */
     bool www_auth;              /* status 401: send WWW-Authenticate: Bearer */
+    bool close;                 /* the body cannot be delimited: answer at once, then close */
     uint64_t length;            /* KC_ACT_PUT: the announced body length (<= max_value) */
     size_t skey_len;            /* entry actions: strlen(skey) */
     char skey[KC_SKEY_MAX + 1]; /* entry actions: "ns/key", NUL-terminated */
@@ -68,7 +71,9 @@ struct kc_verdict {
 /* The method's metrics index; never fails. */
 enum kc_method kc_method_of(const char *method);
 
-/* Classifies `rq` into `v` (always filled in). Order of checks: unknown method (405),
+/* Classifies `rq` into `v` (always filled in). Order of checks: message framing (RFC 9112
+ * section 6: several Content-Length or Transfer-Encoding headers, or both kinds, 400; a
+ * Transfer-Encoding other than chunked, 501; these set `close`), unknown method (405),
  * /healthz (no auth), missing or unknown token (401), malformed path (400), method not allowed
  * on /healthz or /metrics (405), read-only token writing (403), PUT: chunked or no
  * Content-Length (411), bad Content-Length (400), longer than max_value (413). */

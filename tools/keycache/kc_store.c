@@ -188,6 +188,7 @@ int kc_store_open(const struct kc_store_opts *o, struct kc_store **out, char *er
         snprintf(err, errsz, "%s: path too long", o->dir);
         goto fail;
     }
+    snprintf(s->dir, sizeof(s->dir), "%s", o->dir);
     rc = mkdirs(path);
     if (rc != 0) {
         snprintf(err, errsz, "%s: cannot create the directory: %s", o->dir, strerror(-rc));
@@ -307,7 +308,7 @@ int kc_store_flush(struct kc_store *s)
         else
             mdb_txn_abort(f.txn);
     }
-    return rc == 0 ? 0 : -EIO;
+    return kc_store_map_error(rc);
 }
 
 /* This thread's read transaction on `s`, renewed; give it back with read_end(). */

@@ -53,7 +53,8 @@ int kc_store_get(struct kc_store *s, const char *key, size_t klen, size_t *len,
 /*
  * Stores `len` bytes under `key`, durably (synced commit), evicting least recently used entries
  * first when the store would go over max_size. *replaced tells whether an entry was replaced.
- * Returns 0, -ENOSPC when it does not fit even after eviction (or the map is full), -EIO.
+ * Returns 0, -ENOSPC when it does not fit even after eviction (or the map is full), -EDQUOT
+ * when the store's filesystem is full (even after evicting for room), -EIO.
  */
 int kc_store_put(struct kc_store *s, const char *key, size_t klen, const void *val, size_t len,
                  bool *replaced);
@@ -88,7 +89,8 @@ int kc_store_write(struct kc_store *s, struct kc_write *w);
  * are refused (-ESHUTDOWN). Idempotent; kc_store_close does it too. */
 void kc_store_stop_writes(struct kc_store *s);
 
-/* Writes the access times recorded since the last flush (one transaction). Returns 0 or -EIO. */
+/* Writes the access times recorded since the last flush (one transaction). Returns 0, -EDQUOT
+ * (the filesystem is full), or another negative errno (kc_store_map_error). */
 int kc_store_flush(struct kc_store *s);
 
 /* Flushes access times, removes entries older than expire_ms (relative to now) and evicts while

@@ -8,6 +8,7 @@
 #ifndef KC_STORE_INT_H
 #define KC_STORE_INT_H
 
+#include <limits.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -33,6 +34,9 @@ struct kc_store {
     bool wq_running;                     /* the writer thread was started */
     pthread_t wq_thread;                 /* the writer */
     uint64_t batches;                    /* batches committed (stats) */
+    bool disk_low;                       /* writer: the filesystem is nearly full (logged) */
+    bool disk_full;                      /* writer: a commit found it full (logged) */
+    char dir[PATH_MAX];                  /* the store directory, for messages */
     uint64_t id;                         /* tells this store's cached read txns apart */
     pthread_mutex_t rt_mu;               /* guards rtxns */
     struct rtxn *rtxns;                  /* every thread's cached read transaction */
@@ -54,7 +58,8 @@ int kc_store_remove_oldest(struct kc_store *s, MDB_txn *txn, uint64_t *bytes, ui
 /* Sets `key`'s access time to `ms` when newer (creating it when `create`). */
 int kc_store_set_atime(struct kc_store *s, MDB_txn *txn, const char *key, size_t klen, uint64_t ms,
                        bool create);
-/* LMDB or negative errno -> 0, -ENOENT, -ENOSPC, -ENOMEM or -EIO. */
+/* LMDB or negative errno -> 0, -ENOENT, -ENOSPC (store or map full), -EDQUOT (the
+ * filesystem is full: ENOSPC or EDQUOT from a write), -ENOMEM or -EIO. */
 int kc_store_map_error(int rc);
 /* Evicts when the LMDB map is more than 3/4 used (kc_store_write.c). 0 or an LMDB code. */
 int kc_store_check_map(struct kc_store *s);

@@ -6,7 +6,9 @@
  * once with sync and then reports each write's result (kc_write.done). A write is reported
  * only after the commit that contains it: durable when acknowledged, one fsync per batch, and
  * the threads that queue writes (the HTTP workers) never wait for a disk.
- * Also keeps the LMDB map from filling up (kc_store_check_map, make_room).
+ * Also keeps the LMDB map from filling up (kc_store_check_map, make_room), and the store's
+ * filesystem: when it is nearly full, a batch first evicts enough for LMDB to reuse the freed
+ * pages instead of growing the file, even below max_size (keep_disk_room).
  *
  * What it does not do: no reads, no sweep (kc_store.c), no HTTP.
  *
@@ -19,7 +21,11 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
+
+#define MIB (1024ull * 1024)
 
 /* ---- writes: group commit ------------------------------------------------------------------ */
 
@@ -209,22 +215,161 @@ int kc_store_check_map(struct kc_store *s)
     return make_room(s, true);
 }
 
-/* One batch, after making room when the map is getting full; writes that still found the map
- * full are retried once after evicting more. */
+/* Evicts least recently used entries worth `need` bytes in one transaction (their pages go to
+ * LMDB's free list, which the next transaction reuses). 0 or an LMDB code. */
+static int evict_bytes(struct kc_store *s, uint64_t need)
+{
+    MDB_txn *txn;
+    uint64_t bytes, n = 0;
+    int rc;
+
+    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+    rc = kc_store_meta_bytes(s, txn, &bytes);
+    if (rc == 0)
+        rc = kc_store_remove_oldest(s, txn, &bytes, bytes > need ? bytes - need : 0, 0, SIZE_MAX,
+                                    &n);
+    if (rc == 0)
+        rc = kc_store_set_meta_bytes(s, txn, bytes);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc == 0)
+        __atomic_fetch_add(&s->evictions, n, __ATOMIC_RELAXED);
+    return rc;
+}
+
+/* The filesystem is "nearly full" below this much free space: 5 % of it (at most 1 GiB), and
+ * at least four times what the batch adds. */
+static uint64_t disk_reserve(uint64_t total, uint64_t need)
+{
+    uint64_t r = total / 20;
+
+    if (r > 1024 * MIB)
+        r = 1024 * MIB;
+    return r > 4 * need ? r : 4 * need;
+}
+
+/* Free bytes on the store's filesystem, and its size. 0 or -errno. */
+static int disk_space(struct kc_store *s, uint64_t *avail, uint64_t *total)
+{
+    struct statvfs vfs;
+
+    if (fstatvfs(s->lock_fd, &vfs) != 0)
+        return -errno;
+    *avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    *total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+    return 0;
+}
+
+/* Bytes on LMDB's free list: pages the file already has for new data (not all reusable at
+ * once: the last transaction's are not, and a large value needs consecutive pages). */
+static uint64_t free_list_bytes(struct kc_store *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    uint64_t used, pages;
+
+    if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0 ||
+        map_used(s, &used, &pages) != 0 || info.me_last_pgno + 1 < used)
+        return 0;
+    return (info.me_last_pgno + 1 - used) * st.ms_psize;
+}
+
+/* Before a batch that adds `need` bytes: while the store's filesystem is nearly full, evict as
+ * much as the batch adds, so the store stops growing and LMDB reuses the freed pages instead
+ * of growing its file (it never shrinks it); twice as much when under a quarter of the
+ * reserve is left and the free list is short. Logs when the filesystem becomes nearly full
+ * and when it has room again (hysteresis: twice the reserve). */
+static void keep_disk_room(struct kc_store *s, uint64_t need)
+{
+    uint64_t avail = 0, total = 0, reserve, evict = need;
+
+    if (need == 0 || disk_space(s, &avail, &total) != 0)
+        return;
+    reserve = disk_reserve(total, need);
+    if (avail >= reserve) {
+        if (s->disk_low && avail >= 2 * reserve) {
+            s->disk_low = false;
+            fprintf(stderr, "cloudm keycache: %s: the filesystem has room again (%llu MiB free)\n",
+                    s->dir, (unsigned long long)(avail / MIB));
+        }
+        return;
+    }
+    if (!s->disk_low) {
+        s->disk_low = true;
+        fprintf(stderr,
+                "cloudm keycache: %s: the filesystem is nearly full (%llu KiB free of %llu MiB): "
+                "evicting least recently used entries so that the store does not grow, below "
+                "--max-size\n",
+                s->dir, (unsigned long long)(avail / 1024), (unsigned long long)(total / MIB));
+    }
+    if (avail < reserve / 4 && free_list_bytes(s) < 4 * need)
+        evict = 2 * need;
+    evict_bytes(s, evict);
+}
+
+/* A write that failed for want of disk space: LMDB returns ENOSPC, or EIO when the write of
+ * a page was cut short by a full filesystem. */
+static bool disk_failure(struct kc_store *s, int rc, uint64_t need)
+{
+    uint64_t avail = 0, total = 0;
+
+    if (rc == ENOSPC || rc == EDQUOT)
+        return true;
+    return rc == EIO && disk_space(s, &avail, &total) == 0 && avail < disk_reserve(total, need);
+}
+
+/* A commit failed for want of disk space, or succeeded: say so once per episode. */
+static void note_disk_full(struct kc_store *s, bool full)
+{
+    if (full && !s->disk_full)
+        fprintf(stderr,
+                "cloudm keycache: %s: no space left on the device: PUTs get 507 until there is "
+                "room (free space, or a smaller --max-size)\n",
+                s->dir);
+    else if (!full && s->disk_full)
+        fprintf(stderr, "cloudm keycache: %s: writes succeed again\n", s->dir);
+    s->disk_full = full;
+}
+
+/* One batch, after making room when the map is getting full or the filesystem nearly full;
+ * writes that still found the map full are retried once after evicting more. */
 static void run_batch(struct kc_store *s, struct kc_write *ops)
 {
-    bool retry = false;
+    bool retry = false, disk = false, full = false, ok = false;
+    uint64_t need = 0;
 
+    for (struct kc_write *op = ops; op != NULL; op = op->next)
+        if (op->val != NULL)
+            need += op->klen + op->len;
     kc_store_check_map(s);
+    keep_disk_room(s, need);
     run_batch_once(s, ops, true);
     for (struct kc_write *op = ops; op != NULL; op = op->next) {
-        op->retry = op->rc == MDB_MAP_FULL;
+        if (disk_failure(s, op->rc, need))
+            op->rc = ENOSPC;
+        op->retry = op->rc == MDB_MAP_FULL || op->rc == ENOSPC;
+        disk = disk || op->rc == ENOSPC;
         retry = retry || op->retry;
     }
-    if (retry && make_room(s, false) == 0)
+    /* Map or disk full: evict, then retry those writes once. */
+    if (retry && (disk ? evict_bytes(s, 2 * need) : make_room(s, false)) == 0) {
         run_batch_once(s, ops, false);
-    for (struct kc_write *op = ops; op != NULL; op = op->next)
+        for (struct kc_write *op = ops; op != NULL; op = op->next)
+            if (op->retry && disk_failure(s, op->rc, need))
+                op->rc = ENOSPC;
+    }
+    for (struct kc_write *op = ops; op != NULL; op = op->next) {
         op->rc = kc_store_map_error(op->rc);
+        full = full || op->rc == -EDQUOT;
+        ok = ok || op->rc == 0;
+    }
+    if (full || ok)
+        note_disk_full(s, full);
 }
 
 /* The writer thread: takes every queued write, runs them as one batch, calls their `done`;

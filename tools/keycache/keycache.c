@@ -42,11 +42,17 @@ void cm_usage_keycache(FILE *f)
 {
     fprintf(f,
             "Usage: cloudm keycache [OPTIONS]\n"
+            "       cloudm keycache --init DIR [--listen HOST:PORT]\n"
             "\n"
             "Run the shared remote cache server (HTTP, values stored in LMDB) in the\n"
             "foreground until SIGTERM or SIGINT. Protocol: docs/keycache.md.\n"
             "\n"
+            "With --init DIR it serves nothing: it creates a team secret (the clients'\n"
+            "secret_file) and rw and ro tokens in DIR, and prints the server's command and\n"
+            "the lines of each client's config.\n"
+            "\n"
             "Options:\n"
+            "  --init DIR              create a team secret and tokens in DIR, print the setup\n"
             "  --listen HOST:PORT      address to listen on (default 127.0.0.1:7878; port 0 =\n"
             "                          any free port); a non-loopback HOST needs --token-file\n"
             "  --ready-file PATH       once listening, write \"HOST:PORT\" (the real port) there\n"
@@ -65,8 +71,12 @@ void cm_usage_keycache(FILE *f)
             "  --threads N             worker threads (default 2)\n"
             "  --sweep-interval TIME   how often expiry and eviction run (default 1m)\n"
             "  --idle-timeout TIME     drop connections idle this long (default 10s)\n"
+            "  --header-timeout TIME   a request's line and headers must arrive within TIME\n"
+            "                          of the connection or of the previous answer, however\n"
+            "                          slowly they trickle (default 10s)\n"
             "  --max-connections N     connections at once, all clients (default 1000)\n"
-            "  --max-per-ip N          connections at once from one address (default 512)\n"
+            "  --max-per-ip N          connections at once from one address (default 1/10 of\n"
+            "                          --max-connections, at least 1)\n"
             "  --max-buffered SIZE     PUT bodies buffered at once, all clients; the same again\n"
             "                          for GET values over 64K being sent (default 4 x\n"
             "                          --max-value, at least 256M); 503 beyond\n"
@@ -80,8 +90,8 @@ void cm_usage_keycache(FILE *f)
 }
 
 struct kc_opts {
-    const char *listen, *ready_file, *data, *token_file, *tls_cert, *tls_key, *store;
-    uint64_t max_size, max_value, expire_ns, sweep_ns, idle_ns, max_buffered, map_size;
+    const char *listen, *ready_file, *data, *token_file, *tls_cert, *tls_key, *store, *init;
+    uint64_t max_size, max_value, expire_ns, sweep_ns, idle_ns, header_ns, max_buffered, map_size;
     unsigned threads, max_conn, max_per_ip;
 };
 
@@ -117,9 +127,10 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
     o->expire_ns = 30ull * 86400 * 1000000000ull;
     o->sweep_ns = 60ull * 1000000000ull;
     o->idle_ns = 10ull * 1000000000ull;
+    o->header_ns = 10ull * 1000000000ull;
     o->threads = 2;
     o->max_conn = 1000;
-    o->max_per_ip = 512;
+    o->max_per_ip = 0; /* 0: a tenth of max_conn, decided after parsing */
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -128,7 +139,7 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
             "--expire",          "--max-value",  "--token-file",     "--tls-cert",
             "--tls-key",         "--threads",    "--sweep-interval", "--idle-timeout",
             "--max-connections", "--max-per-ip", "--max-buffered",   "--map-size",
-            "--store"};
+            "--store",           "--init",       "--header-timeout"};
         const char *name = NULL;
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -148,6 +159,8 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
             return usage_error("option '%s' needs a value%s", name, "");
         if (strcmp(name, "--listen") == 0) {
             o->listen = v;
+        } else if (strcmp(name, "--init") == 0) {
+            o->init = v;
         } else if (strcmp(name, "--ready-file") == 0) {
             o->ready_file = v;
         } else if (strcmp(name, "--data") == 0) {
@@ -189,6 +202,10 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
             if (cm_parse_time(v, &o->idle_ns) != 0 || o->idle_ns < 1000000000ull ||
                 o->idle_ns > 86400ull * 1000000000ull)
                 return usage_error("invalid %s '%s' (a time like 10s, 1s to 1d)", name, v);
+        } else if (strcmp(name, "--header-timeout") == 0) {
+            if (cm_parse_time(v, &o->header_ns) != 0 || o->header_ns < 1000000000ull ||
+                o->header_ns > 3600ull * 1000000000ull)
+                return usage_error("invalid %s '%s' (a time like 10s, 1s to 1h)", name, v);
         } else if (strcmp(name, "--threads") == 0) {
             if (parse_uint(v, 1, 256, &o->threads) != 0)
                 return usage_error("invalid %s '%s' (1 to 256)", name, v);
@@ -204,6 +221,8 @@ static int parse_args(int argc, char **argv, struct kc_opts *o)
                            o->tls_cert != NULL ? "--tls-key" : "--tls-cert");
     if (o->max_value > o->max_size)
         o->max_value = o->max_size;
+    if (o->max_per_ip == 0) /* one address may not take all connections (Slowloris) */
+        o->max_per_ip = o->max_conn / 10 > 0 ? o->max_conn / 10 : 1;
     if (o->max_buffered == 0)
         o->max_buffered = o->max_value * 4 > 256 * MIB ? o->max_value * 4 : 256 * MIB;
     return 0;
@@ -351,13 +370,27 @@ static void wake_main(void *ctx)
     pthread_kill(main_thread, SIGUSR1);
 }
 
-/* Maintenance on the main thread until SIGTERM/SIGINT: flush access times every tick or when
- * woken, sweep every sweep_ns. */
-static void serve(struct kc_store *store, uint64_t sweep_ns)
+/* A maintenance step's result: a failure is logged when it starts (not every second while it
+ * lasts), and the end of it too. */
+static void maintenance_result(const char *what, int rc, bool *failing)
+{
+    if (rc != 0 && !*failing)
+        fprintf(stderr, "cloudm " CMD ": %s failed: %s (said once until it succeeds)\n", what,
+                rc == -EDQUOT ? "no space left on the store's filesystem" : "store error");
+    else if (rc == 0 && *failing)
+        fprintf(stderr, "cloudm " CMD ": %s succeeds again\n", what);
+    *failing = rc != 0;
+}
+
+/* Maintenance on the main thread until SIGTERM/SIGINT: close connections whose headers are
+ * late and flush access times every tick (at most a second) or when woken, sweep every
+ * sweep_ns. */
+static void serve(struct kc_store *store, struct kc_http *http, uint64_t sweep_ns)
 {
     uint64_t tick = sweep_ns < FLUSH_NS ? sweep_ns : FLUSH_NS;
     uint64_t next_sweep = mono_ns() + sweep_ns;
     struct timespec ts = {(time_t)(tick / 1000000000ull), (long)(tick % 1000000000ull)};
+    bool sweep_failing = false, flush_failing = false;
     sigset_t set;
     int sig;
 
@@ -369,12 +402,12 @@ static void serve(struct kc_store *store, uint64_t sweep_ns)
         sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT)
             return;
+        kc_http_reap(http);
         if (mono_ns() >= next_sweep) {
-            if (kc_store_sweep(store) != 0)
-                fprintf(stderr, "cloudm " CMD ": sweep failed (store error)\n");
+            maintenance_result("sweep", kc_store_sweep(store), &sweep_failing);
             next_sweep = mono_ns() + sweep_ns;
-        } else if (kc_store_flush(store) != 0) {
-            fprintf(stderr, "cloudm " CMD ": access-time flush failed (store error)\n");
+        } else {
+            maintenance_result("access-time flush", kc_store_flush(store), &flush_failing);
         }
     }
 }
@@ -397,6 +430,8 @@ int cm_cmd_keycache(int argc, char **argv)
     rc = parse_args(argc, argv, &o);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
+    if (o.init != NULL)
+        return kc_init(o.init, o.listen);
     if (parse_listen(o.listen, &ss, &sslen) != 0)
         return KC_EXIT_USAGE;
     if (o.token_file == NULL && !is_loopback(&ss)) {
@@ -462,6 +497,7 @@ int cm_cmd_keycache(int argc, char **argv)
     ho.max_connections = o.max_conn;
     ho.max_per_ip = o.max_per_ip;
     ho.timeout_s = (unsigned)(o.idle_ns / 1000000000ull);
+    ho.header_ns = o.header_ns;
     ho.header_limit = HEADER_LIMIT;
     ho.max_value = o.max_value;
     ho.upload_budget = o.max_buffered;
@@ -484,7 +520,7 @@ int cm_cmd_keycache(int argc, char **argv)
     fprintf(stderr, "cloudm " CMD ": listening on %s://%s:%u, store %s\n",
             cert != NULL ? "https" : "http", host, kc_http_port(http),
             o.store != NULL ? "in Redis" : o.data);
-    serve(store, o.sweep_ns);
+    serve(store, http, o.sweep_ns);
     ret = 0;
 out:
     kc_http_stop(http, STOP_GRACE_MS);

@@ -18,4 +18,9 @@
 int cm_cmd_keycache(int argc, char **argv);
 void cm_usage_keycache(FILE *f);
 
+/* `cloudm keycache --init DIR`: creates a team secret and rw/ro tokens in DIR and prints the
+ * server's and the clients' configuration (kc_init.c); `listen` is the --listen value. Returns
+ * 0 or KC_EXIT_FAIL. */
+int kc_init(const char *dir, const char *listen);
+
 #endif
