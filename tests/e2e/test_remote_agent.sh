@@ -95,6 +95,22 @@ cm_expect_eq "agent stopped: every lookup answered or timed out" \
 cm_expect_eq "agent stopped: errors are the timeouts" "$(remote stopped errors)" "$t"
 cm_expect_eq "agent stopped: the same agent goes on" "$(agent_pid stopped "$c")" "$pid"
 
+# --- the store ring full (agent stopped, a small ring): stores dropped and counted ---------------
+c=$(mkconf full "$CM_KC_URL" "remote_queue_bytes = 64K
+remote_max_value = 1K
+remote_mode = writeonly" "salt = full")
+machine full "$CLOUDM" agent -c "$c" >/dev/null
+pid=$(agent_pid full "$c")
+kill -STOP "$pid"
+machine full cm_memo full "$c" "$CM_BIN/manyprog" 400 1
+kill -CONT "$pid"
+cm_same plain full
+cm_expect_ge "ring full: stores dropped and counted" "$(remote full dropped)" 1
+cm_expect_eq "ring full: every store queued or dropped" \
+  "$(($(remote full stored) + $(remote full dropped)))" $N
+cm_expect_eq "ring full: the agent counts the same drops" \
+  "$(machine full cm_agent_json "$c" dropped)" "$(remote full dropped)"
+
 # --- two remotes at once: two agents, no cross-talk -----------------------------------------------
 cm_keycache_start kca || cm_done
 url_a=$CM_KC_URL
