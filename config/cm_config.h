@@ -220,10 +220,18 @@ void cm_config_free(struct cm_config *cfg);
 /*
  * Which config file to use: $CLOUDM_CONFIG if set and non-empty, else ./cloudm.conf if it
  * exists, else $XDG_CONFIG_HOME/cloudm/cloudm.conf (XDG_CONFIG_HOME defaulting to ~/.config) if
- * it exists. Writes the path into buf and returns 0, or returns -ENOENT when there is none.
+ * it exists, else SYSCONFDIR/cloudm/cloudm.conf (/etc/cloudm/cloudm.conf in the package) if it
+ * exists. Writes the path into buf and returns 0, or returns -ENOENT when there is none.
  * (Reads the environment and stats files; nothing else.)
  */
 int cm_config_find(char *buf, size_t bufsz);
+
+/* The same with the system config directory given (`sysconfdir`, absolute; NULL or relative =
+ * no system config). cm_config_find() passes the install's sysconfdir (CM_SYSCONFDIR). */
+int cm_config_find_in(char *buf, size_t bufsz, const char *sysconfdir);
+
+/* The system config file cm_config_find() looks at last (for messages). */
+const char *cm_config_system_path(void);
 
 /*
  * Parse one signature on its own (used by the config parser and the fuzzer). `col0` is the

@@ -1,6 +1,7 @@
 /*
- * find.c - which config file to use (cm_config_find): $CLOUDM_CONFIG, ./cloudm.conf, then the
- * user's $XDG_CONFIG_HOME/cloudm/cloudm.conf (docs/config.md has the order).
+ * find.c - which config file to use (cm_config_find): $CLOUDM_CONFIG, ./cloudm.conf, the user's
+ * $XDG_CONFIG_HOME/cloudm/cloudm.conf, then the system's SYSCONFDIR/cloudm/cloudm.conf
+ * (/etc/cloudm/cloudm.conf in the package; docs/config.md has the order).
  *
  * What it does not do: read or parse the file (config.c), create anything.
  */
@@ -30,11 +31,38 @@ static int put_path(char *buf, size_t bufsz, const char *a, const char *b)
     return 0;
 }
 
-int cm_config_find(char *buf, size_t bufsz)
+#ifndef CM_SYSCONFDIR
+#define CM_SYSCONFDIR "/etc" /* set by config/CMakeLists.txt from the install's sysconfdir */
+#endif
+
+static int find_user(char *buf, size_t bufsz)
 {
-    char cwd[CM_PATH_MAX], dir[CM_PATH_MAX];
+    char dir[CM_PATH_MAX];
     const char *env, *home;
     int n;
+
+    env = getenv("XDG_CONFIG_HOME");
+    if (env != NULL && env[0] == '/') {
+        n = snprintf(dir, sizeof(dir), "%s", env);
+    } else {
+        home = getenv("HOME");
+        if (home == NULL || home[0] == '\0')
+            return -ENOENT;
+        n = snprintf(dir, sizeof(dir), "%s/.config", home);
+    }
+    if (n < 0 || (size_t)n >= sizeof(dir))
+        return -ENOENT;
+    if (put_path(buf, bufsz, dir, "/cloudm/cloudm.conf") < 0 || !is_file(buf)) {
+        buf[0] = '\0';
+        return -ENOENT;
+    }
+    return 0;
+}
+
+int cm_config_find_in(char *buf, size_t bufsz, const char *sysconfdir)
+{
+    char cwd[CM_PATH_MAX];
+    const char *env;
 
     if (buf == NULL || bufsz == 0)
         return -EINVAL;
@@ -48,22 +76,22 @@ int cm_config_find(char *buf, size_t bufsz)
             return put_path(buf, bufsz, cwd, "/cloudm.conf");
         return put_path(buf, bufsz, "cloudm.conf", "");
     }
-    env = getenv("XDG_CONFIG_HOME");
-    if (env != NULL && env[0] == '/') {
-        n = snprintf(dir, sizeof(dir), "%s", env);
-    } else {
-        home = getenv("HOME");
-        if (home == NULL || home[0] == '\0')
-            return -ENOENT;
-        n = snprintf(dir, sizeof(dir), "%s/.config", home);
-    }
-    if (n < 0 || (size_t)n >= sizeof(dir))
-        return -ENOENT;
-    if (put_path(buf, bufsz, dir, "/cloudm/cloudm.conf") < 0)
-        return -ENAMETOOLONG;
-    if (!is_file(buf)) {
+    if (find_user(buf, bufsz) == 0)
+        return 0;
+    if (sysconfdir != NULL && sysconfdir[0] == '/') {
+        if (put_path(buf, bufsz, sysconfdir, "/cloudm/cloudm.conf") == 0 && is_file(buf))
+            return 0;
         buf[0] = '\0';
-        return -ENOENT;
     }
-    return 0;
+    return -ENOENT;
+}
+
+int cm_config_find(char *buf, size_t bufsz)
+{
+    return cm_config_find_in(buf, bufsz, CM_SYSCONFDIR);
+}
+
+const char *cm_config_system_path(void)
+{
+    return CM_SYSCONFDIR "/cloudm/cloudm.conf";
 }

@@ -20,6 +20,9 @@
 #define CLOUDM_ENV_DEBUG_DIR "CLOUDM_DEBUG_DIR" /* dirs holding .build-id/ (debug files) */
 #define CLOUDM_ENV_ID_CACHE "CLOUDM_ID_CACHE"   /* code identity cache directory, "off": none */
 #define CLOUDM_ENV_REMOTE "CLOUDM_REMOTE" /* overrides [cache] remote; "off": no remote tier */
+/* Not read by cloudm: the options the systemd unit cloudm-keycache.service passes to `cloudm
+ * keycache`, set in /etc/default/cloudm-keycache (tools/dist/). */
+#define CLOUDM_ENV_KEYCACHE_OPTS "CLOUDM_KEYCACHE_OPTS"
 #define CLOUDM_ENV_REMOTE_LIB "CLOUDM_REMOTE_LIB" /* path of libcloudm-remote.so (default: beside
                                                      libcloudm.so) */
 #define CLOUDM_ENV_VERIFY "CLOUDM_VERIFY" /* overrides [cache] and per-function verify (0..1) */

@@ -84,9 +84,9 @@ __attribute__((constructor)) static void cm_init(void)
 
     char path[CM_PATH_MAX];
     if (cm_config_find(path, sizeof(path)) < 0) {
-        cm_log("no config file ($%s, ./cloudm.conf, $XDG_CONFIG_HOME/cloudm/cloudm.conf): "
+        cm_log("no config file ($%s, ./cloudm.conf, $XDG_CONFIG_HOME/cloudm/cloudm.conf, %s): "
                "nothing is memoized",
-               CLOUDM_ENV_CONFIG);
+               CLOUDM_ENV_CONFIG, cm_config_system_path());
         goto out;
     }
     int rc = cm_config_load(path, &init_cfg, diag, NULL);

@@ -46,6 +46,7 @@ int cm_cmd_profile(int argc, char **argv);
 int cm_cmd_stats(int argc, char **argv);
 int cm_cmd_clear(int argc, char **argv);
 int cm_cmd_probe(int argc, char **argv);
+int cm_cmd_doctor(int argc, char **argv);
 
 void cm_usage_main(FILE *f);
 void cm_usage_run(FILE *f);
@@ -54,6 +55,7 @@ void cm_usage_profile(FILE *f);
 void cm_usage_stats(FILE *f);
 void cm_usage_clear(FILE *f);
 void cm_usage_probe(FILE *f);
+void cm_usage_doctor(FILE *f);
 
 /*
  * Parse `cmd`'s options (argv[0] is the subcommand) up to the first non-option or `--`; the

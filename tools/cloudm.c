@@ -1,8 +1,8 @@
 /*
  * cloudm.c - the `cloudm` command: main, subcommand dispatch, top-level help and version.
  *
- * What it does: picks the subcommand (run, check, profile, stats, clear, help) and hands it the
- * rest of the command line; prints the general usage and the version.
+ * What it does: picks the subcommand (run, check, profile, probe, stats, clear, doctor, keycache,
+ * help) and hands it the rest of the command line; prints the general usage and the version.
  *
  * What it does not do: no option of a subcommand is parsed here (launch.c and each cmd_*.c
  * do that), and the command never links or loads libcloudm.so: it only arranges for the program
@@ -29,6 +29,7 @@ static const struct command commands[] = {
     {"probe", cm_cmd_probe, cm_usage_probe},
     {"stats", cm_cmd_stats, cm_usage_stats},
     {"clear", cm_cmd_clear, cm_usage_clear},
+    {"doctor", cm_cmd_doctor, cm_usage_doctor},
     {"keycache", cm_cmd_keycache, cm_usage_keycache},
     {"agent", cm_cmd_agent, cm_usage_agent},
 };
@@ -47,6 +48,7 @@ void cm_usage_main(FILE *f)
                "           hidden inputs, output)\n"
                "  stats    live statistics of the shared cache segment\n"
                "  clear    drop entries of the shared cache segment\n"
+               "  doctor   check the setup: config, library, segment, remote, kernel\n"
                "  keycache run the shared remote cache server (HTTP + LMDB)\n"
                "  agent    start, flush or stop the agent that talks to the remote\n"
                "  help     show the help of a command (cloudm help run)\n"
@@ -59,7 +61,8 @@ void cm_usage_main(FILE *f)
                "  cloudm check -c lgamma.conf\n"
                "  cloudm run -c lgamma.conf --report -- ./legacy_sim input.dat\n"
                "  cloudm profile -c lgamma.conf -- ./legacy_sim input.dat\n"
-               "  cloudm stats --watch 1\n");
+               "  cloudm stats --watch 1\n"
+               "  cloudm doctor\n");
 }
 
 static const struct command *find(const char *name)

@@ -33,7 +33,8 @@ void cm_usage_check(FILE *f)
                "\n"
                "Options:\n"
                "  -c, --config FILE  config file (default: $CLOUDM_CONFIG, ./cloudm.conf,\n"
-               "                     $XDG_CONFIG_HOME/cloudm/cloudm.conf)\n"
+               "                     $XDG_CONFIG_HOME/cloudm/cloudm.conf,\n"
+               "                     " CM_SYSCONFDIR_SHOWN "/cloudm/cloudm.conf)\n"
                "  -h, --help         show this help\n"
                "\n"
                "Exit status: 0 when the config is valid (and PROGRAM exited 0), 1 on errors\n"
@@ -230,7 +231,8 @@ int cm_cmd_check(int argc, char **argv)
     if (rc == -ENOENT) {
         fprintf(stderr,
                 "cloudm check: no config file: pass -c FILE, set %s, or create ./cloudm.conf "
-                "or $XDG_CONFIG_HOME/cloudm/cloudm.conf\n",
+                "or $XDG_CONFIG_HOME/cloudm/cloudm.conf or " CM_SYSCONFDIR_SHOWN
+                "/cloudm/cloudm.conf\n",
                 CLOUDM_ENV_CONFIG);
         return CM_EXIT_FAIL;
     }

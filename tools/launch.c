@@ -45,7 +45,8 @@ int cm_parse_options(int argc, char **argv, const char *cmd, unsigned allowed,
             usage(stdout);
             return 1;
         }
-        if ((allowed & CM_OPT_CONFIG) && (strncmp(a, "-c", 2) == 0 || cm_is_option(a, "--config"))) {
+        if ((allowed & CM_OPT_CONFIG) &&
+            (strncmp(a, "-c", 2) == 0 || cm_is_option(a, "--config"))) {
             l->config = cm_option_value(argc, argv, &i, cmd, a[1] == '-' ? 8 : 2);
             if (l->config == NULL)
                 goto usage_error;
@@ -264,7 +265,8 @@ int cm_run_program(struct cm_launch *l)
     if (rc == -ENOENT) {
         fprintf(stderr,
                 "cloudm: warning: no config file (-c FILE, $%s, ./cloudm.conf, "
-                "$XDG_CONFIG_HOME/cloudm/cloudm.conf): nothing will be memoized\n",
+                "$XDG_CONFIG_HOME/cloudm/cloudm.conf, " CM_SYSCONFDIR_SHOWN
+                "/cloudm/cloudm.conf): nothing will be memoized\n",
                 CLOUDM_ENV_CONFIG);
     } else if (rc < 0) {
         fprintf(stderr, "cloudm: %s\n", err);

@@ -168,11 +168,20 @@ static int usable(const char *path, char *out, size_t outsz)
     return 0;
 }
 
+/* <libdir>/cloudm relative to <bindir> in the install layout, set by tools/CMakeLists.txt from
+ * GNUInstallDirs (e.g. "../lib/x86_64-linux-gnu/cloudm"); the fallback is for the unit test that
+ * includes this file on its own. */
+#ifndef CM_INSTALL_LIBREL
+#define CM_INSTALL_LIBREL "../lib/cloudm"
+#endif
+
 int cm_find_library(char *out, size_t outsz, char *err, size_t errsz)
 {
-    /* Relative to the directory of the running binary, in this order: the build tree
-     * (build/bin + build/lib), a flat directory, and an install prefix (bin + lib/cloudm). */
-    static const char *const candidates[] = {"../lib/" CM_SHIM_NAME, CM_SHIM_NAME,
+    /* Relative to the directory of the running binary, in this order: the install layout
+     * (bin + lib/<multiarch>/cloudm, so an installed tree can be moved), the build tree
+     * (build/bin + build/lib), a flat directory, and the older install layout lib/cloudm. */
+    static const char *const candidates[] = {CM_INSTALL_LIBREL "/" CM_SHIM_NAME,
+                                             "../lib/" CM_SHIM_NAME, CM_SHIM_NAME,
                                              "../lib/cloudm/" CM_SHIM_NAME};
     const char *env = getenv(CLOUDM_ENV_LIB);
     char exe[PATH_MAX], path[PATH_MAX + 64];
@@ -203,7 +212,8 @@ int cm_find_library(char *out, size_t outsz, char *err, size_t errsz)
             return 0;
     }
     snprintf(err, errsz,
-             "cannot find %s (looked in %s/../lib, %s, %s/../lib/cloudm); set %s to its path",
-             CM_SHIM_NAME, exe, exe, exe, CLOUDM_ENV_LIB);
+             "cannot find %s (looked in %s/%s, %s/../lib, %s, %s/../lib/cloudm); set %s to its "
+             "path",
+             CM_SHIM_NAME, exe, CM_INSTALL_LIBREL, exe, exe, exe, CLOUDM_ENV_LIB);
     return -ENOENT;
 }

@@ -39,8 +39,9 @@ int cm_make_absolute(const char *path, char *out, size_t outsz);
 
 /*
  * Absolute, symlink-free path of libcloudm.so: $CLOUDM_LIB when set and non-empty (an error if
- * it is not readable: no fallback), else the first readable one of <exe dir>/../lib/,
- * <exe dir>/, <exe dir>/../lib/cloudm/ where <exe dir> is the directory of /proc/self/exe.
+ * it is not readable: no fallback), else the first readable one of <exe dir>/CM_INSTALL_LIBREL/
+ * (the install layout, e.g. ../lib/x86_64-linux-gnu/cloudm), <exe dir>/../lib/, <exe dir>/,
+ * <exe dir>/../lib/cloudm/ where <exe dir> is the directory of /proc/self/exe.
  * Returns 0, or a negative errno with a human message in `err`.
  */
 int cm_find_library(char *out, size_t outsz, char *err, size_t errsz);

@@ -71,7 +71,8 @@ static int find_agent_bin(void)
     if (dladdr((void *)find_agent_bin, &di) && di.dli_fname) {
         const char *slash = strrchr(di.dli_fname, '/');
         int dir = slash ? (int)(slash - di.dli_fname) + 1 : 0;
-        static const char *const rel[] = {"../bin/cloudm", "cloudm", "../../bin/cloudm"};
+        static const char *const rel[] = {"../bin/cloudm", "cloudm", "../../bin/cloudm",
+                                          "../../../bin/cloudm"};
         for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
             snprintf(agent_bin, sizeof(agent_bin), "%.*s%s", dir, di.dli_fname, rel[i]);
             if (access(agent_bin, X_OK) == 0)

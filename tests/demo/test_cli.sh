@@ -191,5 +191,10 @@ rm -f "$XDG_CONFIG_HOME/cloudm/cloudm.conf"
    >"$T/none.out" 2>"$T/none.err")
 cm_expect_eq "no config anywhere: program still runs" "$(cat "$T/none.out")" "(unset)"
 cm_expect_match "no config anywhere: one warning" "$T/none.err" "^cloudm: warning: no config file"
+# The shim's own line (plain LD_PRELOAD users see only this one) names every place looked at,
+# the system config last.
+(cd "$T" && "$CLOUDM" run -- "$PROBE" --print CLOUDM_CONFIG >"$T/none2.out" 2>"$T/none2.err")
+cm_expect_match "no config anywhere: the shim names the system config" "$T/none2.err" \
+  '^cloudm: no config file \(.*XDG_CONFIG_HOME/cloudm/cloudm.conf, /.*/cloudm/cloudm.conf\): nothing is memoized'
 
 cm_done

@@ -412,7 +412,7 @@ static void test_find(void)
     unsetenv("CLOUDM_CONFIG");
     setenv("HOME", dir, 1);
     unsetenv("XDG_CONFIG_HOME");
-    ASSERT_EQ_INT(cm_config_find(buf, sizeof(buf)), -ENOENT);
+    ASSERT_EQ_INT(cm_config_find_in(buf, sizeof(buf), NULL), -ENOENT); /* no system config */
 
     /* $XDG_CONFIG_HOME/cloudm/cloudm.conf, defaulting to ~/.config */
     snprintf(sub, sizeof(sub), "%s/.config", dir);
@@ -424,7 +424,7 @@ static void test_find(void)
     ASSERT_EQ_INT(cm_config_find(buf, sizeof(buf)), 0);
     ASSERT_EQ_STR(buf, want);
     setenv("XDG_CONFIG_HOME", "/nonexistent-cm-test", 1);
-    ASSERT_EQ_INT(cm_config_find(buf, sizeof(buf)), -ENOENT);
+    ASSERT_EQ_INT(cm_config_find_in(buf, sizeof(buf), NULL), -ENOENT); /* no system config */
     snprintf(sub, sizeof(sub), "%s/.config", dir);
     setenv("XDG_CONFIG_HOME", sub, 1);
     ASSERT_EQ_INT(cm_config_find(buf, sizeof(buf)), 0);
@@ -458,6 +458,68 @@ static void test_find(void)
     snprintf(sub, sizeof(sub), "%s/.config", dir);
     rmdir(sub);
     rmdir(dir);
+}
+
+/* SYSCONFDIR/cloudm/cloudm.conf comes last: after ./cloudm.conf and the user's XDG config. */
+static void test_find_system(void)
+{
+    char dir[] = "/tmp/cm_test_sys_XXXXXX", buf[512], sys[300], sysfile[400], user[400];
+    char sub[300], cwd[300];
+
+    REQUIRE(mkdtemp(dir) != NULL);
+    REQUIRE(chdir(dir) == 0);
+    REQUIRE(getcwd(cwd, sizeof(cwd)) != NULL);
+    unsetenv("CLOUDM_CONFIG");
+    setenv("HOME", dir, 1);
+    unsetenv("XDG_CONFIG_HOME");
+    snprintf(sys, sizeof(sys), "%s/etc", dir);
+    ASSERT_EQ_INT(cm_config_find_in(buf, sizeof(buf), sys), -ENOENT);
+    mkdir(sys, 0700);
+    snprintf(sub, sizeof(sub), "%s/etc/cloudm", dir);
+    mkdir(sub, 0700);
+    snprintf(sysfile, sizeof(sysfile), "%s/cloudm.conf", sub);
+    write_file(sysfile, "");
+    ASSERT_EQ_INT(cm_config_find_in(buf, sizeof(buf), sys), 0);
+    ASSERT_EQ_STR(buf, sysfile);
+    /* no system directory, or a relative one: not looked at */
+    ASSERT_EQ_INT(cm_config_find_in(buf, sizeof(buf), NULL), -ENOENT);
+    ASSERT_EQ_INT(cm_config_find_in(buf, sizeof(buf), "etc"), -ENOENT);
+    /* without HOME the system config is still found */
+    unsetenv("HOME");
+    ASSERT_EQ_INT(cm_config_find_in(buf, sizeof(buf), sys), 0);
+    ASSERT_EQ_STR(buf, sysfile);
+    setenv("HOME", dir, 1);
+
+    /* the user's config wins over the system one */
+    snprintf(sub, sizeof(sub), "%s/xdg", dir);
+    mkdir(sub, 0700);
+    setenv("XDG_CONFIG_HOME", sub, 1);
+    snprintf(sub, sizeof(sub), "%s/xdg/cloudm", dir);
+    mkdir(sub, 0700);
+    snprintf(user, sizeof(user), "%s/cloudm.conf", sub);
+    write_file(user, "");
+    ASSERT_EQ_INT(cm_config_find_in(buf, sizeof(buf), sys), 0);
+    ASSERT_EQ_STR(buf, user);
+    /* ./cloudm.conf wins over both */
+    write_file("cloudm.conf", "");
+    ASSERT_EQ_INT(cm_config_find_in(buf, sizeof(buf), sys), 0);
+    snprintf(user, sizeof(user), "%s/cloudm.conf", cwd);
+    ASSERT_EQ_STR(buf, user);
+
+    unlink("cloudm.conf");
+    snprintf(user, sizeof(user), "%s/xdg/cloudm/cloudm.conf", dir);
+    unlink(user);
+    unlink(sysfile);
+    snprintf(sub, sizeof(sub), "%s/xdg/cloudm", dir);
+    rmdir(sub);
+    snprintf(sub, sizeof(sub), "%s/xdg", dir);
+    rmdir(sub);
+    snprintf(sub, sizeof(sub), "%s/etc/cloudm", dir);
+    rmdir(sub);
+    rmdir(sys);
+    REQUIRE(chdir("/") == 0);
+    rmdir(dir);
+    unsetenv("XDG_CONFIG_HOME");
 }
 
 /* The example configs shipped in config/examples/ must parse cleanly. */
@@ -498,6 +560,7 @@ int main(void)
     RUN_TEST(test_load);
     RUN_TEST(test_load_too_large);
     RUN_TEST(test_find);
+    RUN_TEST(test_find_system);
     RUN_TEST(test_examples);
     return cm_test_summary();
 }
