@@ -181,3 +181,9 @@ for b in remote keycache redis; do
     echo "(bench_$b.sh did not run: $(tail -1 "$tmp/bench_$b.err"))"
   fi
 done
+# The remote tier through the cloudm agent (issue 17); CM_BENCH_BEFORE=BUILD_DIR of a cloudm
+# from before the agent adds the in-process client's rows.
+echo
+if bash "$here/bench_agent.sh" "$build" "${CM_BENCH_BEFORE:-}" 2>"$tmp/bench_agent.err"; then :; else
+  echo "(bench_agent.sh did not run: $(tail -1 "$tmp/bench_agent.err"))"
+fi

@@ -36,7 +36,8 @@ enum key_id {
     K_REMOTE_EXPIRE,
     K_SHARED_BLOB_SIZE,
     K_CSENSITIVE,
-    K_VERIFY, /* [cache] */
+    K_VERIFY,
+    K_AGENT_IDLE, /* [cache] */
     K_SIGNATURE,
     K_OBJECT,
     K_FMODE,
@@ -68,6 +69,7 @@ enum key_id {
 #define REMOTE_QUEUE_DEFAULT 4096
 #define REMOTE_QUEUE_BYTES_DEFAULT (64ULL << 20)
 #define REMOTE_MAX_VALUE_DEFAULT (64ULL << 20)
+#define AGENT_IDLE_DEFAULT (600ULL * 1000000000) /* 10 min */
 #define REMOTE_EXPIRE_DEFAULT (30ULL * 86400 * 1000000000) /* 30 days */
 #define QUOTE_MAX 60 /* characters of a bad value quoted in a message */
 

@@ -207,6 +207,7 @@ struct cm_config {
     uint64_t remote_queue_bytes;   /* [cache] remote_queue_bytes, default 64 MiB */
     uint64_t remote_max_value;     /* [cache] remote_max_value, default 64 MiB */
     uint64_t remote_expire_ns;     /* [cache] remote_expire: Redis TTL refreshed on read, 30 d */
+    uint64_t agent_idle_ns;        /* [cache] agent_idle: the agent exits after this long idle, 10 min */
     enum cm_remote_mode remote_mode; /* [cache] remote_mode, default readwrite */
     double verify;  /* [cache] verify: fraction of hits re-checked, 0..1, default 0 */
     int nfunctions; /* functions that parsed cleanly (skipped ones are not here) */

@@ -44,7 +44,8 @@ static const char *const cache_keys[] = {"mode",
                                          "remote_expire",
                                          "shared_blob_size",
                                          "sensitive",
-                                         "verify"};
+                                         "verify",
+                                         "agent_idle"};
 static const char *const function_keys[] = {
     "signature", "object",       "mode", "salt",     "reads",     "writes", "errno",
     "min_time",  "singleflight", "hook", "identity", "sensitive", "verify"};
@@ -445,6 +446,9 @@ static void on_key(void *u, const struct cm_ini_key *k)
     case K_REMOTE_MAX_VALUE:
         cm_cfg_get_size(p, k, 1, 1ULL << 32, "1 to 4G", &p->cfg->remote_max_value);
         break;
+    case K_AGENT_IDLE:
+        cm_cfg_get_time(p, k, 1000000000ULL, 86400000000000ULL, "1s to 24h", &p->cfg->agent_idle_ns);
+        break;
     case K_REMOTE_EXPIRE:
         cm_cfg_get_time(p, k, 1000000000ULL, 3650ULL * 86400 * 1000000000ULL, "1s to 3650d",
                         &p->cfg->remote_expire_ns);
@@ -529,6 +533,7 @@ static void set_defaults(struct cm_config *cfg)
     cfg->remote_expire_ns = REMOTE_EXPIRE_DEFAULT;
     cfg->shared_max_entry = SHARED_MAX_ENTRY_DEFAULT;
     cfg->shared_blob_size = SHARED_BLOB_SIZE_DEFAULT;
+    cfg->agent_idle_ns = AGENT_IDLE_DEFAULT;
 }
 
 /* Values that depend on several keys, once every key has been read. */

@@ -42,4 +42,7 @@
     "CLOUDM_KEY_FILE" /* the per-user key of sensitive functions (default                          \
                          $XDG_CONFIG_HOME/cloudm/sensitive.key) */
 
+#define CLOUDM_ENV_BIN "CLOUDM_BIN" /* the cloudm command the shim starts agents with (default:
+                                     beside libcloudm.so, then /usr/bin/cloudm) */
+
 #endif

@@ -82,6 +82,7 @@ static void sandboxing(int level)
 static void after_fork_child(void)
 {
     cm_stats_after_fork();
+    cm_remote_after_fork();
     if (cm_probe_on)
         cm_probe_after_fork();
 }

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "cloudm_version.h"
+#include "agent.h"
 #include "keycache.h"
 
 struct command {
@@ -33,6 +34,7 @@ static const struct command commands[] = {
     {"inspect", cm_cmd_inspect, cm_usage_inspect},
     {"doctor", cm_cmd_doctor, cm_usage_doctor},
     {"keycache", cm_cmd_keycache, cm_usage_keycache},
+    {"agent", cm_cmd_agent, cm_usage_agent},
 };
 
 void cm_usage_main(FILE *f)
@@ -53,6 +55,7 @@ void cm_usage_main(FILE *f)
                "  clear    drop entries of the shared cache segment\n"
                "  doctor   check the setup: config, library, segment, remote, kernel\n"
                "  keycache run the shared remote cache server (HTTP + LMDB)\n"
+               "  agent    start, flush or stop the agent that talks to the remote\n"
                "  help     show the help of a command (cloudm help run)\n"
                "\n"
                "Options:\n"

@@ -318,12 +318,15 @@ static void check_remote(struct cm_doctor *d, const struct cm_config *cfg, const
         return;
     }
     plugin_path(lib, path, sizeof(path));
-    if (try_load(path, "cm_remote_plugin", err, sizeof(err)) < 0) {
+    if (try_load(path, "cm_remote_keys", err, sizeof(err)) < 0) {
         cm_doc_line(d, CM_DOC_FAIL, "remote plugin", "%s cannot be loaded: %s", path, err);
         return;
     }
+    /* The remote client the agent runs is linked into this command (tools/agent/): ask the
+     * server with it, as the agent would. */
+    extern const struct cm_remote_api cm_remote_plugin;
     h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    api = h != NULL ? dlsym(h, "cm_remote_plugin") : NULL;
+    api = h != NULL && dlsym(h, "cm_remote_keys") != NULL ? &cm_remote_plugin : NULL;
     if (api == NULL || api->abi != CM_REMOTE_ABI) {
         cm_doc_line(d, CM_DOC_FAIL, "remote plugin", "%s is not a remote plugin of this version",
                     path);

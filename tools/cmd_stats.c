@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "cli.h"
 #include "cloudm_version.h"
 #include "seg/seg.h"
@@ -309,9 +310,12 @@ static void print_json(const char *path, const struct rows *r, const struct cm_s
     printf("], \"remote\": {\"hits\": %" PRIu64 ", \"misses\": %" PRIu64 ", \"errors\": %" PRIu64
            ", \"timeouts\": %" PRIu64 ", \"auth_errors\": %" PRIu64 ", \"skipped\": %" PRIu64
            ", \"breaker_opens\": %" PRIu64 ", \"stored\": %" PRIu64 ", \"store_errors\": %" PRIu64
-           ", \"dropped\": %" PRIu64 "}}\n",
+           ", \"dropped\": %" PRIu64 "}, \"agents\": [",
            rc->hits, rc->misses, rc->errors, rc->timeouts, rc->auth_errors, rc->skipped,
            rc->breaker_opens, rc->puts, rc->put_errors, rc->dropped);
+    fflush(stdout);
+    cm_agent_list(path, 1, stdout);
+    printf("]}\n");
 }
 
 static void show(struct cm_seg *s, const char *path, bool json)
@@ -332,6 +336,10 @@ static void show(struct cm_seg *s, const char *path, bool json)
         print_json(path, &r, &in, &rc);
     else
         print_table(path, &r, &in, &rc);
+    if (!json) {
+        fflush(stdout);
+        cm_agent_list(path, 0, stdout);
+    }
     fflush(stdout);
     free(r.v);
 }

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "cloudm_env.h"
 #include "preload.h"
 
@@ -217,6 +218,16 @@ int cm_launch_env(const struct cm_launch *l, const char *config_abs)
         if (setenv(CLOUDM_ENV_REPORT, report, 1) != 0)
             goto fail_errno;
     }
+    /* The shim starts agents with this very command. */
+    {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+            self[n] = 0;
+            if (setenv(CLOUDM_ENV_BIN, self, 1) != 0)
+                goto fail_errno;
+        }
+    }
     /* Probe mode only for `cloudm probe` (a leftover would turn a run into a probe). */
     if (l->probe ? setenv(CLOUDM_ENV_PROBE, l->probe, 1) : unsetenv(CLOUDM_ENV_PROBE))
         goto fail_errno;
@@ -305,6 +316,9 @@ int cm_run_program(struct cm_launch *l)
         }
         if (cfg.report[0] != '\0')
             l->report_default = NULL; /* the shim reads `report =` from the config itself */
+        /* The remote tier's agent, started before the program so its first calls can hit. */
+        if (!l->check && cfg.nerrors == 0)
+            cm_agent_prepare(&cfg);
         cm_config_free(&cfg);
         cm_diags_free(&diags);
         config_abs = path;

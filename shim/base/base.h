@@ -282,6 +282,7 @@ enum cm_scratch {
     CM_SCRATCH_SHV,     /* a value read from the shared tier */
     CM_SCRATCH_SEAL,    /* a sensitive function's sealed value */
     CM_SCRATCH_VFY,     /* verify: the cached value being compared; probe: the first run's value */
+    CM_SCRATCH_RMT,     /* an envelope copied from the agent's reply */
     CM_SCRATCH_N
 };
 

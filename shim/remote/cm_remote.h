@@ -1,20 +1,22 @@
 /*
- * cm_remote.h - the interface between the preloaded shim and its remote tier.
+ * cm_remote.h - the remote tier's two halves and what they offer.
  *
- * What it is: the remote tier (HTTP keycache, plain HTTP stores, and later Redis) lives in its
- * own shared object, libcloudm-remote.so, which the shim dlopen()s only when `[cache] remote` is
- * set, so that programs without a remote never load libcurl or OpenSSL. The plugin exports one
- * symbol, `cm_remote_plugin` (struct cm_remote_api); everything else in it is hidden.
+ * libcloudm-remote.so (hostkeys.c, envelope.c, rcrypto.c): what the host process needs, and
+ * nothing that talks to a network. The shim dlopen()s it only when `[cache] remote` is set (so
+ * programs without a remote never load libcrypto) and uses its one exported table,
+ * `cm_remote_keys` (struct cm_remote_keys_api): derive the remote key of a call (hex SHA-512,
+ * or HMAC-SHA512 under secret_file), wrap a value in its envelope (encrypted under
+ * secret_file), check and open an envelope that came back. Integrity stays in the host.
  *
- * Division of work: the shim builds the canonical key bytes of a call (docs/keys.md) and the
- * canonical value bytes, and decides when to ask the remote tier. The plugin derives the remote
- * key (hex SHA-512, or HMAC-SHA512 under secret_file), wraps values in the envelope
- * (docs/remote.md), encrypts them (AES-256-GCM under secret_file), talks to the backend, runs the
- * circuit breaker and the background writer, and counts what happened.
+ * The remote client (struct cm_remote_api, plugin.c with the backends http.c, redis*.c, the
+ * breakers and the writer; static library cm_rclient): runs in the cloudm agent
+ * (tools/agent/), which moves envelopes between the channel (shim/chan/) and the server with
+ * get_raw/put_raw and never sees a secret; the test drivers use the whole client in process
+ * (get/put).
  *
- * Threads: get() is called synchronously from any application thread, concurrently; put() from
- * any thread and never blocks; close() once, at exit. The plugin never calls back into the shim
- * except through struct cm_remote_host.
+ * Threads: get()/get_raw() from any thread, concurrently; put() never blocks; put_raw() from
+ * one thread; close() once. The client never calls back into its user except through struct
+ * cm_remote_host.
  */
 #ifndef CM_REMOTE_H
 #define CM_REMOTE_H
@@ -22,7 +24,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CM_REMOTE_ABI 1
+#define CM_REMOTE_ABI 2
+#define CM_REMOTE_KEYS_ABI 1
+
+/* get_raw() results besides a length. */
+enum { CM_RAW_MISS = -1, CM_RAW_ERROR = -2, CM_RAW_SKIPPED = -3, CM_RAW_TIMEOUT = -4,
+       CM_RAW_AUTH = -5 };
 
 /* What the shim lends the plugin. */
 struct cm_remote_host {
@@ -90,6 +97,42 @@ struct cm_remote_api {
      * The handle itself stays valid for counters() afterwards (the shim reads the final counts
      * after close); get() and put() are never called after close(). */
     void (*close)(struct cm_remote *r);
+    /* The envelope stored under the hex remote key, written into out (at most cap bytes, never
+     * reallocated: a larger body is an error). Length, or a CM_RAW_* value. Read breaker. */
+    long (*get_raw)(struct cm_remote *r, const char *hex, uint8_t *out, size_t cap);
+    /* PUTs an envelope now, under the write breaker. 0: done (sent, or failed for good and
+     * counted; *attempts counts failures); 1: try again at *retry_at (breaker open or a
+     * transient failure). */
+    int (*put_raw)(struct cm_remote *r, const char *hex, const uint8_t *env, size_t len,
+                   uint32_t *attempts, uint64_t *retry_at);
+    /* States of the read and write breakers (0 closed, 1 open, 2 probing). */
+    void (*breakers)(struct cm_remote *r, int *rd, int *wr);
+};
+
+/* ---- libcloudm-remote.so: the host's half --------------------------------------------------- */
+
+#define CM_REMOTE_HEX 128 /* hex remote key, without the NUL */
+
+struct cm_remote_keys; /* opaque: the derived keys */
+
+struct cm_remote_keys_api {
+    int abi; /* CM_REMOTE_KEYS_ABI */
+    /* Reads secret_file ("" or NULL: none) and derives the keys. NULL with a reason in err. */
+    struct cm_remote_keys *(*open)(const char *secret_file, char *err, size_t errsz);
+    /* The remote key of the canonical key bytes: raw (64 bytes) and hex (129, NUL-ended).
+     * 0, or -1 (libcrypto failure). */
+    int (*key)(const struct cm_remote_keys *k, const uint8_t *key, uint32_t klen, uint8_t raw[64],
+               char hex[CM_REMOTE_HEX + 1]);
+    /* Encoded size of a vlen-byte value. */
+    size_t (*env_size)(const struct cm_remote_keys *k, uint32_t vlen);
+    /* Envelope of val for raw key and signature digest sig into out. Length, or -1. */
+    long (*encode)(const struct cm_remote_keys *k, const uint8_t raw[64], const uint8_t sig[16],
+                   const uint8_t *val, uint32_t vlen, uint8_t *out, size_t outsz);
+    /* Checks (and decrypts in place) an envelope; value length and *val inside env, or a
+     * negative reason (strerror()). Never returns a value that failed a check. */
+    long (*decode)(const struct cm_remote_keys *k, const uint8_t raw[64], const uint8_t sig[16],
+                   uint8_t *env, size_t len, const uint8_t **val);
+    const char *(*strerror)(long err);
 };
 
 /*

@@ -141,6 +141,12 @@ static struct hconn *conn_get(struct http *h)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->hb_hdrs);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, h->hb_timeout_ms);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, h->hb_timeout_ms);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    /* A name lookup that outlives the timeout is abandoned, not waited for: without this, curl
+     * joins the resolver thread when the request times out, and a resolver that never answers
+     * holds the request for its own retries (10 s and more) whatever remote_timeout says. */
+    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, h->hb_max_body);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);

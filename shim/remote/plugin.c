@@ -1,6 +1,8 @@
 /*
- * plugin.c - libcloudm-remote.so's entry point: the struct cm_remote_api the shim dlopen()s
- * (cm_remote.h), tying keys, envelope, backend, breaker and writer together.
+ * plugin.c - the remote client (struct cm_remote_api, cm_remote.h), tying keys, envelope,
+ * backend, breakers and writer together. It runs in the cloudm agent (tools/agent/, through
+ * get_raw/put_raw: envelopes in and out, checked by the host) and in the test drivers (through
+ * get/put: the whole client in one process).
  *
  * What it does: open() reads the token and secret files, validates the namespace, picks the
  * backend by URL scheme and sets everything up without network I/O; get() asks the breaker,
@@ -53,7 +55,9 @@ struct cm_remote {
     int rm_closed;        /* close() ran: only counters() may follow */
     struct cm_rkeys rm_keys;
     struct cm_backend *rm_be;
-    struct cm_breaker rm_brk;
+    struct cm_breaker rm_brk;  /* reads */
+    struct cm_breaker rm_wbrk; /* writes: a server answering PUTs but stalling GETs opens only
+                                  the read breaker */
     struct cm_writer *rm_wr;
     pthread_key_t rm_key;  /* struct rtls of the calling thread */
     pthread_mutex_t rm_mu; /* rm_tls */
@@ -99,6 +103,7 @@ static void atfork_child(void)
         atomic_store(&r->c_dropped, 0);
         atomic_store(&r->c_auth_errors, 0);
         atomic_store(&r->rm_brk.br_opens, 0);
+        atomic_store(&r->rm_wbrk.br_opens, 0);
         cm_writer_atfork_child(r->rm_wr);
         r->rm_be->be_ops->be_atfork_child(r->rm_be);
         pthread_mutex_init(&r->rm_mu, NULL);
@@ -154,34 +159,46 @@ static int valid_ns(const char *ns)
     return n >= 1 && n <= 64 && strcmp(ns, ".") != 0 && strcmp(ns, "..") != 0;
 }
 
-static void report(struct cm_remote *r, int ticket, int ok, const char *why)
+static void report_on(struct cm_remote *r, struct cm_breaker *b, int ticket, int ok,
+                      const char *why)
 {
     uint64_t now = cm_rnow();
-    int ev = cm_breaker_report(&r->rm_brk, ticket, ok, now);
+    int ev = cm_breaker_report(b, ticket, ok, now);
+    int rd = b == &r->rm_brk;
     uint32_t unsaid;
     char more[300];
 
     /* Many threads can make the breaker flap (requests that started before it opened close
      * it again): one line per second at most, saying how many changes it did not show. */
-    if (ev == CM_BRK_NONE || !cm_breaker_log_due(&r->rm_brk, now, &unsaid))
+    if (ev == CM_BRK_NONE || !cm_breaker_log_due(b, now, &unsaid))
         return;
     if (ev == CM_BRK_OPENED) {
         snprintf(more, sizeof(more), "%s", why[0] ? why : "?");
         if (unsaid != 0)
             snprintf(more, sizeof(more), "%.200s; %u more changes in the last second not shown",
                      why[0] ? why : "?", unsaid);
-        rlog(r, "remote %s: 5 failures in a row (last: %s); not asking it for 1 s, then probing",
+        rlog(r,
+             rd ? "remote %s: 5 failures in a row (last: %s); not asking it for 1 s, then probing"
+                : "remote %s: 5 failed stores in a row (last: %s); not writing to it for 1 s, "
+                  "then probing",
              r->rm_url, more);
     } else {
-        snprintf(more, sizeof(more), "answering");
+        snprintf(more, sizeof(more), "%s", rd ? "answering" : "accepting stores");
         if (unsaid != 0)
-            snprintf(more, sizeof(more), "answering (%u more changes in the last second not shown)",
-                     unsaid);
+            snprintf(more, sizeof(more), "%s (%u more changes in the last second not shown)",
+                     rd ? "answering" : "accepting stores", unsaid);
         rlog(r, "remote %s: %s again; breaker closed", r->rm_url, more);
     }
 }
 
+static void report(struct cm_remote *r, int ticket, int ok, const char *why)
+{
+    report_on(r, &r->rm_brk, ticket, ok, why);
+}
+
 static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64_t *retry_at);
+static int send_env(struct cm_remote *r, const char *hex, const uint8_t *env, size_t len,
+                    uint64_t deadline, uint32_t *attempts, uint64_t *retry_at);
 static void tls_destroy(void *arg);
 
 static struct cm_remote *r_open(const struct cm_remote_opts *o, const struct cm_remote_host *h,
@@ -200,8 +217,10 @@ static struct cm_remote *r_open(const struct cm_remote_opts *o, const struct cm_
         return NULL;
     }
     if (o->url == NULL || (ops = cm_backend_find(o->url)) == NULL) {
-        snprintf(err, errsz, "remote '%s': unsupported URL scheme (http://, https://, redis://, redis+cluster://)",
-                 o->url ? o->url : "");
+        snprintf(
+            err, errsz,
+            "remote '%s': unsupported URL scheme (http://, https://, redis://, redis+cluster://)",
+            o->url ? o->url : "");
         return NULL;
     }
     if (o->ns == NULL || !valid_ns(o->ns)) {
@@ -261,6 +280,7 @@ static struct cm_remote *r_open(const struct cm_remote_opts *o, const struct cm_
     if (r->rm_max_value > CM_ENV_MAX_VALUE)
         r->rm_max_value = CM_ENV_MAX_VALUE;
     cm_breaker_init(&r->rm_brk);
+    cm_breaker_init(&r->rm_wbrk);
     bc.bc_url = o->url;
     bc.bc_ns = o->ns;
     bc.bc_token = token;
@@ -422,21 +442,10 @@ static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64
     struct cm_remote *r = ctx;
     struct cm_rbuf *b = &r->rm_wbuf;
     uint8_t raw[CM_RKEY_LEN];
-    char hex[CM_RKEY_HEX + 1], why[160] = "";
+    char hex[CM_RKEY_HEX + 1];
     size_t need = cm_env_size(it->wi_vlen, r->rm_keys.rk_secret);
-    uint64_t limit;
     long n;
-    int ticket, rc;
 
-    ticket = cm_breaker_allow(&r->rm_brk, cm_rnow());
-    if (ticket == CM_BRK_DENY) {
-        uint64_t soon = cm_rnow() + 10000000; /* a probe may be in flight: do not spin */
-
-        *retry_at = cm_breaker_retry_at(&r->rm_brk);
-        if (*retry_at < soon)
-            *retry_at = soon;
-        return CM_WRITER_RETRY;
-    }
     if (b->b_cap < need) {
         uint8_t *p = realloc(b->b_data, need);
 
@@ -452,21 +461,90 @@ static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64
     if (n < 0)
         goto local_failure;
     cm_rkey_hex(raw, hex);
+    return send_env(r, hex, b->b_data, (size_t)n, deadline, &it->wi_attempts, retry_at);
+local_failure:
+    atomic_fetch_add_explicit(&r->c_put_errors, 1, memory_order_relaxed);
+    return CM_WRITER_DONE;
+}
+
+/* ---- raw access for the agent: envelopes in and out, the host checks them ---------------- */
+
+static long r_get_raw(struct cm_remote *r, const char *hex, uint8_t *out, size_t cap)
+{
+    size_t max = cap < r->rm_wbuf.b_max ? cap : r->rm_wbuf.b_max;
+    /* A fixed buffer (b_cap == b_max): the backend never reallocates, and a body that does not
+     * fit is an error whatever its Content-Length said. */
+    struct cm_rbuf body = {out, 0, max, max};
+    char why[160] = "";
+    int ticket, rc;
+
+    if (r == NULL || r->rm_closed)
+        return CM_RAW_ERROR;
+    ticket = cm_breaker_allow(&r->rm_brk, cm_rnow());
+    if (ticket == CM_BRK_DENY) {
+        atomic_fetch_add_explicit(&r->c_skipped, 1, memory_order_relaxed);
+        return CM_RAW_SKIPPED;
+    }
+    rc = r->rm_be->be_ops->be_get(r->rm_be, hex, &body, why, sizeof(why));
+    switch (rc) {
+    case CM_BE_OK:
+        atomic_fetch_add_explicit(&r->c_hits, 1, memory_order_relaxed);
+        report(r, ticket, 1, "");
+        return (long)body.b_len;
+    case CM_BE_MISS:
+        atomic_fetch_add_explicit(&r->c_misses, 1, memory_order_relaxed);
+        report(r, ticket, 1, "");
+        return CM_RAW_MISS;
+    case CM_BE_TIMEOUT:
+        atomic_fetch_add_explicit(&r->c_timeouts, 1, memory_order_relaxed);
+        rc = CM_RAW_TIMEOUT;
+        break;
+    case CM_BE_AUTH:
+        atomic_fetch_add_explicit(&r->c_auth_errors, 1, memory_order_relaxed);
+        if (!atomic_exchange(&r->rm_said_read_auth, 1))
+            rlog(r, "remote %s refuses to be read with this token (%s): check token_file",
+                 r->rm_url, why[0] ? why : "401/403");
+        rc = CM_RAW_AUTH;
+        break;
+    default:
+        rc = CM_RAW_ERROR;
+        break;
+    }
+    atomic_fetch_add_explicit(&r->c_errors, 1, memory_order_relaxed);
+    report(r, ticket, 0, why);
+    return rc;
+}
+
+/* One PUT of an encoded envelope under the write breaker. CM_WRITER_DONE (sent, or failed for
+ * good: counted) or CM_WRITER_RETRY with *retry_at. */
+static int send_env(struct cm_remote *r, const char *hex, const uint8_t *env, size_t len,
+                    uint64_t deadline, uint32_t *attempts, uint64_t *retry_at)
+{
+    char why[160] = "";
+    uint64_t limit;
+    int ticket = cm_breaker_allow(&r->rm_wbrk, cm_rnow()), rc;
+
+    if (ticket == CM_BRK_DENY) {
+        uint64_t soon = cm_rnow() + 10000000; /* a probe may be in flight: do not spin */
+
+        *retry_at = cm_breaker_retry_at(&r->rm_wbrk);
+        if (*retry_at < soon)
+            *retry_at = soon;
+        return CM_WRITER_RETRY;
+    }
     /* No PUT outlives flush_timeout, so one in flight when close() starts cannot hold the
      * exit longer than the flush budget. */
     limit = cm_rnow() + r->rm_flush_ns;
     if (deadline == 0 || deadline > limit)
         deadline = limit;
-    rc = r->rm_be->be_ops->be_put(r->rm_be, hex, b->b_data, (size_t)n, deadline, why, sizeof(why));
+    rc = r->rm_be->be_ops->be_put(r->rm_be, hex, env, len, deadline, why, sizeof(why));
     if (rc == CM_BE_OK) {
         atomic_fetch_add_explicit(&r->c_puts, 1, memory_order_relaxed);
-        report(r, ticket, 1, "");
+        report_on(r, &r->rm_wbrk, ticket, 1, "");
         return CM_WRITER_DONE;
     }
     if (rc == CM_BE_AUTH || rc == CM_BE_REFUSED) {
-        /* The server is up and said no: retrying will not change its mind. It is no evidence
-         * that reads work (a read-only token, a full store), so it only answers a probe and
-         * never resets the breaker's count of failed reads. */
+        /* The server is up and said no: retrying will not change its mind. */
         if (rc == CM_BE_AUTH)
             atomic_fetch_add_explicit(&r->c_auth_errors, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&r->c_put_errors, 1, memory_order_relaxed);
@@ -474,21 +552,30 @@ static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64
             rlog(r, "remote %s refuses stores (%s); they are counted as store errors", r->rm_url,
                  why[0] ? why : "4xx");
         if (ticket == CM_BRK_PROBE)
-            report(r, ticket, 1, "");
+            report_on(r, &r->rm_wbrk, ticket, 1, "");
         return CM_WRITER_DONE;
     }
-    report(r, ticket, 0, why);
-    if (++it->wi_attempts >= PUT_ATTEMPTS) {
+    report_on(r, &r->rm_wbrk, ticket, 0, why);
+    if (++*attempts >= PUT_ATTEMPTS) {
         atomic_fetch_add_explicit(&r->c_put_errors, 1, memory_order_relaxed);
         return CM_WRITER_DONE;
     }
-    *retry_at = cm_rnow() + 100000000ull * it->wi_attempts;
+    *retry_at = cm_rnow() + 100000000ull * *attempts;
     return CM_WRITER_RETRY;
-local_failure:
-    if (ticket == CM_BRK_PROBE)
-        cm_breaker_report(&r->rm_brk, ticket, 0, cm_rnow());
-    atomic_fetch_add_explicit(&r->c_put_errors, 1, memory_order_relaxed);
-    return CM_WRITER_DONE;
+}
+
+static int r_put_raw(struct cm_remote *r, const char *hex, const uint8_t *env, size_t len,
+                     uint32_t *attempts, uint64_t *retry_at)
+{
+    if (r == NULL || r->rm_closed)
+        return CM_WRITER_DONE;
+    return send_env(r, hex, env, len, 0, attempts, retry_at);
+}
+
+static void r_breakers(struct cm_remote *r, int *rd, int *wr)
+{
+    *rd = atomic_load(&r->rm_brk.br_state);
+    *wr = atomic_load(&r->rm_wbrk.br_state);
 }
 
 static void r_counters(struct cm_remote *r, struct cm_remote_counters *out)
@@ -505,7 +592,7 @@ static void r_counters(struct cm_remote *r, struct cm_remote_counters *out)
     out->put_errors = atomic_load(&r->c_put_errors);
     out->dropped = atomic_load(&r->c_dropped);
     out->auth_errors = atomic_load(&r->c_auth_errors);
-    out->breaker_opens = atomic_load(&r->rm_brk.br_opens);
+    out->breaker_opens = atomic_load(&r->rm_brk.br_opens) + atomic_load(&r->rm_wbrk.br_opens);
 }
 
 static void r_close(struct cm_remote *r)
@@ -550,4 +637,7 @@ __attribute__((visibility("default"))) const struct cm_remote_api cm_remote_plug
     .put = r_put,
     .counters = r_counters,
     .close = r_close,
+    .get_raw = r_get_raw,
+    .put_raw = r_put_raw,
+    .breakers = r_breakers,
 };

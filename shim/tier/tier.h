@@ -326,4 +326,7 @@ int cm_remote_counters(struct cm_remote_counters *c, const char **url);
  * the shared segment's (for `cloudm stats`). */
 void cm_remote_fini(void);
 
+/* In a fork child: its report counts its own remote lookups and stores, not the parent's. */
+void cm_remote_after_fork(void);
+
 #endif

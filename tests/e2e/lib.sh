@@ -39,6 +39,11 @@ cm_expect_eq() {
   if [ "$2" = "$3" ]; then cm_ok "$1 = $3"; else cm_fail "$1: got '$2', expected '$3'"; fi
 }
 # cm_expect_ge DESC ACTUAL MIN
+# cm_expect_ne DESC ACTUAL OTHER: ACTUAL is not OTHER
+cm_expect_ne() {
+  CM_CHECKS=$((CM_CHECKS + 1))
+  if [ "$2" != "$3" ]; then cm_ok "$1: $2 != $3"; else cm_fail "$1: got '$2', expected anything else"; fi
+}
 cm_expect_ge() {
   CM_CHECKS=$((CM_CHECKS + 1))
   if [ "$2" -ge "$3" ] 2>/dev/null; then cm_ok "$1 = $2 >= $3"; else cm_fail "$1: got '$2', expected >= $3"; fi

@@ -22,7 +22,25 @@ cm_servers_stop() {
   for p in "${CM_SERVER_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   CM_SERVER_PIDS=()
 }
-trap 'cm_servers_stop; rm -rf "$CM_TMP"' EXIT
+# cm_agents_stop: SIGKILL the cloudm agents serving channels under $CM_TMP (the pid is the word
+# at byte 16 of a channel file, docs/agent.md); each is checked to be an agent of that channel.
+cm_agents_stop() {
+  local f pid
+  for f in "$CM_TMP"/*-agent-* "$CM_TMP"/*/*-agent-*; do
+    [ -f "$f" ] || continue
+    case $f in *.new*) continue ;; esac
+    pid=$(env -u LD_PRELOAD od -An -tu4 -j16 -N4 "$f" 2>/dev/null | tr -d ' ')
+    [ -n "$pid" ] && [ "$pid" != 0 ] || continue
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--channel $f" && kill -9 "$pid"
+  done
+  return 0
+}
+# cm_agent_flush CONF: wait until the agent of CONF (in the current machine's environment) has
+# sent every queued store.
+cm_agent_flush() { env -u LD_PRELOAD "$CLOUDM" agent --flush -c "$1"; }
+# cm_agent_json CONF FIELD: a field of CONF's agent (`cloudm agent --status`, current machine)
+cm_agent_json() { env -u LD_PRELOAD "$CLOUDM" agent --status -c "$1" 2>/dev/null | jq -r ".$2"; }
+trap 'cm_agents_stop; cm_servers_stop; rm -rf "$CM_TMP"' EXIT
 
 # Tools the tests run themselves must not get the sanitizer runtime lib.sh puts in LD_PRELOAD
 # for sanitizer builds (an uninstrumented curl with libasan preloaded can hang in its resolver).

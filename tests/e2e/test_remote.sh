@@ -31,6 +31,7 @@ signature = i32 lg_pack(out[*outlen] out, inout[8] outlen, in[n] src, u64 n, i32
 CONF
 )
   machine "$s-a" cm_memo "$s.a" "$conf" "$CM_BIN/manyprog" 200 2
+  machine "$s-a" cm_agent_flush "$conf"
   cm_same plain "$s.a"
   cm_expect_eq "$s: machine a computes lg_sq" "$(cm_fn "$s.a" lg_sq .misses)" $N_SQ
   cm_expect_eq "$s: machine a remote misses" "$(remote "$s.a" misses)" $((N_SQ + N_PACK))
@@ -98,7 +99,9 @@ CONF
   cm_expect_eq "wrong token: one line says so" \
     "$(grep -c 'refuses to be read with this token' "$CM_TMP/badtok.err")" 1
   # Refused stores are no evidence that reads work: the failed reads still open the breaker.
-  cm_expect_ge "wrong token: the breaker opened" "$(remote badtok breaker_opens)" 1
+  # The breaker runs in the agent: its counters say so.
+  cm_expect_ge "wrong token: the agent's breaker opened" \
+    "$(machine bad cm_agent_json "$conf" breaker_opens)" 1
   cm_expect_ge "wrong token: lookups skipped" "$(remote badtok skipped)" 1
 
   # The environment: CLOUDM_REMOTE=off takes the tier away, CLOUDM_REMOTE=URL adds one to a
@@ -146,7 +149,10 @@ CONF
   cm_same plain300 rotok
   cm_expect_eq "read-only token: remote hits" "$(cm_fn rotok lg_sq .hits.remote)" $N_SQ
   cm_expect_eq "read-only token: new arguments computed" "$(cm_fn rotok lg_sq .misses)" 100
-  cm_expect_eq "read-only token: its stores refused" "$(remote rotok store_errors)" 100
+  cm_expect_eq "read-only token: its stores handed to the agent" "$(remote rotok stored)" 100
+  machine ro cm_agent_flush "$conf"
+  cm_expect_eq "read-only token: the agent's stores refused" \
+    "$(machine ro cm_agent_json "$conf" store_errors)" 100
 
   # remote_mode = readonly: never writes, whatever the token allows.
   conf=$(cm_conf romode <<CONF
@@ -223,6 +229,7 @@ CONF
   machine k1000 cm_memo k1000 "$conf" "$CM_BIN/manyprog" 1000 1
   cm_same plain1000 k1000
   cm_expect_eq "1000 results: stored" "$(remote k1000 stored)" 1000
+  machine k1000 cm_agent_flush "$conf"
   cm_expect_eq "1000 results: entries on the server" \
     "$(cm_curl -s "$CM_KC_URL/metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" 1000
 fi
@@ -269,6 +276,7 @@ CONF
   cm_expect_eq "fork: the parent reads them from the server" "$(cm_fn forkp lg_sq .hits.remote)" 10
   cm_expect_eq "fork: the parent computes the other 5" "$(cm_fn forkp lg_sq .misses)" 5
   cm_expect_eq "fork: the parent stored those 5" "$(remote forkp stored)" 5
+  machine fork cm_agent_flush "$conf"
   cm_expect_eq "fork: entries on the server" \
     "$(cm_curl -s "$CM_KC_URL/metrics" | sed -n 's/^cloudm_keycache_entries \([0-9]*\).*/\1/p')" 15
 fi

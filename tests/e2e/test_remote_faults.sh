@@ -55,6 +55,7 @@ all_missed() {
 fault_start fs store || cm_done
 c=$(conf clear "$FURL/t")
 machine fill cm_memo fill "$c" "$CM_BIN/manyprog" 200 2
+machine fill cm_agent_flush "$c"
 cm_same plain fill
 cm_expect_eq "fault server filled" "$(cm_curl -s "$FURL/_stats" | sed -n 's/^entries //p')" $LOOKUPS
 # Sanity: the same server in store mode answers a second machine entirely.
@@ -119,6 +120,8 @@ cm_expect_ge "stall: breaker opened" "$o" 1
 # to open it, then one probe per back-off (1 s, 2 s, ...), of which a short run sees at most 2.
 cm_expect_le "stall: lookups that waited (<= 5 per opening + 2 probes)" "$t" $((5 * o + 2))
 cm_expect_ge "stall: lookups skipped without waiting" "$(remote stall skipped)" $((LOOKUPS - t))
-cm_expect_eq "stall: nothing stored" "$(remote stall stored)" 0
+# Stores are handed to the agent; the stalling server acknowledges none of them.
+cm_expect_eq "stall: stores handed to the agent" "$(remote stall stored)" $LOOKUPS
+cm_expect_eq "stall: none acknowledged by the server" "$(machine stall cm_agent_json "$c" sent)" 0
 
 cm_done

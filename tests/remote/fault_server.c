@@ -39,13 +39,16 @@ enum mode {
     M_SWAP,
     M_E500,
     M_E401,
+    M_SLOWGET,
+    M_ENDLESS,
     M_FLAKY,
     M_STALL,
     M_COUNT
 };
 static const char *const mode_names[M_COUNT] = {"store",    "truncated", "wronglen", "garbage",
                                                 "othersig", "tamper",    "swap",     "e500",
-                                                "e401",     "flaky",     "stall"};
+                                                "e401",     "slowget",   "endless",
+                                                "flaky",    "stall"};
 
 struct entry {
     struct entry *next;
@@ -104,6 +107,8 @@ static void usage(FILE *f)
                "  swap       200 with the body stored under another path (404 if there is none)\n"
                "  e500       500 to every GET and PUT\n"
                "  e401       401 to every GET and PUT\n"
+               "  slowget    GETs answer 200 and trickle one byte per 20 ms forever; PUTs store\n"
+               "  endless    GETs answer 200 with no length and an endless body\n"
                "  flaky      GETs answer 500 eight times, then 404 one time in 4 and 500\n"
                "             the others\n"
                "  stall      accepts connections and never reads or answers\n"
@@ -265,6 +270,27 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *url)
     return text(c, 404, "unknown control path\n");
 }
 
+/* slowget: one byte per 20 ms, never ending (the client gives up). */
+static ssize_t slow_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct timespec ts = {0, 20000000};
+    (void)cls;
+    (void)pos;
+    (void)max;
+    nanosleep(&ts, NULL);
+    buf[0] = 'x';
+    return 1;
+}
+
+/* endless: 64 KiB of junk per call, forever. */
+static ssize_t endless_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    memset(buf, 'y', max);
+    return (ssize_t)max;
+}
+
 static enum MHD_Result on_get(struct MHD_Connection *c, const char *url, int mode)
 {
     uint8_t *body = NULL;
@@ -273,6 +299,15 @@ static enum MHD_Result on_get(struct MHD_Connection *c, const char *url, int mod
 
     atomic_fetch_add(&n_gets, 1);
     switch (mode) {
+    case M_SLOWGET:
+    case M_ENDLESS: {
+        struct MHD_Response *r = MHD_create_response_from_callback(
+            MHD_SIZE_UNKNOWN, 65536, mode == M_SLOWGET ? slow_body : endless_body, NULL, NULL);
+
+        rc = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return rc;
+    }
     case M_FLAKY: {
         static atomic_ulong turn;
 

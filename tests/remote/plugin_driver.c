@@ -2,7 +2,7 @@
  * plugin_driver.c - drives libcloudm-remote.so through its one exported table, as the shim does,
  * for the fault tests (test_plugin.sh) and by hand.
  *
- * What it does: dlopen()s the plugin, opens it on URL with the options given, and runs one
+ * What it does: uses the remote client (cm_rclient, linked in; the agent runs the same code), opens it on URL with the options given, and runs one
  * command: `put N` (queue N writes, close = flush), `get N --expect hit|miss|error` (check every
  * answer: hits return exactly the value put, faults return -1/-2 and never a value), `breaker`
  * (against a stalling server: each get within the timeout, the breaker opens after 5, then gets
@@ -25,6 +25,7 @@
 
 #include "cm_remote.h"
 
+extern const struct cm_remote_api cm_remote_plugin;
 static const struct cm_remote_api *api;
 static struct cm_remote_opts opts;
 static _Atomic int n_enter, n_log;
@@ -215,15 +216,13 @@ int main(int argc, char **argv)
     long n = 0, from = 0;
     double limit_ms = 0, wait_ms = 0;
     static struct cm_remote *r; /* like the shim, keeps the handle after close() */
-    void *so;
+    const char *so;
 
     if (argc < 4)
         usage();
-    so = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-    if (so == NULL || (api = dlsym(so, "cm_remote_plugin")) == NULL) {
-        fprintf(stderr, "plugin_driver: %s\n", dlerror());
-        return 2;
-    }
+    so = argv[1]; /* the client is linked in (cm_rclient); the argument is kept for scripts */
+    (void)so;
+    api = &cm_remote_plugin;
     if (api->abi != CM_REMOTE_ABI) {
         fprintf(stderr, "plugin_driver: ABI %d, expected %d\n", api->abi, CM_REMOTE_ABI);
         return 2;

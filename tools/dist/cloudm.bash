@@ -44,7 +44,7 @@ _cloudm()
     local cur prev words cword split
     _init_completion -s || return
 
-    local cmds="run check profile probe discover inspect stats clear doctor keycache help"
+    local cmds="run check profile probe discover inspect stats clear doctor keycache agent help"
     if ((cword == 1)); then
         COMPREPLY=($(compgen -W "$cmds --help --version" -- "$cur"))
         return
@@ -66,6 +66,7 @@ _cloudm()
               --max-connections
               --max-per-ip --max-buffered --map-size -h --help"
         ;;
+    agent) opts="-c --config --foreground --flush --status --stop -h --help" ;;
     help)
         ((cword == 2)) && COMPREPLY=($(compgen -W "${cmds% help}" -- "$cur"))
         return

@@ -467,6 +467,7 @@ static void notify_conn(void *cls, struct MHD_Connection *c, void **socket_conte
     const union MHD_ConnectionInfo *ci;
 
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        kc_metrics_connection(); /* cloudm_keycache_connections_total */
         ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         *socket_context = ci != NULL ? kc_conns_open(h->conns, ci->connect_fd) : NULL;
     } else {

@@ -26,7 +26,7 @@ static const int status_codes[] = {
 static const char *const method_names[KC_M_COUNT] = {"GET", "HEAD", "PUT", "DELETE", "OTHER"};
 
 static uint64_t requests[KC_M_COUNT][ST_COUNT];
-static uint64_t hits, misses, bytes_in, bytes_out, header_timeouts;
+static uint64_t hits, misses, bytes_in, bytes_out, header_timeouts, connections;
 
 static void add(uint64_t *c, uint64_t n)
 {
@@ -72,6 +72,11 @@ void kc_metrics_bytes_in(uint64_t n)
 void kc_metrics_bytes_out(uint64_t n)
 {
     add(&bytes_out, n);
+}
+
+void kc_metrics_connection(void)
+{
+    add(&connections, 1);
 }
 
 void kc_metrics_header_timeouts(uint64_t n)
@@ -147,6 +152,8 @@ char *kc_metrics_render(const struct kc_store_stats *st, size_t *len)
                     method_names[m], status_codes[s], v);
         }
     }
+    counter(&b, "cloudm_keycache_connections_total", "TCP connections accepted.",
+            get(&connections));
     counter(&b, "cloudm_keycache_hits_total", "GET and HEAD requests that found their entry.",
             get(&hits));
     counter(&b, "cloudm_keycache_misses_total", "GET and HEAD requests for an absent entry.",

@@ -27,6 +27,7 @@ void kc_metrics_hit(uint64_t bytes_out);
 void kc_metrics_miss(void);
 void kc_metrics_bytes_in(uint64_t n);
 void kc_metrics_bytes_out(uint64_t n);
+void kc_metrics_connection(void); /* a TCP connection was accepted */
 /* Connections shut down because their headers were not complete in time (kc_conns). */
 void kc_metrics_header_timeouts(uint64_t n);
 
