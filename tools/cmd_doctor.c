@@ -423,6 +423,7 @@ int cm_cmd_doctor(int argc, char **argv)
     have_lib = check_library(&d, lib, sizeof(lib)) == 0;
     cm_doc_segment(&d, &cfg);
     check_remote(&d, &cfg, have_lib ? lib : NULL);
+    cm_doc_agent(&d, &cfg);
     cm_doc_idcache(&d);
     cm_doc_kernel(&d);
     cm_config_free(&cfg);

@@ -29,6 +29,8 @@ const char *cm_doc_bytes(unsigned long long n, char *buf, size_t size);
 
 /* doctor_sys.c. `cfg` is the effective config (environment overrides applied). */
 void cm_doc_segment(struct cm_doctor *d, const struct cm_config *cfg);
+/* The remote's agent: running (pid), none yet, or a channel without a live agent. */
+void cm_doc_agent(struct cm_doctor *d, const struct cm_config *cfg);
 void cm_doc_idcache(struct cm_doctor *d);
 void cm_doc_kernel(struct cm_doctor *d);
 

@@ -1,7 +1,8 @@
 /*
  * doctor_sys.c - the machine-side checks of `cloudm doctor`: the shared segment (path, owner,
- * mode, size, fill, free space and type of its file system, huge pages), the code identity
- * cache directory, and the kernel settings that matter to cloudm.
+ * mode, size, fill, free space and type of its file system, huge pages), the remote's agent
+ * (its channel beside the segment, opened read-only: running or not), the code identity cache
+ * directory, and the kernel settings that matter to cloudm.
  *
  * What it does: looks at the segment as the shim would find it, through the segment module the
  * shim and `cloudm stats` use (cm_seg_open with create = 0, cm_seg_get_info); reads
@@ -11,6 +12,7 @@
  * or change any kernel setting; it only says what it found and what to do about it.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "cloudm_env.h"
+#include "chan/chan.h"
 #include "doctor.h"
 #include "seg/seg.h"
 
@@ -327,4 +330,40 @@ void cm_doc_kernel(struct cm_doctor *d)
         cm_doc_line(d, CM_DOC_WARN, "kernel",
                     "vm.overcommit_memory = 2: every process reserves memory_size for its memory "
                     "tier up front and may be refused it (the tier is then off)");
+}
+
+/* ---- agent --------------------------------------------------------------------------------- */
+
+void cm_doc_agent(struct cm_doctor *d, const struct cm_config *cfg)
+{
+    struct cm_chan_conf c;
+    char path[CM_PATH_MAX], sec[CM_PATH_MAX], err[512] = "";
+    struct stat st;
+
+    if (!(cfg->tiers & CM_TIER_REMOTE) || cfg->remote[0] == '\0')
+        return; /* the remote line said so */
+    if (cm_chan_for_config(cfg, &c, path, sizeof(path), sec, sizeof(sec)) < 0) {
+        cm_doc_line(d, CM_DOC_FAIL, "agent", "shared_path, token_file or secret_file too long");
+        return;
+    }
+    if (stat(path, &st) != 0) {
+        cm_doc_line(d, CM_DOC_OK, "agent",
+                    "none running for this remote yet: the first remote call (or `cloudm run`) "
+                    "starts it (channel %s)",
+                    path);
+        return;
+    }
+    /* Open only (no conf): the doctor never creates, replaces or starts anything. */
+    struct cm_chan_hdr *h = cm_chan_open(path, NULL, err, sizeof(err));
+    if (h == NULL) {
+        cm_doc_line(d, CM_DOC_FAIL, "agent", "channel %s refused: %s", path, err);
+        return;
+    }
+    if (cm_chan_agent_alive(h))
+        cm_doc_line(d, CM_DOC_OK, "agent", "running, pid %u (channel %s)",
+                    (unsigned)atomic_load(&h->agent_pid), path);
+    else
+        cm_doc_line(d, CM_DOC_WARN, "agent",
+                    "channel %s has no live agent: the next remote call starts one", path);
+    cm_chan_unmap(h);
 }

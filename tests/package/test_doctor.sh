@@ -75,16 +75,24 @@ CM_SERVER_PIDS+=("$KC")
 for _ in $(seq 100); do [ -s "$T/ready" ] && break; sleep 0.1; done
 ADDR=$(cat "$T/ready")
 for tok in right wrong; do
-  printf '[cache]\ntiers = memory remote\nremote = http://%s\ntoken_file = %s.token\n' \
-    "$ADDR" "$tok" >"$T/$tok.conf"
+  printf '[cache]\ntiers = memory remote\nremote = http://%s\ntoken_file = %s.token\nshared_path = %s/seg-%%u\n' \
+    "$ADDR" "$tok" "$T" >"$T/$tok.conf"
   doctor "remote_$tok" -c "$T/$tok.conf"
 done
+# The agent: none yet; running once `cloudm run` started it; gone after `cloudm agent --stop`.
+"$CLOUDM" run -c "$T/right.conf" -- true
+doctor agent_up -c "$T/right.conf"
+"$CLOUDM" agent -c "$T/right.conf" --stop >/dev/null 2>&1
+doctor agent_down -c "$T/right.conf"
 kill -TERM "$KC"
 wait "$KC"
 cm_expect_eq "keycache stopped by SIGTERM: exit status" "$?" 0
 cm_expect_eq "right token: exit status" "$(cat "$T/remote_right.rc")" 0
 cm_expect_match "right token: OK" "$T/remote_right.out" "^OK   remote: http://$ADDR reachable, token accepted"
 cm_expect_match "shared tier off by tiers" "$T/remote_right.out" '^OK   shared segment: the shared tier is off'
+cm_expect_match "agent: none yet" "$T/remote_right.out" '^OK   agent: none running for this remote yet'
+cm_expect_match "agent: running after cloudm run" "$T/agent_up.out" '^OK   agent: running, pid [0-9]+'
+cm_expect_match "agent: stopped" "$T/agent_down.out" '^(WARN agent: channel .* has no live agent|OK   agent: none running)'
 cm_expect_eq "wrong token: exit status" "$(cat "$T/remote_wrong.rc")" 1
 cm_expect_match "wrong token: FAIL" "$T/remote_wrong.out" "^FAIL remote: http://$ADDR refused the token"
 doctor remote_down -c "$T/right.conf"
