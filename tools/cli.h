@@ -127,4 +127,8 @@ int cm_seg_path(const char *cmd, const char *config, char *path, size_t size);
  * segment at `path` (nothing printed), or CM_EXIT_FAIL after printing why it was refused. */
 int cm_seg_tool_open(const char *cmd, const char *path, struct cm_seg **out);
 
+/* ---- json_out.c ---- */
+/* Writes s as a quoted JSON string (", \\ and control characters escaped). */
+void cm_json_string(FILE *f, const char *s);
+
 #endif

@@ -126,21 +126,6 @@ static void read_results(const char *dir, struct results *r)
     closedir(d);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static int write_json(const char *path, const struct results *r, char **argv, int status)
 {
     FILE *f = fopen(path, "w");
@@ -151,24 +136,24 @@ static int write_json(const char *path, const struct results *r, char **argv, in
     fprintf(f, "{\"cloudm\": \"%s\", \"program\": [", CLOUDM_VERSION);
     for (int i = 0; argv[i]; i++) {
         fprintf(f, "%s", i ? ", " : "");
-        json_str(f, argv[i]);
+        cm_json_string(f, argv[i]);
     }
     fprintf(f, "], \"exit_status\": %d,\n \"functions\": [", status);
     for (int i = 0; i < r->ns; i++) {
         fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
-        json_str(f, r->s[i].name);
+        cm_json_string(f, r->s[i].name);
         fprintf(f, ", \"calls\": %llu, \"probed\": %llu}", r->s[i].calls, r->s[i].probed);
     }
     fprintf(f, "],\n \"findings\": [");
     for (int i = 0; i < r->nf; i++) {
         fprintf(f, "%s\n  {\"function\": ", i ? "," : "");
-        json_str(f, r->f[i].func);
+        cm_json_string(f, r->f[i].func);
         fprintf(f, ", \"kind\": ");
-        json_str(f, r->f[i].kind);
+        cm_json_string(f, r->f[i].kind);
         fprintf(f, ", \"text\": ");
-        json_str(f, r->f[i].text);
+        cm_json_string(f, r->f[i].text);
         fprintf(f, ", \"config\": ");
-        json_str(f, r->f[i].config);
+        cm_json_string(f, r->f[i].config);
         fprintf(f, "}");
     }
     fprintf(f, "]}\n");

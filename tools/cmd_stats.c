@@ -254,28 +254,12 @@ static void print_table(const char *path, const struct rows *r, const struct cm_
                rc->puts, rc->put_errors, rc->dropped);
 }
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static void print_json(const char *path, const struct rows *r, const struct cm_seg_info *in,
                        const struct cm_remote_counters *rc)
 {
     printf("{\"cloudm\": \"%s\", \"time\": %lld, \"segment\": {\"path\": ", CLOUDM_VERSION,
            (long long)time(NULL));
-    json_string(path);
+    cm_json_string(stdout, path);
     printf(", \"size\": %" PRIu64 ", \"data_size\": %" PRIu64 ", \"used\": %" PRIu64
            ", \"fill\": %.6g, \"entries\": %" PRIu64 ", \"evictions\": %" PRIu64
            ", \"checksum_failures\": %" PRIu64 ", \"flight_waits\": %" PRIu64
@@ -294,7 +278,7 @@ static void print_json(const char *path, const struct rows *r, const struct cm_s
         const struct cm_seg_fnstat *st = &r->v[i].st;
 
         printf("%s{\"name\": ", i ? ", " : "");
-        json_string(r->v[i].name);
+        cm_json_string(stdout, r->v[i].name);
         printf(", \"ident\": \"%016" PRIx64 "\", \"calls\": %" PRIu64
                ", \"hits\": {\"memory\": %" PRIu64 ", \"shared\": %" PRIu64 ", \"remote\": %" PRIu64
                "}, \"misses\": %" PRIu64 ", \"errors\": %" PRIu64 ", \"hit_rate\": ",

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "cm_config.h"
 #include "disc.h"
 
@@ -222,21 +223,6 @@ int disc_write_config(const struct disc *d, const char *path)
     return fclose(f) == 0 ? 0 : -errno;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 int disc_write_json(const struct disc *d, const char *path)
 {
     FILE *f = fopen(path, "we");
@@ -248,9 +234,9 @@ int disc_write_json(const struct disc *d, const char *path)
         const struct disc_fn *x = &d->fns[i];
         char src[600];
         fprintf(f, "%s\n  {\"rank\": %d, \"name\": ", i ? "," : "", i + 1);
-        json_str(f, x->name);
+        cm_json_string(f, x->name);
         fprintf(f, ", \"object\": ");
-        json_str(f, x->object);
+        cm_json_string(f, x->object);
         fprintf(f,
                 ", \"calls\": %llu, \"distinct\": %.0f, \"approximate_keys\": %s, "
                 "\"total_ns\": %llu, \"saved_within_ns\": %.0f, \"saved_across_ns\": %.0f, "
@@ -258,9 +244,9 @@ int disc_write_json(const struct disc *d, const char *path)
                 (unsigned long long)x->calls, x->distinct, approx(x) ? "true" : "false",
                 (unsigned long long)x->ns, x->saved_within, x->saved_across,
                 x->worth ? "true" : "false");
-        json_str(f, cm_proto_source_text(&x->proto, src, sizeof(src)));
+        cm_json_string(f, cm_proto_source_text(&x->proto, src, sizeof(src)));
         fprintf(f, ", \"signature\": ");
-        json_str(f, x->sig == CM_SIG_NONE ? "" : x->sigline);
+        cm_json_string(f, x->sig == CM_SIG_NONE ? "" : x->sigline);
         fprintf(f, ", \"mrc\": [");
         for (int k = 0; k < x->nmrc; k++)
             fprintf(f, "%s[%.0f, %.0f]", k ? ", " : "", x->mrc_entries[k], x->mrc_hits[k]);
