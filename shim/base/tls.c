@@ -24,9 +24,14 @@ struct buf {
     size_t cap;
 };
 
+#define NEST_CHUNKS ((int)(CM_NEST_MAX / CM_NEST_CHUNK))
+
 struct cm_thread {
     struct buf scratch[CM_SCRATCH_N];
-    struct buf *strbufs; /* CM_MAX_VARIANTS entries */
+    struct buf *strbufs;        /* CM_MAX_VARIANTS entries */
+    uint8_t *nest[NEST_CHUNKS]; /* the nesting store's chunks, mapped on first use */
+    int ncur;                   /* the chunk in use */
+    size_t ntop;                /* bytes used in it */
     int registered;
 };
 
@@ -44,6 +49,7 @@ void cm_stack_guard_init(void)
         if (pthread_attr_getstack(&a, &lo, &size) == 0 && lo && size >= 4 * CM_STACK_RESERVE_MIN) {
             size_t reserve = size / 2 > CM_STACK_RESERVE_MIN ? size / 2 : CM_STACK_RESERVE_MIN;
             cm_stack_guard.lo = (uintptr_t)lo;
+            cm_stack_guard.hi = (uintptr_t)lo + size;
             __atomic_store_n(&cm_stack_guard.limit, (uintptr_t)lo + reserve, __ATOMIC_RELAXED);
         }
         pthread_attr_destroy(&a);
@@ -67,12 +73,24 @@ static void release(void *arg)
                 munmap(t->strbufs[i].p, t->strbufs[i].cap);
         munmap(t->strbufs, CM_MAX_VARIANTS * sizeof(struct buf));
     }
+    for (int i = 0; i < NEST_CHUNKS; i++)
+        if (t->nest[i])
+            munmap(t->nest[i], CM_NEST_CHUNK);
     *t = (struct cm_thread){0};
 }
 
 static void key_init(void)
 {
     pthread_key_create(&tls_key, release);
+}
+
+static void register_thread(void)
+{
+    if (!self.registered) {
+        pthread_once(&tls_once, key_init);
+        pthread_setspecific(tls_key, &self);
+        self.registered = 1;
+    }
 }
 
 static int grow(struct buf *b, size_t size)
@@ -94,11 +112,7 @@ static int grow(struct buf *b, size_t size)
         munmap(b->p, b->cap);
     b->p = p;
     b->cap = cap;
-    if (!self.registered) {
-        pthread_once(&tls_once, key_init);
-        pthread_setspecific(tls_key, &self);
-        self.registered = 1;
-    }
+    register_thread();
     errno = saved_errno;
     return 0;
 }
@@ -128,4 +142,44 @@ char *cm_tls_strbuf(uint32_t id, size_t size)
     if (b->cap < size && grow(b, size) < 0)
         return NULL;
     return (char *)b->p;
+}
+
+void *cm_tls_push(size_t size)
+{
+    size = (size + 63) & ~(size_t)63;
+    int c = self.ncur;
+    size_t top = self.ntop;
+    if (size > CM_NEST_CHUNK)
+        return NULL;
+    if (self.nest[c] && top + size > CM_NEST_CHUNK) {
+        c++;
+        top = 0;
+    }
+    if (c == NEST_CHUNKS)
+        return NULL;
+    if (!self.nest[c]) {
+        if (cm_sandbox == CM_SANDBOX_STRICT)
+            return NULL;
+        int saved_errno = errno;
+        void *p =
+            mmap(NULL, CM_NEST_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        errno = saved_errno;
+        if (p == MAP_FAILED)
+            return NULL;
+        self.nest[c] = p;
+        register_thread();
+    }
+    self.ncur = c;
+    self.ntop = top + size;
+    return self.nest[c] + top;
+}
+
+void cm_tls_pop(void *p)
+{
+    uint8_t *q = p;
+    int c = self.ncur;
+    while (c > 0 && !(q >= self.nest[c] && q < self.nest[c] + CM_NEST_CHUNK))
+        c--;
+    self.ncur = c;
+    self.ntop = (size_t)(q - self.nest[c]);
 }

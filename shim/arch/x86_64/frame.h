@@ -35,6 +35,17 @@
 #define CMK_SIZE 320      /* struct cm_keep_area (keep.c): rdi rsi rdx rcx r8 r9 rax r10, xmm0-15 */
 #define CMK_XMM 64
 
+/* What cm_dispatch_before() answers the entry code: the dispatcher answered (the return
+ * registers are in the frame), or call the original as if cloudm were not there (a tail jump);
+ * anything else is a miss slot: a struct cm_frame (the call's registers: the entry code loads
+ * the arguments from it and stores the return registers into it), followed at CMF_SIZE by
+ * CMK_SIZE bytes for the inline entry's register area. The entry code calls the original
+ * itself, then cm_dispatch_after(slot); the slot lives in per-thread storage, not on the
+ * stack, so a memoized level costs the host's stack only the entry code's few words. */
+#define CM_BEFORE_DONE 0
+#define CM_BEFORE_PASS 1
+#define CMR_SIZE 48       /* the return registers, on the stack after a miss: rax rdx xmm0 xmm1 */
+
 #ifndef __ASSEMBLER__
 #include <stddef.h>
 #include <stdint.h>
@@ -66,6 +77,13 @@ extern char cm_obs_stubs[];
  * saves every call-clobbered register, calls cm_obs_call_keep(frame, keep area) and restores
  * them all but the return registers. */
 extern char cm_obs_kstubs[];
+
+#define CM_BEFORE_DONE_P ((void *)CM_BEFORE_DONE)
+#define CM_BEFORE_PASS_P ((void *)CM_BEFORE_PASS)
+/* The dispatcher's two halves (dispatch.c), called by cm_entry and (through keep.c)
+ * cm_entry_keep. */
+void *cm_dispatch_before(struct cm_frame *f);
+void cm_dispatch_after(void *slot);
 
 /* Call f->fn->orig with the frame's argument registers and f->fn->nstack stack words copied from
  * f->stack; store rax, rdx, xmm0 and xmm1 into f->ret_*. */
