@@ -26,7 +26,7 @@
  * (probecall.c).
  *
  * What it does not do: hooking (got.c), variant set-up (bind.c), key encoding (key.c), storage
- * (memtier.c, shared.c, remote_tier.c), formatting (report.c).
+ * (memtier.c, shared.c, remote_tier.c), formatting (report.c), explaining bypasses (bypass.c).
  *
  * Tier order: memory, then shared, then remote; a hit in a later tier fills the earlier ones (not
  * in readonly mode). A miss everywhere runs the original and stores its result in every tier
@@ -44,6 +44,7 @@
 #include <xxhash.h>
 
 #include "base/base.h"
+#include "bypass.h"
 #include "frame.h"
 #include "key.h"
 #include "probe/probe.h"
@@ -126,11 +127,10 @@ static inline uint64_t fast_word(const struct cm_fn *fn, const struct cm_frame *
 }
 
 /* A hit for a key of exactly n words (n constant in each instantiation): build the key into
- * kw[5-n .. 4] (the slot positions), hash it, probe both ways of its set. *hp receives the hash
- * for the miss path. */
+ * kw[5-n .. 4] (the slot positions), hash it, probe both ways of its set. The miss paths build
+ * the key again (fast_key), so that nothing of the hit path needs to live in memory. */
 static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, struct cm_frame *f,
-                                                            const int n, const int verify,
-                                                            uint64_t *kw, uint64_t *hp);
+                                                            const int n, const int verify);
 
 /* Value words: the raw return register (none for void), then `writes` globals, then errno: the
  * canonical value layout (docs/keys.md), so the shared tier can hold the same bytes. */
@@ -164,15 +164,13 @@ static inline void fast_restore(const struct cm_fn *fn, struct cm_frame *f, cons
 }
 
 static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, struct cm_frame *f,
-                                                            const int n, const int verify,
-                                                            uint64_t *kw, uint64_t *hp)
+                                                            const int n, const int verify)
 {
-    uint64_t h = fn->seed, vw[5];
+    uint64_t h = fn->seed, vw[5], kw[5];
     for (int i = 5 - n; i < 5; i++) {
         kw[i] = fast_word(fn, f, i);
         h = (((h << 32) | (h >> 32)) ^ kw[i]) * 0x9E3779B97F4A7C15ull;
     }
-    *hp = h;
     struct cm_slot *set = cm_mem_set(h);
     uint32_t fn1 = fn->id + 1;
     long r = cm_mem_slot_get_n(&set[0], fn1, h, kw, n, vw);
@@ -217,9 +215,6 @@ static void mem_store(struct cm_fn *fn, const struct memkey *mk, const uint8_t *
     if (raw)
         cm_mem_put(fn->id, mk->h, mk->k, mk->klen, v, vlen, raw, (uint32_t)rawsz);
 }
-
-const char *const cm_why_names[CM_WHY_N] = {"input_too_large", "value_too_large",
-                                            "sensitive_no_key", "too_deep"};
 
 /* The state of a call whose original runs, in the nesting store (see the header comment). */
 enum { MISS_FAST = 1, MISS_TIERS, MISS_PROFILE };
@@ -281,66 +276,10 @@ static struct cm_miss *miss_push(struct cm_frame *f, size_t size, int kind, stru
     return m;
 }
 
-static void size_text(char *buf, size_t n, uint64_t v)
-{
-    if (v >= (1ull << 30) && v % (1ull << 30) == 0)
-        snprintf(buf, n, "%lluG", (unsigned long long)(v >> 30));
-    else if (v >= (1ull << 20))
-        snprintf(buf, n, "%.1fM", v / 1048576.0);
-    else
-        snprintf(buf, n, "%lluK", (unsigned long long)(v >> 10));
-}
-
-/* A bypassed call: counted by reason, explained on stderr once per variant and reason. */
-static void bypass(struct cm_fn *fn, struct cm_tstats *ts, enum cm_why why, uint64_t bytes)
-{
-    if (ts)
-        CM_STAT_ADD(ts, fn->id, bypassed, 1);
-    __atomic_add_fetch(&fn->why[why], 1, __ATOMIC_RELAXED);
-    uint32_t bit = 1u << why;
-    if (__atomic_fetch_or(&fn->why_logged, bit, __ATOMIC_RELAXED) & bit)
-        return;
-    char a[32], b[32];
-    const char *name = fn->cfg->name;
-    switch (why) {
-    case CM_WHY_INPUT_SIZE:
-        cm_log("%s: calls with an argument over 1 GiB are not cached (bypassed): no setting "
-               "lifts this limit",
-               name);
-        break;
-    case CM_WHY_VALUE_SIZE: {
-        char m[96], sh[96];
-        size_text(a, sizeof(a), cm_mem_max_entry());
-        size_text(b, sizeof(b), cm_shared_seg ? cm_seg_max_entry(cm_shared_seg) : 0);
-        if (cm_tier_memory && !fn->sensitive)
-            snprintf(m, sizeof(m), "the memory tier holds %s (raise memory_size)", a);
-        else
-            snprintf(m, sizeof(m), "the memory tier is not used");
-        if (cm_shared_seg)
-            snprintf(sh, sizeof(sh), "the shared tier %s (raise shared_max_entry, up to 1G)", b);
-        else
-            snprintf(sh, sizeof(sh), "the shared tier is off (add it to tiers)");
-        cm_log("%s: a result of %llu bytes is not cached (bypassed): %s, %s", name,
-               (unsigned long long)bytes, m, sh);
-        break;
-    }
-    case CM_WHY_DEPTH:
-        cm_log("%s: calls nested more deeply than %u MiB of per-thread state holds go straight "
-               "to the original (bypassed, too_deep); nothing to set",
-               name, CM_NEST_MAX >> 20);
-        break;
-    default:
-        cm_log("%s: sensitive = yes, but the per-user key could not be loaded: calls are not "
-               "cached (bypassed); see the message above, or set CLOUDM_KEY_FILE",
-               name);
-        break;
-    }
-}
-
 /* The nesting store is used up: the call goes straight to the original, counted. */
 static void *too_deep(struct cm_fn *fn, struct cm_tstats *ts)
 {
-    bypass(fn, ts, CM_WHY_DEPTH, 0);
+    cm_bypass(fn, ts, CM_WHY_DEPTH, 0);
     cm_guard = 0;
     return CM_BEFORE_PASS_P;
 }
@@ -412,11 +351,11 @@ static int remote_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
  * recorded in every tier once the original ran (complete_done). `args` are the canonical
  * argument bytes of the call (ci measured and written). Returns CM_BEFORE_DONE_P (a hit), a
  * miss slot, or CM_BEFORE_PASS_P (the store is used up). The guard is set on entry and stays
- * set.
+ * set. Inlined into its two callers: their frames are gone before the original runs anyway.
  */
-static void *complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
-                      struct cm_callinfo *ci, const uint8_t *args, uint32_t alen,
-                      const struct memkey *mk)
+static inline __attribute__((always_inline)) void *
+complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts, struct cm_callinfo *ci,
+         const uint8_t *args, uint32_t alen, const struct memkey *mk)
 {
     uint8_t kbuf[STACK_BUF] __attribute__((aligned(8)));
     struct cm_fullkey fk;
@@ -513,7 +452,7 @@ static void complete_done(struct cm_miss *m, uint64_t dt, int err)
                 cm_remote_put(fn, fk, val, (uint32_t)vlen);
         }
         if (big)
-            bypass(fn, ts, CM_WHY_VALUE_SIZE, vl);
+            cm_bypass(fn, ts, CM_WHY_VALUE_SIZE, vl);
     }
     if (m->flight == CM_FLIGHT_COMPUTE_DONE)
         cm_shared_flight_end(m->ticket);
@@ -531,11 +470,23 @@ static void complete_done(struct cm_miss *m, uint64_t dt, int err)
     }
 }
 
+/* The fast path's key words (into kw[5-n .. 4]) and hash, as fast_hit_n builds them. */
+static uint64_t fast_key(const struct cm_fn *fn, const struct cm_frame *f, uint64_t *kw)
+{
+    int n = fn->fast_sw % 5; /* key words (bind.c: + 5 with verify) */
+    uint64_t h = fn->seed;
+    for (int i = 5 - n; i < 5; i++) {
+        kw[i] = fast_word(fn, f, i);
+        h = (((h << 32) | (h >> 32)) ^ kw[i]) * 0x9E3779B97F4A7C15ull;
+    }
+    return h;
+}
+
 /* A fast-path miss with a shared or remote tier: the general completion, which needs the
  * canonical bytes (out of line: its buffers would otherwise sit on the stack of every hit). */
-__attribute__((noinline)) static void *fast_miss_tiers(struct cm_frame *f, struct cm_fn *fn,
-                                                       const uint64_t *kw, uint64_t h)
+__attribute__((noinline)) static void *fast_miss_tiers(struct cm_frame *f, struct cm_fn *fn)
 {
+    uint64_t kw[5], h = fast_key(fn, f, kw);
     cm_guard = 1;
     struct cm_tstats *ts = cm_stats_self();
     struct cm_callinfo ci;
@@ -551,16 +502,14 @@ __attribute__((noinline)) static void *fast_miss_tiers(struct cm_frame *f, struc
 
 /* A fast-path miss with the memory tier alone: the original's result goes under the word key,
  * nothing else (fast_done). */
-__attribute__((noinline)) static void *fast_miss(struct cm_frame *f, struct cm_fn *fn,
-                                                 const uint64_t *kw, uint64_t h)
+__attribute__((noinline)) static void *fast_miss(struct cm_frame *f, struct cm_fn *fn)
 {
     cm_guard = 1;
     struct cm_tstats *ts = cm_stats_self();
     struct cm_miss *m = miss_push(f, MISS_SMALL, MISS_FAST, ts);
     if (!m)
         return too_deep(fn, ts);
-    memcpy(m->kw, kw, sizeof(m->kw));
-    m->mk.h = h;
+    m->mk.h = fast_key(fn, f, m->kw);
     m->t0 = cm_ticks();
     cm_guard = 0;
     return m;
@@ -618,27 +567,37 @@ static void *dispatch_slow(struct cm_frame *f, struct cm_fn *fn);
 
 /* Every 64th memory hit of a thread and function: let the shared segment's statistics follow
  * (at most once a second; a process killed with SIGKILL loses at most its last second). */
-__attribute__((noinline, cold)) static void hit_tick(void)
+__attribute__((noinline, cold)) static void *hit_tick(void)
 {
     if (!cm_shared_seg)
-        return;
+        return CM_BEFORE_DONE_P;
     int g = cm_guard;
     cm_guard = 1;
     cm_shared_stats_tick();
     cm_guard = g;
+    return CM_BEFORE_DONE_P;
 }
 
-/* Count a memory hit; one test of the new count on the hit path. */
-static inline __attribute__((always_inline)) void count_hit_mem(struct cm_tstats *ts, uint32_t id)
+/* Count a memory hit; one test of the new count on the hit path. Returns CM_BEFORE_DONE_P (a
+ * tail call when it ticks, so the hit path of cm_dispatch_before calls nothing). */
+static inline __attribute__((always_inline)) void *count_hit_mem(struct cm_tstats *ts, uint32_t id)
 {
     uint64_t n = __atomic_load_n(&ts->s[id].hit_mem, __ATOMIC_RELAXED) + 1;
     __atomic_store_n(&ts->s[id].hit_mem, n, __ATOMIC_RELAXED);
     if (__builtin_expect((n & 63) == 0, 0))
-        hit_tick();
+        return hit_tick();
+    return CM_BEFORE_DONE_P;
+}
+
+/* A thread's first hit: its counters do not exist yet. */
+__attribute__((noinline, cold)) static void *first_hit(uint32_t id)
+{
+    struct cm_tstats *ts = cm_stats_self();
+    return ts ? count_hit_mem(ts, id) : CM_BEFORE_DONE_P;
 }
 
 /* Called by the entry code. The fast path is inlined here and calls nothing on a hit (so it
- * needs no guard); everything else is out of line. */
+ * needs no guard, and no register of its own to save); everything else is out of line. */
 void *cm_dispatch_before(struct cm_frame *f)
 {
     struct cm_fn *fn = f->fn;
@@ -646,51 +605,48 @@ void *cm_dispatch_before(struct cm_frame *f)
         return CM_BEFORE_PASS_P;
     if (!fn->fast)
         return dispatch_slow(f, fn);
-    struct cm_tstats *ts = cm_stats_mine;
-    uint64_t kw[5], h;
     int hit;
     switch (fn->fast_sw) { /* key words, + 5 with verify (bind.c) */
     case 0:
-        hit = fast_hit_n(fn, f, 0, 0, kw, &h);
+        hit = fast_hit_n(fn, f, 0, 0);
         break;
     case 1:
-        hit = fast_hit_n(fn, f, 1, 0, kw, &h);
+        hit = fast_hit_n(fn, f, 1, 0);
         break;
     case 2:
-        hit = fast_hit_n(fn, f, 2, 0, kw, &h);
+        hit = fast_hit_n(fn, f, 2, 0);
         break;
     case 3:
-        hit = fast_hit_n(fn, f, 3, 0, kw, &h);
+        hit = fast_hit_n(fn, f, 3, 0);
         break;
     case 4: /* a key of 4 words leaves one word for the value, the most there can be */
-        hit = fast_hit_n(fn, f, 4, 0, kw, &h);
+        hit = fast_hit_n(fn, f, 4, 0);
         break;
     case 5:
-        hit = fast_hit_n(fn, f, 0, 1, kw, &h);
+        hit = fast_hit_n(fn, f, 0, 1);
         break;
     case 6:
-        hit = fast_hit_n(fn, f, 1, 1, kw, &h);
+        hit = fast_hit_n(fn, f, 1, 1);
         break;
     case 7:
-        hit = fast_hit_n(fn, f, 2, 1, kw, &h);
+        hit = fast_hit_n(fn, f, 2, 1);
         break;
     case 8:
-        hit = fast_hit_n(fn, f, 3, 1, kw, &h);
+        hit = fast_hit_n(fn, f, 3, 1);
         break;
     default:
-        hit = fast_hit_n(fn, f, 4, 1, kw, &h);
+        hit = fast_hit_n(fn, f, 4, 1);
         break;
     }
-    if (hit) {
-        if (!ts) /* first call on this thread: its counters do not exist yet */
-            ts = cm_stats_self();
-        if (ts)
-            count_hit_mem(ts, fn->id);
-        return CM_BEFORE_DONE_P;
+    if (__builtin_expect(hit, 1)) {
+        struct cm_tstats *ts = cm_stats_mine;
+        if (!ts)
+            return first_hit(fn->id);
+        return count_hit_mem(ts, fn->id);
     }
     if (cm_shared_seg || cm_remote_reads || cm_remote_writes)
-        return fast_miss_tiers(f, fn, kw, h);
-    return fast_miss(f, fn, kw, h);
+        return fast_miss_tiers(f, fn);
+    return fast_miss(f, fn);
 }
 
 /* Every function the fast path does not take. */
@@ -706,9 +662,9 @@ __attribute__((noinline)) static void *dispatch_slow(struct cm_frame *f, struct 
     int64_t klen = cm_key_measure(fn, &ci);
     if (klen < 0 || (fn->sensitive && !cm_sens_ready() && fn->mode != CM_MODE_PROFILE)) {
         if (klen >= 0)
-            bypass(fn, ts, CM_WHY_SENSITIVE, 0);
+            cm_bypass(fn, ts, CM_WHY_SENSITIVE, 0);
         else if (ci.too_large)
-            bypass(fn, ts, CM_WHY_INPUT_SIZE, 0);
+            cm_bypass(fn, ts, CM_WHY_INPUT_SIZE, 0);
         else if (ts)
             CM_STAT_ADD(ts, id, errors, 1);
         goto out; /* straight to the original */
@@ -756,12 +712,14 @@ __attribute__((noinline)) static void *dispatch_slow(struct cm_frame *f, struct 
     if (cm_tier_memory && !fn->sensitive && fn->mode != CM_MODE_WRITEONLY &&
         lookup(fn, f, &ci, h, k, (uint32_t)klen) == 0) {
         if (ts)
-            count_hit_mem(ts, id);
-        r = CM_BEFORE_DONE_P;
-        goto out;
+            (void)count_hit_mem(ts, id);
+        cm_guard = 0;
+        return CM_BEFORE_DONE_P;
     }
     struct memkey mk = {.h = h, .k = k, .klen = (uint32_t)klen};
     r = complete(f, fn, ts, &ci, k, (uint32_t)klen, &mk);
+    cm_guard = 0;
+    return r;
 out:
     cm_guard = 0;
     return r;

@@ -5,7 +5,14 @@
  * the thread's stack; the entry code sends calls straight to the original while rsp lies in
  * the lower half of it (at least CM_STACK_RESERVE_MIN bytes), so deep recursion through
  * memoized functions reaches the depth it reaches without cloudm (issue 16). Stacks smaller
- * than 4 x CM_STACK_RESERVE_MIN, or unknown, get no guard.
+ * than 4 x CM_STACK_RESERVE_MIN, or unknown, get no guard (known ones still get their bounds,
+ * for cm_stack_same()).
+ *
+ * Nesting store (cm_tls_push/cm_tls_pop): the miss slots of calls whose original runs
+ * (dispatch.c), pushed and popped like a stack, in 1 MiB chunks mapped on first use (at most
+ * CM_NEST_MAX a thread; then cm_tls_push fails and the caller sends the call straight to the
+ * original). A slot never spans two chunks; popping returns to the chunk holding the slot.
+ * Chunks stay mapped until the thread exits, so a steady state maps nothing.
  *
  * DESIGN: one initial-exec TLS record per thread. Buffers are anonymous mappings, grown to the
  * next power of two (at least a page), so a thread that once needed N bytes never maps again
@@ -46,11 +53,12 @@ void cm_stack_guard_init(void)
         return; /* known, or pthread_getattr_np's system calls may be forbidden */
     int saved = errno;
     if (pthread_getattr_np(pthread_self(), &a) == 0) {
-        if (pthread_attr_getstack(&a, &lo, &size) == 0 && lo && size >= 4 * CM_STACK_RESERVE_MIN) {
-            size_t reserve = size / 2 > CM_STACK_RESERVE_MIN ? size / 2 : CM_STACK_RESERVE_MIN;
-            cm_stack_guard.lo = (uintptr_t)lo;
+        if (pthread_attr_getstack(&a, &lo, &size) == 0 && lo) {
+            cm_stack_guard.lo = (uintptr_t)lo; /* the bounds serve cm_stack_same() too */
             cm_stack_guard.hi = (uintptr_t)lo + size;
-            __atomic_store_n(&cm_stack_guard.limit, (uintptr_t)lo + reserve, __ATOMIC_RELAXED);
+            size_t reserve = size / 2 > CM_STACK_RESERVE_MIN ? size / 2 : CM_STACK_RESERVE_MIN;
+            if (size >= 4 * CM_STACK_RESERVE_MIN)
+                __atomic_store_n(&cm_stack_guard.limit, (uintptr_t)lo + reserve, __ATOMIC_RELAXED);
         }
         pthread_attr_destroy(&a);
     }

@@ -55,46 +55,6 @@ cm_stubs:
         .endr
         .size   cm_stubs, . - cm_stubs
 
-        /* Save the argument registers into the frame at rsp. */
-        .macro  SAVE_ARGS
-        movq    %rdi, CMF_GPR+0(%rsp)
-        movq    %rsi, CMF_GPR+8(%rsp)
-        movq    %rdx, CMF_GPR+16(%rsp)
-        movq    %rcx, CMF_GPR+24(%rsp)
-        movq    %r8,  CMF_GPR+32(%rsp)
-        movq    %r9,  CMF_GPR+40(%rsp)
-        movq    %rax, CMF_RAX(%rsp)
-        movq    %r10, CMF_R10(%rsp)
-        movaps  %xmm0, CMF_XMM+0(%rsp)
-        movaps  %xmm1, CMF_XMM+16(%rsp)
-        movaps  %xmm2, CMF_XMM+32(%rsp)
-        movaps  %xmm3, CMF_XMM+48(%rsp)
-        movaps  %xmm4, CMF_XMM+64(%rsp)
-        movaps  %xmm5, CMF_XMM+80(%rsp)
-        movaps  %xmm6, CMF_XMM+96(%rsp)
-        movaps  %xmm7, CMF_XMM+112(%rsp)
-        .endm
-
-        /* Reload the argument registers from the frame at \f. */
-        .macro  LOAD_ARGS f
-        movq    CMF_GPR+0(\f), %rdi
-        movq    CMF_GPR+8(\f), %rsi
-        movq    CMF_GPR+16(\f), %rdx
-        movq    CMF_GPR+24(\f), %rcx
-        movq    CMF_GPR+32(\f), %r8
-        movq    CMF_GPR+40(\f), %r9
-        movq    CMF_RAX(\f), %rax
-        movq    CMF_R10(\f), %r10
-        movaps  CMF_XMM+0(\f), %xmm0
-        movaps  CMF_XMM+16(\f), %xmm1
-        movaps  CMF_XMM+32(\f), %xmm2
-        movaps  CMF_XMM+48(\f), %xmm3
-        movaps  CMF_XMM+64(\f), %xmm4
-        movaps  CMF_XMM+80(\f), %xmm5
-        movaps  CMF_XMM+96(\f), %xmm6
-        movaps  CMF_XMM+112(\f), %xmm7
-        .endm
-
         /* Call the original of the frame at rbx (callee-saved: still the frame afterwards) with
          * its argument registers and fn->nstack stack words copied below rsp; the return
          * registers are stored into the frame. rsp is left below the copied words. */
@@ -121,34 +81,6 @@ cm_stubs:
         movq    %rdx, CMF_RET_RDX(%rbx)
         movaps  %xmm0, CMF_RET_XMM0(%rbx)
         movaps  %xmm1, CMF_RET_XMM1(%rbx)
-        .endm
-
-        /* cm_keep_area (keep.c) at \k: save / restore rdi..r9 rax r10 and xmm0-15. */
-        .macro  KEEP_SAVE k
-        movq    %rdi, 0+\k
-        movq    %rsi, 8+\k
-        movq    %rdx, 16+\k
-        movq    %rcx, 24+\k
-        movq    %r8,  32+\k
-        movq    %r9,  40+\k
-        movq    %rax, 48+\k
-        movq    %r10, 56+\k
-        .irp    r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
-        movaps  %xmm\r, CMK_XMM+16*\r+\k
-        .endr
-        .endm
-        .macro  KEEP_LOAD k
-        .irp    r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
-        movaps  CMK_XMM+16*\r+\k, %xmm\r
-        .endr
-        movq    0+\k, %rdi
-        movq    8+\k, %rsi
-        movq    16+\k, %rdx
-        movq    24+\k, %rcx
-        movq    32+\k, %r8
-        movq    40+\k, %r9
-        movq    48+\k, %rax
-        movq    56+\k, %r10
         .endm
 
         .globl  cm_entry
