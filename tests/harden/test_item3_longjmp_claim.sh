@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_longjmp_claim.sh - issue 16 item 3: longjmp out of a memoized function.
+# test_item3_longjmp_claim.sh - issue 16 item 3: longjmp out of a memoized function.
 #
 # Proves: five calls of hd_jump(7) (singleflight = yes, shared tier), each leaving by longjmp,
 # never wait for a single-flight claim: the abandoned calls' claims are released (the segment's

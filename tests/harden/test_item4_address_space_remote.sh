@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_address_space_remote.sh - issue 16 item 4 with a remote configured: the agent channel
+# test_item4_address_space_remote.sh - issue 16 item 4 with a remote configured: the agent channel
 # (shim/chan/, mapped whole by every host: 32 x remote_max_value + remote_queue_bytes) counts
 # in cloudm's quarter of RLIMIT_AS like the caches do.
 #
