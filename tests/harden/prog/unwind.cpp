@@ -1,6 +1,6 @@
 /*
- * unwind.cpp - test_exception_unwind: C++ exceptions thrown through memoized functions. Three
- * times, hd_xa(10) (libhdthrow.so, through the PLT) throws from its deepest level and the
+ * unwind.cpp - test_item2_exception_unwind: C++ exceptions thrown through memoized functions.
+ * Three times, hd_xa(10) (libhdxrec.so, through the PLT) throws from its deepest level and the
  * exception is caught here; then it is called twice normally. The same with ux_a/ux_b, two
  * functions of this program that call each other directly (inline hooks). Prints what it caught
  * and the results.

@@ -1,8 +1,9 @@
 /*
- * throw.cpp - libhdthrow.so: a mutual recursion through the PLT (hd_xa <-> hd_xb) whose deepest
- * level throws a C++ exception when the program armed it (test_exception_unwind), so that the
- * exception crosses every memoized level's entry code on its way to the program's catch.
- * Real executions of hd_xa are counted on stderr at exit ("hd: execs hd_xa N").
+ * hd_xrec.cpp - libhdxrec.so: a mutual recursion through the PLT (hd_xa <-> hd_xb) whose
+ * deepest level throws a C++ exception when the program armed it
+ * (test_item2_exception_unwind), so that the exception crosses every memoized level's entry
+ * code on its way to the program's catch. Real executions of hd_xa are counted on stderr at
+ * exit ("hd: execs hd_xa N").
  *
  * What it does not do: print on stdout.
  */

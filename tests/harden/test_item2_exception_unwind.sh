@@ -1,5 +1,6 @@
 #!/bin/bash
-# test_exception_unwind.sh - issue 16 items 2 and 3: C++ exceptions through memoized functions.
+# test_item2_exception_unwind.sh - issue 16 items 2 and 3: C++ exceptions through memoized
+# functions.
 #
 # Proves: an exception thrown at the deepest level of a recursion through memoized functions
 # (hd_xa <-> hd_xb through the PLT; ux_a <-> ux_b by inline hooks) unwinds through every
