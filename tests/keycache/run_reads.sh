@@ -29,11 +29,11 @@ m() { awk -v n="$2" '$1 == n { v = $2 } END { print v + 0 }' "$1"; }
 d() { echo $(($(m "$TMP/after" "$1") - $(m "$TMP/before" "$1"))); }
 snap "$TMP/before"
 # -d is only a bound (a stuck server): each thread creates $TMP/done.<n> after its rotation,
-# then wrk is stopped with SIGINT (it prints its results then); waited for at most 280 s.
-wrk -c32 -t2 -d280s --timeout 30s -s "$here/reads.lua" "http://$KC_ADDR" -- "$TMP/keys" v \
+# then wrk is stopped with SIGINT (it prints its results then); waited for at most 240 s.
+wrk -c32 -t2 -d240s --timeout 30s -s "$here/reads.lua" "http://$KC_ADDR" -- "$TMP/keys" v \
     "$TMP/done" >"$TMP/wrk.out" 2>&1 &
 wrk_pid=$!
-for _ in $(seq 1 2800); do
+for _ in $(seq 1 2400); do
     [ "$(find "$TMP" -maxdepth 1 -name 'done.*' | wc -l)" -ge 2 ] && break
     kill -0 "$wrk_pid" 2>/dev/null || break
     sleep 0.1
