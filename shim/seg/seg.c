@@ -159,23 +159,39 @@ static inline struct seg_ent *ent_at(const struct cm_seg *s, uint64_t pos)
     return (struct seg_ent *)(s->ring + pos % s->ring_size);
 }
 
-static void drop_word(uint64_t *slot, uint64_t w)
+static void drop_word(struct seg_slot *slot, uint64_t c)
 {
-    __atomic_compare_exchange_n(slot, &w, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    seg_ix_drop(slot, c);
 }
 
 static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const uint8_t *key,
                   uint32_t klen, const uint8_t *v, uint32_t vlen);
 
-/* Probe one word whose tag matched. Returns as cm_seg_get. */
-static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uint64_t h1,
-                  const uint8_t *key, uint32_t klen, uint8_t *v, uint32_t vcap, uint32_t *need,
-                  struct cm_seg_view *view)
+int seg_ring_live(const struct cm_seg *s, uint64_t pos)
+{
+    uint64_t head = __atomic_load_n(&s->hdr->sh_head, __ATOMIC_ACQUIRE);
+    return ent_live(s, pos, head) && pos % s->ring_size + sizeof(struct seg_ent) <= s->ring_size;
+}
+
+uint64_t seg_ring_bytes(const struct cm_seg *s, uint64_t pos)
+{
+    if (!seg_ring_live(s, pos))
+        return 0;
+    const struct seg_ent *e = ent_at(s, pos);
+    uint64_t lens = ld((const uint64_t *)&e->se_klen);
+    if (ld(&e->se_pos) != pos)
+        return 0;
+    return seg_ent_total((uint32_t)lens & ~SEG_BLOB_FLAG, (uint32_t)(lens >> 32));
+}
+
+/* Probe the ring entry a slot names. Returns as cm_seg_get. */
+long seg_ring_probe(struct cm_seg *s, struct seg_slot *slot, uint64_t w, uint64_t pos, uint64_t h0,
+                    uint64_t h1, const uint8_t *key, uint32_t klen, uint8_t *v, uint32_t vcap,
+                    uint32_t *need, struct cm_seg_view *view)
 {
     uint64_t head = head_acq(s);
-    uint64_t pos = seg_word_pos(w, head);
     if (!ent_live(s, pos, head)) {
-        drop_word(slot, w); /* its entry was overwritten by the ring (or the word is garbage) */
+        drop_word(slot, w); /* its entry was overwritten by the ring (or the slot is garbage) */
         CNT_ADD(s->hdr->sh_evictions, 1);
         return -1;
     }
@@ -277,69 +293,25 @@ long cm_seg_lookup(struct cm_seg *s, const uint8_t h[16], const uint8_t *key, ui
         return -1;
     memcpy(&h0, h, 8);
     memcpy(&h1, h + 8, 8);
-    uint64_t tag = seg_tag(h1);
-    uint64_t *b = s->index + (h0 & s->bmask) * SEG_WAYS;
-    for (unsigned i = 0; i < SEG_WAYS; i++) {
-        uint64_t w = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
-        if ((w >> SEG_POS_BITS) != tag)
-            continue;
-        long r = probe(s, &b[i], w, h0, h1, key, klen, v, vcap, need, view);
-        if (r != -1)
-            return r;
-    }
-    return -1;
+    return seg_ix_lookup(s, h0, h1, key, klen, v, vcap, need, view);
 }
 
-/* Puts the word for the entry at pos into the bucket. Preference: a word of the same key, an
- * empty word, a word whose entry the ring overwrote, the oldest word. */
-static int publish(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t pos)
+int seg_alloc(struct cm_seg *s, uint64_t off, uint64_t len)
 {
-    uint64_t tag = seg_tag(h1);
-    uint64_t *b = s->index + (h0 & s->bmask) * SEG_WAYS;
-    uint64_t nw = seg_word(tag, pos);
-    for (int attempt = 0; attempt < 4; attempt++) {
-        uint64_t head = head_acq(s);
-        int same = -1, empty = -1, dead = -1, oldest = -1;
-        uint64_t oldest_age = 0, ws[SEG_WAYS];
-        for (unsigned i = 0; i < SEG_WAYS; i++) {
-            uint64_t w = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
-            ws[i] = w;
-            if (w == 0) {
-                if (empty < 0)
-                    empty = (int)i;
-                continue;
-            }
-            uint64_t p = seg_word_pos(w, head);
-            if (!ent_live(s, p, head) || p % s->ring_size + sizeof(struct seg_ent) > s->ring_size) {
-                if (dead < 0)
-                    dead = (int)i;
-                continue;
-            }
-            if ((w >> SEG_POS_BITS) == tag && same < 0) {
-                const struct seg_ent *e = ent_at(s, p);
-                if (ld(&e->se_h0) == h0 && ld(&e->se_h1) == h1) {
-                    same = (int)i;
-                    continue;
-                }
-            }
-            if (oldest < 0 || head - p > oldest_age) {
-                oldest = (int)i;
-                oldest_age = head - p;
-            }
-        }
-        int pick = same >= 0 ? same : empty >= 0 ? empty : dead >= 0 ? dead : oldest;
-        if (pick < 0)
-            return -EAGAIN;
-        uint64_t w = ws[pick];
-        if (__atomic_compare_exchange_n(&b[pick], &w, nw, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
-            if (pick != same && pick != empty)
-                CNT_ADD(s->hdr->sh_evictions, 1);
-            CNT_ADD(s->hdr->sh_puts, 1);
-            return 0;
-        }
+    if (__atomic_load_n(&s->sandboxed, __ATOMIC_RELAXED))
+        return -EPERM; /* a sandbox may kill the process for an open() */
+    int saved = errno;
+    int fd = seg_file(s); /* the mapping keeps no descriptor: one for this allocation */
+    if (fd < 0) {
+        errno = saved;
+        return fd;
     }
-    CNT_ADD(s->hdr->sh_put_drops, 1);
-    return -EAGAIN;
+    int r = posix_fallocate(fd, (off_t)off, (off_t)len);
+    close(fd);
+    errno = saved;
+    if (r != 0 && r != EOPNOTSUPP && r != EINVAL && r != ENOSYS)
+        return -r;
+    return 0;
 }
 
 /*
@@ -359,24 +331,14 @@ static int seg_ring_alloc(struct cm_seg *s, uint64_t upto)
     uint64_t want = (upto + SEG_ALLOC_CHUNK - 1) / SEG_ALLOC_CHUNK * SEG_ALLOC_CHUNK;
     if (want > s->ring_size)
         want = s->ring_size;
-    if (__atomic_load_n(&s->sandboxed, __ATOMIC_RELAXED))
-        return -EPERM; /* a sandbox may kill the process for an open() */
-    int saved = errno;
-    int fd = seg_file(s); /* the mapping keeps no descriptor: one for this allocation */
-    if (fd < 0) {
-        errno = saved;
-        return fd;
-    }
-    off_t at = (off_t)((uint64_t)(s->ring - s->base) + cur);
-    int r = posix_fallocate(fd, at, (off_t)(want - cur));
-    if (r == ENOSPC && upto < want) { /* no room for a whole chunk: just what this store needs */
+    uint64_t at = (uint64_t)(s->ring - s->base) + cur;
+    int r = seg_alloc(s, at, want - cur);
+    if (r == -ENOSPC && upto < want) { /* no room for a whole chunk: just what this store needs */
         want = upto;
-        r = posix_fallocate(fd, at, (off_t)(want - cur));
+        r = seg_alloc(s, at, want - cur);
     }
-    close(fd);
-    errno = saved;
-    if (r != 0 && r != EOPNOTSUPP && r != EINVAL && r != ENOSYS)
-        return -r;
+    if (r < 0)
+        return r;
     while (cur < want && !__atomic_compare_exchange_n(&s->hdr->sh_ring_alloc, &cur, want, 1,
                                                       __ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
         ;
@@ -424,7 +386,7 @@ static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const
         CNT_ADD(s->hdr->sh_lapped, 1);
         return -EAGAIN;
     }
-    return publish(s, h0, h1, start);
+    return seg_ix_put_ring(s, h0, h1, fn, start);
 }
 
 int cm_seg_put(struct cm_seg *s, const uint8_t h[16], uint64_t fn_ident, const uint8_t *key,
@@ -437,6 +399,8 @@ int cm_seg_put(struct cm_seg *s, const uint8_t h[16], uint64_t fn_ident, const u
     memcpy(&h1, h + 8, 8);
     if ((uint64_t)klen + vlen > s->max_entry || klen >= SEG_BLOB_FLAG)
         return -E2BIG;
+    if (vlen <= SEG_INLINE_MAX)
+        return seg_ix_put_inline(s, h0, h1, fn_ident, v, vlen); /* no key bytes: the digest */
     if (seg_ent_total(klen, vlen) > s->ring_max) {
         uint8_t ref[SEG_BLOB_REF];
         int r = seg_blob_write(s, h0, h1, v, vlen, ref);
@@ -484,28 +448,7 @@ long cm_seg_clear(struct cm_seg *s, const char *name)
         if (nids == 0)
             return 0;
     }
-    uint64_t nwords = (s->bmask + 1) * SEG_WAYS;
-    for (uint64_t i = 0; i < nwords; i++) {
-        uint64_t w = __atomic_load_n(&s->index[i], __ATOMIC_ACQUIRE);
-        if (w == 0)
-            continue;
-        if (name != NULL) {
-            uint64_t head = head_acq(s), p = seg_word_pos(w, head);
-            if (!ent_live(s, p, head) || p % s->ring_size + sizeof(struct seg_ent) > s->ring_size)
-                continue;
-            const struct seg_ent *e = ent_at(s, p);
-            uint64_t fn = ld(&e->se_fn);
-            if (ld(&e->se_pos) != p)
-                continue;
-            unsigned j = 0;
-            while (j < nids && ids[j] != fn)
-                j++;
-            if (j == nids)
-                continue;
-        }
-        if (__atomic_compare_exchange_n(&s->index[i], &w, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-            dropped++;
-    }
+    dropped = seg_ix_clear(s, name != NULL ? ids : NULL, nids);
     if (name == NULL)
         seg_blob_clear(s); /* one function's blobs are orphans now: the blob budget ages them out */
     return dropped;
@@ -518,27 +461,15 @@ void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info)
         return;
     struct seg_hdr *h = s->hdr;
     info->size = s->size;
-    info->data_size = s->ring_size;
+    info->data_size = s->ring_size + h->sh_slots * sizeof(struct seg_slot);
     info->evictions = __atomic_load_n(&h->sh_evictions, __ATOMIC_RELAXED);
     info->csum_failures = __atomic_load_n(&h->sh_csum_failures, __ATOMIC_RELAXED);
     info->flight_waits = __atomic_load_n(&h->sh_flight_waits, __ATOMIC_RELAXED);
     info->flight_takeovers = __atomic_load_n(&h->sh_flight_takeovers, __ATOMIC_RELAXED);
-    /* live entries and their bytes: a scan of the index (cost ~ index words; for the tools) */
-    uint64_t nwords = (s->bmask + 1) * SEG_WAYS;
-    for (uint64_t i = 0; i < nwords; i++) {
-        uint64_t w = __atomic_load_n(&s->index[i], __ATOMIC_ACQUIRE);
-        if (w == 0)
-            continue;
-        uint64_t head = head_acq(s), p = seg_word_pos(w, head);
-        if (!ent_live(s, p, head) || p % s->ring_size + sizeof(struct seg_ent) > s->ring_size)
-            continue;
-        const struct seg_ent *e = ent_at(s, p);
-        uint64_t lens = ld((const uint64_t *)&e->se_klen);
-        if (ld(&e->se_pos) != p)
-            continue;
-        info->entries++;
-        info->used += seg_ent_total((uint32_t)lens & ~SEG_BLOB_FLAG, (uint32_t)(lens >> 32));
-    }
+    /* live entries and their bytes: a scan of the index (cost ~ slots in use; for the tools) */
+    seg_ix_usage(s, &info->entries, &info->used, &info->ix_slots);
+    info->ix_max = h->sh_slots;
+    info->ix_nospace = __atomic_load_n(&seg_blobcnt(s)->sb_ix_nospace, __ATOMIC_RELAXED);
     info->blob_puts = __atomic_load_n(&seg_blobcnt(s)->sb_puts, __ATOMIC_RELAXED);
     info->blob_errors = __atomic_load_n(&seg_blobcnt(s)->sb_errors, __ATOMIC_RELAXED);
     info->blob_evictions = __atomic_load_n(&seg_blobcnt(s)->sb_evictions, __ATOMIC_RELAXED);
@@ -561,8 +492,10 @@ void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info)
 void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len, uint64_t *ring_off,
                     uint64_t *ring_len)
 {
-    *index_off = (uint64_t)((uint8_t *)s->index - s->base);
-    *index_len = (s->bmask + 1) * 64;
+    uint64_t e, u, n;
+    seg_ix_usage(s, &e, &u, &n);
+    *index_off = (uint64_t)((uint8_t *)s->slots - s->base);
+    *index_len = n * sizeof(struct seg_slot);
     *ring_off = (uint64_t)(s->ring - s->base);
     *ring_len = s->ring_size;
 }

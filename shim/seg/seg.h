@@ -135,6 +135,9 @@ struct cm_seg_info {
     uint64_t ring_nospace; /* ring stores dropped because the file system was full */
     uint64_t ring_max;     /* largest entry kept in the ring */
     uint64_t max_entry;    /* largest entry stored at all */
+    uint64_t ix_slots;     /* index slots in use (the index grows by doubling) */
+    uint64_t ix_max;       /* index slots it may grow to */
+    uint64_t ix_nospace;   /* index growths refused because the file system was full */
 };
 void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info);
 
@@ -148,8 +151,8 @@ void cm_seg_fn_foreach(struct cm_seg *s,
  * processes use the segment. Returns the number of entries dropped. */
 long cm_seg_clear(struct cm_seg *s, const char *name);
 
-/* Where the index and the entry ring lie in the file (byte offsets and lengths), for tests and
- * diagnostics. */
+/* Where the index (the part in use) and the entry ring lie in the file (byte offsets and
+ * lengths), for tests and diagnostics. */
 void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len, uint64_t *ring_off,
                     uint64_t *ring_len);
 
