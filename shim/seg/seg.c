@@ -148,56 +148,23 @@ static inline uint64_t head_acq(struct cm_seg *s)
     return __atomic_load_n(&s->hdr->sh_head, __ATOMIC_ACQUIRE);
 }
 
-/* Intact (invariant R) and fully reserved. */
-static inline int ent_live(const struct cm_seg *s, uint64_t pos, uint64_t head)
-{
-    return pos <= head && head - pos >= sizeof(struct seg_ent) && head - pos <= s->ring_size;
-}
-
-static inline struct seg_ent *ent_at(const struct cm_seg *s, uint64_t pos)
-{
-    return (struct seg_ent *)(s->ring + pos % s->ring_size);
-}
-
-static void drop_word(struct seg_slot *slot, uint64_t c)
-{
-    seg_ix_drop(slot, c);
-}
-
 static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const uint8_t *key,
                   uint32_t klen, const uint8_t *v, uint32_t vlen);
 
-int seg_ring_live(const struct cm_seg *s, uint64_t pos)
-{
-    uint64_t head = __atomic_load_n(&s->hdr->sh_head, __ATOMIC_ACQUIRE);
-    return ent_live(s, pos, head) && pos % s->ring_size + sizeof(struct seg_ent) <= s->ring_size;
-}
-
-uint64_t seg_ring_bytes(const struct cm_seg *s, uint64_t pos)
-{
-    if (!seg_ring_live(s, pos))
-        return 0;
-    const struct seg_ent *e = ent_at(s, pos);
-    uint64_t lens = ld((const uint64_t *)&e->se_klen);
-    if (ld(&e->se_pos) != pos)
-        return 0;
-    return seg_ent_total((uint32_t)lens & ~SEG_BLOB_FLAG, (uint32_t)(lens >> 32));
-}
-
 /* Probe the ring entry a slot names. Returns as cm_seg_get. */
-long seg_ring_probe(struct cm_seg *s, struct seg_slot *slot, uint64_t w, uint64_t pos, uint64_t h0,
+static long ring_probe(struct cm_seg *s, struct seg_slot *slot, uint64_t w, uint64_t pos, uint64_t h0,
                     uint64_t h1, const uint8_t *key, uint32_t klen, uint8_t *v, uint32_t vcap,
                     uint32_t *need, struct cm_seg_view *view)
 {
     uint64_t head = head_acq(s);
-    if (!ent_live(s, pos, head)) {
-        drop_word(slot, w); /* its entry was overwritten by the ring (or the slot is garbage) */
+    if (!seg_ent_live(s, pos, head)) {
+        seg_ix_drop(s, slot, w); /* its entry was overwritten by the ring (or the slot is garbage) */
         CNT_ADD(s->hdr->sh_evictions, 1);
         return -1;
     }
     uint64_t off = pos % s->ring_size;
     if (off + sizeof(struct seg_ent) > s->ring_size) {
-        drop_word(slot, w);
+        seg_ix_drop(s, slot, w);
         return -1;
     }
     struct seg_ent *e = (struct seg_ent *)(s->ring + off);
@@ -208,8 +175,8 @@ long seg_ring_probe(struct cm_seg *s, struct seg_slot *slot, uint64_t w, uint64_
     uint32_t ek = ekf & ~SEG_BLOB_FLAG;
     if (epos != pos) {
         SEG_FENCE(__ATOMIC_ACQUIRE);
-        if (ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
-            drop_word(slot, w); /* stable and wrong: a stale or corrupt word */
+        if (seg_ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
+            seg_ix_drop(s, slot, w); /* stable and wrong: a stale or corrupt word */
         return -1;
     }
     if (eh0 != h0 || eh1 != h1 || ek != klen)
@@ -224,7 +191,7 @@ long seg_ring_probe(struct cm_seg *s, struct seg_slot *slot, uint64_t w, uint64_
         return -1; /* a blob reference, for a caller that cannot map blobs */
     if (ev > vcap) {
         SEG_FENCE(__ATOMIC_ACQUIRE);
-        if (!ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
+        if (!seg_ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
             return -1;
         *need = ev;
         return -2;
@@ -232,7 +199,7 @@ long seg_ring_probe(struct cm_seg *s, struct seg_slot *slot, uint64_t w, uint64_
     get_bytes(v, kw + seg_align8(klen) / 8, ev);
     SEG_FENCE(__ATOMIC_ACQUIRE);
     uint64_t head2 = __atomic_load_n(&s->hdr->sh_head, SEG_MO);
-    if (!ent_live(s, pos, head2))
+    if (!seg_ent_live(s, pos, head2))
         return -1; /* overwritten while we copied: a miss, nothing wrong */
     if (seg_csum(pos, h0, h1, efn, key, ekf, v, ev) != ecs)
         goto corrupt; /* stable (R held after the copy) and wrong */
@@ -256,10 +223,10 @@ long seg_ring_probe(struct cm_seg *s, struct seg_slot *slot, uint64_t w, uint64_
 bad:
     /* impossible lengths: corruption only if the header was stable while we read it */
     SEG_FENCE(__ATOMIC_ACQUIRE);
-    if (!ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
+    if (!seg_ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
         return -1;
 corrupt:
-    drop_word(slot, w);
+    seg_ix_drop(s, slot, w);
     CNT_ADD(s->hdr->sh_csum_failures, 1);
     return -1;
 }
@@ -293,25 +260,7 @@ long cm_seg_lookup(struct cm_seg *s, const uint8_t h[16], const uint8_t *key, ui
         return -1;
     memcpy(&h0, h, 8);
     memcpy(&h1, h + 8, 8);
-    return seg_ix_lookup(s, h0, h1, key, klen, v, vcap, need, view);
-}
-
-int seg_alloc(struct cm_seg *s, uint64_t off, uint64_t len)
-{
-    if (__atomic_load_n(&s->sandboxed, __ATOMIC_RELAXED))
-        return -EPERM; /* a sandbox may kill the process for an open() */
-    int saved = errno;
-    int fd = seg_file(s); /* the mapping keeps no descriptor: one for this allocation */
-    if (fd < 0) {
-        errno = saved;
-        return fd;
-    }
-    int r = posix_fallocate(fd, (off_t)off, (off_t)len);
-    close(fd);
-    errno = saved;
-    if (r != 0 && r != EOPNOTSUPP && r != EINVAL && r != ENOSYS)
-        return -r;
-    return 0;
+    return seg_ix_lookup(s, h0, h1, key, klen, v, vcap, need, view, ring_probe);
 }
 
 /*
@@ -370,7 +319,7 @@ static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const
         CNT_ADD(seg_blobcnt(s)->sb_ring_nospace, 1);
         return -ENOSPC;
     }
-    struct seg_ent *e = ent_at(s, start);
+    struct seg_ent *e = seg_ent_at(s, start);
     uint64_t *kw = (uint64_t *)(e + 1);
     put_bytes(kw, key, klen);
     put_bytes(kw + seg_align8(klen) / 8, v, vlen);
@@ -382,7 +331,7 @@ static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const
     st(&e->se_pos, start);
     /* a writer stalled for a whole lap of the ring: its entry is already gone (and its late
      * stores may have hit a newer entry, which that entry's checksum catches) */
-    if (!ent_live(s, start, __atomic_load_n(&s->hdr->sh_head, __ATOMIC_SEQ_CST))) {
+    if (!seg_ent_live(s, start, __atomic_load_n(&s->hdr->sh_head, __ATOMIC_SEQ_CST))) {
         CNT_ADD(s->hdr->sh_lapped, 1);
         return -EAGAIN;
     }

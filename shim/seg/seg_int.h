@@ -40,7 +40,7 @@
 #define SEG_FLIGHT_PROBE 16u      /* slots probed per key */
 #define SEG_FN_SLOTS 512u         /* per-function statistics slots */
 #define SEG_FN_NAME 48u           /* bytes of a function name kept (47 + NUL) */
-#define SEG_PROBE 16u             /* index slots probed per key (one 1 KiB window) */
+#define SEG_PROBE 32u             /* index slots probed at most per key (a probe ends at a never-used slot) */
 #define SEG_IX_INIT_LG 12u        /* the index starts with 2^12 slots (256 KiB) */
 #define SEG_INLINE_MAX 24u        /* values up to this many bytes live in their index slot */
 #define SEG_MIN_SIZE (1ull << 20) /* 1 MiB */
@@ -75,7 +75,9 @@ struct seg_hdr {
     uint64_t sh_pad1[2];
     /* cache line 2: the ring head, alone (every put CASes it) */
     uint64_t sh_head; /* monotonically increasing ring position of the next free byte */
-    uint64_t sh_pad2[7];
+    uint64_t sh_ix_used; /* index slots holding an entry (approximate: a writer killed between
+                            its store and its count skews it by one; clamped) */
+    uint64_t sh_pad2[6];
     /* cache line 3: counters, relaxed atomics */
     uint64_t sh_evictions;
     uint64_t sh_csum_failures;
@@ -229,32 +231,48 @@ static inline uint64_t seg_ent_total(uint64_t klen, uint64_t vlen)
     return seg_align8(sizeof(struct seg_ent) + seg_align8(klen) + vlen);
 }
 
+/* Intact (invariant R of seg.c) and fully reserved. */
+static inline int seg_ent_live(const struct cm_seg *s, uint64_t pos, uint64_t head)
+{
+    return pos <= head && head - pos >= sizeof(struct seg_ent) && head - pos <= s->ring_size;
+}
+
+static inline struct seg_ent *seg_ent_at(const struct cm_seg *s, uint64_t pos)
+{
+    return (struct seg_ent *)(s->ring + pos % s->ring_size);
+}
+
+/* 1 when the ring entry at pos is still intact (the ring has not lapped it). */
+static inline int seg_ring_live(const struct cm_seg *s, uint64_t pos)
+{
+    uint64_t head = __atomic_load_n(&s->hdr->sh_head, __ATOMIC_ACQUIRE);
+    return seg_ent_live(s, pos, head) &&
+           pos % s->ring_size + sizeof(struct seg_ent) <= s->ring_size;
+}
+
 /* ---- seg_ix.c: the index. */
+/* How seg_ix_lookup probes a ring entry that a slot (control word c) names: seg.c's. */
+typedef long (*seg_ring_probe_fn)(struct cm_seg *s, struct seg_slot *sl, uint64_t c,
+                                  uint64_t pos, uint64_t h0, uint64_t h1, const uint8_t *key,
+                                  uint32_t klen, uint8_t *v, uint32_t vcap, uint32_t *need,
+                                  struct cm_seg_view *view);
 /* Looks (h0, h1) up; returns as cm_seg_lookup. */
 long seg_ix_lookup(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *key, uint32_t klen,
-                   uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view);
+                   uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view,
+                   seg_ring_probe_fn probe);
 /* Publishes an inline value (vlen <= SEG_INLINE_MAX) or a ring entry at `pos`. 0 or -errno. */
 int seg_ix_put_inline(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const uint8_t *v,
                       uint32_t vlen);
 int seg_ix_put_ring(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, uint64_t pos);
 /* Turns the slot into a tombstone if its control word is still c. */
-void seg_ix_drop(struct seg_slot *sl, uint64_t c);
+void seg_ix_drop(struct cm_seg *s, struct seg_slot *sl, uint64_t c);
 /* Drops the entries of the functions in ids (all when nids == 0). Returns how many. */
 long seg_ix_clear(struct cm_seg *s, const uint64_t *ids, unsigned nids);
 /* Live entries and the bytes they hold (slots plus ring bytes); the slots in use. */
 void seg_ix_usage(struct cm_seg *s, uint64_t *entries, uint64_t *used, uint64_t *slots);
 
-/* ---- seg.c: the ring, for seg_ix.c. */
-/* Probes the ring entry at pos that slot sl (control word c) names; returns as cm_seg_lookup. */
-long seg_ring_probe(struct cm_seg *s, struct seg_slot *sl, uint64_t c, uint64_t pos, uint64_t h0,
-                    uint64_t h1, const uint8_t *key, uint32_t klen, uint8_t *v, uint32_t vcap,
-                    uint32_t *need, struct cm_seg_view *view);
-/* 1 when the ring entry at pos is still intact (the ring has not lapped it). */
-int seg_ring_live(const struct cm_seg *s, uint64_t pos);
-/* Bytes of the ring entry at pos (0 when it is not intact). */
-uint64_t seg_ring_bytes(const struct cm_seg *s, uint64_t pos);
-/* Allocates file bytes [off, off + len) of the segment (posix_fallocate through seg_file).
- * 0, or -errno (-EPERM when sandboxed). */
+/* ---- seg_open.c: allocates file bytes [off, off + len) of the segment (posix_fallocate
+ * through seg_file). 0, or -errno (-EPERM when sandboxed). */
 int seg_alloc(struct cm_seg *s, uint64_t off, uint64_t len);
 
 /* Computes the layout of a segment of `size` bytes into l (offsets, buckets, ring). Returns 0,

@@ -25,11 +25,13 @@
  *   word). A never-used slot (ss_ctl == 0) ends a probe; removed entries become tombstones
  *   (kind DEAD) that probes go past and stores reuse. A store prefers the key's own slot (or a
  *   free one before it: the old one is then dropped), a free one, one whose ring entry was
- *   overwritten, and when the window holds live entries only, grows the table, else evicts the
+ *   overwritten, else evicts the
  *   window's oldest entry: age in laps, of the ring for a ring entry (which the ring's second
  *   chance keeps young while it is read), of the index for an inline one (24-bit stamps from
  *   sh_clock, one per store, divided by the slots).
- * - Growth: sh_ix = (lg << 56) | cursor; 2^lg slots are in use, out of sh_slots reserved in
+ * - Growth: when 5/8 of the slots hold entries (sh_ix_used, counted by the CAS that fills or
+ *   empties a slot), or half do and a store finds its window full of live entries.
+ *   sh_ix = (lg << 56) | cursor; 2^lg slots are in use, out of sh_slots reserved in
  *   the file (and in every process's mapping: the whole file is mapped, so a larger index needs
  *   no remap). The file space of the new half is allocated first (posix_fallocate: a full tmpfs
  *   is an error counted in sb_ix_nospace, never a SIGBUS), then one CAS doubles lg with cursor
@@ -69,10 +71,18 @@ static inline uint64_t inline_csum(uint64_t h0, uint64_t h1, uint64_t fn, uint64
     return XXH3_64bits_withSeed(w, 3 * sizeof(uint64_t), seed);
 }
 
-void seg_ix_drop(struct seg_slot *sl, uint64_t c)
+static void used_add(struct cm_seg *s, int64_t d)
+{
+    uint64_t u = __atomic_add_fetch(&s->hdr->sh_ix_used, (uint64_t)d, __ATOMIC_RELAXED);
+    if (u > (1ull << 62)) /* below 0: a crash skewed it */
+        __atomic_store_n(&s->hdr->sh_ix_used, 0, __ATOMIC_RELAXED);
+}
+
+void seg_ix_drop(struct cm_seg *s, struct seg_slot *sl, uint64_t c)
 {
     uint64_t d = seg_ctl_make((uint32_t)c + 2, SEG_K_DEAD, 0, c >> 40);
-    __atomic_compare_exchange_n(&sl->ss_ctl, &c, d, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    if (__atomic_compare_exchange_n(&sl->ss_ctl, &c, d, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        used_add(s, -1);
 }
 
 static inline unsigned lg_of(uint64_t mask)
@@ -90,7 +100,7 @@ static inline unsigned age_lg(unsigned lg)
 /* Probes the window at home; returns as cm_seg_lookup. */
 static long scan(struct cm_seg *s, uint64_t home, uint64_t mask, uint64_t h0, uint64_t h1,
                  const uint8_t *key, uint32_t klen, uint8_t *v, uint32_t vcap, uint32_t *need,
-                 struct cm_seg_view *view)
+                 struct cm_seg_view *view, seg_ring_probe_fn probe)
 {
     for (unsigned i = 0; i < SEG_PROBE; i++) {
         struct seg_slot *sl = &s->slots[(home + i) & mask];
@@ -108,7 +118,7 @@ static long scan(struct cm_seg *s, uint64_t home, uint64_t mask, uint64_t h0, ui
         if (__atomic_load_n(&sl->ss_ctl, SEG_MO) != c)
             continue; /* rewritten while we read it */
         if (kind == SEG_K_RING) {
-            long r = seg_ring_probe(s, sl, c, aux, h0, h1, key, klen, v, vcap, need, view);
+            long r = probe(s, sl, c, aux, h0, h1, key, klen, v, vcap, need, view);
             if (r != -1)
                 return r;
             continue;
@@ -117,7 +127,7 @@ static long scan(struct cm_seg *s, uint64_t home, uint64_t mask, uint64_t h0, ui
             continue;
         uint32_t vlen = (uint32_t)(c >> 34) & 63;
         if (vlen > SEG_INLINE_MAX || inline_csum(h0, h1, fn, vlen, w) != aux) {
-            seg_ix_drop(sl, c); /* a consistent snapshot, and wrong: corruption */
+            seg_ix_drop(s, sl, c); /* a consistent snapshot, and wrong: corruption */
             CNT_ADD(s->hdr->sh_csum_failures, 1);
             return -1;
         }
@@ -130,8 +140,7 @@ static long scan(struct cm_seg *s, uint64_t home, uint64_t mask, uint64_t h0, ui
         uint64_t now = __atomic_load_n(&s->hdr->sh_clock, __ATOMIC_RELAXED);
         if (((((now - (c >> 40)) & 0xffffff) << 2) >> age_lg(lg_of(mask))) >= 3) {
             uint64_t nc = seg_ctl_make((uint32_t)c + 2, SEG_K_INLINE, vlen, now);
-            __atomic_compare_exchange_n(&sl->ss_ctl, &c, nc, 0, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_RELAXED);
+            __atomic_compare_exchange_n(&sl->ss_ctl, &c, nc, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
         }
         for (uint32_t j = 0; j < vlen; j++) /* no libc call on the hit path */
             v[j] = (uint8_t)(w[j / 8] >> (8 * (j % 8)));
@@ -147,23 +156,23 @@ static long scan(struct cm_seg *s, uint64_t home, uint64_t mask, uint64_t h0, ui
 }
 
 long seg_ix_lookup(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *key, uint32_t klen,
-                   uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view)
+                   uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view,
+                   seg_ring_probe_fn probe)
 {
     uint64_t ix = __atomic_load_n(&s->hdr->sh_ix, __ATOMIC_ACQUIRE);
     unsigned lg = (unsigned)(ix >> 56);
     if (lg < s->ix_lg_min || lg > s->ix_lg_max)
         return -1; /* a corrupt header: never index beyond what was allocated */
     uint64_t mask = (1ull << lg) - 1;
-    long r = scan(s, h0 & mask, mask, h0, h1, key, klen, v, vcap, need, view);
+    long r = scan(s, h0 & mask, mask, h0, h1, key, klen, v, vcap, need, view, probe);
     if (r == -1 && (ix & SEG_IX_CURSOR) < (mask + 1) / 2) /* still migrating: the old window */
-        r = scan(s, h0 & (mask >> 1), mask >> 1, h0, h1, key, klen, v, vcap, need, view);
+        r = scan(s, h0 & (mask >> 1), mask >> 1, h0, h1, key, klen, v, vcap, need, view, probe);
     return r;
 }
 
 /* Takes slot sl (control word c, even) and writes it. 0, or -EAGAIN when it changed. */
-static int slot_write(struct seg_slot *sl, uint64_t c, unsigned kind, uint64_t vlen,
-                      uint64_t stamp, uint64_t h0, uint64_t h1, uint64_t fn, uint64_t aux,
-                      const uint64_t w[3])
+static int slot_write(struct seg_slot *sl, uint64_t c, unsigned kind, uint64_t vlen, uint64_t stamp,
+                      uint64_t h0, uint64_t h1, uint64_t fn, uint64_t aux, const uint64_t w[3])
 {
     uint32_t seq = (uint32_t)c;
     uint64_t busy = (c & ~0xffffffffull) | (uint32_t)(seq + 1);
@@ -221,8 +230,8 @@ static void migrate(struct cm_seg *s, unsigned lg, uint64_t from, uint64_t to)
         if (c == 0 || (c & 1) || (kind != SEG_K_INLINE && kind != SEG_K_RING))
             continue;
         uint64_t h0 = ld(&sl->ss_h0), h1 = ld(&sl->ss_h1), fn = ld(&sl->ss_fn);
-        uint64_t aux = ld(&sl->ss_aux), w[3] = {ld(&sl->ss_v[0]), ld(&sl->ss_v[1]),
-                                                ld(&sl->ss_v[2])};
+        uint64_t aux = ld(&sl->ss_aux),
+                 w[3] = {ld(&sl->ss_v[0]), ld(&sl->ss_v[1]), ld(&sl->ss_v[2])};
         SEG_FENCE(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&sl->ss_ctl, SEG_MO) != c)
             continue;
@@ -230,7 +239,7 @@ static void migrate(struct cm_seg *s, unsigned lg, uint64_t from, uint64_t to)
             continue; /* still in its window */
         if (kind == SEG_K_INLINE || seg_ring_live(s, aux))
             (void)put(s, kind, (c >> 34) & 63, c >> 40, h0, h1, fn, aux, w, F_MIGRATE);
-        seg_ix_drop(sl, c);
+        seg_ix_drop(s, sl, c);
     }
 }
 
@@ -243,8 +252,7 @@ static void migrate_step(struct cm_seg *s, uint64_t ix)
         return;
     uint64_t to = cur + MIGRATE_STEP < half ? cur + MIGRATE_STEP : half;
     uint64_t nx = ((uint64_t)lg << 56) | to;
-    if (__atomic_compare_exchange_n(&s->hdr->sh_ix, &ix, nx, 0, __ATOMIC_SEQ_CST,
-                                    __ATOMIC_RELAXED))
+    if (__atomic_compare_exchange_n(&s->hdr->sh_ix, &ix, nx, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         migrate(s, lg, cur, to);
 }
 
@@ -256,6 +264,7 @@ static inline uint64_t ring_head(struct cm_seg *s)
 static int put(struct cm_seg *s, unsigned kind, uint64_t vlen, uint64_t stamp, uint64_t h0,
                uint64_t h1, uint64_t fn, uint64_t aux, const uint64_t w[3], int flags)
 {
+    int helped = 0;
     for (int attempt = 0; attempt < 4; attempt++) {
         uint64_t ix = __atomic_load_n(&s->hdr->sh_ix, __ATOMIC_ACQUIRE);
         unsigned lg = (unsigned)(ix >> 56);
@@ -315,9 +324,19 @@ static int put(struct cm_seg *s, unsigned kind, uint64_t vlen, uint64_t stamp, u
             pick = dead;
             evict = 1;
         }
-        if (pick < 0 && !(flags & F_MIGRATE) && (ix & SEG_IX_CURSOR) >= (mask + 1) / 2 &&
-            grow(s, ix) == 0)
-            continue; /* the window is full of live entries: a larger table */
+        /* a larger table when 5/8 of the slots hold entries, or when this window is full of
+         * live entries and half do (a long cluster) */
+        uint64_t used = __atomic_load_n(&s->hdr->sh_ix_used, __ATOMIC_RELAXED);
+        if (!(flags & F_MIGRATE) && (ix & SEG_IX_CURSOR) >= (mask + 1) / 2 &&
+            (used > (mask + 1) / 8 * 5 || (pick < 0 && used > (mask + 1) / 2)) && grow(s, ix) == 0)
+            continue;
+        if (pick < 0 && !(flags & F_MIGRATE) && !helped && (ix & SEG_IX_CURSOR) < (mask + 1) / 2) {
+            helped = 1; /* a window still crowded by keys that move up: move them first */
+            for (unsigned i = 0; i < SEG_PROBE; i++)
+                if (((home + i) & mask) < (mask + 1) / 2)
+                    migrate(s, lg, (home + i) & mask, ((home + i) & mask) + 1);
+            continue;
+        }
         if (pick < 0 && oldest >= 0) {
             pick = oldest;
             evict = 1;
@@ -327,8 +346,10 @@ static int put(struct cm_seg *s, unsigned kind, uint64_t vlen, uint64_t stamp, u
         struct seg_slot *sl = &s->slots[(home + (unsigned)pick) & mask];
         if (slot_write(sl, cs[pick], kind, vlen, stamp, h0, h1, fn, aux, w) != 0)
             continue;
+        if (pick != same && (cs[pick] == 0 || seg_ctl_kind(cs[pick]) == SEG_K_DEAD))
+            used_add(s, 1);
         if (same >= 0 && pick != same)
-            seg_ix_drop(&s->slots[(home + (unsigned)same) & mask], cs[same]);
+            seg_ix_drop(s, &s->slots[(home + (unsigned)same) & mask], cs[same]);
         if (evict)
             CNT_ADD(s->hdr->sh_evictions, 1);
         CNT_ADD(s->hdr->sh_puts, 1);
@@ -350,8 +371,8 @@ int seg_ix_put_inline(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, c
     if (vlen > SEG_INLINE_MAX)
         return -E2BIG;
     memcpy(w, v, vlen);
-    return put(s, SEG_K_INLINE, vlen, stamp_now(s), h0, h1, fn, inline_csum(h0, h1, fn, vlen, w),
-               w, 0);
+    return put(s, SEG_K_INLINE, vlen, stamp_now(s), h0, h1, fn, inline_csum(h0, h1, fn, vlen, w), w,
+               0);
 }
 
 int seg_ix_put_ring(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, uint64_t pos)
@@ -380,8 +401,7 @@ long seg_ix_clear(struct cm_seg *s, const uint64_t *ids, unsigned nids)
             continue;
         if (nids == 0 && (c & 1)) { /* a writer died owning it: give the slot back */
             uint64_t d = seg_ctl_make((uint32_t)c + 1, SEG_K_DEAD, 0, c >> 40);
-            __atomic_compare_exchange_n(&sl->ss_ctl, &c, d, 0, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_RELAXED);
+            __atomic_compare_exchange_n(&sl->ss_ctl, &c, d, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
             continue;
         }
         if ((c & 1) || (k != SEG_K_INLINE && k != SEG_K_RING))
@@ -395,9 +415,10 @@ long seg_ix_clear(struct cm_seg *s, const uint64_t *ids, unsigned nids)
                 continue;
         }
         uint64_t d = seg_ctl_make((uint32_t)c + 2, SEG_K_DEAD, 0, c >> 40);
-        if (__atomic_compare_exchange_n(&sl->ss_ctl, &c, d, 0, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_RELAXED) &&
-            (k == SEG_K_INLINE || seg_ring_live(s, ld(&sl->ss_aux))))
+        if (!__atomic_compare_exchange_n(&sl->ss_ctl, &c, d, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+            continue;
+        used_add(s, -1);
+        if (k == SEG_K_INLINE || seg_ring_live(s, ld(&sl->ss_aux)))
             dropped++;
     }
     return dropped;
@@ -418,7 +439,13 @@ void seg_ix_usage(struct cm_seg *s, uint64_t *entries, uint64_t *used, uint64_t 
             (*entries)++;
             *used += sizeof(struct seg_slot);
         } else if (k == SEG_K_RING) {
-            uint64_t b = seg_ring_bytes(s, ld(&sl->ss_aux));
+            uint64_t pos = ld(&sl->ss_aux), b = 0;
+            if (seg_ring_live(s, pos)) {
+                const struct seg_ent *e = seg_ent_at(s, pos);
+                uint64_t lens = ld((const uint64_t *)&e->se_klen);
+                if (ld(&e->se_pos) == pos)
+                    b = seg_ent_total((uint32_t)lens & ~SEG_BLOB_FLAG, (uint32_t)(lens >> 32));
+            }
             if (b > 0) {
                 (*entries)++;
                 *used += sizeof(struct seg_slot) + b;

@@ -495,3 +495,21 @@ int seg_file(const struct cm_seg *s)
     }
     return fd;
 }
+
+int seg_alloc(struct cm_seg *s, uint64_t off, uint64_t len)
+{
+    if (__atomic_load_n(&s->sandboxed, __ATOMIC_RELAXED))
+        return -EPERM; /* a sandbox may kill the process for an open() */
+    int saved = errno;
+    int fd = seg_file(s); /* the mapping keeps no descriptor: one for this allocation */
+    if (fd < 0) {
+        errno = saved;
+        return fd;
+    }
+    int r = posix_fallocate(fd, (off_t)off, (off_t)len);
+    close(fd);
+    errno = saved;
+    if (r != 0 && r != EOPNOTSUPP && r != EINVAL && r != ENOSYS)
+        return -r;
+    return 0;
+}
