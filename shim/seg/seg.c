@@ -9,38 +9,35 @@
  *
  * DESIGN
  * - Layout (seg_int.h, all offsets in the header, recomputed from the size and compared on open):
- *   [header 4 KiB | flight slots 256 x 64 B | function slots 512 x 128 B | index | ring].
- *   The index is an array of 64-byte buckets of SEG_WAYS = 8 words; the ring holds the entries.
+ *   [header 4 KiB | flight slots 256 x 64 B | function slots 512 x 128 B | profile | index |
+ *   ring]. The index (seg_ix.c) is a growing table of 64-byte slots; values of up to 24 bytes
+ *   live in their slot, larger ones in the ring, named by their slot.
  * - Ring: `sh_head` is a 64-bit ring position that only grows. A writer reserves
  *   [P, P + total) with one CAS on sh_head *before* writing anything (an entry never straddles
  *   the ring's end: the reservation skips to the next lap), then writes the entry (header, key,
  *   value) with relaxed atomic word stores. Invariant R: the bytes of an entry at position P are
  *   unchanged as long as sh_head <= P + ring_size, because any writer that could overwrite them
  *   must first move sh_head past that bound.
- * - Index words: {28-bit tag of the hash | P / 8 modulo 2^36}, 0 = empty. A word changes only
- *   by a single 64-bit CAS (publish, replace, drop), so no index state is ever half-written.
- *   Publishing is the last step of a store and uses release order: whoever acquire-loads a word
- *   sees the complete entry it names (invariant P). The full P is recovered from sh_head
- *   (seg_word_pos); the entry stores P itself (se_pos), so a stale or aliased word is detected.
- * - Lookup (no lock, no syscall, no allocation): acquire-load a word whose tag matches, load
- *   sh_head, check R, read the entry header and compare the 128-bit hash and key length, compare
- *   the key word by word, copy the value out, acquire fence, reload sh_head and check R again
- *   (the seqlock argument: a writer's release fence after its reservation CAS synchronises with
- *   our acquire fence if we read any byte it wrote, so we then see its sh_head). Only then the
- *   XXH3 checksum is verified over the *private* copies (the caller's key, the copied value), so
- *   no hash ever runs over bytes that may change. A mismatch there means the stable bytes are
- *   wrong (corruption, or a stale word aliasing an unfinished reservation): the word is dropped
- *   (CAS to 0) and sh_csum_failures counted. A torn read (R failed) is a plain miss.
+ * - Publishing the entry's index slot is the last step of a store (a release store, seg_ix.c):
+ *   whoever reads the slot consistently sees the complete entry (invariant P). The slot holds
+ *   P; the entry stores P itself (se_pos), so a stale slot is detected.
+ * - Ring lookup (ring_probe: no lock, no syscall, no allocation): check R for the slot's P,
+ *   read the entry header and compare the 128-bit hash and key length, compare the key word by
+ *   word, copy the value out, acquire fence, reload sh_head and check R again (the seqlock
+ *   argument: a writer's release fence after its reservation CAS synchronises with our acquire
+ *   fence if we read any byte it wrote, so we then see its sh_head). Only then the XXH3 checksum
+ *   is verified over the *private* copies (the caller's key, the copied value), so no hash ever
+ *   runs over bytes that may change. A mismatch there means the stable bytes are wrong: the slot
+ *   is dropped and sh_csum_failures counted. A torn read (R failed) is a plain miss.
  * - Checksum: XXH3-64 of the value, seeded with XXH3-64 of the key seeded with the header fields
  *   (position, hash, fn_ident, lengths). Computed by the writer from its private buffers.
  * - Eviction: FIFO by the ring plus a second chance. A hit on an entry in the oldest quarter of
  *   the ring re-inserts it at the head (a CLOCK-like approximation of LRU that costs nothing on
  *   hits to young entries and needs no per-entry reference bits written by readers: a reference
  *   bit would make every hit a store to a shared cache line, and CLOCK's hand would need a
- *   sweeper). The index bucket, when full, replaces a word whose entry the ring has overwritten,
- *   else its oldest word. Evictions counted: words displaced while their entry was live, and
- *   words found pointing at overwritten entries (dropped then). Entries overwritten whose words
- *   are never met again are not counted (cm_seg_get_info counts live entries by a scan).
+ *   sweeper). The index (seg_ix.c) reuses slots whose entry the ring has overwritten. Evictions
+ *   counted: slots displaced while their entry was live, and slots found naming overwritten
+ *   entries (dropped then).
  * - A writer stalled (preempted) for a whole lap of the ring between its reservation and its
  *   last store writes into bytes that a newer reservation owns. Nothing can prevent that without
  *   a lock; the newer entry's checksum catches it (counted as a checksum failure, dropped), and
@@ -152,13 +149,14 @@ static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const
                   uint32_t klen, const uint8_t *v, uint32_t vlen);
 
 /* Probe the ring entry a slot names. Returns as cm_seg_get. */
-static long ring_probe(struct cm_seg *s, struct seg_slot *slot, uint64_t w, uint64_t pos, uint64_t h0,
-                    uint64_t h1, const uint8_t *key, uint32_t klen, uint8_t *v, uint32_t vcap,
-                    uint32_t *need, struct cm_seg_view *view)
+static long ring_probe(struct cm_seg *s, struct seg_slot *slot, uint64_t w, uint64_t pos,
+                       uint64_t h0, uint64_t h1, const uint8_t *key, uint32_t klen, uint8_t *v,
+                       uint32_t vcap, uint32_t *need, struct cm_seg_view *view)
 {
     uint64_t head = head_acq(s);
     if (!seg_ent_live(s, pos, head)) {
-        seg_ix_drop(s, slot, w); /* its entry was overwritten by the ring (or the slot is garbage) */
+        seg_ix_drop(s, slot,
+                    w); /* its entry was overwritten by the ring (or the slot is garbage) */
         CNT_ADD(s->hdr->sh_evictions, 1);
         return -1;
     }

@@ -29,32 +29,32 @@
 
 #define SEG_MAGIC 0x47534d44554f4c43ull /* "CLOUDMSG" little-endian */
 #define SEG_VERSION                                                                                \
-    4u /* 2: blob entries (SEG_BLOB_FLAG), the ring's file space grown on demand; 3: the profile  \
-          table (sh_prof_off, sh_prof_slots); 4: the index is a growing table of 64-byte slots   \
+    4u /* 2: blob entries (SEG_BLOB_FLAG), the ring's file space grown on demand; 3: the profile   \
+          table (sh_prof_off, sh_prof_slots); 4: the index is a growing table of 64-byte slots     \
           (seg_ix.c) with inline values */
 #define SEG_HDR_BYTES                                                                              \
-    4096u                         /* header region (struct seg_hdr + reserved: remote counters at  \
-                                     256 (seg_remote.c), blob counters at 512 (seg_blob.c),        \
-                                     quarantine table in the last 512 bytes (seg_quar.c)) */
-#define SEG_FLIGHT_SLOTS 256u     /* single-flight claim slots */
-#define SEG_FLIGHT_PROBE 16u      /* slots probed per key */
-#define SEG_FN_SLOTS 512u         /* per-function statistics slots */
-#define SEG_FN_NAME 48u           /* bytes of a function name kept (47 + NUL) */
-#define SEG_PROBE 32u             /* index slots probed at most per key (a probe ends at a never-used slot) */
-#define SEG_IX_INIT_LG 12u        /* the index starts with 2^12 slots (256 KiB) */
-#define SEG_INLINE_MAX 24u        /* values up to this many bytes live in their index slot */
-#define SEG_MIN_SIZE (1ull << 20) /* 1 MiB */
-#define SEG_MAX_SIZE (1ull << 36) /* 64 GiB: ring positions fit SEG_POS_BITS with margin */
+    4096u                     /* header region (struct seg_hdr + reserved: remote counters at      \
+                                 256 (seg_remote.c), blob counters at 512 (seg_blob.c),            \
+                                 quarantine table in the last 512 bytes (seg_quar.c)) */
+#define SEG_FLIGHT_SLOTS 256u /* single-flight claim slots */
+#define SEG_FLIGHT_PROBE 16u  /* slots probed per key */
+#define SEG_FN_SLOTS 512u     /* per-function statistics slots */
+#define SEG_FN_NAME 48u       /* bytes of a function name kept (47 + NUL) */
+#define SEG_PROBE 32u /* index slots probed at most per key (a probe ends at a never-used slot) */
+#define SEG_IX_INIT_LG 12u           /* the index starts with 2^12 slots (256 KiB) */
+#define SEG_INLINE_MAX 24u           /* values up to this many bytes live in their index slot */
+#define SEG_MIN_SIZE (1ull << 20)    /* 1 MiB */
+#define SEG_MAX_SIZE (1ull << 36)    /* 64 GiB: ring positions fit SEG_POS_BITS with margin */
 #define SEG_BLOB_FLAG 0x80000000u    /* se_klen: the value is a blob reference (seg_blob.c) */
 #define SEG_BLOB_MIN (256u << 10)    /* entries above this (or a quarter of the ring) go to blobs */
 #define SEG_BLOB_REF 32u             /* bytes of a blob reference: magic, length, checksum, id */
 #define SEG_VALUE_MAX (1ull << 30)   /* largest value the segment holds (in a blob file) */
 #define SEG_ALLOC_CHUNK (2ull << 20) /* the ring's file space is allocated ahead by this much */
 #define SEG_RING_FIRST (1ull << 20)  /* ring bytes allocated at creation */
-#define SEG_PROF_DIV 1024u        /* profile table slots: one per KiB of segment (0.8 %) */
+#define SEG_PROF_DIV 1024u           /* profile table slots: one per KiB of segment (0.8 %) */
 #define SEG_PROF_MIN 1024u
-#define SEG_PROF_PROBE 16u        /* slots probed per key digest */
-#define SEG_PROF_RUN_BITS 16u     /* low bits of a profile word: the run that recorded it */
+#define SEG_PROF_PROBE 16u    /* slots probed per key digest */
+#define SEG_PROF_RUN_BITS 16u /* low bits of a profile word: the run that recorded it */
 
 /* The header. Only `head` and the counters change after creation. */
 struct seg_hdr {
@@ -74,7 +74,7 @@ struct seg_hdr {
                        changes only when the index grows, so this line stays read-mostly */
     uint64_t sh_pad1[2];
     /* cache line 2: the ring head, alone (every put CASes it) */
-    uint64_t sh_head; /* monotonically increasing ring position of the next free byte */
+    uint64_t sh_head;    /* monotonically increasing ring position of the next free byte */
     uint64_t sh_ix_used; /* index slots holding an entry (approximate: a writer killed between
                             its store and its count skews it by one; clamped) */
     uint64_t sh_pad2[6];
@@ -86,7 +86,7 @@ struct seg_hdr {
     uint64_t sh_puts;      /* entries published */
     uint64_t sh_put_drops; /* puts not published (bucket contended) */
     uint64_t sh_lapped;    /* writers that found their entry overwritten before publishing */
-    uint64_t sh_clock; /* index stores, for the age stamps of slots (seg_ix.c) */
+    uint64_t sh_clock;     /* index stores, for the age stamps of slots (seg_ix.c) */
 };
 _Static_assert(sizeof(struct seg_hdr) == 256, "seg_hdr layout");
 
@@ -99,7 +99,7 @@ struct seg_blobcnt {
     uint64_t sb_evictions;    /* blob files removed to stay within the blob budget */
     uint64_t sb_bad;          /* blob references whose file was missing or failed its checks */
     uint64_t sb_ring_nospace; /* ring stores dropped: the file system had no space to grow */
-    uint64_t sb_ix_nospace; /* index growths refused: the file system had no space */
+    uint64_t sb_ix_nospace;   /* index growths refused: the file system had no space */
     uint64_t sb_pad[2];
 };
 _Static_assert(SEG_BLOBCNT_OFF + sizeof(struct seg_blobcnt) <= SEG_HDR_BYTES, "blob counters");
@@ -172,8 +172,8 @@ _Static_assert(sizeof(struct cm_seg_fnstat) == 64, "cm_seg_fnstat is 8 counters"
      ((uint64_t)sizeof(struct seg_flight) << 8) ^ ((uint64_t)SEG_PROBE << 2) ^                     \
      ((uint64_t)SEG_FN_SLOTS << 20) ^ ((uint64_t)SEG_FLIGHT_SLOTS << 44) ^                         \
      ((uint64_t)sizeof(struct seg_slot) << 12) ^ ((uint64_t)SEG_IX_INIT_LG << 26) ^                \
-     ((uint64_t)SEG_INLINE_MAX << 52) ^                                                            \
-     ((uint64_t)SEG_PROF_DIV << 48) ^ ((uint64_t)SEG_PROF_RUN_BITS << 36))
+     ((uint64_t)SEG_INLINE_MAX << 52) ^ ((uint64_t)SEG_PROF_DIV << 48) ^                           \
+     ((uint64_t)SEG_PROF_RUN_BITS << 36))
 
 /* One process's mapping. */
 struct cm_seg {
@@ -185,7 +185,7 @@ struct cm_seg {
     struct seg_slot *slots; /* the index: sh_slots reserved, 2^(sh_ix >> 56) in use */
     unsigned ix_lg_min, ix_lg_max;
     uint32_t ix_grow_fail; /* growths refused (no space): retried every 256th time */
-    uint64_t *prof;         /* profile table: prof_mask + 1 words */
+    uint64_t *prof;        /* profile table: prof_mask + 1 words */
     uint64_t prof_mask;
     uint8_t *ring;
     uint64_t ring_size; /* multiple of 64 */
@@ -234,7 +234,8 @@ static inline uint64_t seg_ent_total(uint64_t klen, uint64_t vlen)
 /* Intact (invariant R of seg.c) and fully reserved. */
 static inline int seg_ent_live(const struct cm_seg *s, uint64_t pos, uint64_t head)
 {
-    return pos <= head && head - pos >= sizeof(struct seg_ent) && head - pos <= s->ring_size;
+    return (pos & 7) == 0 && pos <= head && head - pos >= sizeof(struct seg_ent) &&
+           head - pos <= s->ring_size; /* (pos & 7): a corrupt slot */
 }
 
 static inline struct seg_ent *seg_ent_at(const struct cm_seg *s, uint64_t pos)
@@ -252,9 +253,9 @@ static inline int seg_ring_live(const struct cm_seg *s, uint64_t pos)
 
 /* ---- seg_ix.c: the index. */
 /* How seg_ix_lookup probes a ring entry that a slot (control word c) names: seg.c's. */
-typedef long (*seg_ring_probe_fn)(struct cm_seg *s, struct seg_slot *sl, uint64_t c,
-                                  uint64_t pos, uint64_t h0, uint64_t h1, const uint8_t *key,
-                                  uint32_t klen, uint8_t *v, uint32_t vcap, uint32_t *need,
+typedef long (*seg_ring_probe_fn)(struct cm_seg *s, struct seg_slot *sl, uint64_t c, uint64_t pos,
+                                  uint64_t h0, uint64_t h1, const uint8_t *key, uint32_t klen,
+                                  uint8_t *v, uint32_t vcap, uint32_t *need,
                                   struct cm_seg_view *view);
 /* Looks (h0, h1) up; returns as cm_seg_lookup. */
 long seg_ix_lookup(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *key, uint32_t klen,
