@@ -302,7 +302,8 @@ static int shared_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
         cm_seg_view_done(&view);
         return 0;
     }
-    if (fn->mode != CM_MODE_READONLY && n < CM_SHARED_NOFILL)
+    if (fn->mode != CM_MODE_READONLY && n < CM_SHARED_NOFILL && cm_tier_memory &&
+        cm_shared_fill_wanted(fk)) /* from the second hit of a key on (tier.h) */
         mem_store(fn, mk, view.v, (uint32_t)n);
     cm_seg_view_done(&view);
     if (ts)

@@ -85,11 +85,6 @@ void seg_ix_drop(struct cm_seg *s, struct seg_slot *sl, uint64_t c)
         used_add(s, -1);
 }
 
-static inline unsigned lg_of(uint64_t mask)
-{
-    return (unsigned)__builtin_popcountll(mask);
-}
-
 /* An index lap for the age of inline entries: 2^lg stores, at most 2^22 (the stamps have 24
  * bits; a larger index ages its inline entries by 4 M stores). */
 static inline unsigned age_lg(unsigned lg)
@@ -98,10 +93,11 @@ static inline unsigned age_lg(unsigned lg)
 }
 
 /* Probes the window at home; returns as cm_seg_lookup. */
-static long scan(struct cm_seg *s, uint64_t home, uint64_t mask, uint64_t h0, uint64_t h1,
+static long scan(struct cm_seg *s, unsigned lg, uint64_t h0, uint64_t h1,
                  const uint8_t *key, uint32_t klen, uint8_t *v, uint32_t vcap, uint32_t *need,
                  struct cm_seg_view *view, seg_ring_probe_fn probe)
 {
+    uint64_t mask = (1ull << lg) - 1, home = h0 & mask;
     for (unsigned i = 0; i < SEG_PROBE; i++) {
         struct seg_slot *sl = &s->slots[(home + i) & mask];
         uint64_t c = __atomic_load_n(&sl->ss_ctl, __ATOMIC_ACQUIRE);
@@ -138,12 +134,15 @@ static long scan(struct cm_seg *s, uint64_t home, uint64_t mask, uint64_t h0, ui
         /* second chance: an entry read while in the oldest quarter of an index lap gets a new
          * stamp (one CAS; the value is unchanged) */
         uint64_t now = __atomic_load_n(&s->hdr->sh_clock, __ATOMIC_RELAXED);
-        if (((((now - (c >> 40)) & 0xffffff) << 2) >> age_lg(lg_of(mask))) >= 3) {
+        if (((((now - (c >> 40)) & 0xffffff) << 2) >> age_lg(lg)) >= 3) {
             uint64_t nc = seg_ctl_make((uint32_t)c + 2, SEG_K_INLINE, vlen, now);
             __atomic_compare_exchange_n(&sl->ss_ctl, &c, nc, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
         }
-        for (uint32_t j = 0; j < vlen; j++) /* no libc call on the hit path */
-            v[j] = (uint8_t)(w[j / 8] >> (8 * (j % 8)));
+        if (vcap >= sizeof(w)) /* a constant size: inline moves, no libc call on the hit path */
+            __builtin_memcpy(v, w, sizeof(w));
+        else
+            for (uint32_t j = 0; j < vlen; j++)
+                v[j] = (uint8_t)(w[j / 8] >> (8 * (j % 8)));
         if (view) {
             view->v = v;
             view->len = vlen;
@@ -164,9 +163,9 @@ long seg_ix_lookup(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *ke
     if (lg < s->ix_lg_min || lg > s->ix_lg_max)
         return -1; /* a corrupt header: never index beyond what was allocated */
     uint64_t mask = (1ull << lg) - 1;
-    long r = scan(s, h0 & mask, mask, h0, h1, key, klen, v, vcap, need, view, probe);
+    long r = scan(s, lg, h0, h1, key, klen, v, vcap, need, view, probe);
     if (r == -1 && (ix & SEG_IX_CURSOR) < (mask + 1) / 2) /* still migrating: the old window */
-        r = scan(s, h0 & (mask >> 1), mask >> 1, h0, h1, key, klen, v, vcap, need, view, probe);
+        r = scan(s, lg - 1, h0, h1, key, klen, v, vcap, need, view, probe);
     return r;
 }
 
