@@ -18,7 +18,7 @@
  * (memtier.c, shared.c, remote_tier.c), formatting (report.c).
  *
  * Tier order: memory, then shared, then remote; a hit in a later tier fills the earlier ones (not
- * in readonly mode). A miss everywhere runs the original and stores its result in every tier
+ * in readonly mode; a shared hit fills the memory tier from the key's second shared hit on). A miss everywhere runs the original and stores its result in every tier
  * (the remote one through its background writer).
  *
  * Hot path budget (a memory hit): no lock, no allocation once this thread's buffers exist, no
