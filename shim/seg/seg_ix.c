@@ -93,9 +93,9 @@ static inline unsigned age_lg(unsigned lg)
 }
 
 /* Probes the window at home; returns as cm_seg_lookup. */
-static long scan(struct cm_seg *s, unsigned lg, uint64_t h0, uint64_t h1,
-                 const uint8_t *key, uint32_t klen, uint8_t *v, uint32_t vcap, uint32_t *need,
-                 struct cm_seg_view *view, seg_ring_probe_fn probe)
+static long scan(struct cm_seg *s, unsigned lg, uint64_t h0, uint64_t h1, const uint8_t *key,
+                 uint32_t klen, uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view,
+                 seg_ring_probe_fn probe)
 {
     uint64_t mask = (1ull << lg) - 1, home = h0 & mask;
     for (unsigned i = 0; i < SEG_PROBE; i++) {
@@ -185,7 +185,10 @@ static int slot_write(struct seg_slot *sl, uint64_t c, unsigned kind, uint64_t v
     st(&sl->ss_v[0], w[0]);
     st(&sl->ss_v[1], w[1]);
     st(&sl->ss_v[2], w[2]);
-    __atomic_store_n(&sl->ss_ctl, seg_ctl_make(seq + 2, kind, vlen, stamp), __ATOMIC_RELEASE);
+    /* a CAS, not a store: `cloudm clear` may have taken back a slot it believed abandoned */
+    if (!__atomic_compare_exchange_n(&sl->ss_ctl, &busy, seg_ctl_make(seq + 2, kind, vlen, stamp),
+                                     0, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        return -EAGAIN;
     return 0;
 }
 
