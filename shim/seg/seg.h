@@ -15,8 +15,8 @@
  *
  * Keys are identified by the 128-bit XXH3 hash of the canonical key bytes; entries with values
  * of up to 24 bytes are matched on that digest alone (kept inline in the index, one cache line),
- * larger ones also compare the key bytes in full (docs/keys.md: collision probability). Every entry carries an XXH3 checksum
- * over its header fields, key and value, verified on every read.
+ * larger ones also compare the key bytes in full (docs/keys.md: collision probability). Every entry
+ * carries an XXH3 checksum over its header fields, key and value, verified on every read.
  */
 #ifndef CM_SEG_H
 #define CM_SEG_H

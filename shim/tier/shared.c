@@ -224,7 +224,7 @@ long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int de
     if (++shared_hits == MAP_INDEX_AFTER && cm_tier_memory && cm_sandbox == CM_SANDBOX_NONE &&
         !__atomic_exchange_n(&index_mapped, 1, __ATOMIC_RELAXED))
         cm_mem_map_index(); /* once per process: see the header comment */
-    if (fk->sensitive) { /* sealed: open into a private buffer */
+    if (fk->sensitive) {    /* sealed: open into a private buffer */
         uint8_t *pt = n >= CM_SEAL_OVERHEAD ? cm_tls_scratch(CM_SCRATCH_SEAL, (size_t)n) : NULL;
         int ok = pt && cm_sens_open(fk->sk, view->v, (uint32_t)n, pt) == 0;
         cm_seg_view_done(view);
