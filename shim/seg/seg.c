@@ -58,6 +58,7 @@
  * - Memory order: data words are relaxed atomics (SEG_MO), so the protocol is data-race free
  *   in the C11 sense and checkable with ThreadSanitizer (where SEG_MO is seq_cst).
  */
+#include "seg_bmap.h"
 #include "seg_int.h"
 
 #include <errno.h>
@@ -77,7 +78,7 @@ static uint64_t seg_csum(uint64_t pos, uint64_t h0, uint64_t h1, uint64_t fn, co
     uint64_t seed = pos ^ h0 ^ (h1 * 0x9E3779B97F4A7C15ull) ^ (fn * 0xC2B2AE3D27D4EB4Full) ^
                     ((uint64_t)klen << 32 | vlen);
     uint64_t ks = XXH3_64bits_withSeed(k, klen & ~SEG_BLOB_FLAG, seed); /* the flag: seed only */
-    return XXH3_64bits_withSeed(v, vlen, ks);
+    return vlen > 240 ? cm_xxh3_64(v, vlen, ks) : XXH3_64bits_withSeed(v, vlen, ks);
 }
 
 static inline uint64_t ld(const uint64_t *p)
@@ -234,6 +235,7 @@ static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uin
         view->v = v;
         view->len = ev;
         view->map = NULL;
+        view->kept = 0;
         view->unverified = 0; /* checked above over the private copy */
     }
     return ev;
@@ -261,7 +263,11 @@ uint64_t cm_seg_max_entry(const struct cm_seg *s)
 
 void cm_seg_view_done(struct cm_seg_view *view)
 {
-    if (view->map) {
+    if (view->kept) { /* a kept mapping (seg_bmap.c): only our reference goes */
+        seg_bmap_put(view->kept);
+        view->kept = 0;
+        view->map = NULL;
+    } else if (view->map) {
         int saved = errno;
         munmap(view->map, view->maplen);
         errno = saved;
