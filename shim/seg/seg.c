@@ -78,7 +78,7 @@ static uint64_t seg_csum(uint64_t pos, uint64_t h0, uint64_t h1, uint64_t fn, co
     uint64_t seed = pos ^ h0 ^ (h1 * 0x9E3779B97F4A7C15ull) ^ (fn * 0xC2B2AE3D27D4EB4Full) ^
                     ((uint64_t)klen << 32 | vlen);
     uint64_t ks = XXH3_64bits_withSeed(k, klen & ~SEG_BLOB_FLAG, seed); /* the flag: seed only */
-    return vlen > 240 ? cm_xxh3_64(v, vlen, ks) : XXH3_64bits_withSeed(v, vlen, ks);
+    return XXH3_64bits_withSeed(v, vlen, ks);
 }
 
 static inline uint64_t ld(const uint64_t *p)
