@@ -234,8 +234,7 @@ static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uin
     if (view) {
         view->v = v;
         view->len = ev;
-        view->map = NULL;
-        view->kept = 0;
+        view->map = NULL;     /* (view->kept only matters with a map) */
         view->unverified = 0; /* checked above over the private copy */
     }
     return ev;
@@ -263,7 +262,7 @@ uint64_t cm_seg_max_entry(const struct cm_seg *s)
 
 void cm_seg_view_done(struct cm_seg_view *view)
 {
-    if (view->kept) { /* a kept mapping (seg_bmap.c): only our reference goes */
+    if (view->map && view->kept) { /* a kept mapping (seg_bmap.c): only our reference goes */
         seg_bmap_put(view->kept);
         view->kept = 0;
         view->map = NULL;

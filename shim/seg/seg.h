@@ -71,7 +71,7 @@ struct cm_seg_view {
     uint64_t len;
     void *map; /* blob mapping to release with cm_seg_view_done(), or NULL */
     size_t maplen;
-    int kept;         /* map belongs to the process's kept mappings (seg_bmap.c): a handle, or 0 */
+    int kept;         /* with map: a handle of the kept mappings (seg_bmap.c); else unused */
     int defer_verify; /* in: a blob's checksum is left to the caller (one pass: copy + verify) */
     int unverified;   /* out: it was; the value's XXH3-64 with `seed` must equal `csum` */
     uint64_t seed, csum;
