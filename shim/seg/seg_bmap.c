@@ -28,6 +28,9 @@
  *   and freeing bumps the generation, so a reader whose CAS succeeds saw the fields of the live
  *   install). Dropping sets DEAD (no new references); whoever brings a DEAD slot to zero
  *   references (the dropper or the last reader) unmaps it and frees the slot.
+ * - Identity change (cm_seg_withdraw) and close drop a segment's mappings; a hit that keeps one
+ *   concurrently with the drop leaves it under a segment pointer no lookup uses again, until the
+ *   least-recently-used rule drops it.
  * - fork: the child inherits the table and the mappings; references other threads of the parent
  *   held at fork time are never released there, so those slots stay taken in the child (at most
  *   BMAP_SLOTS mappings, never a wrong byte).
