@@ -155,8 +155,8 @@ long cm_mem_get(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, uint8_
  * is `want`; if not, the destinations hold garbage and the caller must run the original.
  */
 struct cm_hcopy {
-    XXH3_state_t st;
-    const uint8_t *done; /* source bytes before this are hashed */
+    struct cm_xxh3_state st; /* XXH3 with the CPU's widest vector code (seg.h) */
+    const uint8_t *done;     /* source bytes before this are hashed */
     const uint8_t *end;
     uint64_t want;
 };
@@ -243,8 +243,9 @@ void cm_shared_put(const struct cm_fn *fn, const struct cm_fullkey *fk, const ui
 enum { CM_FLIGHT_COMPUTE = 0, CM_FLIGHT_COMPUTE_DONE = 1, CM_FLIGHT_LOOK_AGAIN = 2 };
 int cm_shared_flight_begin(struct cm_fn *fn, const struct cm_fullkey *fk, uint32_t *ticket,
                            const void *frame);
-/* `frame`: the entry frame of the call (struct cm_frame *): claims of this thread's calls whose
- * frame is at or below it were abandoned (longjmp, exception) and are released first. */
+/* `frame`: the call's depth on the stack (where its stack arguments start, cm_frame.stack):
+ * claims of this thread's calls whose depth is at or below it were abandoned (longjmp,
+ * exception) and are released first. */
 void cm_shared_flight_end(uint32_t ticket);
 
 /* The process's credentials changed (setuid family, setgroups): withdraw the old identity's
