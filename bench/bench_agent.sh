@@ -86,7 +86,7 @@ read -r _ a50 _ a99 _ <<<"$(TIERS=remote run "$build" hit "$bin/cmbench_agent" h
 # the baseline: a plain keep-alive GET of an object of the same size (an 8-byte value's envelope)
 cc -O2 -D_GNU_SOURCE -I"$top/shim/remote" "$here/bench_remote.c" -o "$tmp/bench_remote" \
   "$build/lib/libcm_rclient.a" "$build/lib/libcm_envelope.a" \
-  $(pkg-config --cflags --libs libcurl libcrypto hiredis) -lpthread
+  $(pkg-config --cflags --libs libcurl libcrypto nettle hiredis) -lpthread
 read -r _ _ path <<<"$("$tmp/bench_remote" plugin - "$url" 100 8)"
 read -r c50 c99 _ <<<"$("$tmp/bench_remote" curl "$url/$path" "$N")"
 rows+=("| remote hit through the agent, p50 / p99 us | $a50 / $a99 | plain libcurl keep-alive GET: $c50 / $c99 | +$(awk -v a="$a50" -v c="$c50" 'BEGIN { printf "%.1f us", a - c }') |")

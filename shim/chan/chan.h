@@ -123,7 +123,8 @@ struct cm_chan_slot {
     uint64_t len;              /* reply bytes in the data area */
     uint64_t posted_ns;
     char hex[CM_CHAN_HEX];
-    uint8_t pad2[256 - 32 - CM_CHAN_HEX];
+    _Atomic uint64_t answered_ns; /* when the agent answered (the host's spin estimate) */
+    uint8_t pad2[256 - 40 - CM_CHAN_HEX];
 };
 _Static_assert(sizeof(struct cm_chan_slot) == 256, "slot descriptor size");
 

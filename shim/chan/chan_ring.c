@@ -30,18 +30,33 @@
 #include <unistd.h>
 
 #define LOCK_SPINS 2000
-#define SPIN_MAX_NS 60000ull /* a lookup spins at most this long on its reply, then sleeps */
+#define SPIN_MAX_NS 100000ull /* a lookup spins at most this long on its reply, then sleeps */
 
-/* How long replies have taken lately (ns, a moving average of 8): the spin covers what a reply
- * usually takes and nothing when replies come slower than SPIN_MAX_NS (a loaded machine, a
- * far server), so spinning never just burns a core someone else needs. */
+/* How long the agent has lately taken to answer (ns from post to the agent's answer, a moving
+ * average of 8; the host's own wake-up delay is not in it): the spin covers what an answer
+ * usually takes and nothing when answers come slower than SPIN_MAX_NS / 1.5 (a loaded machine,
+ * a far server), so spinning never just burns a core someone else needs. */
 static _Atomic uint64_t reply_avg = SPIN_MAX_NS / 2;
+
+/* A spin that ended without the answer makes the next SPIN_SKIP lookups look only briefly: on
+ * a loaded machine spins keep missing and the host mostly sleeps at once (a core's worth of
+ * spinning would slow the agent it waits for); on an idle one they catch the answer. */
+#define SPIN_SKIP 15
+static _Atomic uint32_t spin_skip;
+
+static void spin_missed(void)
+{
+    atomic_store_explicit(&spin_skip, SPIN_SKIP, memory_order_relaxed);
+}
 
 static uint64_t spin_budget(uint64_t timeout_ns)
 {
     uint64_t b = atomic_load_explicit(&reply_avg, memory_order_relaxed) * 3 / 2;
-    if (b > SPIN_MAX_NS)
-        b = 2000; /* replies come late: look only briefly before sleeping */
+    uint32_t skip = atomic_load_explicit(&spin_skip, memory_order_relaxed);
+    if (skip > 0)
+        atomic_store_explicit(&spin_skip, skip - 1, memory_order_relaxed);
+    if (b > SPIN_MAX_NS || skip > 0)
+        b = 2000; /* answers come late: look only briefly before sleeping */
     return b < timeout_ns ? b : timeout_ns;
 }
 
@@ -115,14 +130,15 @@ int cm_chan_lookup(struct cm_chan_hdr *h, const char hex[CM_CHAN_HEX], uint64_t 
     }
     /* A bounded spin first: a loopback answer usually comes within it, and a futex sleep and
      * wake-up (an interrupt to an idle core) cost more than the spin. */
+    atomic_store_explicit(&s->answered_ns, 0, memory_order_relaxed);
     uint64_t posted = now, spin_end = now + spin_budget(timeout_ns);
     for (int k = 0;; k++) {
         if (atomic_load_explicit(&s->state, memory_order_acquire) == CM_SLOT_DONE)
             break;
         cpu_relax();
-        if (k % 64 == 63) {
-            if (cm_chan_now() >= spin_end)
-                break;
+        if (k % 64 == 63 && cm_chan_now() >= spin_end) {
+            spin_missed(); /* the answer came later: spin less for a while */
+            break;
         }
     }
     for (;;) {
@@ -141,7 +157,8 @@ int cm_chan_lookup(struct cm_chan_hdr *h, const char hex[CM_CHAN_HEX], uint64_t 
             continue;
         cm_chan_wait(&s->state, st, deadline - now);
     }
-    reply_took(cm_chan_now() - posted);
+    uint64_t answered = atomic_load_explicit(&s->answered_ns, memory_order_relaxed);
+    reply_took(answered > posted ? answered - posted : cm_chan_now() - posted);
     result = (int)s->result;
     uint64_t n = s->len;
     if (result == CM_CHAN_HIT) {
@@ -268,6 +285,7 @@ void cm_chan_answer(struct cm_chan_hdr *h, int i, int result, uint64_t len)
 
     s->result = (uint32_t)result;
     s->len = len;
+    atomic_store_explicit(&s->answered_ns, cm_chan_now(), memory_order_relaxed);
     if (!atomic_compare_exchange_strong(&s->state, &busy, CM_SLOT_DONE)) {
         /* The host gave up (ABANDONED): nobody will read it. */
         atomic_store_explicit(&s->state, CM_SLOT_FREE, memory_order_release);

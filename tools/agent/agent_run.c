@@ -254,14 +254,17 @@ static int leader_store(void)
  * leader spins for about that long when it is short (a program calling in a loop) and only
  * briefly when requests come further apart than SPIN_MAX_NS. */
 static uint64_t gap_avg = SPIN_MAX_NS;
+static uint32_t spin_skip;
 static uint64_t idle_since;
 
 /* Spins for a post (req_seq moves) or a store: 1 when one came. */
 static int leader_spin(uint32_t seq)
 {
     uint64_t start = cm_chan_now(), budget = gap_avg * 3 / 2;
-    if (budget > SPIN_MAX_NS)
+    if (budget > SPIN_MAX_NS || spin_skip > 0)
         budget = 2000;
+    if (spin_skip > 0)
+        spin_skip--;
     idle_since = start;
     for (int k = 0;; k++) {
         if (atomic_load_explicit(&H->req_seq, memory_order_acquire) != seq)
@@ -270,18 +273,23 @@ static int leader_spin(uint32_t seq)
         if (k % 64 == 63) {
             if (!atomic_load(&pump_active) && cm_chan_store_waiting(H))
                 return 1;
-            if (cm_chan_now() - start >= budget)
+            if (cm_chan_now() - start >= budget) {
+                if (budget > 2000)
+                    spin_skip = 15; /* missed: spin only briefly for the next 15 idle times */
                 return 0;
+            }
         }
     }
 }
 
-/* The leader got work after being idle since idle_since. */
-static void leader_woke(void)
+/* The leader got slot i's lookup after being idle since idle_since: the gap is counted to the
+ * post (not to when the leader noticed it: a wake-up's own delay must not turn spinning off). */
+static void leader_woke(int i)
 {
     if (idle_since == 0)
         return;
-    uint64_t gap = cm_chan_now() - idle_since;
+    uint64_t posted = cm_chan_slot(H, i)->posted_ns;
+    uint64_t gap = posted > idle_since ? posted - idle_since : 0;
     if (gap > 8 * SPIN_MAX_NS)
         gap = 8 * SPIN_MAX_NS;
     gap_avg = (gap_avg * 7 + gap) / 8;
@@ -295,7 +303,7 @@ static void *leader(void *arg)
         uint32_t seq = atomic_load(&H->req_seq);
         int did = 0, i = cm_chan_claim(H);
         if (i >= 0) {
-            leader_woke();
+            leader_woke(i);
             atomic_store(&H->leader_busy, 1); /* seq_cst: pairs with the host's fence */
             if (cm_chan_posted(H))
                 recruit(); /* lookups overlap */
