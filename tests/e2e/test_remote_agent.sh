@@ -28,7 +28,9 @@ cm_plain plain "$CM_BIN/manyprog" 400 1
 N=400 # lookups of manyprog 400 (lg_pack is not configured here)
 
 # --- 100 one-call processes: all remote hits, one connection --------------------------------------
-cm_keycache_start kc || cm_done
+# (connections idle up to 10 minutes: on a loaded machine a gap between two processes must not
+# make the server close the agent's connection)
+cm_keycache_start kc --idle-timeout 10m || cm_done
 # (a generous remote_timeout: this is about connections, and a loaded machine must not turn a
 # slow answer into a miss)
 c=$(mkconf one "$CM_KC_URL" "remote_timeout = 3s")
