@@ -13,9 +13,10 @@
  * come back as codes plus a one-line message in a caller buffer), touch the host's errno
  * (every function preserves it).
  *
- * Keys are identified by the 128-bit XXH3 hash of the canonical key bytes *and* compared in
- * full: a hash match with different key bytes is a miss. Every entry carries an XXH3 checksum
- * over its header fields, key and value, verified on every read.
+ * Keys are identified by the 128-bit XXH3 hash of the canonical key bytes; entries with values
+ * of up to 24 bytes are matched on that digest alone (kept inline in the index, one cache line),
+ * larger ones also compare the key bytes in full (docs/keys.md: collision probability). Every entry
+ * carries an XXH3 checksum over its header fields, key and value, verified on every read.
  */
 #ifndef CM_SEG_H
 #define CM_SEG_H
@@ -71,6 +72,7 @@ struct cm_seg_view {
     uint64_t len;
     void *map; /* blob mapping to release with cm_seg_view_done(), or NULL */
     size_t maplen;
+    int kept;         /* with map: a handle of the kept mappings (seg_bmap.c); else unused */
     int defer_verify; /* in: a blob's checksum is left to the caller (one pass: copy + verify) */
     int unverified;   /* out: it was; the value's XXH3-64 with `seed` must equal `csum` */
     uint64_t seed, csum;
@@ -135,6 +137,9 @@ struct cm_seg_info {
     uint64_t ring_nospace; /* ring stores dropped because the file system was full */
     uint64_t ring_max;     /* largest entry kept in the ring */
     uint64_t max_entry;    /* largest entry stored at all */
+    uint64_t ix_slots;     /* index slots in use (the index grows by doubling) */
+    uint64_t ix_max;       /* index slots it may grow to */
+    uint64_t ix_nospace;   /* index growths refused because the file system was full */
 };
 void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info);
 
@@ -148,8 +153,8 @@ void cm_seg_fn_foreach(struct cm_seg *s,
  * processes use the segment. Returns the number of entries dropped. */
 long cm_seg_clear(struct cm_seg *s, const char *name);
 
-/* Where the index and the entry ring lie in the file (byte offsets and lengths), for tests and
- * diagnostics. */
+/* Where the index (the part in use) and the entry ring lie in the file (byte offsets and
+ * lengths), for tests and diagnostics. */
 void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len, uint64_t *ring_off,
                     uint64_t *ring_len);
 
@@ -185,5 +190,30 @@ void cm_seg_remote_get(struct cm_seg *s, struct cm_remote_counters *c);
  * growing, blob values are neither written nor read: stores needing either are dropped, such
  * lookups miss). Entries already in the mapped ring keep working. */
 void cm_seg_sandboxed(struct cm_seg *s);
+
+/* ---- seg_hash: XXH3 of large buffers with the widest vector code the CPU runs (xxHash's own
+ * code built for SSE2, AVX2 and AVX-512; the variant is chosen at the first call by cpuid: no
+ * system call, no libc call, safe from a constructor). Each returns exactly what the xxHash
+ * function named beside it returns, for every input. Below 241 bytes XXH3 uses no vector code:
+ * the inline xxHash functions are as fast there and need no call. */
+struct cm_h128 {
+    uint64_t lo, hi; /* XXH128_hash_t's low64 and high64 */
+};
+struct cm_xxh3_state { /* an XXH3_state_t (checked in seg_hash_impl.h) */
+    _Alignas(64) unsigned char opaque[576];
+};
+uint64_t cm_xxh3_64(const void *p, size_t n, uint64_t seed);            /* XXH3_64bits_withSeed */
+struct cm_h128 cm_xxh3_128(const void *p, size_t n);                    /* XXH3_128bits */
+void cm_xxh3_reset(struct cm_xxh3_state *st, uint64_t seed);            /* ..._reset_withSeed */
+void cm_xxh3_update(struct cm_xxh3_state *st, const void *p, size_t n); /* XXH3_64bits_update */
+uint64_t cm_xxh3_digest(const struct cm_xxh3_state *st);                /* XXH3_64bits_digest */
+/* memcpy(dst, src, n) and cm_xxh3_update(st, dst, n) in one pass (small chunks: each is hashed
+ * while it is in L1), so a large value is read from memory once while it is copied and checked. */
+void cm_xxh3_copy(struct cm_xxh3_state *st, void *dst, const void *src, size_t n);
+/* The variant in use: "avx512", "avx2" or "sse2". */
+const char *cm_xxh3_impl(void);
+/* Tests and benchmarks: use that variant ("auto": the widest again). 0, -ENOTSUP when this CPU
+ * (or its kernel) cannot run it, -EINVAL for an unknown name. */
+int cm_xxh3_force(const char *name);
 
 #endif

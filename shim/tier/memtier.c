@@ -94,6 +94,20 @@ int cm_mem_init(uint64_t size)
     return 0;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
+void cm_mem_map_index(void)
+{
+    if (!mem_ready)
+        return;
+    int saved = errno;
+    uint64_t len = ((uint64_t)1 << (64 - cm_mem_shift)) * sizeof(struct cm_slot);
+    (void)madvise(cm_mem_slots, len, MADV_POPULATE_READ); /* before 5.14: EINVAL, no harm */
+    errno = saved;
+}
+
 int cm_mem_prefault(uint64_t *cursor, uint64_t budget)
 {
     if (!mem_ready)
@@ -151,7 +165,8 @@ static inline uint64_t align8(uint64_t x)
 static uint64_t entry_csum(const struct ring_hdr *h, const uint8_t *kv)
 {
     XXH64_hash_t seed = h->hash ^ ((uint64_t)h->fn << 32) ^ ((uint64_t)h->klen << 16) ^ h->vlen;
-    return XXH3_64bits_withSeed(kv, (size_t)h->klen + h->vlen, seed);
+    size_t n = (size_t)h->klen + h->vlen;
+    return n > 240 ? cm_xxh3_64(kv, n, seed) : XXH3_64bits_withSeed(kv, n, seed);
 }
 
 /* Look in one slot. Returns value length, -1 for no match, -2 when the value does not fit
