@@ -11,6 +11,10 @@
  * call (Mattson's stack distances with a Fenwick tree; on a sampled trace the distances and
  * hits are scaled by 1 / rate, as SHARDS does).
  *
+ * A cheap function's calls are only sampled by the shim (include/cloudm_discover.h `keyed`):
+ * its distinct keys are then estimated with the bias-corrected Chao1 estimator (f1 keys seen
+ * once and f2 seen twice in the sample: d + f1 (f1 - 1) / (2 (f2 + 1))), and it gets no curve.
+ *
  * The digest file (per program, under $XDG_CACHE_HOME/cloudm/discover/) holds sorted 64-bit
  * digests of (function, object, key), at most DIGEST_MAX; the oldest are not told apart from
  * the newest when it overflows (the smallest digests are kept). It is this command's own: the
@@ -246,7 +250,7 @@ void disc_analyze(struct disc *d, int top)
         memcpy(s, f->keys, m * sizeof(*s));
         qsort(s, m, sizeof(*s), u64_cmp);
         uint64_t seed = fn_seed(f);
-        size_t uniq = 0, uniq_new = 0, seen = 0;
+        size_t uniq = 0, uniq_new = 0, seen = 0, f1 = 0, f2 = 0, run = 0;
         for (size_t j = 0; j < m; j++) {
             uint64_t dg = XXH3_64bits_withSeed(&s[j], 8, seed);
             bool old = prev && bsearch(&dg, prev, nprev, sizeof(*prev), u64_cmp);
@@ -256,16 +260,32 @@ void disc_analyze(struct disc *d, int top)
                 uniq_new += !old;
                 if (all)
                     all[nall++] = dg;
+                run = 0;
+            }
+            run++;
+            if (j + 1 == m || s[j + 1] != s[j]) { /* the last call of this key */
+                f1 += run == 1;
+                f2 += run == 2;
             }
         }
         free(s);
         double scale = (double)f->calls / (double)m;
-        f->distinct = (double)uniq * scale;
+        if (f->keyed && f->keyed < f->calls) {
+            /* a random sample of the calls (the function was cheap): distinct keys by the
+             * bias-corrected Chao1 estimator, then scaled by the key-sampling rate */
+            double chao =
+                (double)uniq + (double)f1 * (double)(f1 ? f1 - 1 : 0) / (2.0 * (double)(f2 + 1));
+            f->distinct = chao / d->rate;
+            f->sampled = true;
+        } else {
+            f->distinct = (double)uniq * scale;
+        }
         if (f->distinct > (double)f->calls)
             f->distinct = (double)f->calls;
         f->seen_before = (double)seen * scale;
         f->saved_within = ((double)f->calls - f->distinct) * mean;
-        f->saved_across = ((double)f->calls - (double)uniq_new * scale) * mean;
+        double dnew = uniq ? f->distinct * (double)uniq_new / (double)uniq : 0;
+        f->saved_across = ((double)f->calls - dnew) * mean;
     }
     if (all)
         digests_save(d->digests, all, nall);
@@ -289,7 +309,7 @@ void disc_analyze(struct disc *d, int top)
         double mean = f->calls ? (double)f->ns / (double)f->calls : 0;
         f->worth = !cm_never_memoizable(f->name, f->object) && f->calls > 1 &&
                    f->saved_within >= 0.01 * (double)d->run_ns && mean >= 1000.0;
-        if (i < top && f->calls > 1)
+        if (i < top && f->calls > 1 && !f->sampled) /* a call sample has no reuse distances */
             curve(f, d->rate);
     }
 }

@@ -12,6 +12,13 @@
  * rax, rdx, xmm0 and xmm1, which hold what the original returned (a caller of a local function
  * may keep values in registers it knows the callee leaves alone: gcc -fipa-ra).
  *
+ * cm_obs_fast / cm_obs_kfast: the counting stubs the GOT slots and inline relays point at. Fast
+ * stub i counts the call (calls += 1, plain add: no locked instruction), counts down the record's
+ * `left` and tail-jumps to the original while it stays >= 0: about four instructions and no
+ * register but the flags, which no caller expects kept. When `left` goes negative the call
+ * enters observation stub i (or kstub j) for the full path (key, trace, maybe time), which sets
+ * `left` again (obscall.c decides how many calls go by counted but neither keyed nor timed).
+ *
  * What it does not do: no bypass flag (observation always calls the original), no struct or
  * x87 returns beyond rax:rdx and xmm0:xmm1.
  */
@@ -33,6 +40,23 @@ cm_obs_stubs:
         .set    i, i + 1
         .endr
         .size   cm_obs_stubs, . - cm_obs_stubs
+
+        .globl  cm_obs_fast
+        .hidden cm_obs_fast
+        .type   cm_obs_fast, @function
+        .p2align 5
+cm_obs_fast:
+        .set    i, 0
+        .rept   CM_OBS_MAX
+        endbr64
+        addq    $1, cm_obs_fns + i * CM_OBS_FN_SIZE + CM_OBS_CALLS(%rip)
+        subq    $1, cm_obs_fns + i * CM_OBS_FN_SIZE + CM_OBS_LEFT(%rip)
+        js      cm_obs_stubs + i * CM_STUB_SIZE
+        jmp     *cm_obs_fns + i * CM_OBS_FN_SIZE(%rip)
+        .p2align 5
+        .set    i, i + 1
+        .endr
+        .size   cm_obs_fast, . - cm_obs_fast
 
         .globl  cm_obs_entry
         .hidden cm_obs_entry
@@ -92,6 +116,23 @@ cm_obs_kstubs:
         .set    j, j + 1
         .endr
         .size   cm_obs_kstubs, . - cm_obs_kstubs
+
+        .globl  cm_obs_kfast
+        .hidden cm_obs_kfast
+        .type   cm_obs_kfast, @function
+        .p2align 5
+cm_obs_kfast:
+        .set    j, 0
+        .rept   CM_OBS_KMAX
+        endbr64
+        addq    $1, cm_obs_fns + (CM_OBS_MAX - 1 - j) * CM_OBS_FN_SIZE + CM_OBS_CALLS(%rip)
+        subq    $1, cm_obs_fns + (CM_OBS_MAX - 1 - j) * CM_OBS_FN_SIZE + CM_OBS_LEFT(%rip)
+        js      cm_obs_kstubs + j * CM_OBS_KSTUB_SIZE
+        jmp     *cm_obs_fns + (CM_OBS_MAX - 1 - j) * CM_OBS_FN_SIZE(%rip)
+        .p2align 5
+        .set    j, j + 1
+        .endr
+        .size   cm_obs_kfast, . - cm_obs_kfast
 
         /* [rsp] = caller's r11, [rsp+8] = return address, stack arguments from rsp+16 */
         .globl  cm_obs_entry_keep
