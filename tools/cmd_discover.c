@@ -12,8 +12,9 @@
  * the config (-o), a JSON result (--json) and an HTML page (--html). Exits with the program's
  * status.
  *
- * What it does not do: it memoizes nothing and keeps nothing but the digest file of earlier
- * runs' keys ($XDG_CACHE_HOME/cloudm/discover/).
+ * What it does not do: it memoizes nothing and keeps nothing but the key digests of its runs,
+ * in the shared segment's profile table (as `cloudm profile` does; `cloudm profile --reset`
+ * forgets them).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +32,7 @@
 #include "cm_config.h"
 #include "disc.h"
 #include "proto.h"
+#include "seg/seg.h"
 
 #define MAX_OPTS 64
 
@@ -179,22 +181,23 @@ static void signatures(const struct opts *o, struct disc *d, const struct disc_p
     }
 }
 
-static void digest_path(struct disc *d, char *buf, size_t size)
+/* The shared segment whose profile table keeps key digests across runs (created when there
+ * is none yet, with the shim's default size: CLOUDM_SHARED_PATH, else the config's
+ * shared_path, else /dev/shm/cloudm-UID). NULL, said once, when it cannot be used. */
+static struct cm_seg *open_seg(void)
 {
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
-    char dir[PATH_MAX - 64];
-    if (xdg && xdg[0] == '/')
-        snprintf(dir, sizeof(dir), "%s/cloudm/discover", xdg);
-    else if (home && home[0] == '/')
-        snprintf(dir, sizeof(dir), "%s/.cache/cloudm/discover", home);
-    else {
-        d->digests = NULL;
-        return;
+    char path[PATH_MAX], err[PATH_MAX + 256] = "";
+    if (cm_seg_path("discover", NULL, path, sizeof(path)) != 0)
+        return NULL;
+    struct cm_seg_opts so = {.path = path, .size = 256ull << 20, .create = 1};
+    struct cm_seg *s = NULL;
+    int rc = cm_seg_open(&so, &s, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "cloudm discover: no across-run estimate: %s\n",
+                err[0] ? err : strerror(-rc));
+        return NULL;
     }
-    uint64_t h = XXH3_64bits(d->program, strlen(d->program));
-    snprintf(buf, size, "%.3900s/%016llx.keys", dir, (unsigned long long)h);
-    d->digests = buf;
+    return s;
 }
 
 /* Remove the run's directory: the socket and the observation files. */
@@ -280,8 +283,8 @@ int cm_cmd_discover(int argc, char **argv)
         goto out;
     }
     snprintf(d.program, sizeof(d.program), "%s", o.argv[0]);
-    char dg[PATH_MAX];
-    digest_path(&d, dg, sizeof(dg));
+    d.seg = open_seg();
+    d.run_tag = (uint16_t)(XXH3_64bits(&t0, sizeof(t0)) ^ (uint64_t)getpid()) | 1;
     signatures(&o, &d, ps);
     disc_analyze(&d, o.top);
     /* the planned flag says how calls were keyed; a prototype found only after the run (a
@@ -307,6 +310,8 @@ int cm_cmd_discover(int argc, char **argv)
 out:
     rm_dir(dp);
     disc_plan_free(ps);
+    if (d.seg)
+        cm_seg_close(d.seg);
     disc_free(&d);
     if (rc != 0)
         return rc;

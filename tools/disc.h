@@ -52,8 +52,10 @@ struct disc {
     uint64_t threshold;  /* keys traced iff hash <= threshold (the lowest of all processes) */
     double rate;         /* trace sampling rate (1 = every call), from threshold */
     int nprocs;          /* observation files read */
-    char program[4096];  /* PROGRAM as resolved, for the digest file */
-    const char *digests; /* digest file path */
+    char program[4096];  /* PROGRAM as given */
+    struct cm_seg *seg;  /* the shared segment: its profile table keeps key digests across
+                            runs (NULL: none) */
+    uint16_t run_tag;    /* this run's tag in that table (nonzero) */
     int status;          /* the program's exit status */
 };
 

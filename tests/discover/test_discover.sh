@@ -6,7 +6,8 @@
 #  - the program's output is unchanged under discover;
 #  - the generated config passes `cloudm check` and memoizes the function with identical output
 #    (hit counts from the report);
-#  - a second run sees the first run's keys (saved across runs);
+#  - a second run sees the first run's keys (saved across runs, through the shared segment's
+#    profile table; `cloudm profile --reset` forgets them);
 #  - a program that dlopen's the library: its functions are observed through dlsym;
 #  - --internal: a static function of the program, through an inline hook;
 #  - sampling: cheap functions are counted exactly, only a sample of their calls keyed, and
@@ -50,6 +51,14 @@ cm_expect_eq "disc_slow_name hits" "$(cm_fn memo disc_slow_name .hits.memory)" 5
 "$CLOUDM" discover --json "$CM_TMP/d2.json" -- "$P" >"$CM_TMP/d2.out" 2>"$CM_TMP/d2.err"
 cm_expect_eq "across runs: every call's key seen before" \
   "$(jq -r '.functions[] | select(.name=="disc_slow_unique") | ((.saved_across_ns - .total_ns) | fabs) < 2' "$CM_TMP/d2.json")" true
+# the digests live in the shared segment's profile table ($CLOUDM_SHARED_PATH, lib.sh), like
+# cloudm profile's: its --reset forgets them, and no file of discover's own is written
+cm_expect_eq "across runs: digests in the shared segment" "$(test -f "$CLOUDM_SHARED_PATH" && echo yes)" yes
+cm_expect_eq "no digest file of its own" "$(ls "${XDG_CACHE_HOME:-$HOME/.cache}/cloudm/discover" 2>/dev/null | wc -l)" 0
+"$CLOUDM" profile --reset >/dev/null 2>&1
+"$CLOUDM" discover --json "$CM_TMP/d2r.json" -- "$P" >/dev/null 2>&1
+cm_expect_eq "after cloudm profile --reset: nothing seen before" \
+  "$(jq -r '.functions[] | select(.name=="disc_slow_unique") | .saved_across_ns' "$CM_TMP/d2r.json")" 0
 
 # dlopen + dlsym
 cm_plain dlplain "$P" --dlopen "$CM_BIN/libdisc.so"
