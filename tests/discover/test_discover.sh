@@ -108,6 +108,8 @@ echo $? >"$CM_TMP/int.rc"
 cm_same iplain int
 cm_expect_eq "--internal: static function ranks first" "$(jq -r '.functions[0].name' "$CM_TMP/int.json")" slow_static
 cm_expect_eq "--internal: distinct" "$(jq -r '.functions[0].distinct' "$CM_TMP/int.json")" 5
+cm_expect_eq "--internal: a cheap static function counted exactly through the inline fast path" \
+  "$(jq -r '.functions[] | select(.name=="cheap_static") | "\(.calls) \(.keyed_calls < .calls)"' "$CM_TMP/int.json")" "5040 true"
 cm_expect_match "--internal: signature" "$CM_TMP/int.conf" '^signature = f64 slow_static\(i32 n, f64 x\)$'
 cm_memo imemo "$CM_TMP/int.conf" "$I"
 cm_same iplain imemo
