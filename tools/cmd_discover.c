@@ -181,17 +181,24 @@ static void signatures(const struct opts *o, struct disc *d, const struct disc_p
     }
 }
 
-/* The shared segment whose profile table keeps key digests across runs (created when there
- * is none yet, with the shim's default size: CLOUDM_SHARED_PATH, else the config's
- * shared_path, else /dev/shm/cloudm-UID). NULL, said once, when it cannot be used. */
+/* The shared segment whose profile table keeps key digests across runs: CLOUDM_SHARED_PATH,
+ * else the config's shared_path, else /dev/shm/cloudm-UID; opened as it is, or created with the
+ * shim's default size when there is none. NULL, said once, when it cannot be used. */
 static struct cm_seg *open_seg(void)
 {
     char path[PATH_MAX], err[PATH_MAX + 256] = "";
     if (cm_seg_path("discover", NULL, path, sizeof(path)) != 0)
         return NULL;
-    struct cm_seg_opts so = {.path = path, .size = 256ull << 20, .create = 1};
+    /* an existing segment as it is (never replaced: it may hold a cache of another size) */
+    struct cm_seg_opts so = {.path = path, .size = 0, .create = 0};
     struct cm_seg *s = NULL;
     int rc = cm_seg_open(&so, &s, err, sizeof(err));
+    if (rc == -ENOENT) {
+        so.size = 256ull << 20; /* the shim's default shared_size */
+        so.create = 1;
+        err[0] = '\0';
+        rc = cm_seg_open(&so, &s, err, sizeof(err));
+    }
     if (rc < 0) {
         fprintf(stderr, "cloudm discover: no across-run estimate: %s\n",
                 err[0] ? err : strerror(-rc));

@@ -6,7 +6,9 @@
  * for every new object, with the function names its GOT slots import (and, for objects loaded
  * after start-up or matching a glob, the functions it exports, so dlsym'd pointers are observed);
  * binds every implementation that is a function, is not on the built-in never-memoizable list
- * (config/nomemo.c) and whose provider matches the globs to the next observation stub. With
+ * (config/nomemo.c) and whose provider matches the globs to the next counting stub; after each
+ * binding pass, asks `cloudm discover` for the new records' key plans (obsplan.c; the wait is
+ * left out of the run time). With
  * CLOUDM_DISCOVER_LIST=1 it writes the candidates (name, object) to DIR/list and exits before
  * main. With CLOUDM_DISCOVER_INTERNAL=1 the executable's own functions (its .symtab, or its
  * debug file's) are targets too, inline-hooked (codehook.c) and bound to register-preserving
