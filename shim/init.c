@@ -7,8 +7,8 @@
  * asks the hooker to patch every
  * loaded object. Under `cloudm check PROGRAM` (CLOUDM_CHECK=1) it prints the hook plan and exits
  * before main. Under `cloudm discover` (CLOUDM_DISCOVER) it starts the observation mode
- * instead of reading a config (observe/). In a destructor it drains the remote writer, pushes the live statistics and writes
- * the report. A fork child resets its counters.
+ * instead of reading a config (observe/). In a destructor it drains the remote writer, pushes the
+ * live statistics and writes the report. A fork child resets its counters.
  *
  * What it does not do: any per-call work (dispatch.c), hooking itself (got.c).
  */
@@ -28,6 +28,7 @@
 #include "elf/elf.h"
 #include "tier/tier.h"
 #include "probe/probe.h"
+#include "chan/chan.h"
 #include "report.h"
 #include "verify.h"
 
@@ -110,9 +111,12 @@ static unsigned parse_tiers(const char *v)
 
 /*
  * RLIMIT_AS (issue 16): the caches are address space the program may need. Under a finite limit
- * they keep to a quarter of it: the memory tier to half of that share (at least 64 KiB), the
- * shared segment (mapped whole) only if it fits in the rest, else the shared tier is off. One
- * line says what was cut. Without a limit nothing changes.
+ * everything cloudm maps keeps to a quarter of it: the memory tier to half of that share (at
+ * least 64 KiB), the shared segment (mapped whole) only if it fits in the rest, else the shared
+ * tier is off; then the remote tier's agent channel (mapped whole, chan/chan.h
+ * cm_chan_map_bytes: 32 x remote_max_value + remote_queue_bytes, about 2.1 GiB by default) only
+ * if it fits in what is left, else the remote tier is off. One line says what was cut. Without
+ * a limit nothing changes.
  */
 #define AS_SHARE_DIV 4
 
@@ -123,21 +127,32 @@ static void fit_address_space(struct cm_config *cfg)
         return;
     uint64_t budget = (uint64_t)rl.rlim_cur / AS_SHARE_DIV, mem = cfg->memory_size;
     uint64_t shr = (cfg->tiers & CM_TIER_SHARED) ? cfg->shared_size : 0;
-    if (mem + shr <= budget)
+    uint64_t chn = (cfg->tiers & CM_TIER_REMOTE) && cfg->remote[0]
+                       ? cm_chan_map_bytes(cfg->remote_max_value, cfg->remote_queue_bytes)
+                       : 0;
+    if (mem + shr + chn <= budget)
         return;
-    char shared_note[128] = "";
-    if (mem > budget / 2)
+    char shared_note[128] = "", remote_note[200] = "";
+    if (mem + shr > budget && mem > budget / 2)
         mem = budget / 2 > 64 * 1024 ? budget / 2 : 64 * 1024;
     if (shr && mem + shr > budget) {
         cfg->tiers &= ~CM_TIER_SHARED;
         snprintf(shared_note, sizeof(shared_note), ", shared tier off (its segment takes %llu MiB)",
                  (unsigned long long)(shr >> 20));
+        shr = 0;
+    }
+    if (chn && mem + shr + chn > budget) {
+        cfg->tiers &= ~CM_TIER_REMOTE;
+        snprintf(remote_note, sizeof(remote_note),
+                 ", remote tier off (its agent channel maps %llu MiB: 32 x remote_max_value + "
+                 "remote_queue_bytes; lower them to keep it)",
+                 (unsigned long long)(chn >> 20));
     }
     cm_log("RLIMIT_AS is %llu MiB: cloudm's caches keep to 1/%d of it: memory tier %llu MiB "
-           "(memory_size %llu MiB)%s",
+           "(memory_size %llu MiB)%s%s",
            (unsigned long long)((uint64_t)rl.rlim_cur >> 20), AS_SHARE_DIV,
            (unsigned long long)(mem >> 20), (unsigned long long)(cfg->memory_size >> 20),
-           shared_note);
+           shared_note, remote_note);
     cfg->memory_size = mem;
 }
 

@@ -164,6 +164,12 @@ int cm_chan_for_config(const struct cm_config *cfg, struct cm_chan_conf *c, char
 /* The channel file for conf beside the segment file seg_path ("<seg>-agent-<hash>"). */
 int cm_chan_path(const char *seg_path, const struct cm_chan_conf *c, char *out, size_t size);
 
+/* The bytes a channel maps (header, CM_CHAN_SLOTS reply areas of remote_max_value plus the
+ * envelope's overhead, the store ring of remote_queue_bytes plus an eighth, at least two of the
+ * largest records): every host and the agent map all of it. With the defaults (64 MiB, 64 MiB)
+ * about 2.1 GiB of address space, sparse (only pages touched use memory). */
+uint64_t cm_chan_map_bytes(uint64_t max_value, uint64_t queue_bytes);
+
 /* Maps the channel at path, creating it for conf when it does not exist (conf NULL: open
  * only). Refuses a file not owned by the caller, not a regular file, group/world accessible,
  * of another protocol version (it is then stopped and replaced when conf is given) or whose

@@ -103,6 +103,18 @@ static void layout(struct cm_chan_hdr *h, const struct cm_chan_conf *c)
     h->total_bytes = h->ring_off + h->ring_bytes;
 }
 
+uint64_t cm_chan_map_bytes(uint64_t max_value, uint64_t queue_bytes)
+{
+    struct cm_chan_hdr h;
+    struct cm_chan_conf c;
+
+    memset(&c, 0, sizeof(c));
+    c.max_value = max_value;
+    c.queue_bytes = queue_bytes;
+    layout(&h, &c);
+    return h.total_bytes;
+}
+
 static int sys_err(char *err, size_t errsz, const char *what, const char *path)
 {
     int e = errno;

@@ -16,10 +16,20 @@
 #                                      service comes back within the header deadline; with the
 #                                      default per-address share another address is served
 #                                      at once
-#   item14_malformed_length_once       a malformed Content-Length gets one 400 header block
+#   item14_malformed_length_once       a malformed Content-Length (also as the second request of
+#                                      a keep-alive connection) gets one 400 (too large to
+#                                      parse: one 413): one status line, one header block,
+#                                      libmicrohttpd's page, then the connection closes.
+#                                      libmicrohttpd before 1.0.0 (Debian 12: 0.9.75) sends the
+#                                      header block twice, which nothing outside the library can
+#                                      prevent (docs/keycache.md, Framing): there, when that is
+#                                      the only difference, the case is skipped (77) naming it
+#
+# The third argument is libmicrohttpd's version (CMake's MHD_VERSION), used by item14 only.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-CASE=${2:?usage: $0 CLOUDM CASE}
+CASE=${2:?usage: $0 CLOUDM CASE [MHD_VERSION]}
+MHD_VERSION=${3:-}
 
 # raw ADDR_PORT SECONDS: sends stdin on a new connection, prints what comes back until the
 # server closes it (or SECONDS pass: then the last line printed is "[timeout]").
@@ -175,6 +185,62 @@ item13_slowloris() {
         "$(kc_code --max-time 3 "http://$KC_ADDR/healthz")" 000
     for fd in "${fds[@]}"; do exec {fd}>&-; done
     kc_stop
+}
+
+# reply_once NAME REQUEST STATUS GOOD: REQUEST (printf format) on one connection: GOOD replies
+# (200 ok) and then one STATUS answer from libmicrohttpd: one status line and one header block
+# each, its page once, the connection closed. Sets KNOWN=1 instead of failing when the only
+# difference is libmicrohttpd 0.9's known duplicate header block (identical but for Date).
+KNOWN=0
+reply_once() {
+    local name=$1 status=$2 good=$3 out blocks want heads same
+    # shellcheck disable=SC2059
+    out=$(printf "$4" | raw 5 | tr -d '\r')
+    want=$((good + 1))
+    check_eq "item14: $name: status line" "$(grep '^HTTP/' <<<"$out" | tail -n 1)" "HTTP/1.1 $status"
+    check_eq "item14: $name: the answer's page" "$(tail -n 1 <<<"$out" | grep -c '^<html>.*Content-Length.*</html>$')" 1
+    check_eq "item14: $name: the connection is closed" "$(grep -c '^\[timeout\]' <<<"$out")" 0
+    check_eq "item14: $name: the page once" "$(grep -c '<html>' <<<"$out")" 1
+    # header blocks: a status line up to the next empty line; "heads same": how many there are
+    # and whether the last two are identical but for Date
+    read -r heads same < <(awk '/^HTTP\// { inh = 1; n++; h[n] = ""; next }
+        inh && /^$/ { inh = 0; next }
+        inh && !/^Date:/ { h[n] = h[n] $0 "\n" }
+        END { print n + 0, (n >= 2 && h[n] == h[n - 1]) }' <<<"$out")
+    blocks=$(grep -c '^$' <<<"$out")
+    if [ "$heads" = "$want" ] && [ "$blocks" = "$want" ]; then
+        echo "ok: item14: $name: one status line and one header block per answer ($want)"
+    elif [ "$heads" = $((want + 1)) ] && [ "$blocks" = $((want + 1)) ] && [ "$same" = 1 ] &&
+        mhd_before_1; then
+        echo "known: item14: $name: libmicrohttpd $MHD_VERSION sent its header block twice"
+        KNOWN=1
+    else
+        fail "item14: $name: $heads status lines, $blocks header blocks, want $want: $out"
+    fi
+}
+
+mhd_before_1() {
+    [ -n "$MHD_VERSION" ] && dpkg --compare-versions "$MHD_VERSION" lt 1.0.0
+}
+
+item14_malformed_length_once() {
+    local K
+    K=$(kc_key 14)
+    kc_start --data "$TMP/data"
+    reply_once "Content-Length: 3x" "400 Bad Request" 0 \
+        "PUT /ns/$K HTTP/1.1\r\nHost: x\r\nContent-Length: 3x\r\n\r\nabc"
+    reply_once "keep-alive, then Content-Length: -1" "400 Bad Request" 1 \
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nPUT /ns/$K HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"
+    reply_once "a length too large to parse" "413 Content Too Large" 0 \
+        "PUT /ns/$K HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n"
+    check_eq "item14: nothing stored" "$(kc_code "http://$KC_ADDR/ns/$K")" 404
+    check_eq "item14: still serving" "$(kc_code "http://$KC_ADDR/healthz")" 200
+    kc_stop
+    if [ "$KNOWN" = 1 ] && [ "$FAILS" -eq 0 ]; then
+        echo "SKIP: everything else holds; libmicrohttpd $MHD_VERSION repeats the header block of"
+        echo "  its own 400/413 (fixed upstream in 1.0.0, commit f1bfbe71; docs/keycache.md, Framing)"
+        exit 77
+    fi
 }
 
 case $CASE in

@@ -2,9 +2,9 @@
  * hd.c - libhd.so, the library the hardening tests (tests/harden) memoize.
  *
  * What it does: small exported functions with known results: hd_sq (a square, looked up with
- * dlsym by test_fork_dlsym), hd_who (depends on the real uid, for test_setuid_segment), hd_jump
- * (longjmps out when the program armed it, for test_longjmp_claim), hd_slow (sleeps, so a
- * single-flight claim is taken). Every real execution of hd_jump and hd_who is counted on
+ * dlsym by test_item1_fork_dlsym), hd_who (depends on the real uid, for test_item6_setuid_segment),
+ * hd_jump (longjmps out when the program armed it, for test_item3_longjmp_claim), hd_slow (sleeps,
+ * so a single-flight claim is taken). Every real execution of hd_jump and hd_who is counted on
  * stderr ("hd: execs NAME N" at exit).
  *
  * What it does not do: anything the tests do not check.

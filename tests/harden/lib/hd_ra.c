@@ -1,5 +1,5 @@
 /*
- * hd_ra.c - libhdra.so: one half of a mutual recursion through the PLT (test_deep_recursion).
+ * hd_ra.c - libhdra.so: one half of a mutual recursion through the PLT (test_item2_deep_recursion).
  * hd_ra(n) calls hd_rb(n - 1) in libhdrb.so, which calls hd_ra again; at n == 0 the deepest
  * frame's address is recorded, so the program can measure the stack each level costs.
  */

@@ -1,5 +1,5 @@
 /*
- * plug.c - libplug.so for test_dlclose_reload, built twice (PLUG_VAL 51 and 52): a plugin a
+ * plug.c - libplug.so for test_item5_dlclose_reload, built twice (PLUG_VAL 51 and 52): a plugin a
  * host replaces on disk and reloads. Its constructor and destructor announce themselves.
  */
 #include <stdio.h>

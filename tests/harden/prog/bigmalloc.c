@@ -1,5 +1,5 @@
 /*
- * bigmalloc.c - test_address_space: a few memoized calls, then a 150 MiB allocation that the
+ * bigmalloc.c - test_item4_address_space: a few memoized calls, then a 150 MiB allocation that the
  * program touches. Prints whether it got the memory.
  */
 #include <stdio.h>

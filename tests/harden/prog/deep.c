@@ -1,8 +1,8 @@
 /*
- * deep.c - test_deep_recursion: recursion through two libraries' PLTs (hd_ra <-> hd_rb) to the
- * depth given as argv[1]. Prints the result on stdout and, on stderr, the stack each level
- * took ("deep: bytes per level N"). With argv[2] = "inline", the recursion is between two
- * functions of the program itself (hd_ia <-> hd_ib, called directly: inline hooks).
+ * deep.c - test_item2_deep_recursion: recursion through two libraries' PLTs (hd_ra <-> hd_rb) to
+ * the depth given as argv[1]. Prints the result on stdout and, on stderr, the stack each level took
+ * ("deep: bytes per level N"). With argv[2] = "inline", the recursion is between two functions of
+ * the program itself (hd_ia <-> hd_ib, called directly: inline hooks).
  */
 #include <stdint.h>
 #include <stdio.h>

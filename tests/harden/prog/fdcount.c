@@ -1,5 +1,5 @@
 /*
- * fdcount.c - test_descriptors: a few memoized calls, then open /dev/null until it fails;
+ * fdcount.c - test_item8_descriptors: a few memoized calls, then open /dev/null until it fails;
  * prints how many descriptors the program could open.
  */
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /*
- * fork_dlsym.c - test_fork_dlsym: fork while another thread is inside dlsym().
+ * fork_dlsym.c - test_item1_fork_dlsym: fork while another thread is inside dlsym().
  *
  * One thread calls dlsym(RTLD_DEFAULT, "hd_sq") in a loop; the main thread forks 20 times and
  * every child calls dlsym and the function it returned, then exits. The parent waits at most

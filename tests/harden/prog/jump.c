@@ -1,6 +1,6 @@
 /*
- * jump.c - test_longjmp_claim: five calls of hd_jump(7), a memoized function that longjmps out
- * of itself every time, then one that returns normally.
+ * jump.c - test_item3_longjmp_claim: five calls of hd_jump(7), a memoized function that longjmps
+ * out of itself every time, then one that returns normally.
  */
 #include <setjmp.h>
 #include <stdio.h>

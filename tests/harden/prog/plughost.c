@@ -1,7 +1,7 @@
 /*
- * plughost.c - test_dlclose_reload: a plugin host that replaces its plugin on disk and reloads
- * it. Usage: plughost DIR LIB51 LIB52. Loads DIR/libplug.so (a copy of LIB51), calls plug_val
- * twice, dlcloses it; replaces the file with LIB52 the way `mv` does (rename over it) and
+ * plughost.c - test_item5_dlclose_reload: a plugin host that replaces its plugin on disk and
+ * reloads it. Usage: plughost DIR LIB51 LIB52. Loads DIR/libplug.so (a copy of LIB51), calls
+ * plug_val twice, dlcloses it; replaces the file with LIB52 the way `mv` does (rename over it) and
  * reloads; then overwrites the file in place with LIB51 the way `cp` does and reloads once more.
  */
 #include <dlfcn.h>

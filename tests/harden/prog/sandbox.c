@@ -1,5 +1,5 @@
 /*
- * sandbox.c - test_seccomp: memoized calls before and after the program sandboxes itself.
+ * sandbox.c - test_item7_seccomp: memoized calls before and after the program sandboxes itself.
  *
  * Usage: sandbox strict|filter|tsc.
  *   strict: 100 calls, prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT), then 150 calls (100 repeats,

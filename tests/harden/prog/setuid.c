@@ -1,5 +1,5 @@
 /*
- * setuid.c - test_setuid_segment: a root daemon that drops privileges.
+ * setuid.c - test_item6_setuid_segment: a root daemon that drops privileges.
  *
  * Usage: setuid before|after UID SEGPATH. "after": calls hd_who(5) as root, switches to UID with
  * setresuid (gid too), calls hd_who(6) and hd_who(6) again, and says whether SEGPATH is still

@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_setuid_segment.sh - issue 16 item 6: a root daemon that drops privileges.
+# test_item6_setuid_segment.sh - issue 16 item 6: a root daemon that drops privileges.
 #
 # Proves: after setresuid(1001) the process no longer maps root's segment, so what it computes
 # as uid 1001 never reaches a later root process (which computes its own answer, identical to

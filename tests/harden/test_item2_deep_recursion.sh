@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_deep_recursion.sh - issue 16 item 2: deep recursion through memoized functions.
+# test_item2_deep_recursion.sh - issue 16 item 2: deep recursion through memoized functions.
 #
 # Proves: hd_ra and hd_rb (two libraries calling each other through their PLTs, both memoized)
 # recurse to a depth of 200 000 under cloudm as they do plain (when the thread's stack runs low,

@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_dlclose_reload.sh - issue 16 item 5: a plugin replaced on disk and reloaded.
+# test_item5_dlclose_reload.sh - issue 16 item 5: a plugin replaced on disk and reloaded.
 #
 # Proves: a host that dlcloses libplug.so, replaces it (rename over it, like mv; then an
 # in-place overwrite, like cp) and dlopens it again gets the new code's results under cloudm

@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_address_space.sh - issue 16 item 4: RLIMIT_AS.
+# test_item4_address_space.sh - issue 16 item 4: RLIMIT_AS.
 #
 # Proves: under `ulimit -v 400000` a program that allocates 150 MiB gets it under cloudm as it
 # does plain (the caches take at most a quarter of the limit), cloudm says so in one line, and

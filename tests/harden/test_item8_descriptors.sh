@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_descriptors.sh - issue 16 item 8: descriptor limits.
+# test_item8_descriptors.sh - issue 16 item 8: descriptor limits.
 #
 # Proves: under RLIMIT_NOFILE=16 the program opens as many files under cloudm (default tiers:
 # memory and shared) as plain (cloudm keeps no descriptor), with memoization working; at 4 (one

@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_seccomp.sh - issue 16 item 7: programs that sandbox themselves.
+# test_item7_seccomp.sh - issue 16 item 7: programs that sandbox themselves.
 #
 # Proves: with the default tiers (memory and shared), a program entering seccomp strict mode,
 # one installing an allow-list filter without clone (no new thread), and one disabling rdtsc

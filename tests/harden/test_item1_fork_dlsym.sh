@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_fork_dlsym.sh - issue 16 item 1: fork while another thread is inside dlsym().
+# test_item1_fork_dlsym.sh - issue 16 item 1: fork while another thread is inside dlsym().
 #
 # Proves: 20 children forked while a thread loops dlsym(RTLD_DEFAULT, "hd_sq") all exit by
 # themselves with the right answer under cloudm (none inherits the hook lock held), as they do
