@@ -2,20 +2,31 @@
  * dispatch.c - what happens on every hooked call: guard, key, lookup, hit restore or miss call
  * and store, counters.
  *
- * What it does: cm_dispatch() is called by the entry code with the saved register frame. It
- * sends calls made from inside cloudm straight to the original (recursion guard), builds the
- * call's key, answers from the memory tier when it can, and otherwise calls the original
- * (clearing the guard while it runs, so nested memoized calls are memoized too), records the
- * result and counts what happened. The host's errno is preserved: it is untouched on a hit
- * (unless the function is configured with `errno = yes`, then it is the recorded value) and on
- * a miss it is what the original left.
+ * What it does: the entry code (arch/x86_64/entry.S) calls cm_dispatch_before() with the saved
+ * register frame. It sends calls made from inside cloudm straight to the original (recursion
+ * guard: CM_BEFORE_PASS, the entry code tail-jumps there), builds the call's key and answers
+ * from the tiers when it can (CM_BEFORE_DONE: the return registers are in the frame). On a miss
+ * it returns a miss slot: the call's state (registers, key, single-flight claim, start time)
+ * pushed on the thread's nesting store (base/tls.c), and the entry code calls the original
+ * itself with the guard cleared (so nested memoized calls are memoized too), then
+ * cm_dispatch_after(slot) records the result, releases the claim and counts. The C code has
+ * returned before the original runs, so a memoized level costs the host's stack only what the
+ * entry code keeps (docs/design.md "Call path"; issue 16). The host's errno is preserved: it is
+ * untouched on a hit (unless the function is configured with `errno = yes`, then it is the
+ * recorded value) and on a miss it is what the original left.
+ *
+ * Miss slots of calls abandoned by longjmp() or a C++ exception are freed when a later call of
+ * the thread is entered at or above them on the same stack (their claims: tier/shared.c). A slot
+ * is freed only once every slot above it is finished or abandoned, so calls finishing out of
+ * order (coroutines switching stacks) never reuse a live slot's memory. When the store is used
+ * up (CM_NEST_MAX a thread), calls go straight to the original (bypassed, `too_deep`).
  *
  * A sampled fraction of hits (verify = RATE) runs the original too and compares (verify.c); in
  * probe mode (`cloudm probe`) every call runs the original under the probe's checks
  * (probecall.c).
  *
  * What it does not do: hooking (got.c), variant set-up (bind.c), key encoding (key.c), storage
- * (memtier.c, shared.c, remote_tier.c), formatting (report.c).
+ * (memtier.c, shared.c, remote_tier.c), formatting (report.c), explaining bypasses (bypass.c).
  *
  * Tier order: memory, then shared, then remote; a hit in a later tier fills the earlier ones (not
  * in readonly mode). A miss everywhere runs the original and stores its result in every tier
@@ -33,6 +44,7 @@
 #include <xxhash.h>
 
 #include "base/base.h"
+#include "bypass.h"
 #include "frame.h"
 #include "key.h"
 #include "probe/probe.h"
@@ -57,21 +69,8 @@ _Static_assert(offsetof(struct cm_fn, nstack) == CM_FN_NSTACK, "descriptor layou
 _Static_assert(sizeof(struct cm_fn) <= CM_FN_SIZE, "descriptor too large");
 _Static_assert(sizeof(union cm_fn_slot) == CM_FN_SIZE, "descriptor slot size");
 
-void cm_dispatch(struct cm_frame *f);
-
 #define STACK_BUF 256        /* keys and values up to this size never touch the scratch buffers */
 #define VIEW_MIN (64u << 10) /* memory-tier entries from this size are restored in place */
-
-/* Run the original with the guard cleared; returns elapsed ticks and errno after it. */
-static uint64_t run_original(struct cm_frame *f, int *err)
-{
-    uint64_t t0 = cm_ticks();
-    cm_guard = 0;
-    cm_call_original(f);
-    *err = errno;
-    cm_guard = 1;
-    return cm_ticks() - t0;
-}
 
 /* Look the key up; returns 0 on a hit (frame and outputs restored), -1 otherwise. */
 static int lookup(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, uint64_t h,
@@ -128,11 +127,10 @@ static inline uint64_t fast_word(const struct cm_fn *fn, const struct cm_frame *
 }
 
 /* A hit for a key of exactly n words (n constant in each instantiation): build the key into
- * kw[5-n .. 4] (the slot positions), hash it, probe both ways of its set. *hp receives the hash
- * for the miss path. */
+ * kw[5-n .. 4] (the slot positions), hash it, probe both ways of its set. The miss paths build
+ * the key again (fast_key), so that nothing of the hit path needs to live in memory. */
 static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, struct cm_frame *f,
-                                                            const int n, const int verify,
-                                                            uint64_t *kw, uint64_t *hp);
+                                                            const int n, const int verify);
 
 /* Value words: the raw return register (none for void), then `writes` globals, then errno: the
  * canonical value layout (docs/keys.md), so the shared tier can hold the same bytes. */
@@ -166,15 +164,13 @@ static inline void fast_restore(const struct cm_fn *fn, struct cm_frame *f, cons
 }
 
 static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, struct cm_frame *f,
-                                                            const int n, const int verify,
-                                                            uint64_t *kw, uint64_t *hp)
+                                                            const int n, const int verify)
 {
-    uint64_t h = fn->seed, vw[5];
+    uint64_t h = fn->seed, vw[5], kw[5];
     for (int i = 5 - n; i < 5; i++) {
         kw[i] = fast_word(fn, f, i);
         h = (((h << 32) | (h >> 32)) ^ kw[i]) * 0x9E3779B97F4A7C15ull;
     }
-    *hp = h;
     struct cm_slot *set = cm_mem_set(h);
     uint32_t fn1 = fn->id + 1;
     long r = cm_mem_slot_get_n(&set[0], fn1, h, kw, n, vw);
@@ -220,58 +216,72 @@ static void mem_store(struct cm_fn *fn, const struct memkey *mk, const uint8_t *
         cm_mem_put(fn->id, mk->h, mk->k, mk->klen, v, vlen, raw, (uint32_t)rawsz);
 }
 
-const char *const cm_why_names[CM_WHY_N] = {"input_too_large", "value_too_large",
-                                            "sensitive_no_key"};
+/* The state of a call whose original runs, in the nesting store (see the header comment). */
+enum { MISS_FAST = 1, MISS_TIERS, MISS_PROFILE };
+struct cm_miss {
+    struct cm_frame f;      /* CMF_*: the entry code loads the arguments, stores the results */
+    uint8_t keep[CMK_SIZE]; /* inline hooks: every register as it was (keep.c) */
+    struct cm_miss *prev;   /* the open call pushed before this one */
+    uintptr_t at;           /* where the call's stack arguments start: its depth on the stack */
+    struct cm_fn *fn;
+    struct cm_tstats *ts;
+    uint64_t t0;
+    uint8_t kind, done, keyed, shared;
+    int flight;
+    uint32_t ticket, alen;
+    uint64_t kw[5];
+    struct memkey mk;
+    /* MISS_TIERS only (the slot of the others ends here) */
+    struct cm_fullkey fk;
+    struct cm_callinfo ci;
+    uint8_t bytes[]; /* the argument bytes (alen), then the full key (fk.len) */
+};
+_Static_assert(offsetof(struct cm_miss, keep) == CMF_SIZE, "miss slot layout (frame.h)");
+#define MISS_SMALL offsetof(struct cm_miss, fk)
 
-static void size_text(char *buf, size_t n, uint64_t v)
+static __thread struct cm_miss *miss_top __attribute__((tls_model("initial-exec")));
+
+/* Free the top of the store while it holds finished calls, or calls entered at or below `here`
+ * on this thread's stack: those were abandoned (nothing returns to them any more). */
+static void miss_reclaim(uintptr_t here)
 {
-    if (v >= (1ull << 30) && v % (1ull << 30) == 0)
-        snprintf(buf, n, "%lluG", (unsigned long long)(v >> 30));
-    else if (v >= (1ull << 20))
-        snprintf(buf, n, "%.1fM", v / 1048576.0);
-    else
-        snprintf(buf, n, "%lluK", (unsigned long long)(v >> 10));
+    struct cm_miss *t = miss_top, *low = NULL;
+    while (t && (t->done || (t->at <= here && cm_stack_same(t->at, here)))) {
+        low = t;
+        t = t->prev;
+    }
+    if (low) {
+        cm_tls_pop(low);
+        miss_top = t;
+    }
 }
 
-/* A bypassed call: counted by reason, explained on stderr once per variant and reason. */
-static void bypass(struct cm_fn *fn, struct cm_tstats *ts, enum cm_why why, uint64_t bytes)
+/* A slot of `size` bytes for the call in f, or NULL (the store is used up). Guard set. */
+static struct cm_miss *miss_push(struct cm_frame *f, size_t size, int kind, struct cm_tstats *ts)
 {
-    if (ts)
-        CM_STAT_ADD(ts, fn->id, bypassed, 1);
-    __atomic_add_fetch(&fn->why[why], 1, __ATOMIC_RELAXED);
-    uint32_t bit = 1u << why;
-    if (__atomic_fetch_or(&fn->why_logged, bit, __ATOMIC_RELAXED) & bit)
-        return;
-    char a[32], b[32];
-    const char *name = fn->cfg->name;
-    switch (why) {
-    case CM_WHY_INPUT_SIZE:
-        cm_log("%s: calls with an argument over 1 GiB are not cached (bypassed): no setting "
-               "lifts this limit",
-               name);
-        break;
-    case CM_WHY_VALUE_SIZE: {
-        char m[96], sh[96];
-        size_text(a, sizeof(a), cm_mem_max_entry());
-        size_text(b, sizeof(b), cm_shared_seg ? cm_seg_max_entry(cm_shared_seg) : 0);
-        if (cm_tier_memory && !fn->sensitive)
-            snprintf(m, sizeof(m), "the memory tier holds %s (raise memory_size)", a);
-        else
-            snprintf(m, sizeof(m), "the memory tier is not used");
-        if (cm_shared_seg)
-            snprintf(sh, sizeof(sh), "the shared tier %s (raise shared_max_entry, up to 1G)", b);
-        else
-            snprintf(sh, sizeof(sh), "the shared tier is off (add it to tiers)");
-        cm_log("%s: a result of %llu bytes is not cached (bypassed): %s, %s", name,
-               (unsigned long long)bytes, m, sh);
-        break;
-    }
-    default:
-        cm_log("%s: sensitive = yes, but the per-user key could not be loaded: calls are not "
-               "cached (bypassed); see the message above, or set CLOUDM_KEY_FILE",
-               name);
-        break;
-    }
+    uintptr_t at = (uintptr_t)f->stack;
+    if (miss_top)
+        miss_reclaim(at);
+    struct cm_miss *m = cm_tls_push(size);
+    if (!m)
+        return NULL;
+    memcpy(&m->f, f, sizeof(*f));
+    m->prev = miss_top;
+    m->at = at;
+    m->fn = f->fn;
+    m->ts = ts;
+    m->kind = (uint8_t)kind;
+    m->done = 0;
+    miss_top = m;
+    return m;
+}
+
+/* The nesting store is used up: the call goes straight to the original, counted. */
+static void *too_deep(struct cm_fn *fn, struct cm_tstats *ts)
+{
+    cm_bypass(fn, ts, CM_WHY_DEPTH, 0);
+    cm_guard = 0;
+    return CM_BEFORE_PASS_P;
 }
 
 /* Answer from the shared tier if it has the entry (and fill the memory tier). */
@@ -337,13 +347,15 @@ static int remote_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
 
 /*
  * Everything after the memory tier could not answer (or was not asked, in writeonly mode):
- * the shared tier, single-flight, running the original, recording the result in every tier.
- * `args` are the canonical argument bytes of the call (ci measured and written). The guard is
- * set on entry and on return.
+ * the shared and remote tiers, single-flight, and on a miss the slot in which the result is
+ * recorded in every tier once the original ran (complete_done). `args` are the canonical
+ * argument bytes of the call (ci measured and written). Returns CM_BEFORE_DONE_P (a hit), a
+ * miss slot, or CM_BEFORE_PASS_P (the store is used up). The guard is set on entry and stays
+ * set. Inlined into its two callers: their frames are gone before the original runs anyway.
  */
-static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
-                     struct cm_callinfo *ci, const uint8_t *args, uint32_t alen,
-                     const struct memkey *mk)
+static inline __attribute__((always_inline)) void *
+complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts, struct cm_callinfo *ci,
+         const uint8_t *args, uint32_t alen, const struct memkey *mk)
 {
     uint8_t kbuf[STACK_BUF] __attribute__((aligned(8)));
     struct cm_fullkey fk;
@@ -354,27 +366,70 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
                 cm_shared_key(fn, args, alen, kbuf, sizeof(kbuf), &fk) == 0;
     int shared = keyed && cm_shared_seg;
     uint32_t ticket = 0;
-    int flight = CM_FLIGHT_COMPUTE, err;
+    int flight = CM_FLIGHT_COMPUTE;
     if (keyed && fn->mode != CM_MODE_WRITEONLY) {
         if (shared && shared_hit(f, fn, ts, ci, &fk, mk))
-            return;
+            return CM_BEFORE_DONE_P;
         if (rreads && remote_hit(f, fn, ts, ci, &fk, mk, shared))
-            return;
+            return CM_BEFORE_DONE_P;
     }
     if (shared && fn->mode != CM_MODE_WRITEONLY) {
+        /* the claim is remembered with the call's depth on the stack (its stack arguments) */
         if (fn->mode != CM_MODE_READONLY)
-            flight = cm_shared_flight_begin(fn, &fk, &ticket, f);
+            flight = cm_shared_flight_begin(fn, &fk, &ticket, f->stack);
         /* Look again after a wait, and after winning a claim: the winner of the previous round
          * may have stored the value between our lookup and our claim. */
         if (flight != CM_FLIGHT_COMPUTE && shared_hit(f, fn, ts, ci, &fk, mk)) {
             if (flight == CM_FLIGHT_COMPUTE_DONE)
                 cm_shared_flight_end(ticket);
-            return;
+            return CM_BEFORE_DONE_P;
         }
         if (flight == CM_FLIGHT_LOOK_AGAIN)
             flight = CM_FLIGHT_COMPUTE;
     }
-    uint64_t dt = run_original(f, &err);
+    uint32_t flen = keyed ? fk.len : 0;
+    struct cm_miss *m = miss_push(f, sizeof(*m) + alen + flen, MISS_TIERS, ts);
+    if (!m) {
+        if (flight == CM_FLIGHT_COMPUTE_DONE)
+            cm_shared_flight_end(ticket);
+        return too_deep(fn, ts);
+    }
+    m->keyed = (uint8_t)keyed;
+    m->shared = (uint8_t)shared;
+    m->flight = flight;
+    m->ticket = ticket;
+    m->alen = alen;
+    m->ci = *ci;
+    memcpy(m->bytes, args, alen);
+    m->mk = *mk;
+    if (mk->kw) {
+        memcpy(m->kw, mk->kw, sizeof(m->kw));
+        m->mk.kw = m->kw;
+    } else {
+        m->mk.k = m->bytes;
+    }
+    if (keyed) {
+        m->fk = fk;
+        memcpy(m->bytes + alen, fk.k, fk.len);
+        m->fk.k = m->bytes + alen;
+    }
+    m->t0 = cm_ticks();
+    return m;
+}
+
+/* After the original of a MISS_TIERS slot returned (dt ticks, errno err): record the result in
+ * every tier that holds it, release the claim, count. */
+static void complete_done(struct cm_miss *m, uint64_t dt, int err)
+{
+    struct cm_fn *fn = m->fn;
+    struct cm_frame *f = &m->f;
+    struct cm_callinfo *ci = &m->ci;
+    struct cm_tstats *ts = m->ts;
+    const struct memkey *mk = &m->mk;
+    const struct cm_fullkey *fk = &m->fk;
+    uint32_t alen = m->alen;
+    int keyed = m->keyed, shared = m->shared;
+    int rwrites = cm_remote_writes && fn->remote_ok;
     int bad = 0, big = 0;
     if (fn->mode != CM_MODE_READONLY && dt >= fn->min_ticks) {
         int64_t vlen = cm_value_measure(fn, f, ci);
@@ -382,7 +437,8 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
         /* Which tiers can hold it: a value no tier holds is a bypass, explained once. */
         uint64_t vl = vlen < 0 ? 0 : (uint64_t)vlen;
         int in_mem = cm_tier_memory && !fn->sensitive && vl + alen + 64 <= cm_mem_max_entry();
-        int in_shared = shared && vl + CM_SEAL_OVERHEAD + fk.len <= cm_seg_max_entry(cm_shared_seg);
+        int in_shared =
+            shared && vl + CM_SEAL_OVERHEAD + fk->len <= cm_seg_max_entry(cm_shared_seg);
         int in_remote = keyed && rwrites && vl <= cm_remote_max_value;
         big = !bad && (vl > CM_VALUE_MAX || (!in_mem && !in_shared && !in_remote));
         uint8_t *val = !bad && !big ? cm_tls_scratch(CM_SCRATCH_VAL, (size_t)vlen + 1) : NULL;
@@ -391,15 +447,15 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
             if (in_mem)
                 mem_store(fn, mk, val, (uint32_t)vlen);
             if (in_shared)
-                cm_shared_put(fn, &fk, val, (uint32_t)vlen);
+                cm_shared_put(fn, fk, val, (uint32_t)vlen);
             if (in_remote)
-                cm_remote_put(fn, &fk, val, (uint32_t)vlen);
+                cm_remote_put(fn, fk, val, (uint32_t)vlen);
         }
         if (big)
-            bypass(fn, ts, CM_WHY_VALUE_SIZE, vl);
+            cm_bypass(fn, ts, CM_WHY_VALUE_SIZE, vl);
     }
-    if (flight == CM_FLIGHT_COMPUTE_DONE)
-        cm_shared_flight_end(ticket);
+    if (m->flight == CM_FLIGHT_COMPUTE_DONE)
+        cm_shared_flight_end(m->ticket);
     if (ts && !big) {
         if (bad) {
             CM_STAT_ADD(ts, fn->id, errors, 1);
@@ -412,17 +468,25 @@ static void complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts,
         cm_shared_note_miss(fn, cm_ticks_to_ns(dt));
         cm_shared_flush_stats(CM_FLUSH_MISS);
     }
-    errno = err;
 }
 
-/* A fast-path miss. With the memory tier alone: run the original and record its result under
- * the word key, nothing else. With a shared or remote tier: the general completion, which needs
- * the canonical bytes. */
-/* The fast-path miss with a shared or remote tier (out of line: its buffers would otherwise sit
- * on the stack of every memory-only miss, and recursion pays that per level). */
-__attribute__((noinline)) static void fast_miss_tiers(struct cm_frame *f, struct cm_fn *fn,
-                                                      const uint64_t *kw, uint64_t h)
+/* The fast path's key words (into kw[5-n .. 4]) and hash, as fast_hit_n builds them. */
+static uint64_t fast_key(const struct cm_fn *fn, const struct cm_frame *f, uint64_t *kw)
 {
+    int n = fn->fast_sw % 5; /* key words (bind.c: + 5 with verify) */
+    uint64_t h = fn->seed;
+    for (int i = 5 - n; i < 5; i++) {
+        kw[i] = fast_word(fn, f, i);
+        h = (((h << 32) | (h >> 32)) ^ kw[i]) * 0x9E3779B97F4A7C15ull;
+    }
+    return h;
+}
+
+/* A fast-path miss with a shared or remote tier: the general completion, which needs the
+ * canonical bytes (out of line: its buffers would otherwise sit on the stack of every hit). */
+__attribute__((noinline)) static void *fast_miss_tiers(struct cm_frame *f, struct cm_fn *fn)
+{
+    uint64_t kw[5], h = fast_key(fn, f, kw);
     cm_guard = 1;
     struct cm_tstats *ts = cm_stats_self();
     struct cm_callinfo ci;
@@ -431,21 +495,30 @@ __attribute__((noinline)) static void fast_miss_tiers(struct cm_frame *f, struct
     int64_t alen = cm_key_measure(fn, &ci); /* scalars only: never fails, <= 8 * params */
     cm_key_write(fn, &ci, args);
     struct memkey mk = {.kw = kw, .h = h};
-    complete(f, fn, ts, &ci, args, (uint32_t)alen, &mk);
+    void *r = complete(f, fn, ts, &ci, args, (uint32_t)alen, &mk);
     cm_guard = 0;
+    return r;
 }
 
-/* The fast-path miss with the memory tier alone. */
-__attribute__((noinline)) static void fast_miss(struct cm_frame *f, struct cm_fn *fn,
-                                                const uint64_t *kw, uint64_t h)
+/* A fast-path miss with the memory tier alone: the original's result goes under the word key,
+ * nothing else (fast_done). */
+__attribute__((noinline)) static void *fast_miss(struct cm_frame *f, struct cm_fn *fn)
 {
     cm_guard = 1;
     struct cm_tstats *ts = cm_stats_self();
-    uint64_t t0 = cm_ticks();
+    struct cm_miss *m = miss_push(f, MISS_SMALL, MISS_FAST, ts);
+    if (!m)
+        return too_deep(fn, ts);
+    m->mk.h = fast_key(fn, f, m->kw);
+    m->t0 = cm_ticks();
     cm_guard = 0;
-    cm_call_original(f);
-    uint64_t dt = cm_ticks() - t0;
-    cm_guard = 1;
+    return m;
+}
+
+static void fast_done(struct cm_miss *m, uint64_t dt, int err)
+{
+    struct cm_fn *fn = m->fn;
+    struct cm_frame *f = &m->f;
     if (fn->mode == CM_MODE_READWRITE && dt >= fn->min_ticks) {
         uint64_t vw[5] = {0, 0, 0, 0, 0};
         uint8_t *q = (uint8_t *)vw;
@@ -458,128 +531,147 @@ __attribute__((noinline)) static void fast_miss(struct cm_frame *f, struct cm_fn
             memcpy(q, fn->writes_addr[g], c->writes[g].size);
             q += c->writes[g].size;
         }
-        if (c->save_errno) {
-            int e = errno;
-            memcpy(q, &e, 4);
-        }
-        cm_mem_put_words(fn->id, h, kw, fn->fast_mask, fn->fast_klen, vw, fn->fast_vlen);
+        if (c->save_errno)
+            memcpy(q, &err, 4);
+        cm_mem_put_words(fn->id, m->mk.h, m->kw, fn->fast_mask, fn->fast_klen, vw, fn->fast_vlen);
     }
-    if (ts) {
-        CM_STAT_ADD(ts, fn->id, misses, 1);
-        CM_STAT_ADD(ts, fn->id, miss_ticks, dt);
+    if (m->ts) {
+        CM_STAT_ADD(m->ts, fn->id, misses, 1);
+        CM_STAT_ADD(m->ts, fn->id, miss_ticks, dt);
     }
+}
+
+/* Called by the entry code once the original of a miss slot returned (its return registers are
+ * in the slot's frame): record, release, count, free the slot. */
+void cm_dispatch_after(void *slot)
+{
+    struct cm_miss *m = slot;
+    uint64_t dt = cm_ticks() - m->t0;
+    int err = errno;
+    cm_guard = 1;
+    if (m->kind == MISS_FAST) {
+        fast_done(m, dt, err);
+    } else if (m->kind == MISS_TIERS) {
+        complete_done(m, dt, err);
+    } else if (m->ts) { /* MISS_PROFILE */
+        CM_STAT_ADD(m->ts, m->fn->id, misses, 1);
+        CM_STAT_ADD(m->ts, m->fn->id, miss_ticks, dt);
+    }
+    m->done = 1;
+    miss_reclaim(m->at);
+    errno = err;
     cm_guard = 0;
 }
 
-static void dispatch_slow(struct cm_frame *f, struct cm_fn *fn);
+static void *dispatch_slow(struct cm_frame *f, struct cm_fn *fn);
 
 /* Every 64th memory hit of a thread and function: let the shared segment's statistics follow
  * (at most once a second; a process killed with SIGKILL loses at most its last second). */
-__attribute__((noinline, cold)) static void hit_tick(void)
+__attribute__((noinline, cold)) static void *hit_tick(void)
 {
     if (!cm_shared_seg)
-        return;
+        return CM_BEFORE_DONE_P;
     int g = cm_guard;
     cm_guard = 1;
     cm_shared_stats_tick();
     cm_guard = g;
+    return CM_BEFORE_DONE_P;
 }
 
-/* Count a memory hit; one test of the new count on the hit path. */
-static inline __attribute__((always_inline)) void count_hit_mem(struct cm_tstats *ts, uint32_t id)
+/* Count a memory hit; one test of the new count on the hit path. Returns CM_BEFORE_DONE_P (a
+ * tail call when it ticks, so the hit path of cm_dispatch_before calls nothing). */
+static inline __attribute__((always_inline)) void *count_hit_mem(struct cm_tstats *ts, uint32_t id)
 {
     uint64_t n = __atomic_load_n(&ts->s[id].hit_mem, __ATOMIC_RELAXED) + 1;
     __atomic_store_n(&ts->s[id].hit_mem, n, __ATOMIC_RELAXED);
     if (__builtin_expect((n & 63) == 0, 0))
-        hit_tick();
+        return hit_tick();
+    return CM_BEFORE_DONE_P;
 }
 
-/* Called by cm_entry. The fast path is inlined here and calls nothing on a hit (so it needs no
- * guard); everything else is out of line. */
-void cm_dispatch(struct cm_frame *f)
+/* A thread's first hit: its counters do not exist yet. */
+__attribute__((noinline, cold)) static void *first_hit(uint32_t id)
+{
+    struct cm_tstats *ts = cm_stats_self();
+    return ts ? count_hit_mem(ts, id) : CM_BEFORE_DONE_P;
+}
+
+/* Called by the entry code. The fast path is inlined here and calls nothing on a hit (so it
+ * needs no guard, and no register of its own to save); everything else is out of line. */
+void *cm_dispatch_before(struct cm_frame *f)
 {
     struct cm_fn *fn = f->fn;
-    if (cm_guard) {
-        cm_call_original(f);
-        return;
-    }
-    if (!fn->fast) {
-        dispatch_slow(f, fn);
-        return;
-    }
-    struct cm_tstats *ts = cm_stats_mine;
-    uint64_t kw[5], h;
+    if (cm_guard)
+        return CM_BEFORE_PASS_P;
+    if (!fn->fast)
+        return dispatch_slow(f, fn);
     int hit;
     switch (fn->fast_sw) { /* key words, + 5 with verify (bind.c) */
     case 0:
-        hit = fast_hit_n(fn, f, 0, 0, kw, &h);
+        hit = fast_hit_n(fn, f, 0, 0);
         break;
     case 1:
-        hit = fast_hit_n(fn, f, 1, 0, kw, &h);
+        hit = fast_hit_n(fn, f, 1, 0);
         break;
     case 2:
-        hit = fast_hit_n(fn, f, 2, 0, kw, &h);
+        hit = fast_hit_n(fn, f, 2, 0);
         break;
     case 3:
-        hit = fast_hit_n(fn, f, 3, 0, kw, &h);
+        hit = fast_hit_n(fn, f, 3, 0);
         break;
     case 4: /* a key of 4 words leaves one word for the value, the most there can be */
-        hit = fast_hit_n(fn, f, 4, 0, kw, &h);
+        hit = fast_hit_n(fn, f, 4, 0);
         break;
     case 5:
-        hit = fast_hit_n(fn, f, 0, 1, kw, &h);
+        hit = fast_hit_n(fn, f, 0, 1);
         break;
     case 6:
-        hit = fast_hit_n(fn, f, 1, 1, kw, &h);
+        hit = fast_hit_n(fn, f, 1, 1);
         break;
     case 7:
-        hit = fast_hit_n(fn, f, 2, 1, kw, &h);
+        hit = fast_hit_n(fn, f, 2, 1);
         break;
     case 8:
-        hit = fast_hit_n(fn, f, 3, 1, kw, &h);
+        hit = fast_hit_n(fn, f, 3, 1);
         break;
     default:
-        hit = fast_hit_n(fn, f, 4, 1, kw, &h);
+        hit = fast_hit_n(fn, f, 4, 1);
         break;
     }
-    if (hit) {
-        if (!ts) /* first call on this thread: its counters do not exist yet */
-            ts = cm_stats_self();
-        if (ts)
-            count_hit_mem(ts, fn->id);
-        return;
+    if (__builtin_expect(hit, 1)) {
+        struct cm_tstats *ts = cm_stats_mine;
+        if (!ts)
+            return first_hit(fn->id);
+        return count_hit_mem(ts, fn->id);
     }
     if (cm_shared_seg || cm_remote_reads || cm_remote_writes)
-        fast_miss_tiers(f, fn, kw, h);
-    else
-        fast_miss(f, fn, kw, h);
+        return fast_miss_tiers(f, fn);
+    return fast_miss(f, fn);
 }
 
 /* Every function the fast path does not take. */
-__attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct cm_fn *fn)
+__attribute__((noinline)) static void *dispatch_slow(struct cm_frame *f, struct cm_fn *fn)
 {
     cm_guard = 1;
     struct cm_tstats *ts = cm_stats_self();
     uint32_t id = fn->id;
+    void *r = CM_BEFORE_PASS_P;
 
     struct cm_callinfo ci;
     cm_args_read(fn, f, &ci);
     int64_t klen = cm_key_measure(fn, &ci);
-    int err;
     if (klen < 0 || (fn->sensitive && !cm_sens_ready() && fn->mode != CM_MODE_PROFILE)) {
-        run_original(f, &err);
         if (klen >= 0)
-            bypass(fn, ts, CM_WHY_SENSITIVE, 0);
+            cm_bypass(fn, ts, CM_WHY_SENSITIVE, 0);
         else if (ci.too_large)
-            bypass(fn, ts, CM_WHY_INPUT_SIZE, 0);
+            cm_bypass(fn, ts, CM_WHY_INPUT_SIZE, 0);
         else if (ts)
             CM_STAT_ADD(ts, id, errors, 1);
-        goto out;
+        goto out; /* straight to the original */
     }
     uint8_t kstack[STACK_BUF] __attribute__((aligned(8)));
     uint8_t *k = kstack;
     if (klen > STACK_BUF && !(k = cm_tls_scratch(CM_SCRATCH_KEY, (size_t)klen))) {
-        run_original(f, &err);
         if (ts)
             CM_STAT_ADD(ts, id, errors, 1);
         goto out;
@@ -597,32 +689,38 @@ __attribute__((noinline)) static void dispatch_slow(struct cm_frame *f, struct c
             if (!ci.process_local && cm_shared_prof_note(h) == 1)
                 __atomic_add_fetch(&fn->prof_seen, 1, __ATOMIC_RELAXED);
         }
-        uint64_t dt;
         if (cm_probe_on) { /* cloudm probe: profile mode plus the probe's checks */
+            int err;
             uint64_t t0 = cm_ticks();
             cm_probe_dispatch(f, fn, &ci, h, &err);
-            dt = cm_ticks() - t0;
-        } else {
-            dt = run_original(f, &err);
+            uint64_t dt = cm_ticks() - t0;
+            if (ts) {
+                CM_STAT_ADD(ts, id, misses, 1);
+                CM_STAT_ADD(ts, id, miss_ticks, dt);
+            }
+            errno = err;
+            r = CM_BEFORE_DONE_P;
+            goto out;
         }
-        if (ts) {
-            CM_STAT_ADD(ts, id, misses, 1);
-            CM_STAT_ADD(ts, id, miss_ticks, dt);
-        }
+        struct cm_miss *m = miss_push(f, MISS_SMALL, MISS_PROFILE, ts);
+        if (!m)
+            return too_deep(fn, ts);
+        m->t0 = cm_ticks();
+        r = m;
         goto out;
     }
     if (cm_tier_memory && !fn->sensitive && fn->mode != CM_MODE_WRITEONLY &&
         lookup(fn, f, &ci, h, k, (uint32_t)klen) == 0) {
         if (ts)
-            count_hit_mem(ts, id);
+            (void)count_hit_mem(ts, id);
         cm_guard = 0;
-        return;
+        return CM_BEFORE_DONE_P;
     }
     struct memkey mk = {.h = h, .k = k, .klen = (uint32_t)klen};
-    complete(f, fn, ts, &ci, k, (uint32_t)klen, &mk);
+    r = complete(f, fn, ts, &ci, k, (uint32_t)klen, &mk);
     cm_guard = 0;
-    return;
+    return r;
 out:
-    errno = err;
     cm_guard = 0;
+    return r;
 }

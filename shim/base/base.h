@@ -122,11 +122,20 @@ extern __thread int cm_guard __attribute__((tls_model("initial-exec"), visibilit
 struct cm_stack_guard {
     uintptr_t limit; /* read by entry.S at offset 0 */
     uintptr_t lo;    /* offset 8: the lowest address of the thread's stack */
+    uintptr_t hi;    /* just above its highest address */
 };
 extern __thread struct cm_stack_guard cm_stack_guard __attribute__((tls_model("initial-exec")));
 #define CM_STACK_RESERVE_MIN (64 * 1024) /* the guard zone: half the stack, at least this */
 /* Record this thread's stack (slow path: its first hooked call; start-up for the main thread). */
 void cm_stack_guard_init(void);
+/* 1 when both addresses lie in this thread's own stack (known): only then does comparing them
+ * say which frame is nested in which (a signal handler's alternate stack or a coroutine's
+ * stack tells nothing). */
+static inline int cm_stack_same(uintptr_t a, uintptr_t b)
+{
+    uintptr_t lo = cm_stack_guard.lo, hi = cm_stack_guard.hi;
+    return lo && a >= lo && a < hi && b >= lo && b < hi;
+}
 
 /* ---- fn: the per-variant descriptor the entry code and the dispatcher share.
  *
@@ -147,6 +156,7 @@ enum cm_why {
     CM_WHY_INPUT_SIZE = 0, /* a str/in/inout argument over 1 GiB: never keyed */
     CM_WHY_VALUE_SIZE,     /* the result is larger than every configured tier holds */
     CM_WHY_SENSITIVE,      /* sensitive = yes, but no per-user key or crypto library */
+    CM_WHY_DEPTH,          /* nested deeper than the thread's nesting store holds (tls.c) */
     CM_WHY_N
 };
 extern const char *const cm_why_names[CM_WHY_N];
@@ -292,6 +302,17 @@ uint8_t *cm_tls_scratch(enum cm_scratch which, size_t size);
 
 /* The `str` return buffer of variant `id` on this thread, at least `size` bytes, or NULL. */
 char *cm_tls_strbuf(uint32_t id, size_t size);
+
+/* The nesting store: per-thread memory that nests like a stack, for the state of calls whose
+ * original is running (dispatch.c keeps it there, off the host's stack). cm_tls_push() returns
+ * `size` bytes (64-byte aligned) above everything pushed before, or NULL when the thread's share
+ * (CM_NEST_MAX) is used up or memory cannot be mapped; cm_tls_pop(p) frees p and everything
+ * pushed after it. Grown in chunks with mmap (async-signal-safe), never released before the
+ * thread exits. */
+#define CM_NEST_CHUNK (1u << 20)
+#define CM_NEST_MAX (16u << 20)
+void *cm_tls_push(size_t size);
+void cm_tls_pop(void *p);
 
 #endif /* __ASSEMBLER__ */
 

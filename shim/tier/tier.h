@@ -231,8 +231,9 @@ void cm_shared_put(const struct cm_fn *fn, const struct cm_fullkey *fk, const ui
 enum { CM_FLIGHT_COMPUTE = 0, CM_FLIGHT_COMPUTE_DONE = 1, CM_FLIGHT_LOOK_AGAIN = 2 };
 int cm_shared_flight_begin(struct cm_fn *fn, const struct cm_fullkey *fk, uint32_t *ticket,
                            const void *frame);
-/* `frame`: the entry frame of the call (struct cm_frame *): claims of this thread's calls whose
- * frame is at or below it were abandoned (longjmp, exception) and are released first. */
+/* `frame`: the call's depth on the stack (where its stack arguments start, cm_frame.stack):
+ * claims of this thread's calls whose depth is at or below it were abandoned (longjmp,
+ * exception) and are released first. */
 void cm_shared_flight_end(uint32_t ticket);
 
 /* The process's credentials changed (setuid family, setgroups): withdraw the old identity's

@@ -4,8 +4,9 @@
  * What it does: fixes the layout of `struct cm_frame` (argument registers as they were at the
  * hooked function's entry, a pointer to the caller's stack arguments, the descriptor, and the
  * return registers the dispatcher wants loaded) and of the two `struct cm_fn` fields the entry
- * code reads. Included by both the assembly and the C side; offsets are pinned with
- * _Static_assert in dispatch.c.
+ * code reads, and for the assembly the register moves that build and reload a frame
+ * (SAVE_ARGS, LOAD_ARGS, KEEP_SAVE, KEEP_LOAD). Included by both the assembly and the C side;
+ * offsets are pinned with _Static_assert in dispatch.c.
  *
  * What it does not do: no logic. Nothing outside shim/arch/x86_64/ names registers except
  * through the accessors below.
@@ -38,7 +39,88 @@
 #define CMK_SIZE 320      /* struct cm_keep_area (keep.c): rdi rsi rdx rcx r8 r9 rax r10, xmm0-15 */
 #define CMK_XMM 64
 
-#ifndef __ASSEMBLER__
+/* What cm_dispatch_before() answers the entry code: the dispatcher answered (the return
+ * registers are in the frame), or call the original as if cloudm were not there (a tail jump);
+ * anything else is a miss slot: a struct cm_frame (the call's registers: the entry code loads
+ * the arguments from it and stores the return registers into it), followed at CMF_SIZE by
+ * CMK_SIZE bytes for the inline entry's register area. The entry code calls the original
+ * itself, then cm_dispatch_after(slot); the slot lives in per-thread storage, not on the
+ * stack, so a memoized level costs the host's stack only the entry code's few words. */
+#define CM_BEFORE_DONE 0
+#define CM_BEFORE_PASS 1
+#define CMR_SIZE 48       /* the return registers, on the stack after a miss: rax rdx xmm0 xmm1 */
+
+#ifdef __ASSEMBLER__
+/* Register moves shared by the entry code (entry.S) and usable by observe.S. */
+        /* Save the argument registers into the frame at rsp. */
+        .macro  SAVE_ARGS
+        movq    %rdi, CMF_GPR+0(%rsp)
+        movq    %rsi, CMF_GPR+8(%rsp)
+        movq    %rdx, CMF_GPR+16(%rsp)
+        movq    %rcx, CMF_GPR+24(%rsp)
+        movq    %r8,  CMF_GPR+32(%rsp)
+        movq    %r9,  CMF_GPR+40(%rsp)
+        movq    %rax, CMF_RAX(%rsp)
+        movq    %r10, CMF_R10(%rsp)
+        movaps  %xmm0, CMF_XMM+0(%rsp)
+        movaps  %xmm1, CMF_XMM+16(%rsp)
+        movaps  %xmm2, CMF_XMM+32(%rsp)
+        movaps  %xmm3, CMF_XMM+48(%rsp)
+        movaps  %xmm4, CMF_XMM+64(%rsp)
+        movaps  %xmm5, CMF_XMM+80(%rsp)
+        movaps  %xmm6, CMF_XMM+96(%rsp)
+        movaps  %xmm7, CMF_XMM+112(%rsp)
+        .endm
+
+        /* Reload the argument registers from the frame at \f. */
+        .macro  LOAD_ARGS f
+        movq    CMF_GPR+0(\f), %rdi
+        movq    CMF_GPR+8(\f), %rsi
+        movq    CMF_GPR+16(\f), %rdx
+        movq    CMF_GPR+24(\f), %rcx
+        movq    CMF_GPR+32(\f), %r8
+        movq    CMF_GPR+40(\f), %r9
+        movq    CMF_RAX(\f), %rax
+        movq    CMF_R10(\f), %r10
+        movaps  CMF_XMM+0(\f), %xmm0
+        movaps  CMF_XMM+16(\f), %xmm1
+        movaps  CMF_XMM+32(\f), %xmm2
+        movaps  CMF_XMM+48(\f), %xmm3
+        movaps  CMF_XMM+64(\f), %xmm4
+        movaps  CMF_XMM+80(\f), %xmm5
+        movaps  CMF_XMM+96(\f), %xmm6
+        movaps  CMF_XMM+112(\f), %xmm7
+        .endm
+
+        /* cm_keep_area (keep.c) at \k: save / restore rdi..r9 rax r10 and xmm0-15. */
+        .macro  KEEP_SAVE k
+        movq    %rdi, 0+\k
+        movq    %rsi, 8+\k
+        movq    %rdx, 16+\k
+        movq    %rcx, 24+\k
+        movq    %r8,  32+\k
+        movq    %r9,  40+\k
+        movq    %rax, 48+\k
+        movq    %r10, 56+\k
+        .irp    r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+        movaps  %xmm\r, CMK_XMM+16*\r+\k
+        .endr
+        .endm
+        .macro  KEEP_LOAD k
+        .irp    r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+        movaps  CMK_XMM+16*\r+\k, %xmm\r
+        .endr
+        movq    0+\k, %rdi
+        movq    8+\k, %rsi
+        movq    16+\k, %rdx
+        movq    24+\k, %rcx
+        movq    32+\k, %r8
+        movq    40+\k, %r9
+        movq    48+\k, %rax
+        movq    56+\k, %r10
+        .endm
+
+#else
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,6 +157,13 @@ extern char cm_obs_kstubs[];
  * same in front of the inline stubs (kstub j, record CM_OBS_MAX - 1 - j). */
 extern char cm_obs_fast[];
 extern char cm_obs_kfast[];
+
+#define CM_BEFORE_DONE_P ((void *)CM_BEFORE_DONE)
+#define CM_BEFORE_PASS_P ((void *)CM_BEFORE_PASS)
+/* The dispatcher's two halves (dispatch.c), called by cm_entry and (through keep.c)
+ * cm_entry_keep. */
+void *cm_dispatch_before(struct cm_frame *f);
+void cm_dispatch_after(void *slot);
 
 /* Call f->fn->orig with the frame's argument registers and f->fn->nstack stack words copied from
  * f->stack; store rax, rdx, xmm0 and xmm1 into f->ret_*. */
