@@ -41,7 +41,8 @@ static uint64_t digest_input(const struct cm_fn *fn, struct cm_callinfo *ci, int
         return 1 + 8 + 32;
     }
     XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits(p, ci->len[i]));
+    struct cm_h128 h = cm_xxh3_128(p, ci->len[i]); /* the CPU's widest vector code (seg_hash.c) */
+    XXH128_canonicalFromHash(&c, (XXH128_hash_t){.low64 = h.lo, .high64 = h.hi});
     memcpy(ci->dig[i], c.digest, 16);
     ci->tag[i] = TAG_XXH;
     return 1 + 8 + 16;

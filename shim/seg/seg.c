@@ -58,6 +58,7 @@
  * - Memory order: data words are relaxed atomics (SEG_MO), so the protocol is data-race free
  *   in the C11 sense and checkable with ThreadSanitizer (where SEG_MO is seq_cst).
  */
+#include "seg_bmap.h"
 #include "seg_int.h"
 
 #include <errno.h>
@@ -233,7 +234,7 @@ static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uin
     if (view) {
         view->v = v;
         view->len = ev;
-        view->map = NULL;
+        view->map = NULL;     /* (view->kept only matters with a map) */
         view->unverified = 0; /* checked above over the private copy */
     }
     return ev;
@@ -261,7 +262,11 @@ uint64_t cm_seg_max_entry(const struct cm_seg *s)
 
 void cm_seg_view_done(struct cm_seg_view *view)
 {
-    if (view->map) {
+    if (view->map && view->kept) { /* a kept mapping (seg_bmap.c): only our reference goes */
+        seg_bmap_put(view->kept);
+        view->kept = 0;
+        view->map = NULL;
+    } else if (view->map) {
         int saved = errno;
         munmap(view->map, view->maplen);
         errno = saved;

@@ -71,6 +71,7 @@ struct cm_seg_view {
     uint64_t len;
     void *map; /* blob mapping to release with cm_seg_view_done(), or NULL */
     size_t maplen;
+    int kept;         /* with map: a handle of the kept mappings (seg_bmap.c); else unused */
     int defer_verify; /* in: a blob's checksum is left to the caller (one pass: copy + verify) */
     int unverified;   /* out: it was; the value's XXH3-64 with `seed` must equal `csum` */
     uint64_t seed, csum;
@@ -185,5 +186,30 @@ void cm_seg_remote_get(struct cm_seg *s, struct cm_remote_counters *c);
  * growing, blob values are neither written nor read: stores needing either are dropped, such
  * lookups miss). Entries already in the mapped ring keep working. */
 void cm_seg_sandboxed(struct cm_seg *s);
+
+/* ---- seg_hash: XXH3 of large buffers with the widest vector code the CPU runs (xxHash's own
+ * code built for SSE2, AVX2 and AVX-512; the variant is chosen at the first call by cpuid: no
+ * system call, no libc call, safe from a constructor). Each returns exactly what the xxHash
+ * function named beside it returns, for every input. Below 241 bytes XXH3 uses no vector code:
+ * the inline xxHash functions are as fast there and need no call. */
+struct cm_h128 {
+    uint64_t lo, hi; /* XXH128_hash_t's low64 and high64 */
+};
+struct cm_xxh3_state { /* an XXH3_state_t (checked in seg_hash_impl.h) */
+    _Alignas(64) unsigned char opaque[576];
+};
+uint64_t cm_xxh3_64(const void *p, size_t n, uint64_t seed);            /* XXH3_64bits_withSeed */
+struct cm_h128 cm_xxh3_128(const void *p, size_t n);                    /* XXH3_128bits */
+void cm_xxh3_reset(struct cm_xxh3_state *st, uint64_t seed);            /* ..._reset_withSeed */
+void cm_xxh3_update(struct cm_xxh3_state *st, const void *p, size_t n); /* XXH3_64bits_update */
+uint64_t cm_xxh3_digest(const struct cm_xxh3_state *st);                /* XXH3_64bits_digest */
+/* memcpy(dst, src, n) and cm_xxh3_update(st, dst, n) in one pass (small chunks: each is hashed
+ * while it is in L1), so a large value is read from memory once while it is copied and checked. */
+void cm_xxh3_copy(struct cm_xxh3_state *st, void *dst, const void *src, size_t n);
+/* The variant in use: "avx512", "avx2" or "sse2". */
+const char *cm_xxh3_impl(void);
+/* Tests and benchmarks: use that variant ("auto": the widest again). 0, -ENOTSUP when this CPU
+ * (or its kernel) cannot run it, -EINVAL for an unknown name. */
+int cm_xxh3_force(const char *name);
 
 #endif

@@ -35,6 +35,7 @@
  * - The header is validated field by field against cm_seg_layout(size): a corrupt header is
  *   "another format", never trusted for offsets.
  */
+#include "seg_bmap.h"
 #include "seg_int.h"
 
 #include <dirent.h>
@@ -444,6 +445,7 @@ void cm_seg_withdraw(struct cm_seg *s)
     /* One mmap replaces the file mapping atomically: no instant where the range is unmapped
      * (a concurrent reader would fault) or still the file. The old file, and with it our
      * shared flock, is released. */
+    seg_bmap_drop(s); /* its blob files too: no kept mapping of them serves anyone again */
     void *m = mmap(s->base, s->size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED)
@@ -456,6 +458,7 @@ void cm_seg_close(struct cm_seg *s)
     int saved = errno;
     if (s == NULL)
         return;
+    seg_bmap_drop(s);
     munmap(s->base, s->size); /* releases the file, and with it the shared flock */
     free(s);
     errno = saved;

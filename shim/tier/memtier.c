@@ -151,7 +151,8 @@ static inline uint64_t align8(uint64_t x)
 static uint64_t entry_csum(const struct ring_hdr *h, const uint8_t *kv)
 {
     XXH64_hash_t seed = h->hash ^ ((uint64_t)h->fn << 32) ^ ((uint64_t)h->klen << 16) ^ h->vlen;
-    return XXH3_64bits_withSeed(kv, (size_t)h->klen + h->vlen, seed);
+    size_t n = (size_t)h->klen + h->vlen;
+    return n > 240 ? cm_xxh3_64(kv, n, seed) : XXH3_64bits_withSeed(kv, n, seed);
 }
 
 /* Look in one slot. Returns value length, -1 for no match, -2 when the value does not fit

@@ -149,8 +149,8 @@ long cm_mem_get(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, uint8_
  * is `want`; if not, the destinations hold garbage and the caller must run the original.
  */
 struct cm_hcopy {
-    XXH3_state_t st;
-    const uint8_t *done; /* source bytes before this are hashed */
+    struct cm_xxh3_state st; /* XXH3 with the CPU's widest vector code (seg.h) */
+    const uint8_t *done;     /* source bytes before this are hashed */
     const uint8_t *end;
     uint64_t want;
 };

@@ -3,7 +3,8 @@
 # function is stored readable in any tier. The shared segment, its blob files and the remote
 # store (keycache, under secret_file) are searched for the password and for the result bytes
 # after runs that hit every tier; a sensitive function with a remote but no secret_file stays on
-# the machine with one warning; cloudm check warns about secret-looking parameters.
+# the machine with one warning; a key file others can read is refused (bypassed, reason
+# sensitive_no_key in the JSON); cloudm check warns about secret-looking parameters.
 . "$CM_SRC/lib.sh"
 . "$CM_SRC/servers.sh"
 prog=$CM_BIN/bigprog
@@ -66,6 +67,20 @@ CLOUDM_KEY_FILE="$CM_TMP/other.key" cm_memo other "$conf" "$prog" pw "$PW" 64 1
 cm_same p1 other
 cm_expect_eq "another key: no shared hit" "$(cm_fn other big_pw .hits.shared)" 0
 cm_expect_eq "another key: computed" "$(cm_execs other big_pw)" 1
+
+# A key file others can read is refused: the function is not cached (never stored under a key
+# someone else may hold), counted by reason in the JSON and explained once.
+printf '%032d' 0 >"$CM_TMP/open.key"
+chmod 644 "$CM_TMP/open.key"
+cm_plain nk.plain "$prog" pw "$PW" 64 2
+CLOUDM_KEY_FILE="$CM_TMP/open.key" CLOUDM_SHARED_PATH="$CM_TMP/seg-nokey" cm_memo nokey "$conf" \
+  "$prog" pw "$PW" 64 2
+cm_same nk.plain nokey
+cm_expect_eq "refused key file: bypassed, reason sensitive_no_key in the JSON" \
+  "$(cm_fn nokey big_pw '"\(.bypassed) \(.bypass.sensitive_no_key) \(.misses) \(.hits.shared)"')" "2 2 0 0"
+cm_expect_eq "refused key file: explained once" \
+  "$(grep -c "big_pw: sensitive = yes, but the per-user key could not be loaded" "$CM_TMP/nokey.err")" 1
+cm_expect_eq "refused key file: ran every time" "$(cm_execs nokey big_pw)" 2
 
 # --- remote ---------------------------------------------------------------------------------------
 cm_keycache_start kc || cm_done
