@@ -85,4 +85,4 @@ alloc=$("$bin/cloudm" stats -c "$tmp/big.conf" --json | jq -r '.segment.allocate
 echo
 echo "| segment | bytes | target |"
 echo "|---|---:|---|"
-echo "| RAM of the segment file after one 100-byte entry, default shared_size | $alloc ($(us "$((alloc / 1024))") MiB) | <= 4 MiB (partly: the ring grows with its entries, the index, ~1/8 of shared_size, is allocated at creation) |"
+echo "| RAM of the segment file after one 100-byte entry, default shared_size | $alloc ($(us "$((alloc / 1024))") MiB) | <= 4 MiB |"

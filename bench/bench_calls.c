@@ -10,9 +10,13 @@
  *                 take glibc's reflection path: ~3x the cost)
  * The result is consumed so the compiler cannot drop the calls. Timing is the best of 5 runs;
  * prints "NAME BEST FIRST": FIRST is the first run alone (with `unique` through the shared tier
- * in a fresh process, the run that also pays the first touch of every page).
+ * in a fresh process, the run that also pays the first touch of every page). `unique` adds a
+ * fourth field, FLOOR: the machine's DRAM floor measured in this process after the runs (a
+ * dependent read of a random line of a 64 MiB buffer, N reads, as cmbench_seg --cold).
+ * CM_BENCH_CPUTIME=1 times with the thread's CPU clock instead of CLOCK_MONOTONIC.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +24,46 @@
 
 double bench_fn(double x);
 
+static clockid_t clk = CLOCK_MONOTONIC; /* CM_BENCH_CPUTIME=1: this thread's CPU time (a busy
+                                          machine's preemptions left out) */
+
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clk, &ts);
     return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* A dependent read of a random line of a 64 MiB buffer (one cycle through its lines in a random
+ * order, Sattolo's shuffle), n times: ns per read. The buffer is written first (no page fault
+ * while timing). */
+static double dram_floor(long n)
+{
+    const size_t lines = (64u << 20) / 64;
+    uint64_t *buf = malloc(lines * 64), x = 0x2545f4914f6cdd1dULL;
+    uint32_t *order = malloc(lines * sizeof(*order));
+    if (buf == NULL || order == NULL)
+        return -1;
+    for (size_t i = 0; i < lines; i++)
+        order[i] = (uint32_t)i;
+    for (size_t i = lines - 1; i > 0; i--) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t j = (size_t)(x % i), t = order[i];
+        order[i] = order[j];
+        order[j] = (uint32_t)t;
+    }
+    for (size_t i = 0; i < lines; i++)
+        buf[(size_t)order[i] * 8] = order[(i + 1) % lines];
+    free(order);
+    uint64_t at = 0;
+    double t0 = now();
+    for (long i = 0; i < n; i++)
+        at = *(volatile uint64_t *)&buf[at * 8];
+    t0 = (now() - t0) / (double)n;
+    free(buf);
+    return at == lines ? -1 : t0; /* `at` is used: the loop cannot be dropped */
 }
 
 int main(int argc, char **argv)
@@ -32,6 +71,9 @@ int main(int argc, char **argv)
     if (argc < 3)
         return 2;
     const char *what = argv[1];
+    const char *cpu = getenv("CM_BENCH_CPUTIME");
+    if (cpu && cpu[0] == '1')
+        clk = CLOCK_THREAD_CPUTIME_ID;
     long n = atol(argv[2]);
     double best = 1e30, first = 0, sink = 0;
     static double uniq = 1.0;
@@ -56,7 +98,10 @@ int main(int argc, char **argv)
         if (dt < best)
             best = dt;
     }
-    printf("%s %.2f %.2f\n", what, best, first);
+    if (!strcmp(what, "unique"))
+        printf("%s %.2f %.2f %.2f\n", what, best, first, dram_floor(n));
+    else
+        printf("%s %.2f %.2f\n", what, best, first);
     fprintf(stderr, "(sink %g)\n", sink);
     return 0;
 }

@@ -29,7 +29,7 @@
  * (memtier.c, shared.c, remote_tier.c), formatting (report.c), explaining bypasses (bypass.c).
  *
  * Tier order: memory, then shared, then remote; a hit in a later tier fills the earlier ones (not
- * in readonly mode). A miss everywhere runs the original and stores its result in every tier
+ * in readonly mode; a shared hit fills the memory tier from the key's second shared hit on). A miss everywhere runs the original and stores its result in every tier
  * (the remote one through its background writer).
  *
  * Hot path budget (a memory hit): no lock, no allocation once this thread's buffers exist, no
@@ -312,7 +312,8 @@ static int shared_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
         cm_seg_view_done(&view);
         return 0;
     }
-    if (fn->mode != CM_MODE_READONLY && n < CM_SHARED_NOFILL)
+    if (fn->mode != CM_MODE_READONLY && n < CM_SHARED_NOFILL && cm_tier_memory &&
+        cm_shared_fill_wanted(fk)) /* from the second hit of a key on (tier.h) */
         mem_store(fn, mk, view.v, (uint32_t)n);
     cm_seg_view_done(&view);
     if (ts)

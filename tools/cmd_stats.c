@@ -241,11 +241,12 @@ static void print_table(const char *path, const struct rows *r, const struct cm_
     fmt_bytes(in->allocated, alloc, sizeof(alloc));
     fmt_bytes(in->blob_bytes, bb, sizeof(bb));
     fmt_bytes(in->blob_size, bs, sizeof(bs));
-    printf("memory  segment file %s allocated of %s (stores dropped for lack of space: %" PRIu64
-           "); blob files %" PRIu64 " (%s of %s)  blob stores %" PRIu64 "  failed %" PRIu64
-           "  evicted %" PRIu64 "  bad %" PRIu64 "\n",
-           alloc, size, in->ring_nospace, in->blob_files, bb, bs, in->blob_puts, in->blob_errors,
-           in->blob_evictions, in->blob_bad);
+    printf("memory  segment file %s allocated of %s (index %" PRIu64 " of %" PRIu64
+           " slots; stores dropped for lack of space: %" PRIu64 "); blob files %" PRIu64
+           " (%s of %s)  blob stores %" PRIu64 "  failed %" PRIu64 "  evicted %" PRIu64
+           "  bad %" PRIu64 "\n",
+           alloc, size, in->ix_slots, in->ix_max, in->ring_nospace + in->ix_nospace, in->blob_files,
+           bb, bs, in->blob_puts, in->blob_errors, in->blob_evictions, in->blob_bad);
     if (remote)
         printf("remote   hits %" PRIu64 "  misses %" PRIu64 "  errors %" PRIu64
                " (timeouts %" PRIu64 ", auth %" PRIu64 ")  skipped %" PRIu64 "  stored %" PRIu64
@@ -267,13 +268,15 @@ static void print_json(const char *path, const struct rows *r, const struct cm_s
            ", \"ring_max_entry\": %" PRIu64 ", \"max_entry\": %" PRIu64 ", \"blob_files\": %" PRIu64
            ", \"blob_bytes\": %" PRIu64 ", \"blob_size\": %" PRIu64 ", \"blob_stores\": %" PRIu64
            ", \"blob_errors\": %" PRIu64 ", \"blob_evictions\": %" PRIu64 ", \"blob_bad\": %" PRIu64
-           ", \"ring_allocated\": %" PRIu64 ", \"ring_nospace\": %" PRIu64 "}, \"functions\": [",
+           ", \"ring_allocated\": %" PRIu64 ", \"ring_nospace\": %" PRIu64
+           ", \"index_slots\": %" PRIu64 ", \"index_max_slots\": %" PRIu64
+           ", \"index_nospace\": %" PRIu64 "}, \"functions\": [",
            in->size, in->data_size, in->used,
            in->data_size ? (double)in->used / (double)in->data_size : 0.0, in->entries,
            in->evictions, in->csum_failures, in->flight_waits, in->flight_takeovers, in->allocated,
            in->ring_max, in->max_entry, in->blob_files, in->blob_bytes, in->blob_size,
            in->blob_puts, in->blob_errors, in->blob_evictions, in->blob_bad, in->ring_alloc,
-           in->ring_nospace);
+           in->ring_nospace, in->ix_slots, in->ix_max, in->ix_nospace);
     for (size_t i = 0; i < r->n; i++) {
         const struct cm_seg_fnstat *st = &r->v[i].st;
 

@@ -293,6 +293,7 @@ enum cm_scratch {
     CM_SCRATCH_SEAL,    /* a sensitive function's sealed value */
     CM_SCRATCH_VFY,     /* verify: the cached value being compared; probe: the first run's value */
     CM_SCRATCH_RMT,     /* an envelope copied from the agent's reply */
+    CM_SCRATCH_SEEN,    /* the keys of recent shared-tier hits (cm_shared_fill_wanted) */
     CM_SCRATCH_N
 };
 

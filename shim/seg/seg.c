@@ -9,38 +9,35 @@
  *
  * DESIGN
  * - Layout (seg_int.h, all offsets in the header, recomputed from the size and compared on open):
- *   [header 4 KiB | flight slots 256 x 64 B | function slots 512 x 128 B | index | ring].
- *   The index is an array of 64-byte buckets of SEG_WAYS = 8 words; the ring holds the entries.
+ *   [header 4 KiB | flight slots 256 x 64 B | function slots 512 x 128 B | profile | index |
+ *   ring]. The index (seg_ix.c) is a growing table of 64-byte slots; values of up to 24 bytes
+ *   live in their slot, larger ones in the ring, named by their slot.
  * - Ring: `sh_head` is a 64-bit ring position that only grows. A writer reserves
  *   [P, P + total) with one CAS on sh_head *before* writing anything (an entry never straddles
  *   the ring's end: the reservation skips to the next lap), then writes the entry (header, key,
  *   value) with relaxed atomic word stores. Invariant R: the bytes of an entry at position P are
  *   unchanged as long as sh_head <= P + ring_size, because any writer that could overwrite them
  *   must first move sh_head past that bound.
- * - Index words: {28-bit tag of the hash | P / 8 modulo 2^36}, 0 = empty. A word changes only
- *   by a single 64-bit CAS (publish, replace, drop), so no index state is ever half-written.
- *   Publishing is the last step of a store and uses release order: whoever acquire-loads a word
- *   sees the complete entry it names (invariant P). The full P is recovered from sh_head
- *   (seg_word_pos); the entry stores P itself (se_pos), so a stale or aliased word is detected.
- * - Lookup (no lock, no syscall, no allocation): acquire-load a word whose tag matches, load
- *   sh_head, check R, read the entry header and compare the 128-bit hash and key length, compare
- *   the key word by word, copy the value out, acquire fence, reload sh_head and check R again
- *   (the seqlock argument: a writer's release fence after its reservation CAS synchronises with
- *   our acquire fence if we read any byte it wrote, so we then see its sh_head). Only then the
- *   XXH3 checksum is verified over the *private* copies (the caller's key, the copied value), so
- *   no hash ever runs over bytes that may change. A mismatch there means the stable bytes are
- *   wrong (corruption, or a stale word aliasing an unfinished reservation): the word is dropped
- *   (CAS to 0) and sh_csum_failures counted. A torn read (R failed) is a plain miss.
+ * - Publishing the entry's index slot is the last step of a store (a release store, seg_ix.c):
+ *   whoever reads the slot consistently sees the complete entry (invariant P). The slot holds
+ *   P; the entry stores P itself (se_pos), so a stale slot is detected.
+ * - Ring lookup (ring_probe: no lock, no syscall, no allocation): check R for the slot's P,
+ *   read the entry header and compare the 128-bit hash and key length, compare the key word by
+ *   word, copy the value out, acquire fence, reload sh_head and check R again (the seqlock
+ *   argument: a writer's release fence after its reservation CAS synchronises with our acquire
+ *   fence if we read any byte it wrote, so we then see its sh_head). Only then the XXH3 checksum
+ *   is verified over the *private* copies (the caller's key, the copied value), so no hash ever
+ *   runs over bytes that may change. A mismatch there means the stable bytes are wrong: the slot
+ *   is dropped and sh_csum_failures counted. A torn read (R failed) is a plain miss.
  * - Checksum: XXH3-64 of the value, seeded with XXH3-64 of the key seeded with the header fields
  *   (position, hash, fn_ident, lengths). Computed by the writer from its private buffers.
  * - Eviction: FIFO by the ring plus a second chance. A hit on an entry in the oldest quarter of
  *   the ring re-inserts it at the head (a CLOCK-like approximation of LRU that costs nothing on
  *   hits to young entries and needs no per-entry reference bits written by readers: a reference
  *   bit would make every hit a store to a shared cache line, and CLOCK's hand would need a
- *   sweeper). The index bucket, when full, replaces a word whose entry the ring has overwritten,
- *   else its oldest word. Evictions counted: words displaced while their entry was live, and
- *   words found pointing at overwritten entries (dropped then). Entries overwritten whose words
- *   are never met again are not counted (cm_seg_get_info counts live entries by a scan).
+ *   sweeper). The index (seg_ix.c) reuses slots whose entry the ring has overwritten. Evictions
+ *   counted: slots displaced while their entry was live, and slots found naming overwritten
+ *   entries (dropped then).
  * - A writer stalled (preempted) for a whole lap of the ring between its reservation and its
  *   last store writes into bytes that a newer reservation owns. Nothing can prevent that without
  *   a lock; the newer entry's checksum catches it (counted as a checksum failure, dropped), and
@@ -149,40 +146,24 @@ static inline uint64_t head_acq(struct cm_seg *s)
     return __atomic_load_n(&s->hdr->sh_head, __ATOMIC_ACQUIRE);
 }
 
-/* Intact (invariant R) and fully reserved. */
-static inline int ent_live(const struct cm_seg *s, uint64_t pos, uint64_t head)
-{
-    return pos <= head && head - pos >= sizeof(struct seg_ent) && head - pos <= s->ring_size;
-}
-
-static inline struct seg_ent *ent_at(const struct cm_seg *s, uint64_t pos)
-{
-    return (struct seg_ent *)(s->ring + pos % s->ring_size);
-}
-
-static void drop_word(uint64_t *slot, uint64_t w)
-{
-    __atomic_compare_exchange_n(slot, &w, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-}
-
 static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const uint8_t *key,
                   uint32_t klen, const uint8_t *v, uint32_t vlen);
 
-/* Probe one word whose tag matched. Returns as cm_seg_get. */
-static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uint64_t h1,
-                  const uint8_t *key, uint32_t klen, uint8_t *v, uint32_t vcap, uint32_t *need,
-                  struct cm_seg_view *view)
+/* Probe the ring entry a slot names. Returns as cm_seg_get. */
+static long ring_probe(struct cm_seg *s, struct seg_slot *slot, uint64_t w, uint64_t pos,
+                       uint64_t h0, uint64_t h1, const uint8_t *key, uint32_t klen, uint8_t *v,
+                       uint32_t vcap, uint32_t *need, struct cm_seg_view *view)
 {
     uint64_t head = head_acq(s);
-    uint64_t pos = seg_word_pos(w, head);
-    if (!ent_live(s, pos, head)) {
-        drop_word(slot, w); /* its entry was overwritten by the ring (or the word is garbage) */
+    if (!seg_ent_live(s, pos, head)) {
+        seg_ix_drop(s, slot,
+                    w); /* its entry was overwritten by the ring (or the slot is garbage) */
         CNT_ADD(s->hdr->sh_evictions, 1);
         return -1;
     }
     uint64_t off = pos % s->ring_size;
     if (off + sizeof(struct seg_ent) > s->ring_size) {
-        drop_word(slot, w);
+        seg_ix_drop(s, slot, w);
         return -1;
     }
     struct seg_ent *e = (struct seg_ent *)(s->ring + off);
@@ -193,8 +174,8 @@ static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uin
     uint32_t ek = ekf & ~SEG_BLOB_FLAG;
     if (epos != pos) {
         SEG_FENCE(__ATOMIC_ACQUIRE);
-        if (ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
-            drop_word(slot, w); /* stable and wrong: a stale or corrupt word */
+        if (seg_ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
+            seg_ix_drop(s, slot, w); /* stable and wrong: a stale or corrupt word */
         return -1;
     }
     if (eh0 != h0 || eh1 != h1 || ek != klen)
@@ -209,7 +190,7 @@ static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uin
         return -1; /* a blob reference, for a caller that cannot map blobs */
     if (ev > vcap) {
         SEG_FENCE(__ATOMIC_ACQUIRE);
-        if (!ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
+        if (!seg_ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
             return -1;
         *need = ev;
         return -2;
@@ -217,7 +198,7 @@ static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uin
     get_bytes(v, kw + seg_align8(klen) / 8, ev);
     SEG_FENCE(__ATOMIC_ACQUIRE);
     uint64_t head2 = __atomic_load_n(&s->hdr->sh_head, SEG_MO);
-    if (!ent_live(s, pos, head2))
+    if (!seg_ent_live(s, pos, head2))
         return -1; /* overwritten while we copied: a miss, nothing wrong */
     if (seg_csum(pos, h0, h1, efn, key, ekf, v, ev) != ecs)
         goto corrupt; /* stable (R held after the copy) and wrong */
@@ -241,10 +222,10 @@ static long probe(struct cm_seg *s, uint64_t *slot, uint64_t w, uint64_t h0, uin
 bad:
     /* impossible lengths: corruption only if the header was stable while we read it */
     SEG_FENCE(__ATOMIC_ACQUIRE);
-    if (!ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
+    if (!seg_ent_live(s, pos, __atomic_load_n(&s->hdr->sh_head, SEG_MO)))
         return -1;
 corrupt:
-    drop_word(slot, w);
+    seg_ix_drop(s, slot, w);
     CNT_ADD(s->hdr->sh_csum_failures, 1);
     return -1;
 }
@@ -282,69 +263,7 @@ long cm_seg_lookup(struct cm_seg *s, const uint8_t h[16], const uint8_t *key, ui
         return -1;
     memcpy(&h0, h, 8);
     memcpy(&h1, h + 8, 8);
-    uint64_t tag = seg_tag(h1);
-    uint64_t *b = s->index + (h0 & s->bmask) * SEG_WAYS;
-    for (unsigned i = 0; i < SEG_WAYS; i++) {
-        uint64_t w = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
-        if ((w >> SEG_POS_BITS) != tag)
-            continue;
-        long r = probe(s, &b[i], w, h0, h1, key, klen, v, vcap, need, view);
-        if (r != -1)
-            return r;
-    }
-    return -1;
-}
-
-/* Puts the word for the entry at pos into the bucket. Preference: a word of the same key, an
- * empty word, a word whose entry the ring overwrote, the oldest word. */
-static int publish(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t pos)
-{
-    uint64_t tag = seg_tag(h1);
-    uint64_t *b = s->index + (h0 & s->bmask) * SEG_WAYS;
-    uint64_t nw = seg_word(tag, pos);
-    for (int attempt = 0; attempt < 4; attempt++) {
-        uint64_t head = head_acq(s);
-        int same = -1, empty = -1, dead = -1, oldest = -1;
-        uint64_t oldest_age = 0, ws[SEG_WAYS];
-        for (unsigned i = 0; i < SEG_WAYS; i++) {
-            uint64_t w = __atomic_load_n(&b[i], __ATOMIC_ACQUIRE);
-            ws[i] = w;
-            if (w == 0) {
-                if (empty < 0)
-                    empty = (int)i;
-                continue;
-            }
-            uint64_t p = seg_word_pos(w, head);
-            if (!ent_live(s, p, head) || p % s->ring_size + sizeof(struct seg_ent) > s->ring_size) {
-                if (dead < 0)
-                    dead = (int)i;
-                continue;
-            }
-            if ((w >> SEG_POS_BITS) == tag && same < 0) {
-                const struct seg_ent *e = ent_at(s, p);
-                if (ld(&e->se_h0) == h0 && ld(&e->se_h1) == h1) {
-                    same = (int)i;
-                    continue;
-                }
-            }
-            if (oldest < 0 || head - p > oldest_age) {
-                oldest = (int)i;
-                oldest_age = head - p;
-            }
-        }
-        int pick = same >= 0 ? same : empty >= 0 ? empty : dead >= 0 ? dead : oldest;
-        if (pick < 0)
-            return -EAGAIN;
-        uint64_t w = ws[pick];
-        if (__atomic_compare_exchange_n(&b[pick], &w, nw, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
-            if (pick != same && pick != empty)
-                CNT_ADD(s->hdr->sh_evictions, 1);
-            CNT_ADD(s->hdr->sh_puts, 1);
-            return 0;
-        }
-    }
-    CNT_ADD(s->hdr->sh_put_drops, 1);
-    return -EAGAIN;
+    return seg_ix_lookup(s, h0, h1, key, klen, v, vcap, need, view, ring_probe);
 }
 
 /*
@@ -364,24 +283,14 @@ static int seg_ring_alloc(struct cm_seg *s, uint64_t upto)
     uint64_t want = (upto + SEG_ALLOC_CHUNK - 1) / SEG_ALLOC_CHUNK * SEG_ALLOC_CHUNK;
     if (want > s->ring_size)
         want = s->ring_size;
-    if (__atomic_load_n(&s->sandboxed, __ATOMIC_RELAXED))
-        return -EPERM; /* a sandbox may kill the process for an open() */
-    int saved = errno;
-    int fd = seg_file(s); /* the mapping keeps no descriptor: one for this allocation */
-    if (fd < 0) {
-        errno = saved;
-        return fd;
-    }
-    off_t at = (off_t)((uint64_t)(s->ring - s->base) + cur);
-    int r = posix_fallocate(fd, at, (off_t)(want - cur));
-    if (r == ENOSPC && upto < want) { /* no room for a whole chunk: just what this store needs */
+    uint64_t at = (uint64_t)(s->ring - s->base) + cur;
+    int r = seg_alloc(s, at, want - cur);
+    if (r == -ENOSPC && upto < want) { /* no room for a whole chunk: just what this store needs */
         want = upto;
-        r = posix_fallocate(fd, at, (off_t)(want - cur));
+        r = seg_alloc(s, at, want - cur);
     }
-    close(fd);
-    errno = saved;
-    if (r != 0 && r != EOPNOTSUPP && r != EINVAL && r != ENOSYS)
-        return -r;
+    if (r < 0)
+        return r;
     while (cur < want && !__atomic_compare_exchange_n(&s->hdr->sh_ring_alloc, &cur, want, 1,
                                                       __ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
         ;
@@ -413,7 +322,7 @@ static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const
         CNT_ADD(seg_blobcnt(s)->sb_ring_nospace, 1);
         return -ENOSPC;
     }
-    struct seg_ent *e = ent_at(s, start);
+    struct seg_ent *e = seg_ent_at(s, start);
     uint64_t *kw = (uint64_t *)(e + 1);
     put_bytes(kw, key, klen);
     put_bytes(kw + seg_align8(klen) / 8, v, vlen);
@@ -425,11 +334,11 @@ static int put_at(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const
     st(&e->se_pos, start);
     /* a writer stalled for a whole lap of the ring: its entry is already gone (and its late
      * stores may have hit a newer entry, which that entry's checksum catches) */
-    if (!ent_live(s, start, __atomic_load_n(&s->hdr->sh_head, __ATOMIC_SEQ_CST))) {
+    if (!seg_ent_live(s, start, __atomic_load_n(&s->hdr->sh_head, __ATOMIC_SEQ_CST))) {
         CNT_ADD(s->hdr->sh_lapped, 1);
         return -EAGAIN;
     }
-    return publish(s, h0, h1, start);
+    return seg_ix_put_ring(s, h0, h1, fn, start);
 }
 
 int cm_seg_put(struct cm_seg *s, const uint8_t h[16], uint64_t fn_ident, const uint8_t *key,
@@ -442,6 +351,8 @@ int cm_seg_put(struct cm_seg *s, const uint8_t h[16], uint64_t fn_ident, const u
     memcpy(&h1, h + 8, 8);
     if ((uint64_t)klen + vlen > s->max_entry || klen >= SEG_BLOB_FLAG)
         return -E2BIG;
+    if (vlen <= SEG_INLINE_MAX)
+        return seg_ix_put_inline(s, h0, h1, fn_ident, v, vlen); /* no key bytes: the digest */
     if (seg_ent_total(klen, vlen) > s->ring_max) {
         uint8_t ref[SEG_BLOB_REF];
         int r = seg_blob_write(s, h0, h1, v, vlen, ref);
@@ -489,28 +400,7 @@ long cm_seg_clear(struct cm_seg *s, const char *name)
         if (nids == 0)
             return 0;
     }
-    uint64_t nwords = (s->bmask + 1) * SEG_WAYS;
-    for (uint64_t i = 0; i < nwords; i++) {
-        uint64_t w = __atomic_load_n(&s->index[i], __ATOMIC_ACQUIRE);
-        if (w == 0)
-            continue;
-        if (name != NULL) {
-            uint64_t head = head_acq(s), p = seg_word_pos(w, head);
-            if (!ent_live(s, p, head) || p % s->ring_size + sizeof(struct seg_ent) > s->ring_size)
-                continue;
-            const struct seg_ent *e = ent_at(s, p);
-            uint64_t fn = ld(&e->se_fn);
-            if (ld(&e->se_pos) != p)
-                continue;
-            unsigned j = 0;
-            while (j < nids && ids[j] != fn)
-                j++;
-            if (j == nids)
-                continue;
-        }
-        if (__atomic_compare_exchange_n(&s->index[i], &w, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-            dropped++;
-    }
+    dropped = seg_ix_clear(s, name != NULL ? ids : NULL, nids);
     if (name == NULL)
         seg_blob_clear(s); /* one function's blobs are orphans now: the blob budget ages them out */
     return dropped;
@@ -523,27 +413,15 @@ void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info)
         return;
     struct seg_hdr *h = s->hdr;
     info->size = s->size;
-    info->data_size = s->ring_size;
+    info->data_size = s->ring_size + h->sh_slots * sizeof(struct seg_slot);
     info->evictions = __atomic_load_n(&h->sh_evictions, __ATOMIC_RELAXED);
     info->csum_failures = __atomic_load_n(&h->sh_csum_failures, __ATOMIC_RELAXED);
     info->flight_waits = __atomic_load_n(&h->sh_flight_waits, __ATOMIC_RELAXED);
     info->flight_takeovers = __atomic_load_n(&h->sh_flight_takeovers, __ATOMIC_RELAXED);
-    /* live entries and their bytes: a scan of the index (cost ~ index words; for the tools) */
-    uint64_t nwords = (s->bmask + 1) * SEG_WAYS;
-    for (uint64_t i = 0; i < nwords; i++) {
-        uint64_t w = __atomic_load_n(&s->index[i], __ATOMIC_ACQUIRE);
-        if (w == 0)
-            continue;
-        uint64_t head = head_acq(s), p = seg_word_pos(w, head);
-        if (!ent_live(s, p, head) || p % s->ring_size + sizeof(struct seg_ent) > s->ring_size)
-            continue;
-        const struct seg_ent *e = ent_at(s, p);
-        uint64_t lens = ld((const uint64_t *)&e->se_klen);
-        if (ld(&e->se_pos) != p)
-            continue;
-        info->entries++;
-        info->used += seg_ent_total((uint32_t)lens & ~SEG_BLOB_FLAG, (uint32_t)(lens >> 32));
-    }
+    /* live entries and their bytes: a scan of the index (cost ~ slots in use; for the tools) */
+    seg_ix_usage(s, &info->entries, &info->used, &info->ix_slots);
+    info->ix_max = h->sh_slots;
+    info->ix_nospace = __atomic_load_n(&seg_blobcnt(s)->sb_ix_nospace, __ATOMIC_RELAXED);
     info->blob_puts = __atomic_load_n(&seg_blobcnt(s)->sb_puts, __ATOMIC_RELAXED);
     info->blob_errors = __atomic_load_n(&seg_blobcnt(s)->sb_errors, __ATOMIC_RELAXED);
     info->blob_evictions = __atomic_load_n(&seg_blobcnt(s)->sb_evictions, __ATOMIC_RELAXED);
@@ -566,8 +444,10 @@ void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info)
 void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len, uint64_t *ring_off,
                     uint64_t *ring_len)
 {
-    *index_off = (uint64_t)((uint8_t *)s->index - s->base);
-    *index_len = (s->bmask + 1) * 64;
+    uint64_t e, u, n;
+    seg_ix_usage(s, &e, &u, &n);
+    *index_off = (uint64_t)((uint8_t *)s->slots - s->base);
+    *index_len = n * sizeof(struct seg_slot);
     *ring_off = (uint64_t)(s->ring - s->base);
     *ring_len = s->ring_size;
 }

@@ -13,9 +13,10 @@
  * come back as codes plus a one-line message in a caller buffer), touch the host's errno
  * (every function preserves it).
  *
- * Keys are identified by the 128-bit XXH3 hash of the canonical key bytes *and* compared in
- * full: a hash match with different key bytes is a miss. Every entry carries an XXH3 checksum
- * over its header fields, key and value, verified on every read.
+ * Keys are identified by the 128-bit XXH3 hash of the canonical key bytes; entries with values
+ * of up to 24 bytes are matched on that digest alone (kept inline in the index, one cache line),
+ * larger ones also compare the key bytes in full (docs/keys.md: collision probability). Every entry
+ * carries an XXH3 checksum over its header fields, key and value, verified on every read.
  */
 #ifndef CM_SEG_H
 #define CM_SEG_H
@@ -136,6 +137,9 @@ struct cm_seg_info {
     uint64_t ring_nospace; /* ring stores dropped because the file system was full */
     uint64_t ring_max;     /* largest entry kept in the ring */
     uint64_t max_entry;    /* largest entry stored at all */
+    uint64_t ix_slots;     /* index slots in use (the index grows by doubling) */
+    uint64_t ix_max;       /* index slots it may grow to */
+    uint64_t ix_nospace;   /* index growths refused because the file system was full */
 };
 void cm_seg_get_info(struct cm_seg *s, struct cm_seg_info *info);
 
@@ -149,8 +153,8 @@ void cm_seg_fn_foreach(struct cm_seg *s,
  * processes use the segment. Returns the number of entries dropped. */
 long cm_seg_clear(struct cm_seg *s, const char *name);
 
-/* Where the index and the entry ring lie in the file (byte offsets and lengths), for tests and
- * diagnostics. */
+/* Where the index (the part in use) and the entry ring lie in the file (byte offsets and
+ * lengths), for tests and diagnostics. */
 void cm_seg_regions(struct cm_seg *s, uint64_t *index_off, uint64_t *index_len, uint64_t *ring_off,
                     uint64_t *ring_len);
 

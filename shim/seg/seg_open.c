@@ -92,15 +92,13 @@ int cm_seg_layout(uint64_t size, struct seg_hdr *l)
     if (l->sh_prof_slots < SEG_PROF_MIN)
         l->sh_prof_slots = SEG_PROF_MIN;
     l->sh_index_off = l->sh_prof_off + l->sh_prof_slots * sizeof(uint64_t);
-    /* index: 1/12 .. 1/6 of the rest (a power of two buckets), one word per 40 .. 88 bytes of
-     * ring: room for the smallest entries (72 bytes: 16-byte key, 8-byte value) at a load that
-     * rarely overflows an 8-way bucket */
+    /* index: up to 1/6 .. 1/3 of the rest (a power of two of 64-byte slots, one entry each:
+     * room for one ring entry per 128 .. 320 bytes of ring, plus the inline ones), reserved in
+     * the file but allocated as it grows (seg_ix.c), from 2^SEG_IX_INIT_LG slots */
     uint64_t rest = size - l->sh_index_off;
-    uint64_t nb = pow2_floor(rest / 12 / 64);
-    if (nb * 12 * 64 < rest)
-        nb *= 2;
-    l->sh_buckets = nb;
-    l->sh_ring_off = l->sh_index_off + nb * 64;
+    uint64_t nb = pow2_floor(rest / 3 / sizeof(struct seg_slot));
+    l->sh_slots = nb;
+    l->sh_ring_off = l->sh_index_off + nb * sizeof(struct seg_slot);
     l->sh_ring_size = (size - l->sh_ring_off) & ~(uint64_t)63;
     return 0;
 }
@@ -119,7 +117,7 @@ static int check_hdr(const struct seg_hdr *h, uint64_t st_size, uint64_t want)
         return 1;
     if (h->sh_flight_off != l.sh_flight_off || h->sh_fn_off != l.sh_fn_off ||
         h->sh_prof_off != l.sh_prof_off || h->sh_prof_slots != l.sh_prof_slots ||
-        h->sh_index_off != l.sh_index_off || h->sh_buckets != l.sh_buckets ||
+        h->sh_index_off != l.sh_index_off || h->sh_slots != l.sh_slots ||
         h->sh_ring_off != l.sh_ring_off || h->sh_ring_size != l.sh_ring_size)
         return 1;
     return 0;
@@ -205,6 +203,23 @@ static int populate_huge(int fd, uint64_t len)
     return r;
 }
 
+/* The index's initial size (log2 slots): SEG_IX_INIT_LG, or all of it in a small segment. */
+static unsigned ix_lg_min(const struct seg_hdr *l)
+{
+    unsigned lg = 0;
+    while ((2ull << lg) <= l->sh_slots)
+        lg++;
+    return lg < SEG_IX_INIT_LG ? lg : SEG_IX_INIT_LG;
+}
+
+static unsigned ix_lg_max(const struct seg_hdr *l)
+{
+    unsigned lg = 0;
+    while ((2ull << lg) <= l->sh_slots)
+        lg++;
+    return lg;
+}
+
 /* Creates a fresh segment at path: link() (replace == 0) or rename() (replace == 1). */
 static int create_file(const char *path, uint64_t size, int replace, char *err, size_t errlen)
 {
@@ -233,12 +248,18 @@ static int create_file(const char *path, uint64_t size, int replace, char *err, 
         r = fail(err, errlen, -errno, "%s: cannot size: %s", tmp, strerror(errno));
         goto out;
     }
-    /* Allocated now: header, statistics, index and the ring's first chunk; the rest of the ring
-     * as it fills (seg.c, seg_ring_alloc), so a segment costs what it holds. */
-    l.sh_ring_alloc = l.sh_ring_size < SEG_ALLOC_CHUNK ? l.sh_ring_size : SEG_ALLOC_CHUNK;
-    r = populate_huge(fd, l.sh_ring_off + l.sh_ring_alloc);
+    /* Allocated now: header, statistics, the index's first 2^SEG_IX_INIT_LG slots and the
+     * ring's first SEG_RING_FIRST bytes; the rest of the index as it grows (seg_ix.c) and of the
+     * ring as it fills (seg.c, seg_ring_alloc), so a segment costs what it holds. */
+    unsigned lg = ix_lg_min(&l);
+    uint64_t ixlen = l.sh_index_off + (sizeof(struct seg_slot) << lg);
+    l.sh_ring_alloc = l.sh_ring_size < SEG_RING_FIRST ? l.sh_ring_size : SEG_RING_FIRST;
+    l.sh_ix = (uint64_t)lg << 56 | (1ull << lg) / 2; /* no migration under way */
+    r = populate_huge(fd, ixlen);
     if (r != 0)
-        r = posix_fallocate(fd, 0, (off_t)(l.sh_ring_off + l.sh_ring_alloc));
+        r = posix_fallocate(fd, 0, (off_t)ixlen);
+    if (r == 0 || r == EOPNOTSUPP || r == EINVAL || r == ENOSYS)
+        r = posix_fallocate(fd, (off_t)l.sh_ring_off, (off_t)l.sh_ring_alloc);
     if (r != 0 && r != EOPNOTSUPP && r != EINVAL && r != ENOSYS) {
         r = fail(err, errlen, -r, "%s: cannot allocate %llu bytes: %s", tmp,
                  (unsigned long long)size, strerror(r));
@@ -315,8 +336,9 @@ static int map_it(int fd, uint64_t size, const struct cm_seg_opts *o, struct cm_
     s->fns = (struct seg_fn *)(s->base + s->hdr->sh_fn_off);
     s->prof = (uint64_t *)(s->base + s->hdr->sh_prof_off);
     s->prof_mask = s->hdr->sh_prof_slots - 1;
-    s->index = (uint64_t *)(s->base + s->hdr->sh_index_off);
-    s->bmask = s->hdr->sh_buckets - 1;
+    s->slots = (struct seg_slot *)(s->base + s->hdr->sh_index_off);
+    s->ix_lg_min = ix_lg_min(s->hdr);
+    s->ix_lg_max = ix_lg_max(s->hdr);
     s->ring = s->base + s->hdr->sh_ring_off;
     s->ring_size = s->hdr->sh_ring_size;
     s->ring_max = s->ring_size / 4 - 64;
@@ -475,4 +497,22 @@ int seg_file(const struct cm_seg *s)
         return -ESTALE;
     }
     return fd;
+}
+
+int seg_alloc(struct cm_seg *s, uint64_t off, uint64_t len)
+{
+    if (__atomic_load_n(&s->sandboxed, __ATOMIC_RELAXED))
+        return -EPERM; /* a sandbox may kill the process for an open() */
+    int saved = errno;
+    int fd = seg_file(s); /* the mapping keeps no descriptor: one for this allocation */
+    if (fd < 0) {
+        errno = saved;
+        return fd;
+    }
+    int r = posix_fallocate(fd, (off_t)off, (off_t)len);
+    close(fd);
+    errno = saved;
+    if (r != 0 && r != EOPNOTSUPP && r != EINVAL && r != ENOSYS)
+        return -r;
+    return 0;
 }

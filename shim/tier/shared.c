@@ -28,7 +28,13 @@
  *
  * No thread: an earlier version started a thread to prefault the memory tier after 64
  * shared-tier events; product rule 2 (and seccomp filters without clone) forbid threads in the
- * host, so the first touches of the memory tier's pages are simply paid by the calls (bench/).
+ * host, so the first writes to the memory tier's pages are simply paid by the calls (bench/).
+ * Reads are another matter: a process answered by the segment looks each key up in the memory
+ * tier first, and every untouched page of the memory tier's index costs a page fault just to
+ * find it empty (a fresh process reading 20,000 keys once took ~4,000 such faults, more than the
+ * hits themselves). So the 256th shared hit of a thread (once per process) maps the whole index
+ * to the zero page with one madvise (cm_mem_map_index, ~0.5 ms, no memory): the one system call
+ * a hit makes, once, in processes that read many entries from the segment; never in a sandbox.
  *
  * Identity changes: cm_shared_identity_changed() (the hook layer's setuid-family wrappers)
  * withdraws the segment, replaces its mapping with anonymous memory (a lookup running in
@@ -59,12 +65,17 @@ static uint16_t prof_run;
 
 /* The claims this thread holds, oldest first (see the header comment). */
 struct open_claim {
-    uintptr_t frame;     /* entry frame of the call that holds it */
+    uintptr_t frame; /* entry frame of the call that holds it */
     uint32_t ticket;
-    struct cm_seg *seg;  /* the segment it lives in */
+    struct cm_seg *seg; /* the segment it lives in */
 };
 static __thread struct open_claim open_claims[OPEN_MAX] __attribute__((tls_model("initial-exec")));
 static __thread int nopen __attribute__((tls_model("initial-exec")));
+
+/* Shared hits of this thread, and whether the memory tier's index was mapped (see above). */
+#define MAP_INDEX_AFTER 256u
+static __thread uint32_t shared_hits __attribute__((tls_model("initial-exec")));
+static int index_mapped;
 
 static void release_above(int keep)
 {
@@ -210,7 +221,10 @@ long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int de
     }
     if (n < 0)
         return -1;
-    if (fk->sensitive) { /* sealed: open into a private buffer */
+    if (++shared_hits == MAP_INDEX_AFTER && cm_tier_memory && cm_sandbox == CM_SANDBOX_NONE &&
+        !__atomic_exchange_n(&index_mapped, 1, __ATOMIC_RELAXED))
+        cm_mem_map_index(); /* once per process: see the header comment */
+    if (fk->sensitive) {    /* sealed: open into a private buffer */
         uint8_t *pt = n >= CM_SEAL_OVERHEAD ? cm_tls_scratch(CM_SCRATCH_SEAL, (size_t)n) : NULL;
         int ok = pt && cm_sens_open(fk->sk, view->v, (uint32_t)n, pt) == 0;
         cm_seg_view_done(view);
@@ -221,6 +235,24 @@ long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int de
         view->len = (uint64_t)n;
     }
     return n;
+}
+
+#define SEEN_SLOTS 1024u
+
+int cm_shared_fill_wanted(const struct cm_fullkey *fk)
+{
+    uint64_t *seen = (uint64_t *)cm_tls_scratch(CM_SCRATCH_SEEN, SEEN_SLOTS * sizeof(uint64_t));
+    uint64_t h0, h1;
+    if (!seen)
+        return 1;
+    memcpy(&h0, fk->h, 8);
+    memcpy(&h1, fk->h + 8, 8);
+    h1 |= 1; /* 0 = an empty filter slot */
+    uint64_t *slot = &seen[h0 & (SEEN_SLOTS - 1)];
+    if (*slot == h1)
+        return 1;
+    *slot = h1;
+    return 0;
 }
 
 void cm_shared_put(const struct cm_fn *fn, const struct cm_fullkey *fk, const uint8_t *v,

@@ -25,9 +25,11 @@ cm_expect_eq "segment created with mode 0600" "$(stat -c %a "$seg")" 600
 cm_memo second "$conf" "$CM_BIN/modeprog"
 cm_same plain second
 cm_expect_eq "second run: lg_poly misses" "$(cm_fn second lg_poly .misses)" 0
-cm_expect_eq "second run: lg_poly shared hits" "$(cm_fn second lg_poly .hits.shared)" 20
-cm_expect_eq "second run: lg_poly memory hits" "$(cm_fn second lg_poly .hits.memory)" 80
-cm_expect_eq "second run: lg_sq shared hits" "$(cm_fn second lg_sq .hits.shared)" 10
+# A key's first shared hit does not fill the memory tier, its second does (tier.h,
+# cm_shared_fill_wanted): of 5 calls per argument, 2 shared hits then 3 memory hits.
+cm_expect_eq "second run: lg_poly shared hits" "$(cm_fn second lg_poly .hits.shared)" 40
+cm_expect_eq "second run: lg_poly memory hits" "$(cm_fn second lg_poly .hits.memory)" 60
+cm_expect_eq "second run: lg_sq shared hits" "$(cm_fn second lg_sq .hits.shared)" 20
 cm_expect_eq "second run: lg_poly never ran" "$(cm_execs second lg_poly)" 0
 
 # tiers = shared: no memory tier at all, every call is answered by the segment.
