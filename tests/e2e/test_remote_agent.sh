@@ -121,8 +121,10 @@ cm_keycache_start kca || cm_done
 url_a=$CM_KC_URL
 cm_keycache_start kcb || cm_done
 url_b=$CM_KC_URL
-ca=$(mkconf two-a "$url_a" "" "salt = a")
-cb=$(mkconf two-b "$url_b" "" "salt = b")
+# (a generous remote_timeout: this is about cross-talk, and on a loaded machine one lookup of 400
+# answered after 200 ms would count as a miss)
+ca=$(mkconf two-a "$url_a" "remote_timeout = 3s" "salt = a")
+cb=$(mkconf two-b "$url_b" "remote_timeout = 3s" "salt = b")
 machine two cm_memo two.a "$ca" "$CM_BIN/manyprog" 400 1 &
 ra=$!
 machine two cm_memo two.b "$cb" "$CM_BIN/manyprog" 400 1 &
