@@ -22,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "dram_floor.h"
+
 double bench_fn(double x);
 
 static clockid_t clk = CLOCK_MONOTONIC; /* CM_BENCH_CPUTIME=1: this thread's CPU time (a busy
@@ -34,37 +36,8 @@ static double now(void)
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-/* A dependent read of a random line of a 64 MiB buffer (one cycle through its lines in a random
- * order, Sattolo's shuffle), n times: ns per read. The buffer is written first (no page fault
- * while timing). */
-static double dram_floor(long n)
-{
-    const size_t lines = (64u << 20) / 64;
-    uint64_t *buf = malloc(lines * 64), x = 0x2545f4914f6cdd1dULL;
-    uint32_t *order = malloc(lines * sizeof(*order));
-    if (buf == NULL || order == NULL)
-        return -1;
-    for (size_t i = 0; i < lines; i++)
-        order[i] = (uint32_t)i;
-    for (size_t i = lines - 1; i > 0; i--) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        size_t j = (size_t)(x % i), t = order[i];
-        order[i] = order[j];
-        order[j] = (uint32_t)t;
-    }
-    for (size_t i = 0; i < lines; i++)
-        buf[(size_t)order[i] * 8] = order[(i + 1) % lines];
-    free(order);
-    uint64_t at = 0;
-    double t0 = now();
-    for (long i = 0; i < n; i++)
-        at = *(volatile uint64_t *)&buf[at * 8];
-    t0 = (now() - t0) / (double)n;
-    free(buf);
-    return at == lines ? -1 : t0; /* `at` is used: the loop cannot be dropped */
-}
+/* The machine's floor for a cold read (dram_floor.h), timed with this program's clock. */
+static double dram_floor(long n) { return cm_dram_floor(n, now); }
 
 int main(int argc, char **argv)
 {

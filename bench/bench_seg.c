@@ -57,6 +57,8 @@
 
 #include <xxhash.h>
 
+#include "dram_floor.h"
+
 #ifdef CM_HAVE_LMDB
 #include <lmdb.h>
 #endif
@@ -300,37 +302,13 @@ static void latency(void)
 #endif
 }
 
-/* A dependent read of a random line of a 64 MiB buffer (one cycle through all its lines in a
- * random order, Sattolo's shuffle), nlook times: ns per read. The buffer is written first, so
- * no read takes a page fault; what remains is the cache and TLB misses of random access. */
+/* The machine's floor for a cold read (dram_floor.h): nlook dependent random reads. */
 static double mem_random(void)
 {
-    const size_t lines = (64u << 20) / 64;
-    uint64_t *buf = malloc(lines * 64), x = 0x2545f4914f6cdd1dULL;
-    uint32_t *order = malloc(lines * sizeof(*order));
-
-    if (buf == NULL || order == NULL)
+    double t = cm_dram_floor(nlook, now_ns);
+    if (t < 0)
         die("malloc", strerror(ENOMEM));
-    for (size_t i = 0; i < lines; i++)
-        order[i] = (uint32_t)i;
-    for (size_t i = lines - 1; i > 0; i--) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        size_t j = (size_t)(x % i), t = order[i];
-        order[i] = order[j];
-        order[j] = (uint32_t)t;
-    }
-    for (size_t i = 0; i < lines; i++)
-        buf[(size_t)order[i] * 8] = order[(i + 1) % lines];
-    free(order);
-    uint64_t at = 0;
-    double t0 = now_ns();
-    for (long i = 0; i < nlook; i++)
-        at = *(volatile uint64_t *)&buf[at * 8];
-    t0 = (now_ns() - t0) / (double)nlook;
-    free(buf);
-    return at == lines ? -1 : t0; /* `at` is used: the loop cannot be dropped */
+    return t;
 }
 
 /* --cold: a fresh process (forked from one that never opened either store) opens the store and
