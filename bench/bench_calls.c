@@ -37,7 +37,10 @@ static double now(void)
 }
 
 /* The machine's floor for a cold read (dram_floor.h), timed with this program's clock. */
-static double dram_floor(long n) { return cm_dram_floor(n, now); }
+static double dram_floor(long n)
+{
+    return cm_dram_floor(n, now);
+}
 
 int main(int argc, char **argv)
 {
