@@ -52,25 +52,16 @@ bin=$build/bin
 # run BUILD SEG CMD...: CMD with BUILD's libcloudm.so preloaded (no `cloudm run`: process start
 # as lean as it gets), its own segment, memory and remote tiers
 run() {
-  local b=$1 seg=$2; shift 2
+  local b=$1 seg=$2
+  shift 2
   env CLOUDM_CONFIG="${CONF:-$tmp/c.conf}" CLOUDM_SHARED_PATH="$tmp/seg-$seg" CLOUDM_BIN="$b/bin/cloudm" \
     CLOUDM_TIERS="${TIERS:-memory remote}" LD_PRELOAD="$b/lib/libcloudm.so" "$@"
 }
 rows=()
+# CM_BENCH_ROWS: which rows to run (default all: 1 2 2b 3 4)
+want() { [[ " ${CM_BENCH_ROWS:-1 2 2b 3 4} " == *" $1 "* ]]; }
 
-# 1. hit latency
-run "$build" prime "$bin/cmbench_agent" one >/dev/null
-CLOUDM_SHARED_PATH="$tmp/seg-prime" "$bin/cloudm" agent -c "$tmp/c.conf" --flush
-read -r _ a50 _ a99 _ <<<"$(TIERS=remote run "$build" hit "$bin/cmbench_agent" hits "$N")"
-# the baseline: a plain keep-alive GET of an object of the same size (an 8-byte value's envelope)
-cc -O2 -D_GNU_SOURCE -I"$top/shim/remote" "$here/bench_remote.c" -o "$tmp/bench_remote" \
-  "$build/lib/libcm_rclient.a" "$build/lib/libcm_envelope.a" \
-  $(pkg-config --cflags --libs libcurl libcrypto hiredis) -lpthread
-read -r _ _ path <<<"$("$tmp/bench_remote" plugin - "$url" 100 8)"
-read -r c50 c99 _ <<<"$("$tmp/bench_remote" curl "$url/$path" "$N")"
-rows+=("| remote hit through the agent, p50 / p99 us | $a50 / $a99 | plain libcurl keep-alive GET: $c50 / $c99 | +$(awk -v a="$a50" -v c="$c50" 'BEGIN { printf "%.1f us", a - c }') |")
-
-# 2. 100 short processes, one remote hit each
+# hundred BUILD SEG: 100 processes in a row, total ms
 hundred() {
   local b=$1 seg=$2
   local t0 t1
@@ -79,15 +70,67 @@ hundred() {
   t1=$(date +%s%N)
   echo $(((t1 - t0) / 1000000))
 }
-run "$build" hundred "$bin/cmbench_agent" one >/dev/null # the agent is up, as in steady state
-new=$(hundred "$build" hundred)
-if [ -n "$before" ]; then
-  old=$(hundred "$before" hundred-before)
-  rows+=("| 100 short processes, one remote hit each, total ms | $new | in-process client ($before): $old | $(awk -v n="$new" -v o="$old" 'BEGIN { printf "%.1fx faster", o / n }') |")
-else
-  rows+=("| 100 short processes, one remote hit each, total ms | $new | (no BEFORE_BUILD_DIR) | |")
+hundred_row() { # LABEL: the row from $new and $old
+  if [ -n "$before" ]; then
+    rows+=("| 100 short processes, one remote hit each ($1), total ms | $new | in-process client ($before): $old | $(awk -v n="$new" -v o="$old" 'BEGIN { printf "%.1fx faster", o / n }') |")
+  else
+    rows+=("| 100 short processes, one remote hit each ($1), total ms | $new | (no BEFORE_BUILD_DIR) | |")
+  fi
+}
+
+if want 1; then
+# 1. hit latency
+run "$build" prime "$bin/cmbench_agent" one >/dev/null
+CLOUDM_SHARED_PATH="$tmp/seg-prime" "$bin/cloudm" agent -c "$tmp/c.conf" --flush
+read -r _ a50 _ a99 _ <<<"$(TIERS=remote run "$build" hit "$bin/cmbench_agent" hits "$N")"
+# the baseline: a plain keep-alive GET of an object of the same size (an 8-byte value's envelope)
+cc -O2 -D_GNU_SOURCE -I"$top/shim/remote" "$here/bench_remote.c" -o "$tmp/bench_remote" \
+  "$build/lib/libcm_rclient.a" "$build/lib/libcm_envelope.a" \
+  $(pkg-config --cflags --libs libcurl libcrypto nettle hiredis) -lpthread
+read -r _ _ path <<<"$("$tmp/bench_remote" plugin - "$url" 100 8)"
+read -r c50 c99 _ <<<"$("$tmp/bench_remote" curl "$url/$path" "$N")"
+rows+=("| remote hit through the agent, p50 / p99 us | $a50 / $a99 | plain libcurl keep-alive GET: $c50 / $c99 | +$(awk -v a="$a50" -v c="$c50" 'BEGIN { printf "%.1f us", a - c }') |")
 fi
 
+if want 2; then
+# 2. 100 short processes, one remote hit each
+run "$build" hundred "$bin/cmbench_agent" one >/dev/null # the agent is up, as in steady state
+new=$(hundred "$build" hundred)
+[ -z "$before" ] || old=$(hundred "$before" hundred-before)
+hundred_row HTTP
+fi
+
+if want 2b; then
+# 2b. the same over HTTPS: `cloudm keycache` serving TLS with a self-signed certificate. The
+# agent trusts it through remote_ca; BEFORE_BUILD_DIR's in-process client has no such key, so
+# its 100 processes run in one private mount namespace (unshare -m, root only) where the
+# certificate is bind-mounted over the system CA bundle.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/tls.key" -out "$tmp/tls.pem" -days 1 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+"$bin/cloudm" keycache --listen 127.0.0.1:0 --ready-file "$tmp/tready" --data "$tmp/tkc" \
+  --max-size 1G --tls-cert "$tmp/tls.pem" --tls-key "$tmp/tls.key" >"$tmp/tkc.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$tmp/tready" ] && break; sleep 0.05; done
+sed "s|^remote = .*|remote = https://$(cat "$tmp/tready")\nremote_ca = $tmp/tls.pem|" "$tmp/c.conf" \
+  >"$tmp/t.conf"
+CONF=$tmp/t.conf run "$build" tprime "$bin/cmbench_agent" one >/dev/null
+CLOUDM_SHARED_PATH="$tmp/seg-tprime" "$bin/cloudm" agent -c "$tmp/t.conf" --flush
+CONF=$tmp/t.conf run "$build" thundred "$bin/cmbench_agent" one >/dev/null
+new=$(CONF=$tmp/t.conf hundred "$build" thundred)
+if [ -n "$before" ] && [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+  grep -v '^remote_ca' "$tmp/t.conf" >"$tmp/tb.conf" # (no such key before the agent)
+  export -f run hundred
+  export tmp bin
+  old=$(CONF=$tmp/tb.conf unshare -m bash -c 'mount --bind "$1" "$2" &&
+    run "$3" thundred-before "$bin/cmbench_agent" one >/dev/null && hundred "$3" thundred-before' \
+    _ "$tmp/tls.pem" /etc/ssl/certs/ca-certificates.crt "$before")
+  hundred_row HTTPS
+else
+  rows+=("| 100 short processes, one remote hit each (HTTPS), total ms | $new | (needs BEFORE_BUILD_DIR and root) | |")
+fi
+fi
+
+if want 3; then
 # 3. exit after queuing ~64 MiB of stores (280000 records of 240 bytes in the ring); with
 # remote_mode = writeonly, so the program only stores (no lookup before each miss)
 NS=${CM_BENCH_STORES:-280000}
@@ -102,7 +145,9 @@ if [ -n "$before" ]; then
 else
   rows+=("| exit of a process that queued $NS stores (~64 MiB), ms | $e_new | | |")
 fi
+fi
 
+if want 4; then
 # 4. memory and shared hits, ns per call
 printf '[cache]\ntiers = memory\n[function bench_fn]\nsignature = f64 bench_fn(f64 x)\n' >"$tmp/m.conf"
 memhit() {
@@ -128,10 +173,11 @@ else
   rows+=("| memory-tier hit, ns/call | $m_new | | |")
   rows+=("| shared-tier hit (warm), ns/call | $sh_new | | |")
 fi
+fi
 
 echo "| row | through the agent | baseline | difference |"
 echo "|---|---:|---:|---|"
 printf '%s\n' "${rows[@]}"
 echo
-echo "Targets: agent hit p50 <= plain GET + 15 us; 100 processes >= 2x faster over HTTP; exit"
-echo "after 64 MiB of stores <= 5 ms; memory and shared hits unchanged."
+echo "Targets: agent hit p50 <= plain GET + 15 us; 100 processes >= 2x faster over HTTP, >= 5x"
+echo "over HTTPS; exit after 64 MiB of stores <= 5 ms; memory and shared hits unchanged."

@@ -27,7 +27,7 @@ trap cleanup EXIT
 # The remote client the agent runs (static libraries of the build), linked in.
 cc -O2 -D_GNU_SOURCE -I"$top/shim/remote" "$here/bench_remote.c" -o "$tmp/bench_remote" \
   "$build/lib/libcm_rclient.a" "$build/lib/libcm_envelope.a" \
-  $(pkg-config --cflags --libs libcurl libcrypto hiredis) -lpthread
+  $(pkg-config --cflags --libs libcurl libcrypto nettle hiredis) -lpthread
 # A port nothing listens on (bash's /dev/tcp: no python on a minimal Debian).
 free_port() {
   local p

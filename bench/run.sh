@@ -4,7 +4,7 @@
 #
 # Usage: bash bench/run.sh [BUILD_DIR]   (default ./build; built here if needed)
 # Prints a Markdown table, then the remote tier's tables (bench_remote.sh, bench_keycache.sh,
-# bench_redis.sh). Numbers vary by machine; ratios are what to compare. The memory-tier
+# bench_keycache_touch.sh, bench_redis.sh). Numbers vary by machine; ratios are what to compare. The memory-tier
 # rows run with `tiers = memory`; the shared-tier rows (issue 3) use segments in a private
 # directory under /dev/shm, never the user's own, and cmbench_seg compares the segment with LMDB
 # (liblmdb-dev; "n/a" without it). Scaling rows need an otherwise idle machine: each is the best
@@ -177,7 +177,7 @@ bash "$here/bench_big.sh" "$build" # large values and sensitive functions (issue
 # measured in the same run (libcurl GET from nginx; nginx serving files; Redis vs keycache).
 # They need nginx, wrk and redis-server (bash .ci/install-deps installs them); a missing tool
 # skips its table with a line saying so.
-for b in remote keycache redis; do
+for b in remote keycache keycache_touch redis; do
   echo
   if bash "$here/bench_$b.sh" "$build" 2>"$tmp/bench_$b.err"; then :; else
     echo "(bench_$b.sh did not run: $(tail -1 "$tmp/bench_$b.err"))"

@@ -37,7 +37,8 @@ enum key_id {
     K_SHARED_BLOB_SIZE,
     K_CSENSITIVE,
     K_VERIFY,
-    K_AGENT_IDLE, /* [cache] */
+    K_AGENT_IDLE,
+    K_REMOTE_CA, /* [cache] */
     K_SIGNATURE,
     K_OBJECT,
     K_FMODE,

@@ -201,6 +201,8 @@ struct cm_config {
                                       redis://, rediss:// or redis+cluster:// */
     char token_file[CM_PATH_MAX];  /* [cache] token_file: "" none; relative = to the config's dir */
     char secret_file[CM_PATH_MAX]; /* [cache] secret_file: "" none (values stored in the clear) */
+    char remote_ca[CM_PATH_MAX];   /* [cache] remote_ca: "" the system CA store, else a PEM file
+                                      of the CAs an https:// remote's certificate must chain to */
     uint64_t remote_timeout_ns;    /* [cache] remote_timeout, default 250 ms */
     uint64_t flush_timeout_ns;     /* [cache] flush_timeout, default 10 s */
     uint64_t remote_queue;         /* [cache] remote_queue: queued writes at most, default 4096 */

@@ -45,7 +45,8 @@ static const char *const cache_keys[] = {"mode",
                                          "shared_blob_size",
                                          "sensitive",
                                          "verify",
-                                         "agent_idle"};
+                                         "agent_idle",
+                                         "remote_ca"};
 static const char *const function_keys[] = {
     "signature", "object",       "mode", "salt",     "reads",     "writes", "errno",
     "min_time",  "singleflight", "hook", "identity", "sensitive", "verify"};
@@ -424,6 +425,9 @@ static void on_key(void *u, const struct cm_ini_key *k)
         break;
     case K_SECRET_FILE:
         cm_cfg_set_file(p, k, p->cfg->secret_file, sizeof(p->cfg->secret_file));
+        break;
+    case K_REMOTE_CA:
+        cm_cfg_set_file(p, k, p->cfg->remote_ca, sizeof(p->cfg->remote_ca));
         break;
     case K_REMOTE_TIMEOUT:
         cm_cfg_get_time(p, k, 1000000ULL, 60000000000ULL, "1ms to 60s", &p->cfg->remote_timeout_ns);

@@ -49,8 +49,10 @@ struct cm_obs_filehdr {
 struct cm_obs_filefn {
     char name[CM_OBS_NAME_MAX];
     char object[CM_OBS_PATH_MAX]; /* the defining object's path */
-    uint64_t calls;
-    uint64_t ns;      /* inclusive time in the function */
+    uint64_t calls;   /* every call (exact but for increments lost to concurrent calls) */
+    uint64_t keyed;   /* calls keyed and traced: all of them when keyed == calls, else a
+                         random sample (the function was cheap: docs/discover.md) */
+    uint64_t ns;      /* inclusive time in the function (estimated from the timed calls) */
     uint32_t planned; /* 1: keyed by the tool's plan (prototype), 0: by registers */
     uint32_t how;     /* 0: GOT slot or dlsym, 1: inline hook */
 };

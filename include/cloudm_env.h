@@ -32,6 +32,8 @@
 #define CLOUDM_ENV_DISCOVER_INTERNAL "CLOUDM_DISCOVER_INTERNAL" /* "1": also the executable's
                                                                   own functions (inline hooks) */
 #define CLOUDM_ENV_DISCOVER_LIST "CLOUDM_DISCOVER_LIST" /* "1": list candidates, exit before main */
+#define CLOUDM_ENV_DISCOVER_SAMPLE "CLOUDM_DISCOVER_SAMPLE" /* "off": key, trace and time every
+                                                              call, cheap functions too */
 #define CLOUDM_ENV_VERIFY "CLOUDM_VERIFY" /* overrides [cache] and per-function verify (0..1) */
 #define CLOUDM_ENV_PROBE "CLOUDM_PROBE"   /* probe mode: file the findings go to (%p = pid) */
 #define CLOUDM_ENV_PROBE_CALLS "CLOUDM_PROBE_CALLS" /* probe mode: calls checked per function */

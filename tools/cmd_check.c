@@ -258,6 +258,8 @@ static void print_tiers(const struct cm_config *cfg)
                (unsigned long long)(cfg->flush_timeout_ns / 1000000),
                cfg->token_file[0] ? cfg->token_file : "(none)",
                cfg->secret_file[0] ? cfg->secret_file : "(none: values stored in the clear)");
+        if (cfg->remote_ca[0])
+            printf("[cache] remote_ca %s\n", cfg->remote_ca);
     }
 }
 

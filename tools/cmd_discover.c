@@ -3,16 +3,18 @@
  * [--header FILE]... [-I DIR]... [--top N] [--] PROGRAM [ARGS...]`.
  *
  * What it does: finds what is worth memoizing in a program nobody wrote a config for. It runs
- * PROGRAM once in list mode (stopping before main) to learn which functions the program and
- * its libraries reach through GOT slots and who defines them; looks up their prototypes (DWARF,
- * then headers: proto/); writes the key plan; runs PROGRAM under observation (every call
- * counted, timed and keyed; the original always runs, so the output is the program's own);
+ * PROGRAM once under observation (every call counted; calls keyed, traced and timed as
+ * docs/discover.md says; the original always runs, so the output is the program's own) while
+ * a thread serves key plans (disc_plan.c): each process of the run, as it binds the functions
+ * it and its libraries reach through GOT slots, asks for their prototypes (DWARF, then headers:
+ * proto/) and is keyed by them; after the run it
  * ranks the functions by the time a cache would save, prints the table on stderr and writes
  * the config (-o), a JSON result (--json) and an HTML page (--html). Exits with the program's
  * status.
  *
- * What it does not do: it memoizes nothing and keeps nothing but the digest file of earlier
- * runs' keys ($XDG_CACHE_HOME/cloudm/discover/).
+ * What it does not do: it memoizes nothing and keeps nothing but the key digests of its runs,
+ * in the shared segment's profile table (as `cloudm profile` does; `cloudm profile --reset`
+ * forgets them).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -29,6 +32,7 @@
 #include "cm_config.h"
 #include "disc.h"
 #include "proto.h"
+#include "seg/seg.h"
 
 #define MAX_OPTS 64
 
@@ -150,35 +154,6 @@ usage:
     return CM_EXIT_USAGE;
 }
 
-/* Candidates of the list run, grouped by object for one prototype pass per object. */
-struct cand {
-    char *name, *object;
-};
-struct cands {
-    struct cand *v;
-    int n, cap;
-};
-
-static void cand_add(const char *name, const char *object, void *ctx)
-{
-    struct cands *c = ctx;
-    for (int i = 0; i < c->n; i++)
-        if (strcmp(c->v[i].name, name) == 0 && strcmp(c->v[i].object, object) == 0)
-            return;
-    if (c->n == c->cap) {
-        int cap = c->cap ? 2 * c->cap : 64;
-        struct cand *v = realloc(c->v, (size_t)cap * sizeof(*v));
-        if (!v)
-            return;
-        c->v = v;
-        c->cap = cap;
-    }
-    c->v[c->n].name = strdup(name);
-    c->v[c->n].object = strdup(object);
-    if (c->v[c->n].name && c->v[c->n].object)
-        c->n++;
-}
-
 /* Prototypes for names[0..n) all defined by `object`. */
 static void lookup(const struct opts *o, const char *object, const char **names, int n,
                    struct cm_proto *out)
@@ -190,73 +165,49 @@ static void lookup(const struct opts *o, const char *object, const char **names,
     cm_proto_lookup(object, names, n, out, &h, o->internal);
 }
 
-/* One prototype lookup per object for every candidate in c; writes the key plan to `spec`. */
-static int plan(const struct opts *o, struct cands *c, const char *spec)
-{
-    FILE *f = fopen(spec, "we");
-    if (!f)
-        return -errno;
-    bool *done = calloc((size_t)(c->n ? c->n : 1), sizeof(*done));
-    const char **names = calloc((size_t)(c->n ? c->n : 1), sizeof(*names));
-    int *idx = calloc((size_t)(c->n ? c->n : 1), sizeof(*idx));
-    struct cm_proto *protos = calloc((size_t)(c->n ? c->n : 1), sizeof(*protos));
-    for (int i = 0; done && names && idx && protos && i < c->n; i++) {
-        if (done[i])
-            continue;
-        int n = 0;
-        for (int j = i; j < c->n; j++)
-            if (!done[j] && strcmp(c->v[j].object, c->v[i].object) == 0) {
-                done[j] = true;
-                idx[n] = j;
-                names[n++] = c->v[j].name;
-            }
-        lookup(o, c->v[i].object, names, n, protos);
-        for (int k = 0; k < n; k++) {
-            char line[2048];
-            if (cm_proto_plan(&protos[k], names[k], line, sizeof(line)))
-                fprintf(f, "%s\n", line);
-        }
-    }
-    free(done);
-    free(names);
-    free(idx);
-    free(protos);
-    return fclose(f) == 0 ? 0 : -errno;
-}
-
-/* After the run: the prototype and signature of every observed function, per object. */
-static void signatures(const struct opts *o, struct disc *d)
+/* After the run: the prototype and signature of every observed function (the plan server's,
+ * else looked up now: a function bound in a process that could not ask). */
+static void signatures(const struct opts *o, struct disc *d, const struct disc_plan *ps)
 {
     for (int i = 0; i < d->n; i++) {
         struct disc_fn *f = &d->fns[i];
         if (f->proto.source != CM_PROTO_NONE || f->sig == CM_SIG_TODO)
             continue;
         const char *names[1] = {f->name};
-        lookup(o, f->object, names, 1, &f->proto);
+        if (!disc_plan_proto(ps, f->name, f->object, &f->proto))
+            lookup(o, f->object, names, 1, &f->proto);
         f->sig = cm_proto_signature(&f->proto, f->name, f->sigline, sizeof(f->sigline), f->why,
                                     sizeof(f->why));
     }
 }
 
-static void digest_path(struct disc *d, char *buf, size_t size)
+/* The shared segment whose profile table keeps key digests across runs: CLOUDM_SHARED_PATH,
+ * else the config's shared_path, else /dev/shm/cloudm-UID; opened as it is, or created with the
+ * shim's default size when there is none. NULL, said once, when it cannot be used. */
+static struct cm_seg *open_seg(void)
 {
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
-    char dir[PATH_MAX - 64];
-    if (xdg && xdg[0] == '/')
-        snprintf(dir, sizeof(dir), "%s/cloudm/discover", xdg);
-    else if (home && home[0] == '/')
-        snprintf(dir, sizeof(dir), "%s/.cache/cloudm/discover", home);
-    else {
-        d->digests = NULL;
-        return;
+    char path[PATH_MAX], err[PATH_MAX + 256] = "";
+    if (cm_seg_path("discover", NULL, path, sizeof(path)) != 0)
+        return NULL;
+    /* an existing segment as it is (never replaced: it may hold a cache of another size) */
+    struct cm_seg_opts so = {.path = path, .size = 0, .create = 0};
+    struct cm_seg *s = NULL;
+    int rc = cm_seg_open(&so, &s, err, sizeof(err));
+    if (rc == -ENOENT) {
+        so.size = 256ull << 20; /* the shim's default shared_size */
+        so.create = 1;
+        err[0] = '\0';
+        rc = cm_seg_open(&so, &s, err, sizeof(err));
     }
-    uint64_t h = XXH3_64bits(d->program, strlen(d->program));
-    snprintf(buf, size, "%.3900s/%016llx.keys", dir, (unsigned long long)h);
-    d->digests = buf;
+    if (rc < 0) {
+        fprintf(stderr, "cloudm discover: no across-run estimate: %s\n",
+                err[0] ? err : strerror(-rc));
+        return NULL;
+    }
+    return s;
 }
 
-/* Remove the run's directory: the list, the plan and the observation files. */
+/* Remove the run's directory: the socket and the observation files. */
 static void rm_dir(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -299,25 +250,37 @@ int cm_cmd_discover(int argc, char **argv)
     }
     struct disc d = {0};
     int status = 0;
-    struct cands c = {0};
-    char spec[PATH_MAX + 16];
-    snprintf(spec, sizeof(spec), "%s/plan", dp);
+    struct disc_plan *ps = NULL;
+    struct cm_proto_headers h = {.files = (const char **)o.headers,
+                                 .nfiles = o.nheaders,
+                                 .dirs = (const char **)o.dirs,
+                                 .ndirs = o.ndirs};
 
     if (o.internal)
         setenv(CLOUDM_ENV_DISCOVER_INTERNAL, "1", 1);
     else
         unsetenv(CLOUDM_ENV_DISCOVER_INTERNAL);
-    rc = disc_run(o.argv, dp, NULL, objects, true, &status);
+    rc = disc_plan_start(&ps, dp, &h, o.internal);
     if (rc != 0)
-        goto out;
-    disc_read_list(dp, cand_add, &c);
-    if (plan(&o, &c, spec) != 0)
-        fprintf(stderr, "cloudm discover: cannot write the key plan: calls keyed by registers\n");
-
-    rc = disc_run(o.argv, dp, spec, objects, false, &status);
+        fprintf(stderr,
+                "cloudm discover: cannot serve key plans in %s (%s): calls are keyed by "
+                "their argument registers\n",
+                dp, strerror(-rc));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = disc_run(o.argv, dp, NULL, objects, false, &status);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    disc_plan_stop(ps);
     if (rc != 0)
         goto out;
     disc_read_obs(dp, &d);
+    /* the run: the longest process's, or the whole command's wall time less the plan service
+     * (processes run one after the other, e.g. by a script that execs the last one) */
+    uint64_t wall = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
+                    (uint64_t)t0.tv_nsec;
+    uint64_t busy = disc_plan_busy_ns(ps);
+    if (wall > busy && wall - busy > d.run_ns)
+        d.run_ns = wall - busy;
     if (d.nprocs == 0) {
         fprintf(stderr,
                 "cloudm discover: %s left no observation file: it is not dynamically linked "
@@ -327,9 +290,9 @@ int cm_cmd_discover(int argc, char **argv)
         goto out;
     }
     snprintf(d.program, sizeof(d.program), "%s", o.argv[0]);
-    char dg[PATH_MAX];
-    digest_path(&d, dg, sizeof(dg));
-    signatures(&o, &d);
+    d.seg = open_seg();
+    d.run_tag = (uint16_t)(XXH3_64bits(&t0, sizeof(t0)) ^ (uint64_t)getpid()) | 1;
+    signatures(&o, &d, ps);
     disc_analyze(&d, o.top);
     /* the planned flag says how calls were keyed; a prototype found only after the run (a
      * library loaded with dlopen) still gives the signature */
@@ -353,11 +316,9 @@ int cm_cmd_discover(int argc, char **argv)
     }
 out:
     rm_dir(dp);
-    for (int i = 0; i < c.n; i++) {
-        free(c.v[i].name);
-        free(c.v[i].object);
-    }
-    free(c.v);
+    disc_plan_free(ps);
+    if (d.seg)
+        cm_seg_close(d.seg);
     disc_free(&d);
     if (rc != 0)
         return rc;

@@ -298,6 +298,7 @@ static double now_ms(void)
 static void check_remote(struct cm_doctor *d, const struct cm_config *cfg, const char *lib)
 {
     char path[CM_PATH_MAX + 32], err[1024] = "", tok[CM_PATH_MAX], sec[CM_PATH_MAX];
+    char ca[CM_PATH_MAX];
     static const uint8_t sig[16] = {0};
     const struct cm_remote_api *api;
     struct cm_remote_counters c;
@@ -333,8 +334,9 @@ static void check_remote(struct cm_doctor *d, const struct cm_config *cfg, const
         return;
     }
     if (cm_path_expand(cfg->token_file, tok, sizeof(tok)) < 0 ||
-        cm_path_expand(cfg->secret_file, sec, sizeof(sec)) < 0) {
-        cm_doc_line(d, CM_DOC_FAIL, "remote", "token_file or secret_file path too long");
+        cm_path_expand(cfg->secret_file, sec, sizeof(sec)) < 0 ||
+        cm_path_expand(cfg->remote_ca, ca, sizeof(ca)) < 0) {
+        cm_doc_line(d, CM_DOC_FAIL, "remote", "token_file, secret_file or remote_ca path too long");
         return;
     }
     struct cm_remote_opts o = {
@@ -342,6 +344,7 @@ static void check_remote(struct cm_doctor *d, const struct cm_config *cfg, const
         .ns = cfg->ns,
         .token_file = tok,
         .secret_file = sec,
+        .ca_file = ca,
         .timeout_ns = cfg->remote_timeout_ns,
         .flush_timeout_ns = 0,
         .queue_entries = 1,

@@ -24,7 +24,9 @@ struct disc_fn {
     char name[128];
     char object[256];
     uint64_t calls;
+    uint64_t keyed; /* calls keyed and traced (below calls: a sample, the function was cheap) */
     uint64_t ns;
+    bool sampled;   /* only a sample of the calls was keyed: distinct is an estimate */
     bool planned;   /* keyed by the prototype (else by registers: "≈") */
     uint64_t *keys; /* traced key hashes, in call order (per process, appended) */
     size_t nkeys, capkeys;
@@ -45,12 +47,15 @@ struct disc_fn {
 struct disc {
     struct disc_fn *fns;
     int n, cap;
-    uint64_t run_ns;     /* the longest observed process's run */
+    uint64_t
+        run_ns; /* the run: the longest process, or the command's wall time less the plan service */
     uint64_t threshold;  /* keys traced iff hash <= threshold (the lowest of all processes) */
     double rate;         /* trace sampling rate (1 = every call), from threshold */
     int nprocs;          /* observation files read */
-    char program[4096];  /* PROGRAM as resolved, for the digest file */
-    const char *digests; /* digest file path */
+    char program[4096];  /* PROGRAM as given */
+    struct cm_seg *seg;  /* the shared segment: its profile table keeps key digests across
+                            runs (NULL: none) */
+    uint16_t run_tag;    /* this run's tag in that table (nonzero) */
     int status;          /* the program's exit status */
 };
 
@@ -59,6 +64,19 @@ struct disc {
  * program's own exit status goes to *status. */
 int disc_run(char **argv, const char *dir, const char *spec, const char *objects, bool list,
              int *status);
+
+/* disc_plan.c: the key plan server on DIR/plan.sock (a thread of the command). */
+struct disc_plan;
+int disc_plan_start(struct disc_plan **out, const char *dir, const struct cm_proto_headers *h,
+                    bool internal);
+/* Stop serving (joins the thread; the cache stays readable). */
+void disc_plan_stop(struct disc_plan *s);
+/* The prototype looked up for (name, object) while serving; false when it was never asked. */
+bool disc_plan_proto(const struct disc_plan *s, const char *name, const char *object,
+                     struct cm_proto *out);
+/* Time spent serving (the processes waited for it: not the program's run time). */
+uint64_t disc_plan_busy_ns(const struct disc_plan *s);
+void disc_plan_free(struct disc_plan *s);
 
 /* disc_run.c: read DIR/list: calls each(name, object) for every line. */
 int disc_read_list(const char *dir, void (*each)(const char *name, const char *object, void *ctx),

@@ -4,17 +4,22 @@
  * What it does: for every observed function, the distinct keys of its traced calls (scaled by
  * the trace's sampling rate: SHARDS samples keys, not calls), the time a cache would have
  * saved within this run ((calls - distinct) x mean time) and across runs (calls whose key an
- * earlier run of the same program also had, from a digest file the command keeps); ranks the
+ * earlier run also had: the key digests kept in the shared segment's profile table, as `cloudm
+ * profile` keeps its own there); ranks the
  * functions by the saving within the run; marks those worth a config section (>= 1 % of the run
  * and >= 1 us per call); and computes, for the best ones, the miss-ratio curve of an LRU memory
  * tier: hits as a function of the entries it holds, from the reuse distance of every traced
  * call (Mattson's stack distances with a Fenwick tree; on a sampled trace the distances and
  * hits are scaled by 1 / rate, as SHARDS does).
  *
- * The digest file (per program, under $XDG_CACHE_HOME/cloudm/discover/) holds sorted 64-bit
- * digests of (function, object, key), at most DIGEST_MAX; the oldest are not told apart from
- * the newest when it overflows (the smallest digests are kept). It is this command's own: the
- * shared segment's per-call key digests of `cloudm profile` are not read.
+ * A cheap function's calls are only sampled by the shim (include/cloudm_discover.h `keyed`):
+ * its distinct keys are then estimated with the bias-corrected Chao1 estimator (f1 keys seen
+ * once and f2 seen twice in the sample: d + f1 (f1 - 1) / (2 (f2 + 1))), and it gets no curve.
+ *
+ * Across runs: each distinct traced key's digest (of function, object and key: never equal to
+ * a `cloudm profile` digest, which hashes a canonical key) is noted in the segment's profile
+ * table (shim/seg/seg_prof.c) under this run's tag; the table says whether an earlier run noted
+ * it. No segment (d->seg NULL): no earlier run is known. `cloudm profile --reset` forgets them.
  *
  * What it does not do: no output (disc_out.c, disc_html.c).
  */
@@ -30,72 +35,12 @@
 #include "cm_config.h"
 #include "cloudm_discover.h"
 #include "disc.h"
-
-#define DIGEST_MAX (4u << 20)
+#include "seg/seg.h"
 
 static int u64_cmp(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
-}
-
-static uint64_t *digests_load(const char *path, size_t *n)
-{
-    *n = 0;
-    if (!path)
-        return NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    struct stat st;
-    uint64_t *v = NULL;
-    if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size % 8 == 0 &&
-        (size_t)st.st_size <= DIGEST_MAX * 8u) {
-        v = malloc((size_t)st.st_size);
-        if (v && read(fd, v, (size_t)st.st_size) == st.st_size)
-            *n = (size_t)st.st_size / 8;
-        else {
-            free(v);
-            v = NULL;
-        }
-    }
-    close(fd);
-    return v;
-}
-
-static void mkdirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(buf, 0700);
-            *p = '/';
-        }
-}
-
-static void digests_save(const char *path, uint64_t *v, size_t n)
-{
-    if (!path)
-        return;
-    qsort(v, n, sizeof(*v), u64_cmp);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (m == 0 || v[m - 1] != v[i])
-            v[m++] = v[i];
-    if (m > DIGEST_MAX)
-        m = DIGEST_MAX;
-    mkdirs(path);
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return;
-    bool ok = write(fd, v, m * 8) == (ssize_t)(m * 8);
-    close(fd);
-    if (!ok || rename(tmp, path) != 0)
-        unlink(tmp);
 }
 
 static uint64_t fn_seed(const struct disc_fn *f)
@@ -215,17 +160,6 @@ void disc_analyze(struct disc *d, int top)
 {
     d->rate =
         d->threshold >= CM_OBS_HASH_MASK ? 1.0 : ((double)d->threshold + 1.0) / 281474976710656.0;
-    size_t nprev = 0;
-    uint64_t *prev = digests_load(d->digests, &nprev);
-    size_t total = nprev;
-    for (int i = 0; i < d->n; i++)
-        total += d->fns[i].nkeys;
-    uint64_t *all = malloc((total ? total : 1) * sizeof(*all));
-    size_t nall = 0;
-    if (all && nprev)
-        memcpy(all, prev, nprev * sizeof(*all));
-    nall = all ? nprev : 0;
-
     for (int i = 0; i < d->n; i++) {
         struct disc_fn *f = &d->fns[i];
         size_t m = 0; /* keep only keys every process traced */
@@ -246,31 +180,42 @@ void disc_analyze(struct disc *d, int top)
         memcpy(s, f->keys, m * sizeof(*s));
         qsort(s, m, sizeof(*s), u64_cmp);
         uint64_t seed = fn_seed(f);
-        size_t uniq = 0, uniq_new = 0, seen = 0;
+        size_t uniq = 0, uniq_new = 0, seen = 0, f1 = 0, f2 = 0, run = 0;
+        bool old = false;
         for (size_t j = 0; j < m; j++) {
-            uint64_t dg = XXH3_64bits_withSeed(&s[j], 8, seed);
-            bool old = prev && bsearch(&dg, prev, nprev, sizeof(*prev), u64_cmp);
-            seen += old;
             if (j == 0 || s[j] != s[j - 1]) {
+                uint64_t dg = XXH3_64bits_withSeed(&s[j], 8, seed);
+                old = d->seg && cm_seg_prof_note(d->seg, dg, d->run_tag) == 1;
                 uniq++;
                 uniq_new += !old;
-                if (all)
-                    all[nall++] = dg;
+                run = 0;
+            }
+            seen += old;
+            run++;
+            if (j + 1 == m || s[j + 1] != s[j]) { /* the last call of this key */
+                f1 += run == 1;
+                f2 += run == 2;
             }
         }
         free(s);
         double scale = (double)f->calls / (double)m;
-        f->distinct = (double)uniq * scale;
+        if (f->keyed && f->keyed < f->calls) {
+            /* a random sample of the calls (the function was cheap): distinct keys by the
+             * bias-corrected Chao1 estimator, then scaled by the key-sampling rate */
+            double chao =
+                (double)uniq + (double)f1 * (double)(f1 ? f1 - 1 : 0) / (2.0 * (double)(f2 + 1));
+            f->distinct = chao / d->rate;
+            f->sampled = true;
+        } else {
+            f->distinct = (double)uniq * scale;
+        }
         if (f->distinct > (double)f->calls)
             f->distinct = (double)f->calls;
         f->seen_before = (double)seen * scale;
         f->saved_within = ((double)f->calls - f->distinct) * mean;
-        f->saved_across = ((double)f->calls - (double)uniq_new * scale) * mean;
+        double dnew = uniq ? f->distinct * (double)uniq_new / (double)uniq : 0;
+        f->saved_across = ((double)f->calls - dnew) * mean;
     }
-    if (all)
-        digests_save(d->digests, all, nall);
-    free(all);
-    free(prev);
 
     qsort(d->fns, (size_t)d->n, sizeof(*d->fns), rank_cmp);
     int kept = 0; /* bound but never called: not a candidate */
@@ -289,7 +234,7 @@ void disc_analyze(struct disc *d, int top)
         double mean = f->calls ? (double)f->ns / (double)f->calls : 0;
         f->worth = !cm_never_memoizable(f->name, f->object) && f->calls > 1 &&
                    f->saved_within >= 0.01 * (double)d->run_ns && mean >= 1000.0;
-        if (i < top && f->calls > 1)
+        if (i < top && f->calls > 1 && !f->sampled) /* a call sample has no reuse distances */
             curve(f, d->rate);
     }
 }

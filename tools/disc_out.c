@@ -4,11 +4,11 @@
  *
  * What it does: the table shows, best first, each function's object, calls, distinct argument
  * sets ("≈" when keyed by raw argument registers or by pointer addresses, "~" when the trace
- * was sampled), total and mean time, what a cache would save within this run and across runs,
- * and where its prototype came from. The config has one section per function worth it, its
- * signature filled from the prototype (proto_sig.c) and checked with the config parser, its
- * evidence in comments; a signature that needs a human gets `mode = off` and a TODO, one that
- * cannot be written is left commented out.
+ * was sampled, or only a sample of a cheap function's calls was keyed), total and mean time, what a
+ * cache would save within this run and across runs, and where its prototype came from. The config
+ * has one section per function worth it, its signature filled from the prototype (proto_sig.c) and
+ * checked with the config parser, its evidence in comments; a signature that needs a human gets
+ * `mode = off` and a TODO, one that cannot be written is left commented out.
  *
  * What it does not do: no analysis (disc_analyze.c), no HTML (disc_html.c).
  */
@@ -80,8 +80,8 @@ void disc_print_table(const struct disc *d, FILE *f, int top, const char *cmd)
         fmt_ns(mean, sizeof(mean), x->calls ? (double)x->ns / (double)x->calls : 0);
         fmt_ns(sv, sizeof(sv), x->saved_within);
         fmt_ns(sa, sizeof(sa), x->saved_across);
-        snprintf(dist, sizeof(dist), "%s%s%.0f", approx(x) ? "≈" : "", d->rate < 1 ? "~" : "",
-                 x->distinct);
+        snprintf(dist, sizeof(dist), "%s%s%.0f", approx(x) ? "≈" : "",
+                 d->rate < 1 || x->sampled ? "~" : "", x->distinct);
         fprintf(f, "%-4d %-24.24s %-20.20s %10llu %*s %10s %10s %10s %5.1f%% %10s  %s%s\n", i + 1,
                 x->name, base(x->object), (unsigned long long)x->calls, 10 + (approx(x) ? 2 : 0),
                 dist, tot, mean, sv, d->run_ns ? 100.0 * x->saved_within / (double)d->run_ns : 0.0,
@@ -90,7 +90,7 @@ void disc_print_table(const struct disc *d, FILE *f, int top, const char *cmd)
     if (d->n > top)
         fprintf(f, "... %d more (--top N)\n", d->n - top);
     fprintf(f, "* = worth a cache (saves >= 1%% of the run, >= 1 us per call); "
-               "≈ = keyed by registers or addresses\n");
+               "≈ = keyed by registers or addresses; ~ = estimated from sampled calls or keys\n");
 }
 
 struct sb {
@@ -238,12 +238,13 @@ int disc_write_json(const struct disc *d, const char *path)
         fprintf(f, ", \"object\": ");
         cm_json_string(f, x->object);
         fprintf(f,
-                ", \"calls\": %llu, \"distinct\": %.0f, \"approximate_keys\": %s, "
-                "\"total_ns\": %llu, \"saved_within_ns\": %.0f, \"saved_across_ns\": %.0f, "
+                ", \"calls\": %llu, \"keyed_calls\": %llu, \"distinct\": %.0f, "
+                "\"approximate_keys\": %s, \"total_ns\": %llu, \"saved_within_ns\": %.0f, "
+                "\"saved_across_ns\": %.0f, "
                 "\"worth\": %s, \"prototype_source\": ",
-                (unsigned long long)x->calls, x->distinct, approx(x) ? "true" : "false",
-                (unsigned long long)x->ns, x->saved_within, x->saved_across,
-                x->worth ? "true" : "false");
+                (unsigned long long)x->calls, (unsigned long long)x->keyed, x->distinct,
+                approx(x) ? "true" : "false", (unsigned long long)x->ns, x->saved_within,
+                x->saved_across, x->worth ? "true" : "false");
         cm_json_string(f, cm_proto_source_text(&x->proto, src, sizeof(src)));
         fprintf(f, ", \"signature\": ");
         cm_json_string(f, x->sig == CM_SIG_NONE ? "" : x->sigline);

@@ -53,6 +53,7 @@ static void add_fn(struct disc *d, json_object *f, const char *program)
     }
     uint64_t calls = num(f, "calls");
     x->calls += calls;
+    x->keyed += calls;
     x->ns += num(f, "miss_ns");
     x->distinct += (double)num(f, "distinct");
     x->saved_within += (double)num(f, "saved_ns");

@@ -154,6 +154,7 @@ static int read_one(const char *path, struct disc *d)
         if (!fn)
             goto out;
         fn->calls += ff.calls;
+        fn->keyed += ff.keyed;
         fn->ns += ff.ns;
         fn->planned = fn->planned && ff.planned;
         map[i] = (int)(fn - d->fns);

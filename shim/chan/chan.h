@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #define CM_CHAN_MAGIC 0x4e48434du /* "MCHN" */
-#define CM_CHAN_VERSION 1         /* bumped when anything after the stable prefix changes */
+#define CM_CHAN_VERSION 2         /* bumped when anything after the stable prefix changes */
 #define CM_CHAN_SLOTS 32
 #define CM_CHAN_HDR_BYTES 16384u      /* header + slot descriptors; data areas follow */
 #define CM_CHAN_HEX 128               /* hex remote key */
@@ -65,6 +65,7 @@ struct cm_chan_conf {
     char url[1024];
     char ns[72];
     char token_file[1024]; /* absolute, "" none: the agent reads it */
+    char ca_file[1024];    /* remote_ca, absolute, "" the system CA store */
     char secret_id[32];    /* hash of secret_file's path: configs with different secrets get
                               different agents (the agent never sees the secret) */
     uint64_t timeout_ns;   /* remote_timeout */
@@ -100,17 +101,17 @@ struct cm_chan_hdr {
     /* Version 1. */
     uint64_t total_bytes, slot_bytes, slots_off, ring_off, ring_bytes;
     struct cm_chan_conf conf;
-    _Atomic uint32_t req_seq;     /* futex: the agent's leader waits here */
+    _Atomic uint32_t req_seq;     /* futex: the agent's leader waits here (bumped per post) */
     _Atomic uint32_t hlp_seq;     /* futex: the agent's helpers wait here */
-    _Atomic uint32_t leader_busy; /* the leader is working: wake a helper */
-    _Atomic uint32_t st_seq;      /* futex: the store pump waits here */
-    _Atomic uint32_t st_sleeping;
-    _Atomic uint32_t st_lock;    /* pid of the host reserving ring space, 0 free */
-    _Atomic uint64_t st_head;    /* consumer position (bytes, never wraps) */
-    _Atomic uint64_t st_tail;    /* producers' published position */
-    _Atomic uint64_t st_records; /* gauge: records between head and tail */
-    _Atomic uint32_t msg_seq;    /* bumped after msg is written */
-    char msg[400];               /* the agent's last one-line message for hosts' stderr */
+    _Atomic uint32_t leader_busy; /* the leader is working: wake a helper to time the wait */
+    _Atomic uint32_t st_seq;      /* futex: the store pump waits here (agent-internal) */
+    _Atomic uint32_t ld_sleeping; /* the leader sleeps on req_seq: posts and stores wake it */
+    _Atomic uint32_t st_lock;     /* pid of the host reserving ring space, 0 free */
+    _Atomic uint64_t st_head;     /* consumer position (bytes, never wraps) */
+    _Atomic uint64_t st_tail;     /* producers' published position */
+    _Atomic uint64_t st_records;  /* gauge: records between head and tail */
+    _Atomic uint32_t msg_seq;     /* bumped after msg is written */
+    char msg[400];                /* the agent's last one-line message for hosts' stderr */
     struct cm_chan_stats st;
 };
 
@@ -118,11 +119,12 @@ struct cm_chan_slot {
     _Atomic uint32_t state;
     uint32_t pid; /* the host process that claimed it */
     uint32_t result;
-    uint32_t pad;
-    uint64_t len; /* reply bytes in the data area */
+    _Atomic uint32_t sleeping; /* the host sleeps on state: the agent wakes it */
+    uint64_t len;              /* reply bytes in the data area */
     uint64_t posted_ns;
     char hex[CM_CHAN_HEX];
-    uint8_t pad2[256 - 32 - CM_CHAN_HEX];
+    _Atomic uint64_t answered_ns; /* when the agent answered (the host's spin estimate) */
+    uint8_t pad2[256 - 40 - CM_CHAN_HEX];
 };
 _Static_assert(sizeof(struct cm_chan_slot) == 256, "slot descriptor size");
 
@@ -208,6 +210,8 @@ void cm_chan_store_end(struct cm_chan_hdr *h, struct cm_chan_rec *rec, int ok);
 int cm_chan_claim(struct cm_chan_hdr *h);
 /* Reports a claimed slot's outcome (data already in cm_chan_slot_data) and wakes its host. */
 void cm_chan_answer(struct cm_chan_hdr *h, int i, int result, uint64_t len);
+/* 1 when the ring's head record is there to be consumed (not being written). */
+int cm_chan_store_waiting(struct cm_chan_hdr *h);
 /* 1 when some slot is POSTED. */
 int cm_chan_posted(struct cm_chan_hdr *h);
 /* Frees slots whose host died, and (at start) those a previous agent left BUSY. */

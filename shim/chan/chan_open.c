@@ -63,6 +63,7 @@ int cm_chan_for_config(const struct cm_config *cfg, struct cm_chan_conf *c, char
 
     memset(c, 0, sizeof(*c));
     if (cm_path_expand(cfg->token_file, c->token_file, sizeof(c->token_file)) < 0 ||
+        cm_path_expand(cfg->remote_ca, c->ca_file, sizeof(c->ca_file)) < 0 ||
         cm_path_expand(cfg->secret_file, secret, secsz) < 0 ||
         cm_path_expand(cfg->shared_path[0] ? cfg->shared_path : "/dev/shm/cloudm-%u", seg,
                        sizeof(seg)) < 0 ||

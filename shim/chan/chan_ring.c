@@ -3,13 +3,15 @@
  * through the ring, both sides.
  *
  * What it does: the host claims a free slot with a compare-and-swap, writes the key, posts it,
- * wakes the agent (its leader, or a helper when the leader is busy) and waits on the slot's
- * state word until the reply or its deadline; then it copies the reply into private memory
- * before anything looks at it. A store reserves ring space under a one-word lock holding the
- * reserver's pid (a lock whose holder died is taken over), writes the record header and
- * publishes the new tail inside the lock, and fills in the envelope outside it; a record is
- * READY once complete. The agent claims POSTED slots, answers them, and consumes READY records
- * in order, skipping records whose writer died before finishing them.
+ * wakes the agent's leader when it sleeps (and a helper when the leader is busy), spins on the
+ * slot's state word for about as long as replies have lately taken (at most SPIN_MAX_NS, and
+ * only briefly when replies come later than that), then sleeps on it until the reply or its
+ * deadline; then it copies the reply into private memory before anything looks at it. A store
+ * reserves ring space under a one-word lock holding the reserver's pid (a lock whose holder died is
+ * taken over), writes the record header and publishes the new tail inside the lock, and fills in
+ * the envelope outside it; a record is READY once complete. The agent claims POSTED slots, answers
+ * them, and consumes READY records in order, skipping records whose writer died before finishing
+ * them.
  *
  * DESIGN: every wait is a futex wait with a time limit followed by a re-check, so a peer that
  * died at any instruction costs at most one time limit. Positions in the ring are byte counts
@@ -28,6 +30,50 @@
 #include <unistd.h>
 
 #define LOCK_SPINS 2000
+#define SPIN_MAX_NS 100000ull /* a lookup spins at most this long on its reply, then sleeps */
+
+/* How long the agent has lately taken to answer (ns from post to the agent's answer, a moving
+ * average of 8; the host's own wake-up delay is not in it): the spin covers what an answer
+ * usually takes and nothing when answers come slower than SPIN_MAX_NS / 1.5 (a loaded machine,
+ * a far server), so spinning never just burns a core someone else needs. */
+static _Atomic uint64_t reply_avg = SPIN_MAX_NS / 2;
+
+/* A spin that ended without the answer makes the next SPIN_SKIP lookups look only briefly: on
+ * a loaded machine spins keep missing and the host mostly sleeps at once (a core's worth of
+ * spinning would slow the agent it waits for); on an idle one they catch the answer. */
+#define SPIN_SKIP 15
+static _Atomic uint32_t spin_skip;
+
+static void spin_missed(void)
+{
+    atomic_store_explicit(&spin_skip, SPIN_SKIP, memory_order_relaxed);
+}
+
+static uint64_t spin_budget(uint64_t timeout_ns)
+{
+    uint64_t b = atomic_load_explicit(&reply_avg, memory_order_relaxed) * 3 / 2;
+    uint32_t skip = atomic_load_explicit(&spin_skip, memory_order_relaxed);
+    if (skip > 0)
+        atomic_store_explicit(&spin_skip, skip - 1, memory_order_relaxed);
+    if (b > SPIN_MAX_NS || skip > 0)
+        b = 2000; /* answers come late: look only briefly before sleeping */
+    return b < timeout_ns ? b : timeout_ns;
+}
+
+static void reply_took(uint64_t ns)
+{
+    uint64_t avg = atomic_load_explicit(&reply_avg, memory_order_relaxed);
+    if (ns > 8 * SPIN_MAX_NS)
+        ns = 8 * SPIN_MAX_NS;
+    atomic_store_explicit(&reply_avg, (avg * 7 + ns) / 8, memory_order_relaxed);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 #define WRITER_GRACE_NS 1000000000ull /* a WRITING record older than this: is its writer alive? */
 
 static int pid_dead(uint32_t pid)
@@ -68,16 +114,32 @@ int cm_chan_lookup(struct cm_chan_hdr *h, const char hex[CM_CHAN_HEX], uint64_t 
     s->len = 0;
     s->result = CM_CHAN_ERROR;
     memcpy(s->hex, hex, CM_CHAN_HEX);
+    atomic_store_explicit(&s->sleeping, 0, memory_order_relaxed);
     atomic_store_explicit(&s->state, CM_SLOT_POSTED, memory_order_release);
-    /* Pairs with the leader's store to leader_busy before it looks for more posted slots:
-     * either it sees this slot or this host sees it busy and wakes a helper. */
+    /* Pairs with the leader's stores to ld_sleeping and leader_busy before it looks for posted
+     * slots again: either it sees this slot or this host sees the flag. The leader sleeps only
+     * after a bounded spin, so back-to-back lookups cost no futex call here. */
     atomic_thread_fence(memory_order_seq_cst);
+    atomic_fetch_add(&h->req_seq, 1);
+    if (atomic_load(&h->ld_sleeping))
+        cm_chan_wake(&h->req_seq, 1);
     if (atomic_load(&h->leader_busy)) {
+        /* A helper decides whether to take it (it waits a little first: see agent_run.c). */
         atomic_fetch_add(&h->hlp_seq, 1);
         cm_chan_wake(&h->hlp_seq, 1);
-    } else {
-        atomic_fetch_add(&h->req_seq, 1);
-        cm_chan_wake(&h->req_seq, 1);
+    }
+    /* A bounded spin first: a loopback answer usually comes within it, and a futex sleep and
+     * wake-up (an interrupt to an idle core) cost more than the spin. */
+    atomic_store_explicit(&s->answered_ns, 0, memory_order_relaxed);
+    uint64_t posted = now, spin_end = now + spin_budget(timeout_ns);
+    for (int k = 0;; k++) {
+        if (atomic_load_explicit(&s->state, memory_order_acquire) == CM_SLOT_DONE)
+            break;
+        cpu_relax();
+        if (k % 64 == 63 && cm_chan_now() >= spin_end) {
+            spin_missed(); /* the answer came later: spin less for a while */
+            break;
+        }
     }
     for (;;) {
         uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
@@ -89,8 +151,14 @@ int cm_chan_lookup(struct cm_chan_hdr *h, const char hex[CM_CHAN_HEX], uint64_t 
                 return CM_CHAN_TIMEOUT;
             continue; /* it changed under us: look again */
         }
+        /* Pairs with the agent's DONE before it reads sleeping (cm_chan_answer). */
+        atomic_store(&s->sleeping, 1);
+        if (atomic_load(&s->state) != st)
+            continue;
         cm_chan_wait(&s->state, st, deadline - now);
     }
+    uint64_t answered = atomic_load_explicit(&s->answered_ns, memory_order_relaxed);
+    reply_took(answered > posted ? answered - posted : cm_chan_now() - posted);
     result = (int)s->result;
     uint64_t n = s->len;
     if (result == CM_CHAN_HIT) {
@@ -171,13 +239,24 @@ uint8_t *cm_chan_store_begin(struct cm_chan_hdr *h, const char hex[CM_CHAN_HEX],
 void cm_chan_store_end(struct cm_chan_hdr *h, struct cm_chan_rec *r, int ok)
 {
     atomic_store_explicit(&r->state, ok ? CM_REC_READY : CM_REC_VOID, memory_order_release);
-    if (atomic_load(&h->st_sleeping)) {
-        atomic_fetch_add(&h->st_seq, 1);
-        cm_chan_wake(&h->st_seq, 1);
+    /* Pairs with the leader's store to ld_sleeping before it looks at the ring's head. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load(&h->ld_sleeping)) {
+        atomic_fetch_add(&h->req_seq, 1);
+        cm_chan_wake(&h->req_seq, 1);
     }
 }
 
 /* ---- agent ------------------------------------------------------------------------------- */
+
+int cm_chan_store_waiting(struct cm_chan_hdr *h)
+{
+    uint64_t head = atomic_load_explicit(&h->st_head, memory_order_relaxed);
+    if (head == atomic_load_explicit(&h->st_tail, memory_order_acquire))
+        return 0;
+    struct cm_chan_rec *r = (struct cm_chan_rec *)(cm_chan_ring(h) + head % h->ring_bytes);
+    return atomic_load_explicit(&r->state, memory_order_acquire) != CM_REC_WRITING;
+}
 
 int cm_chan_posted(struct cm_chan_hdr *h)
 {
@@ -206,12 +285,15 @@ void cm_chan_answer(struct cm_chan_hdr *h, int i, int result, uint64_t len)
 
     s->result = (uint32_t)result;
     s->len = len;
+    atomic_store_explicit(&s->answered_ns, cm_chan_now(), memory_order_relaxed);
     if (!atomic_compare_exchange_strong(&s->state, &busy, CM_SLOT_DONE)) {
         /* The host gave up (ABANDONED): nobody will read it. */
         atomic_store_explicit(&s->state, CM_SLOT_FREE, memory_order_release);
         return;
     }
-    cm_chan_wake(&s->state, 1 << 30);
+    /* A host still spinning needs no wake-up (seq_cst: pairs with its store to sleeping). */
+    if (atomic_load(&s->sleeping))
+        cm_chan_wake(&s->state, 1 << 30);
 }
 
 void cm_chan_janitor(struct cm_chan_hdr *h, int at_start)

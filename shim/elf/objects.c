@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -337,6 +338,54 @@ static int classify(const struct seen *s, bool first)
     return CM_OBJ_NORMAL;
 }
 
+/* realpath() with the directories resolved once (tab_lock held): most objects share a few
+ * directories, and realpath reads every component's link (a system call each, ~50 at start-up
+ * for a small program). Only the last component is then checked for a link. */
+static bool real_path(const char *p, char *out)
+{
+    static struct {
+        char dir[PATH_MAX], real[PATH_MAX];
+    } dirs[8];
+    static int ndirs;
+    const char *slash = strrchr(p, '/');
+    if (!slash || slash == p || (size_t)(slash - p) >= PATH_MAX || !strcmp(slash, "/.") ||
+        !strcmp(slash, "/..") || !slash[1])
+        return realpath(p, out) != NULL;
+    size_t dl = (size_t)(slash - p);
+    int i;
+    for (i = 0; i < ndirs; i++)
+        if (strlen(dirs[i].dir) == dl && memcmp(dirs[i].dir, p, dl) == 0)
+            break;
+    if (i == ndirs) {
+        char dir[PATH_MAX];
+        memcpy(dir, p, dl);
+        dir[dl] = '\0';
+        if (!realpath(dir, out))
+            return realpath(p, out) != NULL;
+        i = ndirs < 8 ? ndirs++ : 7; /* the last slot is reused */
+        memcpy(dirs[i].dir, dir, dl + 1);
+        snprintf(dirs[i].real, sizeof(dirs[i].real), "%s", out);
+    }
+    char cand[PATH_MAX], link[NAME_MAX + 1];
+    const char *base = slash + 1, *rd = strcmp(dirs[i].real, "/") ? dirs[i].real : "";
+    for (int hop = 0; hop < 8; hop++) { /* a link to a name in the same directory: followed */
+        if ((size_t)snprintf(cand, sizeof(cand), "%s/%s", rd, base) >= sizeof(cand))
+            break;
+        ssize_t n = readlink(cand, link, sizeof(link) - 1);
+        if (n < 0 && errno == EINVAL) { /* not a link: done */
+            memcpy(out, cand, strlen(cand) + 1);
+            return true;
+        }
+        if (n <= 0)
+            break;
+        link[n] = '\0';
+        if (strchr(link, '/') || !strcmp(link, ".") || !strcmp(link, ".."))
+            break;
+        base = link;
+    }
+    return realpath(p, out) != NULL;
+}
+
 static struct cm_objrec *make_record(struct seen *s, bool first, bool initial)
 {
     struct cm_objrec *r = calloc(1, sizeof(*r));
@@ -356,7 +405,7 @@ static struct cm_objrec *make_record(struct seen *s, bool first, bool initial)
         path = exe_path;
     else if (r->or_kind == CM_OBJ_VDSO)
         path = "[vdso]";
-    else if (realpath(r->or_lname, real))
+    else if (real_path(r->or_lname, real))
         path = real;
     r->or_pub.path = strdup(path);
     if (!r->or_pub.path)

@@ -73,7 +73,8 @@ int cm_hook_install(const struct cm_target *targets, int n, cm_bind_cb bind);
  * pass processes its new objects, `feed(obj, late, ctx)` is called for each of them (hook lock
  * held, `late` true for objects loaded after installation) and may append targets to `targets`
  * (room for `cap`) through cm_hook_add_target(); the names must stay valid for the life of the
- * process. Returns like cm_hook_install.
+ * process. After a pass that had new objects has bound them, `feed(NULL, late, ctx)` is called
+ * once more (hook lock held). Returns like cm_hook_install.
  */
 typedef void (*cm_feed_cb)(const struct cm_object *obj, int late, void *ctx);
 int cm_hook_install_fed(struct cm_target *targets, int cap, cm_bind_cb bind, cm_feed_cb feed,

@@ -51,6 +51,8 @@ static void pass_locked(void)
         if (cm_objrec_patchable(r))
             cm_got_patch_locked(r);
     }
+    if (feed_fn && nfresh) /* the pass is done: its new bindings are all made */
+        feed_fn(NULL, cm_hook_active(), feed_ctx);
 }
 
 int cm_hook_install_fed(struct cm_target *tg, int cap, cm_bind_cb bind, cm_feed_cb feed,

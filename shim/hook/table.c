@@ -358,7 +358,9 @@ int cm_hook_add_target(const char *name, const char *object_glob, int hook)
     grow_targets[ntargets] = (struct cm_target){.name = copy, .object_glob = object_glob,
                                                 .hook = hook};
     ntargets++;
-    if (name_index)
+    if (name_index && 2 * (size_t)ntargets > name_index_mask + 1)
+        name_index_build(2 * ntargets); /* grown as needed: a big empty one costs page faults */
+    else if (name_index)
         name_index_put(ntargets - 1);
     return ntargets - 1;
 }
@@ -403,7 +405,7 @@ int cm_hook_set_growing_locked(struct cm_target *tg, int cap, cm_bind_cb bind, v
     if (rc == 0) {
         grow_targets = tg;
         grow_cap = cap;
-        name_index_build(cap);
+        name_index_build(cap < 1024 ? cap : 1024);
     }
     return rc;
 }

@@ -3,22 +3,37 @@
  * the trace). Private to shim/observe/.
  *
  * DESIGN: an observation record (struct cm_obs_fn) is written once by bind under the hook lock
- * before its stub is published in any GOT slot; afterwards only `calls` and `ticks` change,
- * with relaxed load+store pairs (no locked instruction on the call path: two threads calling
- * the same function at the same instant may lose an increment; the counts are estimates). The
- * trace is per thread (obscall.c).
+ * before its stub is published in any GOT slot (the key plan may be added later, before main:
+ * items first, then `planned` with a release store). Afterwards the counting stub (observe.S)
+ * changes `calls` and `left` with plain read-modify-write instructions, and the full path
+ * (obscall.c) changes `left`, `ticks`, `timed` and `keyed` with relaxed load+store pairs: no
+ * locked instruction on any call path, so two threads calling the same function at the same
+ * instant may lose an increment (the counts are then slightly low). The trace is per thread
+ * (obscall.c).
+ *
+ * SAMPLING (obscall.c): the first CM_OBS_FULL_FIRST calls of a function take the full path
+ * (keyed, traced, timed as below). Then, while the function's measured mean time is at least
+ * CM_OBS_FULL_NS, every call does (keys exact: the full path costs ~20-30 ns, at most ~10 % of
+ * such a call); below it the function is cheap, no cache would pay for it, and only about one
+ * call in CM_OBS_SAMPLE_EVERY takes the full path (random gaps), every sampled call timed: the
+ * count stays exact, the time is estimated from the sample's mean and the repeats from the
+ * sampled keys (the tool's estimator, docs/discover.md).
  */
 #ifndef CM_OBS_INT_H
 #define CM_OBS_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cloudm_discover.h"
 #include "frame.h"
 
-#define CM_OBS_KEY_MAX 16    /* planned key items per function */
-#define CM_OBS_TIME_ALL 64   /* the first calls of a function are all timed */
-#define CM_OBS_TIME_EVERY 64 /* then one call in this many, at random (a power of two) */
+#define CM_OBS_KEY_MAX 16       /* planned key items per function */
+#define CM_OBS_TIME_ALL 64      /* the first calls of a function are all timed */
+#define CM_OBS_TIME_EVERY 64    /* then one full call in this many, at random (a power of two) */
+#define CM_OBS_FULL_FIRST 64    /* the first calls of every function take the full path */
+#define CM_OBS_FULL_NS 250      /* functions at least this slow (mean ns) keep the full path */
+#define CM_OBS_SAMPLE_EVERY 128 /* cheaper ones: one call in about this many (a power of two) */
 
 enum {
     OBS_K_GPR = 'g',
@@ -40,19 +55,22 @@ struct cm_obs_fn {
     void *orig;      /* offsets shared with struct cm_fn (frame.h CM_FN_ORIG, CM_FN_NSTACK) */
     uint32_t flags;  /* always 0 */
     uint32_t nstack; /* stack words passed on */
-    uint64_t calls;  /* relaxed load+store */
+    uint64_t calls;  /* every call: the counting stub's plain add (frame.h CM_OBS_CALLS) */
+    int64_t left;    /* calls the counting stub lets by before the next full one (CM_OBS_LEFT) */
     uint64_t ticks;  /* of the timed calls; relaxed load+store */
-    uint64_t timed;  /* calls timed (the first CM_OBS_TIME_ALL, then 1 in CM_OBS_TIME_EVERY) */
+    uint64_t timed;  /* calls timed */
+    uint64_t keyed;  /* calls that took the full path (keyed and traced) */
     uint32_t id;
     uint8_t nkey;
     uint8_t planned; /* keyed by the plan's items; else by every argument register */
     uint8_t how;
     uint8_t pad;
     struct cm_obs_item key[CM_OBS_KEY_MAX];
-    const char *name;
-    const char *object;
+    /* the name and object live beside, in observe.c: no call reads them */
 };
 _Static_assert(sizeof(struct cm_obs_fn) <= CM_OBS_FN_SIZE, "frame.h CM_OBS_FN_SIZE");
+_Static_assert(offsetof(struct cm_obs_fn, calls) == CM_OBS_CALLS, "frame.h CM_OBS_CALLS");
+_Static_assert(offsetof(struct cm_obs_fn, left) == CM_OBS_LEFT, "frame.h CM_OBS_LEFT");
 
 union cm_obs_slot {
     struct cm_obs_fn fn;
@@ -60,6 +78,29 @@ union cm_obs_slot {
 };
 
 extern union cm_obs_slot cm_obs_fns[CM_OBS_MAX];
+/* per record: function name, defining object's path (obsplan.c; written by observe.c's bind) */
+extern const char *cm_obs_names[CM_OBS_MAX][2];
+
+/* obsplan.c: a key plan (include/cloudm_discover.h's line format). */
+struct cm_obs_plan {
+    char *name;
+    uint32_t nstack;
+    uint8_t nkey;
+    struct cm_obs_item key[CM_OBS_KEY_MAX];
+};
+/* Parse one plan line in place (name points into it). 0 or -EINVAL. */
+int cm_obs_plan_line(char *line, struct cm_obs_plan *p);
+/* Load the plan file (CLOUDM_DISCOVER_SPEC); cm_obs_plan_for() finds its plans by name. */
+void cm_obs_plan_load(const char *path);
+const struct cm_obs_plan *cm_obs_plan_for(const char *name);
+/* Key record o by plan p (unless it was keyed already). */
+void cm_obs_plan_apply(struct cm_obs_fn *o, const struct cm_obs_plan *p);
+/* Ask the command listening on DIR/plan.sock for the plans of records ids[0..n) and apply
+ * them. 0, -ENOENT (nobody listens), or another negative errno (logged once). */
+int cm_obs_plan_ask(const char *dir, const uint32_t *ids, int n);
+
+/* CLOUDM_DISCOVER_SAMPLE=off: every call takes the full path (read once at start-up). */
+extern int cm_obs_every_call;
 
 /* What reading the clock twice costs (ticks), subtracted from every timed call; measured by
  * cm_obs_calibrate() at start-up (the least of 64 tries). */

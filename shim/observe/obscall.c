@@ -1,22 +1,26 @@
 /*
  * obscall.c - the per-call path of the observation mode and its bounded trace.
  *
- * What it does: cm_obs_call() keys the call (by the tool's plan: scalar registers and stack
- * words at their declared width, string and buffer contents; else every argument register),
- * calls the original through cm_call_original (which passes the caller's exact registers and
- * stack words), counts it and appends (function, key hash) to this thread's trace. The
- * time is measured (cycle counter around the call) for the first CM_OBS_TIME_ALL calls of each
- * function and then for one call in CM_OBS_TIME_EVERY, picked at random: reading the counter
- * costs more than the rest of the observation on some virtual machines (75 ns per rdtsc was
- * measured on the CI's), and the mean of a random sample estimates the total as well.
+ * What it does: the counting stubs (observe.S) count every call and send only some to
+ * cm_obs_call() (SAMPLING in obs_int.h: every call of a function slower than CM_OBS_FULL_NS,
+ * about one in CM_OBS_SAMPLE_EVERY of a cheaper one, picked by random gaps). cm_obs_call() keys the
+ * call (by the tool's plan: scalar registers and stack words at their declared width, string and
+ * buffer contents; else every argument register), calls the original through cm_call_original
+ * (which passes the caller's exact registers and stack words), counts it and appends (function, key
+ * hash) to this thread's trace. The time is measured (cycle counter around the call) for the first
+ * CM_OBS_TIME_ALL calls of each function and then for one call in CM_OBS_TIME_EVERY, picked at
+ * random: reading the counter costs more than the rest of the observation on some virtual machines
+ * (75 ns per rdtsc was measured on the CI's), and the mean of a random sample estimates the total
+ * as well.
  *
  * The trace is bounded (TRACE_CHUNKS chunks of CHUNK_RECS records, 1 MiB each; a thread gets
  * one chunk beyond that if it has none). When it is full the sampling threshold halves
  * (spatial sampling by key hash, SHARDS: a key is traced in every call or in none) and the
  * thread compacts its own chunks to the records still below it; the other threads' records are
  * filtered when the file is written. Distinct counts and reuse distances are then scaled by the
- * sampling rate ((threshold + 1) / 2^48). Chunks are mapped with MAP_POPULATE: one system call
- * instead of 256 page faults per chunk (a fault costs microseconds in a virtual machine).
+ * sampling rate ((threshold + 1) / 2^48). A thread's later chunks are mapped with MAP_POPULATE:
+ * one system call instead of 256 page faults per chunk (a fault costs microseconds in a virtual
+ * machine); its first is not (most threads fill a few pages of it).
  *
  * What it does not do: no cache, no lock, no allocation on the call path (a new chunk is one
  * mmap every 65534 traced calls); it never changes the arguments, the result or errno.
@@ -56,10 +60,12 @@ static __thread struct cm_obs_trace *tr_end __attribute__((tls_model("initial-ex
 static __thread struct chunk *tr_first __attribute__((tls_model("initial-exec")));
 static __thread struct chunk *tr_cur __attribute__((tls_model("initial-exec")));
 
-static struct chunk *chunk_new(void)
+/* populate: map every page now (a thread's later chunks: it traces much) or on first touch (its
+ * first chunk: most threads trace a few pages' worth, and populating 1 MiB costs ~0.3 ms) */
+static struct chunk *chunk_new(int populate)
 {
     void *p = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+                   MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
     if (p == MAP_FAILED)
         return NULL;
     struct chunk *c = p;
@@ -112,7 +118,7 @@ static void trace_more(void)
         goto out;
     }
     if (!tr_first || __atomic_load_n(&nchunks, __ATOMIC_RELAXED) < TRACE_CHUNKS) {
-        struct chunk *c = chunk_new();
+        struct chunk *c = chunk_new(tr_first != NULL);
         if (!c) {
             tr_pos = tr_end = NULL;
             goto out;
@@ -154,7 +160,7 @@ static uint64_t hash_str(const char *s)
 __attribute__((flatten)) static uint64_t key_of(const struct cm_obs_fn *o, const struct cm_frame *f)
 {
     uint64_t w[CM_OBS_KEY_MAX > 14 ? CM_OBS_KEY_MAX : 14];
-    if (!o->planned) {
+    if (!__atomic_load_n(&o->planned, __ATOMIC_ACQUIRE)) {
         memcpy(w, f->gpr, sizeof(f->gpr));
         for (int i = 0; i < 8; i++)
             memcpy(&w[6 + i], f->xmm[i], 8);
@@ -214,18 +220,43 @@ static inline uint64_t next_rand(void)
 #define RELAXED_ADD(field, n)                                                                      \
     __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
 
+/* How many calls the counting stub lets by before the next full one (SAMPLING in obs_int.h). */
+static uint64_t full_ticks; /* CM_OBS_FULL_NS in ticks, converted at the first decision */
+
+int cm_obs_every_call;
+
+static int64_t next_gap(const struct cm_obs_fn *o, uint64_t keyed)
+{
+    if (keyed < CM_OBS_FULL_FIRST || cm_obs_every_call)
+        return 0;
+    uint64_t ft = __atomic_load_n(&full_ticks, __ATOMIC_RELAXED);
+    if (!ft) {
+        ft = cm_ns_to_ticks(CM_OBS_FULL_NS);
+        ft = ft ? ft : 1;
+        __atomic_store_n(&full_ticks, ft, __ATOMIC_RELAXED);
+    }
+    uint64_t timed = __atomic_load_n(&o->timed, __ATOMIC_RELAXED);
+    uint64_t ticks = __atomic_load_n(&o->ticks, __ATOMIC_RELAXED);
+    if (timed && ticks / timed >= ft)
+        return 0;
+    /* uniform in [0, 2 x EVERY - 2]: mean EVERY - 1 calls by, one in EVERY full */
+    return (int64_t)(next_rand() % (2 * CM_OBS_SAMPLE_EVERY - 1));
+}
+
 void cm_obs_call(struct cm_frame *f)
 {
     struct cm_obs_fn *o = (struct cm_obs_fn *)(void *)f->fn;
-    if (cm_guard) { /* cloudm's own call */
+    if (cm_guard) { /* cloudm's own call (counted by the stub all the same) */
+        __atomic_store_n(&o->left, 0, __ATOMIC_RELAXED);
         cm_call_original(f);
         return;
     }
     uint64_t h = key_of(o, f) >> 16;
-    uint64_t calls = __atomic_load_n(&o->calls, __ATOMIC_RELAXED);
-    __atomic_store_n(&o->calls, calls + 1, __ATOMIC_RELAXED);
-
-    if (calls < CM_OBS_TIME_ALL || (next_rand() & (CM_OBS_TIME_EVERY - 1)) == 0) {
+    uint64_t keyed = __atomic_load_n(&o->keyed, __ATOMIC_RELAXED);
+    __atomic_store_n(&o->keyed, keyed + 1, __ATOMIC_RELAXED);
+    /* a sampled call (the function was found cheap) is always timed; a full one as before */
+    int sampled = __atomic_load_n(&o->calls, __ATOMIC_RELAXED) > keyed + 1;
+    if (sampled || keyed < CM_OBS_TIME_ALL || (next_rand() & (CM_OBS_TIME_EVERY - 1)) == 0) {
         uint64_t t0 = cm_ticks();
         cm_call_original(f);
         uint64_t dt = cm_ticks() - t0;
@@ -235,6 +266,7 @@ void cm_obs_call(struct cm_frame *f)
     } else {
         cm_call_original(f);
     }
+    __atomic_store_n(&o->left, next_gap(o, keyed + 1), __ATOMIC_RELAXED);
     if (h > __atomic_load_n(&threshold, __ATOMIC_RELAXED))
         return;
     if (tr_pos == tr_end) {
@@ -312,8 +344,10 @@ void cm_obs_after_fork(void)
 {
     for (int i = 0; i < CM_OBS_MAX; i++) { /* GOT and inline records alike */
         cm_obs_fns[i].fn.calls = 0;
+        cm_obs_fns[i].fn.left = 0;
         cm_obs_fns[i].fn.ticks = 0;
         cm_obs_fns[i].fn.timed = 0;
+        cm_obs_fns[i].fn.keyed = 0;
     }
     all_chunks = NULL; /* the parent's chunks stay mapped, unused (copy-on-write) */
     nchunks = 0;

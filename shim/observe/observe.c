@@ -6,7 +6,9 @@
  * for every new object, with the function names its GOT slots import (and, for objects loaded
  * after start-up or matching a glob, the functions it exports, so dlsym'd pointers are observed);
  * binds every implementation that is a function, is not on the built-in never-memoizable list
- * (config/nomemo.c) and whose provider matches the globs to the next observation stub. With
+ * (config/nomemo.c) and whose provider matches the globs to the next counting stub; after each
+ * binding pass, asks `cloudm discover` for the new records' key plans (obsplan.c; the wait is
+ * left out of the run time). With
  * CLOUDM_DISCOVER_LIST=1 it writes the candidates (name, object) to DIR/list and exits before
  * main. With CLOUDM_DISCOVER_INTERNAL=1 the executable's own functions (its .symtab, or its
  * debug file's) are targets too, inline-hooked (codehook.c) and bound to register-preserving
@@ -34,22 +36,16 @@
 #define MAX_TARGETS 65536
 #define MAX_GLOBS 16
 
-struct plan {
-    char *name;
-    uint32_t nstack;
-    uint8_t nkey;
-    struct cm_obs_item key[CM_OBS_KEY_MAX];
-};
-
 static char obs_dir[CM_OBS_PATH_MAX];
 static int obs_list;
 static struct cm_target *obs_targets;
-static struct plan *plans;
-static int nplans;
 static char *globs[MAX_GLOBS];
 static int nglobs;
-static uint32_t nobs;  /* GOT records: cm_obs_fns[0 .. nobs) */
-static uint32_t nkeep; /* inline records: cm_obs_fns[CM_OBS_MAX - nkeep .. CM_OBS_MAX) */
+static uint32_t asked, asked_keep; /* records whose plans were asked for */
+static int no_server;
+static uint64_t wait_ns; /* waiting for plans: not the program's run time */
+static uint32_t nobs;    /* GOT records: cm_obs_fns[0 .. nobs) */
+static uint32_t nkeep;   /* inline records: cm_obs_fns[CM_OBS_MAX - nkeep .. CM_OBS_MAX) */
 static int obs_internal;
 static uint64_t start_ns;
 static char *list_buf;
@@ -59,102 +55,6 @@ int cm_observe_wanted(void)
 {
     const char *d = getenv(CLOUDM_ENV_DISCOVER);
     return d && d[0];
-}
-
-static int plan_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct plan *)a)->name, ((const struct plan *)b)->name);
-}
-
-/* One plan line: NAME NSTACK ITEM,ITEM,... ; returns 0 or -EINVAL. */
-static int plan_line(char *line, struct plan *p)
-{
-    char *save = NULL;
-    char *name = strtok_r(line, " \t", &save);
-    char *nst = strtok_r(NULL, " \t", &save);
-    char *items = strtok_r(NULL, " \t\n", &save);
-    if (!name || !nst || !items)
-        return -EINVAL;
-    memset(p, 0, sizeof(*p));
-    p->nstack = (uint32_t)strtoul(nst, NULL, 10);
-    if (p->nstack > 64)
-        return -EINVAL;
-    if (strcmp(items, "-") != 0)
-        for (char *it = strtok_r(items, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
-            if (p->nkey == CM_OBS_KEY_MAX)
-                return -EINVAL;
-            struct cm_obs_item *k = &p->key[p->nkey++];
-            char *end;
-            k->kind = (uint8_t)it[0];
-            unsigned long pos = strtoul(it + 1, &end, 10);
-            unsigned long w = *end == '.' ? strtoul(end + 1, &end, 10) : 0;
-            unsigned long e = *end == '.' ? strtoul(end + 1, NULL, 10) : 0;
-            switch (k->kind) {
-            case OBS_K_GPR:
-            case OBS_K_STR:
-                if (pos > 5)
-                    return -EINVAL;
-                break;
-            case OBS_K_MEM:
-                if (pos > 5 || w > 5 || e < 1 || e > 64)
-                    return -EINVAL;
-                k->pad = (uint8_t)e;
-                break;
-            case OBS_K_XMM:
-                if (pos > 7)
-                    return -EINVAL;
-                break;
-            case OBS_K_STACK:
-            case OBS_K_STRSTACK:
-                if (pos >= p->nstack)
-                    return -EINVAL;
-                break;
-            default:
-                return -EINVAL;
-            }
-            if (w > 8 && k->kind != OBS_K_MEM)
-                return -EINVAL;
-            k->pos = (uint8_t)pos;
-            k->width = (uint8_t)w;
-        }
-    p->name = strdup(name);
-    return p->name ? 0 : -ENOMEM;
-}
-
-static void plan_load(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        cm_log("cannot read the key plan %s: %s (calls are keyed by registers)", path,
-               strerror(errno));
-        return;
-    }
-    char line[4096];
-    int cap = 0, lineno = 0;
-    while (fgets(line, sizeof(line), f)) {
-        lineno++;
-        if (line[0] == '#' || line[0] == '\n')
-            continue;
-        if (nplans == cap) {
-            cap = cap ? 2 * cap : 64;
-            struct plan *v = realloc(plans, (size_t)cap * sizeof(*v));
-            if (!v)
-                break;
-            plans = v;
-        }
-        if (plan_line(line, &plans[nplans]) == 0)
-            nplans++;
-        else
-            cm_log("%s:%d: not a key plan line: ignored", path, lineno);
-    }
-    fclose(f);
-    qsort(plans, (size_t)nplans, sizeof(*plans), plan_cmp);
-}
-
-static const struct plan *plan_for(const char *name)
-{
-    struct plan k = {.name = (char *)name};
-    return nplans ? bsearch(&k, plans, (size_t)nplans, sizeof(*plans), plan_cmp) : NULL;
 }
 
 static int glob_matches(const char *path)
@@ -253,9 +153,37 @@ static void compute_ours(void)
     }
 }
 
+/* The pass is done: ask the command for the key plans of the records it bound. */
+static void ask_plans(void)
+{
+    uint32_t n = __atomic_load_n(&nobs, __ATOMIC_ACQUIRE);
+    uint32_t nk = __atomic_load_n(&nkeep, __ATOMIC_ACQUIRE);
+    if (obs_list || no_server || (n == asked && nk == asked_keep))
+        return;
+    uint32_t *ids = malloc((size_t)(n - asked + nk - asked_keep) * sizeof(*ids));
+    if (!ids)
+        return;
+    int k = 0;
+    for (uint32_t i = asked; i < n; i++)
+        ids[k++] = i;
+    for (uint32_t j = asked_keep; j < nk; j++)
+        ids[k++] = CM_OBS_MAX - 1 - j;
+    asked = n;
+    asked_keep = nk;
+    uint64_t t0 = cm_clock_ns();
+    if (cm_obs_plan_ask(obs_dir, ids, k) == -ENOENT)
+        no_server = 1; /* observed alone (a benchmark, or CLOUDM_DISCOVER set by hand) */
+    wait_ns += cm_clock_ns() - t0;
+    free(ids);
+}
+
 static void feed(const struct cm_object *obj, int late, void *ctx)
 {
     (void)ctx;
+    if (!obj) {
+        ask_plans();
+        return;
+    }
     struct cm_objrec *r = cm_objrec_of(obj);
     if (!ours_done)
         compute_ours();
@@ -336,22 +264,18 @@ static void *bind(const struct cm_binding *b)
     o->orig = b->original;
     o->id = id;
     o->how = (uint8_t)b->how;
-    o->name = b->name;
-    o->object = path;
+    cm_obs_names[id][0] = b->name;
+    cm_obs_names[id][1] = path;
     o->nstack = CM_OBS_STACK_WORDS;
-    const struct plan *p = plan_for(b->name);
-    if (p) {
-        o->planned = 1;
-        o->nstack = p->nstack;
-        o->nkey = p->nkey;
-        memcpy(o->key, p->key, sizeof(o->key));
-    }
+    const struct cm_obs_plan *p = cm_obs_plan_for(b->name);
+    if (p)
+        cm_obs_plan_apply(o, p);
     if (b->how) {
         __atomic_store_n(&nkeep, nkeep + 1, __ATOMIC_RELEASE);
-        return cm_obs_kstubs + (size_t)(CM_OBS_MAX - 1 - id) * CM_OBS_KSTUB_SIZE;
+        return cm_obs_kfast + (size_t)(CM_OBS_MAX - 1 - id) * CM_OBS_FAST_SIZE;
     }
     __atomic_store_n(&nobs, nobs + 1, __ATOMIC_RELEASE);
-    return cm_obs_stubs + (size_t)id * CM_STUB_SIZE;
+    return cm_obs_fast + (size_t)id * CM_OBS_FAST_SIZE;
 }
 
 static void write_all(int fd, const void *p, size_t n)
@@ -389,9 +313,11 @@ int cm_observe_start(void)
     obs_list = l && strcmp(l, "1") == 0;
     const char *in = getenv(CLOUDM_ENV_DISCOVER_INTERNAL);
     obs_internal = in && strcmp(in, "1") == 0;
+    const char *sm = getenv(CLOUDM_ENV_DISCOVER_SAMPLE);
+    cm_obs_every_call = sm && strcmp(sm, "off") == 0;
     const char *spec = getenv(CLOUDM_ENV_DISCOVER_SPEC);
     if (spec && spec[0])
-        plan_load(spec);
+        cm_obs_plan_load(spec);
     const char *g = getenv(CLOUDM_ENV_DISCOVER_OBJECTS);
     if (g && g[0]) {
         char *copy = strdup(g), *save = NULL;
@@ -457,14 +383,18 @@ void cm_observe_finish(void)
     struct cm_obs_filehdr h = {.format = CM_OBS_FORMAT, .nfn = n + nk, .pid = (int32_t)getpid()};
     memcpy(h.magic, CM_OBS_MAGIC, sizeof(h.magic));
     h.ns_per_tick = (double)cm_ticks_to_ns(1ull << 32) / 4294967296.0;
-    h.run_ns = cm_clock_ns() - start_ns;
+    h.run_ns = cm_clock_ns() - start_ns - wait_ns;
     write_all(fd, &h, sizeof(h));
     for (uint32_t i = 0; i < n + nk; i++) {
-        const struct cm_obs_fn *o = &cm_obs_fns[i < n ? i : CM_OBS_MAX - 1 - (i - n)].fn;
+        uint32_t id = i < n ? i : CM_OBS_MAX - 1 - (i - n);
+        const struct cm_obs_fn *o = &cm_obs_fns[id].fn;
         struct cm_obs_filefn ff = {0};
-        snprintf(ff.name, sizeof(ff.name), "%s", o->name);
-        snprintf(ff.object, sizeof(ff.object), "%s", o->object);
+        snprintf(ff.name, sizeof(ff.name), "%s", cm_obs_names[id][0]);
+        snprintf(ff.object, sizeof(ff.object), "%s", cm_obs_names[id][1]);
         ff.calls = __atomic_load_n(&o->calls, __ATOMIC_RELAXED);
+        ff.keyed = __atomic_load_n(&o->keyed, __ATOMIC_RELAXED);
+        if (ff.keyed > ff.calls) /* increments lost to concurrent calls */
+            ff.calls = ff.keyed;
         uint64_t timed = __atomic_load_n(&o->timed, __ATOMIC_RELAXED);
         double ns = (double)cm_ticks_to_ns(__atomic_load_n(&o->ticks, __ATOMIC_RELAXED));
         ff.ns = timed ? (uint64_t)(ns * (double)ff.calls / (double)timed) : 0; /* estimated */

@@ -1,12 +1,12 @@
 /*
  * observe.h - the observation mode of libcloudm.so (`cloudm discover`): every function reached
- * through a GOT slot or dlsym is counted and timed, and its calls' key digests are traced, with
- * no config and no cache.
+ * through a GOT slot or dlsym is counted, and its calls are timed and their key digests traced
+ * (every call of a slow function, a sample of a cheap one's), with no config and no cache.
  *
  * What it does: cm_observe_start() (from the constructor, when CLOUDM_DISCOVER names a
- * directory) reads the key plan, grows the hook targets from every loaded object's imports (and
+ * directory) reads the key plan file if any, grows the hook targets from every loaded object's imports (and
  * the exports of objects loaded later or named by CLOUDM_DISCOVER_OBJECTS), binds each
- * implementation to an observation stub, and in list mode writes the candidates and exits before
+ * implementation to a counting stub, asks the command for key plans, and in list mode writes the candidates and exits before
  * main. cm_observe_finish() (destructor) writes this process's observation file
  * (include/cloudm_discover.h).
  *

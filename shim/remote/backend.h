@@ -40,6 +40,7 @@ struct cm_backend_conf {
     uint64_t bc_timeout_ns; /* each get: connect + transfer */
     uint64_t bc_max_body;   /* a get body larger than this is an error */
     uint64_t bc_expire_ns;  /* remote_expire: Redis TTL, set on write, refreshed on read */
+    const char *bc_ca;      /* "" or a PEM CA file for https:// (remote_ca) */
 };
 
 struct cm_backend;

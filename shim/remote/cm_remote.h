@@ -3,8 +3,8 @@
  *
  * libcloudm-remote.so (hostkeys.c, envelope.c, rcrypto.c): what the host process needs, and
  * nothing that talks to a network. The shim dlopen()s it only when `[cache] remote` is set (so
- * programs without a remote never load libcrypto) and uses its one exported table,
- * `cm_remote_keys` (struct cm_remote_keys_api): derive the remote key of a call (hex SHA-512,
+ * programs without a remote never load a crypto library; this one is on Nettle) and uses its
+ * one exported table, `cm_remote_keys` (struct cm_remote_keys_api): derive the remote key of a call (hex SHA-512,
  * or HMAC-SHA512 under secret_file), wrap a value in its envelope (encrypted under
  * secret_file), check and open an envelope that came back. Integrity stays in the host.
  *
@@ -59,6 +59,8 @@ struct cm_remote_opts {
     enum cm_remote_access access;
     uint64_t expire_ns; /* remote_expire: disuse expiry where the backend sets it (Redis
                            TTL, refreshed on read), default 30 days */
+    const char *ca_file; /* remote_ca: NULL or "" the system CA store, else a PEM file of the
+                            CAs an https:// server's certificate must chain to */
 };
 
 /* Process-wide counters, monotonic. */
@@ -120,7 +122,7 @@ struct cm_remote_keys_api {
     /* Reads secret_file ("" or NULL: none) and derives the keys. NULL with a reason in err. */
     struct cm_remote_keys *(*open)(const char *secret_file, char *err, size_t errsz);
     /* The remote key of the canonical key bytes: raw (64 bytes) and hex (129, NUL-ended).
-     * 0, or -1 (libcrypto failure). */
+     * 0, or -1 (crypto failure). */
     int (*key)(const struct cm_remote_keys *k, const uint8_t *key, uint32_t klen, uint8_t raw[64],
                char hex[CM_REMOTE_HEX + 1]);
     /* Encoded size of a vlen-byte value. */
@@ -136,7 +138,7 @@ struct cm_remote_keys_api {
 };
 
 /*
- * The crypto plugin, libcloudm-crypto.so (ucrypto.c): libcrypto only, no network, no threads.
+ * The crypto plugin, libcloudm-crypto.so (ucrypto.c): Nettle only, no network, no threads.
  * The shim dlopen()s it only when a function's keys need a cryptographic digest (the remote tier
  * is on: large inputs enter remote keys as SHA-256) or a function is `sensitive` (keyed digests
  * and sealed values in the local tiers). It exports one symbol, `cm_crypto_plugin`.

@@ -38,7 +38,7 @@
     X(CLEAR, -9, "stored in the clear but a secret is configured")                                 \
     X(ENCRYPTED, -10, "encrypted but no secret is configured")                                     \
     X(TAG, -11, "authentication tag mismatch (wrong secret or tampered)")                          \
-    X(CRYPTO, -12, "libcrypto failure")
+    X(CRYPTO, -12, "crypto library failure")
 
 enum cm_env_err {
 #define CM_ENV_ENUM(name, val, msg) CM_ENV_E_##name = val,
@@ -54,7 +54,7 @@ static inline size_t cm_env_size(uint32_t vlen, int encrypted)
 
 /* Encodes val (vlen <= CM_ENV_MAX_VALUE) for remote key rkey and signature sig into out
  * (outsz >= cm_env_size(vlen, k->rk_secret)); encrypted iff k->rk_secret. Returns the encoded
- * length, or -1 (too small a buffer, too large a value, libcrypto failure). */
+ * length, or -1 (too small a buffer, too large a value, crypto failure). */
 long cm_env_encode(const struct cm_rkeys *k, const uint8_t rkey[CM_RKEY_LEN], const uint8_t sig[16],
                    const uint8_t *val, uint32_t vlen, uint8_t *out, size_t outsz);
 

@@ -7,11 +7,9 @@
  * The secret never leaves the host process: the agent only ever sees hex keys and envelopes.
  *
  * What it does not do: no network, no thread, no descriptor kept (the secret file is read and
- * closed in open()), no allocation after open(), no exit handler (libcrypto is initialized
- * without its atexit cleanup).
+ * closed in open()), no allocation after open(), no exit handler (Nettle has no global state).
  */
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +31,6 @@ static struct cm_remote_keys *k_open(const char *secret_file, char *err, size_t 
     uint8_t *secret = NULL;
     ssize_t n = 0;
 
-    /* No atexit cleanup: a program that calls exit() while other threads are in lookups must
-     * not have libcrypto's state freed under them (unless the program set libcrypto up first). */
-    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
     rk = calloc(1, sizeof(*rk));
     if (rk == NULL) {
         snprintf(err, errsz, "out of memory");
@@ -74,7 +69,7 @@ static struct cm_remote_keys *k_open(const char *secret_file, char *err, size_t 
         }
     }
     if (cm_rkeys_init(&rk->k, secret, (size_t)n) < 0) {
-        snprintf(err, errsz, "key derivation failed (libcrypto)");
+        snprintf(err, errsz, "key derivation failed");
         goto fail;
     }
     if (secret != NULL) {

@@ -21,10 +21,12 @@
 #include "backend.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define URL_MAX 2048
 #define ORPHAN_SLOTS 16
@@ -46,6 +48,7 @@ struct http {
     struct curl_slist *hb_hdrs;
     long hb_timeout_ms;
     curl_off_t hb_max_body;
+    char *hb_ca; /* NULL: the system CA store */
     pthread_key_t hb_key;
     pthread_mutex_t hb_mu; /* hb_conns */
     struct hconn *hb_conns;
@@ -148,6 +151,8 @@ static struct hconn *conn_get(struct http *h)
     curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
 #endif
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, h->hb_max_body);
+    if (h->hb_ca != NULL)
+        curl_easy_setopt(e, CURLOPT_CAINFO, h->hb_ca);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
@@ -234,6 +239,17 @@ static struct cm_backend *http_open(const struct cm_backend_conf *conf, char *er
     if (h->hb_timeout_ms < 1)
         h->hb_timeout_ms = 1;
     h->hb_max_body = (curl_off_t)conf->bc_max_body;
+    if (conf->bc_ca != NULL && conf->bc_ca[0] != '\0') {
+        if (access(conf->bc_ca, R_OK) != 0) {
+            snprintf(err, errsz, "remote_ca '%s': %s", conf->bc_ca, strerror(errno));
+            goto fail;
+        }
+        h->hb_ca = strdup(conf->bc_ca);
+        if (h->hb_ca == NULL) {
+            snprintf(err, errsz, "out of memory");
+            goto fail;
+        }
+    }
     if (pthread_key_create(&h->hb_key, conn_destroy) != 0) {
         snprintf(err, errsz, "pthread_key_create failed");
         goto fail;
@@ -242,6 +258,7 @@ static struct cm_backend *http_open(const struct cm_backend_conf *conf, char *er
 fail:
     curl_slist_free_all(h->hb_hdrs);
     free(h->hb_prefix);
+    free(h->hb_ca);
     pthread_mutex_destroy(&h->hb_mu);
     free(h);
     return NULL;
@@ -356,6 +373,7 @@ static void http_close(struct cm_backend *b)
     }
     curl_slist_free_all(h->hb_hdrs);
     free(h->hb_prefix);
+    free(h->hb_ca);
     pthread_mutex_destroy(&h->hb_mu);
     free(h);
 }

@@ -268,7 +268,7 @@ static struct cm_remote *r_open(const struct cm_remote_opts *o, const struct cm_
         }
     }
     if (cm_rkeys_init(&r->rm_keys, (const uint8_t *)secret, (size_t)(slen > 0 ? slen : 0)) < 0) {
-        snprintf(err, errsz, "key derivation failed (libcrypto)");
+        snprintf(err, errsz, "key derivation failed");
         goto fail;
     }
     if (h != NULL)
@@ -287,6 +287,7 @@ static struct cm_remote *r_open(const struct cm_remote_opts *o, const struct cm_
     bc.bc_timeout_ns = o->timeout_ns ? o->timeout_ns : 250000000u;
     bc.bc_max_body = cm_env_size((uint32_t)r->rm_max_value, 1);
     bc.bc_expire_ns = o->expire_ns;
+    bc.bc_ca = o->ca_file != NULL ? o->ca_file : "";
     r->rm_be = ops->be_open(&bc, err, errsz);
     if (r->rm_be == NULL)
         goto fail;

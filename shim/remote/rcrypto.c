@@ -1,41 +1,46 @@
 /*
- * rcrypto.c - key derivation, remote keys and AES-256-GCM for the remote tier (libcrypto).
+ * rcrypto.c - key derivation, remote keys and AES-256-GCM for the remote tier (Nettle).
  *
- * What it does: implements rcrypto.h with OpenSSL 3 one-shot and EVP calls: HKDF-SHA512 with an
- * empty salt (RFC 5869: HashLen zero bytes), SHA-512 / HMAC-SHA512 of the canonical key bytes,
- * AES-256-GCM with a 12-byte nonce and a 16-byte tag.
+ * What it does: implements rcrypto.h with Nettle: HKDF-SHA512 with an empty salt (RFC 5869:
+ * HashLen zero bytes), SHA-512 / HMAC-SHA512 of the canonical key bytes, AES-256-GCM with a
+ * 12-byte nonce and a 16-byte tag; random bytes from getrandom(2).
  *
- * What it does not do: choose nonces for the caller (cm_random does, RAND_bytes), keep any state
- * of its own, or decide what goes into the associated data (envelope.c does).
+ * Why Nettle and not libcrypto: this code runs in every host process that has a remote tier
+ * (libcloudm-remote.so). Loading libcrypto and initialising its providers costs 1.5-2 ms of
+ * start-up per process, which one-call programs pay on every run; Nettle has no global state
+ * and loads in a fraction of that. The algorithms and their results are the same (the tests
+ * check them against sha512sum and the openssl command).
+ *
+ * What it does not do: choose nonces for the caller (cm_random does), keep any state of its
+ * own, or decide what goes into the associated data (envelope.c does).
  */
 #include "rcrypto.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/kdf.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
+#include <errno.h>
+#include <nettle/gcm.h>
+#include <nettle/hkdf.h>
+#include <nettle/hmac.h>
+#include <nettle/memops.h>
+#include <nettle/sha2.h>
 #include <string.h>
+#include <sys/random.h>
 
-static int hkdf(const uint8_t *secret, size_t len, const char *info, uint8_t *out, size_t outlen)
+static void hkdf(const uint8_t *secret, size_t len, const char *info, uint8_t *out, size_t outlen)
 {
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
-    size_t n = outlen;
-    int rc = -1;
+    static const uint8_t zero_salt[SHA512_DIGEST_SIZE];
+    struct hmac_sha512_ctx ctx;
+    uint8_t prk[SHA512_DIGEST_SIZE];
 
-    if (ctx == NULL)
-        return -1;
-    if (EVP_PKEY_derive_init(ctx) <= 0 || EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha512()) <= 0 ||
-        EVP_PKEY_CTX_set1_hkdf_key(ctx, secret, (int)len) <= 0 ||
-        EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)info, (int)strlen(info)) <= 0)
-        goto out;
-    if (EVP_PKEY_derive(ctx, out, &n) <= 0 || n != outlen)
-        goto out;
-    rc = 0;
-out:
-    EVP_PKEY_CTX_free(ctx);
-    return rc;
+    hmac_sha512_set_key(&ctx, sizeof(zero_salt), zero_salt);
+    hkdf_extract(&ctx, (nettle_hash_update_func *)hmac_sha512_update,
+                 (nettle_hash_digest_func *)hmac_sha512_digest, SHA512_DIGEST_SIZE, len, secret,
+                 prk);
+    hmac_sha512_set_key(&ctx, sizeof(prk), prk);
+    hkdf_expand(&ctx, (nettle_hash_update_func *)hmac_sha512_update,
+                (nettle_hash_digest_func *)hmac_sha512_digest, SHA512_DIGEST_SIZE, strlen(info),
+                (const uint8_t *)info, outlen, out);
+    explicit_bzero(prk, sizeof(prk));
+    explicit_bzero(&ctx, sizeof(ctx));
 }
 
 int cm_rkeys_init(struct cm_rkeys *k, const uint8_t *secret, size_t len)
@@ -45,32 +50,35 @@ int cm_rkeys_init(struct cm_rkeys *k, const uint8_t *secret, size_t len)
         return 0;
     if (len > 0x7fffffff)
         return -1;
-    if (hkdf(secret, len, "cloudm key v1", k->rk_mac, sizeof(k->rk_mac)) < 0 ||
-        hkdf(secret, len, "cloudm value v1", k->rk_enc, sizeof(k->rk_enc)) < 0) {
-        cm_rkeys_wipe(k);
-        return -1;
-    }
+    hkdf(secret, len, "cloudm key v1", k->rk_mac, sizeof(k->rk_mac));
+    hkdf(secret, len, "cloudm value v1", k->rk_enc, sizeof(k->rk_enc));
     k->rk_secret = 1;
     return 0;
 }
 
 void cm_rkeys_wipe(struct cm_rkeys *k)
 {
-    OPENSSL_cleanse(k, sizeof(*k));
+    explicit_bzero(k, sizeof(*k));
 }
 
 int cm_rkey(const struct cm_rkeys *k, const uint8_t *key, size_t klen, uint8_t out[CM_RKEY_LEN])
 {
-    unsigned int n = 0;
     static const uint8_t empty[1];
 
     if (key == NULL)
         key = empty;
-    if (!k->rk_secret)
-        return SHA512(key, klen, out) != NULL ? 0 : -1;
-    if (HMAC(EVP_sha512(), k->rk_mac, sizeof(k->rk_mac), key, klen, out, &n) == NULL ||
-        n != CM_RKEY_LEN)
-        return -1;
+    if (!k->rk_secret) {
+        struct sha512_ctx c;
+        sha512_init(&c);
+        sha512_update(&c, klen, key);
+        sha512_digest(&c, CM_RKEY_LEN, out);
+        return 0;
+    }
+    struct hmac_sha512_ctx c;
+    hmac_sha512_set_key(&c, sizeof(k->rk_mac), k->rk_mac);
+    hmac_sha512_update(&c, klen, key);
+    hmac_sha512_digest(&c, CM_RKEY_LEN, out);
+    explicit_bzero(&c, sizeof(c));
     return 0;
 }
 
@@ -108,52 +116,46 @@ int cm_rkey_unhex(const char *hex, size_t len, uint8_t raw[CM_RKEY_LEN])
     return 0;
 }
 
-/* One GCM pass; enc = 1 seals (writes tag), 0 opens (checks tag). */
-static int gcm(int enc, const uint8_t key[32], const uint8_t nonce[CM_GCM_NONCE],
-               const uint8_t *aad, size_t aadlen, const uint8_t *in, size_t len, uint8_t *out,
-               uint8_t *tag)
-{
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    int n, rc = -1;
-
-    if (ctx == NULL)
-        return -1;
-    if (len > 0x7fffffff || aadlen > 0x7fffffff)
-        goto out;
-    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, CM_GCM_NONCE, NULL) != 1 ||
-        EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc) != 1)
-        goto out;
-    if (aadlen > 0 && EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aadlen) != 1)
-        goto out;
-    if (len > 0 && EVP_CipherUpdate(ctx, out, &n, in, (int)len) != 1)
-        goto out;
-    if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CM_GCM_TAG, tag) != 1)
-        goto out;
-    if (EVP_CipherFinal_ex(ctx, out + len, &n) != 1)
-        goto out;
-    if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CM_GCM_TAG, tag) != 1)
-        goto out;
-    rc = 0;
-out:
-    EVP_CIPHER_CTX_free(ctx);
-    return rc;
-}
-
 int cm_gcm_seal(const uint8_t key[32], const uint8_t nonce[CM_GCM_NONCE], const uint8_t *aad,
                 size_t aadlen, const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[CM_GCM_TAG])
 {
-    return gcm(1, key, nonce, aad, aadlen, pt, len, ct, tag);
+    struct gcm_aes256_ctx c;
+
+    gcm_aes256_set_key(&c, key);
+    gcm_aes256_set_iv(&c, CM_GCM_NONCE, nonce);
+    gcm_aes256_update(&c, aadlen, aad);
+    gcm_aes256_encrypt(&c, len, ct, pt);
+    gcm_aes256_digest(&c, CM_GCM_TAG, tag);
+    explicit_bzero(&c, sizeof(c));
+    return 0;
 }
 
 int cm_gcm_open(const uint8_t key[32], const uint8_t nonce[CM_GCM_NONCE], const uint8_t *aad,
                 size_t aadlen, const uint8_t *ct, size_t len, const uint8_t tag[CM_GCM_TAG],
                 uint8_t *pt)
 {
-    return gcm(0, key, nonce, aad, aadlen, ct, len, pt, (uint8_t *)tag);
+    struct gcm_aes256_ctx c;
+    uint8_t want[CM_GCM_TAG];
+
+    gcm_aes256_set_key(&c, key);
+    gcm_aes256_set_iv(&c, CM_GCM_NONCE, nonce);
+    gcm_aes256_update(&c, aadlen, aad);
+    gcm_aes256_decrypt(&c, len, pt, ct);
+    gcm_aes256_digest(&c, CM_GCM_TAG, want);
+    explicit_bzero(&c, sizeof(c));
+    return memeql_sec(want, tag, CM_GCM_TAG) ? 0 : -1;
 }
 
 int cm_random(uint8_t *buf, size_t len)
 {
-    return len > 0x7fffffff || RAND_bytes(buf, (int)len) != 1 ? -1 : 0;
+    while (len > 0) {
+        ssize_t n = getrandom(buf, len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
 }

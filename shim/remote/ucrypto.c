@@ -1,25 +1,26 @@
 /*
  * ucrypto.c - libcloudm-crypto.so: the few cryptographic primitives the shim itself needs
- * (struct cm_crypto_api in cm_remote.h), on OpenSSL's libcrypto.
+ * (struct cm_crypto_api in cm_remote.h), on Nettle.
  *
  * What it does: SHA-256 of large key inputs (so remote keys stay collision-resistant against
  * whoever can write to the server), HMAC-SHA256 keyed digests and AES-256-GCM sealing for
  * `sensitive = yes` functions, random bytes for the per-user key.
  *
  * What it does not do: no network, no threads of its own, no key storage (tier/crypto.c owns
- * the per-user key). Why a separate object: the shim must not bring libcrypto into every host
- * program; this one is dlopen()ed only when a configured function needs it, and unlike
- * libcloudm-remote.so it does not load libcurl or hiredis.
+ * the per-user key). Why a separate object: the shim must not bring a crypto library into every
+ * host program; this one is dlopen()ed only when a configured function needs it. Why Nettle:
+ * no global state to initialise (libcrypto's providers cost 1.5-2 ms at each process start),
+ * SHA-NI and AES-NI used where the CPU has them (Debian builds it "fat").
  *
- * DESIGN: a sensitive hit costs one HMAC and one GCM open. Creating OpenSSL contexts and
- * scheduling keys per call costs microseconds, so each thread keeps its own contexts, keyed once
- * (EVP_MAC_CTX re-initialised with its key kept; EVP_CIPHER_CTX given only a new nonce per
- * call), freed by a thread-exit destructor. A context is re-keyed when a call brings another key.
+ * DESIGN: a sensitive hit costs one HMAC and one GCM open. Scheduling keys per call costs
+ * microseconds, so each thread keeps its own contexts, keyed once (an HMAC context is keyed
+ * again by its own digest; a GCM context gets only a new nonce per call), freed by a thread-exit
+ * destructor. A context is re-keyed when a call brings another key.
  */
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
-#include <openssl/sha.h>
+#include <nettle/gcm.h>
+#include <nettle/hmac.h>
+#include <nettle/memops.h>
+#include <nettle/sha2.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,31 +29,25 @@
 #include "rcrypto.h"
 
 struct tctx {
-    EVP_MAC_CTX *mac;
+    struct hmac_sha256_ctx mac; /* keyed with mac_key; a digest leaves it keyed again */
     uint8_t mac_key[32];
-    EVP_CIPHER_CTX *gcm[2]; /* 0: open, 1: seal */
-    uint8_t gcm_key[2][32];
-    int mac_ok, gcm_ok[2];
+    struct gcm_aes256_ctx gcm; /* keyed with gcm_key; each call sets a new nonce */
+    uint8_t gcm_key[32];
+    int mac_ok, gcm_ok;
 };
 
 static pthread_key_t tkey;
 static pthread_once_t tonce = PTHREAD_ONCE_INIT;
-static EVP_MAC *hmac_alg;
 
 static void tctx_free(void *p)
 {
-    struct tctx *t = p;
-    EVP_MAC_CTX_free(t->mac);
-    EVP_CIPHER_CTX_free(t->gcm[0]);
-    EVP_CIPHER_CTX_free(t->gcm[1]);
-    OPENSSL_cleanse(t, sizeof(*t));
-    free(t);
+    explicit_bzero(p, sizeof(struct tctx));
+    free(p);
 }
 
 static void tinit(void)
 {
     pthread_key_create(&tkey, tctx_free);
-    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
 static struct tctx *self(void)
@@ -68,72 +63,51 @@ static struct tctx *self(void)
 
 static void sha256(const void *p, size_t n, uint8_t out[32])
 {
-    SHA256(p, n, out);
+    struct sha256_ctx c;
+    sha256_init(&c);
+    sha256_update(&c, n, p);
+    sha256_digest(&c, 32, out);
 }
 
 static void hmac256(const uint8_t key[32], const void *p, size_t n, uint8_t out[32])
 {
     struct tctx *t = self();
-    size_t len = 0;
-    int ok = 0;
-    if (t && hmac_alg) {
-        OSSL_PARAM prm[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-            OSSL_PARAM_construct_end()};
-        if (!t->mac)
-            t->mac = EVP_MAC_CTX_new(hmac_alg);
-        if (t->mac && (!t->mac_ok || memcmp(t->mac_key, key, 32) != 0)) {
-            t->mac_ok = EVP_MAC_init(t->mac, key, 32, prm) == 1;
-            memcpy(t->mac_key, key, 32);
-        } else if (t->mac) {
-            t->mac_ok = EVP_MAC_init(t->mac, NULL, 0, NULL) == 1; /* same key, fresh state */
-        }
-        ok = t->mac_ok && EVP_MAC_update(t->mac, p, n) == 1 &&
-             EVP_MAC_final(t->mac, out, &len, 32) == 1 && len == 32;
-    }
-    if (!ok)
+    if (t == NULL) {
         memset(out, 0, 32); /* never a usable digest: the caller's key then cannot match */
-}
-
-/* The thread's GCM context for direction enc, keyed with key; NULL on failure. */
-static EVP_CIPHER_CTX *gcm_ctx(const uint8_t key[32], int enc)
-{
-    struct tctx *t = self();
-    if (!t)
-        return NULL;
-    if (!t->gcm[enc] && !(t->gcm[enc] = EVP_CIPHER_CTX_new()))
-        return NULL;
-    if (!t->gcm_ok[enc] || memcmp(t->gcm_key[enc], key, 32) != 0) {
-        EVP_CIPHER_CTX *c = t->gcm[enc];
-        t->gcm_ok[enc] = EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
-                         EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, CM_GCM_NONCE, NULL) == 1 &&
-                         EVP_CipherInit_ex(c, NULL, NULL, key, NULL, enc) == 1;
-        memcpy(t->gcm_key[enc], key, 32);
+        return;
     }
-    return t->gcm_ok[enc] ? t->gcm[enc] : NULL;
+    if (!t->mac_ok || memcmp(t->mac_key, key, 32) != 0) {
+        hmac_sha256_set_key(&t->mac, 32, key);
+        memcpy(t->mac_key, key, 32);
+        t->mac_ok = 1;
+    }
+    hmac_sha256_update(&t->mac, n, p);
+    hmac_sha256_digest(&t->mac, 32, out);
 }
 
 /* One GCM pass with the thread's keyed context: only the nonce is new. */
 static int gcm(int enc, const uint8_t key[32], const uint8_t *nonce, const uint8_t *aad,
                size_t aadlen, const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
 {
-    EVP_CIPHER_CTX *c = gcm_ctx(key, enc);
-    int n;
-    if (!c || len > 0x7fffffff || aadlen > 0x7fffffff)
+    struct tctx *t = self();
+    uint8_t want[CM_GCM_TAG];
+    if (t == NULL)
         return -1;
-    if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, enc) != 1)
-        return -1;
-    if (aadlen > 0 && EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) != 1)
-        return -1;
-    if (len > 0 && EVP_CipherUpdate(c, out, &n, in, (int)len) != 1)
-        return -1;
-    if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, CM_GCM_TAG, tag) != 1)
-        return -1;
-    if (EVP_CipherFinal_ex(c, out + len, &n) != 1)
-        return -1;
-    if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, CM_GCM_TAG, tag) != 1)
-        return -1;
-    return 0;
+    if (!t->gcm_ok || memcmp(t->gcm_key, key, 32) != 0) {
+        gcm_aes256_set_key(&t->gcm, key);
+        memcpy(t->gcm_key, key, 32);
+        t->gcm_ok = 1;
+    }
+    gcm_aes256_set_iv(&t->gcm, CM_GCM_NONCE, nonce);
+    gcm_aes256_update(&t->gcm, aadlen, aad);
+    if (enc) {
+        gcm_aes256_encrypt(&t->gcm, len, out, in);
+        gcm_aes256_digest(&t->gcm, CM_GCM_TAG, tag);
+        return 0;
+    }
+    gcm_aes256_decrypt(&t->gcm, len, out, in);
+    gcm_aes256_digest(&t->gcm, CM_GCM_TAG, want);
+    return memeql_sec(want, tag, CM_GCM_TAG) ? 0 : -1;
 }
 
 static int seal(const uint8_t key[32], const uint8_t *aad, size_t aadlen, const uint8_t *in,

@@ -42,7 +42,7 @@ keycache)
 envelope)
   # shellcheck disable=SC2086
   "$cc" $flags -DXXH_INLINE_ALL -I"$top/shim/remote" "$here/fuzz_envelope.c" \
-    "$top/shim/remote/envelope.c" "$top/shim/remote/rcrypto.c" -lcrypto -o "$bin"
+    "$top/shim/remote/envelope.c" "$top/shim/remote/rcrypto.c" -lnettle -o "$bin"
   CM_FUZZ_WRITE_SEEDS="$work/corpus" "$bin" -runs=0 "$work/corpus" >/dev/null 2>&1
   opts="-max_len=1024"
   ;;

@@ -76,10 +76,17 @@ flush_timeout = 3s
 signature = i64 lg_sq(i64 x)
 CONF
 )
-machine a cm_memo a "$conf" "$CM_BIN/manyprog" 200 2
+# The runs that must hit or must see no error: remote_timeout 10s, only a bound (on a loaded
+# machine a lookup answered after 200ms would count as an error and a miss). Programs hand
+# their stores to their machine's agent and do not wait: the agent is flushed before another
+# machine counts on them.
+confhit=$(sed 's/^remote_timeout = .*/remote_timeout = 10s/; s/^flush_timeout = .*/flush_timeout = 10s/' "$conf" |
+  cm_conf clhit)
+machine a cm_memo a "$confhit" "$CM_BIN/manyprog" 200 2
 cm_same plain a
 cm_expect_eq "machine a stored lg_sq" "$(remote a stored)" 200
-machine b cm_memo b "$conf" "$CM_BIN/manyprog" 200 2
+machine a cm_agent_flush "$confhit"
+machine b cm_memo b "$confhit" "$CM_BIN/manyprog" 200 2
 cm_same plain b
 cm_expect_eq "machine b: lg_sq all remote hits" "$(cm_fn b lg_sq .hits.remote)" 200
 cm_expect_eq "machine b never ran lg_sq" "$(cm_execs b lg_sq)" 0
@@ -119,12 +126,13 @@ cm_expect_eq "the promoted node holds the failed-over keys" "$(($(rcli "$replica
 # The driver's keys: every one of them readable again, on the new topology.
 drive after_failover "$U" get 0 300 hit
 # Machine d (new): the results machine a stored, those in the failed-over slots included.
-machine d cm_memo d "$conf" "$CM_BIN/manyprog" 400 1
+machine d cm_memo d "$confhit" "$CM_BIN/manyprog" 400 1
 cm_same plain400 d
 cm_expect_ge "after failover: remote hits" "$(cm_fn d lg_sq .hits.remote)" 200
 cm_expect_eq "after failover: remote errors" "$(remote d errors)" 0
+machine d cm_agent_flush "$confhit"
 # Machine e (new): everything from the cluster.
-machine e cm_memo e "$conf" "$CM_BIN/manyprog" 400 1
+machine e cm_memo e "$confhit" "$CM_BIN/manyprog" 400 1
 cm_same plain400 e
 cm_expect_eq "last machine: all 400 remote hits" "$(cm_fn e lg_sq .hits.remote)" 400
 cm_expect_eq "last machine never ran lg_sq" "$(cm_execs e lg_sq)" 0
@@ -151,6 +159,7 @@ if cm_keycache_start kcc1 --store "redis+cluster://127.0.0.1:$victim,127.0.0.1:$
   machine f cm_memo f "$(cm_conf kcf <<CONF
 [cache]
 remote = $KC2
+remote_timeout = 10s
 [function lg_sq]
 signature = i64 lg_sq(i64 x)
 CONF

@@ -23,6 +23,7 @@ conf=$(cm_conf share <<CONF
 remote = redis://127.0.0.1:$P/2
 namespace = team-a
 remote_expire = 7d
+remote_timeout = 10s
 [function lg_sq]
 signature = i64 lg_sq(i64 x)
 [function lg_pack]
@@ -35,6 +36,10 @@ cm_expect_eq "machine a computes lg_sq" "$(cm_fn a lg_sq .misses)" $N_SQ
 cm_expect_eq "machine a remote misses" "$(remote a misses)" $((N_SQ + N_PACK))
 cm_expect_eq "machine a stored everything" "$(remote a stored)" $((N_SQ + N_PACK))
 cm_expect_eq "machine a remote errors" "$(remote a errors)" 0
+# (remote_timeout 10s is only a bound: on a loaded machine a lookup answered after the default
+# 250ms would be an error and a miss. The program hands its stores to the agent and does not
+# wait: the agent is flushed before the keys are counted and machine b reads them.)
+machine a cm_agent_flush "$conf"
 cm_expect_eq "keys in db 2" "$(rcli $P -n 2 dbsize)" $((N_SQ + N_PACK))
 cm_expect_eq "keys are team-a:<128 hex>" \
   "$(rcli $P -n 2 --scan --pattern '*' | grep -cvE '^team-a:[0-9a-f]{128}$')" 0

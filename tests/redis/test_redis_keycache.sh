@@ -45,18 +45,25 @@ cm_expect_eq "tokens still apply" "$(cm_curl -s -o /dev/null -w '%{http_code}' "
 
 # Two machines, each through its own keycache server, one Redis behind them.
 cm_plain plain "$CM_BIN/manyprog" 200 2
+# (remote_timeout 10s: only a bound; on a loaded machine a lookup answered after the default
+# 250ms would count as a miss, and these runs must hit.)
 conf() {
   cm_conf "$1" <<CONF
 [cache]
 remote = $2
+remote_timeout = 10s
 ${3:-}
 [function lg_sq]
 signature = i64 lg_sq(i64 x)
 CONF
 }
-machine a cm_memo a "$(conf a "$K1" "token_file = $CM_TMP/rw.token")" "$CM_BIN/manyprog" 200 2
+ca=$(conf a "$K1" "token_file = $CM_TMP/rw.token")
+machine a cm_memo a "$ca" "$CM_BIN/manyprog" 200 2
 cm_same plain a
 cm_expect_eq "machine a stored through server 1" "$(remote a stored)" 200
+# The program hands its stores to machine a's agent and does not wait: wait until the agent
+# has sent them before machine b reads.
+machine a cm_agent_flush "$ca"
 machine b cm_memo b "$(conf b "$K2" "token_file = $CM_TMP/rw.token")" "$CM_BIN/manyprog" 200 2
 cm_same plain b
 cm_expect_eq "machine b: remote hits through server 2" "$(cm_fn b lg_sq .hits.remote)" 200

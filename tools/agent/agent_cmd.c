@@ -187,7 +187,9 @@ static int each_channel(const char *seg_path, int (*fn)(const char *path, void *
     snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - seg_path) : 1, slash ? seg_path : ".");
     if (dir[0] == 0)
         snprintf(dir, sizeof(dir), "/");
-    snprintf(prefix, sizeof(prefix), "%s-agent-", slash ? slash + 1 : seg_path);
+    if (snprintf(prefix, sizeof(prefix), "%s-agent-", slash ? slash + 1 : seg_path) >=
+        (int)sizeof(prefix))
+        return 0;
     DIR *d = opendir(dir);
     if (d == NULL)
         return 0;

@@ -32,6 +32,9 @@
 #define CM_OBS_FN_SIZE 128 /* sizeof(struct cm_obs_fn) (observe/obscall.c), power of two */
 #define CM_OBS_KMAX 2048   /* of which inline-hooked (register-preserving stubs) at most */
 #define CM_OBS_KSTUB_SIZE 32
+#define CM_OBS_FAST_SIZE 32 /* counting stubs: count, count down, tail-jump (observe.S) */
+#define CM_OBS_CALLS 16    /* offsetof(struct cm_obs_fn, calls): every call, by the stub */
+#define CM_OBS_LEFT 24     /* offsetof(struct cm_obs_fn, left): fast calls until the next full */
 
 #define CMK_SIZE 320      /* struct cm_keep_area (keep.c): rdi rsi rdx rcx r8 r9 rax r10, xmm0-15 */
 #define CMK_XMM 64
@@ -148,6 +151,12 @@ extern char cm_obs_stubs[];
  * saves every call-clobbered register, calls cm_obs_call_keep(frame, keep area) and restores
  * them all but the return registers. */
 extern char cm_obs_kstubs[];
+/* Counting stubs, tried first: fast stub i (at cm_obs_fast + i * CM_OBS_FAST_SIZE) adds 1 to
+ * cm_obs_fns[i].calls, subtracts 1 from .left and, while that stays >= 0, tail-jumps to .orig
+ * (no register but the flags touched); else it enters observation stub i. cm_obs_kfast: the
+ * same in front of the inline stubs (kstub j, record CM_OBS_MAX - 1 - j). */
+extern char cm_obs_fast[];
+extern char cm_obs_kfast[];
 
 #define CM_BEFORE_DONE_P ((void *)CM_BEFORE_DONE)
 #define CM_BEFORE_PASS_P ((void *)CM_BEFORE_PASS)

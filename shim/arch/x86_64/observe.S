@@ -12,6 +12,13 @@
  * rax, rdx, xmm0 and xmm1, which hold what the original returned (a caller of a local function
  * may keep values in registers it knows the callee leaves alone: gcc -fipa-ra).
  *
+ * cm_obs_fast / cm_obs_kfast: the counting stubs the GOT slots and inline relays point at. Fast
+ * stub i counts the call (calls += 1, plain add: no locked instruction), counts down the record's
+ * `left` and tail-jumps to the original while it stays >= 0: about four instructions and no
+ * register but the flags, which no caller expects kept. When `left` goes negative the call
+ * enters observation stub i (or kstub j) for the full path (key, trace, maybe time), which sets
+ * `left` again (obscall.c decides how many calls go by counted but neither keyed nor timed).
+ *
  * What it does not do: no bypass flag (observation always calls the original), no struct or
  * x87 returns beyond rax:rdx and xmm0:xmm1.
  */
@@ -34,6 +41,23 @@ cm_obs_stubs:
         .endr
         .size   cm_obs_stubs, . - cm_obs_stubs
 
+        .globl  cm_obs_fast
+        .hidden cm_obs_fast
+        .type   cm_obs_fast, @function
+        .p2align 5
+cm_obs_fast:
+        .set    i, 0
+        .rept   CM_OBS_MAX
+        endbr64
+        addq    $1, cm_obs_fns + i * CM_OBS_FN_SIZE + CM_OBS_CALLS(%rip)
+        subq    $1, cm_obs_fns + i * CM_OBS_FN_SIZE + CM_OBS_LEFT(%rip)
+        js      cm_obs_stubs + i * CM_STUB_SIZE
+        jmp     *cm_obs_fns + i * CM_OBS_FN_SIZE(%rip)
+        .p2align 5
+        .set    i, i + 1
+        .endr
+        .size   cm_obs_fast, . - cm_obs_fast
+
         .globl  cm_obs_entry
         .hidden cm_obs_entry
         .type   cm_obs_entry, @function
@@ -46,22 +70,7 @@ cm_obs_entry:
         movq    %rsp, %rbp
         .cfi_def_cfa_register %rbp
         subq    $CMF_SIZE, %rsp
-        movq    %rdi, CMF_GPR+0(%rsp)
-        movq    %rsi, CMF_GPR+8(%rsp)
-        movq    %rdx, CMF_GPR+16(%rsp)
-        movq    %rcx, CMF_GPR+24(%rsp)
-        movq    %r8,  CMF_GPR+32(%rsp)
-        movq    %r9,  CMF_GPR+40(%rsp)
-        movq    %rax, CMF_RAX(%rsp)
-        movq    %r10, CMF_R10(%rsp)
-        movaps  %xmm0, CMF_XMM+0(%rsp)
-        movaps  %xmm1, CMF_XMM+16(%rsp)
-        movaps  %xmm2, CMF_XMM+32(%rsp)
-        movaps  %xmm3, CMF_XMM+48(%rsp)
-        movaps  %xmm4, CMF_XMM+64(%rsp)
-        movaps  %xmm5, CMF_XMM+80(%rsp)
-        movaps  %xmm6, CMF_XMM+96(%rsp)
-        movaps  %xmm7, CMF_XMM+112(%rsp)
+        SAVE_ARGS
         leaq    16(%rbp), %rax
         movq    %rax, CMF_STACK(%rsp)
         movq    %r11, CMF_FN(%rsp)
@@ -93,6 +102,23 @@ cm_obs_kstubs:
         .endr
         .size   cm_obs_kstubs, . - cm_obs_kstubs
 
+        .globl  cm_obs_kfast
+        .hidden cm_obs_kfast
+        .type   cm_obs_kfast, @function
+        .p2align 5
+cm_obs_kfast:
+        .set    j, 0
+        .rept   CM_OBS_KMAX
+        endbr64
+        addq    $1, cm_obs_fns + (CM_OBS_MAX - 1 - j) * CM_OBS_FN_SIZE + CM_OBS_CALLS(%rip)
+        subq    $1, cm_obs_fns + (CM_OBS_MAX - 1 - j) * CM_OBS_FN_SIZE + CM_OBS_LEFT(%rip)
+        js      cm_obs_kstubs + j * CM_OBS_KSTUB_SIZE
+        jmp     *cm_obs_fns + (CM_OBS_MAX - 1 - j) * CM_OBS_FN_SIZE(%rip)
+        .p2align 5
+        .set    j, j + 1
+        .endr
+        .size   cm_obs_kfast, . - cm_obs_kfast
+
         /* [rsp] = caller's r11, [rsp+8] = return address, stack arguments from rsp+16 */
         .globl  cm_obs_entry_keep
         .hidden cm_obs_entry_keep
@@ -108,50 +134,15 @@ cm_obs_entry_keep:
         .cfi_def_cfa_register %rbp
         subq    $(CMF_SIZE + CMK_SIZE), %rsp
         andq    $-16, %rsp
-        movq    %rdi, CMF_GPR+0(%rsp)
-        movq    %rsi, CMF_GPR+8(%rsp)
-        movq    %rdx, CMF_GPR+16(%rsp)
-        movq    %rcx, CMF_GPR+24(%rsp)
-        movq    %r8,  CMF_GPR+32(%rsp)
-        movq    %r9,  CMF_GPR+40(%rsp)
-        movq    %rax, CMF_RAX(%rsp)
-        movq    %r10, CMF_R10(%rsp)
-        movaps  %xmm0, CMF_XMM+0(%rsp)
-        movaps  %xmm1, CMF_XMM+16(%rsp)
-        movaps  %xmm2, CMF_XMM+32(%rsp)
-        movaps  %xmm3, CMF_XMM+48(%rsp)
-        movaps  %xmm4, CMF_XMM+64(%rsp)
-        movaps  %xmm5, CMF_XMM+80(%rsp)
-        movaps  %xmm6, CMF_XMM+96(%rsp)
-        movaps  %xmm7, CMF_XMM+112(%rsp)
-        movq    %rdi, CMF_SIZE+0(%rsp)
-        movq    %rsi, CMF_SIZE+8(%rsp)
-        movq    %rdx, CMF_SIZE+16(%rsp)
-        movq    %rcx, CMF_SIZE+24(%rsp)
-        movq    %r8,  CMF_SIZE+32(%rsp)
-        movq    %r9,  CMF_SIZE+40(%rsp)
-        movq    %rax, CMF_SIZE+48(%rsp)
-        movq    %r10, CMF_SIZE+56(%rsp)
-        .irp    r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
-        movaps  %xmm\r, CMF_SIZE+CMK_XMM+16*\r(%rsp)
-        .endr
+        SAVE_ARGS
+        KEEP_SAVE CMF_SIZE(%rsp)
         leaq    24(%rbp), %rax                  /* first stack argument of the caller */
         movq    %rax, CMF_STACK(%rsp)
         movq    %r11, CMF_FN(%rsp)
         movq    %rsp, %rdi
         leaq    CMF_SIZE(%rsp), %rsi
         call    cm_obs_call_keep
-        .irp    r, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
-        movaps  CMF_SIZE+CMK_XMM+16*\r(%rsp), %xmm\r
-        .endr
-        movq    CMF_SIZE+0(%rsp), %rdi
-        movq    CMF_SIZE+8(%rsp), %rsi
-        movq    CMF_SIZE+16(%rsp), %rdx
-        movq    CMF_SIZE+24(%rsp), %rcx
-        movq    CMF_SIZE+32(%rsp), %r8
-        movq    CMF_SIZE+40(%rsp), %r9
-        movq    CMF_SIZE+48(%rsp), %rax
-        movq    CMF_SIZE+56(%rsp), %r10
+        KEEP_LOAD CMF_SIZE(%rsp)
         leave
         .cfi_def_cfa %rsp, 16
         popq    %r11
