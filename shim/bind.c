@@ -100,7 +100,8 @@ static void plan_fast_path(struct cm_fn *fn)
     fn->fast_ret_sse = s->ret.kind == CM_K_FLOAT;
     fn->fast_ret_void = s->ret.kind == CM_K_VOID;
     fn->fast_side = c->nwrites || c->save_errno;
-    fn->fast = 1;
+    fn->fast_sh = 1;
+    fn->fast = (uint8_t)cm_tier_memory; /* the memory tier's word-key hit */
 }
 
 /* Weak: the dispatcher's unit test links bind.c without the hook layer codeid.c needs. */
@@ -236,8 +237,11 @@ void *cm_bind(const struct cm_binding *b)
     fn->seed = XXH3_64bits(fn->prefix, fn->prefix_len);
     cm_shared_bind(fn);
     fn->min_ticks = c->min_time_ns ? cm_ns_to_ticks(c->min_time_ns) : 0;
-    if (cm_tier_memory && !fn->sensitive && (m == CM_MODE_READWRITE || m == CM_MODE_READONLY))
-        plan_fast_path(fn); /* the fast path is the memory tier's (never a sensitive function's) */
+    /* the fast path: the memory tier's word key, and the shared tier read from the same words
+     * (never a sensitive function's: its shared keys are keyed digests) */
+    if ((cm_tier_memory || cm_shared_seg) && !fn->sensitive &&
+        (m == CM_MODE_READWRITE || m == CM_MODE_READONLY))
+        plan_fast_path(fn);
     fn->flags = m == CM_MODE_OFF ? CM_FN_BYPASS : 0;
     if (m == CM_MODE_READWRITE || m == CM_MODE_READONLY)
         fn->verify_every = cm_verify_every(bind_cfg, c);

@@ -29,8 +29,9 @@
  * (memtier.c, shared.c, remote_tier.c), formatting (report.c), explaining bypasses (bypass.c).
  *
  * Tier order: memory, then shared, then remote; a hit in a later tier fills the earlier ones (not
- * in readonly mode; a shared hit fills the memory tier from the key's second shared hit on). A miss everywhere runs the original and stores its result in every tier
- * (the remote one through its background writer).
+ * in readonly mode; a shared hit fills the memory tier from the key's second shared hit on). A miss
+ * everywhere runs the original and stores its result in every tier (the remote one through its
+ * background writer).
  *
  * Hot path budget (a memory hit): no lock, no allocation once this thread's buffers exist, no
  * system call, no call into a hooked libc function; counters are per-thread plain stores.
@@ -313,7 +314,7 @@ static int shared_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
         return 0;
     }
     if (fn->mode != CM_MODE_READONLY && n < CM_SHARED_NOFILL && cm_tier_memory &&
-        cm_shared_fill_wanted(fk)) /* from the second hit of a key on (tier.h) */
+        cm_shared_fill_wanted(fk->h)) /* from the second hit of a key on (tier.h) */
         mem_store(fn, mk, view.v, (uint32_t)n);
     cm_seg_view_done(&view);
     if (ts)
@@ -356,7 +357,7 @@ static int remote_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
  */
 static inline __attribute__((always_inline)) void *
 complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts, struct cm_callinfo *ci,
-         const uint8_t *args, uint32_t alen, const struct memkey *mk)
+         const uint8_t *args, uint32_t alen, const struct memkey *mk, int looked)
 {
     uint8_t kbuf[STACK_BUF] __attribute__((aligned(8)));
     struct cm_fullkey fk;
@@ -369,7 +370,7 @@ complete(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts, struct cm_c
     uint32_t ticket = 0;
     int flight = CM_FLIGHT_COMPUTE;
     if (keyed && fn->mode != CM_MODE_WRITEONLY) {
-        if (shared && shared_hit(f, fn, ts, ci, &fk, mk))
+        if (shared && !looked && shared_hit(f, fn, ts, ci, &fk, mk))
             return CM_BEFORE_DONE_P;
         if (rreads && remote_hit(f, fn, ts, ci, &fk, mk, shared))
             return CM_BEFORE_DONE_P;
@@ -483,20 +484,56 @@ static uint64_t fast_key(const struct cm_fn *fn, const struct cm_frame *f, uint6
     return h;
 }
 
-/* A fast-path miss with a shared or remote tier: the general completion, which needs the
- * canonical bytes (out of line: its buffers would otherwise sit on the stack of every hit). */
+/* The shared tier's answer for a fast-path call (fn->fast_sh): key words in, the value's words
+ * restored straight into the frame, the memory tier filled under the word key (from the key's
+ * second shared hit on, as shared_hit does). 1 on a hit. Verified like every shared hit (digest
+ * and checksum, seg_ix.c) and refused while the function is quarantined. */
+static int fast_shared(struct cm_fn *fn, struct cm_frame *f, struct cm_tstats *ts,
+                       const uint64_t *kw, uint64_t h)
+{
+    uint64_t vw[5];
+    uint8_t d[16];
+    uint32_t vlen = fn->fast_vlen;
+    if (cm_shared_get_words(fn, kw, vw, d) != (long)vlen || cm_verify_seg_check(fn))
+        return 0;
+    fast_restore(fn, f, vw);
+    if (fn->mode != CM_MODE_READONLY && cm_tier_memory && cm_shared_fill_wanted(d)) {
+        if (vlen % 8) /* the slot's bytes past the value are not the value's */
+            vw[vlen / 8] &= (1ull << (8 * (vlen % 8))) - 1;
+        for (uint32_t i = (vlen + 7) / 8; i < 5; i++)
+            vw[i] = 0;
+        cm_mem_put_words(fn->id, h, kw, fn->fast_mask, fn->fast_klen, vw, vlen);
+    }
+    if (ts)
+        CM_STAT_ADD(ts, fn->id, hit_shared, 1);
+    cm_shared_flush_stats(CM_FLUSH_HIT);
+    return 1;
+}
+
+/* A fast-path miss with a shared or remote tier (and every call of a fast_sh function without
+ * a memory tier): the shared tier by the word key first, then the general completion, which
+ * needs the canonical bytes (out of line: its buffers would otherwise sit on the stack of every
+ * hit). */
 __attribute__((noinline)) static void *fast_miss_tiers(struct cm_frame *f, struct cm_fn *fn)
 {
     uint64_t kw[5], h = fast_key(fn, f, kw);
     cm_guard = 1;
     struct cm_tstats *ts = cm_stats_self();
+    int looked = 0;
+    if (cm_shared_seg && !fn->verify_every) { /* fast_sh: read-write or read-only */
+        if (fast_shared(fn, f, ts, kw, h)) {
+            cm_guard = 0;
+            return CM_BEFORE_DONE_P;
+        }
+        looked = 1;
+    }
     struct cm_callinfo ci;
     uint8_t args[STACK_BUF] __attribute__((aligned(8)));
     cm_args_read(fn, f, &ci);
     int64_t alen = cm_key_measure(fn, &ci); /* scalars only: never fails, <= 8 * params */
     cm_key_write(fn, &ci, args);
     struct memkey mk = {.kw = kw, .h = h};
-    void *r = complete(f, fn, ts, &ci, args, (uint32_t)alen, &mk);
+    void *r = complete(f, fn, ts, &ci, args, (uint32_t)alen, &mk, looked);
     cm_guard = 0;
     return r;
 }
@@ -604,8 +641,8 @@ void *cm_dispatch_before(struct cm_frame *f)
     struct cm_fn *fn = f->fn;
     if (cm_guard)
         return CM_BEFORE_PASS_P;
-    if (!fn->fast)
-        return dispatch_slow(f, fn);
+    if (!fn->fast) /* fast_sh: a scalar function, shared tier without memory tier */
+        return fn->fast_sh ? fast_miss_tiers(f, fn) : dispatch_slow(f, fn);
     int hit;
     switch (fn->fast_sw) { /* key words, + 5 with verify (bind.c) */
     case 0:
@@ -718,7 +755,7 @@ __attribute__((noinline)) static void *dispatch_slow(struct cm_frame *f, struct 
         return CM_BEFORE_DONE_P;
     }
     struct memkey mk = {.h = h, .k = k, .klen = (uint32_t)klen};
-    r = complete(f, fn, ts, &ci, k, (uint32_t)klen, &mk);
+    r = complete(f, fn, ts, &ci, k, (uint32_t)klen, &mk, 0);
     cm_guard = 0;
     return r;
 out:

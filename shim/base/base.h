@@ -181,7 +181,8 @@ struct cm_fn {
     int16_t fast_src[5];            /* per key word: >= 0 byte offset in the frame, < 0 -1 - stack
                                        slot; the key of n words sits in words 5-n .. 4 */
     uint8_t fast_sw;                /* the dispatcher's case: fast_n, + 5 when verify_every */
-    uint8_t fn_pad;
+    uint8_t fast_sh;                /* fast_* planned: the shared tier is read by word key (also
+                                       without a memory tier: then fast = 0) */
     uint32_t verify_every; /* verify = RATE: re-check one hit in this many (0 = never) */
     uint64_t fast_mask[5]; /* per key word: the bits of the declared width; 0 = not key */
     uint64_t min_ticks;    /* min_time in cm_ticks() units */

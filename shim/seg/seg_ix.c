@@ -93,9 +93,9 @@ static inline unsigned age_lg(unsigned lg)
 }
 
 /* Probes the window at home; returns as cm_seg_lookup. */
-static long scan(struct cm_seg *s, unsigned lg, uint64_t h0, uint64_t h1, const uint8_t *key,
-                 uint32_t klen, uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view,
-                 seg_ring_probe_fn probe)
+static inline __attribute__((always_inline)) long
+scan(struct cm_seg *s, unsigned lg, uint64_t h0, uint64_t h1, const uint8_t *key, uint32_t klen,
+     uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view, seg_ring_probe_fn probe)
 {
     uint64_t mask = (1ull << lg) - 1, home = h0 & mask;
     for (unsigned i = 0; i < SEG_PROBE; i++) {

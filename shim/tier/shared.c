@@ -203,6 +203,38 @@ int cm_shared_key(const struct cm_fn *fn, const uint8_t *args, uint32_t alen, ui
     return 0;
 }
 
+/* Every shared hit of this thread: the 256th maps the memory tier's index (header comment). */
+static inline void count_hit(void)
+{
+    if (__builtin_expect(++shared_hits == MAP_INDEX_AFTER, 0) && cm_tier_memory &&
+        cm_sandbox == CM_SANDBOX_NONE && !__atomic_exchange_n(&index_mapped, 1, __ATOMIC_RELAXED))
+        cm_mem_map_index(); /* once per process: see the header comment */
+}
+
+long cm_shared_get_words(const struct cm_fn *fn, const uint64_t kw[5], uint64_t vw[5],
+                         uint8_t h[16])
+{
+    /* ident || each keyed word at its declared width: the bytes cm_key_write writes for
+     * scalars (key.c), so this and cm_shared_key find the same entries */
+    uint8_t key[16 + 5 * 8 + 8] __attribute__((aligned(8)));
+    __builtin_memcpy(key, fn->ident, 16);
+    uint8_t *p = key + 16;
+    for (int i = 5 - fn->fast_n; i < 5; i++) {
+        uint64_t m = fn->fast_mask[i]; /* the declared width's bits: 1, 2, 4 or 8 bytes */
+        __builtin_memcpy(p, &kw[i], 8);
+        p += m == ~0ull ? 8 : (unsigned)__builtin_ctzll(~m) / 8;
+    }
+    uint32_t klen = (uint32_t)(p - key), need;
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(key, klen));
+    __builtin_memcpy(h, c.digest, 16);
+    long n = cm_seg_lookup(cm_shared_seg, h, key, klen, (uint8_t *)vw, 5 * sizeof(uint64_t), &need,
+                           NULL);
+    if (n >= 0)
+        count_hit();
+    return n;
+}
+
 long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int defer)
 {
     view->defer_verify = defer && !fk->sensitive;
@@ -221,10 +253,8 @@ long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int de
     }
     if (n < 0)
         return -1;
-    if (++shared_hits == MAP_INDEX_AFTER && cm_tier_memory && cm_sandbox == CM_SANDBOX_NONE &&
-        !__atomic_exchange_n(&index_mapped, 1, __ATOMIC_RELAXED))
-        cm_mem_map_index(); /* once per process: see the header comment */
-    if (fk->sensitive) {    /* sealed: open into a private buffer */
+    count_hit();
+    if (fk->sensitive) { /* sealed: open into a private buffer */
         uint8_t *pt = n >= CM_SEAL_OVERHEAD ? cm_tls_scratch(CM_SCRATCH_SEAL, (size_t)n) : NULL;
         int ok = pt && cm_sens_open(fk->sk, view->v, (uint32_t)n, pt) == 0;
         cm_seg_view_done(view);
@@ -239,14 +269,14 @@ long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int de
 
 #define SEEN_SLOTS 1024u
 
-int cm_shared_fill_wanted(const struct cm_fullkey *fk)
+int cm_shared_fill_wanted(const uint8_t h[16])
 {
     uint64_t *seen = (uint64_t *)cm_tls_scratch(CM_SCRATCH_SEEN, SEEN_SLOTS * sizeof(uint64_t));
     uint64_t h0, h1;
     if (!seen)
         return 1;
-    memcpy(&h0, fk->h, 8);
-    memcpy(&h1, fk->h + 8, 8);
+    memcpy(&h0, h, 8);
+    memcpy(&h1, h + 8, 8);
     h1 |= 1; /* 0 = an empty filter slot */
     uint64_t *slot = &seen[h0 & (SEEN_SLOTS - 1)];
     if (*slot == h1)

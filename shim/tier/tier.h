@@ -219,6 +219,13 @@ int cm_shared_key(const struct cm_fn *fn, const uint8_t *args, uint32_t alen, ui
  * value of a sensitive function, decrypted), or a verified read-only mapping of a blob file.
  * Release with cm_seg_view_done(view). Returns its length or -1. */
 long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int defer);
+/* The scalar fast path's lookup (dispatch.c; fn->fast_sh): the key is fn's identity and the
+ * words kw[5 - fast_n .. 4] (masked to their declared widths) at those widths, the bytes
+ * cm_shared_key would build from the same call. The value (at most 40 bytes, verified like every
+ * hit) goes to vw, the key's digest to h (for cm_shared_fill_wanted). Returns its length or a
+ * negative number (a miss, or a value that does not fit). No system call. */
+long cm_shared_get_words(const struct cm_fn *fn, const uint64_t kw[5], uint64_t vw[5],
+                         uint8_t h[16]);
 /* defer: a blob's checksum is not verified by the lookup (view->unverified): the caller verifies
  * it with a cm_hcopy while restoring (never for a sensitive function: it is decrypted). */
 
@@ -226,11 +233,11 @@ long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int de
  * (a blob hit is already one copy from the mapping; filling would fault in as many pages). */
 #define CM_SHARED_NOFILL (256u << 10)
 
-/* 1 when a shared hit on fk should fill the memory tier: on the second shared hit of the same
- * key in this thread (a per-thread filter of 1024 recent keys), not the first. A fresh process
- * reading many keys once (the cross-run case) then pays no page fault of the memory tier; keys
- * it reads again move to the memory tier on their second hit. */
-int cm_shared_fill_wanted(const struct cm_fullkey *fk);
+/* 1 when a shared hit on the key of digest h should fill the memory tier: on the second shared hit
+ * of the same key in this thread (a per-thread filter of 1024 recent keys), not the first. A fresh
+ * process reading many keys once (the cross-run case) then pays no page fault of the memory tier;
+ * keys it reads again move to the memory tier on their second hit. */
+int cm_shared_fill_wanted(const uint8_t h[16]);
 
 void cm_shared_put(const struct cm_fn *fn, const struct cm_fullkey *fk, const uint8_t *v,
                    uint32_t vlen);

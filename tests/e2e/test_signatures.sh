@@ -99,6 +99,41 @@ for opt in O0 O2; do
   done <<<"$EXPECT"
 done
 
+# --- the shared tier: what one process stored, the next one reads ------------------------------
+# Scalar functions read the segment by their word key (dispatch.c fast_shared, tier/shared.c
+# cm_shared_get_words) while every entry is stored by the general path (key.c's bytes): a second
+# process answered entirely from the segment proves both build the same key for every width,
+# with garbage above narrow arguments, stack arguments, an ignored parameter, writes and errno.
+prog=$CM_BIN/sigs_O2
+if cm_require "$CLOUDM" "$prog"; then
+  export CLOUDM_SHARED_PATH="$CM_TMP/sigs-segment"
+  while read -r c fn calls; do
+    [ -n "$c" ] || continue
+    CLOUDM_TIERS=shared cm_memo "sh1.$c.$fn" "$CONF" "$prog" "$c"
+    CLOUDM_TIERS=shared cm_memo "sh2.$c.$fn" "$CONF" "$prog" "$c"
+    cm_same "O2.$c.plain" "sh2.$c.$fn"
+    cm_expect_eq "shared, second process: $fn shared hits" \
+      "$(cm_fn "sh2.$c.$fn" "$fn" '"\(.hits.shared) \(.misses) \(.errors)"')" "$calls 0 0"
+    cm_expect_eq "shared, second process: $fn never ran" "$(cm_execs "sh2.$c.$fn" "$fn")" 0
+  done <<'CASES'
+zero      lg_zero      5
+sq        lg_sq       30
+g         lg_g        24
+six       lg_six      21
+eight     lg_eight    27
+fstack    lg_fstack   39
+fourteen  lg_fourteen 45
+many      lg_many     57
+writes    lg_gam      18
+errno     lg_root     15
+ignore    lg_ignore   30
+garbage   lg_low32    15
+garbage   lg_narrow    9
+floatkeys lg_recip    12
+CASES
+  export CLOUDM_SHARED_PATH="$CM_TMP/shm-segment"
+fi
+
 # --- a small memory tier ------------------------------------------------------------------------
 SMALL=$(cm_conf small <<'CONF'
 [cache]
