@@ -251,6 +251,8 @@ void *cm_objrec_ref(struct cm_objrec *r)
         return r->or_pub.handle;
     if (r->or_kind == CM_OBJ_VDSO || !r->or_lname[0])
         return NULL;
+    if (r->or_pinned && r->or_pub.handle) /* held for good: no second reference needed */
+        return r->or_pub.handle;
     long lmid = 0;
     return open_ref(r->or_lname, r->or_pub.base, r->or_dynamic, &lmid);
 }
@@ -259,9 +261,11 @@ void cm_objrec_unref(void *h)
 {
     if (h) {
         const struct cm_objtab *t = cm_objects_current();
-        for (size_t i = 0; t && i < t->ot_n; i++)
-            if (t->ot_order[i]->or_kind == CM_OBJ_MAIN && t->ot_order[i]->or_pub.handle == h)
-                return; /* the executable's handle is ours to keep */
+        for (size_t i = 0; t && i < t->ot_n; i++) {
+            const struct cm_objrec *r = t->ot_order[i];
+            if ((r->or_kind == CM_OBJ_MAIN || r->or_pinned) && r->or_pub.handle == h)
+                return; /* the executable's handle, or one held for good: ours to keep */
+        }
         dlclose(h);
     }
 }
