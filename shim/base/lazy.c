@@ -55,7 +55,8 @@ static void fail(struct cm_lazy *l, const char *why)
 {
     cm_log_once(l->soname, "cannot load %s (%s): %s", l->soname, why ? why : "unknown error",
                 l->needed_for);
-    __atomic_store_n(&l->state, -1, __ATOMIC_RELEASE);
+    int expected = 0; /* a thread that loaded it meanwhile wins */
+    __atomic_compare_exchange_n(&l->state, &expected, -1, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
 static void load(struct cm_lazy *l)
@@ -71,6 +72,7 @@ static void load(struct cm_lazy *l)
         if (!p) {
             const char *e = dlerror();
             fail(l, e ? e : s->name);
+            dlclose(h); /* not the library we need: let it go */
             return;
         }
         __atomic_store_n(&l->ptrs[i], p, __ATOMIC_RELAXED);

@@ -4,12 +4,13 @@
 #
 # Proves: libcloudm.so names no library but libc in DT_NEEDED; `cloudm discover` (observation
 # mode, GOT hooks only) loads none of the four, with the program's output unchanged and its
-# library call observed; a config of GOT hooks with `identity = name` loads libinih alone and
-# memoizes (lgamma: 200 calls, 190 hits); with the default keys the first process also loads
-# Zydis and libelf, the next (identity cache warm) libinih alone; `--internal` (inline hooks) loads Zydis and libelf on
-# demand and ranks the static function; with a libinih.so.1 that lacks ini_parse_stream first
-# in LD_LIBRARY_PATH, the program's output is unchanged and stderr says once, naming the
-# library, that nothing is memoized.
+# library call observed (lgamma is near the 250 ns sampling line: its distinct count may be
+# estimated, ~10); a config of GOT hooks with `identity = name` loads libinih alone and memoizes
+# (lgamma: 200 calls, 190 hits); with the default keys the first process also loads Zydis and
+# libelf, the next (identity cache warm) libinih alone; `--internal` (inline hooks) loads Zydis
+# and libelf on demand and ranks the static function; with a libinih.so.1 that lacks
+# ini_parse_stream first in LD_LIBRARY_PATH, the program's output is unchanged and stderr says
+# once, naming the library, that nothing is memoized.
 . "$CM_SRC/lib.sh"
 
 PROG=$CM_BIN/mapsprog
@@ -29,7 +30,11 @@ cm_expect_nomatch "plain: none of them mapped" "$CM_TMP/plain.err" '^mapped'
 cm_plain disc "$CLOUDM" discover -o "$CM_TMP/disc.conf" -- "$PROG"
 cm_expect_eq "discover exit status" "$(cat "$CM_TMP/disc.rc")" 0
 cm_expect_match "discover: the program ran" "$CM_TMP/disc.out" '^lgamma sum [0-9.]+ work sum [0-9]+$'
-cm_expect_match "discover: lgamma observed" "$CM_TMP/disc.err" '^1 +lgamma +libm\.so\.6 +200 +10 '
+# (under a sanitizer, lgamma is the sanitizer runtime's interceptor: not a candidate, and its
+# code identity is not cached)
+san=${CLOUDM_TEST_PRELOAD:-}
+[ -n "$san" ] ||
+  cm_expect_match "discover: lgamma observed" "$CM_TMP/disc.err" '^1 +lgamma +libm\.so\.6 +200 +~?10 '
 cm_expect_nomatch "discover: none of them mapped" "$CM_TMP/disc.err" '^mapped'
 
 # 3. A config of GOT hooks named by name: libinih only (the config is parsed), memoizing as
@@ -60,7 +65,9 @@ for run in 1 2; do
 done
 cm_expect_match "defaults, first run: Zydis mapped" "$CM_TMP/def1.err" '^mapped libZydis$'
 cm_expect_match "defaults, next run: libinih mapped" "$CM_TMP/def2.err" '^mapped libinih$'
-cm_expect_nomatch "defaults, next run: neither Zydis nor libelf" "$CM_TMP/def2.err" '^mapped (libZydis|libelf)'
+[ -n "$san" ] ||
+  cm_expect_nomatch "defaults, next run: neither Zydis nor libelf" "$CM_TMP/def2.err" \
+    '^mapped (libZydis|libelf)'
 
 # 4. Inline hooks (--internal): Zydis and libelf opened on demand; their own functions are
 # never candidates.
