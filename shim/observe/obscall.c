@@ -237,7 +237,8 @@ static int64_t next_gap(const struct cm_obs_fn *o, uint64_t keyed)
     }
     uint64_t timed = __atomic_load_n(&o->timed, __ATOMIC_RELAXED);
     uint64_t ticks = __atomic_load_n(&o->ticks, __ATOMIC_RELAXED);
-    if (timed && ticks / timed >= ft)
+    uint64_t floor_ticks; /* ticks / timed >= ft, without a 64-bit division */
+    if (timed && !__builtin_mul_overflow(ft, timed, &floor_ticks) && ticks >= floor_ticks)
         return 0;
     /* uniform in [0, 2 x EVERY - 2]: mean EVERY - 1 calls by, one in EVERY full */
     return (int64_t)(next_rand() % (2 * CM_OBS_SAMPLE_EVERY - 1));
