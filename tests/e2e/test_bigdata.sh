@@ -35,6 +35,14 @@ cm_same x.plain x.2
 cm_expect_eq "9 MB, second process: calls memory shared misses" \
   "$(cm_fn x.2 big_xform '"\(.calls) \(.hits.memory) \(.hits.shared) \(.misses)"')" "3 0 3 0"
 cm_expect_eq "9 MB, second process: never ran" "$(cm_execs x.2 big_xform)" 0
+# One output byte changed in the blob file on disk: the checksum computed while the value is
+# copied to the caller (hcopy.c) fails, the hit becomes a miss and the original runs.
+blob=$(find "$seg.blobs" -type f -size +8000k | head -1)
+printf '\x5a' | dd of="$blob" bs=1 seek=$((64 + 4096 * 1000 + 7)) conv=notrunc status=none
+cm_memo x.3 "$conf" "$prog" xform 9000000 3
+cm_same x.plain x.3
+cm_expect_eq "9 MB, a blob byte changed: calls memory shared misses" \
+  "$(cm_fn x.3 big_xform '"\(.calls) \(.hits.memory) \(.hits.shared) \(.misses)"')" "3 2 0 1"
 
 # The same 9 MB input but for its last byte: another key (a miss), the right output.
 cm_plain last.plain "$prog" xform 9000000 2 201
