@@ -58,8 +58,9 @@ for n in 1000000 9000000 100000000; do
 done
 echo
 echo "Floor: XXH3-128 of the input (the key needs it) + the output copied and checked in one pass"
-echo "(cm_xxh3_copy), with the XXH3 code the shim uses here ($variant). Both hashes read as many"
-echo "bytes as the copy: where each costs about one memcpy, no hit can be within 2x memcpy."
+echo "(cm_xxh3_copy), with the XXH3 code the shim uses here ($variant). Where the buffers fit the"
+echo "cache (1 MB) the digest costs about one memcpy and the checked copy two: no hit can be within"
+echo "2x memcpy there; above it, memory-bound, both together can (docs/keys.md)."
 echo
 
 # Sensitive vs plain shared hits: tiers = shared, 1000 keys stored by a first process, then
