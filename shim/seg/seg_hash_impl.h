@@ -43,12 +43,11 @@ static void SEG_HASH_FN(update_)(void *st, const void *p, size_t n)
  * copied from there, so the source is read from memory once. Hashing the source rather than the
  * copy is sound only because no value changes while it is read (seg.h). Measured on an AVX-512
  * machine with real data (not zeros: a copy of zero lines onto zero lines runs ~2x faster there,
- * which misled an earlier measurement): 1.0-1.1x one memcpy at 9 MB, against 1.2x when each
- * chunk was copied first and then hashed from the destination (1.5x against 1.35x at 1 MB); 4 KiB
- * chunks, the best of 1-16 KiB. The copy is libc's memcpy, called through a
- * pointer the compiler cannot see through: inlined, a 4 KiB copy becomes `rep movsq`, 1.5x
- * slower than libc's vector loop when the source is not 8-byte aligned (an output inside a value
- * rarely is). */
+ * which misled an earlier measurement): 1.0-1.1x one memcpy at 9 MB, against 1.2x when each chunk
+ * was copied first and then hashed from the destination (at 1 MB: 1.35x against 1.5x); 4 KiB
+ * chunks, the best of 1-16 KiB. The copy is libc's memcpy, called through a pointer the compiler
+ * cannot see through: inlined, a 4 KiB copy becomes `rep movsq`, 1.5x slower than libc's vector
+ * loop when the source is not 8-byte aligned (an output inside a value rarely is). */
 static void *(*const volatile seg_hash_memcpy)(void *, const void *, size_t) = memcpy;
 
 static void SEG_HASH_FN(copy_)(void *st, void *dst, const void *src, size_t n)
