@@ -37,7 +37,7 @@
 #define CM_OBS_FULL_FIRST 64    /* the first calls of every function take the full path */
 #define CM_OBS_FULL_NS 250      /* functions at least this slow (mean ns) keep the full path */
 #define CM_OBS_SAMPLE_EVERY 128 /* cheaper ones: one call in about this many (a power of two) */
-#define CM_OBS_TIME_SAMPLED 16  /* and one of their sampled calls in this many timed (power of 2) */
+#define CM_OBS_TIME_SAMPLED 16  /* and one sampled call in this many timed (a power of two) */
 
 enum {
     OBS_K_GPR = 'g',
