@@ -344,15 +344,18 @@ static int classify(const struct seen *s, bool first)
 
 /* realpath() with the directories resolved once (tab_lock held): most objects share a few
  * directories, and realpath reads every component's link (a system call each, ~50 at start-up
- * for a small program). Only the last component is then checked for a link. */
+ * for a small program). Only the last component is then checked for a link. The cache keeps
+ * directories of up to DIR_CACHED bytes (one page for all: every page touched at start-up is a
+ * fault, microseconds in a virtual machine); a longer one is resolved by realpath each time. */
+#define DIR_CACHED 256
 static bool real_path(const char *p, char *out)
 {
     static struct {
-        char dir[PATH_MAX], real[PATH_MAX];
+        char dir[DIR_CACHED], real[DIR_CACHED];
     } dirs[8];
     static int ndirs;
     const char *slash = strrchr(p, '/');
-    if (!slash || slash == p || (size_t)(slash - p) >= PATH_MAX || !strcmp(slash, "/.") ||
+    if (!slash || slash == p || (size_t)(slash - p) >= DIR_CACHED || !strcmp(slash, "/.") ||
         !strcmp(slash, "/..") || !slash[1])
         return realpath(p, out) != NULL;
     size_t dl = (size_t)(slash - p);
@@ -364,7 +367,7 @@ static bool real_path(const char *p, char *out)
         char dir[PATH_MAX];
         memcpy(dir, p, dl);
         dir[dl] = '\0';
-        if (!realpath(dir, out))
+        if (!realpath(dir, out) || strlen(out) >= DIR_CACHED)
             return realpath(p, out) != NULL;
         i = ndirs < 8 ? ndirs++ : 7; /* the last slot is reused */
         memcpy(dirs[i].dir, dir, dl + 1);
