@@ -244,8 +244,11 @@ long cm_shared_get_words(const struct cm_fn *fn, const uint64_t kw[5], uint64_t 
     __builtin_memcpy(h, c.digest, 16);
     long n = cm_seg_lookup(cm_shared_seg, h, key, klen, (uint8_t *)vw, 5 * sizeof(uint64_t), &need,
                            NULL);
-    if (n >= 0)
-        count_hit();
+    if (n < 0)
+        return n;
+    if (cm_seg_quarantined(cm_shared_seg, fn->seed)) /* the word count alone, usually */
+        return CM_SHARED_QUARANTINED;
+    count_hit();
     return n;
 }
 
