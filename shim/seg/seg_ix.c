@@ -36,7 +36,9 @@
  *   no remap). The file space of the new half is allocated first (posix_fallocate: a full tmpfs
  *   is an error counted in sb_ix_nospace, never a SIGBUS), then one CAS doubles lg with cursor
  *   0. Readers only touch the 2^lg slots of the sh_ix they loaded, which were allocated before
- *   it was published. Doubling moves the keys whose new home is in the upper half: writers
+ *   it was published. Doubling moves the keys that a probe from their new home would not
+ *   reach: those whose new home is in the upper half, and those the old table held by
+ *   wrapping around its end (the larger table does not wrap there). Writers
  *   migrate 16 old slots per store (cursor claimed by CAS) into their new window (unless a
  *   newer copy is there) and drop the old slot. While cursor < 2^(lg-1), a lookup that misses
  *   in the new window also probes the old one. A migrator killed mid-way loses at most the
@@ -271,8 +273,11 @@ static void migrate(struct cm_seg *s, unsigned lg, uint64_t from, uint64_t to)
         SEG_FENCE(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&sl->ss_ctl, SEG_MO) != c)
             continue;
-        if (((j - (h0 & mask)) & mask) < SEG_PROBE)
-            continue; /* still in its window */
+        /* Still in its window, and reached from its home without wrapping around the end of
+         * the larger table: a slot the old table reached by wrapping (j near 0, home near the
+         * old end) lies behind the new upper half's never-used slots, where a probe stops. */
+        if (j >= (h0 & mask) && j - (h0 & mask) < SEG_PROBE)
+            continue;
         if (kind == SEG_K_INLINE || seg_ring_live(s, aux))
             (void)put(s, kind, (c >> 34) & 63, c >> 40, h0, h1, fn, aux, w, F_MIGRATE);
         seg_ix_drop(s, sl, c);
