@@ -73,6 +73,29 @@ void cm_usage_doctor(FILE *f);
 int cm_parse_options(int argc, char **argv, const char *cmd, unsigned allowed,
                      void (*usage)(FILE *), struct cm_launch *l);
 
+/* ---- argscan.c: the option walk the subcommands share ---- */
+
+/* What argv[i] is to a subcommand's option loop (cm_arg_step). */
+enum cm_argstep {
+    CM_ARG_OPTION, /* an option for the command to handle */
+    CM_ARG_END,    /* no more options: argv[i] is the program (i == argc: none); a `--` is
+                      skipped */
+    CM_ARG_HELP,   /* -h/--help: `usage` was printed on stdout, exit 0 */
+};
+
+/*
+ * One step of an option loop that stops at the program, used as
+ * `for (i = 1; (st = cm_arg_step(argc, argv, &i, usage)) == CM_ARG_OPTION; i++)`.
+ */
+enum cm_argstep cm_arg_step(int argc, char **argv, int *i, void (*usage)(FILE *));
+
+/*
+ * -c FILE / --config FILE at argv[*i] (also -cFILE, --config=FILE): stores the name in *config,
+ * moving *i past a separate value. Returns 1 when taken, 0 when argv[*i] is another option,
+ * -1 after a message on stderr (value missing or empty): a usage error.
+ */
+int cm_config_option(int argc, char **argv, int *i, const char *cmd, const char **config);
+
 /*
  * The config file to use, absolute: -c FILE, else cm_config_find(). Writes it to `abs`.
  * Returns 0, -ENOENT when no file was named and none was found (a message in `err` only when a

@@ -401,20 +401,16 @@ int cm_cmd_doctor(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int taken;
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             cm_usage_doctor(stdout);
             return 0;
         }
-        if (strncmp(a, "-c", 2) == 0 || cm_is_option(a, "--config")) {
-            config = cm_option_value(argc, argv, &i, "doctor", a[1] == '-' ? 8 : 2);
-            if (config == NULL)
-                goto usage;
-            if (config[0] == '\0') {
-                fprintf(stderr, "cloudm doctor: empty config file name\n");
-                goto usage;
-            }
-        } else {
+        taken = cm_config_option(argc, argv, &i, "doctor", &config);
+        if (taken < 0)
+            goto usage;
+        if (taken == 0) {
             fprintf(stderr, "cloudm doctor: unknown %s '%s'\n", a[0] == '-' ? "option" : "argument",
                     a);
             goto usage;
