@@ -108,14 +108,7 @@ cm_entry:
         jmp     *CM_FN_ORIG(%r11)
         .cfi_restore_state
 2:
-        movq    %rsp, %rbp
-        .cfi_def_cfa_register %rbp
-        subq    $CMF_SIZE, %rsp                 /* rsp is 16-aligned: entry rsp+8 was */
-        SAVE_ARGS
-        leaq    16(%rbp), %rax                  /* first stack argument of the caller */
-        movq    %rax, CMF_STACK(%rsp)
-        movq    %r11, CMF_FN(%rsp)
-        movq    %rsp, %rdi
+        ENTRY_FRAME
         call    cm_dispatch_before
         testq   %rax, %rax
         jnz     4f
@@ -197,17 +190,7 @@ cm_entry_keep:
         jmp     *-8(%rsp)
         .cfi_restore_state
 2:
-        movq    %rsp, %rbp
-        .cfi_def_cfa_register %rbp
-        subq    $(CMF_SIZE + CMK_SIZE), %rsp
-        andq    $-16, %rsp
-        SAVE_ARGS
-        KEEP_SAVE CMF_SIZE(%rsp)
-        leaq    24(%rbp), %rax                  /* first stack argument of the caller */
-        movq    %rax, CMF_STACK(%rsp)
-        movq    %r11, CMF_FN(%rsp)
-        movq    %rsp, %rdi
-        leaq    CMF_SIZE(%rsp), %rsi
+        KEEP_FRAME
         call    cm_dispatch_keep_before
         testq   %rax, %rax
         jnz     4f

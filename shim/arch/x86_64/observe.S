@@ -67,14 +67,7 @@ cm_obs_entry:
         pushq   %rbp
         .cfi_def_cfa_offset 16
         .cfi_offset %rbp, -16
-        movq    %rsp, %rbp
-        .cfi_def_cfa_register %rbp
-        subq    $CMF_SIZE, %rsp
-        SAVE_ARGS
-        leaq    16(%rbp), %rax
-        movq    %rax, CMF_STACK(%rsp)
-        movq    %r11, CMF_FN(%rsp)
-        movq    %rsp, %rdi
+        ENTRY_FRAME
         call    cm_obs_call
         movq    CMF_RET_RAX(%rsp), %rax
         movq    CMF_RET_RDX(%rsp), %rdx
@@ -130,17 +123,7 @@ cm_obs_entry_keep:
         pushq   %rbp
         .cfi_def_cfa_offset 24
         .cfi_offset %rbp, -24
-        movq    %rsp, %rbp
-        .cfi_def_cfa_register %rbp
-        subq    $(CMF_SIZE + CMK_SIZE), %rsp
-        andq    $-16, %rsp
-        SAVE_ARGS
-        KEEP_SAVE CMF_SIZE(%rsp)
-        leaq    24(%rbp), %rax                  /* first stack argument of the caller */
-        movq    %rax, CMF_STACK(%rsp)
-        movq    %r11, CMF_FN(%rsp)
-        movq    %rsp, %rdi
-        leaq    CMF_SIZE(%rsp), %rsi
+        KEEP_FRAME
         call    cm_obs_call_keep
         KEEP_LOAD CMF_SIZE(%rsp)
         leave
