@@ -195,12 +195,7 @@ cm_entry_keep:
         testq   %rax, %rax
         jnz     4f
         KEEP_LOAD CMF_SIZE(%rsp)                /* CM_BEFORE_DONE: a hit */
-        leave
-        .cfi_remember_state
-        .cfi_def_cfa %rsp, 16
-        popq    %r11
-        .cfi_def_cfa_offset 8
-        ret
+        KEEP_RETURN remember=1
         .cfi_restore_state
 4:
         cmpq    $CM_BEFORE_PASS, %rax
@@ -233,11 +228,7 @@ cm_entry_keep:
         KEEP_LOAD 0(%rsp)
         movq    -8(%rbp), %rbx
         .cfi_restore %rbx
-        leave
-        .cfi_def_cfa %rsp, 16
-        popq    %r11
-        .cfi_def_cfa_offset 8
-        ret
+        KEEP_RETURN
         .cfi_endproc
         .size   cm_entry_keep, . - cm_entry_keep
 

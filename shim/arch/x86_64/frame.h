@@ -5,8 +5,8 @@
  * hooked function's entry, a pointer to the caller's stack arguments, the descriptor, and the
  * return registers the dispatcher wants loaded) and of the two `struct cm_fn` fields the entry
  * code reads, and for the assembly the register moves that build and reload a frame
- * (SAVE_ARGS, LOAD_ARGS, KEEP_SAVE, KEEP_LOAD, and ENTRY_FRAME / KEEP_FRAME, the frame set-up
- * the dispatching and the observing entries share). Included by both the assembly and the C side;
+ * (SAVE_ARGS, LOAD_ARGS, KEEP_SAVE, KEEP_LOAD, and ENTRY_FRAME / KEEP_FRAME / KEEP_RETURN, the
+ * frame set-up and return the dispatching and the observing entries share). Included by both the assembly and the C side;
  * offsets are pinned with _Static_assert in dispatch.c.
  *
  * What it does not do: no logic. Nothing outside shim/arch/x86_64/ names registers except
@@ -153,6 +153,20 @@
         KEEP_SAVE CMF_SIZE(%rsp)
         FRAME_FINISH 24
         leaq    CMF_SIZE(%rsp), %rsi
+        .endm
+
+        /* The return of a keep entry once its registers are reloaded: drop the frame, pop the
+         * caller's r11, ret. With remember=1 the CFI state after `leave` is remembered (for
+         * a path that continues after the ret). */
+        .macro  KEEP_RETURN remember=0
+        leave
+        .if     \remember
+        .cfi_remember_state
+        .endif
+        .cfi_def_cfa %rsp, 16
+        popq    %r11
+        .cfi_def_cfa_offset 8
+        ret
         .endm
 
 #else

@@ -126,11 +126,7 @@ cm_obs_entry_keep:
         KEEP_FRAME
         call    cm_obs_call_keep
         KEEP_LOAD CMF_SIZE(%rsp)
-        leave
-        .cfi_def_cfa %rsp, 16
-        popq    %r11
-        .cfi_def_cfa_offset 8
-        ret
+        KEEP_RETURN
         .cfi_endproc
         .size   cm_obs_entry_keep, . - cm_obs_entry_keep
 
