@@ -168,6 +168,30 @@ int cm_verify_seg_check(struct cm_fn *fn)
     return 1;
 }
 
+/* Runs the original on the frame with the guard cleared (its own hooked calls are served as
+ * usual); returns errno after it, leaving the guard set. */
+static int call_fresh(struct cm_frame *f)
+{
+    cm_guard = 0;
+    cm_call_original(f);
+    int err = errno;
+    cm_guard = 1;
+    return err;
+}
+
+/* A re-checked hit's outcome: counted, and when a part differed, counted as a mismatch and the
+ * function quarantined with that part named. */
+static void verdict(struct cm_fn *fn, int diff)
+{
+    __atomic_add_fetch(&fn->verified, 1, __ATOMIC_RELAXED);
+    if (diff == PART_NONE)
+        return;
+    char what[CM_NAME_MAX + 32];
+    part_name(fn, diff, what, sizeof(what));
+    __atomic_add_fetch(&fn->mismatches, 1, __ATOMIC_RELAXED);
+    cm_verify_quarantine(fn, what);
+}
+
 void cm_verify_hit(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, const uint8_t *v,
                    uint32_t vlen)
 {
@@ -182,22 +206,12 @@ void cm_verify_hit(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci,
     uint8_t *cached = cm_tls_scratch(CM_SCRATCH_VFY, (size_t)vlen + 1);
     if (cached)
         memcpy(cached, v, vlen);
-    cm_guard = 0;
-    cm_call_original(f);
-    int err = errno;
-    cm_guard = 1;
+    int err = call_fresh(f);
     int64_t flen = cached ? cm_value_measure(fn, f, ci) : -1;
     uint8_t *fresh = flen >= 0 ? cm_tls_scratch(CM_SCRATCH_VAL, (size_t)flen + 1) : NULL;
     if (fresh) {
         cm_value_write(fn, f, ci, err, fresh);
-        __atomic_add_fetch(&fn->verified, 1, __ATOMIC_RELAXED);
-        int diff = value_diff(fn, ci, cached, vlen, fresh, (uint32_t)flen);
-        if (diff != PART_NONE) {
-            char what[CM_NAME_MAX + 32];
-            part_name(fn, diff, what, sizeof(what));
-            __atomic_add_fetch(&fn->mismatches, 1, __ATOMIC_RELAXED);
-            cm_verify_quarantine(fn, what);
-        }
+        verdict(fn, value_diff(fn, ci, cached, vlen, fresh, (uint32_t)flen));
     }
     errno = err;
     cm_guard = guard;
@@ -211,10 +225,7 @@ void cm_verify_words(struct cm_fn *fn, struct cm_frame *f, const uint64_t *cache
     int guard = cm_guard;
     uint64_t was[5], now[5] = {0, 0, 0, 0, 0};
     memcpy(was, cached, sizeof(was));
-    cm_guard = 0;
-    cm_call_original(f);
-    int err = errno;
-    cm_guard = 1;
+    int err = call_fresh(f);
     const struct cm_function *c = fn->cfg;
     uint8_t *q = (uint8_t *)now;
     int diff = PART_NONE;
@@ -237,13 +248,7 @@ void cm_verify_words(struct cm_fn *fn, struct cm_frame *f, const uint64_t *cache
     }
     if (c->save_errno && !diff && memcmp(&err, w, 4))
         diff = PART_ERRNO;
-    __atomic_add_fetch(&fn->verified, 1, __ATOMIC_RELAXED);
-    if (diff != PART_NONE) {
-        char what[CM_NAME_MAX + 32];
-        part_name(fn, diff, what, sizeof(what));
-        __atomic_add_fetch(&fn->mismatches, 1, __ATOMIC_RELAXED);
-        cm_verify_quarantine(fn, what);
-    }
+    verdict(fn, diff);
     errno = err;
     cm_guard = guard;
 }

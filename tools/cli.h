@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "cm_config.h"
 
@@ -126,6 +127,10 @@ int cm_exec(const struct cm_launch *l);
 /* Fork, exec l->argv, wait (SIGINT/SIGQUIT ignored meanwhile, as system(3) does); returns the
  * program's exit status (128 + signal when killed), 127 when it could not be executed. */
 int cm_spawn_wait(const struct cm_launch *l);
+
+/* Wait for child `pid` with SIGINT and SIGQUIT ignored meanwhile (the program owns the
+ * terminal's signals while it runs); its exit status, 128 + signal when killed. */
+int cm_wait_child(pid_t pid);
 
 /*
  * `run` and `profile` after option parsing: resolve and parse the config, stop on errors (or

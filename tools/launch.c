@@ -255,6 +255,11 @@ int cm_spawn_wait(const struct cm_launch *l)
     }
     if (pid == 0)
         _exit(cm_exec(l));
+    return cm_wait_child(pid);
+}
+
+int cm_wait_child(pid_t pid)
+{
     struct sigaction ign = {.sa_handler = SIG_IGN}, oi, oq;
     sigaction(SIGINT, &ign, &oi);
     sigaction(SIGQUIT, &ign, &oq);

@@ -86,6 +86,20 @@ cm_keycache_start() {
   CM_KC_URL="http://$(head -1 "$ready")"
 }
 
+# cm_remote_conf NAME URL [CACHE_LINES]: writes $CM_TMP/NAME.conf, the remote tests' usual
+# config (lg_sq memoized in the memory and remote tiers, URL the remote, CACHE_LINES more
+# [cache] keys) and prints its path.
+cm_remote_conf() {
+  cm_conf "$1" <<CONF
+[cache]
+remote = $2
+tiers = memory remote
+${3:-}
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+}
+
 # cm_fault_start NAME MODE: start tests/remote's fault server ($CM_FAULT) in MODE, its log in
 # $CM_TMP/NAME.log; sets FURL (http://127.0.0.1:PORT).
 CM_FAULT=${CM_BUILD:-}/bin/fault_server

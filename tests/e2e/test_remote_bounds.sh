@@ -11,16 +11,9 @@
 cm_require "$CM_BIN/manyprog" "$CM_FAULT" "$CM_BUILD/lib/libcloudm-remote.so" || cm_done
 unset CLOUDM_TIERS CLOUDM_SHARED_PATH
 mkconf() {
-  cm_conf "$1" <<CONF
-[cache]
-remote = $2
-tiers = memory remote
-remote_timeout = 100ms
+  cm_remote_conf "$1" "$2" "remote_timeout = 100ms
 flush_timeout = 5s
-${3:-}
-[function lg_sq]
-signature = i64 lg_sq(i64 x)
-CONF
+${3:-}"
 }
 N=200
 cm_plain plain "$CM_BIN/manyprog" $N 1
