@@ -12,12 +12,13 @@
  * (obscall.c).
  *
  * SAMPLING (obscall.c): the first CM_OBS_FULL_FIRST calls of a function take the full path
- * (keyed, traced, timed as below). Then, while the function's measured mean time is at least
- * CM_OBS_FULL_NS, every call does (keys exact: the full path costs ~20-30 ns, at most ~10 % of
- * such a call); below it the function is cheap, no cache would pay for it, and only about one
- * call in CM_OBS_SAMPLE_EVERY takes the full path (random gaps), every sampled call timed: the
- * count stays exact, the time is estimated from the sample's mean and the repeats from the
- * sampled keys (the tool's estimator, docs/discover.md).
+ * (keyed, traced, timed as below). Then, while at least half of its timed calls took
+ * CM_OBS_FULL_NS or more (the median, not the mean: one call preempted for a millisecond must not
+ * make a 3 ns function look slow), every call does (keys exact: the full path costs ~20-30 ns, at
+ * most ~10 % of such a call); below it the function is cheap, no cache would pay for it, and only
+ * about one call in CM_OBS_SAMPLE_EVERY takes the full path (random gaps), every sampled call
+ * timed: the count stays exact, the time is estimated from the sample's mean and the repeats from
+ * the sampled keys (the tool's estimator, docs/discover.md).
  */
 #ifndef CM_OBS_INT_H
 #define CM_OBS_INT_H
@@ -52,8 +53,8 @@ struct cm_obs_item {
 };
 
 struct cm_obs_fn {
-    void *orig;      /* offsets shared with struct cm_fn (frame.h CM_FN_ORIG, CM_FN_NSTACK) */
-    uint32_t flags;  /* always 0 */
+    void *orig;    /* offsets shared with struct cm_fn (frame.h CM_FN_ORIG, CM_FN_NSTACK) */
+    uint32_t slow; /* timed calls of at least CM_OBS_FULL_NS (the entry code reads no flags here) */
     uint32_t nstack; /* stack words passed on */
     uint64_t calls;  /* every call: the counting stub's plain add (frame.h CM_OBS_CALLS) */
     int64_t left;    /* calls the counting stub lets by before the next full one (CM_OBS_LEFT) */

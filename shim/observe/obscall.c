@@ -221,7 +221,18 @@ static inline uint64_t next_rand(void)
     __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
 
 /* How many calls the counting stub lets by before the next full one (SAMPLING in obs_int.h). */
-static uint64_t full_ticks; /* CM_OBS_FULL_NS in ticks, converted at the first decision */
+static uint64_t full_ticks; /* CM_OBS_FULL_NS in ticks, converted at the first timed call */
+
+static uint64_t full_ticks_now(void)
+{
+    uint64_t ft = __atomic_load_n(&full_ticks, __ATOMIC_RELAXED);
+    if (!ft) {
+        ft = cm_ns_to_ticks(CM_OBS_FULL_NS);
+        ft = ft ? ft : 1;
+        __atomic_store_n(&full_ticks, ft, __ATOMIC_RELAXED);
+    }
+    return ft;
+}
 
 int cm_obs_every_call;
 
@@ -229,15 +240,10 @@ static int64_t next_gap(const struct cm_obs_fn *o, uint64_t keyed)
 {
     if (keyed < CM_OBS_FULL_FIRST || cm_obs_every_call)
         return 0;
-    uint64_t ft = __atomic_load_n(&full_ticks, __ATOMIC_RELAXED);
-    if (!ft) {
-        ft = cm_ns_to_ticks(CM_OBS_FULL_NS);
-        ft = ft ? ft : 1;
-        __atomic_store_n(&full_ticks, ft, __ATOMIC_RELAXED);
-    }
+    /* the median decides (a preempted call must not make a cheap function look slow) */
     uint64_t timed = __atomic_load_n(&o->timed, __ATOMIC_RELAXED);
-    uint64_t ticks = __atomic_load_n(&o->ticks, __ATOMIC_RELAXED);
-    if (timed && ticks / timed >= ft)
+    uint64_t slow = __atomic_load_n(&o->slow, __ATOMIC_RELAXED);
+    if (timed && 2 * slow >= timed)
         return 0;
     /* uniform in [0, 2 x EVERY - 2]: mean EVERY - 1 calls by, one in EVERY full */
     return (int64_t)(next_rand() % (2 * CM_OBS_SAMPLE_EVERY - 1));
@@ -263,6 +269,8 @@ void cm_obs_call(struct cm_frame *f)
         dt = dt > cm_obs_tick_bias ? dt - cm_obs_tick_bias : 0; /* the clock's own cost */
         RELAXED_ADD(o->ticks, dt);
         RELAXED_ADD(o->timed, 1);
+        if (dt >= full_ticks_now())
+            RELAXED_ADD(o->slow, 1);
     } else {
         cm_call_original(f);
     }
