@@ -207,8 +207,11 @@ struct cm_h128 cm_xxh3_128(const void *p, size_t n);                    /* XXH3_
 void cm_xxh3_reset(struct cm_xxh3_state *st, uint64_t seed);            /* ..._reset_withSeed */
 void cm_xxh3_update(struct cm_xxh3_state *st, const void *p, size_t n); /* XXH3_64bits_update */
 uint64_t cm_xxh3_digest(const struct cm_xxh3_state *st);                /* XXH3_64bits_digest */
-/* memcpy(dst, src, n) and cm_xxh3_update(st, dst, n) in one pass (small chunks: each is hashed
- * while it is in L1), so a large value is read from memory once while it is copied and checked. */
+/* cm_xxh3_update(st, src, n) and memcpy(dst, src, n) in one pass (small chunks: each is hashed,
+ * then copied while it is in L1), so a large value is read from memory once while it is checked
+ * and copied. The source is read twice, so it must not change meanwhile: callers copy only from
+ * values nothing rewrites (blob files), or check afterwards that nothing did (the memory tier's
+ * ring: cm_mem_view_ok); otherwise the copy may differ from what was hashed. */
 void cm_xxh3_copy(struct cm_xxh3_state *st, void *dst, const void *src, size_t n);
 /* The variant in use: "avx512", "avx2" or "sse2". */
 const char *cm_xxh3_impl(void);

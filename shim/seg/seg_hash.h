@@ -8,7 +8,7 @@
 
 #include "seg.h"
 
-#define SEG_HASH_CHUNK 4096u /* bytes copied then hashed at a time by cm_xxh3_copy */
+#define SEG_HASH_CHUNK 4096u /* bytes hashed then copied at a time by cm_xxh3_copy */
 
 struct seg_hash_ops {
     uint64_t (*h64)(const void *p, size_t n, uint64_t seed);

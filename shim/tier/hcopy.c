@@ -4,11 +4,12 @@
  * What it does: a hit on a large value (a memory-tier ring entry read in place, a blob file
  * mapped from the shared tier) must both verify the value's XXH3-64 checksum and copy each output
  * into the caller's buffer. Doing them one after the other reads the value twice from memory;
- * here each output goes through cm_xxh3_copy (seg.h: 4 KiB chunks, each hashed from the
- * destination right after it is copied, while it is in L1, with the CPU's widest XXH3 code), so
- * the value is read from memory once. Bytes between the outputs (lengths, the return value,
- * globals) are hashed from the source. XXH3's streaming form gives the same digest as the
- * one-shot form the writers used.
+ * here each output goes through cm_xxh3_copy (seg.h: 4 KiB chunks, each hashed with the CPU's
+ * widest XXH3 code, then copied while it is in L1), so the value is read from memory once. Bytes
+ * between the outputs (lengths, the return value, globals) are only hashed. XXH3's streaming
+ * form gives the same digest as the one-shot form the writers used. What is hashed is what is
+ * copied because the source does not change meanwhile: blob files are never rewritten, and a
+ * ring entry overwritten during the copy fails cm_mem_view_ok afterwards.
  *
  * What it does not do: decide what to do when the digest is wrong (the dispatcher runs the
  * original, which rewrites every output: why inout functions never take this path), or any

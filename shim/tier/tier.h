@@ -149,10 +149,11 @@ long cm_mem_get(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, uint8_
 
 /*
  * Checksumming while copying: a large value is verified in the same pass that copies it to the
- * caller (each chunk is copied, then hashed from the destination while it is still in cache), so
- * a hit reads the value once. The hash runs over [from, end) of the source in order: the bytes
- * between copied regions are hashed from the source. cm_hcopy_finish() says whether the digest
- * is `want`; if not, the destinations hold garbage and the caller must run the original.
+ * caller (each chunk is hashed, then copied while it is still in L1: cm_xxh3_copy), so a hit
+ * reads the value once. The hash runs over [from, end) of the source in order. The source must
+ * not change while it is copied, or the change must be detected afterwards (cm_mem_view_ok).
+ * cm_hcopy_finish() says whether the digest is `want`; if not, the destinations hold garbage and
+ * the caller must run the original.
  */
 struct cm_hcopy {
     struct cm_xxh3_state st; /* XXH3 with the CPU's widest vector code (seg.h) */

@@ -35,6 +35,20 @@ cm_same x.plain x.2
 cm_expect_eq "9 MB, second process: calls memory shared misses" \
   "$(cm_fn x.2 big_xform '"\(.calls) \(.hits.memory) \(.hits.shared) \(.misses)"')" "3 0 3 0"
 cm_expect_eq "9 MB, second process: never ran" "$(cm_execs x.2 big_xform)" 0
+# One output byte changed in the blob file on disk: the checksum computed while the value is
+# copied to the caller (hcopy.c) fails, the hit becomes a miss and the original runs. (od and dd
+# run without the sanitizer runtime: dd's aligned_alloc(4096, 1) aborts under ASan.)
+blob=$(find "$seg.blobs" -type f -size +8000k | head -1)
+off=$((64 + 4096 * 1000 + 7)) # a byte of the output, past the 64-byte header
+byte() { env -u LD_PRELOAD od -An -tu1 -j "$off" -N 1 "$blob" | tr -d ' '; }
+old=$(byte)
+printf "\\$(printf '%03o' $(((old + 1) % 256)))" |
+  env -u LD_PRELOAD dd of="$blob" bs=1 seek="$off" conv=notrunc status=none
+cm_expect_ne "a byte of the blob file changed" "$(byte)" "$old"
+cm_memo x.3 "$conf" "$prog" xform 9000000 3
+cm_same x.plain x.3
+cm_expect_eq "9 MB, a blob byte changed: calls memory shared misses" \
+  "$(cm_fn x.3 big_xform '"\(.calls) \(.hits.memory) \(.hits.shared) \(.misses)"')" "3 2 0 1"
 
 # The same 9 MB input but for its last byte: another key (a miss), the right output.
 cm_plain last.plain "$prog" xform 9000000 2 201
