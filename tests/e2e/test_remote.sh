@@ -23,6 +23,8 @@ share() {
   conf=$(cm_conf "$s" <<CONF
 [cache]
 remote = $url
+# machine b must hit every call: a loaded CI machine can take longer than the default 250 ms
+remote_timeout = 5s
 $extra
 [function lg_sq]
 signature = i64 lg_sq(i64 x)
@@ -134,7 +136,7 @@ CONF
   # cloudm check shows the remote settings.
   "$CLOUDM" check -c "$CM_TMP/kc.conf" >"$CM_TMP/check.out" 2>&1
   cm_expect_match "cloudm check: remote line" "$CM_TMP/check.out" \
-    "^\\[cache\\] remote http://127\\.0\\.0\\.1:[0-9]+, namespace default, remote_mode readwrite, remote_timeout 250 ms"
+    "^\\[cache\\] remote http://127\\.0\\.0\\.1:[0-9]+, namespace default, remote_mode readwrite, remote_timeout 5000 ms"
   cm_expect_match "cloudm check: tiers" "$CM_TMP/check.out" "^\\[cache\\] tiers memory shared remote"
 
   # A read-only token reads (all remote hits) and its writes are refused (new arguments).
