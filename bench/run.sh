@@ -11,13 +11,9 @@
 # of several rounds, next to the same measurement for LMDB readers as a control.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+. "$here/lib.sh"
 build=${1:-$top/build}
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
-cmake --build "$build" -j2 --target cloudm cloudm_cli cmbench_calls cmbench_start cmbench_spawn \
-  cmbench_seg >/dev/null
+bench_build "$build" cloudm cloudm_cli cmbench_calls cmbench_start cmbench_spawn cmbench_seg
 bin=$build/bin
 tmp=$(mktemp -d)
 # Never the user's own segment: every shared tier here lives in a directory of its own, on tmpfs
@@ -49,14 +45,6 @@ printf '[cache]\nmode = off\ntiers = memory\n' | cat - "$tmp/both.conf" >"$tmp/o
 
 N=${CM_BENCH_N:-20000000}
 NU=${CM_BENCH_NU:-300000}
-val() { awk '{print $2}'; }
-# best3 CMD...: run a measuring command three times (three processes, so three address-space
-# layouts) and keep the lowest ns per call; every row, baseline included, is treated alike.
-best3() {
-  local a b c
-  a=$("$@" 2>/dev/null | val); b=$("$@" 2>/dev/null | val); c=$("$@" 2>/dev/null | val)
-  printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -g | head -1
-}
 plain=$(best3 "$bin/cmbench_calls" plain "$N")
 off=$(best3 "$bin/cloudm" run -c "$tmp/off.conf" -- "$bin/cmbench_calls" plain "$N")
 hit=$(best3 "$bin/cloudm" run -c "$tmp/memo.conf" -- "$bin/cmbench_calls" repeat "$N")
@@ -148,7 +136,6 @@ st_plain=$("$bin/cmbench_spawn" 200 env "$bin/cmbench_start" | val)
 st_memo=$("$bin/cmbench_spawn" 200 env CLOUDM_CONFIG="$tmp/start.conf" \
           LD_PRELOAD="$build/lib/libcloudm.so" "$bin/cmbench_start" | val)
 
-r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 d() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 echo "| path | ns per call | vs baseline | target |"
 echo "|---|---:|---:|---|"
