@@ -10,9 +10,13 @@
  *                 take glibc's reflection path: ~3x the cost)
  * The result is consumed so the compiler cannot drop the calls. Timing is the best of 5 runs;
  * prints "NAME BEST FIRST": FIRST is the first run alone (with `unique` through the shared tier
- * in a fresh process, the run that also pays the first touch of every page). `unique` adds a
- * fourth field, FLOOR: the machine's DRAM floor measured in this process after the runs (a
- * dependent read of a random line of a 64 MiB buffer, N reads, as cmbench_seg --cold).
+ * in a fresh process, the run that also pays the first touch of every page). `unique` adds
+ * three fields, "FLOOR FLOOR_2M SEG_2M": the machine's DRAM floor measured in this process
+ * after the runs (a dependent read of a random line of a 64 MiB buffer, N reads, as cmbench_seg
+ * --cold) in 4 KiB pages, the same in 2 MiB pages (-1 where the kernel gives none), and the kB
+ * of the shared segment's mapping in 2 MiB pages (0: 4 KiB pages; the segment is found by the
+ * directory of CLOUDM_SHARED_PATH), so that the first pass is compared with the floor of the
+ * same page size.
  * CM_BENCH_CPUTIME=1 times with the thread's CPU clock instead of CLOCK_MONOTONIC.
  */
 #include <math.h>
@@ -74,9 +78,15 @@ int main(int argc, char **argv)
         if (dt < best)
             best = dt;
     }
-    if (!strcmp(what, "unique"))
-        printf("%s %.2f %.2f %.2f\n", what, best, first, dram_floor(n));
-    else
+    if (!strcmp(what, "unique")) {
+        char dir[512] = "";
+        const char *sp = getenv("CLOUDM_SHARED_PATH"), *slash = sp ? strrchr(sp, '/') : NULL;
+        if (slash && (size_t)(slash - sp) < sizeof(dir))
+            memcpy(dir, sp, (size_t)(slash - sp)), dir[slash - sp] = 0;
+        long seg2m = dir[0] ? cm_smaps_kb(NULL, dir, "ShmemPmdMapped") : -1;
+        double floor4k = dram_floor(n), floor2m = cm_dram_floor_huge(n, now);
+        printf("%s %.2f %.2f %.2f %.2f %ld\n", what, best, first, floor4k, floor2m, seg2m);
+    } else
         printf("%s %.2f %.2f\n", what, best, first);
     fprintf(stderr, "(sink %g)\n", sink);
     return 0;

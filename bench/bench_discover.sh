@@ -13,13 +13,9 @@
 # (bash .ci/install-deps); a missing one gives "n/a".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+. "$here/lib.sh"
 build=${1:-$top/build}
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
-cmake --build "$build" -j2 --target cloudm cloudm_cli cmbench_discover cmbench_empty cmbench_spawn \
-  >/dev/null
+bench_build "$build" cloudm cloudm_cli cmbench_discover cmbench_empty cmbench_spawn
 bin=$build/bin
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

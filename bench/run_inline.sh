@@ -9,13 +9,9 @@
 # of 20 processes, best of 3 rounds (the machine may be shared).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+. "$here/lib.sh"
 build=${1:-$top/build}
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
-cmake --build "$build" -j2 --target cloudm cloudm_cli cmbench_inline cmbench_bigtext \
-  cmbench_spawn >/dev/null
+bench_build "$build" cloudm cloudm_cli cmbench_inline cmbench_bigtext cmbench_spawn
 bin=$build/bin
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -33,12 +29,6 @@ printf '[cache]\nmode = off\ntiers = memory\n[function work50]\nsignature = f64 
 } >"$tmp/start.conf"
 
 N=${CM_BENCH_N:-5000000}
-val() { awk '{print $2}'; }
-best3() {
-  local a b c
-  a=$("$@" 2>/dev/null | val); b=$("$@" 2>/dev/null | val); c=$("$@" 2>/dev/null | val)
-  printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -g | head -1
-}
 plain=$(best3 "$bin/cmbench_inline" plain "$N")
 off=$(best3 "$bin/cloudm" run -c "$tmp/off.conf" -- "$bin/cmbench_inline" plain "$N")
 hit=$(best3 "$bin/cloudm" run -c "$tmp/memo.conf" -- "$bin/cmbench_inline" plain "$N")
@@ -49,7 +39,6 @@ st_cold=$(best3 "$bin/cmbench_spawn" 20 "${pre[@]}" CLOUDM_ID_CACHE=off "$bin/cm
 "${pre[@]}" CLOUDM_ID_CACHE="$tmp/ids" "$bin/cmbench_bigtext" start >/dev/null
 st_warm=$(best3 "$bin/cmbench_spawn" 20 "${pre[@]}" CLOUDM_ID_CACHE="$tmp/ids" "$bin/cmbench_bigtext" start)
 
-r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 d() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a - b }'; }
 if [ "${2:-}" = --header ]; then
   echo "| path | ns per call | vs baseline | target |"

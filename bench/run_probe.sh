@@ -11,12 +11,9 @@
 # the same function. Each row is the best of three processes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(dirname "$here")
+. "$here/lib.sh"
 build=${1:-$top/build}
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-fi
-cmake --build "$build" -j2 --target cloudm cloudm_cli cmbench_calls cmbench_probe >/dev/null
+bench_build "$build" cloudm cloudm_cli cmbench_calls cmbench_probe
 bin=$build/bin
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -31,12 +28,6 @@ printf '[function bench_work]\nsignature = i64 bench_work(in[n] buf, u64 n)\n' >
 N=${CM_BENCH_N:-20000000}
 NU=${CM_BENCH_NU:-300000}
 NP=${CM_BENCH_NP:-200}
-val() { awk '{print $2}'; }
-best3() {
-  local a b c
-  a=$("$@" 2>/dev/null | val); b=$("$@" 2>/dev/null | val); c=$("$@" 2>/dev/null | val)
-  printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -g | head -1
-}
 work_plain=$(best3 "$bin/cmbench_probe" "$NP")
 work_probe=$(best3 "$bin/cloudm" probe -c "$tmp/work.conf" --calls "$NP" -- "$bin/cmbench_probe" "$NP")
 "$bin/cloudm" probe -c "$tmp/work.conf" --calls "$NP" --json "$tmp/p.json" -- \
@@ -69,7 +60,6 @@ else
   ir0=n/a ir001=n/a ir1=n/a irmiss=n/a
 fi
 
-r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 us() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (a - b) / 1000 }'; }
 if [ "${2:-}" = --header ]; then
   echo "| path | ns per call | vs baseline | target |"

@@ -303,6 +303,15 @@ int cm_parse_rate(const char *s, double *out);
 /* yes/no/true/false/on/off/1/0 */
 int cm_parse_bool(const char *s, bool *out);
 
+/*
+ * The environment's overrides of [cache] (envover.c), as the shim applies them at start-up:
+ * CLOUDM_TIERS replaces cfg->tiers; CLOUDM_REMOTE=URL replaces cfg->remote and adds the remote
+ * tier unless CLOUDM_TIERS is set, CLOUDM_REMOTE=off removes the remote tier;
+ * CLOUDM_SHARED_PATH replaces cfg->shared_path. Empty values count as unset. Returns 0, or
+ * -EINVAL when CLOUDM_TIERS is not a list of tiers (it is ignored; the others still apply).
+ */
+int cm_config_env(struct cm_config *cfg);
+
 /* Expand a path template: %u = the real uid, %p = the pid, %% = %. Returns 0, or -ENAMETOOLONG
  * when the result does not fit in size bytes. (Reads the uid and pid; nothing else.) */
 int cm_path_expand(const char *src, char *dst, size_t size);

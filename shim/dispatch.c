@@ -494,8 +494,12 @@ static int fast_shared(struct cm_fn *fn, struct cm_frame *f, struct cm_tstats *t
     uint64_t vw[5];
     uint8_t d[16];
     uint32_t vlen = fn->fast_vlen;
-    if (cm_shared_get_words(fn, kw, vw, d) != (long)vlen || cm_verify_seg_check(fn))
+    long n = cm_shared_get_words(fn, kw, vw, d);
+    if (n != (long)vlen) {
+        if (n == CM_SHARED_QUARANTINED)
+            (void)cm_verify_seg_check(fn); /* refused; quarantined in this process too */
         return 0;
+    }
     fast_restore(fn, f, vw);
     if (fn->mode != CM_MODE_READONLY && cm_tier_memory && cm_shared_fill_wanted(d)) {
         if (vlen % 8) /* the slot's bytes past the value are not the value's */

@@ -88,27 +88,6 @@ static void after_fork_child(void)
         cm_probe_after_fork();
 }
 
-/* CLOUDM_TIERS: words "memory", "shared" and "remote" separated by spaces or commas. Returns the
- * bits, or 0 when the value is not such a list (then it is ignored, with a message). */
-static unsigned parse_tiers(const char *v)
-{
-    unsigned bits = 0;
-    while (*v) {
-        size_t n = strcspn(v, " ,\t");
-        if (n == 6 && strncmp(v, "memory", 6) == 0)
-            bits |= CM_TIER_MEMORY;
-        else if (n == 6 && strncmp(v, "shared", 6) == 0)
-            bits |= CM_TIER_SHARED;
-        else if (n == 6 && strncmp(v, "remote", 6) == 0)
-            bits |= CM_TIER_REMOTE;
-        else if (n)
-            return 0;
-        v += n;
-        v += strspn(v, " ,\t");
-    }
-    return bits;
-}
-
 /*
  * RLIMIT_AS (issue 16): the caches are address space the program may need. Under a finite limit
  * everything cloudm maps keeps to a quarter of it: the memory tier to half of that share (at
@@ -238,28 +217,9 @@ __attribute__((constructor)) static void cm_init(void)
     }
     cm_stack_guard_init(); /* the main thread's; other threads' on their first hooked call */
 
-    const char *tiers = getenv(CLOUDM_ENV_TIERS);
-    if (tiers && *tiers) {
-        unsigned bits = parse_tiers(tiers);
-        if (bits)
-            init_cfg.tiers = bits;
-        else
-            cm_log("%s=%s is not a list of tiers (memory, shared, remote): ignored",
-                   CLOUDM_ENV_TIERS, tiers);
-    }
-    /* CLOUDM_REMOTE=URL names the remote (and adds the tier unless CLOUDM_TIERS says which);
-     * CLOUDM_REMOTE=off takes it away. */
-    const char *rurl = getenv(CLOUDM_ENV_REMOTE);
-    if (rurl && strcmp(rurl, "off") == 0) {
-        init_cfg.tiers &= ~CM_TIER_REMOTE;
-    } else if (rurl && *rurl) {
-        snprintf(init_cfg.remote, sizeof(init_cfg.remote), "%s", rurl);
-        if (!(tiers && *tiers))
-            init_cfg.tiers |= CM_TIER_REMOTE;
-    }
-    const char *spath = getenv(CLOUDM_ENV_SHARED_PATH);
-    if (spath && *spath)
-        snprintf(init_cfg.shared_path, sizeof(init_cfg.shared_path), "%s", spath);
+    if (cm_config_env(&init_cfg) < 0) /* CLOUDM_TIERS, CLOUDM_REMOTE, CLOUDM_SHARED_PATH */
+        cm_log("%s=%s is not a list of tiers (memory, shared, remote): ignored", CLOUDM_ENV_TIERS,
+               getenv(CLOUDM_ENV_TIERS));
     fit_address_space(&init_cfg);
     if (cm_mem_init(init_cfg.memory_size) < 0)
         cm_log("cannot reserve memory_size bytes for the memory tier: nothing will be cached");

@@ -381,29 +381,6 @@ void cm_value_write(const struct cm_fn *fn, const struct cm_frame *f, const stru
         p = put(p, &err, 4);
 }
 
-/* A cursor over value bytes that refuses to run past the end. */
-struct rd {
-    const uint8_t *p, *end;
-};
-
-static const uint8_t *take(struct rd *r, uint64_t n)
-{
-    if ((uint64_t)(r->end - r->p) < n)
-        return NULL;
-    const uint8_t *q = r->p;
-    r->p += n;
-    return q;
-}
-
-static int take_u32(struct rd *r, uint32_t *v)
-{
-    const uint8_t *q = take(r, 4);
-    if (!q)
-        return -1;
-    memcpy(v, q, 4);
-    return 0;
-}
-
 int cm_value_restore(const struct cm_fn *fn, struct cm_frame *f, const struct cm_callinfo *ci,
                      const uint8_t *v, uint32_t vlen)
 {
@@ -417,7 +394,7 @@ int cm_value_restore_with(const struct cm_fn *fn, struct cm_frame *f, const stru
 {
     const struct cm_signature *sig = fn->sig;
     const struct cm_param *r = &sig->ret;
-    struct rd rd = {v, v + vlen};
+    struct cm_vcur rd = {v, v + vlen};
     const uint8_t *ret = NULL, *q;
     uint32_t retlen = 0;
     uint8_t rtag = 0;
@@ -431,26 +408,26 @@ int cm_value_restore_with(const struct cm_fn *fn, struct cm_frame *f, const stru
     case CM_K_STR:
     case CM_K_MSTR:
     case CM_K_RETPTR:
-        if (!(q = take(&rd, 1)))
+        if (!(q = cm_vcur_take(&rd, 1)))
             return -1;
         rtag = *q;
         if (rtag > 1)
             return -1;
         if (rtag && r->kind == CM_K_RETPTR) {
-            if (!(ret = take(&rd, 8)))
+            if (!(ret = cm_vcur_take(&rd, 8)))
                 return -1;
         } else if (rtag) {
-            if (take_u32(&rd, &retlen) < 0 || !(ret = take(&rd, retlen)))
+            if (cm_vcur_u32(&rd, &retlen) < 0 || !(ret = cm_vcur_take(&rd, retlen)))
                 return -1;
         }
         break;
     case CM_K_INT128:
     case CM_K_COMPLEX:
-        if (!(ret = take(&rd, r->size)))
+        if (!(ret = cm_vcur_take(&rd, r->size)))
             return -1;
         break;
     default:
-        if (!(ret = take(&rd, 8)))
+        if (!(ret = cm_vcur_take(&rd, 8)))
             return -1;
         break;
     }
@@ -458,17 +435,17 @@ int cm_value_restore_with(const struct cm_fn *fn, struct cm_frame *f, const stru
         int i = sig->restore_order[j];
         if (!ci->args[i])
             continue;
-        if (take_u32(&rd, &outlen[j]) < 0 || !(outs[j] = take(&rd, outlen[j])))
+        if (cm_vcur_u32(&rd, &outlen[j]) < 0 || !(outs[j] = cm_vcur_take(&rd, outlen[j])))
             return -1;
     }
     const uint8_t *globals = rd.p;
     uint64_t gsize = 0;
     for (int g = 0; g < fn->cfg->nwrites; g++)
         gsize += fn->cfg->writes[g].size;
-    if (!take(&rd, gsize))
+    if (!cm_vcur_take(&rd, gsize))
         return -1;
     const uint8_t *errp = NULL;
-    if (fn->cfg->save_errno && !(errp = take(&rd, 4)))
+    if (fn->cfg->save_errno && !(errp = cm_vcur_take(&rd, 4)))
         return -1;
     if (rd.p != rd.end)
         return -1;

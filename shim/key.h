@@ -12,6 +12,7 @@
 #define CM_KEY_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "base/base.h"
 #include "frame.h"
@@ -63,10 +64,36 @@ int cm_value_restore(const struct cm_fn *fn, struct cm_frame *f, const struct cm
 
 /* The same, copying each output buffer with copy(ctx, dst, src, n) instead of memcpy, in the
  * order the outputs lie in v (so a copier can checksum the value while it copies it). */
-int cm_value_restore_with(const struct cm_fn *fn, struct cm_frame *f,
-                          const struct cm_callinfo *ci, const uint8_t *v, uint32_t vlen,
+int cm_value_restore_with(const struct cm_fn *fn, struct cm_frame *f, const struct cm_callinfo *ci,
+                          const uint8_t *v, uint32_t vlen,
                           void (*copy)(void *ctx, void *dst, const uint8_t *src, size_t n),
                           void *ctx);
+
+/* A cursor over value bytes that refuses to run past the end (restoring a value here, comparing
+ * two in verify.c). Inline: it is on the restore path of every hit. */
+struct cm_vcur {
+    const uint8_t *p, *end;
+};
+
+/* The next n bytes, or NULL (cursor unchanged) when fewer are left. */
+static inline const uint8_t *cm_vcur_take(struct cm_vcur *c, uint64_t n)
+{
+    if ((uint64_t)(c->end - c->p) < n)
+        return NULL;
+    const uint8_t *q = c->p;
+    c->p += n;
+    return q;
+}
+
+/* The next 4 bytes as a u32 (host order) into *v: 0, or -1 when fewer are left. */
+static inline int cm_vcur_u32(struct cm_vcur *c, uint32_t *v)
+{
+    const uint8_t *q = cm_vcur_take(c, 4);
+    if (!q)
+        return -1;
+    memcpy(v, q, 4);
+    return 0;
+}
 
 /* Build the identity prefix of fn's keys (docs/keys.md) into a malloc'd buffer. */
 int cm_key_prefix(struct cm_fn *fn, const char *ns);

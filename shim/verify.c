@@ -43,22 +43,8 @@ uint32_t cm_verify_every(const struct cm_config *cfg, const struct cm_function *
     return every >= 4e9 ? 4000000000u : (uint32_t)every;
 }
 
-struct cur {
-    const uint8_t *p, *end;
-};
-
-/* The next part of `len` bytes, or NULL when the value is shorter. */
-static const uint8_t *part(struct cur *c, uint64_t len)
-{
-    if ((uint64_t)(c->end - c->p) < len)
-        return NULL;
-    const uint8_t *q = c->p;
-    c->p += len;
-    return q;
-}
-
 /* Length of a tagged part (str/retptr return): tag byte, then its bytes. */
-static uint64_t tagged_len(const struct cur *c, int retptr)
+static uint64_t tagged_len(const struct cm_vcur *c, int retptr)
 {
     if (c->p >= c->end || !*c->p)
         return 1;
@@ -66,7 +52,7 @@ static uint64_t tagged_len(const struct cur *c, int retptr)
         return 9;
     uint32_t n;
     if (c->end - c->p < 5)
-        return (uint64_t)(c->end - c->p) + 1; /* malformed: make part() fail */
+        return (uint64_t)(c->end - c->p) + 1; /* malformed: make cm_vcur_take() fail */
     memcpy(&n, c->p + 1, 4);
     return 5ull + n;
 }
@@ -104,7 +90,7 @@ static int value_diff(const struct cm_fn *fn, const struct cm_callinfo *ci, cons
 {
     const struct cm_signature *s = fn->sig;
     const struct cm_param *r = &s->ret;
-    struct cur x = {a, a + alen}, y = {b, b + blen};
+    struct cm_vcur x = {a, a + alen}, y = {b, b + blen};
     const uint8_t *p, *q;
     uint64_t lx, ly;
     switch (r->kind) {
@@ -115,11 +101,12 @@ static int value_diff(const struct cm_fn *fn, const struct cm_callinfo *ci, cons
     case CM_K_RETPTR:
         lx = tagged_len(&x, r->kind == CM_K_RETPTR);
         ly = tagged_len(&y, r->kind == CM_K_RETPTR);
-        if (lx != ly || !(p = part(&x, lx)) || !(q = part(&y, ly)) || memcmp(p, q, lx))
+        if (lx != ly || !(p = cm_vcur_take(&x, lx)) || !(q = cm_vcur_take(&y, ly)) ||
+            memcmp(p, q, lx))
             return PART_RETURN;
         break;
     default:
-        if (!(p = part(&x, 8)) || !(q = part(&y, 8)))
+        if (!(p = cm_vcur_take(&x, 8)) || !(q = cm_vcur_take(&y, 8)))
             return PART_RETURN;
         if (memcmp(p, q, r->size && r->size < 8 ? r->size : 8))
             return PART_RETURN;
@@ -130,19 +117,19 @@ static int value_diff(const struct cm_fn *fn, const struct cm_callinfo *ci, cons
         if (!ci->args[i])
             continue;
         uint32_t nx, ny;
-        if (!(p = part(&x, 4)) || !(q = part(&y, 4)))
+        if (cm_vcur_u32(&x, &nx) < 0 || cm_vcur_u32(&y, &ny) < 0)
             return PART_PARAM + i;
-        memcpy(&nx, p, 4);
-        memcpy(&ny, q, 4);
-        if (nx != ny || !(p = part(&x, nx)) || !(q = part(&y, ny)) || memcmp(p, q, nx))
+        if (nx != ny || !(p = cm_vcur_take(&x, nx)) || !(q = cm_vcur_take(&y, ny)) ||
+            memcmp(p, q, nx))
             return PART_PARAM + i;
     }
     for (int g = 0; g < fn->cfg->nwrites; g++) {
         uint32_t sz = fn->cfg->writes[g].size;
-        if (!(p = part(&x, sz)) || !(q = part(&y, sz)) || memcmp(p, q, sz))
+        if (!(p = cm_vcur_take(&x, sz)) || !(q = cm_vcur_take(&y, sz)) || memcmp(p, q, sz))
             return PART_GLOBAL + g;
     }
-    if (fn->cfg->save_errno && (!(p = part(&x, 4)) || !(q = part(&y, 4)) || memcmp(p, q, 4)))
+    if (fn->cfg->save_errno &&
+        (!(p = cm_vcur_take(&x, 4)) || !(q = cm_vcur_take(&y, 4)) || memcmp(p, q, 4)))
         return PART_ERRNO;
     return x.p != x.end || y.p != y.end ? PART_LENGTH : PART_NONE;
 }
@@ -181,6 +168,30 @@ int cm_verify_seg_check(struct cm_fn *fn)
     return 1;
 }
 
+/* Runs the original on the frame with the guard cleared (its own hooked calls are served as
+ * usual); returns errno after it, leaving the guard set. */
+static int call_fresh(struct cm_frame *f)
+{
+    cm_guard = 0;
+    cm_call_original(f);
+    int err = errno;
+    cm_guard = 1;
+    return err;
+}
+
+/* A re-checked hit's outcome: counted, and when a part differed, counted as a mismatch and the
+ * function quarantined with that part named. */
+static void verdict(struct cm_fn *fn, int diff)
+{
+    __atomic_add_fetch(&fn->verified, 1, __ATOMIC_RELAXED);
+    if (diff == PART_NONE)
+        return;
+    char what[CM_NAME_MAX + 32];
+    part_name(fn, diff, what, sizeof(what));
+    __atomic_add_fetch(&fn->mismatches, 1, __ATOMIC_RELAXED);
+    cm_verify_quarantine(fn, what);
+}
+
 void cm_verify_hit(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci, const uint8_t *v,
                    uint32_t vlen)
 {
@@ -195,22 +206,12 @@ void cm_verify_hit(struct cm_fn *fn, struct cm_frame *f, struct cm_callinfo *ci,
     uint8_t *cached = cm_tls_scratch(CM_SCRATCH_VFY, (size_t)vlen + 1);
     if (cached)
         memcpy(cached, v, vlen);
-    cm_guard = 0;
-    cm_call_original(f);
-    int err = errno;
-    cm_guard = 1;
+    int err = call_fresh(f);
     int64_t flen = cached ? cm_value_measure(fn, f, ci) : -1;
     uint8_t *fresh = flen >= 0 ? cm_tls_scratch(CM_SCRATCH_VAL, (size_t)flen + 1) : NULL;
     if (fresh) {
         cm_value_write(fn, f, ci, err, fresh);
-        __atomic_add_fetch(&fn->verified, 1, __ATOMIC_RELAXED);
-        int diff = value_diff(fn, ci, cached, vlen, fresh, (uint32_t)flen);
-        if (diff != PART_NONE) {
-            char what[CM_NAME_MAX + 32];
-            part_name(fn, diff, what, sizeof(what));
-            __atomic_add_fetch(&fn->mismatches, 1, __ATOMIC_RELAXED);
-            cm_verify_quarantine(fn, what);
-        }
+        verdict(fn, value_diff(fn, ci, cached, vlen, fresh, (uint32_t)flen));
     }
     errno = err;
     cm_guard = guard;
@@ -224,10 +225,7 @@ void cm_verify_words(struct cm_fn *fn, struct cm_frame *f, const uint64_t *cache
     int guard = cm_guard;
     uint64_t was[5], now[5] = {0, 0, 0, 0, 0};
     memcpy(was, cached, sizeof(was));
-    cm_guard = 0;
-    cm_call_original(f);
-    int err = errno;
-    cm_guard = 1;
+    int err = call_fresh(f);
     const struct cm_function *c = fn->cfg;
     uint8_t *q = (uint8_t *)now;
     int diff = PART_NONE;
@@ -250,13 +248,7 @@ void cm_verify_words(struct cm_fn *fn, struct cm_frame *f, const uint64_t *cache
     }
     if (c->save_errno && !diff && memcmp(&err, w, 4))
         diff = PART_ERRNO;
-    __atomic_add_fetch(&fn->verified, 1, __ATOMIC_RELAXED);
-    if (diff != PART_NONE) {
-        char what[CM_NAME_MAX + 32];
-        part_name(fn, diff, what, sizeof(what));
-        __atomic_add_fetch(&fn->mismatches, 1, __ATOMIC_RELAXED);
-        cm_verify_quarantine(fn, what);
-    }
+    verdict(fn, diff);
     errno = err;
     cm_guard = guard;
 }

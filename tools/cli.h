@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "cm_config.h"
 
@@ -73,6 +74,29 @@ void cm_usage_doctor(FILE *f);
 int cm_parse_options(int argc, char **argv, const char *cmd, unsigned allowed,
                      void (*usage)(FILE *), struct cm_launch *l);
 
+/* ---- argscan.c: the option walk the subcommands share ---- */
+
+/* What argv[i] is to a subcommand's option loop (cm_arg_step). */
+enum cm_argstep {
+    CM_ARG_OPTION, /* an option for the command to handle */
+    CM_ARG_END,    /* no more options: argv[i] is the program (i == argc: none); a `--` is
+                      skipped */
+    CM_ARG_HELP,   /* -h/--help: `usage` was printed on stdout, exit 0 */
+};
+
+/*
+ * One step of an option loop that stops at the program, used as
+ * `for (i = 1; (st = cm_arg_step(argc, argv, &i, usage)) == CM_ARG_OPTION; i++)`.
+ */
+enum cm_argstep cm_arg_step(int argc, char **argv, int *i, void (*usage)(FILE *));
+
+/*
+ * -c FILE / --config FILE at argv[*i] (also -cFILE, --config=FILE): stores the name in *config,
+ * moving *i past a separate value. Returns 1 when taken, 0 when argv[*i] is another option,
+ * -1 after a message on stderr (value missing or empty): a usage error.
+ */
+int cm_config_option(int argc, char **argv, int *i, const char *cmd, const char **config);
+
 /*
  * The config file to use, absolute: -c FILE, else cm_config_find(). Writes it to `abs`.
  * Returns 0, -ENOENT when no file was named and none was found (a message in `err` only when a
@@ -103,6 +127,10 @@ int cm_exec(const struct cm_launch *l);
 /* Fork, exec l->argv, wait (SIGINT/SIGQUIT ignored meanwhile, as system(3) does); returns the
  * program's exit status (128 + signal when killed), 127 when it could not be executed. */
 int cm_spawn_wait(const struct cm_launch *l);
+
+/* Wait for child `pid` with SIGINT and SIGQUIT ignored meanwhile (the program owns the
+ * terminal's signals while it runs); its exit status, 128 + signal when killed. */
+int cm_wait_child(pid_t pid);
 
 /*
  * `run` and `profile` after option parsing: resolve and parse the config, stop on errors (or

@@ -46,20 +46,18 @@ int cm_cmd_clear(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int taken;
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             cm_usage_clear(stdout);
             return 0;
         }
-        if (strncmp(a, "-c", 2) == 0 || cm_is_option(a, "--config")) {
-            config = cm_option_value(argc, argv, &i, "clear", a[1] == '-' ? 8 : 2);
-            if (config == NULL)
-                goto usage;
-            if (config[0] == '\0') {
-                fprintf(stderr, "cloudm clear: empty config file name\n");
-                goto usage;
-            }
-        } else if (cm_is_option(a, "--function")) {
+        taken = cm_config_option(argc, argv, &i, "clear", &config);
+        if (taken < 0)
+            goto usage;
+        if (taken > 0)
+            continue;
+        if (cm_is_option(a, "--function")) {
             name = cm_option_value(argc, argv, &i, "clear", 10);
             if (name == NULL)
                 goto usage;

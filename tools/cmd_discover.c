@@ -84,19 +84,10 @@ static int parse(int argc, char **argv, struct opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->top = 20;
+    enum cm_argstep step;
     int i;
-    for (i = 1; i < argc; i++) {
+    for (i = 1; (step = cm_arg_step(argc, argv, &i, cm_usage_discover)) == CM_ARG_OPTION; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--") == 0) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || a[1] == '\0')
-            break;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            cm_usage_discover(stdout);
-            return 1;
-        }
         if (strcmp(a, "--internal") == 0) {
             o->internal = true;
             continue;
@@ -142,6 +133,8 @@ static int parse(int argc, char **argv, struct opts *o)
             o->top = (int)n;
         }
     }
+    if (step == CM_ARG_HELP)
+        return 1;
     if (i >= argc) {
         fprintf(stderr, "cloudm discover: missing PROGRAM\n");
         goto usage;

@@ -129,48 +129,14 @@ static int check_config(struct cm_doctor *d, const char *given, struct cm_config
     return 0;
 }
 
-/* The environment overrides the shim applies in its constructor (shim/init.c). */
+/* The environment overrides the shim applies in its constructor (config/envover.c). */
 static void apply_env(struct cm_doctor *d, struct cm_config *cfg)
 {
-    const char *tiers = getenv(CLOUDM_ENV_TIERS), *remote = getenv(CLOUDM_ENV_REMOTE);
-    const char *spath = getenv(CLOUDM_ENV_SHARED_PATH);
-
-    if (tiers != NULL && tiers[0] != '\0') {
-        unsigned bits = 0;
-        const char *v = tiers + strspn(tiers, " ,\t");
-        int bad = 0;
-
-        while (*v != '\0') {
-            size_t n = strcspn(v, " ,\t");
-
-            if (n == 6 && strncmp(v, "memory", 6) == 0)
-                bits |= CM_TIER_MEMORY;
-            else if (n == 6 && strncmp(v, "shared", 6) == 0)
-                bits |= CM_TIER_SHARED;
-            else if (n == 6 && strncmp(v, "remote", 6) == 0)
-                bits |= CM_TIER_REMOTE;
-            else
-                bad = 1;
-            v += n;
-            v += strspn(v, " ,\t");
-        }
-        if (bad || bits == 0)
-            cm_doc_line(d, CM_DOC_WARN, "environment",
-                        "%s=%s is not a list of tiers (memory, shared, remote): the shim "
-                        "ignores it",
-                        CLOUDM_ENV_TIERS, tiers);
-        else
-            cfg->tiers = bits;
-    }
-    if (remote != NULL && strcmp(remote, "off") == 0) {
-        cfg->tiers &= ~(unsigned)CM_TIER_REMOTE;
-    } else if (remote != NULL && remote[0] != '\0') {
-        snprintf(cfg->remote, sizeof(cfg->remote), "%s", remote);
-        if (tiers == NULL || tiers[0] == '\0')
-            cfg->tiers |= CM_TIER_REMOTE;
-    }
-    if (spath != NULL && spath[0] != '\0')
-        snprintf(cfg->shared_path, sizeof(cfg->shared_path), "%s", spath);
+    if (cm_config_env(cfg) < 0)
+        cm_doc_line(d, CM_DOC_WARN, "environment",
+                    "%s=%s is not a list of tiers (memory, shared, remote): the shim "
+                    "ignores it",
+                    CLOUDM_ENV_TIERS, getenv(CLOUDM_ENV_TIERS));
 }
 
 /* ---- libraries ----------------------------------------------------------------------------- */
@@ -401,20 +367,16 @@ int cm_cmd_doctor(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int taken;
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             cm_usage_doctor(stdout);
             return 0;
         }
-        if (strncmp(a, "-c", 2) == 0 || cm_is_option(a, "--config")) {
-            config = cm_option_value(argc, argv, &i, "doctor", a[1] == '-' ? 8 : 2);
-            if (config == NULL)
-                goto usage;
-            if (config[0] == '\0') {
-                fprintf(stderr, "cloudm doctor: empty config file name\n");
-                goto usage;
-            }
-        } else {
+        taken = cm_config_option(argc, argv, &i, "doctor", &config);
+        if (taken < 0)
+            goto usage;
+        if (taken == 0) {
             fprintf(stderr, "cloudm doctor: unknown %s '%s'\n", a[0] == '-' ? "option" : "argument",
                     a);
             goto usage;

@@ -164,26 +164,18 @@ int cm_cmd_probe(int argc, char **argv)
 {
     struct cm_launch l;
     const char *json = NULL, *calls = NULL;
-    int i;
+    enum cm_argstep step;
+    int i, rc;
 
     memset(&l, 0, sizeof(l));
-    for (i = 1; i < argc; i++) {
+    for (i = 1; (step = cm_arg_step(argc, argv, &i, cm_usage_probe)) == CM_ARG_OPTION; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--") == 0) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || a[1] == '\0')
-            break;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            cm_usage_probe(stdout);
-            return 0;
-        }
-        if (strncmp(a, "-c", 2) == 0 || cm_is_option(a, "--config")) {
-            if (!(l.config = cm_option_value(argc, argv, &i, "probe", a[1] == '-' ? 8 : 2)) ||
-                !*l.config)
-                goto usage;
-        } else if (cm_is_option(a, "--calls")) {
+        rc = cm_config_option(argc, argv, &i, "probe", &l.config);
+        if (rc < 0)
+            goto usage;
+        if (rc > 0)
+            continue;
+        if (cm_is_option(a, "--calls")) {
             char *end;
             if (!(calls = cm_option_value(argc, argv, &i, "probe", 7)))
                 goto usage;
@@ -200,6 +192,8 @@ int cm_cmd_probe(int argc, char **argv)
             goto usage;
         }
     }
+    if (step == CM_ARG_HELP)
+        return 0;
     if (i >= argc) {
         fprintf(stderr, "cloudm probe: missing PROGRAM\n");
         goto usage;

@@ -372,21 +372,19 @@ int cm_cmd_stats(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int taken;
 
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             cm_usage_stats(stdout);
             return 0;
         }
+        taken = cm_config_option(argc, argv, &i, "stats", &config);
+        if (taken < 0)
+            goto usage;
+        if (taken > 0)
+            continue;
         if (strcmp(a, "--json") == 0) {
             json = true;
-        } else if (strncmp(a, "-c", 2) == 0 || cm_is_option(a, "--config")) {
-            config = cm_option_value(argc, argv, &i, "stats", a[1] == '-' ? 8 : 2);
-            if (config == NULL)
-                goto usage;
-            if (config[0] == '\0') {
-                fprintf(stderr, "cloudm stats: empty config file name\n");
-                goto usage;
-            }
         } else if (cm_is_option(a, "--watch")) {
             v = cm_option_value(argc, argv, &i, "stats", 7);
             if (v == NULL)

@@ -13,11 +13,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -67,22 +65,13 @@ int disc_run(char **argv, const char *dir, const char *spec, const char *objects
         fprintf(stderr, "cloudm: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(CM_EXIT_NOEXEC);
     }
-    /* the program owns the terminal's signals while it runs */
-    struct sigaction ign = {.sa_handler = SIG_IGN}, oi, oq;
-    sigaction(SIGINT, &ign, &oi);
-    sigaction(SIGQUIT, &ign, &oq);
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    sigaction(SIGINT, &oi, NULL);
-    sigaction(SIGQUIT, &oq, NULL);
+    *status = cm_wait_child(pid);
     if (saved)
         setenv("LD_PRELOAD", saved, 1);
     else
         unsetenv("LD_PRELOAD");
     free(saved);
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == CM_EXIT_NOEXEC)
+    if (*status == CM_EXIT_NOEXEC)
         return CM_EXIT_NOEXEC;
     return 0;
 }

@@ -31,32 +31,20 @@
 int cm_parse_options(int argc, char **argv, const char *cmd, unsigned allowed,
                      void (*usage)(FILE *), struct cm_launch *l)
 {
+    enum cm_argstep step;
     int i;
 
     memset(l, 0, sizeof(*l));
-    for (i = 1; i < argc; i++) {
+    for (i = 1; (step = cm_arg_step(argc, argv, &i, usage)) == CM_ARG_OPTION; i++) {
         const char *a = argv[i];
 
-        if (strcmp(a, "--") == 0) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || a[1] == '\0')
-            break; /* the program ("-" is a file name, as for most tools) */
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 1;
-        }
-        if ((allowed & CM_OPT_CONFIG) &&
-            (strncmp(a, "-c", 2) == 0 || cm_is_option(a, "--config"))) {
-            l->config = cm_option_value(argc, argv, &i, cmd, a[1] == '-' ? 8 : 2);
-            if (l->config == NULL)
+        if (allowed & CM_OPT_CONFIG) {
+            int rc = cm_config_option(argc, argv, &i, cmd, &l->config);
+
+            if (rc < 0)
                 goto usage_error;
-            if (l->config[0] == '\0') {
-                fprintf(stderr, "cloudm %s: empty config file name\n", cmd);
-                goto usage_error;
-            }
-            continue;
+            if (rc > 0)
+                continue;
         }
         if ((allowed & CM_OPT_MODE) && cm_is_option(a, "--mode")) {
             enum cm_mode m;
@@ -96,6 +84,8 @@ int cm_parse_options(int argc, char **argv, const char *cmd, unsigned allowed,
         fprintf(stderr, "cloudm %s: unknown option '%s'\n", cmd, a);
         goto usage_error;
     }
+    if (step == CM_ARG_HELP)
+        return 1;
     l->argv = i < argc ? argv + i : NULL;
     return 0;
 
@@ -265,6 +255,11 @@ int cm_spawn_wait(const struct cm_launch *l)
     }
     if (pid == 0)
         _exit(cm_exec(l));
+    return cm_wait_child(pid);
+}
+
+int cm_wait_child(pid_t pid)
+{
     struct sigaction ign = {.sa_handler = SIG_IGN}, oi, oq;
     sigaction(SIGINT, &ign, &oi);
     sigaction(SIGQUIT, &ign, &oq);

@@ -55,8 +55,18 @@ static void pass_locked(void)
         feed_fn(NULL, cm_hook_active(), feed_ctx);
 }
 
-int cm_hook_install_fed(struct cm_target *tg, int cap, cm_bind_cb bind, cm_feed_cb feed,
-                        void *ctx)
+/* After the targets were set (rc == 0), under the hook lock: the first pass, after which the
+ * hooks count as installed. Returns rc when it is an error, else the number of bound slots. */
+static int first_pass_locked(int rc)
+{
+    if (rc != 0)
+        return rc;
+    pass_locked();
+    cm_hook_mark_installed_locked();
+    return cm_hook_nbound_locked();
+}
+
+int cm_hook_install_fed(struct cm_target *tg, int cap, cm_bind_cb bind, cm_feed_cb feed, void *ctx)
 {
     int saved = errno;
     if (cap <= 0 || !tg || !feed)
@@ -66,10 +76,8 @@ int cm_hook_install_fed(struct cm_target *tg, int cap, cm_bind_cb bind, cm_feed_
     if (rc == 0) {
         feed_fn = feed;
         feed_ctx = ctx;
-        pass_locked();
-        cm_hook_mark_installed_locked();
-        rc = cm_hook_nbound_locked();
     }
+    rc = first_pass_locked(rc);
     cm_hook_unlock();
     errno = saved;
     return rc;
@@ -82,11 +90,7 @@ int cm_hook_install(const struct cm_target *tg, int n, cm_bind_cb bind)
         return -EINVAL;
     cm_hook_lock();
     int rc = cm_hook_set_targets_locked(tg, n, bind, pass_locked);
-    if (rc == 0) {
-        pass_locked();
-        cm_hook_mark_installed_locked();
-        rc = cm_hook_nbound_locked();
-    }
+    rc = first_pass_locked(rc);
     cm_hook_unlock();
     errno = saved;
     return rc;

@@ -196,6 +196,23 @@ static void report(struct cm_remote *r, int ticket, int ok, const char *why)
     report_on(r, &r->rm_brk, ticket, ok, why);
 }
 
+/* A read that failed (rc: the backend's result, or CM_BE_OK with an envelope that did not
+ * decode): counted as an error (a timeout and an auth refusal also as such, the refusal said
+ * once) and reported to the read breaker. */
+static void read_failed(struct cm_remote *r, int ticket, int rc, const char *why)
+{
+    if (rc == CM_BE_TIMEOUT) {
+        atomic_fetch_add_explicit(&r->c_timeouts, 1, memory_order_relaxed);
+    } else if (rc == CM_BE_AUTH) {
+        atomic_fetch_add_explicit(&r->c_auth_errors, 1, memory_order_relaxed);
+        if (!atomic_exchange(&r->rm_said_read_auth, 1))
+            rlog(r, "remote %s refuses to be read with this token (%s): check token_file",
+                 r->rm_url, why[0] ? why : "401/403");
+    }
+    atomic_fetch_add_explicit(&r->c_errors, 1, memory_order_relaxed);
+    report(r, ticket, 0, why);
+}
+
 static int writer_send(void *ctx, struct cm_witem *it, uint64_t deadline, uint64_t *retry_at);
 static int send_env(struct cm_remote *r, const char *hex, const uint8_t *env, size_t len,
                     uint64_t deadline, uint32_t *attempts, uint64_t *retry_at);
@@ -408,20 +425,10 @@ static long r_get(struct cm_remote *r, const uint8_t *key, uint32_t klen, const 
         atomic_fetch_add_explicit(&r->c_misses, 1, memory_order_relaxed);
         report(r, ticket, 1, "");
         return -1;
-    case CM_BE_TIMEOUT:
-        atomic_fetch_add_explicit(&r->c_timeouts, 1, memory_order_relaxed);
-        break;
-    case CM_BE_AUTH:
-        atomic_fetch_add_explicit(&r->c_auth_errors, 1, memory_order_relaxed);
-        if (!atomic_exchange(&r->rm_said_read_auth, 1))
-            rlog(r, "remote %s refuses to be read with this token (%s): check token_file",
-                 r->rm_url, why[0] ? why : "401/403");
-        break;
     default:
         break;
     }
-    atomic_fetch_add_explicit(&r->c_errors, 1, memory_order_relaxed);
-    report(r, ticket, 0, why);
+    read_failed(r, ticket, rc, why);
     return -2;
 }
 
@@ -496,24 +503,11 @@ static long r_get_raw(struct cm_remote *r, const char *hex, uint8_t *out, size_t
         atomic_fetch_add_explicit(&r->c_misses, 1, memory_order_relaxed);
         report(r, ticket, 1, "");
         return CM_RAW_MISS;
-    case CM_BE_TIMEOUT:
-        atomic_fetch_add_explicit(&r->c_timeouts, 1, memory_order_relaxed);
-        rc = CM_RAW_TIMEOUT;
-        break;
-    case CM_BE_AUTH:
-        atomic_fetch_add_explicit(&r->c_auth_errors, 1, memory_order_relaxed);
-        if (!atomic_exchange(&r->rm_said_read_auth, 1))
-            rlog(r, "remote %s refuses to be read with this token (%s): check token_file",
-                 r->rm_url, why[0] ? why : "401/403");
-        rc = CM_RAW_AUTH;
-        break;
     default:
-        rc = CM_RAW_ERROR;
         break;
     }
-    atomic_fetch_add_explicit(&r->c_errors, 1, memory_order_relaxed);
-    report(r, ticket, 0, why);
-    return rc;
+    read_failed(r, ticket, rc, why);
+    return rc == CM_BE_TIMEOUT ? CM_RAW_TIMEOUT : rc == CM_BE_AUTH ? CM_RAW_AUTH : CM_RAW_ERROR;
 }
 
 /* One PUT of an encoded envelope under the write breaker. CM_WRITER_DONE (sent, or failed for

@@ -16,7 +16,7 @@
  * error) is freed at once: its stream may be out of step, so the next request reconnects.
  *
  * What it does not do: routing, redirections or slot maps (redis_cluster.c), keys, TTLs and
- * result mapping of GET/SET (redis.c and redis_cluster.c), TLS (hiredis 0.14 has none).
+ * result mapping of GET/SET (redis_backend.c), TLS (hiredis 0.14 has none).
  */
 #ifndef CM_REDIS_H
 #define CM_REDIS_H
@@ -117,10 +117,17 @@ int cm_rcluster_command(struct cm_rthread *t, uint64_t deadline_ns, long tmo_ms,
                         const char **argv, const size_t *lens, redisReply **reply, char *why,
                         size_t whysz);
 
-/* What the single-server and the cluster backends keep: the pool, the key prefix, the TTL and
- * the lookup time limit. */
+/* How a backend sends a one-key command (argv[1] is the key): cm_rcommand on node 0 for one
+ * server, cm_rcluster_command for a cluster. Results as for cm_rcommand. */
+typedef int cm_rsend_fn(struct cm_rthread *t, uint64_t deadline_ns, long tmo_ms, int argc,
+                        const char **argv, const size_t *lens, redisReply **reply, char *why,
+                        size_t whysz);
+
+/* What the single-server and the cluster backends keep: the pool, the key prefix, the TTL, the
+ * lookup time limit and how commands are sent. */
 struct cm_rbackend {
     struct cm_backend rb_base;
+    cm_rsend_fn *rb_send;
     struct cm_rpool rb_pool;
     char rb_ns[65];
     char rb_ttl[24]; /* remote_expire as an EX argument */
@@ -128,17 +135,19 @@ struct cm_rbackend {
 };
 
 /* Sets one up from the backend conf (URL, token_file as the password when the URL has none,
- * namespace, TTL, time limit); cluster says which kind of URL is expected. NULL with err. */
+ * namespace, TTL, time limit); cluster says which kind of URL is expected, send how its
+ * commands go out. NULL with err. */
 struct cm_backend *cm_rbackend_open(const struct cm_backend_conf *conf, int cluster,
-                                    const struct cm_backend_ops *ops, char *err, size_t errsz);
-/* be_close and be_atfork_child of both backends. */
+                                    const struct cm_backend_ops *ops, cm_rsend_fn *send, char *err,
+                                    size_t errsz);
+/* be_get (GETEX key EX ttl), be_put (SET key value EX ttl), be_close and be_atfork_child of
+ * both backends. */
+int cm_rbackend_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body, char *why,
+                    size_t whysz);
+int cm_rbackend_put(struct cm_backend *b, const char *hexkey, const uint8_t *data, size_t len,
+                    uint64_t deadline_ns, char *why, size_t whysz);
 void cm_rbackend_close(struct cm_backend *b);
 void cm_rbackend_atfork_child(struct cm_backend *b);
-
-/* The result of a GETEX reply (body filled on a hit), and of a SET reply (an OOM refusal is
- * CM_BE_REFUSED); both free the reply. */
-int cm_rget_result(redisReply *r, struct cm_rbuf *body, char *why, size_t whysz);
-int cm_rput_result(redisReply *r, char *why, size_t whysz);
 
 /* Result for an error reply: CM_BE_AUTH for NOAUTH / WRONGPASS / NOPERM, else CM_BE_ERROR;
  * why gets the server's message. */

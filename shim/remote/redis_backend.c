@@ -4,8 +4,8 @@
  * `SET <ns>:<hexkey> value EX ttl` and reads it with `GETEX <ns>:<hexkey> EX ttl`, so an entry
  * read at least once per remote_expire stays (GETEX needs Redis >= 6.2). Results: bulk string
  * -> OK, nil -> MISS, error reply -> ERROR (NOAUTH/WRONGPASS/NOPERM -> AUTH), I/O error ->
- * ERROR, socket timeout -> TIMEOUT. The cluster backend (redis_cluster.c) reuses its result
- * readers and open/close.
+ * ERROR, socket timeout -> TIMEOUT. The cluster backend (redis_cluster.c) reuses its open, get,
+ * put and close with its own way of sending a command (struct cm_rbackend's rb_send).
  *
  * What it does not do: connections, URLs (redis.c, redis_url.c), retries (the breaker and the
  * writer decide).
@@ -24,7 +24,8 @@
 /* --- the single-server backend --------------------------------------------------------------- */
 
 struct cm_backend *cm_rbackend_open(const struct cm_backend_conf *conf, int cluster,
-                                    const struct cm_backend_ops *ops, char *err, size_t errsz)
+                                    const struct cm_backend_ops *ops, cm_rsend_fn *send, char *err,
+                                    size_t errsz)
 {
     struct cm_rbackend *b = NULL;
     struct cm_rurl *u = malloc(sizeof(*u));
@@ -50,6 +51,7 @@ struct cm_backend *cm_rbackend_open(const struct cm_backend_conf *conf, int clus
         goto out;
     }
     b->rb_base.be_ops = ops;
+    b->rb_send = send;
     snprintf(b->rb_ns, sizeof(b->rb_ns), "%s", conf->bc_ns);
     cm_rttl(conf->bc_expire_ns, b->rb_ttl);
     b->rb_tmo_ms = (long)((conf->bc_timeout_ns + 999999) / 1000000);
@@ -65,7 +67,8 @@ out:
     return b != NULL ? &b->rb_base : NULL;
 }
 
-int cm_rget_result(redisReply *r, struct cm_rbuf *body, char *why, size_t whysz)
+/* The result of a GETEX reply (body filled on a hit); frees the reply. */
+static int get_result(redisReply *r, struct cm_rbuf *body, char *why, size_t whysz)
 {
     int rc;
 
@@ -88,7 +91,8 @@ int cm_rget_result(redisReply *r, struct cm_rbuf *body, char *why, size_t whysz)
     return rc;
 }
 
-int cm_rput_result(redisReply *r, char *why, size_t whysz)
+/* The result of a SET reply (an OOM refusal is CM_BE_REFUSED); frees the reply. */
+static int put_result(redisReply *r, char *why, size_t whysz)
 {
     int rc = CM_BE_OK;
 
@@ -102,8 +106,8 @@ int cm_rput_result(redisReply *r, char *why, size_t whysz)
     return rc;
 }
 
-static int rs_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body, char *why,
-                  size_t whysz)
+int cm_rbackend_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body, char *why,
+                    size_t whysz)
 {
     struct cm_rbackend *s = (struct cm_rbackend *)b;
     struct cm_rthread *t = cm_rpool_thread(&s->rb_pool);
@@ -119,11 +123,11 @@ static int rs_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body
         return CM_BE_ERROR;
     }
     lens[1] = cm_rkey_name(s->rb_ns, hexkey, key);
-    rc = cm_rcommand(t, 0, cm_rnow() + s->rb_pool.rp_timeout_ns, s->rb_tmo_ms, 4, argv, lens, &r,
-                     why, whysz);
+    rc = s->rb_send(t, cm_rnow() + s->rb_pool.rp_timeout_ns, s->rb_tmo_ms, 4, argv, lens, &r, why,
+                    whysz);
     if (rc != CM_BE_OK)
         return rc;
-    return cm_rget_result(r, body, why, whysz);
+    return get_result(r, body, why, whysz);
 }
 
 long cm_rput_ms(long get_ms, size_t len, uint64_t deadline_ns)
@@ -139,8 +143,8 @@ long cm_rput_ms(long get_ms, size_t len, uint64_t deadline_ns)
     return ms;
 }
 
-static int rs_put(struct cm_backend *b, const char *hexkey, const uint8_t *data, size_t len,
-                  uint64_t deadline_ns, char *why, size_t whysz)
+int cm_rbackend_put(struct cm_backend *b, const char *hexkey, const uint8_t *data, size_t len,
+                    uint64_t deadline_ns, char *why, size_t whysz)
 {
     struct cm_rbackend *s = (struct cm_rbackend *)b;
     struct cm_rthread *t = cm_rpool_thread(&s->rb_pool);
@@ -160,15 +164,23 @@ static int rs_put(struct cm_backend *b, const char *hexkey, const uint8_t *data,
         return CM_BE_TIMEOUT;
     }
     lens[1] = cm_rkey_name(s->rb_ns, hexkey, key);
-    rc = cm_rcommand(t, 0, cm_rnow() + (uint64_t)ms * 1000000u, ms, 5, argv, lens, &r, why, whysz);
+    rc = s->rb_send(t, cm_rnow() + (uint64_t)ms * 1000000u, ms, 5, argv, lens, &r, why, whysz);
     if (rc != CM_BE_OK)
         return rc;
-    return cm_rput_result(r, why, whysz);
+    return put_result(r, why, whysz);
+}
+
+/* One server: every command goes to node 0. */
+static int rs_send(struct cm_rthread *t, uint64_t deadline_ns, long tmo_ms, int argc,
+                   const char **argv, const size_t *lens, redisReply **reply, char *why,
+                   size_t whysz)
+{
+    return cm_rcommand(t, 0, deadline_ns, tmo_ms, argc, argv, lens, reply, why, whysz);
 }
 
 static struct cm_backend *rs_open(const struct cm_backend_conf *conf, char *err, size_t errsz)
 {
-    return cm_rbackend_open(conf, 0, &cm_redis_backend, err, errsz);
+    return cm_rbackend_open(conf, 0, &cm_redis_backend, rs_send, err, errsz);
 }
 
 void cm_rbackend_close(struct cm_backend *b)
@@ -187,8 +199,8 @@ void cm_rbackend_atfork_child(struct cm_backend *b)
 const struct cm_backend_ops cm_redis_backend = {
     .be_scheme = "redis://",
     .be_open = rs_open,
-    .be_get = rs_get,
-    .be_put = rs_put,
+    .be_get = cm_rbackend_get,
+    .be_put = cm_rbackend_put,
     .be_close = cm_rbackend_close,
     .be_atfork_child = cm_rbackend_atfork_child,
 };

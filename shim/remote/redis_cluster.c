@@ -10,7 +10,8 @@
  * then the command to the named node, once. A connection error or timeout marks the map stale;
  * the command is retried after a refresh. Every attempt of one get stays within remote_timeout
  * (a put within its own limit), and there are at most REDIRECTS_MAX attempts.
- * Commands and TTLs are those of redis.c: `GETEX key EX ttl`, `SET key value EX ttl`.
+ * Commands, TTLs and result mapping are those of redis_backend.c (`GETEX key EX ttl`,
+ * `SET key value EX ttl`), which sends them through cm_rcluster_command for this backend.
  *
  * DESIGN: each thread has its own slot map and node connections (struct cm_rthread, redis.h),
  * so routing takes no lock and a refresh by one thread never races another's request; the price
@@ -270,66 +271,14 @@ int cm_rcluster_command(struct cm_rthread *t, uint64_t deadline_ns, long tmo_ms,
 static struct cm_backend *rc_open(const struct cm_backend_conf *conf, char *err, size_t errsz)
 {
     pthread_once(&crc_once, crc_init);
-    return cm_rbackend_open(conf, 1, &cm_redis_cluster_backend, err, errsz);
-}
-
-static int rc_get(struct cm_backend *b, const char *hexkey, struct cm_rbuf *body, char *why,
-                  size_t whysz)
-{
-    struct cm_rbackend *c = (struct cm_rbackend *)b;
-    struct cm_rthread *t = cm_rpool_thread(&c->rb_pool);
-    char key[CM_RKEY_MAX + 1];
-    const char *argv[4] = {"GETEX", key, "EX", c->rb_ttl};
-    size_t lens[4] = {5, 0, 2, strlen(c->rb_ttl)};
-    redisReply *r;
-    int rc;
-
-    body->b_len = 0;
-    if (t == NULL) {
-        snprintf(why, whysz, "out of memory");
-        return CM_BE_ERROR;
-    }
-    lens[1] = cm_rkey_name(c->rb_ns, hexkey, key);
-    rc = cm_rcluster_command(t, cm_rnow() + c->rb_pool.rp_timeout_ns, c->rb_tmo_ms, 4, argv, lens,
-                             &r, why, whysz);
-    if (rc != CM_BE_OK)
-        return rc;
-    return cm_rget_result(r, body, why, whysz);
-}
-
-static int rc_put(struct cm_backend *b, const char *hexkey, const uint8_t *data, size_t len,
-                  uint64_t deadline_ns, char *why, size_t whysz)
-{
-    struct cm_rbackend *c = (struct cm_rbackend *)b;
-    struct cm_rthread *t = cm_rpool_thread(&c->rb_pool);
-    char key[CM_RKEY_MAX + 1];
-    const char *argv[5] = {"SET", key, (const char *)data, "EX", c->rb_ttl};
-    size_t lens[5] = {3, 0, len, 2, strlen(c->rb_ttl)};
-    long ms = cm_rput_ms(c->rb_tmo_ms, len, deadline_ns);
-    redisReply *r;
-    int rc;
-
-    if (t == NULL) {
-        snprintf(why, whysz, "out of memory");
-        return CM_BE_ERROR;
-    }
-    if (ms <= 0) {
-        snprintf(why, whysz, "flush deadline passed");
-        return CM_BE_TIMEOUT;
-    }
-    lens[1] = cm_rkey_name(c->rb_ns, hexkey, key);
-    rc = cm_rcluster_command(t, cm_rnow() + (uint64_t)ms * 1000000u, ms, 5, argv, lens, &r, why,
-                             whysz);
-    if (rc != CM_BE_OK)
-        return rc;
-    return cm_rput_result(r, why, whysz);
+    return cm_rbackend_open(conf, 1, &cm_redis_cluster_backend, cm_rcluster_command, err, errsz);
 }
 
 const struct cm_backend_ops cm_redis_cluster_backend = {
     .be_scheme = "redis+cluster://",
     .be_open = rc_open,
-    .be_get = rc_get,
-    .be_put = rc_put,
+    .be_get = cm_rbackend_get,
+    .be_put = cm_rbackend_put,
     .be_close = cm_rbackend_close,
     .be_atfork_child = cm_rbackend_atfork_child,
 };

@@ -36,7 +36,9 @@
  *   no remap). The file space of the new half is allocated first (posix_fallocate: a full tmpfs
  *   is an error counted in sb_ix_nospace, never a SIGBUS), then one CAS doubles lg with cursor
  *   0. Readers only touch the 2^lg slots of the sh_ix they loaded, which were allocated before
- *   it was published. Doubling moves the keys whose new home is in the upper half: writers
+ *   it was published. Doubling moves the keys that a probe from their new home would not
+ *   reach: those whose new home is in the upper half, and those the old table held by
+ *   wrapping around its end (the larger table does not wrap there). Writers
  *   migrate 16 old slots per store (cursor claimed by CAS) into their new window (unless a
  *   newer copy is there) and drop the old slot. While cursor < 2^(lg-1), a lookup that misses
  *   in the new window also probes the old one. A migrator killed mid-way loses at most the
@@ -92,64 +94,98 @@ static inline unsigned age_lg(unsigned lg)
     return lg < 22 ? lg : 22;
 }
 
-/* Probes the window at home; returns as cm_seg_lookup. */
+#define SLOT_NEXT (-10) /* no answer in this slot: go on probing */
+#define SLOT_END (-11)  /* a never-used slot: the key is in no later one */
+
+/* One slot of a probe: as cm_seg_lookup (a hit, -2, or -1 for a corrupt slot: the lookup ends),
+ * or SLOT_NEXT / SLOT_END. */
+static inline __attribute__((always_inline)) long
+slot_try(struct cm_seg *s, unsigned lg, struct seg_slot *sl, uint64_t h0, uint64_t h1,
+         const uint8_t *key, uint32_t klen, uint8_t *v, uint32_t vcap, uint32_t *need,
+         struct cm_seg_view *view, seg_ring_probe_fn probe)
+{
+    uint64_t c = __atomic_load_n(&sl->ss_ctl, __ATOMIC_ACQUIRE);
+    if (c == 0)
+        return SLOT_END;
+    if ((c & 1) || ld(&sl->ss_h0) != h0 || ld(&sl->ss_h1) != h1)
+        return SLOT_NEXT;
+    unsigned kind = seg_ctl_kind(c);
+    uint64_t fn = ld(&sl->ss_fn), aux = ld(&sl->ss_aux), w[3];
+    w[0] = ld(&sl->ss_v[0]);
+    w[1] = ld(&sl->ss_v[1]);
+    w[2] = ld(&sl->ss_v[2]);
+    SEG_FENCE(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&sl->ss_ctl, SEG_MO) != c)
+        return SLOT_NEXT; /* rewritten while we read it */
+    if (kind == SEG_K_RING) {
+        long r = probe(s, sl, c, aux, h0, h1, key, klen, v, vcap, need, view);
+        return r != -1 ? r : SLOT_NEXT;
+    }
+    if (kind != SEG_K_INLINE)
+        return SLOT_NEXT;
+    uint32_t vlen = (uint32_t)(c >> 34) & 63;
+    if (vlen > SEG_INLINE_MAX || inline_csum(h0, h1, fn, vlen, w) != aux) {
+        seg_ix_drop(s, sl, c); /* a consistent snapshot, and wrong: corruption */
+        CNT_ADD(s->hdr->sh_csum_failures, 1);
+        return -1;
+    }
+    if (vlen > vcap) {
+        *need = vlen;
+        return -2;
+    }
+    /* second chance: an entry read while in the oldest quarter of an index lap gets a new
+     * stamp (one CAS; the value is unchanged) */
+    uint64_t now = __atomic_load_n(&s->hdr->sh_clock, __ATOMIC_RELAXED);
+    if (((((now - (c >> 40)) & 0xffffff) << 2) >> age_lg(lg)) >= 3) {
+        uint64_t nc = seg_ctl_make((uint32_t)c + 2, SEG_K_INLINE, vlen, now);
+        __atomic_compare_exchange_n(&sl->ss_ctl, &c, nc, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+    }
+    if (vcap >= sizeof(w)) /* a constant size: inline moves, no libc call on the hit path */
+        __builtin_memcpy(v, w, sizeof(w));
+    else
+        for (uint32_t j = 0; j < vlen; j++)
+            v[j] = (uint8_t)(w[j / 8] >> (8 * (j % 8)));
+    if (view) {
+        view->v = v;
+        view->len = vlen;
+        view->map = NULL;
+        view->unverified = 0;
+    }
+    return vlen;
+}
+
+/*
+ * Probes the window at home; returns as cm_seg_lookup.
+ *
+ * A cold key: the first two slots are asked for at once (most keys are in one of them), and the
+ * one to read is chosen without a branch from the home slot's digest word. A branch there would
+ * be taken late (after the memory access) and mispredicted for every key living past its home,
+ * throwing away all the work done meanwhile. The usual probe follows when that slot does not
+ * answer (skipping it when it had nothing to say).
+ */
 static inline __attribute__((always_inline)) long
 scan(struct cm_seg *s, unsigned lg, uint64_t h0, uint64_t h1, const uint8_t *key, uint32_t klen,
      uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view, seg_ring_probe_fn probe)
 {
     uint64_t mask = (1ull << lg) - 1, home = h0 & mask;
+    struct seg_slot *a = &s->slots[home], *b = &s->slots[(home + 1) & mask];
+    __builtin_prefetch(b);
+    uintptr_t other = -(uintptr_t)(ld(&a->ss_h0) != h0); /* all ones: b */
+    struct seg_slot *first =
+        (struct seg_slot *)((uintptr_t)a ^ (((uintptr_t)a ^ (uintptr_t)b) & other));
+    long r = slot_try(s, lg, first, h0, h1, key, klen, v, vcap, need, view, probe);
+    if (r != SLOT_NEXT && r != SLOT_END)
+        return r;
+    struct seg_slot *skip = r == SLOT_NEXT ? first : NULL;
     for (unsigned i = 0; i < SEG_PROBE; i++) {
         struct seg_slot *sl = &s->slots[(home + i) & mask];
-        uint64_t c = __atomic_load_n(&sl->ss_ctl, __ATOMIC_ACQUIRE);
-        if (c == 0)
+        if (sl == skip)
+            continue;
+        r = slot_try(s, lg, sl, h0, h1, key, klen, v, vcap, need, view, probe);
+        if (r == SLOT_END)
             return -1;
-        if ((c & 1) || ld(&sl->ss_h0) != h0 || ld(&sl->ss_h1) != h1)
-            continue;
-        unsigned kind = seg_ctl_kind(c);
-        uint64_t fn = ld(&sl->ss_fn), aux = ld(&sl->ss_aux), w[3];
-        w[0] = ld(&sl->ss_v[0]);
-        w[1] = ld(&sl->ss_v[1]);
-        w[2] = ld(&sl->ss_v[2]);
-        SEG_FENCE(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&sl->ss_ctl, SEG_MO) != c)
-            continue; /* rewritten while we read it */
-        if (kind == SEG_K_RING) {
-            long r = probe(s, sl, c, aux, h0, h1, key, klen, v, vcap, need, view);
-            if (r != -1)
-                return r;
-            continue;
-        }
-        if (kind != SEG_K_INLINE)
-            continue;
-        uint32_t vlen = (uint32_t)(c >> 34) & 63;
-        if (vlen > SEG_INLINE_MAX || inline_csum(h0, h1, fn, vlen, w) != aux) {
-            seg_ix_drop(s, sl, c); /* a consistent snapshot, and wrong: corruption */
-            CNT_ADD(s->hdr->sh_csum_failures, 1);
-            return -1;
-        }
-        if (vlen > vcap) {
-            *need = vlen;
-            return -2;
-        }
-        /* second chance: an entry read while in the oldest quarter of an index lap gets a new
-         * stamp (one CAS; the value is unchanged) */
-        uint64_t now = __atomic_load_n(&s->hdr->sh_clock, __ATOMIC_RELAXED);
-        if (((((now - (c >> 40)) & 0xffffff) << 2) >> age_lg(lg)) >= 3) {
-            uint64_t nc = seg_ctl_make((uint32_t)c + 2, SEG_K_INLINE, vlen, now);
-            __atomic_compare_exchange_n(&sl->ss_ctl, &c, nc, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-        }
-        if (vcap >= sizeof(w)) /* a constant size: inline moves, no libc call on the hit path */
-            __builtin_memcpy(v, w, sizeof(w));
-        else
-            for (uint32_t j = 0; j < vlen; j++)
-                v[j] = (uint8_t)(w[j / 8] >> (8 * (j % 8)));
-        if (view) {
-            view->v = v;
-            view->len = vlen;
-            view->map = NULL;
-            view->unverified = 0;
-        }
-        return vlen;
+        if (r != SLOT_NEXT)
+            return r;
     }
     return -1;
 }
@@ -237,8 +273,11 @@ static void migrate(struct cm_seg *s, unsigned lg, uint64_t from, uint64_t to)
         SEG_FENCE(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&sl->ss_ctl, SEG_MO) != c)
             continue;
-        if (((j - (h0 & mask)) & mask) < SEG_PROBE)
-            continue; /* still in its window */
+        /* Still in its window, and reached from its home without wrapping around the end of
+         * the larger table: a slot the old table reached by wrapping (j near 0, home near the
+         * old end) lies behind the new upper half's never-used slots, where a probe stops. */
+        if (j >= (h0 & mask) && j - (h0 & mask) < SEG_PROBE)
+            continue;
         if (kind == SEG_K_INLINE || seg_ring_live(s, aux))
             (void)put(s, kind, (c >> 34) & 63, c >> 40, h0, h1, fn, aux, w, F_MIGRATE);
         seg_ix_drop(s, sl, c);

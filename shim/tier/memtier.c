@@ -32,6 +32,13 @@
  *   construction, no sweeping needed.
  * - Hits compare the full key bytes, never just the hash.
  * - fork: a slot a dying thread left odd stays unusable in the child (it only costs that slot).
+ * - Empty tier: until its first store, lookups probe a one-set stand-in (cm_mem_slots =
+ *   empty_set, cm_mem_shift = 63), not the real index. A process answered by the segment on
+ *   keys it reads once never stores here (cm_shared_fill_wanted), and each probe of the real,
+ *   untouched index would cost a cache and TLB miss and a page fault (zero page) for nothing.
+ *   The first store publishes the real index: cm_mem_slots, then cm_mem_shift with release;
+ *   readers load the shift with acquire first (cm_mem_set), so a new shift comes with the new
+ *   index, and the old shift picks set 0, which exists in both. Publishing twice is harmless.
  */
 #include "tier.h"
 
@@ -55,12 +62,15 @@ struct ring_hdr {
     uint64_t csum;
 };
 
-/* Until cm_mem_init() succeeds the index is one empty set that nothing is ever stored in, so
- * the hit path needs no "is there a tier" test: every probe simply misses. */
+/* Until the tier's first store (and without a tier) the index lookups see is one empty set that
+ * nothing is ever stored in, so the hit path needs no "is there a tier" test: every probe simply
+ * misses, on a line that stays in cache ("Empty tier" above). */
 static struct cm_slot empty_set[2] __attribute__((aligned(64)));
 struct cm_slot *cm_mem_slots = empty_set;
 unsigned cm_mem_shift = 63; /* 64 - log2(number of slots): sets use a hash's high bits */
 static int mem_ready;
+static struct cm_slot *mem_index; /* the real index (start of the mapping), once reserved */
+static unsigned mem_index_shift;
 static uint8_t *ring;
 static uint64_t ring_size;
 static uint64_t ring_head;
@@ -85,9 +95,12 @@ int cm_mem_init(uint64_t size)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -1;
-    cm_mem_slots = p;
+    /* empty again until the first store (a second init, in tests, starts a new tier) */
+    __atomic_store_n(&cm_mem_shift, 63, __ATOMIC_RELEASE);
+    __atomic_store_n(&cm_mem_slots, empty_set, __ATOMIC_RELEASE);
+    mem_index = p;
+    mem_index_shift = 64u - (unsigned)__builtin_ctzll(nslots);
     mem_ready = 1;
-    cm_mem_shift = 64u - (unsigned)__builtin_ctzll(nslots);
     ring = (uint8_t *)p + nslots * sizeof(struct cm_slot);
     ring_size = rsize;
     max_entry = rsize / 4; /* a 9 MB value fits the default 64 MiB tier */
@@ -98,22 +111,38 @@ int cm_mem_init(uint64_t size)
 #define MADV_POPULATE_READ 22 /* Linux 5.14 */
 #endif
 
-void cm_mem_map_index(void)
+/* The real index's length in bytes. */
+static uint64_t mem_index_len(void)
 {
-    if (!mem_ready)
-        return;
+    return ((uint64_t)1 << (64 - mem_index_shift)) * sizeof(struct cm_slot);
+}
+
+/* Before a store: lookups move from the stand-in to the real index ("Empty tier"). */
+static inline void publish_index(void)
+{
+    if (__builtin_expect(__atomic_load_n(&cm_mem_slots, __ATOMIC_RELAXED) != mem_index, 0)) {
+        __atomic_store_n(&cm_mem_slots, mem_index, __ATOMIC_RELAXED);
+        __atomic_store_n(&cm_mem_shift, mem_index_shift, __ATOMIC_RELEASE);
+    }
+}
+
+int cm_mem_map_index(void)
+{
+    if (!mem_ready || __atomic_load_n(&cm_mem_slots, __ATOMIC_RELAXED) != mem_index)
+        return 0; /* lookups probe the stand-in: no page of the index to map */
     int saved = errno;
-    uint64_t len = ((uint64_t)1 << (64 - cm_mem_shift)) * sizeof(struct cm_slot);
-    (void)madvise(cm_mem_slots, len, MADV_POPULATE_READ); /* before 5.14: EINVAL, no harm */
+    (void)madvise(mem_index, mem_index_len(),
+                  MADV_POPULATE_READ); /* before 5.14: EINVAL, no harm */
     errno = saved;
+    return 1;
 }
 
 int cm_mem_prefault(uint64_t *cursor, uint64_t budget)
 {
     if (!mem_ready)
         return 0;
-    uint64_t len = ((uint64_t)1 << (64 - cm_mem_shift)) * sizeof(struct cm_slot), at = *cursor;
-    uint8_t *p = (uint8_t *)cm_mem_slots; /* page-aligned: the start of the mapping */
+    uint64_t len = mem_index_len(), at = *cursor;
+    uint8_t *p = (uint8_t *)mem_index; /* page-aligned: the start of the mapping */
     if (at >= len)
         return 0;
     uint64_t n = len - at < budget ? len - at : budget;
@@ -338,6 +367,7 @@ int cm_mem_put_words(uint32_t fn, uint64_t h, const uint64_t *probe, const uint6
     uint32_t seq;
     if (!mem_ready || klen + vlen > INLINE_MAX)
         return -1;
+    publish_index();
     struct cm_slot *s = pick_way(cm_mem_set(h), fn + 1, h);
     if (slot_lock(s, &seq) < 0)
         return -1;
@@ -356,6 +386,7 @@ int cm_mem_put(uint32_t fn, uint64_t h, const uint8_t *k, uint32_t klen, const u
 {
     if (!mem_ready)
         return -1;
+    publish_index();
     uint32_t fn1 = fn + 1;
     struct cm_slot *s = pick_way(cm_mem_set(h), fn1, h);
     uint32_t seq;

@@ -32,9 +32,13 @@
  * Reads are another matter: a process answered by the segment looks each key up in the memory
  * tier first, and every untouched page of the memory tier's index costs a page fault just to
  * find it empty (a fresh process reading 20,000 keys once took ~4,000 such faults, more than the
- * hits themselves). So the 256th shared hit of a thread (once per process) maps the whole index
- * to the zero page with one madvise (cm_mem_map_index, ~0.5 ms, no memory): the one system call
- * a hit makes, once, in processes that read many entries from the segment; never in a sandbox.
+ * hits themselves). While the memory tier has stored nothing (a fresh process reading keys
+ * once: cm_shared_fill_wanted), lookups probe a one-line stand-in instead (memtier.c, "Empty
+ * tier"): no fault, no miss. Once it holds entries, every 256th shared hit of a thread checks,
+ * and the first such hit after the first store (once per process) maps the whole index to the
+ * zero page with one madvise (cm_mem_map_index, ~0.5 ms, no memory): the one system call a hit
+ * makes, once, in processes that both store in the memory tier and read many entries from the
+ * segment; never in a sandbox.
  *
  * Identity changes: cm_shared_identity_changed() (the hook layer's setuid-family wrappers)
  * withdraws the segment, replaces its mapping with anonymous memory (a lookup running in
@@ -203,12 +207,22 @@ int cm_shared_key(const struct cm_fn *fn, const uint8_t *args, uint32_t alen, ui
     return 0;
 }
 
-/* Every shared hit of this thread: the 256th maps the memory tier's index (header comment). */
+/* Every 256th shared hit of a thread: map the memory tier's index once it is in use (header
+ * comment). */
+__attribute__((noinline, cold)) static void map_index(void)
+{
+    if (!cm_tier_memory || cm_sandbox != CM_SANDBOX_NONE ||
+        __atomic_load_n(&index_mapped, __ATOMIC_RELAXED) ||
+        __atomic_exchange_n(&index_mapped, 1, __ATOMIC_RELAXED))
+        return;
+    if (!cm_mem_map_index()) /* still empty: lookups probe the stand-in; ask again later */
+        __atomic_store_n(&index_mapped, 0, __ATOMIC_RELAXED);
+}
+
 static inline void count_hit(void)
 {
-    if (__builtin_expect(++shared_hits == MAP_INDEX_AFTER, 0) && cm_tier_memory &&
-        cm_sandbox == CM_SANDBOX_NONE && !__atomic_exchange_n(&index_mapped, 1, __ATOMIC_RELAXED))
-        cm_mem_map_index(); /* once per process: see the header comment */
+    if (__builtin_expect((++shared_hits & (MAP_INDEX_AFTER - 1)) == 0, 0))
+        map_index();
 }
 
 long cm_shared_get_words(const struct cm_fn *fn, const uint64_t kw[5], uint64_t vw[5],
@@ -230,8 +244,11 @@ long cm_shared_get_words(const struct cm_fn *fn, const uint64_t kw[5], uint64_t 
     __builtin_memcpy(h, c.digest, 16);
     long n = cm_seg_lookup(cm_shared_seg, h, key, klen, (uint8_t *)vw, 5 * sizeof(uint64_t), &need,
                            NULL);
-    if (n >= 0)
-        count_hit();
+    if (n < 0)
+        return n;
+    if (cm_seg_quarantined(cm_shared_seg, fn->seed)) /* the word count alone, usually */
+        return CM_SHARED_QUARANTINED;
+    count_hit();
     return n;
 }
 

@@ -52,13 +52,18 @@ struct cm_slot {
 };
 _Static_assert(sizeof(struct cm_slot) == 64, "slot must be one cache line");
 
+/* The index lookups probe: a one-set stand-in (always in cache, never faulting) until the tier
+ * stores its first entry, then the real index (memtier.c, "Empty tier"). */
 extern struct cm_slot *cm_mem_slots __attribute__((visibility("hidden")));
 extern unsigned cm_mem_shift __attribute__((visibility("hidden")));
 
-/* The two-way set of a hash: its high bits (the hashes below mix upwards). */
+/* The two-way set of a hash: its high bits (the hashes below mix upwards). The shift is loaded
+ * first (acquire; published last): a new shift always comes with the new index, and the old
+ * shift (63) picks set 0 of either. */
 static inline struct cm_slot *cm_mem_set(uint64_t h)
 {
-    return &cm_mem_slots[(h >> cm_mem_shift) & ~(uint64_t)1];
+    unsigned shift = __atomic_load_n(&cm_mem_shift, __ATOMIC_ACQUIRE);
+    return &__atomic_load_n(&cm_mem_slots, __ATOMIC_RELAXED)[(h >> shift) & ~(uint64_t)1];
 }
 
 /* Index hash of a key made of words (the fast path's keys, and short canonical keys padded to
@@ -133,8 +138,9 @@ int cm_mem_prefault(uint64_t *cursor, uint64_t budget);
 /* Map every page of the index not yet written to the shared zero page (MADV_POPULATE_READ, one
  * system call, about 0.5 ms for the default 16 MiB index, no memory used): a lookup then never
  * takes a page fault to find a page empty. Called once per process by the shared tier when
- * the process turns out to read many entries from the segment (shared.c). */
-void cm_mem_map_index(void);
+ * the process turns out to read many entries from the segment (shared.c). Returns 1 when it
+ * did, 0 while the tier is empty (lookups probe the stand-in: nothing to map yet). */
+int cm_mem_map_index(void);
 
 /* Largest entry (header + key + value) the ring accepts. */
 uint64_t cm_mem_max_entry(void);
@@ -224,7 +230,10 @@ long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int de
  * words kw[5 - fast_n .. 4] (masked to their declared widths) at those widths, the bytes
  * cm_shared_key would build from the same call. The value (at most 40 bytes, verified like every
  * hit) goes to vw, the key's digest to h (for cm_shared_fill_wanted). Returns its length or a
- * negative number (a miss, or a value that does not fit). No system call. */
+ * negative number (a miss, or a value that does not fit), CM_SHARED_QUARANTINED for a hit on a
+ * function the segment has quarantined (not served: the caller quarantines it here too). No
+ * system call. */
+#define CM_SHARED_QUARANTINED (-3)
 long cm_shared_get_words(const struct cm_fn *fn, const uint64_t kw[5], uint64_t vw[5],
                          uint8_t h[16]);
 /* defer: a blob's checksum is not verified by the lookup (view->unverified): the caller verifies

@@ -175,3 +175,14 @@ cm_expect_no_hits() {
     esac
   done
 }
+
+# cm_fork_reports RUN PARENT CHILD: after prog/forker ran as RUN (stderr in RUN.err, reports
+# --report=$CM_TMP/RUN-%p.json), copies the parent's report to PARENT.json and the child's to
+# CHILD.json (a missing one is left missing)
+cm_fork_reports() {
+  local ppid cpid
+  ppid=$(sed -n 's/^forker: parent pid //p' "$CM_TMP/$1.err")
+  cpid=$(sed -n 's/^forker: child pid //p' "$CM_TMP/$1.err")
+  cp "$CM_TMP/$1-$ppid.json" "$CM_TMP/$2.json" 2>/dev/null
+  cp "$CM_TMP/$1-$cpid.json" "$CM_TMP/$3.json" 2>/dev/null
+}

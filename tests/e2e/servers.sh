@@ -86,6 +86,31 @@ cm_keycache_start() {
   CM_KC_URL="http://$(head -1 "$ready")"
 }
 
+# cm_remote_conf NAME URL [CACHE_LINES]: writes $CM_TMP/NAME.conf, the remote tests' usual
+# config (lg_sq memoized in the memory and remote tiers, URL the remote, CACHE_LINES more
+# [cache] keys) and prints its path.
+cm_remote_conf() {
+  cm_conf "$1" <<CONF
+[cache]
+remote = $2
+tiers = memory remote
+${3:-}
+[function lg_sq]
+signature = i64 lg_sq(i64 x)
+CONF
+}
+
+# cm_fault_start NAME MODE: start tests/remote's fault server ($CM_FAULT) in MODE, its log in
+# $CM_TMP/NAME.log; sets FURL (http://127.0.0.1:PORT).
+CM_FAULT=${CM_BUILD:-}/bin/fault_server
+cm_fault_start() {
+  local ready="$CM_TMP/$1.ready"
+  "$CM_FAULT" --mode "$2" --ready-file "$ready" >"$CM_TMP/$1.log" 2>&1 &
+  CM_SERVER_PIDS+=($!)
+  cm_wait_file "$ready" || { cm_fail "fault server $1 did not start"; return 1; }
+  FURL="http://$(head -1 "$ready")"
+}
+
 # cm_nginx_start NAME: nginx serving $CM_TMP/NAME.root with WebDAV PUT and DELETE; sets
 # CM_NGINX_URL and CM_NGINX_ROOT. Needs the nginx binary (Debian package nginx).
 cm_nginx_start() {

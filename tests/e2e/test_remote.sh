@@ -23,6 +23,8 @@ share() {
   conf=$(cm_conf "$s" <<CONF
 [cache]
 remote = $url
+# machine b must hit every call: a loaded CI machine can take longer than the default 250 ms
+remote_timeout = 5s
 $extra
 [function lg_sq]
 signature = i64 lg_sq(i64 x)
@@ -134,7 +136,7 @@ CONF
   # cloudm check shows the remote settings.
   "$CLOUDM" check -c "$CM_TMP/kc.conf" >"$CM_TMP/check.out" 2>&1
   cm_expect_match "cloudm check: remote line" "$CM_TMP/check.out" \
-    "^\\[cache\\] remote http://127\\.0\\.0\\.1:[0-9]+, namespace default, remote_mode readwrite, remote_timeout 250 ms"
+    "^\\[cache\\] remote http://127\\.0\\.0\\.1:[0-9]+, namespace default, remote_mode readwrite, remote_timeout 5000 ms"
   cm_expect_match "cloudm check: tiers" "$CM_TMP/check.out" "^\\[cache\\] tiers memory shared remote"
 
   # A read-only token reads (all remote hits) and its writes are refused (new arguments).
@@ -259,21 +261,11 @@ cm_expect_match "plugin missing: one message" "$CM_TMP/nolib.err" "^cloudm: remo
 
 # --- fork: a child's results reach the server before it exits; the parent goes on -------------
 if cm_keycache_start kcfork; then
-  conf=$(cm_conf fork <<CONF
-[cache]
-remote = $CM_KC_URL
-tiers = memory remote
-[function lg_sq]
-signature = i64 lg_sq(i64 x)
-CONF
-)
+  conf=$(cm_remote_conf fork "$CM_KC_URL")
   cm_plain forkplain "$CM_BIN/forker" fork
   machine fork cm_run fork -c "$conf" --report="$CM_TMP/fork-%p.json" -- "$CM_BIN/forker" fork
   cm_same forkplain fork
-  ppid=$(sed -n 's/^forker: parent pid //p' "$CM_TMP/fork.err")
-  cpid=$(sed -n 's/^forker: child pid //p' "$CM_TMP/fork.err")
-  cp "$CM_TMP/fork-$ppid.json" "$CM_TMP/forkp.json" 2>/dev/null
-  cp "$CM_TMP/fork-$cpid.json" "$CM_TMP/forkc.json" 2>/dev/null
+  cm_fork_reports fork forkp forkc
   cm_expect_eq "fork: the child stored its 10 results" "$(remote forkc stored)" 10
   cm_expect_eq "fork: the parent reads them from the server" "$(cm_fn forkp lg_sq .hits.remote)" 10
   cm_expect_eq "fork: the parent computes the other 5" "$(cm_fn forkp lg_sq .misses)" 5

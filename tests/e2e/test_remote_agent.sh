@@ -23,6 +23,19 @@ ${4:-}
 CONF
 }
 agent_pid() { machine "$1" cm_agent_json "$2" pid; }
+# agent_start NAME CONF: start the agent by hand and print its pid once it is up (`cloudm agent`
+# waits 3 s for it; a loaded machine running ASan builds can take longer, and a program started
+# before it is up would start a second one)
+agent_start() {
+  local p=0
+  machine "$1" "$CLOUDM" agent -c "$2" >/dev/null 2>&1
+  for _ in $(seq 1 300); do
+    p=$(agent_pid "$1" "$2")
+    [ "${p:-0}" != 0 ] && break
+    sleep 0.1
+  done
+  echo "${p:-0}"
+}
 
 cm_plain plain "$CM_BIN/manyprog" 400 1
 N=400 # lookups of manyprog 400 (lg_pack is not configured here)
@@ -55,8 +68,7 @@ cm_expect_eq "100 one-call processes: one connection for all of them" "$conns" 1
 
 # --- agent SIGKILLed during a run -----------------------------------------------------------------
 c=$(mkconf killed "$CM_KC_URL" "" "salt = killed")
-machine killed "$CLOUDM" agent -c "$c" >/dev/null
-pid=$(agent_pid killed "$c")
+pid=$(agent_start killed "$c")
 machine killed cm_memo killed "$c" "$CM_BIN/manyprog" 400 1 5 &
 run=$!
 sleep 0.7
@@ -82,8 +94,7 @@ cm_expect_eq "agent killed: no store lost (another machine hits all)" \
 
 # --- agent SIGSTOPped during a run ----------------------------------------------------------------
 c=$(mkconf stopped "$CM_KC_URL" "" "salt = stopped")
-machine stopped "$CLOUDM" agent -c "$c" >/dev/null
-pid=$(agent_pid stopped "$c")
+pid=$(agent_start stopped "$c")
 machine stopped cm_memo stopped "$c" "$CM_BIN/manyprog" 400 1 5 &
 run=$!
 sleep 0.5
@@ -104,8 +115,7 @@ cm_expect_eq "agent stopped: the same agent goes on" "$(agent_pid stopped "$c")"
 c=$(mkconf full "$CM_KC_URL" "remote_queue_bytes = 64K
 remote_max_value = 1K
 remote_mode = writeonly" "salt = full")
-machine full "$CLOUDM" agent -c "$c" >/dev/null
-pid=$(agent_pid full "$c")
+pid=$(agent_start full "$c")
 kill -STOP "$pid"
 machine full cm_memo full "$c" "$CM_BIN/manyprog" 400 1
 kill -CONT "$pid"
@@ -181,8 +191,7 @@ fi
 
 # --- an agent of an older protocol version is replaced --------------------------------------------
 c=$(mkconf old "$url_a")
-machine old "$CLOUDM" agent -c "$c" >/dev/null
-oldpid=$(agent_pid old "$c")
+oldpid=$(agent_start old "$c")
 chan=$(ls "$CM_TMP"/seg-old-agent-* | grep -v '\.new' | head -1)
 printf '\0\0\0\0' | env -u LD_PRELOAD dd of="$chan" bs=1 seek=4 conv=notrunc status=none # version 0
 machine old cm_memo old "$c" "$CM_BIN/manyprog" 400 1

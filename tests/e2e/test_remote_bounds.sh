@@ -8,28 +8,12 @@
 # breaker opening plus the probes.
 . "$CM_SRC/lib.sh"
 . "$CM_SRC/servers.sh"
-FAULT=$CM_BUILD/bin/fault_server
-cm_require "$CM_BIN/manyprog" "$FAULT" "$CM_BUILD/lib/libcloudm-remote.so" || cm_done
+cm_require "$CM_BIN/manyprog" "$CM_FAULT" "$CM_BUILD/lib/libcloudm-remote.so" || cm_done
 unset CLOUDM_TIERS CLOUDM_SHARED_PATH
-
-fault_start() {
-  local ready="$CM_TMP/$1.ready"
-  "$FAULT" --mode "$2" --ready-file "$ready" >"$CM_TMP/$1.log" 2>&1 &
-  CM_SERVER_PIDS+=($!)
-  cm_wait_file "$ready" || { cm_fail "fault server $1 did not start"; return 1; }
-  FURL="http://$(head -1 "$ready")"
-}
 mkconf() {
-  cm_conf "$1" <<CONF
-[cache]
-remote = $2
-tiers = memory remote
-remote_timeout = 100ms
+  cm_remote_conf "$1" "$2" "remote_timeout = 100ms
 flush_timeout = 5s
-${3:-}
-[function lg_sq]
-signature = i64 lg_sq(i64 x)
-CONF
+${3:-}"
 }
 N=200
 cm_plain plain "$CM_BIN/manyprog" $N 1
@@ -46,7 +30,7 @@ bounded() {
 }
 
 # --- GETs stall, PUTs are answered: the read breaker opens, stores go through ----------------------
-fault_start sg slowget || cm_done
+cm_fault_start sg slowget || cm_done
 c=$(mkconf slowget "$FURL")
 machine sg cm_memo slowget "$c" "$CM_BIN/manyprog" $N 1
 cm_same plain slowget
@@ -57,7 +41,7 @@ cm_expect_eq "slowget: every store reached the server" \
   "$(cm_curl -s "$FURL/_stats" | sed -n 's/^puts //p')" $N
 
 # --- a 200 with no length and an endless body ------------------------------------------------------
-fault_start en endless || cm_done
+cm_fault_start en endless || cm_done
 c=$(mkconf endless "$FURL" "remote_max_value = 4M")
 machine en cm_memo endless "$c" "$CM_BIN/manyprog" $N 1
 cm_same plain endless

@@ -10,19 +10,8 @@
 # runs keep 100ms (a late answer is an error there too, which they count as such).
 . "$CM_SRC/lib.sh"
 . "$CM_SRC/servers.sh"
-FAULT=$CM_BUILD/bin/fault_server
-cm_require "$CM_BIN/manyprog" "$FAULT" "$CM_BUILD/lib/libcloudm-remote.so" || cm_done
+cm_require "$CM_BIN/manyprog" "$CM_FAULT" "$CM_BUILD/lib/libcloudm-remote.so" || cm_done
 unset CLOUDM_TIERS CLOUDM_SHARED_PATH
-
-
-# fault_start NAME MODE: sets FURL
-fault_start() {
-  local ready="$CM_TMP/$1.ready"
-  "$FAULT" --mode "$2" --ready-file "$ready" >"$CM_TMP/$1.log" 2>&1 &
-  CM_SERVER_PIDS+=($!)
-  cm_wait_file "$ready" || { cm_fail "fault server $1 did not start"; return 1; }
-  FURL="http://$(head -1 "$ready")"
-}
 setmode() { cm_curl -s -o /dev/null "$FURL/_mode/$1"; }
 
 cm_plain plain "$CM_BIN/manyprog" 200 2
@@ -56,7 +45,7 @@ all_missed() {
   cm_expect_ge "$2: errors counted" "$(remote "$1" errors)" 1
 }
 
-fault_start fs store || cm_done
+cm_fault_start fs store || cm_done
 c=$(conf clear "$FURL/t" "" 10s)
 cf=$(conf faults "$FURL/t")
 machine fill cm_memo fill "$c" "$CM_BIN/manyprog" 200 2
@@ -114,7 +103,7 @@ machine mixed cm_memo mixed "$s" "$CM_BIN/manyprog" 200 2
 cm_same plain mixed
 
 # --- a server that accepts connections and never answers ------------------------------------------
-fault_start st stall || cm_done
+cm_fault_start st stall || cm_done
 c=$(conf stall "$FURL/t")
 t0=$EPOCHREALTIME
 machine stall cm_memo stall "$c" "$CM_BIN/manyprog" 200 2

@@ -23,14 +23,7 @@ runs=${CM_HOSTILE_RUNS:-$runs}
 threads=${CM_HOSTILE_THREADS:-$threads}
 
 cm_keycache_start kc || cm_done
-conf=$(cm_conf hostile <<CONF
-[cache]
-remote = $CM_KC_URL
-tiers = memory remote
-[function lg_sq]
-signature = i64 lg_sq(i64 x)
-CONF
-)
+conf=$(cm_remote_conf hostile "$CM_KC_URL")
 # preload NAME CMD...: CMD with libcloudm.so preloaded directly (no `cloudm run`: the shim starts
 # its agent itself), report in NAME.json
 preload() {
@@ -96,14 +89,7 @@ cm_expect_eq "$threads threads: lookups went to the agent" \
 # --- SIGKILL, exec(), _exit() right after 1000 misses: all reach the server ----------------------
 for how in kill exec _exit; do
   cm_keycache_start "kc-$how" || continue
-  c=$(cm_conf "lost-$how" <<CONF
-[cache]
-remote = $CM_KC_URL
-tiers = memory remote
-[function lg_sq]
-signature = i64 lg_sq(i64 x)
-CONF
-)
+  c=$(cm_remote_conf "lost-$how" "$CM_KC_URL")
   machine "$how" env CLOUDM_CONFIG="$c" \
     LD_PRELOAD="${CLOUDM_TEST_PRELOAD:+$CLOUDM_TEST_PRELOAD:}$CM_BUILD/lib/libcloudm.so" \
     "$H" "$how" /x 1000 >"$CM_TMP/$how.out" 2>"$CM_TMP/$how.err"

@@ -13,22 +13,11 @@ FORKER=$CM_BUILD/tests/bin/forker
 cm_require "$CLOUDM" "$FORKER" "$CM_BUILD/lib/libcloudm-remote.so" || cm_done
 unset CLOUDM_TIERS
 cm_keycache_start kc || cm_done
-conf=$(cm_conf fork <<CONF
-[cache]
-remote = $CM_KC_URL
-tiers = memory remote
-remote_timeout = 2s
-[function lg_sq]
-signature = i64 lg_sq(i64 x)
-CONF
-)
+conf=$(cm_remote_conf fork "$CM_KC_URL" "remote_timeout = 2s")
 cm_plain plain "$FORKER" prefork
 machine m cm_run pf -c "$conf" --report="$CM_TMP/pf-%p.json" -- "$FORKER" prefork
 cm_same plain pf
-ppid=$(sed -n 's/^forker: parent pid //p' "$CM_TMP/pf.err")
-cpid=$(sed -n 's/^forker: child pid //p' "$CM_TMP/pf.err")
-cp "$CM_TMP/pf-$ppid.json" "$CM_TMP/parent.json" 2>/dev/null
-cp "$CM_TMP/pf-$cpid.json" "$CM_TMP/child.json" 2>/dev/null
+cm_fork_reports pf parent child
 cm_expect_eq "parent: its 10 remote misses" "$(remote parent misses)" 10
 cm_expect_eq "parent: its 10 stores" "$(remote parent stored)" 10
 lookups=$(cm_fn child lg_sq '.hits.remote + .misses')

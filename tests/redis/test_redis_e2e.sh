@@ -71,9 +71,18 @@ signature = i64 lg_sq(i64 x)
 CONF
 )
 cm_plain plain400 "$CM_BIN/manyprog" 400 1
+# rhits: the server's keyspace hits so far (every GET that found its key)
+rhits() { rcli $P info stats 2>/dev/null | tr -d '\r' | sed -n 's/^keyspace_hits://p' | grep . || echo 0; }
+base_hits=$(rhits)
 machine c cm_memo killed "$conf" "$CM_BIN/manyprog" 400 1 5 &
 runpid=$!
-sleep 0.6
+# kill the server once the program has been answered from it (not after a fixed time: a loaded
+# machine can take longer than that to start the program and its agent)
+for _ in $(seq 1 400); do
+  [ "$(rhits)" -gt "$base_hits" ] && break
+  sleep 0.025
+done
+sleep 0.1
 kill -9 "$CM_REDIS_PID"
 wait "$runpid"
 cm_same plain400 killed

@@ -164,6 +164,23 @@ static int map_used(struct kc_store *s, uint64_t *used, uint64_t *pages)
     return 0;
 }
 
+/* Ends an eviction transaction begun by make_room or evict_bytes: on success so far (rc == 0)
+ * stores the new byte total and commits, counting n evictions; otherwise aborts. Returns 0 or
+ * an LMDB code. */
+static int end_eviction(struct kc_store *s, MDB_txn *txn, int rc, uint64_t bytes, uint64_t n)
+{
+    if (rc == 0)
+        rc = kc_store_set_meta_bytes(s, txn, bytes);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc == 0)
+        __atomic_fetch_add(&s->evictions, n, __ATOMIC_RELAXED);
+    return rc;
+}
+
 /* Evicts the least recently used 1/16 of the entries (at least 16) in one transaction; when
  * `only_if_full`, only if more than 3/4 of the map's pages are in use. LMDB needs free pages
  * even to delete (copy-on-write), so this must run before the map is full, not after.
@@ -172,7 +189,7 @@ static int make_room(struct kc_store *s, bool only_if_full)
 {
     MDB_txn *txn;
     MDB_stat st;
-    uint64_t bytes, n = 0, used, pages;
+    uint64_t bytes = 0, n = 0, used, pages;
     size_t count;
     int rc;
 
@@ -190,16 +207,7 @@ static int make_room(struct kc_store *s, bool only_if_full)
     count = st.ms_entries / 16 > 16 ? st.ms_entries / 16 : 16;
     if (rc == 0)
         rc = kc_store_remove_oldest(s, txn, &bytes, 0, 0, count, &n);
-    if (rc == 0)
-        rc = kc_store_set_meta_bytes(s, txn, bytes);
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    rc = mdb_txn_commit(txn);
-    if (rc == 0)
-        __atomic_fetch_add(&s->evictions, n, __ATOMIC_RELAXED);
-    return rc;
+    return end_eviction(s, txn, rc, bytes, n);
 }
 
 int kc_store_check_map(struct kc_store *s)
@@ -220,7 +228,7 @@ int kc_store_check_map(struct kc_store *s)
 static int evict_bytes(struct kc_store *s, uint64_t need)
 {
     MDB_txn *txn;
-    uint64_t bytes, n = 0;
+    uint64_t bytes = 0, n = 0;
     int rc;
 
     rc = mdb_txn_begin(s->env, NULL, 0, &txn);
@@ -230,16 +238,7 @@ static int evict_bytes(struct kc_store *s, uint64_t need)
     if (rc == 0)
         rc = kc_store_remove_oldest(s, txn, &bytes, bytes > need ? bytes - need : 0, 0, SIZE_MAX,
                                     &n);
-    if (rc == 0)
-        rc = kc_store_set_meta_bytes(s, txn, bytes);
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    rc = mdb_txn_commit(txn);
-    if (rc == 0)
-        __atomic_fetch_add(&s->evictions, n, __ATOMIC_RELAXED);
-    return rc;
+    return end_eviction(s, txn, rc, bytes, n);
 }
 
 /* The filesystem is "nearly full" below this much free space: 5 % of it (at most 1 GiB), and

@@ -108,14 +108,7 @@ cm_entry:
         jmp     *CM_FN_ORIG(%r11)
         .cfi_restore_state
 2:
-        movq    %rsp, %rbp
-        .cfi_def_cfa_register %rbp
-        subq    $CMF_SIZE, %rsp                 /* rsp is 16-aligned: entry rsp+8 was */
-        SAVE_ARGS
-        leaq    16(%rbp), %rax                  /* first stack argument of the caller */
-        movq    %rax, CMF_STACK(%rsp)
-        movq    %r11, CMF_FN(%rsp)
-        movq    %rsp, %rdi
+        ENTRY_FRAME
         call    cm_dispatch_before
         testq   %rax, %rax
         jnz     4f
@@ -197,27 +190,12 @@ cm_entry_keep:
         jmp     *-8(%rsp)
         .cfi_restore_state
 2:
-        movq    %rsp, %rbp
-        .cfi_def_cfa_register %rbp
-        subq    $(CMF_SIZE + CMK_SIZE), %rsp
-        andq    $-16, %rsp
-        SAVE_ARGS
-        KEEP_SAVE CMF_SIZE(%rsp)
-        leaq    24(%rbp), %rax                  /* first stack argument of the caller */
-        movq    %rax, CMF_STACK(%rsp)
-        movq    %r11, CMF_FN(%rsp)
-        movq    %rsp, %rdi
-        leaq    CMF_SIZE(%rsp), %rsi
+        KEEP_FRAME
         call    cm_dispatch_keep_before
         testq   %rax, %rax
         jnz     4f
         KEEP_LOAD CMF_SIZE(%rsp)                /* CM_BEFORE_DONE: a hit */
-        leave
-        .cfi_remember_state
-        .cfi_def_cfa %rsp, 16
-        popq    %r11
-        .cfi_def_cfa_offset 8
-        ret
+        KEEP_RETURN remember=1
         .cfi_restore_state
 4:
         cmpq    $CM_BEFORE_PASS, %rax
@@ -250,11 +228,7 @@ cm_entry_keep:
         KEEP_LOAD 0(%rsp)
         movq    -8(%rbp), %rbx
         .cfi_restore %rbx
-        leave
-        .cfi_def_cfa %rsp, 16
-        popq    %r11
-        .cfi_def_cfa_offset 8
-        ret
+        KEEP_RETURN
         .cfi_endproc
         .size   cm_entry_keep, . - cm_entry_keep
 

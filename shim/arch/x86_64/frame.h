@@ -5,7 +5,8 @@
  * hooked function's entry, a pointer to the caller's stack arguments, the descriptor, and the
  * return registers the dispatcher wants loaded) and of the two `struct cm_fn` fields the entry
  * code reads, and for the assembly the register moves that build and reload a frame
- * (SAVE_ARGS, LOAD_ARGS, KEEP_SAVE, KEEP_LOAD). Included by both the assembly and the C side;
+ * (SAVE_ARGS, LOAD_ARGS, KEEP_SAVE, KEEP_LOAD, and ENTRY_FRAME / KEEP_FRAME / KEEP_RETURN, the
+ * frame set-up and return the dispatching and the observing entries share). Included by both the assembly and the C side;
  * offsets are pinned with _Static_assert in dispatch.c.
  *
  * What it does not do: no logic. Nothing outside shim/arch/x86_64/ names registers except
@@ -51,7 +52,7 @@
 #define CMR_SIZE 48       /* the return registers, on the stack after a miss: rax rdx xmm0 xmm1 */
 
 #ifdef __ASSEMBLER__
-/* Register moves shared by the entry code (entry.S) and usable by observe.S. */
+/* Register moves and frame set-ups shared by the entry code (entry.S) and observe.S. */
         /* Save the argument registers into the frame at rsp. */
         .macro  SAVE_ARGS
         movq    %rdi, CMF_GPR+0(%rsp)
@@ -118,6 +119,54 @@
         movq    40+\k, %r9
         movq    48+\k, %rax
         movq    56+\k, %r10
+        .endm
+
+        /* After SAVE_ARGS: the rest of the frame at rsp (where the caller's stack arguments
+         * start, \argoff above rbp; the descriptor, from r11) and rdi = the frame. */
+        .macro  FRAME_FINISH argoff
+        leaq    \argoff(%rbp), %rax              /* first stack argument of the caller */
+        movq    %rax, CMF_STACK(%rsp)
+        movq    %r11, CMF_FN(%rsp)
+        movq    %rsp, %rdi
+        .endm
+
+        /* The frame of cm_entry and cm_obs_entry, once rbp is pushed over the return address:
+         * rbp becomes the CFA register, a struct cm_frame at rsp (16-aligned: entry rsp+8 was)
+         * holds the call's registers, rdi points at it. */
+        .macro  ENTRY_FRAME
+        movq    %rsp, %rbp
+        .cfi_def_cfa_register %rbp
+        subq    $CMF_SIZE, %rsp
+        SAVE_ARGS
+        FRAME_FINISH 16
+        .endm
+
+        /* The frame of cm_entry_keep and cm_obs_entry_keep, once rbp is pushed over the
+         * caller's r11 and the return address: as ENTRY_FRAME, plus the keep area (every
+         * call-clobbered register) right above the frame; rdi = the frame, rsi = the area. */
+        .macro  KEEP_FRAME
+        movq    %rsp, %rbp
+        .cfi_def_cfa_register %rbp
+        subq    $(CMF_SIZE + CMK_SIZE), %rsp
+        andq    $-16, %rsp
+        SAVE_ARGS
+        KEEP_SAVE CMF_SIZE(%rsp)
+        FRAME_FINISH 24
+        leaq    CMF_SIZE(%rsp), %rsi
+        .endm
+
+        /* The return of a keep entry once its registers are reloaded: drop the frame, pop the
+         * caller's r11, ret. With remember=1 the CFI state after `leave` is remembered (for
+         * a path that continues after the ret). */
+        .macro  KEEP_RETURN remember=0
+        leave
+        .if     \remember
+        .cfi_remember_state
+        .endif
+        .cfi_def_cfa %rsp, 16
+        popq    %r11
+        .cfi_def_cfa_offset 8
+        ret
         .endm
 
 #else

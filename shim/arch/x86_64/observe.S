@@ -67,14 +67,7 @@ cm_obs_entry:
         pushq   %rbp
         .cfi_def_cfa_offset 16
         .cfi_offset %rbp, -16
-        movq    %rsp, %rbp
-        .cfi_def_cfa_register %rbp
-        subq    $CMF_SIZE, %rsp
-        SAVE_ARGS
-        leaq    16(%rbp), %rax
-        movq    %rax, CMF_STACK(%rsp)
-        movq    %r11, CMF_FN(%rsp)
-        movq    %rsp, %rdi
+        ENTRY_FRAME
         call    cm_obs_call
         movq    CMF_RET_RAX(%rsp), %rax
         movq    CMF_RET_RDX(%rsp), %rdx
@@ -130,24 +123,10 @@ cm_obs_entry_keep:
         pushq   %rbp
         .cfi_def_cfa_offset 24
         .cfi_offset %rbp, -24
-        movq    %rsp, %rbp
-        .cfi_def_cfa_register %rbp
-        subq    $(CMF_SIZE + CMK_SIZE), %rsp
-        andq    $-16, %rsp
-        SAVE_ARGS
-        KEEP_SAVE CMF_SIZE(%rsp)
-        leaq    24(%rbp), %rax                  /* first stack argument of the caller */
-        movq    %rax, CMF_STACK(%rsp)
-        movq    %r11, CMF_FN(%rsp)
-        movq    %rsp, %rdi
-        leaq    CMF_SIZE(%rsp), %rsi
+        KEEP_FRAME
         call    cm_obs_call_keep
         KEEP_LOAD CMF_SIZE(%rsp)
-        leave
-        .cfi_def_cfa %rsp, 16
-        popq    %r11
-        .cfi_def_cfa_offset 8
-        ret
+        KEEP_RETURN
         .cfi_endproc
         .size   cm_obs_entry_keep, . - cm_obs_entry_keep
 
