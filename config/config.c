@@ -632,10 +632,15 @@ int cm_config_load(const char *path, struct cm_config *cfg, cm_diag_fn diag, voi
             break;
         len += (size_t)n;
     }
+    /* closed before parsing: the preloaded library opens libinih then (shim/base/lazy_inih.c),
+     * and under a descriptor limit of one free descriptor this one must be free again */
+    close(fd);
+    fd = -1;
     rc = cm_config_parse(path, buf, len, cfg, diag, ctx);
 out:
     free(buf);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 

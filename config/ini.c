@@ -334,7 +334,7 @@ int cm_ini_run(const char *file, const char *text, size_t len, const struct cm_i
     free(r.val);
     if (rc > 0)
         cm_diag_at(d, CM_DIAG_ERROR, file, rc, 1, "syntax error");
-    else if (rc < 0)
-        return -ENOMEM;
+    else if (rc < 0) /* -ELIBACC: libcloudm.so could not load libinih (shim/base/lazy_inih.c) */
+        return rc == -ELIBACC ? rc : -ENOMEM;
     return 0;
 }

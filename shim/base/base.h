@@ -316,6 +316,44 @@ char *cm_tls_strbuf(uint32_t id, size_t size);
 void *cm_tls_push(size_t size);
 void cm_tls_pop(void *p);
 
+/* ---- lazy: the shim's optional libraries, loaded when first needed (lazy.c).
+ *
+ * libcloudm.so is linked against libc alone: Zydis (inline hooks, code identities), libelf and
+ * the zlib it needs (symbol tables, compressed sections) and libinih (the config parser) are
+ * opened with dlopen(RTLD_LOCAL) the first time one of their functions is called, and their
+ * functions found with dlsym/dlvsym into a per-library table (lazy_zydis.c, lazy_elf.c,
+ * lazy_inih.c define those functions under the libraries' own names, so their callers are
+ * unchanged). Observation mode and a config of GOT hooks alone load none of them. A library
+ * that cannot be loaded gives one line on stderr and the calling function's error value (the
+ * hook that needed it is not installed: the real function runs).
+ *
+ * What it does not do: no unloading (the libraries stay for the life of the process), nothing
+ * for the `cloudm` command, which links them normally.
+ */
+struct cm_lazy_sym {
+    const char *name;
+    const char *version; /* the symbol version to bind (dlvsym), or NULL (dlsym) */
+};
+
+struct cm_lazy {
+    const char *soname;               /* what dlopen is given */
+    const char *needed_for;           /* for the message: what does not work without it */
+    const struct cm_lazy_sym *syms;   /* nsyms names */
+    void **ptrs;                      /* nsyms addresses, filled at load */
+    int nsyms;
+    int state;                        /* 0 not tried, 1 loaded, -1 failed (atomic) */
+    uintptr_t base;                   /* its load bias once loaded (link_map l_addr) */
+};
+
+/* The address of function i of `l`, loading the library the first time; NULL when it cannot
+ * be loaded (one message on stderr, once). Thread-safe, no lock (every thread that races
+ * stores the same addresses); errno is kept. */
+void *cm_lazy_get(struct cm_lazy *l, int i);
+
+/* 1 when the object loaded at bias `base` is one of the libraries loaded this way (the
+ * observation mode leaves them, and what only they need, alone). */
+int cm_lazy_owns(uintptr_t base);
+
 #endif /* __ASSEMBLER__ */
 
 #endif

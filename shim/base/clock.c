@@ -1,13 +1,14 @@
 /*
  * clock.c - choosing and calibrating the miss timer (see clock.h).
  *
- * The TSC is used only when CPUID says it is invariant (leaf 0x80000007, EDX bit 8): then it
+ * The TSC is used only when CPUID says it is invariant (leaf 0x80000007, EDX bit 8, as the
+ * dynamic loader read it: <sys/platform/x86.h>, no cpuid instruction here): then it
  * ticks at a constant rate on every core, through frequency changes and idle states. The rate
  * is the ratio of elapsed ticks to elapsed CLOCK_MONOTONIC nanoseconds between two samples.
  */
 #include "base.h"
 
-#include <cpuid.h>
+#include <sys/platform/x86.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,9 +22,9 @@ static double rate_now(void);
 
 void cm_clock_init(void)
 {
-    unsigned a, b, c, d;
-    if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000007u &&
-        __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)))
+    /* the invariant-TSC bit (cpuid 0x80000007 edx bit 8) as the dynamic loader read it at
+     * start-up: no cpuid here (a trap to the hypervisor in a virtual machine, ~3 us each) */
+    if (CPU_FEATURE_PRESENT(INVARIANT_TSC))
         cm_clock_mode = CM_CLOCK_TSC;
     t0_ns = cm_clock_ns();
     t0_ticks = cm_ticks();

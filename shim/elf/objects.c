@@ -251,6 +251,8 @@ void *cm_objrec_ref(struct cm_objrec *r)
         return r->or_pub.handle;
     if (r->or_kind == CM_OBJ_VDSO || !r->or_lname[0])
         return NULL;
+    if (r->or_pinned && r->or_pub.handle) /* held for good: no second reference needed */
+        return r->or_pub.handle;
     long lmid = 0;
     return open_ref(r->or_lname, r->or_pub.base, r->or_dynamic, &lmid);
 }
@@ -259,9 +261,11 @@ void cm_objrec_unref(void *h)
 {
     if (h) {
         const struct cm_objtab *t = cm_objects_current();
-        for (size_t i = 0; t && i < t->ot_n; i++)
-            if (t->ot_order[i]->or_kind == CM_OBJ_MAIN && t->ot_order[i]->or_pub.handle == h)
-                return; /* the executable's handle is ours to keep */
+        for (size_t i = 0; t && i < t->ot_n; i++) {
+            const struct cm_objrec *r = t->ot_order[i];
+            if ((r->or_kind == CM_OBJ_MAIN || r->or_pinned) && r->or_pub.handle == h)
+                return; /* the executable's handle, or one held for good: ours to keep */
+        }
         dlclose(h);
     }
 }
@@ -340,15 +344,18 @@ static int classify(const struct seen *s, bool first)
 
 /* realpath() with the directories resolved once (tab_lock held): most objects share a few
  * directories, and realpath reads every component's link (a system call each, ~50 at start-up
- * for a small program). Only the last component is then checked for a link. */
+ * for a small program). Only the last component is then checked for a link. The cache keeps
+ * directories of up to DIR_CACHED bytes (one page for all: every page touched at start-up is a
+ * fault, microseconds in a virtual machine); a longer one is resolved by realpath each time. */
+#define DIR_CACHED 256
 static bool real_path(const char *p, char *out)
 {
     static struct {
-        char dir[PATH_MAX], real[PATH_MAX];
+        char dir[DIR_CACHED], real[DIR_CACHED];
     } dirs[8];
     static int ndirs;
     const char *slash = strrchr(p, '/');
-    if (!slash || slash == p || (size_t)(slash - p) >= PATH_MAX || !strcmp(slash, "/.") ||
+    if (!slash || slash == p || (size_t)(slash - p) >= DIR_CACHED || !strcmp(slash, "/.") ||
         !strcmp(slash, "/..") || !slash[1])
         return realpath(p, out) != NULL;
     size_t dl = (size_t)(slash - p);
@@ -360,7 +367,7 @@ static bool real_path(const char *p, char *out)
         char dir[PATH_MAX];
         memcpy(dir, p, dl);
         dir[dl] = '\0';
-        if (!realpath(dir, out))
+        if (!realpath(dir, out) || strlen(out) >= DIR_CACHED)
             return realpath(p, out) != NULL;
         i = ndirs < 8 ? ndirs++ : 7; /* the last slot is reused */
         memcpy(dirs[i].dir, dir, dl + 1);

@@ -89,6 +89,9 @@ static void protmap_line(struct protmap *m, const char *line)
     m->n++;
 }
 
+/* Lines are parsed where read(2) left them (only each line's start matters: protmap_line stops
+ * at the first character that is not part of "lo-hi perms"); a line longer than the buffer
+ * keeps its start and the rest is skipped. */
 static void protmap_load(struct protmap *m)
 {
     m->loaded = true;
@@ -98,31 +101,36 @@ static void protmap_load(struct protmap *m)
         m->err = -errno;
         return;
     }
-    char buf[4096], line[512];
-    size_t len = 0;
-    bool skipping = false; /* inside a line longer than `line` (only its start matters) */
+    char buf[8192 + 1];
+    size_t have = 0;
+    bool skipping = false; /* inside a line whose start was parsed already */
     for (;;) {
-        ssize_t r = read(fd, buf, sizeof(buf));
+        ssize_t r = read(fd, buf + have, sizeof(buf) - 1 - have);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
             break;
-        for (ssize_t i = 0; i < r; i++) {
-            if (buf[i] == '\n') {
-                line[len] = '\0';
-                protmap_line(m, line);
-                len = 0;
-                skipping = false;
-            } else if (!skipping) {
-                line[len++] = buf[i];
-                if (len == sizeof(line) - 1) {
-                    line[len] = '\0';
-                    protmap_line(m, line);
-                    skipping = true;
-                    len = 0;
-                }
-            }
+        have += (size_t)r;
+        char *p = buf, *end = buf + have;
+        for (char *nl; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
+            *nl = '\0';
+            if (!skipping)
+                protmap_line(m, p);
+            skipping = false;
         }
+        if (p == buf && have == sizeof(buf) - 1) { /* no end of line in a full buffer */
+            buf[have] = '\0';
+            if (!skipping)
+                protmap_line(m, buf);
+            skipping = true;
+            p = end;
+        }
+        have = (size_t)(end - p);
+        memmove(buf, p, have);
+    }
+    if (have && !skipping) { /* a last line without its end of line */
+        buf[have] = '\0';
+        protmap_line(m, buf);
     }
     close(fd);
 }

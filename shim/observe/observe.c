@@ -79,15 +79,16 @@ static void add_name(const char *name)
 
 /* ---- cloudm's own libraries ----------------------------------------------------------------
  * Objects loaded only because libcloudm.so needs them (Zydis, libelf and what they need) are
- * not observed: the program never calls them. An object is ours when libcloudm.so or another of
- * ours needs it and nothing else does. */
+ * not observed: the program never calls them. An object is ours when libcloudm.so opened it
+ * (base/lazy.c: with --internal, libelf and zlib are opened mid-run) or needs it, or another of
+ * ours needs it and nothing else does. Computed again whenever the table of objects changed. */
 
 extern ElfW(Dyn) _DYNAMIC[];
 
 #define MAX_OURS 32
 static const struct cm_objrec *ours[MAX_OURS];
 static int nours;
-static int ours_done;
+static const struct cm_objtab *ours_tab; /* the table they were computed from */
 
 static const char *soname_of(const struct cm_objrec *r)
 {
@@ -121,8 +122,9 @@ static int self_needs(const char *soname)
 
 static void compute_ours(void)
 {
-    ours_done = 1;
     const struct cm_objtab *t = cm_objects_current();
+    ours_tab = t;
+    nours = 0;
     for (int changed = 1; t && changed && nours < MAX_OURS;) {
         changed = 0;
         for (size_t i = 0; i < t->ot_n && nours < MAX_OURS; i++) {
@@ -130,7 +132,7 @@ static void compute_ours(void)
             if (r->or_kind != CM_OBJ_NORMAL || is_ours(r))
                 continue;
             const char *so = soname_of(r);
-            int needed = self_needs(so), foreign = 0;
+            int needed = self_needs(so) || cm_lazy_owns(r->or_pub.base), foreign = 0;
             for (size_t j = 0; j < t->ot_n; j++) {
                 const struct cm_objrec *q = t->ot_order[j];
                 if (q == r || !q->or_dyn_ok)
@@ -185,7 +187,7 @@ static void feed(const struct cm_object *obj, int late, void *ctx)
         return;
     }
     struct cm_objrec *r = cm_objrec_of(obj);
-    if (!ours_done)
+    if (ours_tab != cm_objects_current())
         compute_ours();
     if (is_ours(r))
         return;
@@ -243,6 +245,8 @@ static void *bind(const struct cm_binding *b)
     const char *path = b->provider ? b->provider->path : "";
     if (b->is_func == 0 || !b->name || (b->how != 0 && !obs_internal))
         return NULL;
+    if (ours_tab != cm_objects_current())
+        compute_ours();
     if (b->provider && is_ours(cm_objrec_of(b->provider)))
         return NULL;
     if (cm_never_memoizable(b->name, path) || !glob_matches(path))

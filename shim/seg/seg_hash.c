@@ -5,11 +5,15 @@
  * AVX-512 loops are 1.5-2x faster than the SSE2 one a plain x86-64 build gets.
  *
  * What it does: holds the SSE2 variant (this file, compiled for the x86-64 baseline) and picks
- * among it, seg_hash_avx2.c and seg_hash_avx512.c once, at the first call: __builtin_cpu_init()
- * and __builtin_cpu_supports() run cpuid and xgetbv (so a CPU whose kernel does not save the
- * AVX-512 state is not sent there), no system call and no libc function, so it is safe from a
- * constructor, before libc's own initialisation, and on a hit path. Every variant is xxHash's
- * own code, so all return the same bits for every input (tests/seg/test_seg_hash.c checks it).
+ * among it, seg_hash_avx2.c and seg_hash_avx512.c once, at the first call, from the features
+ * the dynamic loader found at start-up (<sys/platform/x86.h> CPU_FEATURE_ACTIVE: "active" means
+ * cpuid and xgetbv agree, so a CPU whose kernel does not save the AVX-512 state is not sent
+ * there): no cpuid instruction (it traps to the hypervisor in a virtual machine, ~3 us each
+ * measured here; libgcc's __builtin_cpu_supports would also add a constructor running a dozen
+ * of them in every process libcloudm.so is loaded into), no system call and no libc function,
+ * so it is safe from a constructor, before libc's own initialisation, and on a hit path. Every
+ * variant is xxHash's own code, so all return the same bits for every input
+ * (tests/seg/test_seg_hash.c checks it).
  *
  * What it does not do: hash anything itself, or hash short inputs faster (XXH3 uses no vector
  * code below 241 bytes: callers keep the inline functions there).
@@ -22,6 +26,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/platform/x86.h>
 
 static const struct seg_hash_ops *ops; /* NULL until the first call */
 static const char *ops_name;
@@ -35,12 +40,11 @@ static const struct {
 
 static int supported(int i)
 {
-    __builtin_cpu_init(); /* needed when the first call comes from a constructor */
     switch (i) {
     case 0:
-        return __builtin_cpu_supports("avx512f");
+        return CPU_FEATURE_ACTIVE(AVX512F);
     case 1:
-        return __builtin_cpu_supports("avx2");
+        return CPU_FEATURE_ACTIVE(AVX2);
     default:
         return 1; /* SSE2 is part of x86-64 */
     }
