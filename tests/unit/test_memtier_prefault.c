@@ -17,45 +17,7 @@
 
 #define CHECK ASSERT_MSG
 
-static uint64_t index_len(void)
-{
-    return ((uint64_t)1 << (64 - cm_mem_shift)) * sizeof(struct cm_slot);
-}
-
-/* Pages of the index the kernel reports resident. */
-static uint64_t resident_pages(void)
-{
-    uint64_t pages = index_len() / 4096, n = 0;
-    unsigned char *vec = malloc(pages);
-    if (vec == NULL || mincore(cm_mem_slots, index_len(), vec) != 0) {
-        free(vec);
-        return (uint64_t)-1;
-    }
-    for (uint64_t i = 0; i < pages; i++)
-        n += vec[i] & 1;
-    free(vec);
-    return n;
-}
-
-static uint64_t key_hash(uint64_t k)
-{
-    return (k + 1) * 0x9E3779B97F4A7C15ull; /* spreads over the whole index (high bits) */
-}
-
-static long get_word(uint64_t k, uint64_t *out)
-{
-    static __thread uint8_t raw[256] __attribute__((aligned(8)));
-    uint32_t need = 0;
-    return cm_mem_get(1, key_hash(k), (const uint8_t *)&k, 8, (uint8_t *)out, 8, raw, sizeof(raw),
-                      &need);
-}
-
-static int put_word(uint64_t k, uint64_t v)
-{
-    static __thread uint8_t raw[256] __attribute__((aligned(8)));
-    return cm_mem_put(1, key_hash(k), (const uint8_t *)&k, 8, (const uint8_t *)&v, 8, raw,
-                      sizeof(raw));
-}
+#include "memtier_test.h"
 
 static void test_commits_and_keeps(void)
 {
@@ -64,7 +26,7 @@ static void test_commits_and_keeps(void)
     for (uint64_t k = 0; k < 100; k++)
         stored += put_word(k, k * 3 + 1) == 0;
     CHECK(stored == 100, "stored %d of 100", stored);
-    pages = index_len() / 4096; /* the real index: lookups use it since the first store */
+    pages = mem_index_len() / 4096; /* the real index: lookups use it since the first store */
     uint64_t before = resident_pages();
     CHECK(before <= 100, "before prefault, only the pages written are resident (%llu of %llu)",
           (unsigned long long)before, (unsigned long long)pages);
@@ -72,9 +34,9 @@ static void test_commits_and_keeps(void)
     while ((r = cm_mem_prefault(&at, 64 * 1024)) == 1)
         steps++;
     CHECK(r == 0, "prefault ends with 0, got %d", r);
-    CHECK(at == index_len(), "cursor %llu at the end of the index (%llu)", (unsigned long long)at,
-          (unsigned long long)index_len());
-    CHECK(steps + 1 == (int)(index_len() / (64 * 1024)), "%d steps of 64 KiB", steps + 1);
+    CHECK(at == mem_index_len(), "cursor %llu at the end of the index (%llu)",
+          (unsigned long long)at, (unsigned long long)mem_index_len());
+    CHECK(steps + 1 == (int)(mem_index_len() / (64 * 1024)), "%d steps of 64 KiB", steps + 1);
     CHECK(cm_mem_prefault(&at, 64 * 1024) == 0, "nothing left after the end");
     CHECK(resident_pages() == pages, "every page resident after prefault (%llu of %llu)",
           (unsigned long long)resident_pages(), (unsigned long long)pages);
@@ -129,7 +91,7 @@ static void test_concurrent(void)
             wrong += (long)r;
     }
     CHECK(wrong == 0, "%ld wrong values while prefaulting", wrong);
-    CHECK(resident_pages() == index_len() / 4096, "every page resident");
+    CHECK(resident_pages() == mem_index_len() / 4096, "every page resident");
 }
 
 int main(void)
