@@ -2,7 +2,13 @@
  * dram_floor.h - the machine's floor for a cold read, measured inside a benchmark's own process:
  * a dependent read of a random line of a 64 MiB buffer (one cycle through all its lines in a
  * random order, Sattolo's shuffle), n times, in ns per read. The buffer is written first, so no
- * read takes a page fault; what remains is the cache and TLB misses of random access.
+ * read takes a page fault, then flushed from every cache level (clflush), so that every read goes
+ * to DRAM: what remains is the cache and TLB misses of random access. Without the flush the floor
+ * depends on how much of the buffer the last-level cache kept: on a machine whose L3 is larger
+ * than the buffer (the 2-vCPU VM of bench/README: 300 MiB shared L3) unflushed reads measured
+ * 75-150 ns from one process to the next, flushed ones 128 ns.
+ * cm_flush_file() does the same to the resident pages of a file (the shared segment), so that a
+ * benchmark reading it "cold" reads DRAM, as the floor does.
  * The page size is the caller's choice, so that the floor and what it is compared with pay the
  * same TLB misses: cm_dram_floor() uses 4 KiB pages (MADV_NOHUGEPAGE: the segment's pages on a
  * tmpfs without huge pages, such as the usual /dev/shm), cm_dram_floor_huge() asks for 2 MiB
@@ -19,6 +25,47 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <emmintrin.h>
+/* Writes back and evicts [p, p + len) from every cache level (SSE2 clflush, 64-byte lines). */
+static inline void cm_flush_lines(const void *p, size_t len)
+{
+    for (size_t o = 0; o < len; o += 64)
+        _mm_clflush((const char *)p + o);
+    _mm_mfence();
+}
+/* cm_flush_lines() over the pages of file `path` that are in memory (mincore: holes stay holes,
+ * nothing is read from disk). Pages flushed, or -1. */
+static inline long cm_flush_file(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) != 0 || st.st_size < 4096) {
+        close(fd);
+        return -1;
+    }
+    size_t len = (size_t)st.st_size & ~(size_t)4095, pages = len / 4096;
+    long n = -1;
+    unsigned char *vec = malloc(pages);
+    void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (m != MAP_FAILED && vec && mincore(m, len, vec) == 0) {
+        n = 0;
+        for (size_t i = 0; i < pages; i++)
+            if (vec[i] & 1) {
+                cm_flush_lines((char *)m + i * 4096, 4096);
+                n++;
+            }
+    }
+    if (m != MAP_FAILED)
+        munmap(m, len);
+    free(vec);
+    return n;
+}
 
 /* kB of `field` ("AnonHugePages", "ShmemPmdMapped": memory in 2 MiB pages) summed over this
  * process's mappings that contain address `p`, or (p NULL) whose path contains `path`; -1 when
@@ -76,6 +123,7 @@ static inline double cm_dram_floor_pages(long n, double (*clock_ns)(void), int h
     for (size_t i = 0; i < lines; i++)
         buf[(size_t)order[i] * 8] = order[(i + 1) % lines];
     free(order);
+    cm_flush_lines(buf, len);
     if (huge &&
         cm_smaps_kb(buf, NULL, "AnonHugePages") <= 0) { /* no huge page given: no such floor here */
         munmap(map, len + (2u << 20));
