@@ -69,6 +69,7 @@ static void plan_fast_path(struct cm_fn *fn)
         return;
     int16_t src[5];
     uint64_t mask[5];
+    uint8_t width[5];
     for (int i = 0; i < s->nparams; i++) {
         const struct cm_param *p = &s->params[i];
         if (p->kind == CM_K_IGNORE)
@@ -81,6 +82,7 @@ static void plan_fast_path(struct cm_fn *fn)
             src[n] = (int16_t)(CMF_XMM + 16 * p->abi_reg);
         else
             src[n] = (int16_t)(CMF_GPR + 8 * p->abi_reg);
+        width[n] = (uint8_t)p->size;
         mask[n++] = p->size == 8 ? ~0ull : (1ull << (8 * p->size)) - 1;
     }
     for (int g = 0; g < c->nwrites; g++)
@@ -93,6 +95,7 @@ static void plan_fast_path(struct cm_fn *fn)
         int k = i - (5 - n);
         fn->fast_src[i] = k >= 0 ? src[k] : 0;
         fn->fast_mask[i] = k >= 0 ? mask[k] : 0;
+        fn->fast_kb[i] = k >= 0 ? width[k] : 0;
     }
     fn->fast_n = (uint8_t)n;
     fn->fast_klen = (uint8_t)(8 * n);

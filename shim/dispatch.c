@@ -472,24 +472,37 @@ static void complete_done(struct cm_miss *m, uint64_t dt, int err)
     }
 }
 
-/* The fast path's key words (into kw[5-n .. 4]) and hash, as fast_hit_n builds them. */
+/* The fast path's key words, into kw[5-n .. 4], as fast_hit_n reads them. */
+static inline void fast_words(const struct cm_fn *fn, const struct cm_frame *f, uint64_t *kw)
+{
+    for (int i = 5 - fn->fast_n; i < 5; i++)
+        kw[i] = fast_word(fn, f, i);
+}
+
+/* The memory tier's hash of those words, as fast_hit_n computes it. */
+static inline uint64_t fast_hash(const struct cm_fn *fn, const uint64_t *kw)
+{
+    uint64_t h = fn->seed;
+    for (int i = 5 - fn->fast_n; i < 5; i++)
+        h = (((h << 32) | (h >> 32)) ^ kw[i]) * 0x9E3779B97F4A7C15ull;
+    return h;
+}
+
+/* Both (the miss paths). */
 static uint64_t fast_key(const struct cm_fn *fn, const struct cm_frame *f, uint64_t *kw)
 {
-    int n = fn->fast_sw % 5; /* key words (bind.c: + 5 with verify) */
-    uint64_t h = fn->seed;
-    for (int i = 5 - n; i < 5; i++) {
-        kw[i] = fast_word(fn, f, i);
-        h = (((h << 32) | (h >> 32)) ^ kw[i]) * 0x9E3779B97F4A7C15ull;
-    }
-    return h;
+    fast_words(fn, f, kw);
+    return fast_hash(fn, kw);
 }
 
 /* The shared tier's answer for a fast-path call (fn->fast_sh): key words in, the value's words
  * restored straight into the frame, the memory tier filled under the word key (from the key's
  * second shared hit on, as shared_hit does). 1 on a hit. Verified like every shared hit (digest
- * and checksum, seg_ix.c) and refused while the function is quarantined. */
-static int fast_shared(struct cm_fn *fn, struct cm_frame *f, struct cm_tstats *ts,
-                       const uint64_t *kw, uint64_t h)
+ * and checksum, seg_ix.c) and refused while the function is quarantined. A cold hit waits for
+ * one memory access of the segment, and every instruction before it adds to the wait: only the
+ * key words come first; the memory tier's hash, the counters and the fill come after. */
+static inline __attribute__((always_inline)) int fast_shared(struct cm_fn *fn, struct cm_frame *f,
+                                                             const uint64_t *kw)
 {
     uint64_t vw[5];
     uint8_t d[16];
@@ -506,40 +519,49 @@ static int fast_shared(struct cm_fn *fn, struct cm_frame *f, struct cm_tstats *t
             vw[vlen / 8] &= (1ull << (8 * (vlen % 8))) - 1;
         for (uint32_t i = (vlen + 7) / 8; i < 5; i++)
             vw[i] = 0;
-        cm_mem_put_words(fn->id, h, kw, fn->fast_mask, fn->fast_klen, vw, vlen);
+        cm_mem_put_words(fn->id, fast_hash(fn, kw), kw, fn->fast_mask, fn->fast_klen, vw, vlen);
     }
+    struct cm_tstats *ts = cm_stats_self();
     if (ts)
         CM_STAT_ADD(ts, fn->id, hit_shared, 1);
     cm_shared_flush_stats(CM_FLUSH_HIT);
     return 1;
 }
 
+/* The general completion of a fast-path call (out of line: its buffers would otherwise sit on
+ * the stack of every shared hit). `looked`: the shared tier was asked already. */
+__attribute__((noinline)) static void *fast_complete(struct cm_frame *f, struct cm_fn *fn,
+                                                     const uint64_t *kw, int looked)
+{
+    struct cm_callinfo ci;
+    uint8_t args[STACK_BUF] __attribute__((aligned(8)));
+    struct cm_tstats *ts = cm_stats_self();
+    cm_args_read(fn, f, &ci);
+    int64_t alen = cm_key_measure(fn, &ci); /* scalars only: never fails, <= 8 * params */
+    cm_key_write(fn, &ci, args);
+    struct memkey mk = {.kw = kw, .h = fast_hash(fn, kw)};
+    void *r = complete(f, fn, ts, &ci, args, (uint32_t)alen, &mk, looked);
+    cm_guard = 0;
+    return r;
+}
+
 /* A fast-path miss with a shared or remote tier (and every call of a fast_sh function without
  * a memory tier): the shared tier by the word key first, then the general completion, which
- * needs the canonical bytes (out of line: its buffers would otherwise sit on the stack of every
- * hit). */
+ * needs the canonical bytes. */
 __attribute__((noinline)) static void *fast_miss_tiers(struct cm_frame *f, struct cm_fn *fn)
 {
-    uint64_t kw[5], h = fast_key(fn, f, kw);
+    uint64_t kw[5];
+    fast_words(fn, f, kw);
     cm_guard = 1;
-    struct cm_tstats *ts = cm_stats_self();
     int looked = 0;
     if (cm_shared_seg && !fn->verify_every) { /* fast_sh: read-write or read-only */
-        if (fast_shared(fn, f, ts, kw, h)) {
+        if (fast_shared(fn, f, kw)) {
             cm_guard = 0;
             return CM_BEFORE_DONE_P;
         }
         looked = 1;
     }
-    struct cm_callinfo ci;
-    uint8_t args[STACK_BUF] __attribute__((aligned(8)));
-    cm_args_read(fn, f, &ci);
-    int64_t alen = cm_key_measure(fn, &ci); /* scalars only: never fails, <= 8 * params */
-    cm_key_write(fn, &ci, args);
-    struct memkey mk = {.kw = kw, .h = h};
-    void *r = complete(f, fn, ts, &ci, args, (uint32_t)alen, &mk, looked);
-    cm_guard = 0;
-    return r;
+    return fast_complete(f, fn, kw, looked);
 }
 
 /* A fast-path miss with the memory tier alone: the original's result goes under the word key,

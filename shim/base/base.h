@@ -183,6 +183,8 @@ struct cm_fn {
     uint8_t fast_sw;                /* the dispatcher's case: fast_n, + 5 when verify_every */
     uint8_t fast_sh;                /* fast_* planned: the shared tier is read by word key (also
                                        without a memory tier: then fast = 0) */
+    uint8_t fast_kb[5];             /* per key word: its bytes in the canonical key (declared
+                                       width: 1, 2, 4 or 8), 0 = not key */
     uint32_t verify_every; /* verify = RATE: re-check one hit in this many (0 = never) */
     uint64_t fast_mask[5]; /* per key word: the bits of the declared width; 0 = not key */
     uint64_t min_ticks;    /* min_time in cm_ticks() units */
@@ -298,9 +300,24 @@ enum cm_scratch {
     CM_SCRATCH_N
 };
 
+/* This thread's scratch buffers (tls.c owns them: grown there, unmapped and zeroed when the
+ * thread exits). Read inline by cm_tls_scratch, so that a buffer already large enough costs a
+ * load and a compare on the hit paths. */
+struct cm_scratch_buf {
+    uint8_t *p;
+    size_t cap;
+};
+extern __thread struct cm_scratch_buf cm_scratch_bufs[CM_SCRATCH_N]
+    __attribute__((tls_model("initial-exec")));
+uint8_t *cm_tls_scratch_grow(enum cm_scratch which, size_t size);
+
 /* A buffer of at least `size` bytes (8-byte aligned), or NULL. Contents are not preserved
  * across growth. */
-uint8_t *cm_tls_scratch(enum cm_scratch which, size_t size);
+static inline uint8_t *cm_tls_scratch(enum cm_scratch which, size_t size)
+{
+    struct cm_scratch_buf *b = &cm_scratch_bufs[which];
+    return __builtin_expect(b->cap >= size, 1) ? b->p : cm_tls_scratch_grow(which, size);
+}
 
 /* The `str` return buffer of variant `id` on this thread, at least `size` bytes, or NULL. */
 char *cm_tls_strbuf(uint32_t id, size_t size);

@@ -14,7 +14,8 @@
  * original). A slot never spans two chunks; popping returns to the chunk holding the slot.
  * Chunks stay mapped until the thread exits, so a steady state maps nothing.
  *
- * DESIGN: one initial-exec TLS record per thread. Buffers are anonymous mappings, grown to the
+ * DESIGN: one initial-exec TLS record per thread, and the scratch buffers' table beside it
+ * (cm_scratch_bufs: base.h reads it inline). Buffers are anonymous mappings, grown to the
  * next power of two (at least a page), so a thread that once needed N bytes never maps again
  * for sizes <= N. The string-return table (CM_MAX_VARIANTS entries) is mapped on first use.
  * A pthread key destructor unmaps everything when the thread exits; the main thread's buffers
@@ -26,16 +27,10 @@
 #include <pthread.h>
 #include <sys/mman.h>
 
-struct buf {
-    uint8_t *p;
-    size_t cap;
-};
-
 #define NEST_CHUNKS ((int)(CM_NEST_MAX / CM_NEST_CHUNK))
 
 struct cm_thread {
-    struct buf scratch[CM_SCRATCH_N];
-    struct buf *strbufs;        /* CM_MAX_VARIANTS entries */
+    struct cm_scratch_buf *strbufs; /* CM_MAX_VARIANTS entries */
     uint8_t *nest[NEST_CHUNKS]; /* the nesting store's chunks, mapped on first use */
     int ncur;                   /* the chunk in use */
     size_t ntop;                /* bytes used in it */
@@ -66,20 +61,24 @@ void cm_stack_guard_init(void)
 }
 
 static __thread struct cm_thread self __attribute__((tls_model("initial-exec")));
+__thread struct cm_scratch_buf cm_scratch_bufs[CM_SCRATCH_N]
+    __attribute__((tls_model("initial-exec")));
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
 static void release(void *arg)
 {
     struct cm_thread *t = arg;
-    for (int i = 0; i < CM_SCRATCH_N; i++)
-        if (t->scratch[i].p)
-            munmap(t->scratch[i].p, t->scratch[i].cap);
+    for (int i = 0; i < CM_SCRATCH_N; i++) {
+        if (cm_scratch_bufs[i].p)
+            munmap(cm_scratch_bufs[i].p, cm_scratch_bufs[i].cap);
+        cm_scratch_bufs[i] = (struct cm_scratch_buf){0};
+    }
     if (t->strbufs) {
         for (int i = 0; i < CM_MAX_VARIANTS; i++)
             if (t->strbufs[i].p)
                 munmap(t->strbufs[i].p, t->strbufs[i].cap);
-        munmap(t->strbufs, CM_MAX_VARIANTS * sizeof(struct buf));
+        munmap(t->strbufs, CM_MAX_VARIANTS * sizeof(struct cm_scratch_buf));
     }
     for (int i = 0; i < NEST_CHUNKS; i++)
         if (t->nest[i])
@@ -101,7 +100,7 @@ static void register_thread(void)
     }
 }
 
-static int grow(struct buf *b, size_t size)
+static int grow(struct cm_scratch_buf *b, size_t size)
 {
     if (b->cap >= size)
         return 0;
@@ -125,12 +124,10 @@ static int grow(struct buf *b, size_t size)
     return 0;
 }
 
-uint8_t *cm_tls_scratch(enum cm_scratch which, size_t size)
+uint8_t *cm_tls_scratch_grow(enum cm_scratch which, size_t size)
 {
-    struct buf *b = &self.scratch[which];
-    if (b->cap < size && grow(b, size) < 0)
-        return NULL;
-    return b->p;
+    struct cm_scratch_buf *b = &cm_scratch_bufs[which];
+    return grow(b, size) < 0 ? NULL : b->p;
 }
 
 char *cm_tls_strbuf(uint32_t id, size_t size)
@@ -139,14 +136,14 @@ char *cm_tls_strbuf(uint32_t id, size_t size)
         if (cm_sandbox == CM_SANDBOX_STRICT)
             return NULL;
         int saved_errno = errno;
-        void *p = mmap(NULL, CM_MAX_VARIANTS * sizeof(struct buf), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *p = mmap(NULL, CM_MAX_VARIANTS * sizeof(struct cm_scratch_buf),
+                       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         errno = saved_errno;
         if (p == MAP_FAILED)
             return NULL;
         self.strbufs = p;
     }
-    struct buf *b = &self.strbufs[id];
+    struct cm_scratch_buf *b = &self.strbufs[id];
     if (b->cap < size && grow(b, size) < 0)
         return NULL;
     return (char *)b->p;

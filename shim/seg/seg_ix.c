@@ -155,30 +155,34 @@ slot_try(struct cm_seg *s, unsigned lg, struct seg_slot *sl, uint64_t h0, uint64
 }
 
 /*
- * Probes the window at home; returns as cm_seg_lookup.
- *
- * A cold key: the first four slots are asked for at once. Most keys are in the first two; at
- * the index's usual load about one key in eight lives further (callgrind: 12% of the fresh
- * hits of bench/fresh_hit.sh), mostly in the next two, whose slots then arrive with the others
- * instead of after them (bench/fresh_hit.sh: best pass 0.95x
- * -> 0.86x the DRAM floor, first pass unchanged). The one of the first two to read is chosen
- * without a branch from the home slot's digest word. A branch there would be taken late (after
- * the memory access) and mispredicted for every key living past its home, throwing away all the
- * work done meanwhile. The usual probe follows when that slot does not answer (skipping it when
- * it had nothing to say).
+ * The slot a cold key is read from first. The first four slots of its window are asked for at
+ * once. Most keys are in the first two; at the index's usual load about one key in eight lives
+ * further (callgrind: 12% of the fresh hits of bench/fresh_hit.sh), mostly in the next two,
+ * whose slots then arrive with the others instead of after them (bench/fresh_hit.sh: best pass
+ * 0.95x -> 0.86x the DRAM floor, first pass unchanged). The one of the first two to read is
+ * chosen without a branch from the home slot's digest word. A branch there would be taken late
+ * (after the memory access) and mispredicted for every key living past its home, throwing away
+ * all the work done meanwhile.
  */
-static inline __attribute__((always_inline)) long
-scan(struct cm_seg *s, unsigned lg, uint64_t h0, uint64_t h1, const uint8_t *key, uint32_t klen,
-     uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view, seg_ring_probe_fn probe)
+static inline __attribute__((always_inline)) struct seg_slot *
+first_slot(struct cm_seg *s, uint64_t mask, uint64_t home, uint64_t h0)
 {
-    uint64_t mask = (1ull << lg) - 1, home = h0 & mask;
     struct seg_slot *a = &s->slots[home], *b = &s->slots[(home + 1) & mask];
     __builtin_prefetch(b);
     __builtin_prefetch(&s->slots[(home + 2) & mask]);
     __builtin_prefetch(&s->slots[(home + 3) & mask]);
     uintptr_t other = -(uintptr_t)(ld(&a->ss_h0) != h0); /* all ones: b */
-    struct seg_slot *first =
-        (struct seg_slot *)((uintptr_t)a ^ (((uintptr_t)a ^ (uintptr_t)b) & other));
+    return (struct seg_slot *)((uintptr_t)a ^ (((uintptr_t)a ^ (uintptr_t)b) & other));
+}
+
+/* Probes the window at home; returns as cm_seg_lookup. The first slot (first_slot) first, then
+ * the usual probe when it does not answer (skipping it when it had nothing to say). */
+static inline __attribute__((always_inline)) long
+scan(struct cm_seg *s, unsigned lg, uint64_t h0, uint64_t h1, const uint8_t *key, uint32_t klen,
+     uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view, seg_ring_probe_fn probe)
+{
+    uint64_t mask = (1ull << lg) - 1, home = h0 & mask;
+    struct seg_slot *first = first_slot(s, mask, home, h0);
     long r = slot_try(s, lg, first, h0, h1, key, klen, v, vcap, need, view, probe);
     if (r != SLOT_NEXT && r != SLOT_END)
         return r;
@@ -209,6 +213,28 @@ long seg_ix_lookup(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *ke
     if (r == -1 && (ix & SEG_IX_CURSOR) < (mask + 1) / 2) /* still migrating: the old window */
         r = scan(s, lg - 1, h0, h1, key, klen, v, vcap, need, view, probe);
     return r;
+}
+
+/* For the scalar fast path (no view, 40 bytes of room): the chosen one of the first two slots,
+ * and seg_ix_lookup when it does not answer. The instructions before the slot's memory access
+ * are a cold hit's critical path, so this one has as few as the first probe needs (the full
+ * probe's loop and registers live in seg_ix_lookup). */
+long seg_ix_lookup_small(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *key,
+                         uint32_t klen, uint64_t v[5], seg_ring_probe_fn probe)
+{
+    uint64_t ix = __atomic_load_n(&s->hdr->sh_ix, __ATOMIC_ACQUIRE);
+    unsigned lg = (unsigned)(ix >> 56);
+    uint32_t need;
+    if (lg >= s->ix_lg_min && lg <= s->ix_lg_max) {
+        uint64_t mask = (1ull << lg) - 1;
+        struct seg_slot *first = first_slot(s, mask, h0 & mask, h0);
+        long r = slot_try(s, lg, first, h0, h1, key, klen, (uint8_t *)v, 5 * sizeof(uint64_t),
+                          &need, NULL, probe);
+        if (r != SLOT_NEXT && r != SLOT_END)
+            return r;
+    }
+    return seg_ix_lookup(s, h0, h1, key, klen, (uint8_t *)v, 5 * sizeof(uint64_t), &need, NULL,
+                         probe);
 }
 
 /* Takes slot sl (control word c, even) and writes it. 0, or -EAGAIN when it changed. */

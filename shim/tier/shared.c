@@ -225,27 +225,32 @@ static inline void count_hit(void)
         map_index();
 }
 
-long cm_shared_get_words(const struct cm_fn *fn, const uint64_t kw[5], uint64_t vw[5],
-                         uint8_t h[16])
+/* flatten: the library's XXH3-128 is inlined here, and with the commonest length (one 8-byte
+ * word after the identity) known, its length dispatch folds away. */
+__attribute__((flatten)) long cm_shared_get_words(const struct cm_fn *fn, const uint64_t kw[5],
+                                                  uint64_t vw[5], uint8_t h[16])
 {
     /* ident || each keyed word at its declared width: the bytes cm_key_write writes for
-     * scalars (key.c), so this and cm_shared_key find the same entries */
+     * scalars (key.c), so this and cm_shared_key find the same entries. Everything up to the
+     * lookup's memory access is the critical path of a cold hit: widths precomputed (bind.c),
+     * the digest's words passed in registers. */
     uint8_t key[16 + 5 * 8 + 8] __attribute__((aligned(8)));
     __builtin_memcpy(key, fn->ident, 16);
     uint8_t *p = key + 16;
     for (int i = 5 - fn->fast_n; i < 5; i++) {
-        uint64_t m = fn->fast_mask[i]; /* the declared width's bits: 1, 2, 4 or 8 bytes */
         __builtin_memcpy(p, &kw[i], 8);
-        p += m == ~0ull ? 8 : (unsigned)__builtin_ctzll(~m) / 8;
+        p += fn->fast_kb[i];
     }
-    uint32_t klen = (uint32_t)(p - key), need;
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits(key, klen));
-    __builtin_memcpy(h, c.digest, 16);
-    long n = cm_seg_lookup(cm_shared_seg, h, key, klen, (uint8_t *)vw, 5 * sizeof(uint64_t), &need,
-                           NULL);
+    uint32_t klen = (uint32_t)(p - key);
+    XXH128_hash_t d = klen == 24 ? XXH3_128bits(key, 24) : XXH3_128bits(key, klen);
+    /* the canonical digest (XXH128_canonicalFromHash: big-endian high, then low) as the two
+     * little-endian words the segment compares */
+    uint64_t h0 = __builtin_bswap64(d.high64), h1 = __builtin_bswap64(d.low64);
+    long n = cm_seg_lookup_small(cm_shared_seg, h0, h1, key, klen, vw);
     if (n < 0)
         return n;
+    __builtin_memcpy(h, &h0, 8);
+    __builtin_memcpy(h + 8, &h1, 8);
     if (cm_seg_quarantined(cm_shared_seg, fn->seed)) /* the word count alone, usually */
         return CM_SHARED_QUARANTINED;
     count_hit();
