@@ -167,12 +167,18 @@ static inline void fast_restore(const struct cm_fn *fn, struct cm_frame *f, cons
 static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, struct cm_frame *f,
                                                             const int n, const int verify)
 {
+    /* the set's shift first (acquire: it comes with its index, tier.h); 63 is the empty tier's
+     * stand-in (memtier.c), where nothing is to be found: a fresh process answered by the
+     * segment goes there without hashing and probing */
+    unsigned shift = __atomic_load_n(&cm_mem_shift, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(shift == 63, 0))
+        return 0;
     uint64_t h = fn->seed, vw[5], kw[5];
     for (int i = 5 - n; i < 5; i++) {
         kw[i] = fast_word(fn, f, i);
         h = (((h << 32) | (h >> 32)) ^ kw[i]) * 0x9E3779B97F4A7C15ull;
     }
-    struct cm_slot *set = cm_mem_set(h);
+    struct cm_slot *set = &__atomic_load_n(&cm_mem_slots, __ATOMIC_RELAXED)[(h >> shift) & ~1ull];
     uint32_t fn1 = fn->id + 1;
     long r = cm_mem_slot_get_n(&set[0], fn1, h, kw, n, vw);
     if (r < 0)
@@ -319,7 +325,7 @@ static int shared_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
     cm_seg_view_done(&view);
     if (ts)
         CM_STAT_ADD(ts, fn->id, hit_shared, 1);
-    cm_shared_flush_stats(CM_FLUSH_HIT);
+    cm_shared_flush_hit();
     return 1;
 }
 
@@ -343,7 +349,7 @@ static int remote_hit(struct cm_frame *f, struct cm_fn *fn, struct cm_tstats *ts
     }
     if (ts)
         CM_STAT_ADD(ts, fn->id, hit_remote, 1);
-    cm_shared_flush_stats(CM_FLUSH_HIT);
+    cm_shared_flush_hit();
     return 1;
 }
 
@@ -524,7 +530,7 @@ static inline __attribute__((always_inline)) int fast_shared(struct cm_fn *fn, s
     struct cm_tstats *ts = cm_stats_self();
     if (ts)
         CM_STAT_ADD(ts, fn->id, hit_shared, 1);
-    cm_shared_flush_stats(CM_FLUSH_HIT);
+    cm_shared_flush_hit();
     return 1;
 }
 

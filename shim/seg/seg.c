@@ -266,10 +266,10 @@ long cm_seg_lookup(struct cm_seg *s, const uint8_t h[16], const uint8_t *key, ui
     return seg_ix_lookup(s, h0, h1, key, klen, v, vcap, need, view, ring_probe);
 }
 
-long cm_seg_lookup_small(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *key,
-                         uint32_t klen, uint64_t v[5])
+long cm_seg_lookup_small(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn_ident,
+                         const uint8_t *key, uint32_t klen, uint64_t v[5])
 {
-    return s ? seg_ix_lookup_small(s, h0, h1, key, klen, v, ring_probe) : -1;
+    return s ? seg_ix_lookup_small(s, h0, h1, fn_ident, key, klen, v, ring_probe) : -1;
 }
 
 /*

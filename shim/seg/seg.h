@@ -89,9 +89,12 @@ long cm_seg_lookup(struct cm_seg *s, const uint8_t h[16], const uint8_t *key, ui
                    uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view);
 /* cm_seg_lookup for the scalar fast path (tier/shared.c): the digest as its two words (the
  * digest's bytes 0-7 and 8-15, little-endian), no view, room for 40 bytes (a larger value is a
- * miss). Returns the value length or a negative number. */
-long cm_seg_lookup_small(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *key,
-                         uint32_t klen, uint64_t v[5]);
+ * miss), and a hit refused with CM_SEG_QUARANTINED while fn_ident is quarantined
+ * (cm_seg_quarantined; the common case, nothing quarantined, is one load). Returns the value
+ * length or a negative number. */
+#define CM_SEG_QUARANTINED (-3)
+long cm_seg_lookup_small(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn_ident,
+                         const uint8_t *key, uint32_t klen, uint64_t v[5]);
 /* Release what cm_seg_lookup mapped (nothing for inline values). */
 void cm_seg_view_done(struct cm_seg_view *view);
 

@@ -261,9 +261,19 @@ typedef long (*seg_ring_probe_fn)(struct cm_seg *s, struct seg_slot *sl, uint64_
 long seg_ix_lookup(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *key, uint32_t klen,
                    uint8_t *v, uint32_t vcap, uint32_t *need, struct cm_seg_view *view,
                    seg_ring_probe_fn probe);
-/* seg_ix_lookup with no view and room for 40 bytes (cm_seg_lookup_small). */
-long seg_ix_lookup_small(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *key,
-                         uint32_t klen, uint64_t v[5], seg_ring_probe_fn probe);
+/* seg_ix_lookup with no view and room for 40 bytes, and the quarantine check
+ * (cm_seg_lookup_small). */
+long seg_ix_lookup_small(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn_ident,
+                         const uint8_t *key, uint32_t klen, uint64_t v[5], seg_ring_probe_fn probe);
+
+/* ---- seg_quar.c: the quarantine table, in the header's reserved area. */
+#define SEG_QUAR_N 64u                                /* words: a count, then idents */
+#define SEG_QUAR_OFF (SEG_HDR_BYTES - 8 * SEG_QUAR_N) /* the last 512 bytes of the header */
+/* How many functions the segment has quarantined (the table's word 0). */
+static inline uint64_t seg_quar_count(const struct cm_seg *s)
+{
+    return __atomic_load_n((const uint64_t *)(s->base + SEG_QUAR_OFF), __ATOMIC_ACQUIRE);
+}
 /* Publishes an inline value (vlen <= SEG_INLINE_MAX) or a ring entry at `pos`. 0 or -errno. */
 int seg_ix_put_inline(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn, const uint8_t *v,
                       uint32_t vlen);

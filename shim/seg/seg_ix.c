@@ -219,22 +219,25 @@ long seg_ix_lookup(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *ke
  * and seg_ix_lookup when it does not answer. The instructions before the slot's memory access
  * are a cold hit's critical path, so this one has as few as the first probe needs (the full
  * probe's loop and registers live in seg_ix_lookup). */
-long seg_ix_lookup_small(struct cm_seg *s, uint64_t h0, uint64_t h1, const uint8_t *key,
-                         uint32_t klen, uint64_t v[5], seg_ring_probe_fn probe)
+long seg_ix_lookup_small(struct cm_seg *s, uint64_t h0, uint64_t h1, uint64_t fn_ident,
+                         const uint8_t *key, uint32_t klen, uint64_t v[5], seg_ring_probe_fn probe)
 {
     uint64_t ix = __atomic_load_n(&s->hdr->sh_ix, __ATOMIC_ACQUIRE);
     unsigned lg = (unsigned)(ix >> 56);
     uint32_t need;
+    long r = SLOT_NEXT;
     if (lg >= s->ix_lg_min && lg <= s->ix_lg_max) {
         uint64_t mask = (1ull << lg) - 1;
         struct seg_slot *first = first_slot(s, mask, h0 & mask, h0);
-        long r = slot_try(s, lg, first, h0, h1, key, klen, (uint8_t *)v, 5 * sizeof(uint64_t),
-                          &need, NULL, probe);
-        if (r != SLOT_NEXT && r != SLOT_END)
-            return r;
+        r = slot_try(s, lg, first, h0, h1, key, klen, (uint8_t *)v, 5 * sizeof(uint64_t), &need,
+                     NULL, probe);
     }
-    return seg_ix_lookup(s, h0, h1, key, klen, (uint8_t *)v, 5 * sizeof(uint64_t), &need, NULL,
-                         probe);
+    if (r == SLOT_NEXT || r == SLOT_END)
+        r = seg_ix_lookup(s, h0, h1, key, klen, (uint8_t *)v, 5 * sizeof(uint64_t), &need, NULL,
+                          probe);
+    if (r >= 0 && __builtin_expect(seg_quar_count(s) != 0, 0) && cm_seg_quarantined(s, fn_ident))
+        return CM_SEG_QUARANTINED;
+    return r;
 }
 
 /* Takes slot sl (control word c, even) and writes it. 0, or -EAGAIN when it changed. */

@@ -16,9 +16,6 @@
 
 #include "seg_int.h"
 
-#define SEG_QUAR_N 64u                                /* words: a count, then idents */
-#define SEG_QUAR_OFF (SEG_HDR_BYTES - 8 * SEG_QUAR_N) /* the last 512 bytes of the header */
-
 _Static_assert(SEG_QUAR_OFF >= 2048, "quarantine table clear of the remote counters");
 
 static uint64_t *table(struct cm_seg *s)

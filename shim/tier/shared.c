@@ -246,13 +246,11 @@ __attribute__((flatten)) long cm_shared_get_words(const struct cm_fn *fn, const 
     /* the canonical digest (XXH128_canonicalFromHash: big-endian high, then low) as the two
      * little-endian words the segment compares */
     uint64_t h0 = __builtin_bswap64(d.high64), h1 = __builtin_bswap64(d.low64);
-    long n = cm_seg_lookup_small(cm_shared_seg, h0, h1, key, klen, vw);
-    if (n < 0)
+    long n = cm_seg_lookup_small(cm_shared_seg, h0, h1, fn->seed, key, klen, vw);
+    if (n < 0) /* a miss, or CM_SEG_QUARANTINED */
         return n;
     __builtin_memcpy(h, &h0, 8);
     __builtin_memcpy(h + 8, &h1, 8);
-    if (cm_seg_quarantined(cm_shared_seg, fn->seed)) /* the word count alone, usually */
-        return CM_SHARED_QUARANTINED;
     count_hit();
     return n;
 }
@@ -287,24 +285,6 @@ long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int de
         view->len = (uint64_t)n;
     }
     return n;
-}
-
-#define SEEN_SLOTS 1024u
-
-int cm_shared_fill_wanted(const uint8_t h[16])
-{
-    uint64_t *seen = (uint64_t *)cm_tls_scratch(CM_SCRATCH_SEEN, SEEN_SLOTS * sizeof(uint64_t));
-    uint64_t h0, h1;
-    if (!seen)
-        return 1;
-    memcpy(&h0, h, 8);
-    memcpy(&h1, h + 8, 8);
-    h1 |= 1; /* 0 = an empty filter slot */
-    uint64_t *slot = &seen[h0 & (SEEN_SLOTS - 1)];
-    if (*slot == h1)
-        return 1;
-    *slot = h1;
-    return 0;
 }
 
 void cm_shared_put(const struct cm_fn *fn, const struct cm_fullkey *fk, const uint8_t *v,
@@ -408,17 +388,14 @@ void cm_shared_stats_tick(void)
         push_stats(0);
 }
 
+__thread unsigned cm_shared_hit_events __attribute__((tls_model("initial-exec")));
+
+/* CM_FLUSH_HIT: called by cm_shared_flush_hit() on every 8th hit of a thread (it counts). */
 void cm_shared_flush_stats(int when)
 {
-    static __thread unsigned events __attribute__((tls_model("initial-exec")));
     if (!cm_shared_seg)
         return;
-    if (when == CM_FLUSH_EXIT) {
-        push_stats(1);
-        return;
-    }
-    if (when == CM_FLUSH_MISS || (++events & 7) == 0)
-        push_stats(0);
+    push_stats(when == CM_FLUSH_EXIT);
 }
 
 static void push_stats(int force)

@@ -233,7 +233,7 @@ long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int de
  * negative number (a miss, or a value that does not fit), CM_SHARED_QUARANTINED for a hit on a
  * function the segment has quarantined (not served: the caller quarantines it here too). No
  * system call. */
-#define CM_SHARED_QUARANTINED (-3)
+#define CM_SHARED_QUARANTINED CM_SEG_QUARANTINED
 long cm_shared_get_words(const struct cm_fn *fn, const uint64_t kw[5], uint64_t vw[5],
                          uint8_t h[16]);
 /* defer: a blob's checksum is not verified by the lookup (view->unverified): the caller verifies
@@ -247,7 +247,22 @@ long cm_shared_get_words(const struct cm_fn *fn, const uint64_t kw[5], uint64_t 
  * of the same key in this thread (a per-thread filter of 1024 recent keys), not the first. A fresh
  * process reading many keys once (the cross-run case) then pays no page fault of the memory tier;
  * keys it reads again move to the memory tier on their second hit. */
-int cm_shared_fill_wanted(const uint8_t h[16]);
+#define CM_SEEN_SLOTS 1024u
+static inline int cm_shared_fill_wanted(const uint8_t h[16])
+{
+    uint64_t *seen = (uint64_t *)cm_tls_scratch(CM_SCRATCH_SEEN, CM_SEEN_SLOTS * sizeof(uint64_t));
+    uint64_t h0, h1;
+    if (!seen)
+        return 1;
+    memcpy(&h0, h, 8);
+    memcpy(&h1, h + 8, 8);
+    h1 |= 1; /* 0 = an empty filter slot */
+    uint64_t *slot = &seen[h0 & (CM_SEEN_SLOTS - 1)];
+    if (*slot == h1)
+        return 1;
+    *slot = h1;
+    return 0;
+}
 
 void cm_shared_put(const struct cm_fn *fn, const struct cm_fullkey *fk, const uint8_t *v,
                    uint32_t vlen);
@@ -282,11 +297,21 @@ void cm_shared_note_miss(struct cm_fn *fn, uint64_t ns);
 uint64_t cm_shared_mean_miss_ns(const struct cm_fn *fn);
 
 /* Push this process's counters to the segment: at most once a second from slow paths, and at
- * exit. `when`: CM_FLUSH_HIT after a shared or remote hit (the clock is read on every 8th of a
- * thread's), CM_FLUSH_MISS after a miss (read every time: a miss ran the function anyway),
- * CM_FLUSH_EXIT (push now). */
+ * exit. `when`: CM_FLUSH_HIT on every 8th shared or remote hit of a thread (callers use
+ * cm_shared_flush_hit, which counts them), CM_FLUSH_MISS after a miss (every time: a miss ran
+ * the function anyway), CM_FLUSH_EXIT (push now). HIT and MISS read the clock, and push when
+ * the last push is a second old. */
 enum { CM_FLUSH_HIT = 0, CM_FLUSH_EXIT = 1, CM_FLUSH_MISS = 2 };
 void cm_shared_flush_stats(int when);
+
+/* cm_shared_flush_stats(CM_FLUSH_HIT), with its count of the thread's hits inline: the call
+ * (and the clock) only every 8th. */
+extern __thread unsigned cm_shared_hit_events __attribute__((tls_model("initial-exec")));
+static inline void cm_shared_flush_hit(void)
+{
+    if (__builtin_expect((++cm_shared_hit_events & 7) == 0, 0))
+        cm_shared_flush_stats(CM_FLUSH_HIT);
+}
 
 /* Profile mode: note the digest of a distinct call of this process in the segment's profile
  * table. 1: an earlier run (another process) made it; 0: new; -1: unknown (no segment, or its

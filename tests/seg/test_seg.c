@@ -1,7 +1,7 @@
 /*
  * test_seg.c - tests of the shared-memory segment (shim/seg/): the API, many processes and
  * threads at once, SIGKILL at random moments, random bytes written into a live segment, file
- * permissions and single-flight.
+ * permissions, single-flight, and the scalar fast path's lookup (cm_seg_lookup_small).
  *
  * What it does not do: takeover, eviction of small segments, persistence, format replacement
  * and the hit timing (test_seg_life.c); the shim's use of the tier (tests/e2e). `test_seg NAME`
@@ -415,11 +415,63 @@ static void t_flight(void)
     cm_seg_close(s0);
 }
 
+/* cm_seg_lookup_small, the scalar fast path's lookup: the same answers as cm_seg_get for inline
+ * and ring entries (20,000 keys: some live past the first two slots of their window), a miss for
+ * a key never stored, and hits refused with CM_SEG_QUARANTINED once their function is
+ * quarantined, in this mapping and in a second one (another process's view), while another
+ * function's entries are still served. */
+static int small_get(struct cm_seg *s, uint64_t id, uint64_t fn)
+{
+    struct kv x;
+    uint64_t h0, h1, v[5];
+    make_kv(id, &x, 40);
+    memcpy(&h0, x.h, 8);
+    memcpy(&h1, x.h + 8, 8);
+    long r = cm_seg_lookup_small(s, h0, h1, fn, x.k, x.klen, v);
+    if (r < 0)
+        return (int)r;
+    return r == (long)x.vlen && memcmp(v, x.v, x.vlen) == 0 ? 1 : -100;
+}
+
+static void t_fastlookup(void)
+{
+    char p[300];
+    seg_path(p, sizeof(p), "small");
+    struct cm_seg *s = open_seg(p, 64ull << 20, NULL);
+    REQUIRE(s != NULL);
+    struct cm_seg *s2 = open_seg(p, 64ull << 20, NULL);
+    REQUIRE(s2 != NULL);
+    const uint64_t n = 20000;
+    for (uint64_t id = 0; id < n; id++)
+        ASSERT_EQ_INT(put_kv(s, id, 40, 7 + id % 2), 0);
+    int hits = 0, other = 0;
+    for (uint64_t id = 0; id < n; id++) {
+        int r = small_get(id % 3 ? s : s2, id, 7 + id % 2);
+        hits += r == 1;
+        other += r != 1;
+    }
+    ASSERT_EQ_INT(hits, (int)n);
+    ASSERT_EQ_INT(other, 0);
+    ASSERT_EQ_INT(small_get(s, n + 5, 7), -1); /* never stored */
+    ASSERT_EQ_INT(cm_seg_quarantine(s, 7), 0);
+    int refused = 0, served = 0;
+    for (uint64_t id = 0; id < n; id++) {
+        int r = small_get(id % 3 ? s : s2, id, 7 + id % 2);
+        refused += id % 2 == 0 && r == CM_SEG_QUARANTINED;
+        served += id % 2 == 1 && r == 1;
+    }
+    ASSERT_EQ_INT(refused, (int)(n / 2));
+    ASSERT_EQ_INT(served, (int)(n / 2));
+    cm_seg_close(s2);
+    cm_seg_close(s);
+}
+
 int main(int argc, char **argv)
 {
     static const struct seg_test tests[] = {
-        {"basic", t_basic},     {"stress", t_stress}, {"crash", t_crash},
-        {"corrupt", t_corrupt}, {"perms", t_perms},   {"flight", t_flight},
+        {"basic", t_basic},           {"stress", t_stress}, {"crash", t_crash},
+        {"corrupt", t_corrupt},       {"perms", t_perms},   {"flight", t_flight},
+        {"fastlookup", t_fastlookup},
     };
     return seg_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 }
