@@ -39,6 +39,8 @@
  *   The first store publishes the real index: cm_mem_slots, then cm_mem_shift with release;
  *   readers load the shift with acquire first (cm_mem_set), so a new shift comes with the new
  *   index, and the old shift picks set 0, which exists in both. Publishing twice is harmless.
+ *   The dispatcher's scalar fast path does not even probe the stand-in: shift 63 (no real index
+ *   has it: at least 256 slots) tells it the tier is empty (dispatch.c, fast_hit_n).
  */
 #include "tier.h"
 
