@@ -178,7 +178,7 @@ static inline __attribute__((always_inline)) int fast_hit_n(struct cm_fn *fn, st
         kw[i] = fast_word(fn, f, i);
         h = (((h << 32) | (h >> 32)) ^ kw[i]) * 0x9E3779B97F4A7C15ull;
     }
-    struct cm_slot *set = &__atomic_load_n(&cm_mem_slots, __ATOMIC_RELAXED)[(h >> shift) & ~1ull];
+    struct cm_slot *set = cm_mem_set_at(h, shift);
     uint32_t fn1 = fn->id + 1;
     long r = cm_mem_slot_get_n(&set[0], fn1, h, kw, n, vw);
     if (r < 0)

@@ -59,11 +59,16 @@ extern unsigned cm_mem_shift __attribute__((visibility("hidden")));
 
 /* The two-way set of a hash: its high bits (the hashes below mix upwards). The shift is loaded
  * first (acquire; published last): a new shift always comes with the new index, and the old
- * shift (63) picks set 0 of either. */
+ * shift (63) picks set 0 of either. cm_mem_set_at: with a shift the caller loaded so (63: the
+ * empty tier's stand-in, no real index has it). */
+static inline struct cm_slot *cm_mem_set_at(uint64_t h, unsigned shift)
+{
+    return &__atomic_load_n(&cm_mem_slots, __ATOMIC_RELAXED)[(h >> shift) & ~(uint64_t)1];
+}
+
 static inline struct cm_slot *cm_mem_set(uint64_t h)
 {
-    unsigned shift = __atomic_load_n(&cm_mem_shift, __ATOMIC_ACQUIRE);
-    return &__atomic_load_n(&cm_mem_slots, __ATOMIC_RELAXED)[(h >> shift) & ~(uint64_t)1];
+    return cm_mem_set_at(h, __atomic_load_n(&cm_mem_shift, __ATOMIC_ACQUIRE));
 }
 
 /* Index hash of a key made of words (the fast path's keys, and short canonical keys padded to
