@@ -233,11 +233,11 @@ int cm_shared_key(const struct cm_fn *fn, const uint8_t *args, uint32_t alen, ui
 long cm_shared_get(const struct cm_fullkey *fk, struct cm_seg_view *view, int defer);
 /* The scalar fast path's lookup (dispatch.c; fn->fast_sh): the key is fn's identity and the
  * words kw[5 - fast_n .. 4] (masked to their declared widths) at those widths, the bytes
- * cm_shared_key would build from the same call. The value (at most 40 bytes, verified like every
- * hit) goes to vw, the key's digest to h (for cm_shared_fill_wanted). Returns its length or a
- * negative number (a miss, or a value that does not fit), CM_SHARED_QUARANTINED for a hit on a
- * function the segment has quarantined (not served: the caller quarantines it here too). No
- * system call. */
+ * cm_shared_key would build from the same call. On a hit the value (at most 40 bytes, verified
+ * like every hit) goes to vw and the key's digest to h (for cm_shared_fill_wanted). Returns its
+ * length or a negative number (a miss, or a value that does not fit), CM_SHARED_QUARANTINED for
+ * a hit on a function the segment has quarantined (not served: the caller quarantines it here
+ * too). No system call. */
 #define CM_SHARED_QUARANTINED CM_SEG_QUARANTINED
 long cm_shared_get_words(const struct cm_fn *fn, const uint64_t kw[5], uint64_t vw[5],
                          uint8_t h[16]);
